@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# The test command: works on a fresh machine. Provisions Node.js >= 22, installs the npm
+# dependencies and etcd (Debian's etcd-server), then runs lint, typecheck and every test.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/lib/node.sh
+source scripts/lib/etcd.sh
+source scripts/lib/deps.sh
+smith_ensure_node
+smith_ensure_etcd
+smith_ensure_deps
+echo "smith: node $(node --version), $(etcd --version | head -1)" >&2
+
+echo "== lint" >&2
+npm run --silent lint
+echo "== typecheck" >&2
+npm run --silent typecheck
+echo "== test" >&2
+npx vitest run "$@"
