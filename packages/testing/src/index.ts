@@ -1,0 +1,2 @@
+export * from "./standalone.ts";
+export { etcdTest, tmpDirTest } from "./fixtures.ts";

@@ -1,0 +1,17 @@
+// Everything in @smith/testing that works without the vitest runner, for scripts such as
+// benchmarks: importing the fixtures calls test.extend(), which throws outside a vitest run.
+export {
+  type EtcdServer,
+  EtcdStartError,
+  type ResolvedStartEtcdOptions,
+  type StartEtcdOptions,
+  findEtcdBinary,
+  isEtcdHealthy,
+  resolveStartEtcdOptions,
+  startEtcd,
+} from "./etcd.ts";
+export { gatewayGet, gatewayPut } from "./etcdGateway.ts";
+export { testPrefix } from "./keyPrefix.ts";
+export { freePort, freePorts } from "./ports.ts";
+export { type TcpProxy, type TcpProxyTarget, startTcpProxy } from "./tcpProxy.ts";
+export { type TempDir, tempDir } from "./tempDir.ts";
