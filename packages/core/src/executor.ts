@@ -1,0 +1,37 @@
+import type { ExecutorHandle, Loop } from "./loop.ts";
+
+/**
+ * The Executor port: how a scheduler starts and watches replicas. Implemented by the local
+ * process executor (one machine) and the Kubernetes Job executor (a cluster).
+ */
+export type ReplicaPhase = "pending" | "running" | "succeeded" | "failed" | "unknown";
+
+export interface ReplicaStatus {
+  phase: ReplicaPhase;
+  /** Exit code when the executor knows it. */
+  exitCode?: number;
+  message?: string;
+}
+
+export interface ReplicaLaunch {
+  loop: Loop;
+  attempt: number;
+  /** The loop- and attempt-scoped token the replica uses to call the API. */
+  token: string;
+}
+
+export interface ListedReplica {
+  handle: ExecutorHandle;
+  loopId: string;
+  attempt: number;
+  status: ReplicaStatus;
+}
+
+export interface Executor {
+  readonly kind: string;
+  start(launch: ReplicaLaunch): Promise<ExecutorHandle>;
+  status(handle: ExecutorHandle): Promise<ReplicaStatus>;
+  /** Stops the replica and everything it started; stopping a stopped replica is not an error. */
+  stop(handle: ExecutorHandle): Promise<void>;
+  list(): Promise<ListedReplica[]>;
+}

@@ -1,0 +1,228 @@
+import { LoopCost, Progress } from "./loop.ts";
+import type { ExecutorHandle, Loop, LoopState, ReasonCode } from "./loop.ts";
+
+/**
+ * The loop lifecycle as a pure function: `transition(loop, event)` returns the next loop or a
+ * typed error. Every write of a loop's state goes through here; the store writes the result with
+ * a transaction that compares the loop key's mod revision.
+ *
+ *   unresolved ──claimed──▶ running ──finalized──▶ synced | flatline
+ *       ▲                     │  └──replicaLost (attempts left)──▶ unresolved
+ *       └──retryRequested── flatline
+ *   unresolved | running | flatline ──cancelRequested──▶ cancelled
+ */
+export type LoopEvent =
+  | { type: "claimed"; schedulerId: string; at: string }
+  | { type: "replicaStarted"; attempt: number; handle: ExecutorHandle; at: string }
+  | {
+      type: "iterationRecorded";
+      attempt: number;
+      /** The iteration number just finished (across attempts). A number already recorded is a no-op. */
+      iteration: number;
+      progress?: Progress;
+      /** Usage of this iteration, added to the loop's cost. */
+      cost?: LoopCost;
+      at: string;
+    }
+  | { type: "finalized"; attempt: number; outcome: "synced" | "flatline"; reason: ReasonCode; message?: string; at: string }
+  | {
+      type: "replicaLost";
+      attempt: number;
+      /** Delay before the retry may be claimed. */
+      backoffMs?: number;
+      message?: string;
+      at: string;
+    }
+  | { type: "timedOut"; at: string }
+  | { type: "cancelRequested"; reason: string; at: string }
+  | { type: "retryRequested"; reason: string; at: string }
+  | { type: "forceState"; to: LoopState; reason: string; at: string };
+
+export type LoopEventType = LoopEvent["type"];
+export const LOOP_EVENT_TYPES: readonly LoopEventType[] = [
+  "claimed",
+  "replicaStarted",
+  "iterationRecorded",
+  "finalized",
+  "replicaLost",
+  "timedOut",
+  "cancelRequested",
+  "retryRequested",
+  "forceState",
+];
+
+/** Which events each state accepts. Anything else is `invalid_transition`. */
+export const TRANSITIONS: Readonly<Record<LoopState, readonly LoopEventType[]>> = {
+  unresolved: ["claimed", "timedOut", "cancelRequested", "forceState"],
+  running: ["replicaStarted", "iterationRecorded", "finalized", "replicaLost", "timedOut", "cancelRequested", "forceState"],
+  flatline: ["cancelRequested", "retryRequested", "forceState"],
+  synced: [],
+  cancelled: [],
+};
+
+/** The states an operator may force a loop into, from each state. */
+export const FORCE_TABLE: Readonly<Record<LoopState, readonly LoopState[]>> = {
+  unresolved: ["flatline", "cancelled"],
+  running: ["unresolved", "flatline", "cancelled"],
+  flatline: ["unresolved", "synced", "cancelled"],
+  synced: [],
+  cancelled: [],
+};
+
+const SYNCED_REASONS: readonly ReasonCode[] = ["all-stories-passed"];
+const FLATLINE_REASONS: readonly ReasonCode[] = [
+  "max-iterations-reached",
+  "max-attempts-reached",
+  "needs-human",
+  "no-progress",
+  "replica-lost",
+  "budget-exceeded",
+  "timed-out",
+  "prd-invalid",
+  "workspace-error",
+  "agent-error",
+];
+
+/** LoopStatus.message is limited to this many characters. */
+export const STATUS_MESSAGE_MAX = 4096;
+
+export type TransitionErrorCode = "invalid_transition" | "stale_attempt" | "invalid_argument";
+export interface TransitionError {
+  code: TransitionErrorCode;
+  message: string;
+  from: LoopState;
+  event: LoopEventType;
+}
+export type TransitionResult = { ok: true; loop: Loop; changed: boolean } | { ok: false; error: TransitionError };
+
+export function transition(loop: Loop, event: LoopEvent): TransitionResult {
+  const from = loop.status.state;
+  const fail = (code: TransitionErrorCode, message: string): TransitionResult => ({
+    ok: false,
+    error: { code, message, from, event: event.type },
+  });
+  if (!TRANSITIONS[from].includes(event.type)) {
+    return fail("invalid_transition", `a ${from} loop does not accept ${event.type}`);
+  }
+  if ("attempt" in event && event.attempt !== loop.status.attempt) {
+    return fail("stale_attempt", `attempt ${event.attempt} is stale: the loop is on attempt ${loop.status.attempt}`);
+  }
+  const next = (status: Partial<Loop["status"]>, extra: Partial<Loop> = {}): TransitionResult => {
+    // A status message is bounded (the loop record must stay valid and small): keep its head.
+    const message = status.message !== undefined && status.message.length > STATUS_MESSAGE_MAX ? status.message.slice(0, STATUS_MESSAGE_MAX - 1) + "…" : status.message;
+    const patch = "message" in status ? { ...status, message } : status;
+    return { ok: true, changed: true, loop: { ...loop, ...extra, status: { ...loop.status, ...patch, updatedAt: event.at } } };
+  };
+
+  switch (event.type) {
+    case "claimed":
+      return next({
+        state: "running",
+        reason: undefined,
+        message: undefined,
+        attempt: loop.status.attempt + 1,
+        claimedBy: event.schedulerId,
+        executor: undefined,
+        queueKey: undefined,
+        notBefore: undefined,
+        startedAt: loop.status.startedAt ?? event.at,
+        attemptStartedAt: event.at,
+      });
+    case "replicaStarted":
+      return next({ executor: event.handle });
+    case "iterationRecorded": {
+      if (!Number.isInteger(event.iteration) || event.iteration < 1) {
+        return fail("invalid_argument", "iteration must be a positive integer");
+      }
+      if (event.iteration <= loop.status.iteration) {
+        // A replica retrying a call whose answer it lost: already recorded, nothing to add.
+        return { ok: true, changed: false, loop };
+      }
+      if (event.progress && event.progress.done > event.progress.total) {
+        return fail("invalid_argument", "progress.done cannot exceed progress.total");
+      }
+      // A negative or fractional count would be summed into the stored loop, which then fails its
+      // own schema on every later read.
+      if (event.progress && !Progress.safeParse(event.progress).success) {
+        return fail("invalid_argument", "progress counts must be non-negative integers");
+      }
+      if (event.cost && !LoopCost.safeParse(event.cost).success) {
+        return fail("invalid_argument", "cost must have non-negative integer token counts and a non-negative finite usd");
+      }
+      const add = event.cost ?? { inputTokens: 0, outputTokens: 0, usd: 0 };
+      return next(
+        { iteration: event.iteration, progress: event.progress ?? loop.status.progress },
+        {
+          cost: {
+            inputTokens: loop.cost.inputTokens + add.inputTokens,
+            outputTokens: loop.cost.outputTokens + add.outputTokens,
+            usd: roundUsd(loop.cost.usd + add.usd),
+          },
+        },
+      );
+    }
+    case "finalized": {
+      const allowed = event.outcome === "synced" ? SYNCED_REASONS : FLATLINE_REASONS;
+      if (!allowed.includes(event.reason)) {
+        return fail("invalid_argument", `reason ${event.reason} does not go with ${event.outcome}`);
+      }
+      return next({ state: event.outcome, reason: event.reason, message: event.message, finishedAt: event.at });
+    }
+    case "replicaLost": {
+      const used = loop.status.attempt - loop.status.attemptBase;
+      if (used >= loop.spec.limits.maxAttempts) {
+        return next({
+          state: "flatline",
+          reason: "replica-lost",
+          message: event.message ?? `replica lost on attempt ${loop.status.attempt}; ${used} of ${loop.spec.limits.maxAttempts} attempts used`,
+          finishedAt: event.at,
+        });
+      }
+      return next({
+        state: "unresolved",
+        reason: "retry-scheduled",
+        message: event.message ?? `replica lost on attempt ${loop.status.attempt}; retrying`,
+        claimedBy: undefined,
+        executor: undefined,
+        notBefore: event.backoffMs ? new Date(Date.parse(event.at) + event.backoffMs).toISOString() : undefined,
+      });
+    }
+    case "timedOut":
+      return next({ state: "flatline", reason: "timed-out", message: "the loop exceeded its wall-clock timeout", finishedAt: event.at });
+    case "cancelRequested": {
+      if (!event.reason.trim()) return fail("invalid_argument", "a reason is required to cancel");
+      return next({ state: "cancelled", reason: "operator-cancelled", message: event.reason, finishedAt: event.at });
+    }
+    case "retryRequested": {
+      if (!event.reason.trim()) return fail("invalid_argument", "a reason is required to retry");
+      return next(retryStatus(loop, "operator-retry", event.reason));
+    }
+    case "forceState": {
+      if (!event.reason.trim()) return fail("invalid_argument", "a reason is required to force a state");
+      if (!FORCE_TABLE[from].includes(event.to)) {
+        return fail("invalid_transition", `an operator cannot force a ${from} loop to ${event.to}`);
+      }
+      if (event.to === "unresolved") return next(retryStatus(loop, "operator-override", event.reason));
+      return next({ state: event.to, reason: "operator-override", message: event.reason, finishedAt: event.at });
+    }
+  }
+}
+
+function retryStatus(loop: Loop, reason: ReasonCode, message: string): Partial<Loop["status"]> {
+  return {
+    state: "unresolved",
+    reason,
+    message,
+    attemptBase: loop.status.attempt,
+    iterationBase: loop.status.iteration,
+    claimedBy: undefined,
+    executor: undefined,
+    notBefore: undefined,
+    finishedAt: undefined,
+  };
+}
+
+/** Cost sums are kept to micro-dollars so that float noise does not accumulate. */
+function roundUsd(usd: number): number {
+  return Math.round(usd * 1e6) / 1e6;
+}

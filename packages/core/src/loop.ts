@@ -1,0 +1,268 @@
+import { z } from "zod";
+import { ID_PATTERN } from "./ids.ts";
+import { LIMITS } from "./limits.ts";
+
+/** The version of every value Smith writes to etcd. An unknown version is a typed error. */
+export const SCHEMA_VERSION = 1;
+
+export const LoopId = z.string().regex(ID_PATTERN, "must be a loop id (26 lower-case base32 characters)");
+export type LoopId = z.infer<typeof LoopId>;
+
+export const LOOP_STATES = ["unresolved", "running", "synced", "flatline", "cancelled"] as const;
+export const LoopState = z.enum(LOOP_STATES);
+export type LoopState = z.infer<typeof LoopState>;
+
+export const TERMINAL_STATES: readonly LoopState[] = ["synced", "cancelled"];
+export function isTerminal(state: LoopState): boolean {
+  return TERMINAL_STATES.includes(state);
+}
+/** States in which a loop holds (or waits for) a replica: done ones are synced/flatline/cancelled. */
+export function isFinished(state: LoopState): boolean {
+  return state === "synced" || state === "flatline" || state === "cancelled";
+}
+
+/** Machine-readable reasons attached to a loop's status. */
+export const REASON_CODES = [
+  // synced
+  "all-stories-passed",
+  // flatline
+  "max-iterations-reached",
+  "max-attempts-reached",
+  "needs-human",
+  "no-progress",
+  "replica-lost",
+  "budget-exceeded",
+  "timed-out",
+  "prd-invalid",
+  "workspace-error",
+  "agent-error",
+  // cancelled
+  "operator-cancelled",
+  // unresolved
+  "queued",
+  "retry-scheduled",
+  "operator-retry",
+  // any state an operator forces
+  "operator-override",
+] as const;
+export const ReasonCode = z.enum(REASON_CODES);
+export type ReasonCode = z.infer<typeof ReasonCode>;
+
+export const LoopSourceType = z.enum(["direct", "github_issue", "prd_task"]);
+export type LoopSourceType = z.infer<typeof LoopSourceType>;
+export const LoopSource = z.object({
+  type: LoopSourceType.default("direct"),
+  /** e.g. `owner/repo#12` for an issue, a PRD path + story for a task. */
+  ref: z.string().max(512).optional(),
+});
+export type LoopSource = z.infer<typeof LoopSource>;
+
+export const AgentProvider = z.enum(["replay", "claude", "codex", "command"]);
+export type AgentProvider = z.infer<typeof AgentProvider>;
+
+export const AgentSpec = z
+  .object({
+    provider: AgentProvider.default("claude"),
+    model: z.string().max(200).optional(),
+    /** For `command`: the command line run through the shell; the prompt arrives on stdin. */
+    command: z.string().max(4096).optional(),
+    /** For `replay`: a directory (in the repo, or absolute on the replica's host) of recorded changes. */
+    replayDir: z.string().max(4096).optional(),
+    /** Extra CLI arguments appended to the provider's own. */
+    args: z.array(z.string().max(1024)).max(64).default([]),
+  })
+  .superRefine((agent, ctx) => {
+    if (agent.provider === "command" && !agent.command) {
+      ctx.addIssue({ code: "custom", path: ["command"], message: "agent.command is required when provider is `command`" });
+    }
+  });
+export type AgentSpec = z.infer<typeof AgentSpec>;
+
+export const DEFAULT_LIMITS = {
+  maxAttempts: 3,
+  maxIterations: 50,
+  timeoutMs: 4 * 60 * 60 * 1000,
+  agentTimeoutMs: 30 * 60 * 1000,
+  maxConsecutiveFailures: 3,
+  noProgressIterations: 3,
+} as const;
+
+export const LoopLimits = z.object({
+  /** Replica attempts (a lost replica is retried with attempt + 1) before `flatline`. */
+  maxAttempts: z.number().int().min(1).max(20).default(DEFAULT_LIMITS.maxAttempts),
+  /** Agent iterations across all attempts. */
+  maxIterations: z.number().int().min(1).max(10_000).default(DEFAULT_LIMITS.maxIterations),
+  /** Wall-clock limit for the whole loop, from its first claim. */
+  timeoutMs: z.number().int().min(1000).max(7 * 24 * 3600 * 1000).default(DEFAULT_LIMITS.timeoutMs),
+  /** One agent run. */
+  agentTimeoutMs: z.number().int().min(1000).max(24 * 3600 * 1000).default(DEFAULT_LIMITS.agentTimeoutMs),
+  /** Failed iterations in a row on one story before `flatline` with `needs-human`. */
+  maxConsecutiveFailures: z.number().int().min(1).max(100).default(DEFAULT_LIMITS.maxConsecutiveFailures),
+  /** Iterations in a row without a diff before `flatline` with `no-progress`. */
+  noProgressIterations: z.number().int().min(1).max(100).default(DEFAULT_LIMITS.noProgressIterations),
+  /** Cost budget in USD; no budget when absent. */
+  maxCostUsd: z.number().positive().max(1_000_000).optional(),
+});
+export type LoopLimits = z.infer<typeof LoopLimits>;
+
+export const PrdSource = z.discriminatedUnion("kind", [
+  z.object({
+    kind: z.literal("inline"),
+    /** The PRD document as JSON text (either supported shape). */
+    content: z.string().min(1),
+    /** Where the replica writes it in the workspace. */
+    path: z.string().max(1024).default(".agents/tasks/prd.json"),
+  }),
+  z.object({
+    kind: z.literal("path"),
+    /** Path of the PRD file inside the repository. */
+    path: z.string().min(1).max(1024).default(".agents/tasks/prd.json"),
+  }),
+]);
+export type PrdSource = z.infer<typeof PrdSource>;
+
+const GitRef = z
+  .string()
+  .min(1)
+  .max(255)
+  // git check-ref-format also refuses a component that starts with `.` or ends with `.lock`, and a
+  // leading `/`; the replica's `git checkout -b` would otherwise fail long after the loop was accepted.
+  .regex(/^(?![-/.])(?!.*\.\.)(?!.*\/\/)(?!.*\/\.)(?!.*\.lock\/)[A-Za-z0-9._\-/]+(?<!\.lock)(?<![/.])$/, "must be a valid git branch name");
+
+export const RepoSpec = z.object({
+  /** Anything `git clone` accepts: https URL, ssh, or a local path / file:// URL. */
+  url: z.string().min(1).max(2048),
+  baseBranch: GitRef.default("main"),
+  /** Defaults to `smith/<loop id>`. */
+  workBranch: GitRef.optional(),
+});
+export type RepoSpec = z.infer<typeof RepoSpec>;
+
+export const LoopSpec = z.object({
+  title: z.string().max(200).optional(),
+  repo: RepoSpec,
+  prd: PrdSource,
+  agent: AgentSpec.default({ provider: "claude", args: [] }),
+  /** Gates run in addition to the PRD's own `qualityGates`. */
+  qualityGates: z.array(z.string().min(1).max(4096)).max(50).default([]),
+  limits: LoopLimits.default(LoopLimits.parse({})),
+});
+export type LoopSpec = z.infer<typeof LoopSpec>;
+export type LoopSpecInput = z.input<typeof LoopSpec>;
+
+/** Higher runs first. */
+export const Priority = z.number().int().min(0).max(999);
+export const DEFAULT_PRIORITY = 100;
+
+export const ConcurrencyKey = z
+  .string()
+  .min(1)
+  .max(256)
+  .regex(/^[^\s/]+$/, "must not contain whitespace or `/`");
+
+/** What a client sends to create a loop. */
+export const CreateLoopInput = z.object({
+  spec: LoopSpec,
+  source: LoopSource.default({ type: "direct" }),
+  priority: Priority.default(DEFAULT_PRIORITY),
+  /** Loops sharing a key share its concurrency limit. Defaults to a key derived from the repo URL. */
+  concurrencyKey: ConcurrencyKey.optional(),
+  /** Creating twice with the same key returns the first loop. */
+  idempotencyKey: z.string().min(1).max(256).optional(),
+  labels: z.record(z.string().max(63), z.string().max(256)).default({}),
+});
+export type CreateLoopInput = z.infer<typeof CreateLoopInput>;
+export type CreateLoopRequest = z.input<typeof CreateLoopInput>;
+
+export const ExecutorHandle = z.object({
+  /** `local` or `kubernetes`. */
+  kind: z.string().min(1).max(32),
+  /** Executor-specific id: a pid record name, a Job name. */
+  id: z.string().min(1).max(512),
+});
+export type ExecutorHandle = z.infer<typeof ExecutorHandle>;
+
+export const Progress = z.object({
+  done: z.number().int().min(0),
+  total: z.number().int().min(0),
+});
+export type Progress = z.infer<typeof Progress>;
+
+export const LoopStatus = z.object({
+  state: LoopState,
+  reason: ReasonCode.optional(),
+  message: z.string().max(4096).optional(),
+  /** Attempts started; the claim of a new attempt increments it. It is the replica's fencing token. */
+  attempt: z.number().int().min(0),
+  /** Attempts counted against maxAttempts start here (an operator retry moves it). */
+  attemptBase: z.number().int().min(0).default(0),
+  /** Iterations (counted across attempts, against maxIterations) start here; moved by an operator retry. */
+  iterationBase: z.number().int().min(0).default(0),
+  iteration: z.number().int().min(0),
+  progress: Progress,
+  executor: ExecutorHandle.optional(),
+  /** The scheduler that claimed the current attempt. */
+  claimedBy: z.string().max(128).optional(),
+  /** Concurrency slots (etcd keys) held while running; released with the transition out of running. */
+  slots: z.array(z.string().max(1024)).max(8).optional(),
+  /** The queue key while the loop waits in the queue. */
+  queueKey: z.string().max(512).optional(),
+  /** Earliest time a retried loop may be claimed again (backoff). */
+  notBefore: z.string().datetime().optional(),
+  createdAt: z.string().datetime(),
+  updatedAt: z.string().datetime(),
+  /** First claim; the loop's wall-clock timeout counts from here. */
+  startedAt: z.string().datetime().optional(),
+  /** Claim of the current attempt. */
+  attemptStartedAt: z.string().datetime().optional(),
+  finishedAt: z.string().datetime().optional(),
+});
+export type LoopStatus = z.infer<typeof LoopStatus>;
+
+export const LoopCost = z.object({
+  inputTokens: z.number().int().min(0),
+  outputTokens: z.number().int().min(0),
+  usd: z.number().min(0),
+});
+export type LoopCost = z.infer<typeof LoopCost>;
+export const ZERO_COST: LoopCost = { inputTokens: 0, outputTokens: 0, usd: 0 };
+
+export const Loop = z.object({
+  schemaVersion: z.literal(SCHEMA_VERSION),
+  id: LoopId,
+  source: LoopSource,
+  spec: LoopSpec,
+  priority: Priority,
+  concurrencyKey: ConcurrencyKey,
+  idempotencyKey: z.string().optional(),
+  labels: z.record(z.string(), z.string()).default({}),
+  status: LoopStatus,
+  cost: LoopCost,
+  /** Operator steering messages not yet delivered to a replica. */
+  steering: z
+    .array(z.object({ id: z.string(), message: z.string().max(LIMITS.steerMessageBytes), at: z.string().datetime(), actor: z.string() }))
+    .default([]),
+});
+export type Loop = z.infer<typeof Loop>;
+
+/** A loop together with the etcd mod revision it was read at (for revision-checked writes). */
+export interface VersionedLoop {
+  loop: Loop;
+  revision: string;
+}
+
+/**
+ * A concurrency key from a repo URL: host/owner/name, with characters that are not
+ * key-safe replaced, so that loops on one repository share a key by default.
+ */
+export function defaultConcurrencyKey(repoUrl: string): string {
+  // Trailing slashes first, so that `…/app.git/` loses its `.git` like `…/app.git` does.
+  const trimmed = repoUrl.trim().replace(/\/+$/, "").replace(/\.git$/, "");
+  const withoutScheme = trimmed.replace(/^[a-z]+:\/\//i, "").replace(/^[^@/]+@/, "");
+  const key = withoutScheme.replace(/[:/\s]+/g, "_").replace(/[^A-Za-z0-9._-]/g, "-");
+  return (key || "default").slice(-256);
+}
+
+export function workBranchOf(loop: Pick<Loop, "id" | "spec">): string {
+  return loop.spec.repo.workBranch ?? `smith/${loop.id}`;
+}
