@@ -1,0 +1,3 @@
+export * from "./replicaToken.ts";
+export * from "./apiToken.ts";
+export * from "./roles.ts";

@@ -1,0 +1,162 @@
+import type { Loop } from "@smith/core";
+import { etcdTest as test, startTcpProxy } from "@smith/testing";
+import { describe, expect } from "vitest";
+import type { SmithStore } from "./store.ts";
+import { loopRequest, testStore } from "./testSupport.ts";
+
+async function drain(store: SmithStore, session: Awaited<ReturnType<SmithStore["openSession"]>>, options = {}): Promise<{ loop: Loop; revision: string }[]> {
+  const out: { loop: Loop; revision: string }[] = [];
+  for (;;) {
+    const claimed = await store.claims.claimNext(session, { perKeyLimit: 10_000, ...options });
+    if (!claimed) return out;
+    out.push(claimed);
+  }
+}
+
+describe("claiming", () => {
+  test("exactly-once: 8 concurrent claimers (own clients and leases) over 300 queued loops", async ({ etcdEndpoint, prefix }) => {
+    const creator = testStore(etcdEndpoint, prefix);
+    const claimers = Array.from({ length: 8 }, () => testStore(etcdEndpoint, prefix));
+    try {
+      const priorities = [0, 100, 500, 999];
+      const requests = Array.from({ length: 300 }, (_, i) => loopRequest({ priority: priorities[i % 4] }));
+      for (let i = 0; i < requests.length; i += 100) {
+        const res = await creator.loops.createBatch(requests.slice(i, i + 100));
+        expect(res.every((r) => r.ok)).toBe(true);
+      }
+      const sessions = await Promise.all(claimers.map((s) => s.openSession({ ttlSeconds: 30 })));
+      const results = await Promise.all(claimers.map((s, i) => drain(s, sessions[i] as NonNullable<(typeof sessions)[number]>)));
+      const all = results.flat();
+      const ids = all.map((c) => c.loop.id);
+      expect(ids).toHaveLength(300);
+      expect(new Set(ids).size).toBe(300);
+      for (const c of all) expect(c.loop.status).toMatchObject({ state: "running", attempt: 1 });
+      // In etcd's order of the claim txns (their revisions), priority never goes up and, within a
+      // priority, loops are claimed in the order they were enqueued.
+      const byRevision = [...all].sort((a, b) => Number(a.revision) - Number(b.revision));
+      const order = byRevision.map((c) => [String(999 - c.loop.priority).padStart(3, "0"), c.loop.id].join(":"));
+      expect(order).toEqual([...order].sort());
+      expect(await creator.client.getAll().prefix(creator.keys.queuePrefix()).count()).toBe(0);
+      expect(await creator.client.getAll().prefix(creator.keys.claimsPrefix()).count()).toBe(300);
+      const conflicts = claimers.reduce((n, s) => n + s.claims.stats.conflicts, 0);
+      expect(conflicts).toBeGreaterThanOrEqual(0);
+      await Promise.all(sessions.map((s) => s.close()));
+      expect(await creator.client.getAll().prefix(creator.keys.claimsPrefix()).count()).toBe(0);
+    } finally {
+      creator.close();
+      for (const s of claimers) s.close();
+    }
+  });
+
+  test("a concurrency key limit of 2 is never exceeded until slots are released", async ({ etcdEndpoint, prefix }) => {
+    const store = testStore(etcdEndpoint, prefix);
+    const other = testStore(etcdEndpoint, prefix);
+    try {
+      for (let i = 0; i < 6; i++) await store.loops.create(loopRequest({ concurrencyKey: "repo-a" }));
+      await store.loops.create(loopRequest({ concurrencyKey: "repo-b" }));
+      const s1 = await store.openSession();
+      const s2 = await other.openSession();
+      const opts = { perKeyLimit: 1, keyLimits: { "repo-a": 2 } };
+      const claimed = (await Promise.all([drain(store, s1, opts), drain(other, s2, opts)])).flat();
+      expect(claimed.filter((c) => c.loop.concurrencyKey === "repo-a")).toHaveLength(2);
+      expect(claimed.filter((c) => c.loop.concurrencyKey === "repo-b")).toHaveLength(1);
+      expect(await store.claims.claimNext(s1, opts)).toBeUndefined();
+
+      // Finishing one repo-a loop releases its slot in the same txn: exactly one more can run.
+      const first = claimed.find((c) => c.loop.concurrencyKey === "repo-a");
+      if (!first) throw new Error("no repo-a claim");
+      await store.loops.transition(first.loop.id, { type: "cancelRequested", reason: "done", at: new Date().toISOString() });
+      const next = await store.claims.claimNext(s1, opts);
+      expect(next?.loop.concurrencyKey).toBe("repo-a");
+      expect(await store.claims.claimNext(s2, opts)).toBeUndefined();
+      const running = await store.loops.list({ state: "running" });
+      expect(running.items.filter((l) => l.concurrencyKey === "repo-a")).toHaveLength(2);
+      // Running it twice changes nothing: no slot is stale.
+      expect(await store.claims.releaseStaleSlots()).toBe(0);
+      expect(await store.claims.releaseStaleSlots()).toBe(0);
+    } finally {
+      store.close();
+      other.close();
+    }
+  });
+
+  test("a global maximum of running loops holds across keys", async ({ etcdEndpoint, prefix }) => {
+    const store = testStore(etcdEndpoint, prefix);
+    try {
+      for (let i = 0; i < 5; i++) await store.loops.create(loopRequest({ concurrencyKey: `k${i}` }));
+      const session = await store.openSession();
+      const claimed = await drain(store, session, { maxRunning: 3 });
+      expect(claimed).toHaveLength(3);
+    } finally {
+      store.close();
+    }
+  });
+
+  test("lease revoked: the claims disappear and the loops can be claimed again", async ({ etcdEndpoint, prefix }) => {
+    const store = testStore(etcdEndpoint, prefix);
+    try {
+      for (let i = 0; i < 3; i++) await store.loops.create(loopRequest({ concurrencyKey: `k${i}` }));
+      const dead = await store.openSession({ ttlSeconds: 5 });
+      const claimed = await drain(store, dead);
+      expect(claimed).toHaveLength(3);
+      await dead.close();
+      expect(await store.client.getAll().prefix(store.keys.claimsPrefix()).count()).toBe(0);
+      const orphans = await store.claims.orphans({ startGraceMs: 60_000 });
+      expect(orphans.map((o) => o.loop.id).sort()).toEqual(claimed.map((c) => c.loop.id).sort());
+      for (const o of orphans) {
+        await store.loops.transition(o.loop.id, { type: "replicaLost", attempt: o.loop.status.attempt, at: new Date().toISOString() }, { expectedRevision: o.revision });
+      }
+      const alive = await store.openSession();
+      const again = await drain(store, alive);
+      expect(again.map((c) => c.loop.id).sort()).toEqual(claimed.map((c) => c.loop.id).sort());
+      for (const c of again) expect(c.loop.status.attempt).toBe(2);
+    } finally {
+      store.close();
+    }
+  });
+
+  test("lease expired (connection cut past the TTL): the session reports lost and its claims vanish", async ({ etcd, prefix }) => {
+    const proxy = await startTcpProxy({ host: "127.0.0.1", port: etcd.clientPort });
+    const direct = testStore(etcd.endpoint, prefix);
+    const viaProxy = testStore(proxy.endpoint, prefix, { fastRecovery: true });
+    try {
+      await direct.loops.create(loopRequest());
+      const session = await viaProxy.openSession({ ttlSeconds: 2 });
+      const lost = new Promise<void>((resolve) => session.once("lost", () => resolve()));
+      const claimed = await viaProxy.claims.claimNext(session);
+      expect(claimed).toBeDefined();
+      expect(await direct.client.getAll().prefix(direct.keys.claimsPrefix()).count()).toBe(1);
+      proxy.cut();
+      await lost;
+      expect(session.state).toBe("lost");
+      // etcd expires the lease by itself: the claim is gone without anyone deleting it.
+      for (let i = 0; i < 50 && (await direct.client.getAll().prefix(direct.keys.claimsPrefix()).count()) > 0; i++) {
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      expect(await direct.client.getAll().prefix(direct.keys.claimsPrefix()).count()).toBe(0);
+      expect(await viaProxy.claims.claimNext(session)).toBeUndefined();
+    } finally {
+      direct.close();
+      viaProxy.close();
+      await proxy.close();
+    }
+  });
+
+  test("backoff: a retried loop is not claimed before its notBefore", async ({ etcdEndpoint, prefix }) => {
+    let now = Date.now();
+    const store = testStore(etcdEndpoint, prefix, { now: () => new Date(now) });
+    try {
+      await store.loops.create(loopRequest());
+      const session = await store.openSession();
+      const first = await store.claims.claimNext(session);
+      if (!first) throw new Error("not claimed");
+      await store.loops.transition(first.loop.id, { type: "replicaLost", attempt: 1, backoffMs: 10_000, at: new Date(now).toISOString() });
+      expect(await store.claims.claimNext(session)).toBeUndefined();
+      now += 10_001;
+      const second = await store.claims.claimNext(session);
+      expect(second?.loop.status.attempt).toBe(2);
+    } finally {
+      store.close();
+    }
+  });
+});

@@ -1,0 +1,10 @@
+import type { Etcd3 } from "etcd3";
+import type { Keyspace } from "./keys.ts";
+
+/** What every repository of the store shares. */
+export interface StoreContext {
+  client: Etcd3;
+  keys: Keyspace;
+  /** Injectable clock (tests move time forward to exercise backoff and timeouts). */
+  now: () => Date;
+}

@@ -1,0 +1,54 @@
+import { SmithError } from "@smith/core";
+import { ConsecutiveBreaker, ExponentialBackoff, circuitBreaker, handleWhen, retry, wrap } from "cockatiel";
+import { Etcd3, isRecoverableError } from "etcd3";
+
+export interface EtcdClientOptions {
+  /** etcd client URLs, e.g. `http://127.0.0.1:2379`. */
+  endpoints: string[];
+  /** Connect timeout in ms (default 3000). */
+  dialTimeoutMs?: number;
+  /** Deadline of one call in ms (default 10000). */
+  callTimeoutMs?: number;
+}
+
+/**
+ * An etcd3 client with fault handling tuned for a control plane: a short circuit breaker per host
+ * (so a restarted etcd is used again within a second) and a few retries of recoverable errors.
+ */
+export function createEtcdClient(options: EtcdClientOptions): Etcd3 {
+  if (options.endpoints.length === 0) {
+    throw new SmithError("invalid_argument", "at least one etcd endpoint is required", { field: "endpoints" });
+  }
+  const callTimeoutMs = options.callTimeoutMs ?? 10_000;
+  return new Etcd3({
+    hosts: options.endpoints,
+    dialTimeout: options.dialTimeoutMs ?? 3000,
+    defaultCallOptions: (ctx) => (ctx.isStream ? {} : { deadline: Date.now() + callTimeoutMs }),
+    faultHandling: {
+      host: () =>
+        circuitBreaker(handleWhen(isRecoverableError), { halfOpenAfter: 1000, breaker: new ConsecutiveBreaker(3) }),
+      global: wrap(
+        retry(handleWhen(isRecoverableError), { maxAttempts: 4, backoff: new ExponentialBackoff({ initialDelay: 100, maxDelay: 2000 }) }),
+      ),
+    },
+  });
+}
+
+/** Turns etcd/gRPC failures into `unavailable`, leaving SmithErrors alone. */
+export function toSmithError(err: unknown): SmithError {
+  if (err instanceof SmithError) return err;
+  const message = err instanceof Error ? err.message : String(err);
+  if (/request is too large|message larger than max|exceeds maximum/i.test(message)) {
+    return new SmithError("too_large", `etcd refused the request as too large: ${message}`, {}, { cause: err });
+  }
+  return new SmithError("unavailable", `etcd: ${message}`, {}, { cause: err });
+}
+
+/** Runs an etcd operation, mapping its failures to SmithError. */
+export async function etcdCall<T>(fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    throw toSmithError(err);
+  }
+}

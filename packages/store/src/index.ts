@@ -1,0 +1,21 @@
+export { SmithStore, type StoreOptions } from "./store.ts";
+export { createEtcdClient, toSmithError, type EtcdClientOptions } from "./etcd.ts";
+export { DEFAULT_PREFIX, Keyspace, padSeq } from "./keys.ts";
+export {
+  LoopRepository,
+  DEFAULT_RETRY_BACKOFF_MS,
+  type CreateBatchItemResult,
+  type CreateLoopResult,
+  type ListLoopsOptions,
+  type ListLoopsResult,
+  type LoopChange,
+  type TransitionOptions,
+} from "./loops.ts";
+export { JournalRepository, type AppendOptions, type TailOptions } from "./journal.ts";
+export { LockRepository, DEFAULT_LOCK_TTL_MS, type LockState, type LockRecord } from "./locks.ts";
+export { ClaimRepository, GLOBAL_SLOT_KEY, type ClaimOptions, type ClaimRecord } from "./claims.ts";
+export { Session, type SessionOptions, type SessionState } from "./session.ts";
+export { HandoffRepository, OverrideRepository, AuditRepository, type AuditListOptions } from "./records.ts";
+export { WatchStream, DEFAULT_MAX_BUFFERED, type WatchItem, type WatchOptions } from "./watch.ts";
+export { TokenRepository, TokenRecord, TokenRole } from "./tokens.ts";
+export type { Compare } from "./txn.ts";

@@ -1,0 +1,264 @@
+import {
+  JournalEntry,
+  JournalEntryInput,
+  LIMITS,
+  SCHEMA_VERSION,
+  SmithError,
+  TXN_BUDGET_BYTES,
+  newId,
+  tooLarge,
+  utf8Length,
+  type JournalEntryRequest,
+} from "@smith/core";
+import type { IOperation } from "etcd3";
+import { decode, encode } from "./codec.ts";
+import type { StoreContext } from "./context.ts";
+import { etcdCall } from "./etcd.ts";
+import { prefixEnd } from "./keys.ts";
+import { absent, exists, modIs, rangeKvs, txn, type Compare } from "./txn.ts";
+import { WatchStream } from "./watch.ts";
+
+/**
+ * etcd refuses a txn with more than 128 operations (--max-txn-ops): an entry costs two puts (the
+ * entry and its id index) and one compare, plus the head counter and a few fencing compares.
+ */
+const ENTRIES_PER_TXN = 50;
+
+export interface AppendOptions {
+  /** Extra compares that must hold (the replica lock's fencing compare). */
+  fence?: Compare[];
+  /** Default correlation id for entries that carry none. */
+  correlationId?: string;
+}
+
+export interface TailOptions {
+  /** Deliver entries with seq > afterSeq (0: from the start). */
+  afterSeq?: number;
+  signal?: AbortSignal;
+  /** Watch events buffered before the tail falls back to reading etcd in pages. */
+  maxBuffered?: number;
+}
+
+interface Head {
+  seq: number;
+  revision?: string;
+}
+
+export class JournalRepository {
+  private readonly ctx: StoreContext;
+
+  constructor(ctx: StoreContext) {
+    this.ctx = ctx;
+  }
+
+  /** Validates entries and enforces every size limit before etcd sees anything. */
+  prepare(loopId: string, requests: JournalEntryRequest[], correlationId?: string): JournalEntry[] {
+    if (requests.length > LIMITS.journalBatchEntries) {
+      throw tooLarge("entries", LIMITS.journalBatchEntries, requests.length, "entries");
+    }
+    const ts = this.ctx.now().toISOString();
+    return requests.map((request, i) => {
+      const messageBytes = typeof request.message === "string" ? utf8Length(request.message) : 0;
+      if (messageBytes > LIMITS.journalMessageBytes) {
+        throw tooLarge(`entries[${i}].message`, LIMITS.journalMessageBytes, messageBytes);
+      }
+      const parsed = JournalEntryInput.safeParse(request);
+      if (!parsed.success) {
+        const issues = parsed.error.issues.map((x) => ({ path: `entries[${i}].${x.path.join(".")}`, message: x.message }));
+        throw new SmithError("invalid_argument", `${issues[0]?.path}: ${issues[0]?.message}`, { field: issues[0]?.path, issues });
+      }
+      const entry: JournalEntry = {
+        ...parsed.data,
+        schemaVersion: SCHEMA_VERSION,
+        id: parsed.data.id ?? newId(),
+        loopId,
+        seq: 0,
+        ts,
+        correlationId: parsed.data.correlationId ?? correlationId ?? "",
+      };
+      const bytes = utf8Length(encode(entry));
+      if (bytes > LIMITS.journalEntryBytes) throw tooLarge(`entries[${i}]`, LIMITS.journalEntryBytes, bytes);
+      return entry;
+    });
+  }
+
+  /**
+   * Appends entries with gap-free sequence numbers, in order. Idempotent by entry id: an entry
+   * whose id is already in the journal is not written again (its stored copy is returned), so a
+   * writer may retry a batch whose answer it lost. Large batches are written in several txns,
+   * each under etcd's operation and size limits.
+   */
+  async append(loopId: string, requests: JournalEntryRequest[], options: AppendOptions = {}): Promise<JournalEntry[]> {
+    const entries = this.prepare(loopId, requests, options.correlationId);
+    const out: JournalEntry[] = [];
+    let chunk: JournalEntry[] = [];
+    let bytes = 0;
+    for (const entry of entries) {
+      const size = utf8Length(encode(entry)) + 128;
+      if (chunk.length >= ENTRIES_PER_TXN || bytes + size > TXN_BUDGET_BYTES) {
+        out.push(...(await this.appendChunk(loopId, chunk, options.fence ?? [])));
+        chunk = [];
+        bytes = 0;
+      }
+      chunk.push(entry);
+      bytes += size;
+    }
+    if (chunk.length > 0) out.push(...(await this.appendChunk(loopId, chunk, options.fence ?? [])));
+    return out;
+  }
+
+  private async appendChunk(loopId: string, chunk: JournalEntry[], fence: Compare[]): Promise<JournalEntry[]> {
+    const { client, keys } = this.ctx;
+    const headKey = keys.journalHead(loopId);
+    const loopKey = keys.loop(loopId);
+    let pending = chunk;
+    const already: JournalEntry[] = [];
+    // Retries only on a lost race for the head counter (another writer appended first).
+    for (let round = 0; round < 100; round++) {
+      if (pending.length === 0) break;
+      const head = await this.head(loopId);
+      const compares: Compare[] = [
+        head.revision ? modIs(headKey, head.revision) : absent(headKey),
+        exists(loopKey),
+        ...fence,
+        ...pending.map((e) => absent(keys.journalId(loopId, e.id))),
+      ];
+      const ops: IOperation[] = [];
+      const written = pending.map((e, i) => ({ ...e, seq: head.seq + i + 1 }));
+      for (const e of written) {
+        ops.push(client.put(keys.journal(loopId, e.seq)).value(encode(e)));
+        ops.push(client.put(keys.journalId(loopId, e.id)).value(String(e.seq)));
+      }
+      ops.push(client.put(headKey).value(encode({ schemaVersion: SCHEMA_VERSION, seq: head.seq + written.length })));
+      const failure: IOperation[] = [client.get(loopKey), ...pending.map((e) => client.get(keys.journalId(loopId, e.id)))];
+      const res = await txn(client, compares, ops, failure);
+      if (res.succeeded) return [...already, ...written].sort((a, b) => a.seq - b.seq);
+
+      if (rangeKvs(res, 0).length === 0) throw new SmithError("not_found", `loop ${loopId} not found`, { field: "loopId" });
+      const known: number[] = [];
+      pending = pending.filter((e, i) => {
+        const kv = rangeKvs(res, i + 1)[0];
+        if (kv) known.push(Number(kv.value.toString()));
+        return !kv;
+      });
+      for (const seq of known) {
+        const stored = await this.get(loopId, seq);
+        if (stored) already.push(stored);
+      }
+      if (fence.length > 0 && known.length === 0 && (await this.head(loopId)).revision === head.revision) {
+        // Neither the head nor the ids explain the failure: the fence did not hold.
+        throw new SmithError("stale_attempt", `loop ${loopId}: the writer's attempt is no longer current`, { field: "attempt" });
+      }
+    }
+    if (pending.length === 0) return already.sort((a, b) => a.seq - b.seq);
+    throw new SmithError("conflict", `loop ${loopId}: journal append kept losing races; retry`);
+  }
+
+  async head(loopId: string): Promise<Head> {
+    const key = this.ctx.keys.journalHead(loopId);
+    const res = await etcdCall(() => this.ctx.client.get(key).exec());
+    const kv = res.kvs[0];
+    if (!kv) return { seq: 0 };
+    const value = JSON.parse(kv.value.toString()) as { seq: number };
+    return { seq: value.seq, revision: kv.mod_revision };
+  }
+
+  async get(loopId: string, seq: number): Promise<JournalEntry | undefined> {
+    const key = this.ctx.keys.journal(loopId, seq);
+    const res = await etcdCall(() => this.ctx.client.get(key).exec());
+    const kv = res.kvs[0];
+    return kv ? decode(JournalEntry, kv.value, key) : undefined;
+  }
+
+  /** Entries with seq > afterSeq, in order, at most `limit` (default 100, at most 500). */
+  async list(loopId: string, options: { afterSeq?: number; limit?: number } = {}): Promise<{ entries: JournalEntry[]; more: boolean; revision: string }> {
+    const { client, keys } = this.ctx;
+    const limit = Math.min(Math.max(options.limit ?? 100, 1), LIMITS.pageSize);
+    const start = keys.journal(loopId, (options.afterSeq ?? 0) + 1);
+    const end = prefixEnd(keys.journalPrefix(loopId));
+    const res = await etcdCall(() => client.getAll().inRange({ start, end }).sort("Key", "Ascend").limit(limit).exec());
+    return {
+      entries: res.kvs.map((kv) => decode(JournalEntry, kv.value, kv.key.toString())),
+      more: Boolean(res.more),
+      revision: res.header.revision,
+    };
+  }
+
+  /**
+   * Follows a loop's journal: every entry with seq > afterSeq exactly once, in order, then new
+   * ones as they are appended. It subscribes to the watch first and then backfills, de-duplicating
+   * by seq, so nothing written in between is missed or doubled. A gap, a reconnect, an overflowing
+   * buffer or a lost watch (etcd restarted) are all handled the same way: re-read from the next
+   * expected seq, then follow again.
+   */
+  async *tail(loopId: string, options: TailOptions = {}): AsyncGenerator<JournalEntry> {
+    let next = (options.afterSeq ?? 0) + 1;
+    const signal = options.signal;
+    let backoffMs = 100;
+    const prefix = this.ctx.keys.journalPrefix(loopId);
+
+    const backfill = async function* (this: JournalRepository): AsyncGenerator<JournalEntry> {
+      for (;;) {
+        const page = await this.list(loopId, { afterSeq: next - 1, limit: LIMITS.pageSize });
+        for (const e of page.entries) {
+          if (e.seq !== next) break;
+          next++;
+          yield e;
+        }
+        if (!page.more) return;
+      }
+    }.bind(this);
+
+    while (!signal?.aborted) {
+      const stream = new WatchStream(this.ctx.client, { prefix, maxBuffered: options.maxBuffered });
+      const onAbort = () => stream.close();
+      signal?.addEventListener("abort", onAbort, { once: true });
+      try {
+        await stream.ready();
+        yield* backfill();
+        backoffMs = 100;
+        for await (const item of stream) {
+          if (item.type === "resync") {
+            yield* backfill();
+            continue;
+          }
+          if (item.type !== "put") continue;
+          const key = item.kv.key.toString();
+          const seq = Number(key.slice(prefix.length));
+          if (!Number.isFinite(seq) || seq < next) continue;
+          if (seq > next) {
+            yield* backfill();
+            continue;
+          }
+          const entry = decode(JournalEntry, item.kv.value, key);
+          next++;
+          yield entry;
+        }
+        if (signal?.aborted) return;
+      } catch (err) {
+        if (signal?.aborted) return;
+        if (!(err instanceof SmithError) || !err.recoverable) throw err;
+        // etcd is away (restart, cut connection) or we fell behind: wait, then re-read from `next`.
+        await sleep(backoffMs, signal);
+        backoffMs = Math.min(backoffMs * 2, 2000);
+      } finally {
+        signal?.removeEventListener("abort", onAbort);
+        stream.close();
+      }
+    }
+  }
+}
+
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const t = setTimeout(resolve, ms);
+    signal?.addEventListener(
+      "abort",
+      () => {
+        clearTimeout(t);
+        resolve();
+      },
+      { once: true },
+    );
+  });
+}

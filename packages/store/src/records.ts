@@ -1,0 +1,212 @@
+import {
+  AuditEvent,
+  AuditEventInput,
+  Handoff,
+  HandoffInput,
+  LIMITS,
+  Override,
+  Reason,
+  SCHEMA_VERSION,
+  SmithError,
+  idTime,
+  newId,
+  tooLarge,
+  utf8Length,
+  type Actor,
+  type AuditEventRequest,
+  type LoopState,
+  type VersionedLoop,
+} from "@smith/core";
+import type { z } from "zod";
+import { decode, encode } from "./codec.ts";
+import type { StoreContext } from "./context.ts";
+import { etcdCall } from "./etcd.ts";
+import { prefixEnd } from "./keys.ts";
+import type { LoopRepository } from "./loops.ts";
+import { absent, exists, txn, type Compare } from "./txn.ts";
+
+function invalid(field: string, error: z.ZodError): SmithError {
+  const issues = error.issues.map((i) => ({ path: [field, ...i.path].filter(Boolean).join("."), message: i.message }));
+  return new SmithError("invalid_argument", `${issues[0]?.path}: ${issues[0]?.message}`, { field: issues[0]?.path, issues });
+}
+
+export class HandoffRepository {
+  private readonly ctx: StoreContext;
+
+  constructor(ctx: StoreContext) {
+    this.ctx = ctx;
+  }
+
+  /** Writes the handoff of one attempt (writing it again replaces it). */
+  async put(loopId: string, attempt: number, input: z.input<typeof HandoffInput>, fence: Compare[] = []): Promise<Handoff> {
+    const parsed = HandoffInput.safeParse(input);
+    if (!parsed.success) throw invalid("handoff", parsed.error);
+    const handoff: Handoff = { ...parsed.data, schemaVersion: SCHEMA_VERSION, loopId, attempt, createdAt: this.ctx.now().toISOString() };
+    const value = encode(handoff);
+    const bytes = utf8Length(value);
+    if (bytes > LIMITS.handoffBytes) throw tooLarge("handoff", LIMITS.handoffBytes, bytes);
+    const { client, keys } = this.ctx;
+    const res = await txn(client, [exists(keys.loop(loopId)), ...fence], [client.put(keys.handoff(loopId, attempt)).value(value)]);
+    if (!res.succeeded) {
+      const loop = await etcdCall(() => client.get(keys.loop(loopId)).exists());
+      if (!loop) throw new SmithError("not_found", `loop ${loopId} not found`, { field: "loopId" });
+      throw new SmithError("stale_attempt", `loop ${loopId}: attempt ${attempt} no longer holds the replica lock`, { field: "attempt" });
+    }
+    return handoff;
+  }
+
+  async list(loopId: string): Promise<Handoff[]> {
+    const prefix = this.ctx.keys.handoffsPrefix(loopId);
+    const res = await etcdCall(() => this.ctx.client.getAll().prefix(prefix).sort("Key", "Ascend").exec());
+    return res.kvs.map((kv) => decode(Handoff, kv.value, kv.key.toString()));
+  }
+
+  async latest(loopId: string): Promise<Handoff | undefined> {
+    const prefix = this.ctx.keys.handoffsPrefix(loopId);
+    const res = await etcdCall(() => this.ctx.client.getAll().prefix(prefix).sort("Key", "Descend").limit(1).exec());
+    const kv = res.kvs[0];
+    return kv ? decode(Handoff, kv.value, kv.key.toString()) : undefined;
+  }
+}
+
+export class OverrideRepository {
+  private readonly ctx: StoreContext;
+  private readonly loops: LoopRepository;
+
+  constructor(ctx: StoreContext, loops: LoopRepository) {
+    this.ctx = ctx;
+    this.loops = loops;
+  }
+
+  /**
+   * An operator forces a state (only where the lifecycle's FORCE_TABLE allows). The override
+   * record is written in the same txn as the loop, so neither exists without the other.
+   */
+  async force(
+    loopId: string,
+    to: LoopState,
+    reason: string,
+    actor: Actor,
+    options: { correlationId?: string; expectedRevision?: string } = {},
+  ): Promise<{ loop: VersionedLoop; override: Override }> {
+    const why = Reason.safeParse(reason);
+    if (!why.success) throw invalid("reason", why.error);
+    const existing = await this.list(loopId);
+    const seq = (existing[existing.length - 1]?.seq ?? 0) + 1;
+    let record: Override | undefined;
+    const { client, keys } = this.ctx;
+    const at = this.ctx.now().toISOString();
+    const loop = await this.loops.transition(
+      loopId,
+      { type: "forceState", to, reason: why.data, at },
+      {
+        expectedRevision: options.expectedRevision,
+        extra: (_next, prev) => {
+          record = {
+            schemaVersion: SCHEMA_VERSION,
+            loopId,
+            seq,
+            actor,
+            from: prev.status.state,
+            to,
+            reason: why.data,
+            reasonCode: "operator-override",
+            at,
+            correlationId: options.correlationId ?? "",
+          };
+          const key = keys.override(loopId, seq);
+          return { compares: [absent(key)], ops: [client.put(key).value(encode(record))] };
+        },
+      },
+    );
+    if (!record) throw new SmithError("internal", "override record was not written");
+    return { loop, override: record };
+  }
+
+  async list(loopId: string): Promise<Override[]> {
+    const prefix = this.ctx.keys.overridesPrefix(loopId);
+    const res = await etcdCall(() => this.ctx.client.getAll().prefix(prefix).sort("Key", "Ascend").exec());
+    return res.kvs.map((kv) => decode(Override, kv.value, kv.key.toString()));
+  }
+}
+
+export interface AuditListOptions {
+  loopId?: string;
+  /** ISO times; `from` inclusive, `to` exclusive. */
+  from?: string;
+  to?: string;
+  limit?: number;
+  /** The last event id of the previous page. */
+  cursor?: string;
+}
+
+export class AuditRepository {
+  private readonly ctx: StoreContext;
+
+  constructor(ctx: StoreContext) {
+    this.ctx = ctx;
+  }
+
+  /** Appends an audit event (and its per-loop index entry) in one txn. */
+  async append(request: AuditEventRequest): Promise<AuditEvent> {
+    const parsed = AuditEventInput.safeParse(request);
+    if (!parsed.success) throw invalid("audit", parsed.error);
+    const now = this.ctx.now();
+    const event: AuditEvent = { ...parsed.data, schemaVersion: SCHEMA_VERSION, id: newId(now.getTime()), at: now.toISOString() };
+    const value = encode(event);
+    const bytes = utf8Length(value);
+    if (bytes > LIMITS.journalEntryBytes) throw tooLarge("audit", LIMITS.journalEntryBytes, bytes);
+    const { client, keys } = this.ctx;
+    const key = keys.audit(now, event.id);
+    const ops = [client.put(key).value(value)];
+    if (event.loopId) ops.push(client.put(keys.auditByLoop(event.loopId, event.id)).value(key));
+    await txn(client, [absent(key)], ops);
+    return event;
+  }
+
+  /** Events in time order, by loop or by time range, paginated. */
+  async list(options: AuditListOptions = {}): Promise<{ items: AuditEvent[]; nextCursor?: string }> {
+    const { client, keys } = this.ctx;
+    const limit = Math.min(Math.max(options.limit ?? 100, 1), LIMITS.pageSize);
+    const fromMs = options.from ? Date.parse(options.from) : undefined;
+    const toMs = options.to ? Date.parse(options.to) : undefined;
+    const inTime = (e: AuditEvent) => (fromMs === undefined || Date.parse(e.at) >= fromMs) && (toMs === undefined || Date.parse(e.at) < toMs);
+    if (options.loopId) {
+      const prefix = keys.auditByLoopPrefix(options.loopId);
+      const start = options.cursor ? keys.auditByLoop(options.loopId, options.cursor) + "\0" : prefix;
+      const res = await etcdCall(() => client.getAll().inRange({ start, end: prefixEnd(prefix) }).sort("Key", "Ascend").limit(limit).exec());
+      const items: AuditEvent[] = [];
+      for (const kv of res.kvs) {
+        const eventKey = kv.value.toString();
+        const raw = await etcdCall(() => client.get(eventKey).buffer());
+        if (raw) {
+          const e = decode(AuditEvent, raw, eventKey);
+          if (inTime(e)) items.push(e);
+        }
+      }
+      const last = res.kvs[res.kvs.length - 1];
+      return { items, nextCursor: res.more && last ? last.key.toString().slice(prefix.length) : undefined };
+    }
+    const prefix = keys.auditPrefix();
+    const fromKey = fromMs !== undefined ? keys.auditDayPrefix(new Date(fromMs)) : prefix;
+    let start = fromKey;
+    if (options.cursor) {
+      const cursorDate = new Date(idTime(options.cursor));
+      start = keys.audit(cursorDate, options.cursor) + "\0";
+    }
+    const end = toMs !== undefined ? prefixEnd(keys.auditDayPrefix(new Date(toMs))) : prefixEnd(prefix);
+    const items: AuditEvent[] = [];
+    for (;;) {
+      const res = await etcdCall(() => client.getAll().inRange({ start, end }).sort("Key", "Ascend").limit(limit).exec());
+      for (const kv of res.kvs) {
+        const e = decode(AuditEvent, kv.value, kv.key.toString());
+        if (!inTime(e)) continue;
+        items.push(e);
+        if (items.length === limit) return { items, nextCursor: e.id };
+      }
+      const last = res.kvs[res.kvs.length - 1];
+      if (!res.more || !last) return { items };
+      start = last.key.toString() + "\0";
+    }
+  }
+}
