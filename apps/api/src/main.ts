@@ -1,0 +1,33 @@
+#!/usr/bin/env node
+import { ApiServer, jsonLogger } from "@smith/api";
+import { SmithStore } from "@smith/store";
+import { parseEnv } from "./env.ts";
+
+/** The API process: parse env, build the store and server, start, and stop in order on a signal. */
+async function main(): Promise<void> {
+  const log = jsonLogger("api");
+  const env = parseEnv(process.env);
+  const store = new SmithStore({ endpoints: env.SMITH_ETCD_ENDPOINTS, prefix: env.SMITH_ETCD_PREFIX });
+  const server = new ApiServer({ store, signingKey: env.SMITH_SIGNING_KEY, adminToken: env.SMITH_ADMIN_TOKEN, lockTtlMs: env.SMITH_LOCK_TTL_MS, logger: log });
+  const { url } = await server.start({ port: env.SMITH_API_PORT, host: env.SMITH_API_HOST });
+  log.info("listening", { url, etcd: env.SMITH_ETCD_ENDPOINTS, prefix: env.SMITH_ETCD_PREFIX });
+  if (!env.SMITH_ADMIN_TOKEN) log.warn("no SMITH_ADMIN_TOKEN: only tokens already stored in etcd can call the API");
+
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info("stopping", { signal });
+    await server.stop();
+    store.close();
+    log.info("stopped");
+    process.exit(0);
+  };
+  process.on("SIGTERM", () => void stop("SIGTERM"));
+  process.on("SIGINT", () => void stop("SIGINT"));
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`smith-api: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,22 @@
+import type { AuditEventRequest } from "@smith/core";
+import type { SmithStore } from "@smith/store";
+import type { Logger } from "./logger.ts";
+
+/** Writes audit events; a failure to audit is logged, never hides the caller's own error. */
+export class AuditRecorder {
+  private readonly store: SmithStore;
+  private readonly log: Logger;
+
+  constructor(store: SmithStore, log: Logger) {
+    this.store = store;
+    this.log = log;
+  }
+
+  async record(event: AuditEventRequest): Promise<void> {
+    try {
+      await this.store.audit.append(event);
+    } catch (err) {
+      this.log.error("audit write failed", { action: event.action, error: err instanceof Error ? err.message : String(err) });
+    }
+  }
+}

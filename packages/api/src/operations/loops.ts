@@ -1,0 +1,114 @@
+import type { Principal } from "@smith/auth";
+import { principalId } from "@smith/auth";
+import {
+  LIMITS,
+  SmithError,
+  newId,
+  tooLarge,
+  utf8Length,
+  validatePrd,
+  type Actor,
+  type CreateLoopRequest,
+  type Loop,
+  type LoopState,
+  type VersionedLoop,
+} from "@smith/core";
+import type { CreateBatchItemResult, CreateLoopResult, SmithStore } from "@smith/store";
+
+/** Steering messages waiting for a replica, at most. */
+export const MAX_PENDING_STEERING = 20;
+
+export function actorOf(principal: Principal): Actor {
+  return principal.kind === "replica" ? { type: "replica", id: principalId(principal) } : { type: "operator", id: principalId(principal) };
+}
+
+/**
+ * What people and programs do to loops. Each operation validates, writes through the store's
+ * revision-checked transitions, and journals what it did, so that a loop's journal tells its
+ * whole story (who cancelled it and why, which steering message arrived when).
+ */
+export class LoopOperations {
+  private readonly store: SmithStore;
+
+  constructor(store: SmithStore) {
+    this.store = store;
+  }
+
+  /** Refuses an inline PRD that is not ready (the report's diagnostics become the error's issues). */
+  private checkPrd(request: CreateLoopRequest, field = "spec.prd.content"): void {
+    const prd = request.spec?.prd;
+    if (!prd || prd.kind !== "inline" || typeof prd.content !== "string") return;
+    const bytes = utf8Length(prd.content);
+    if (bytes > LIMITS.prdBytes) throw tooLarge(field, LIMITS.prdBytes, bytes);
+    const report = validatePrd(prd.content);
+    if (!report.valid) {
+      const first = report.errors[0];
+      throw new SmithError("invalid_argument", `${field}: the PRD is not ready: ${first?.message ?? "invalid"}`, {
+        field,
+        issues: report.errors.map((d) => ({ path: `${field}:${d.path}`, message: `${d.code}: ${d.message}` })),
+        report,
+      });
+    }
+  }
+
+  async create(request: CreateLoopRequest, principal: Principal, correlationId: string): Promise<CreateLoopResult> {
+    this.checkPrd(request);
+    const result = await this.store.loops.create(request);
+    if (result.created) await this.journal(result.loop.id, principal, "lifecycle", `loop created by ${principalId(principal)}`, correlationId);
+    return result;
+  }
+
+  async createBatch(requests: CreateLoopRequest[], principal: Principal, correlationId: string): Promise<CreateBatchItemResult[]> {
+    if (requests.length > LIMITS.batchLoops) throw tooLarge("items", LIMITS.batchLoops, requests.length, "loops");
+    requests.forEach((r, i) => this.checkPrd(r, `items[${i}].spec.prd.content`));
+    const results = await this.store.loops.createBatch(requests);
+    for (const r of results) {
+      if (r.ok && r.created) await this.journal(r.loop.id, principal, "lifecycle", `loop created by ${principalId(principal)} (batch)`, correlationId);
+    }
+    return results;
+  }
+
+  async cancel(id: string, reason: string, principal: Principal, correlationId: string): Promise<VersionedLoop> {
+    const at = new Date().toISOString();
+    const result = await this.store.loops.transition(id, { type: "cancelRequested", reason, at });
+    await this.journal(id, principal, "lifecycle", `cancelled by ${principalId(principal)}: ${reason}`, correlationId);
+    return result;
+  }
+
+  async retry(id: string, reason: string, principal: Principal, correlationId: string): Promise<VersionedLoop> {
+    const result = await this.store.loops.transition(id, { type: "retryRequested", reason, at: new Date().toISOString() });
+    await this.journal(id, principal, "lifecycle", `retry requested by ${principalId(principal)}: ${reason}`, correlationId);
+    return result;
+  }
+
+  async override(id: string, to: LoopState, reason: string, principal: Principal, correlationId: string): Promise<VersionedLoop> {
+    const { loop, override } = await this.store.overrides.force(id, to, reason, actorOf(principal), { correlationId });
+    await this.journal(id, principal, "lifecycle", `state forced ${override.from} → ${override.to} by ${principalId(principal)}: ${reason}`, correlationId);
+    return loop;
+  }
+
+  /** Queues a message for the next iteration's prompt. */
+  async steer(id: string, message: string, principal: Principal, correlationId: string): Promise<{ loop: Loop; messageId: string }> {
+    const bytes = utf8Length(message);
+    if (bytes > LIMITS.steerMessageBytes) throw tooLarge("message", LIMITS.steerMessageBytes, bytes);
+    if (!message.trim()) throw new SmithError("invalid_argument", "message: a steering message cannot be empty", { field: "message" });
+    const messageId = newId();
+    const updated = await this.store.loops.update(id, (loop) => {
+      if (loop.status.state === "synced" || loop.status.state === "cancelled") {
+        throw new SmithError("invalid_transition", `loop ${id} is ${loop.status.state}: nothing will read a steering message`, { field: "id" });
+      }
+      if (loop.steering.length >= MAX_PENDING_STEERING) {
+        throw tooLarge("steering", MAX_PENDING_STEERING, loop.steering.length + 1, "pending messages");
+      }
+      return { ...loop, steering: [...loop.steering, { id: messageId, message, at: new Date().toISOString(), actor: principalId(principal) }] };
+    });
+    await this.journal(id, principal, "steer", `steering message from ${principalId(principal)}: ${message.slice(0, 2000)}`, correlationId, {
+      messageId,
+    });
+    return { loop: updated.loop, messageId };
+  }
+
+  private async journal(loopId: string, principal: Principal, phase: "lifecycle" | "steer", message: string, correlationId: string, metadata: Record<string, unknown> = {}): Promise<void> {
+    await this.store.journal.append(loopId, [{ phase, level: "info", actor: actorOf(principal), message: message.slice(0, 8000), metadata, correlationId }]);
+  }
+}

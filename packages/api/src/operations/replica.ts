@@ -1,0 +1,133 @@
+import {
+  SmithError,
+  type Handoff,
+  type HandoffInput,
+  type JournalEntry,
+  type JournalEntryRequest,
+  type Loop,
+  type LoopCost,
+  type Progress,
+  type ReasonCode,
+} from "@smith/core";
+import type { SmithStore } from "@smith/store";
+import type { z } from "zod";
+
+export interface ReplicaOperationsOptions {
+  /** The lock expires this long after the last heartbeat (default 30 s). */
+  lockTtlMs?: number;
+}
+
+/**
+ * The loop-scoped operations of one replica attempt. Every write checks the attempt: the loop's
+ * current attempt for loop writes (revision-checked), the replica lock's fencing compare for
+ * journal and handoff writes. A stale attempt is `stale_attempt` (CONFLICT) and changes nothing.
+ */
+export class ReplicaOperations {
+  private readonly store: SmithStore;
+  readonly lockTtlMs: number;
+
+  constructor(store: SmithStore, options: ReplicaOperationsOptions = {}) {
+    this.store = store;
+    this.lockTtlMs = options.lockTtlMs ?? 30_000;
+  }
+
+  private async current(loopId: string, attempt: number): Promise<Loop> {
+    const { loop } = await this.store.loops.getOrThrow(loopId);
+    if (loop.status.attempt !== attempt) {
+      throw new SmithError("stale_attempt", `loop ${loopId}: attempt ${attempt} is stale; the current attempt is ${loop.status.attempt}`, {
+        field: "attempt",
+        currentAttempt: loop.status.attempt,
+      });
+    }
+    return loop;
+  }
+
+  async acquireLock(loopId: string, attempt: number): Promise<{ attempt: number; expiresAt: string; ttlMs: number; heartbeatIntervalMs: number }> {
+    await this.current(loopId, attempt);
+    const { expiresAt } = await this.store.locks.acquire(loopId, attempt, { holder: `replica-${attempt}`, ttlMs: this.lockTtlMs });
+    await this.store.journal.append(
+      loopId,
+      [{ phase: "lifecycle", actor: { type: "replica", id: `attempt-${attempt}` }, message: `replica of attempt ${attempt} took the lock` }],
+      { fence: await this.store.locks.fence(loopId, attempt) },
+    );
+    return { attempt, expiresAt, ttlMs: this.lockTtlMs, heartbeatIntervalMs: Math.floor(this.lockTtlMs / 3) };
+  }
+
+  /**
+   * Extends the lock. Tells the replica when to stop: the loop was cancelled, forced or timed out
+   * (its state is no longer `running`), without that being an error.
+   */
+  async heartbeat(loopId: string, attempt: number): Promise<{ state: Loop["status"]["state"]; stop: boolean; expiresAt?: string; pendingSteering: number }> {
+    const loop = await this.current(loopId, attempt);
+    if (loop.status.state !== "running") return { state: loop.status.state, stop: true, pendingSteering: loop.steering.length };
+    const { expiresAt } = await this.store.locks.heartbeat(loopId, attempt, { ttlMs: this.lockTtlMs });
+    return { state: loop.status.state, stop: false, expiresAt, pendingSteering: loop.steering.length };
+  }
+
+  async getSpec(loopId: string, attempt: number): Promise<{ loop: Loop; latestHandoff: Handoff | undefined; steering: Loop["steering"] }> {
+    const loop = await this.current(loopId, attempt);
+    const latestHandoff = await this.store.handoffs.latest(loopId);
+    return { loop, latestHandoff, steering: loop.steering };
+  }
+
+  async appendJournal(loopId: string, attempt: number, entries: JournalEntryRequest[], correlationId: string): Promise<JournalEntry[]> {
+    const fence = await this.store.locks.fence(loopId, attempt);
+    // A replica writes as itself or as its agent, never as an operator.
+    const own = entries.map((e) => ({
+      ...e,
+      actor: e.actor && (e.actor.type === "replica" || e.actor.type === "agent") ? e.actor : { type: "replica" as const, id: `attempt-${attempt}` },
+    }));
+    return this.store.journal.append(loopId, own, { fence, correlationId });
+  }
+
+  async recordIteration(loopId: string, attempt: number, input: { iteration: number; progress?: Progress; cost?: LoopCost }): Promise<Loop> {
+    const result = await this.store.loops.transition(loopId, {
+      type: "iterationRecorded",
+      attempt,
+      iteration: input.iteration,
+      progress: input.progress,
+      cost: input.cost,
+      at: new Date().toISOString(),
+    });
+    return result.loop;
+  }
+
+  async writeHandoff(loopId: string, attempt: number, handoff: z.input<typeof HandoffInput>): Promise<Handoff> {
+    const fence = await this.store.locks.fence(loopId, attempt);
+    return this.store.handoffs.put(loopId, attempt, handoff, fence);
+  }
+
+  async finalize(loopId: string, attempt: number, input: { outcome: "synced" | "flatline"; reason: ReasonCode; message?: string }, correlationId: string): Promise<Loop> {
+    // Journal first, fenced: once the loop leaves `running` the lock is gone with it.
+    await this.store.journal.append(
+      loopId,
+      [
+        {
+          phase: "finalize",
+          actor: { type: "replica", id: `attempt-${attempt}` },
+          level: input.outcome === "synced" ? "info" : "warn",
+          message: `${input.outcome} (${input.reason})${input.message ? `: ${input.message}` : ""}`.slice(0, 8000),
+          metadata: { outcome: input.outcome, reason: input.reason },
+        },
+      ],
+      { fence: await this.store.locks.fence(loopId, attempt), correlationId },
+    );
+    const result = await this.store.loops.transition(loopId, {
+      type: "finalized",
+      attempt,
+      outcome: input.outcome,
+      reason: input.reason,
+      message: input.message,
+      at: new Date().toISOString(),
+    });
+    return result.loop;
+  }
+
+  /** Removes steering messages the replica has put into a prompt. */
+  async ackSteering(loopId: string, attempt: number, ids: string[]): Promise<{ remaining: number }> {
+    await this.current(loopId, attempt);
+    const done = new Set(ids);
+    const { loop } = await this.store.loops.update(loopId, (l) => ({ ...l, steering: l.steering.filter((m) => !done.has(m.id)) }));
+    return { remaining: loop.steering.length };
+  }
+}

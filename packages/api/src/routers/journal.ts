@@ -1,0 +1,40 @@
+import { LIMITS, LoopId } from "@smith/core";
+import { tracked } from "@trpc/server";
+import { z } from "zod";
+import { subscriptionError } from "../subscriptions.ts";
+import { router, viewerProcedure } from "../trpc.ts";
+
+export const journalRouter = router({
+  list: viewerProcedure
+    .input(z.object({ loopId: LoopId, afterSeq: z.number().int().min(0).default(0), limit: z.number().int().min(1).max(LIMITS.pageSize).default(100) }))
+    .query(async ({ ctx, input }) => {
+      await ctx.services.store.loops.getOrThrow(input.loopId);
+      const page = await ctx.services.store.journal.list(input.loopId, { afterSeq: input.afterSeq, limit: input.limit });
+      return { entries: page.entries, more: page.more };
+    }),
+
+  /**
+   * Backfill then follow: every entry after `afterSeq` (or after `lastEventId` when the client
+   * reconnects) exactly once, in order. Event ids are the entries' seqs. A slow subscriber costs
+   * bounded memory: the store's tail falls back to paging through etcd when it lags.
+   */
+  tail: viewerProcedure
+    .input(
+      z.object({
+        loopId: LoopId,
+        afterSeq: z.number().int().min(0).default(0),
+        lastEventId: z.string().regex(/^\d+$/).nullish(),
+      }),
+    )
+    .subscription(async function* ({ ctx, input, signal }) {
+      await ctx.services.store.loops.getOrThrow(input.loopId);
+      const afterSeq = input.lastEventId ? Number(input.lastEventId) : input.afterSeq;
+      try {
+        for await (const entry of ctx.services.store.journal.tail(input.loopId, { afterSeq, signal, maxBuffered: ctx.services.subscriptionBuffer })) {
+          yield tracked(String(entry.seq), entry);
+        }
+      } catch (err) {
+        throw subscriptionError(err);
+      }
+    }),
+});

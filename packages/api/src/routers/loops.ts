@@ -1,0 +1,106 @@
+import { CreateLoopInput, LIMITS, LoopId, LoopSourceType, LoopState, Reason } from "@smith/core";
+import { tracked } from "@trpc/server";
+import { z } from "zod";
+import { subscriptionError } from "../subscriptions.ts";
+import { adminProcedure, operatorProcedure, router, viewerProcedure } from "../trpc.ts";
+
+const IdInput = z.object({ id: LoopId });
+
+export const loopsRouter = router({
+  create: operatorProcedure.input(CreateLoopInput).mutation(async ({ ctx, input }) => {
+    const r = await ctx.services.loops.create(input, ctx.principal, ctx.correlationId);
+    return { loop: r.loop, created: r.created };
+  }),
+
+  /** Up to 100 loops: all validated first (one bad item rejects the batch), then per-item results. */
+  createBatch: operatorProcedure
+    .input(z.object({ items: z.array(CreateLoopInput).min(1).max(LIMITS.batchLoops, `at most ${LIMITS.batchLoops} loops per batch`) }))
+    .mutation(async ({ ctx, input }) => ({ results: await ctx.services.loops.createBatch(input.items, ctx.principal, ctx.correlationId) })),
+
+  get: viewerProcedure.input(IdInput).query(async ({ ctx, input }) => (await ctx.services.store.loops.getOrThrow(input.id)).loop),
+
+  list: viewerProcedure
+    .input(
+      z
+        .object({
+          state: z.union([LoopState, z.array(LoopState).max(5)]).optional(),
+          repo: z.string().max(2048).optional(),
+          source: LoopSourceType.optional(),
+          cursor: LoopId.optional(),
+          limit: z.number().int().min(1).max(LIMITS.pageSize).default(100),
+          order: z.enum(["asc", "desc"]).default("desc"),
+        })
+        .default({ limit: 100, order: "desc" }),
+    )
+    .query(async ({ ctx, input }) => ctx.services.store.loops.list(input)),
+
+  cancel: operatorProcedure
+    .input(z.object({ id: LoopId, reason: Reason }))
+    .mutation(async ({ ctx, input }) => (await ctx.services.loops.cancel(input.id, input.reason, ctx.principal, ctx.correlationId)).loop),
+
+  /** From flatline only, with a reason: the loop gets a fresh set of attempts. */
+  retry: operatorProcedure
+    .input(z.object({ id: LoopId, reason: Reason }))
+    .mutation(async ({ ctx, input }) => (await ctx.services.loops.retry(input.id, input.reason, ctx.principal, ctx.correlationId)).loop),
+
+  /** A message delivered into the next iteration's prompt. */
+  steer: operatorProcedure
+    .input(z.object({ id: LoopId, message: z.string().min(1, "a message is required").max(LIMITS.steerMessageBytes, `the message is limited to ${LIMITS.steerMessageBytes} bytes`) }))
+    .mutation(async ({ ctx, input }) => ctx.services.loops.steer(input.id, input.message, ctx.principal, ctx.correlationId)),
+
+  /** Forces a state (only where the lifecycle allows it), with a reason. Admin only. */
+  override: adminProcedure
+    .input(z.object({ id: LoopId, to: LoopState, reason: Reason }))
+    .mutation(async ({ ctx, input }) => (await ctx.services.loops.override(input.id, input.to, input.reason, ctx.principal, ctx.correlationId)).loop),
+
+  /**
+   * Loop changes, fed by an etcd watch (any API process serves any client). Event ids are etcd
+   * revisions: reconnecting with lastEventId resumes right after the last change seen. With
+   * `snapshot`, the current loops come first (all with the snapshot's revision as id).
+   */
+  watch: viewerProcedure
+    .input(
+      z
+        .object({
+          lastEventId: z.string().regex(/^\d+$/).nullish(),
+          snapshot: z.boolean().default(false),
+          state: z.array(LoopState).max(5).optional(),
+        })
+        .default({ snapshot: false }),
+    )
+    .subscription(async function* ({ ctx, input, signal }) {
+      const store = ctx.services.store;
+      const wanted = input.state ? new Set(input.state) : undefined;
+      let from: string;
+      if (input.lastEventId) {
+        from = String(BigInt(input.lastEventId) + 1n);
+      } else {
+        const head = await store.loops.list({ limit: 1 });
+        from = String(BigInt(head.revision) + 1n);
+        if (input.snapshot) {
+          let cursor: string | undefined;
+          do {
+            const page = await store.loops.list({ cursor, limit: 500, order: "asc", state: input.state });
+            for (const loop of page.items) yield tracked(head.revision, { type: "put" as const, loop });
+            cursor = page.nextCursor;
+          } while (cursor);
+        }
+      }
+      const watch = store.loops.watch({ fromRevision: from, maxBuffered: ctx.services.subscriptionBuffer });
+      signal?.addEventListener("abort", () => watch.close(), { once: true });
+      try {
+        for await (const change of watch) {
+          if (change.type === "put") {
+            if (wanted && !wanted.has(change.loop.status.state)) continue;
+            yield tracked(change.revision, { type: "put" as const, loop: change.loop });
+          } else {
+            yield tracked(change.revision, { type: "delete" as const, id: change.id });
+          }
+        }
+      } catch (err) {
+        throw subscriptionError(err);
+      } finally {
+        watch.close();
+      }
+    }),
+});

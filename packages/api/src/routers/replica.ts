@@ -1,0 +1,46 @@
+import { HandoffInput, JournalEntryInput, LIMITS, LoopCost, LoopId, Progress, ReasonCode } from "@smith/core";
+import { z } from "zod";
+import { replicaProcedure, router } from "../trpc.ts";
+
+const Loop = z.object({ loopId: LoopId });
+
+/**
+ * The loop-scoped procedures replicas call with their replica token. The attempt is the token's;
+ * a call carrying a stale attempt gets CONFLICT and changes nothing.
+ */
+export const replicaRouter = router({
+  acquireLock: replicaProcedure.input(Loop).mutation(({ ctx, input }) => ctx.services.replica.acquireLock(input.loopId, ctx.replica.attempt)),
+
+  heartbeat: replicaProcedure.input(Loop).mutation(({ ctx, input }) => ctx.services.replica.heartbeat(input.loopId, ctx.replica.attempt)),
+
+  /** The spec (with the inline PRD), the latest handoff of earlier attempts, pending steering messages. */
+  getSpec: replicaProcedure.input(Loop).query(({ ctx, input }) => ctx.services.replica.getSpec(input.loopId, ctx.replica.attempt)),
+
+  appendJournal: replicaProcedure
+    .input(Loop.extend({ entries: z.array(JournalEntryInput).min(1).max(LIMITS.journalBatchEntries) }))
+    .mutation(async ({ ctx, input }) => {
+      const entries = await ctx.services.replica.appendJournal(input.loopId, ctx.replica.attempt, input.entries, ctx.correlationId);
+      return { seqs: entries.map((e) => e.seq) };
+    }),
+
+  recordIteration: replicaProcedure
+    .input(Loop.extend({ iteration: z.number().int().min(1), progress: Progress.optional(), usage: LoopCost.optional() }))
+    .mutation(({ ctx, input }) =>
+      ctx.services.replica.recordIteration(input.loopId, ctx.replica.attempt, { iteration: input.iteration, progress: input.progress, cost: input.usage }),
+    ),
+
+  writeHandoff: replicaProcedure
+    .input(Loop.extend({ handoff: HandoffInput }))
+    .mutation(({ ctx, input }) => ctx.services.replica.writeHandoff(input.loopId, ctx.replica.attempt, input.handoff)),
+
+  finalize: replicaProcedure
+    .input(Loop.extend({ outcome: z.enum(["synced", "flatline"]), reason: ReasonCode, message: z.string().max(4000).optional() }))
+    .mutation(({ ctx, input }) =>
+      ctx.services.replica.finalize(input.loopId, ctx.replica.attempt, { outcome: input.outcome, reason: input.reason, message: input.message }, ctx.correlationId),
+    ),
+
+  /** Steering messages the replica has put into a prompt. */
+  ackSteering: replicaProcedure
+    .input(Loop.extend({ ids: z.array(z.string().max(64)).min(1).max(100) }))
+    .mutation(({ ctx, input }) => ctx.services.replica.ackSteering(input.loopId, ctx.replica.attempt, input.ids)),
+});

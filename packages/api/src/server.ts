@@ -1,0 +1,150 @@
+import type { SmithStore } from "@smith/store";
+import { createHTTPHandler } from "@trpc/server/adapters/standalone";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import { AuditRecorder } from "./audit.ts";
+import { Authenticator } from "./authenticator.ts";
+import { createContext } from "./context.ts";
+import { jsonLogger, type Logger } from "./logger.ts";
+import { ApiMetrics } from "./metrics.ts";
+import { LoopOperations } from "./operations/loops.ts";
+import { ReplicaOperations } from "./operations/replica.ts";
+import { appRouter } from "./root.ts";
+import type { ApiServices } from "./services.ts";
+import { DEFAULT_MAX_BUFFERED } from "@smith/store";
+
+export interface ApiServerOptions {
+  store: SmithStore;
+  /** Key for replica tokens (at least 32 bytes), shared with the schedulers. */
+  signingKey: string;
+  /** Stored (hashed) as the bootstrap admin token on start. */
+  adminToken?: string;
+  /** Replica lock TTL (default 30 s). */
+  lockTtlMs?: number;
+  /** Largest request body (default 8 MiB: a batch of loops with inline PRDs). */
+  maxBodyBytes?: number;
+  /** Events a subscription may buffer before its subscriber must resume (default 10,000). */
+  subscriptionBuffer?: number;
+  logger?: Logger;
+  /** Node's default process metrics in /metrics (default true; tests turn them off). */
+  defaultMetrics?: boolean;
+}
+
+export type ApiServerState = "created" | "starting" | "running" | "draining" | "stopped";
+
+/**
+ * The API process: tRPC under /trpc (HTTP batching for queries and mutations, SSE for
+ * subscriptions), /healthz, /readyz (etcd reachable) and /metrics.
+ */
+export class ApiServer {
+  readonly services: ApiServices;
+  private readonly options: ApiServerOptions;
+  private readonly server: Server;
+  private stateValue: ApiServerState = "created";
+
+  constructor(options: ApiServerOptions) {
+    this.options = options;
+    const log = options.logger ?? jsonLogger("api");
+    const auth = new Authenticator({ store: options.store, signingKey: options.signingKey });
+    this.services = {
+      store: options.store,
+      auth,
+      audit: new AuditRecorder(options.store, log),
+      loops: new LoopOperations(options.store),
+      replica: new ReplicaOperations(options.store, { lockTtlMs: options.lockTtlMs }),
+      metrics: new ApiMetrics(options.store, { defaultMetrics: options.defaultMetrics }),
+      log,
+      subscriptionBuffer: options.subscriptionBuffer ?? DEFAULT_MAX_BUFFERED,
+    };
+    const trpc = createHTTPHandler({
+      router: appRouter,
+      basePath: "/trpc/",
+      maxBodySize: options.maxBodyBytes ?? 8 * 1024 * 1024,
+      createContext: ({ req }) => createContext(this.services, req),
+      onError: ({ error, path }) => {
+        if (error.code === "INTERNAL_SERVER_ERROR") log.error("procedure failed", { path, error: error.message, cause: String(error.cause) });
+      },
+    });
+    this.server = createServer((req, res) => {
+      void this.route(req, res, trpc);
+    });
+    // SSE subscriptions are long-lived: no request timeout, but keep idle sockets bounded.
+    this.server.requestTimeout = 0;
+    this.server.keepAliveTimeout = 65_000;
+  }
+
+  private async route(req: IncomingMessage, res: ServerResponse, trpc: (req: IncomingMessage, res: ServerResponse) => void): Promise<void> {
+    const path = (req.url ?? "/").split("?")[0];
+    try {
+      if (path === "/healthz") return text(res, 200, "ok\n");
+      if (path === "/readyz") {
+        const ready = this.stateValue === "running" && (await this.options.store.ping());
+        return text(res, ready ? 200 : 503, ready ? "ready\n" : "not ready\n");
+      }
+      if (path === "/metrics") {
+        const body = await this.services.metrics.registry.metrics();
+        res.writeHead(200, { "content-type": this.services.metrics.registry.contentType });
+        res.end(body);
+        return;
+      }
+      if (path?.startsWith("/trpc/")) return trpc(req, res);
+      text(res, 404, "not found\n");
+    } catch (err) {
+      this.services.log.error("request failed", { path, error: err instanceof Error ? err.message : String(err) });
+      if (!res.headersSent) text(res, 500, "internal error\n");
+      else res.destroy();
+    }
+  }
+
+  get state(): ApiServerState {
+    return this.stateValue;
+  }
+
+  /** Binds (port 0 picks a free port) and stores the bootstrap admin token. */
+  async start(options: { port?: number; host?: string } = {}): Promise<{ url: string; port: number }> {
+    if (this.stateValue !== "created") throw new Error(`cannot start an API server that is ${this.stateValue}`);
+    this.stateValue = "starting";
+    if (this.options.adminToken) await this.services.auth.bootstrap(this.options.adminToken);
+    await new Promise<void>((resolve, reject) => {
+      this.server.once("error", reject);
+      this.server.listen(options.port ?? 0, options.host ?? "127.0.0.1", () => {
+        this.server.off("error", reject);
+        resolve();
+      });
+    });
+    this.stateValue = "running";
+    return { url: this.url, port: this.port };
+  }
+
+  get port(): number {
+    return (this.server.address() as AddressInfo | null)?.port ?? 0;
+  }
+
+  get url(): string {
+    const addr = this.server.address() as AddressInfo | null;
+    const host = !addr || addr.address === "::" || addr.address === "0.0.0.0" ? "127.0.0.1" : addr.address.includes(":") ? `[${addr.address}]` : addr.address;
+    return `http://${host}:${addr?.port ?? 0}`;
+  }
+
+  /** Stops accepting, ends open subscriptions, and waits for in-flight calls (at most `graceMs`). */
+  async stop(graceMs = 5_000): Promise<void> {
+    if (this.stateValue === "stopped" || this.stateValue === "created") {
+      this.stateValue = "stopped";
+      return;
+    }
+    this.stateValue = "draining";
+    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    this.server.closeIdleConnections();
+    const timer = setTimeout(() => this.server.closeAllConnections(), graceMs);
+    // Subscriptions never finish by themselves: give them a moment, then cut them.
+    setTimeout(() => this.server.closeAllConnections(), Math.min(graceMs, 500)).unref();
+    await closed;
+    clearTimeout(timer);
+    this.stateValue = "stopped";
+  }
+}
+
+function text(res: ServerResponse, status: number, body: string): void {
+  res.writeHead(status, { "content-type": "text/plain; charset=utf-8" });
+  res.end(body);
+}

@@ -1,0 +1,20 @@
+import type { SmithStore } from "@smith/store";
+import type { AuditRecorder } from "./audit.ts";
+import type { Authenticator } from "./authenticator.ts";
+import type { Logger } from "./logger.ts";
+import type { ApiMetrics } from "./metrics.ts";
+import type { LoopOperations } from "./operations/loops.ts";
+import type { ReplicaOperations } from "./operations/replica.ts";
+
+/** What the routers reach through their context. Built once per API process. */
+export interface ApiServices {
+  store: SmithStore;
+  auth: Authenticator;
+  audit: AuditRecorder;
+  loops: LoopOperations;
+  replica: ReplicaOperations;
+  metrics: ApiMetrics;
+  log: Logger;
+  /** Events a subscription may buffer before the subscriber is told to resume (bounded memory). */
+  subscriptionBuffer: number;
+}
