@@ -7,3 +7,4 @@ export * from "./lifecycle.ts";
 export * from "./executor.ts";
 export * from "./prd/index.ts";
 export * from "./version.ts";
+export * from "./agent.ts";

@@ -1,0 +1,60 @@
+import type { AgentProvider } from "./loop.ts";
+
+/**
+ * The agent port: how a replica runs a coding agent CLI on one story. Adapters (Claude Code,
+ * Codex, a generic command, replay) live in packages/agents and parse the CLI's own output into
+ * these events while it runs, so that the journal shows the agent working live.
+ */
+export type AgentEvent =
+  /** Something the agent said (assistant text, reasoning summary). */
+  | { type: "text"; text: string }
+  /** The agent called a tool (edit, shell, read...); `input` is a short, bounded summary. */
+  | { type: "tool_use"; tool: string; input?: string }
+  /** A tool's result; `output` is a bounded tail. */
+  | { type: "tool_result"; tool?: string; isError?: boolean; output?: string }
+  /** Usage so far or of one turn, as the CLI reports it. */
+  | { type: "usage"; inputTokens: number; outputTokens: number; usd?: number }
+  /** A raw output line the adapter could not interpret (bounded). */
+  | { type: "log"; stream: "stdout" | "stderr"; line: string };
+
+export interface AgentRunOptions {
+  /** The whole prompt: PRD context, the story, criteria, notes, handoff, steering. */
+  prompt: string;
+  /** The workspace (the git checkout). */
+  cwd: string;
+  /** The sanitized environment the agent runs with (never the replica token). */
+  env: Record<string, string>;
+  timeoutMs: number;
+  /** Aborting kills the agent's whole process tree. */
+  signal?: AbortSignal;
+  /** The story being worked on (the replay adapter picks its recording by it). */
+  storyId: string;
+  /** Optional model override. */
+  model?: string;
+  /** Extra CLI arguments. */
+  args?: string[];
+  onEvent?: (event: AgentEvent) => void;
+}
+
+export interface AgentResult {
+  /** The process exit code; null when killed by a signal. */
+  exitCode: number | null;
+  timedOut: boolean;
+  cancelled: boolean;
+  durationMs: number;
+  inputTokens: number;
+  outputTokens: number;
+  /** Cost in USD, when the CLI reports it. */
+  usd?: number;
+  /** The agent's final message, when the CLI gives one (bounded). */
+  summary?: string;
+  /** The CLI itself reported failure (e.g. Claude Code's `is_error`). */
+  isError: boolean;
+  /** The last lines of stderr (bounded), for the journal when the run failed. */
+  stderrTail: string;
+}
+
+export interface AgentAdapter {
+  readonly provider: AgentProvider;
+  run(options: AgentRunOptions): Promise<AgentResult>;
+}
