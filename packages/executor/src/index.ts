@@ -1,0 +1,1 @@
+export { LocalProcessExecutor, type LocalProcessExecutorOptions } from "./local.ts";

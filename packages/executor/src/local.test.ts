@@ -1,0 +1,93 @@
+import { Loop, SCHEMA_VERSION, newId } from "@smith/core";
+import { tmpDirTest as test } from "@smith/testing";
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { describe, expect } from "vitest";
+import { LocalProcessExecutor } from "./local.ts";
+
+function loop(): Loop {
+  const at = new Date().toISOString();
+  return Loop.parse({
+    schemaVersion: SCHEMA_VERSION,
+    id: newId(),
+    source: { type: "direct" },
+    spec: { repo: { url: "x" }, prd: { kind: "path" }, agent: { provider: "replay" } },
+    priority: 100,
+    concurrencyKey: "k",
+    status: { state: "running", attempt: 1, iteration: 0, progress: { done: 0, total: 0 }, createdAt: at, updatedAt: at },
+    cost: { inputTokens: 0, outputTokens: 0, usd: 0 },
+  });
+}
+
+function running(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) !== "Z";
+  } catch {
+    return false;
+  }
+}
+
+async function until(fn: () => Promise<boolean>, ms = 10_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    if (await fn()) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error("timed out");
+}
+
+describe("LocalProcessExecutor", () => {
+  test("runs a detached replica with its env, records its exit code and log", async ({ tmpDir }) => {
+    const script = join(tmpDir, "replica.sh");
+    writeFileSync(script, 'echo "loop=$SMITH_LOOP_ID attempt=$SMITH_ATTEMPT token=$SMITH_TOKEN api=$SMITH_API_URL"; exit 3\n');
+    const ex = new LocalProcessExecutor({ stateDir: tmpDir, command: ["/bin/sh", script], env: { SMITH_API_URL: "http://api" } });
+    const l = loop();
+    const handle = await ex.start({ loop: l, attempt: 2, token: "tok" });
+    expect(handle).toEqual({ kind: "local", id: `${l.id}-2` });
+    await until(async () => (await ex.status(handle)).phase !== "running");
+    expect(await ex.status(handle)).toEqual({ phase: "failed", exitCode: 3 });
+    expect(readFileSync(ex.logPath(handle), "utf8")).toBe(`loop=${l.id} attempt=2 token=tok api=http://api\n`);
+    expect((await ex.list()).map((r) => [r.loopId, r.attempt, r.status.phase])).toEqual([[l.id, 2, "failed"]]);
+  });
+
+  test("stop kills the whole process group; a SIGKILLed replica still leaves an exit record", async ({ tmpDir }) => {
+    const script = join(tmpDir, "replica.sh");
+    writeFileSync(script, `sleep 1000 & echo $! > ${join(tmpDir, "child.pid")}; wait\n`);
+    const ex = new LocalProcessExecutor({ stateDir: tmpDir, command: ["/bin/sh", script], env: {}, stopGraceMs: 1000 });
+    const handle = await ex.start({ loop: loop(), attempt: 1, token: "t" });
+    await until(async () => {
+      try {
+        return readFileSync(join(tmpDir, "child.pid"), "utf8").trim().length > 0;
+      } catch {
+        return false;
+      }
+    });
+    expect((await ex.status(handle)).phase).toBe("running");
+    const grandchild = Number(readFileSync(join(tmpDir, "child.pid"), "utf8"));
+    await ex.stop(handle);
+    await until(async () => (await ex.status(handle)).phase !== "running");
+    // Gone, or a zombie waiting for a reaper (PID 1 in a container may never reap it).
+    await until(async () => !running(grandchild));
+
+    // kill -9 of the replica process alone: the wrapper records 137.
+    writeFileSync(script, `echo $$ > ${join(tmpDir, "self.pid")}; exec sleep 1000\n`);
+    const h2 = await ex.start({ loop: loop(), attempt: 1, token: "t" });
+    await until(async () => {
+      try {
+        return readFileSync(join(tmpDir, "self.pid"), "utf8").trim().length > 0;
+      } catch {
+        return false;
+      }
+    });
+    process.kill(Number(readFileSync(join(tmpDir, "self.pid"), "utf8")), "SIGKILL");
+    await until(async () => (await ex.status(h2)).phase !== "running");
+    expect(await ex.status(h2)).toEqual({ phase: "failed", exitCode: 137 });
+  });
+
+  test("rejects handles that are not its own", async ({ tmpDir }) => {
+    const ex = new LocalProcessExecutor({ stateDir: tmpDir, command: ["true"], env: {} });
+    expect(await ex.status({ kind: "kubernetes", id: "x" })).toMatchObject({ phase: "unknown" });
+    await expect(ex.status({ kind: "local", id: "../../etc" })).rejects.toMatchObject({ code: "invalid_argument" });
+  });
+});

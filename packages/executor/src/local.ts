@@ -1,0 +1,185 @@
+import { SmithError, type Executor, type ExecutorHandle, type ListedReplica, type ReplicaLaunch, type ReplicaStatus } from "@smith/core";
+import { spawn } from "node:child_process";
+import { mkdirSync, openSync, closeSync, readFileSync, readdirSync, writeFileSync, existsSync } from "node:fs";
+import { join } from "node:path";
+
+export interface LocalProcessExecutorOptions {
+  /** Where replica run directories (record, exit code, log) live: `<stateDir>/replicas/<loop>-<attempt>/`. */
+  stateDir: string;
+  /** The replica command, e.g. `[process.execPath, "/path/to/apps/replica/src/main.ts"]`. */
+  command: string[];
+  /** Environment for every replica (API URL, agent binaries...). The token and ids are added per launch. */
+  env: Record<string, string>;
+  /** Grace between SIGTERM and SIGKILL on stop (default 5 s). */
+  stopGraceMs?: number;
+}
+
+interface RunRecord {
+  loopId: string;
+  attempt: number;
+  pid: number;
+  startedAt: string;
+  /** From /proc/<pid>/stat: guards against a reused pid. */
+  startTicks?: string;
+}
+
+/**
+ * Runs each replica as a detached local process (its own process group), so that it survives a
+ * restart of the scheduler that started it. A small shell wrapper writes the exit code to
+ * `exit-code` when the replica ends, even when it was killed with SIGKILL, which gives `status()`
+ * an exit record beyond "the pid is gone".
+ */
+export class LocalProcessExecutor implements Executor {
+  readonly kind = "local";
+  private readonly options: LocalProcessExecutorOptions;
+  private readonly root: string;
+
+  constructor(options: LocalProcessExecutorOptions) {
+    if (options.command.length === 0) throw new SmithError("invalid_argument", "the replica command is empty", { field: "command" });
+    this.options = options;
+    this.root = join(options.stateDir, "replicas");
+    mkdirSync(this.root, { recursive: true });
+  }
+
+  private dir(id: string): string {
+    if (!/^[0-9a-z]{26}-\d+$/.test(id)) throw new SmithError("invalid_argument", `not a local replica handle: ${id}`, { field: "handle.id" });
+    return join(this.root, id);
+  }
+
+  async start(launch: ReplicaLaunch): Promise<ExecutorHandle> {
+    const id = `${launch.loop.id}-${launch.attempt}`;
+    const dir = this.dir(id);
+    mkdirSync(dir, { recursive: true });
+    const log = openSync(join(dir, "replica.log"), "a");
+    const quoted = this.options.command.map(shellQuote).join(" ");
+    // `exec` is not used: the shell stays as the group leader and records the exit code.
+    const script = `${quoted}; echo $? > ${shellQuote(join(dir, "exit-code"))}`;
+    try {
+      const child = spawn("/bin/sh", ["-c", script], {
+        cwd: dir,
+        detached: true,
+        stdio: ["ignore", log, log],
+        env: {
+          ...this.options.env,
+          SMITH_LOOP_ID: launch.loop.id,
+          SMITH_ATTEMPT: String(launch.attempt),
+          SMITH_TOKEN: launch.token,
+          SMITH_RUN_DIR: dir,
+        },
+      });
+      const pid = child.pid;
+      if (pid === undefined) throw new SmithError("internal", `could not start the replica for ${id}`);
+      child.unref();
+      const record: RunRecord = { loopId: launch.loop.id, attempt: launch.attempt, pid, startedAt: new Date().toISOString(), startTicks: startTicks(pid) };
+      writeFileSync(join(dir, "record.json"), JSON.stringify(record));
+      return { kind: this.kind, id };
+    } finally {
+      closeSync(log);
+    }
+  }
+
+  async status(handle: ExecutorHandle): Promise<ReplicaStatus> {
+    if (handle.kind !== this.kind) return { phase: "unknown", message: `not a ${this.kind} handle` };
+    const dir = this.dir(handle.id);
+    const record = readRecord(dir);
+    if (!record) return { phase: "unknown", message: "no run record" };
+    const exit = readExit(dir);
+    if (exit !== undefined) return exit === 0 ? { phase: "succeeded", exitCode: 0 } : { phase: "failed", exitCode: exit };
+    if (isAlive(record)) return { phase: "running" };
+    return { phase: "failed", message: "the replica process is gone without an exit record" };
+  }
+
+  /** SIGTERM to the replica's whole process group, SIGKILL after the grace period. */
+  async stop(handle: ExecutorHandle): Promise<void> {
+    if (handle.kind !== this.kind) return;
+    const record = readRecord(this.dir(handle.id));
+    if (!record || !isAlive(record)) return;
+    signalGroup(record.pid, "SIGTERM");
+    const deadline = Date.now() + (this.options.stopGraceMs ?? 5_000);
+    while (Date.now() < deadline && groupAlive(record.pid)) await new Promise((r) => setTimeout(r, 100));
+    if (groupAlive(record.pid)) signalGroup(record.pid, "SIGKILL");
+  }
+
+  async list(): Promise<ListedReplica[]> {
+    const out: ListedReplica[] = [];
+    for (const name of readdirSync(this.root)) {
+      const record = readRecord(join(this.root, name));
+      if (!record) continue;
+      const handle = { kind: this.kind, id: name };
+      out.push({ handle, loopId: record.loopId, attempt: record.attempt, status: await this.status(handle) });
+    }
+    return out;
+  }
+
+  /** The replica's log file, for `smithctl logs --replica` and debugging. */
+  logPath(handle: ExecutorHandle): string {
+    return join(this.dir(handle.id), "replica.log");
+  }
+}
+
+function readRecord(dir: string): RunRecord | undefined {
+  try {
+    return JSON.parse(readFileSync(join(dir, "record.json"), "utf8")) as RunRecord;
+  } catch {
+    return undefined;
+  }
+}
+
+function readExit(dir: string): number | undefined {
+  const file = join(dir, "exit-code");
+  if (!existsSync(file)) return undefined;
+  const n = Number(readFileSync(file, "utf8").trim());
+  return Number.isInteger(n) ? n : undefined;
+}
+
+function startTicks(pid: number): string | undefined {
+  try {
+    // Field 22 of /proc/<pid>/stat is the start time; the command name (field 2) may contain spaces.
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19];
+  } catch {
+    return undefined;
+  }
+}
+
+function isAlive(record: RunRecord): boolean {
+  try {
+    process.kill(record.pid, 0);
+  } catch {
+    return false;
+  }
+  // A zombie is dead (its parent may be gone, and PID 1 in a container may never reap it).
+  if (procState(record.pid) === "Z") return false;
+  // The pid may have been reused by an unrelated process since.
+  return record.startTicks === undefined || startTicks(record.pid) === record.startTicks;
+}
+
+function procState(pid: number): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[0];
+  } catch {
+    return undefined;
+  }
+}
+
+function groupAlive(pgid: number): boolean {
+  try {
+    process.kill(-pgid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function signalGroup(pgid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(-pgid, signal);
+  } catch {
+    // Already gone.
+  }
+}
+
+function shellQuote(s: string): string {
+  return `'${s.replace(/'/g, `'\\''`)}'`;
+}

@@ -1,0 +1,1 @@
+export { Git, type GitOptions, type GitResult } from "./git.ts";
