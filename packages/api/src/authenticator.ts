@@ -41,8 +41,9 @@ export class Authenticator {
     const id = tokenRecordId(token);
     const record = await this.lookup(id);
     if (!record || !hashMatches(token, record.hash)) return { message: "invalid token" };
-    if (record.revokedAt) return { message: "the token has been revoked" };
-    if (record.expiresAt && Date.parse(record.expiresAt) <= this.now().getTime()) return { message: "the token has expired" };
+    // Fail closed: any revokedAt (even empty) revokes, and an expiry that does not parse has passed.
+    if (record.revokedAt !== undefined) return { message: "the token has been revoked" };
+    if (record.expiresAt !== undefined && !(Date.parse(record.expiresAt) > this.now().getTime())) return { message: "the token has expired" };
     return { principal: { kind: "user", tokenId: record.id, name: record.name, role: record.role } };
   }
 

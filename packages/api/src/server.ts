@@ -19,6 +19,8 @@ export interface ApiServerOptions {
   signingKey: string;
   /** Stored (hashed) as the bootstrap admin token on start. */
   adminToken?: string;
+  /** How long a token record read from etcd is trusted, i.e. how soon a revocation made through another API process takes effect here (default 5 s). */
+  authCacheMs?: number;
   /** Replica lock TTL (default 30 s). */
   lockTtlMs?: number;
   /** Largest request body (default 8 MiB: a batch of loops with inline PRDs). */
@@ -45,7 +47,7 @@ export class ApiServer {
   constructor(options: ApiServerOptions) {
     this.options = options;
     const log = options.logger ?? jsonLogger("api");
-    const auth = new Authenticator({ store: options.store, signingKey: options.signingKey });
+    const auth = new Authenticator({ store: options.store, signingKey: options.signingKey, cacheMs: options.authCacheMs });
     this.services = {
       store: options.store,
       auth,
