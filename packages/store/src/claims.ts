@@ -156,7 +156,9 @@ export class ClaimRepository {
         const lock = await this.locks.inspect(loop.id);
         if (lock.alive && lock.lock?.attempt === loop.status.attempt) continue;
         const claim = await this.getClaim(loop.id);
-        const started = Date.parse(lock.heartbeat?.at ?? loop.status.attemptStartedAt ?? loop.status.updatedAt);
+        // The grace runs from the claim (as the doc above says), not from the last heartbeat: a
+        // replica that died after heartbeating would otherwise stay unnoticed for startGraceMs more.
+        const started = Date.parse(loop.status.attemptStartedAt ?? loop.status.updatedAt);
         const pastGrace = this.ctx.now().getTime() - started > options.startGraceMs;
         if ((claim && claim.attempt === loop.status.attempt) && !pastGrace) continue;
         const fresh = await this.loops.get(loop.id);

@@ -8,7 +8,6 @@ import {
   Reason,
   SCHEMA_VERSION,
   SmithError,
-  idTime,
   newId,
   tooLarge,
   utf8Length,
@@ -30,6 +29,14 @@ function invalid(field: string, error: z.ZodError): SmithError {
   return new SmithError("invalid_argument", `${issues[0]?.path}: ${issues[0]?.message}`, { field: issues[0]?.path, issues });
 }
 
+/** An ISO time of a list filter; an unparseable one would silently match nothing. */
+function parseTime(field: "from" | "to", value: string | undefined): number | undefined {
+  if (value === undefined || value === "") return undefined;
+  const ms = Date.parse(value);
+  if (Number.isNaN(ms)) throw new SmithError("invalid_argument", `${field}: must be an ISO date-time, got ${JSON.stringify(value)}`, { field });
+  return ms;
+}
+
 export class HandoffRepository {
   private readonly ctx: StoreContext;
 
@@ -39,6 +46,11 @@ export class HandoffRepository {
 
   /** Writes the handoff of one attempt (writing it again replaces it). */
   async put(loopId: string, attempt: number, input: z.input<typeof HandoffInput>, fence: Compare[] = []): Promise<Handoff> {
+    // A handoff of attempt 0 would be written but fail its own schema on every later read,
+    // breaking list() and latest() for the whole loop.
+    if (!Number.isInteger(attempt) || attempt < 1) {
+      throw new SmithError("invalid_argument", `attempt: must be a positive integer, got ${attempt}`, { field: "attempt" });
+    }
     const parsed = HandoffInput.safeParse(input);
     if (!parsed.success) throw invalid("handoff", parsed.error);
     const handoff: Handoff = { ...parsed.data, schemaVersion: SCHEMA_VERSION, loopId, attempt, createdAt: this.ctx.now().toISOString() };
@@ -136,7 +148,7 @@ export interface AuditListOptions {
   from?: string;
   to?: string;
   limit?: number;
-  /** The last event id of the previous page. */
+  /** Where the previous page ended: its `nextCursor`, passed back unchanged (opaque). */
   cursor?: string;
 }
 
@@ -168,8 +180,8 @@ export class AuditRepository {
   async list(options: AuditListOptions = {}): Promise<{ items: AuditEvent[]; nextCursor?: string }> {
     const { client, keys } = this.ctx;
     const limit = Math.min(Math.max(options.limit ?? 100, 1), LIMITS.pageSize);
-    const fromMs = options.from ? Date.parse(options.from) : undefined;
-    const toMs = options.to ? Date.parse(options.to) : undefined;
+    const fromMs = parseTime("from", options.from);
+    const toMs = parseTime("to", options.to);
     const inTime = (e: AuditEvent) => (fromMs === undefined || Date.parse(e.at) >= fromMs) && (toMs === undefined || Date.parse(e.at) < toMs);
     if (options.loopId) {
       const prefix = keys.auditByLoopPrefix(options.loopId);
@@ -188,12 +200,10 @@ export class AuditRepository {
       return { items, nextCursor: res.more && last ? last.key.toString().slice(prefix.length) : undefined };
     }
     const prefix = keys.auditPrefix();
-    const fromKey = fromMs !== undefined ? keys.auditDayPrefix(new Date(fromMs)) : prefix;
-    let start = fromKey;
-    if (options.cursor) {
-      const cursorDate = new Date(idTime(options.cursor));
-      start = keys.audit(cursorDate, options.cursor) + "\0";
-    }
+    // The cursor is the last key read, relative to the prefix (`yyyy/mm/dd/<id>`). It cannot be
+    // derived from the event id: ids are monotonic per process, so after the clock steps back an
+    // id's time is later than the `now` that named the event's day key.
+    let start = options.cursor ? prefix + options.cursor + "\0" : fromMs !== undefined ? keys.auditDayPrefix(new Date(fromMs)) : prefix;
     const end = toMs !== undefined ? prefixEnd(keys.auditDayPrefix(new Date(toMs))) : prefixEnd(prefix);
     const items: AuditEvent[] = [];
     for (;;) {
@@ -202,7 +212,7 @@ export class AuditRepository {
         const e = decode(AuditEvent, kv.value, kv.key.toString());
         if (!inTime(e)) continue;
         items.push(e);
-        if (items.length === limit) return { items, nextCursor: e.id };
+        if (items.length === limit) return { items, nextCursor: kv.key.toString().slice(prefix.length) };
       }
       const last = res.kvs[res.kvs.length - 1];
       if (!res.more || !last) return { items };
