@@ -6,10 +6,8 @@ smith_ensure_deps() {
     return 0
   fi
   echo "smith: installing npm dependencies" >&2
-  if [ -f package-lock.json ]; then
-    npm ci --no-audit --no-fund --loglevel=error
-  else
-    npm install --no-audit --no-fund --loglevel=error
-  fi
+  # `npm install` follows package-lock.json. (`npm ci` refuses this lockfile: npm 11 records
+  # turbo's optional per-platform packages without versions and then calls the lock out of sync.)
+  npm install --no-audit --no-fund --loglevel=error
   touch "$stamp"
 }

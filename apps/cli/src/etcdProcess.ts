@@ -1,0 +1,85 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdirSync, openSync, closeSync } from "node:fs";
+import { join } from "node:path";
+
+export interface EtcdProcessOptions {
+  /** Data lives in `<dir>/data`, the log in `<dir>/etcd.log`. */
+  dir: string;
+  clientPort: number;
+  peerPort: number;
+  binary?: string;
+  /** The environment etcd starts with (ETCD_* variables are dropped: etcd reads its flags from them). */
+  env: NodeJS.ProcessEnv;
+}
+
+/**
+ * The private etcd of `smith up`: one member on loopback with its data in the state directory, so
+ * a second `smith up` on the same directory finds the loops of the first.
+ */
+export class EtcdProcess {
+  readonly endpoint: string;
+  private readonly o: EtcdProcessOptions;
+  private child: ChildProcess | undefined;
+
+  constructor(options: EtcdProcessOptions) {
+    this.o = options;
+    this.endpoint = `http://127.0.0.1:${options.clientPort}`;
+  }
+
+  async start(timeoutMs = 20_000): Promise<void> {
+    mkdirSync(this.o.dir, { recursive: true });
+    const log = openSync(join(this.o.dir, "etcd.log"), "a");
+    const peer = `http://127.0.0.1:${this.o.peerPort}`;
+    const env: Record<string, string> = {};
+    for (const [k, v] of Object.entries(this.o.env)) if (v !== undefined && !k.startsWith("ETCD_")) env[k] = v;
+    this.child = spawn(
+      this.o.binary ?? "etcd",
+      [
+        "--name=smith",
+        `--data-dir=${join(this.o.dir, "data")}`,
+        `--listen-client-urls=${this.endpoint}`,
+        `--advertise-client-urls=${this.endpoint}`,
+        `--listen-peer-urls=${peer}`,
+        `--initial-advertise-peer-urls=${peer}`,
+        `--initial-cluster=smith=${peer}`,
+        "--initial-cluster-state=new",
+        "--logger=zap",
+        "--log-outputs=stderr",
+      ],
+      { stdio: ["ignore", log, log], env },
+    );
+    closeSync(log);
+    const exited = new Promise<never>((_, reject) =>
+      this.child?.once("exit", (code) => reject(new Error(`etcd exited (code ${code}); see ${join(this.o.dir, "etcd.log")}`))),
+    );
+    exited.catch(() => undefined);
+    const end = Date.now() + timeoutMs;
+    while (Date.now() < end) {
+      const ok = await Promise.race([healthy(this.endpoint), exited]);
+      if (ok) return;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    await this.stop();
+    throw new Error(`etcd did not become healthy within ${timeoutMs} ms; see ${join(this.o.dir, "etcd.log")}`);
+  }
+
+  async stop(): Promise<void> {
+    const child = this.child;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    const done = new Promise<void>((r) => child.once("exit", () => r()));
+    child.kill("SIGTERM");
+    const timer = setTimeout(() => child.kill("SIGKILL"), 5_000);
+    await done;
+    clearTimeout(timer);
+  }
+}
+
+async function healthy(endpoint: string): Promise<boolean> {
+  try {
+    const res = await fetch(`${endpoint}/health`, { signal: AbortSignal.timeout(1000) });
+    const body = (await res.json()) as { health?: string };
+    return body.health === "true";
+  } catch {
+    return false;
+  }
+}

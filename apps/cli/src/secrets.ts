@@ -1,0 +1,24 @@
+import { generateSigningKey } from "@smith/auth";
+import { randomBytes } from "node:crypto";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+
+export interface LocalSecrets {
+  signingKey: string;
+  adminToken: string;
+  adminTokenFile: string;
+}
+
+/**
+ * The local stack's signing key and bootstrap admin token: generated on the first `smith up`,
+ * kept (mode 0600) in the state directory so later runs and smithctl keep working.
+ */
+export function loadOrCreateSecrets(stateDir: string): LocalSecrets {
+  const dir = join(stateDir, "secrets");
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const keyFile = join(dir, "signing-key");
+  const tokenFile = join(dir, "admin-token");
+  if (!existsSync(keyFile)) writeFileSync(keyFile, generateSigningKey() + "\n", { mode: 0o600 });
+  if (!existsSync(tokenFile)) writeFileSync(tokenFile, `smith-admin-${randomBytes(24).toString("base64url")}\n`, { mode: 0o600 });
+  return { signingKey: readFileSync(keyFile, "utf8").trim(), adminToken: readFileSync(tokenFile, "utf8").trim(), adminTokenFile: tokenFile };
+}

@@ -1,0 +1,87 @@
+#!/usr/bin/env node
+import { SMITH_VERSION, SmithError } from "@smith/core";
+import { homedir } from "node:os";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { defaultConfigPath } from "./config.ts";
+import { prdCommand } from "./prd.ts";
+import { up } from "./up.ts";
+
+const HELP = `smith ${SMITH_VERSION}: autonomous coding loops at scale
+
+Usage:
+  smith up [--demo] [--state-dir DIR] [--etcd URLS] [--etcd-port N] [--api-port N] [--verbose]
+      Run etcd, the API and a scheduler on this machine. --demo also creates a demo
+      repository and runs a loop on it with the replay agent (no network, no API key).
+  smith prd validate [PATH] [-o json]      Check a PRD (exit 1 when it is not ready)
+  smith prd import MARKDOWN --out JSON     Markdown → PRD JSON
+  smith prd export JSON --out MARKDOWN     PRD JSON → Markdown
+  smith version
+
+Environment: SMITH_STATE_DIR (default ~/.local/state/smith), SMITH_CONFIG (smithctl contexts file).
+`;
+
+async function main(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      demo: { type: "boolean", default: false },
+      "state-dir": { type: "string" },
+      etcd: { type: "string" },
+      "etcd-port": { type: "string", default: "23790" },
+      "api-port": { type: "string", default: "7070" },
+      verbose: { type: "boolean", default: false },
+      output: { type: "string", short: "o" },
+      out: { type: "string" },
+      help: { type: "boolean", short: "h", default: false },
+    },
+  });
+  const [command, ...rest] = positionals;
+  const print = (s: string) => process.stdout.write(s + "\n");
+  if (values.help || !command || command === "help") {
+    print(HELP);
+    return 0;
+  }
+  switch (command) {
+    case "version":
+      print(SMITH_VERSION);
+      return 0;
+    case "prd":
+      return prdCommand(rest, { output: values.output, out: values.out }, print);
+    case "up": {
+      const port = (name: string, v: string | undefined) => {
+        const n = Number(v);
+        if (!Number.isInteger(n) || n < 0 || n > 65535) throw new SmithError("invalid_argument", `--${name} must be a port number (0-65535), got ${v}`, { field: name });
+        return n;
+      };
+      const stopSignal = new Promise<string>((resolve) => {
+        process.once("SIGINT", () => resolve("SIGINT"));
+        process.once("SIGTERM", () => resolve("SIGTERM"));
+      });
+      return up({
+        stateDir: values["state-dir"] ?? process.env.SMITH_STATE_DIR ?? join(homedir(), ".local", "state", "smith"),
+        etcd: values.etcd ? values.etcd.split(",").map((s) => s.trim()).filter(Boolean) : undefined,
+        etcdPort: port("etcd-port", values["etcd-port"]),
+        apiPort: port("api-port", values["api-port"]),
+        demo: values.demo,
+        configPath: defaultConfigPath(process.env),
+        env: process.env,
+        out: print,
+        stopSignal,
+        exitAfterDemo: values.demo && !process.stdout.isTTY,
+        verbose: values.verbose,
+      });
+    }
+    default:
+      throw new SmithError("invalid_argument", `unknown command ${JSON.stringify(command)}; see smith --help`, { field: "command" });
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    process.stderr.write(`smith: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exit(err instanceof SmithError && err.code === "invalid_argument" ? 2 : 1);
+  },
+);

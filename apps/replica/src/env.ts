@@ -1,0 +1,32 @@
+import { z } from "zod";
+
+const Env = z.object({
+  /** The API the replica talks to (its only way to reach Smith). */
+  SMITH_API_URL: z.string().url(),
+  /** The loop- and attempt-scoped replica token (minted by the scheduler). */
+  SMITH_TOKEN: z.string().min(1),
+  SMITH_LOOP_ID: z.string().min(1),
+  SMITH_ATTEMPT: z.coerce.number().int().min(1),
+  /** Where the workspace is cloned; defaults to `<SMITH_RUN_DIR>/workspace`. */
+  SMITH_WORK_DIR: z.string().optional(),
+  /** The run directory the executor gives the replica. */
+  SMITH_RUN_DIR: z.string().optional(),
+  /** Agent CLI binaries (default: `claude` and `codex` on PATH). */
+  SMITH_CLAUDE_BIN: z.string().optional(),
+  SMITH_CODEX_BIN: z.string().optional(),
+  /** Timeout of one quality gate command. */
+  SMITH_GATE_TIMEOUT_MS: z.coerce.number().int().min(1000).default(10 * 60_000),
+  /** Lock renewal / cancel check interval. */
+  SMITH_HEARTBEAT_MS: z.coerce.number().int().min(100).default(2_000),
+});
+export type ReplicaEnv = z.infer<typeof Env>;
+
+export function parseEnv(env: NodeJS.ProcessEnv): ReplicaEnv & { workDir: string } {
+  const parsed = Env.safeParse(env);
+  if (!parsed.success) {
+    throw new Error(`invalid environment:\n${parsed.error.issues.map((i) => `  ${i.path.join(".")}: ${i.message}`).join("\n")}`);
+  }
+  const workDir = parsed.data.SMITH_WORK_DIR ?? (parsed.data.SMITH_RUN_DIR ? `${parsed.data.SMITH_RUN_DIR}/workspace` : undefined);
+  if (!workDir) throw new Error("invalid environment:\n  SMITH_WORK_DIR: required when SMITH_RUN_DIR is not set");
+  return { ...parsed.data, workDir };
+}

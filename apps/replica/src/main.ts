@@ -1,0 +1,39 @@
+#!/usr/bin/env node
+import { createSmithClient } from "@smith/client";
+import { parseEnv } from "./env.ts";
+import { ReplicaRunner } from "./runner.ts";
+
+/** One attempt of one loop. Exit 0: finalized; 2: stopped (cancelled or superseded); 1: failed. */
+async function main(): Promise<number> {
+  const env = parseEnv(process.env);
+  const client = createSmithClient({ url: env.SMITH_API_URL, token: env.SMITH_TOKEN, correlationId: `replica-${env.SMITH_LOOP_ID}-${env.SMITH_ATTEMPT}` });
+  // Agents and gates start from this process's environment minus everything Smith's own
+  // (sanitizeEnv drops SMITH_* and other secrets; the replica token never reaches them).
+  const runner = new ReplicaRunner({
+    client,
+    loopId: env.SMITH_LOOP_ID,
+    attempt: env.SMITH_ATTEMPT,
+    workDir: env.workDir,
+    baseEnv: process.env,
+    binaries: { claude: env.SMITH_CLAUDE_BIN, codex: env.SMITH_CODEX_BIN },
+    gateTimeoutMs: env.SMITH_GATE_TIMEOUT_MS,
+    heartbeatMs: env.SMITH_HEARTBEAT_MS,
+    log: (line) => process.stderr.write(`${new Date().toISOString()} replica ${env.SMITH_LOOP_ID}/${env.SMITH_ATTEMPT}: ${line}\n`),
+  });
+  // SIGTERM (the executor stopping us): abort the attempt so that the agent's process tree (its
+  // own process group) is killed too, then exit even if something hangs.
+  process.on("SIGTERM", () => {
+    process.stderr.write("replica: SIGTERM\n");
+    runner.terminate("the replica received SIGTERM");
+    setTimeout(() => process.exit(2), 3000).unref();
+  });
+  return runner.run();
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    process.stderr.write(`smith-replica: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,49 @@
+/**
+ * Scripted fake agents that speak Claude Code's `--output-format stream-json`: they read the
+ * prompt on stdin, find the story id in it, act, and print the real event shapes (system init,
+ * assistant text + tool_use, user tool_result, result with cost and usage).
+ */
+export function claudeFake(action: string, options: { usd?: number; inputTokens?: number; outputTokens?: number; claims?: string } = {}): string {
+  return `
+const fs = require("node:fs");
+const prompt = fs.readFileSync(0, "utf8");
+const story = (/## Your story: (\\S+):/.exec(prompt) || [])[1] || "unknown";
+const emit = (o) => process.stdout.write(JSON.stringify(o) + "\\n");
+emit({ type: "system", subtype: "init", session_id: "fake", model: "fake-model", cwd: process.cwd(), tools: ["Write", "Bash"] });
+emit({ type: "assistant", message: { role: "assistant", content: [{ type: "text", text: "Working on " + story }, { type: "tool_use", id: "tu1", name: "Write", input: { file_path: "done-" + story + ".txt", content: "x" } }] } });
+(async () => {
+${action}
+emit({ type: "user", message: { role: "user", content: [{ type: "tool_result", tool_use_id: "tu1", content: "written" }] } });
+emit({ type: "result", subtype: "success", is_error: false, duration_ms: 10, num_turns: 1, result: ${JSON.stringify(options.claims ?? "Implemented ")} + story, session_id: "fake", total_cost_usd: ${options.usd ?? 0.01}, usage: { input_tokens: ${options.inputTokens ?? 100}, output_tokens: ${options.outputTokens ?? 20}, cache_creation_input_tokens: 0, cache_read_input_tokens: 0 } });
+})();
+`;
+}
+
+/** A fake that does the story's work: writes done-<story>.txt. */
+export const WORKS = `fs.writeFileSync("done-" + story + ".txt", "done\\n");`;
+/** A fake that claims success but changes only a notes file (so gates that check the work fail). */
+export const CLAIMS_ONLY = `fs.appendFileSync("notes.txt", "tried " + story + "\\n");`;
+/** A fake that hangs (and starts a grandchild), recording its pids. */
+export function hangs(pidFile: string): string {
+  return `const { spawn } = require("node:child_process");
+const g = spawn("sleep", ["1000"], { stdio: "ignore" });
+fs.writeFileSync(${JSON.stringify(pidFile)}, process.pid + " " + g.pid);
+await new Promise(() => {});`;
+}
+/** Works, but waits for a file to exist first on the given story (a window to kill the replica). */
+export function waitsOn(storyId: string, goFile: string, pidFile: string): string {
+  return `if (story === ${JSON.stringify(storyId)}) {
+  fs.writeFileSync(${JSON.stringify(pidFile)}, String(process.pid));
+  while (!fs.existsSync(${JSON.stringify(goFile)})) await new Promise((r) => setTimeout(r, 100));
+}
+fs.writeFileSync("done-" + story + ".txt", "done\\n");`;
+}
+
+export const FAKE_PRD = {
+  project: "fake",
+  qualityGates: ['test -n "$(ls done-*.txt 2>/dev/null)"'],
+  stories: [
+    { id: "US-001", title: "First", status: "open", dependsOn: [], description: "one", acceptanceCriteria: ["done-US-001.txt exists"] },
+    { id: "US-002", title: "Second", status: "open", dependsOn: [], description: "two", acceptanceCriteria: ["done-US-002.txt exists"] },
+  ],
+};

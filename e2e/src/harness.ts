@@ -1,0 +1,160 @@
+import { ApiServer, silentLogger } from "@smith/api";
+import { createSmithClient, type SmithClient } from "@smith/client";
+import type { CreateLoopRequest, JournalEntry, ListedReplica, Loop, LoopState } from "@smith/core";
+import { SmithStore } from "@smith/store";
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdirSync, writeFileSync, chmodSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+
+export const SIGNING_KEY = "e2e-signing-key-0123456789abcdefghijklmnop";
+export const ADMIN_TOKEN = "e2e-admin-token-0123456789";
+const ROOT = resolve(fileURLToPath(import.meta.url), "../../..");
+export const SCHEDULER_MAIN = join(ROOT, "apps/scheduler/src/main.ts");
+export const REPLICA_MAIN = join(ROOT, "apps/replica/src/main.ts");
+
+export interface SchedulerProcess {
+  child: ChildProcess;
+  output: () => string;
+  exited: Promise<number | null>;
+}
+
+export interface StackOptions {
+  /** Replica lock TTL at the API (short, so that a killed replica is noticed quickly). */
+  lockTtlMs?: number;
+}
+
+/**
+ * A whole Smith on one machine for a test: the API in this process (over real HTTP), schedulers
+ * and replicas as real child processes, the executor's state in `dir`.
+ */
+export class Stack {
+  readonly store: SmithStore;
+  readonly api: ApiServer;
+  readonly dir: string;
+  readonly endpoint: string;
+  readonly prefix: string;
+  url = "";
+  admin!: SmithClient;
+  readonly schedulers: SchedulerProcess[] = [];
+
+  private constructor(endpoint: string, prefix: string, dir: string, options: StackOptions) {
+    this.endpoint = endpoint;
+    this.prefix = prefix;
+    this.dir = dir;
+    this.store = new SmithStore({ endpoints: [endpoint], prefix });
+    this.api = new ApiServer({ store: this.store, signingKey: SIGNING_KEY, adminToken: ADMIN_TOKEN, lockTtlMs: options.lockTtlMs ?? 3_000, logger: silentLogger, defaultMetrics: false });
+  }
+
+  static async start(endpoint: string, prefix: string, dir: string, options: StackOptions = {}): Promise<Stack> {
+    const stack = new Stack(endpoint, prefix, dir, options);
+    stack.url = (await stack.api.start()).url;
+    stack.admin = createSmithClient({ url: stack.url, token: ADMIN_TOKEN });
+    return stack;
+  }
+
+  /** Starts a scheduler process. */
+  startScheduler(env: Record<string, string> = {}): SchedulerProcess {
+    const stateDir = join(this.dir, "state");
+    mkdirSync(stateDir, { recursive: true });
+    const child = spawn(process.execPath, [SCHEDULER_MAIN], {
+      env: {
+        PATH: process.env.PATH ?? "",
+        HOME: process.env.HOME ?? this.dir,
+        SMITH_ETCD_ENDPOINTS: this.endpoint,
+        SMITH_ETCD_PREFIX: this.prefix.replace(/\/$/, ""),
+        SMITH_SIGNING_KEY: SIGNING_KEY,
+        SMITH_API_URL: this.url,
+        SMITH_STATE_DIR: stateDir,
+        SMITH_REPLICA_COMMAND: JSON.stringify([process.execPath, REPLICA_MAIN]),
+        SMITH_START_GRACE_MS: "4000",
+        SMITH_RETRY_BACKOFF_MS: "200",
+        SMITH_RECONCILE_INTERVAL_MS: "500",
+        SMITH_POLL_INTERVAL_MS: "300",
+        SMITH_SESSION_TTL_S: "3",
+        SMITH_HEARTBEAT_MS: "300",
+        SMITH_CONCURRENCY_PER_KEY: "4",
+        ...env,
+      },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let out = "";
+    const keep = (b: Buffer) => {
+      out += b.toString();
+      if (out.length > 200_000) out = out.slice(-100_000);
+    };
+    child.stdout?.on("data", keep);
+    child.stderr?.on("data", keep);
+    const exited = new Promise<number | null>((r) => child.on("exit", (code) => r(code)));
+    const p = { child, output: () => out, exited };
+    this.schedulers.push(p);
+    return p;
+  }
+
+  async create(request: CreateLoopRequest): Promise<Loop> {
+    return (await this.admin.loops.create.mutate(request)).loop;
+  }
+
+  async waitFor(loopId: string, states: LoopState[], timeoutMs = 60_000, detail?: () => string): Promise<Loop> {
+    const end = Date.now() + timeoutMs;
+    let last: Loop | undefined;
+    while (Date.now() < end) {
+      last = (await this.store.loops.getOrThrow(loopId)).loop;
+      if (states.includes(last.status.state)) return last;
+      await new Promise((r) => setTimeout(r, 150));
+    }
+    const journal = (await this.journal(loopId)).map((e) => `${e.seq} ${e.phase} ${e.level} ${e.message.slice(0, 300)}`).join("\n");
+    throw new Error(`loop ${loopId} is ${last?.status.state} (${last?.status.reason}), not ${states.join("|")} after ${timeoutMs} ms\n${journal}\n${detail?.() ?? this.schedulers.map((s) => s.output().slice(-4000)).join("\n---\n")}`);
+  }
+
+  async waitUntil(check: () => Promise<boolean>, timeoutMs = 30_000, what = "condition"): Promise<void> {
+    const end = Date.now() + timeoutMs;
+    while (Date.now() < end) {
+      if (await check()) return;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    throw new Error(`timed out waiting for ${what}`);
+  }
+
+  async journal(loopId: string): Promise<JournalEntry[]> {
+    const out: JournalEntry[] = [];
+    for (let after = 0; ; ) {
+      const page = await this.store.journal.list(loopId, { afterSeq: after, limit: 500 });
+      out.push(...page.entries);
+      if (!page.more || page.entries.length === 0) return out;
+      after = page.entries[page.entries.length - 1]?.seq ?? after;
+    }
+  }
+
+  /** The replicas the local executor knows of (run dirs under this stack's state dir). */
+  async replicas(): Promise<ListedReplica[]> {
+    const { LocalProcessExecutor } = await import("@smith/executor");
+    return new LocalProcessExecutor({ stateDir: join(this.dir, "state"), command: ["true"], env: {} }).list();
+  }
+
+  async close(): Promise<void> {
+    for (const s of this.schedulers) {
+      if (s.child.exitCode === null && s.child.signalCode === null) s.child.kill("SIGTERM");
+    }
+    await Promise.all(this.schedulers.map((s) => Promise.race([s.exited, new Promise((r) => setTimeout(r, 5000))])));
+    for (const s of this.schedulers) if (s.child.exitCode === null) s.child.kill("SIGKILL");
+    // Replicas outlive schedulers by design: stop any that remain in this test's state dir.
+    try {
+      const { LocalProcessExecutor } = await import("@smith/executor");
+      const ex = new LocalProcessExecutor({ stateDir: join(this.dir, "state"), command: ["true"], env: {}, stopGraceMs: 500 });
+      for (const r of await ex.list()) if (r.status.phase === "running") await ex.stop(r.handle);
+    } catch {
+      // nothing started
+    }
+    await this.api.stop(200);
+    this.store.close();
+  }
+}
+
+/** A fake agent CLI: an executable node script (on the test's Node via PATH). */
+export function writeFakeAgent(dir: string, name: string, body: string): string {
+  const path = join(dir, name);
+  writeFileSync(path, `#!/usr/bin/env node\n${body}\n`);
+  chmodSync(path, 0o755);
+  return path;
+}

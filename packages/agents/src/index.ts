@@ -1,0 +1,11 @@
+export { ClaudeCodeAdapter, type ClaudeCodeAdapterOptions, claudeCodeArgs } from "./claudeCode.ts";
+export { CodexAdapter, type CodexAdapterOptions, codexArgs } from "./codex.ts";
+export { CommandAdapter, type CommandAdapterOptions, MODEL_ENV, PROMPT_FILE_ENV, PROMPT_FILE_PLACEHOLDER, shellQuote } from "./command.ts";
+export { ReplayAdapter, type ReplayAdapterOptions } from "./replay.ts";
+export { createAgent, type CreateAgentOptions } from "./createAgent.ts";
+export { DEFAULT_AGENT_CREDENTIALS, sanitizeEnv, type SanitizeEnvOptions } from "./sanitizeEnv.ts";
+export { type ProcessResult, type RunProcessOptions, runProcess } from "./process.ts";
+export { ClaudeStreamParser, type ClaudeStreamParserOptions } from "./claudeStream.ts";
+export { CodexJsonlParser } from "./codexJsonl.ts";
+export { type OutputParser, type ParsedOutcome } from "./agentCli.ts";
+export { BOUNDS } from "./bounds.ts";

@@ -1,0 +1,1 @@
+export { createDemoRepository, DEMO_PRD, type DemoRepository } from "./demo.ts";

@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# The run command: works on a fresh machine. Provisions Node.js >= 22, the npm dependencies and
+# etcd (Debian's etcd-server), then starts the local stack (etcd, API, scheduler) and a demo loop.
+# Extra arguments go to `smith up` (e.g. --state-dir DIR, --api-port N).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/lib/node.sh
+source scripts/lib/etcd.sh
+source scripts/lib/deps.sh
+smith_ensure_node
+smith_ensure_etcd
+smith_ensure_deps
+exec node apps/cli/src/smith.ts up --demo "$@"
