@@ -67,7 +67,7 @@ export class Stack {
         SMITH_API_URL: this.url,
         SMITH_STATE_DIR: stateDir,
         SMITH_REPLICA_COMMAND: JSON.stringify([process.execPath, REPLICA_MAIN]),
-        SMITH_START_GRACE_MS: "4000",
+        SMITH_START_GRACE_MS: "15000",
         SMITH_RETRY_BACKOFF_MS: "200",
         SMITH_RECONCILE_INTERVAL_MS: "500",
         SMITH_POLL_INTERVAL_MS: "300",

@@ -84,15 +84,21 @@ export class Reconciler {
     const lock = await store.locks.inspect(loop.id);
     if (lock.alive && lock.lock?.attempt === loop.status.attempt) return;
 
+    // The start grace covers a replica that has not taken its lock yet. Once this attempt has
+    // heartbeated, an expired lock means the replica died or hung: no grace.
     const started = Date.parse(loop.status.attemptStartedAt ?? loop.status.updatedAt);
-    const withinGrace = now.getTime() - started < this.o.startGraceMs;
-    const status: ReplicaStatus = loop.status.executor ? await executor.status(loop.status.executor) : { phase: "unknown", message: "no replica started yet" };
+    const everLocked = lock.heartbeat?.attempt === loop.status.attempt;
+    const withinGrace = !everLocked && now.getTime() - started < this.o.startGraceMs;
+    // A scheduler that died between starting the replica and recording its handle leaves no
+    // handle: ask the executor for this attempt's replica instead.
+    const handle = loop.status.executor ?? (await executor.list()).find((r) => r.loopId === loop.id && r.attempt === loop.status.attempt)?.handle;
+    const status: ReplicaStatus = handle ? await executor.status(handle) : { phase: "unknown", message: "no replica was started" };
     const live = status.phase === "running" || status.phase === "pending";
-    if (withinGrace && (live || !loop.status.executor)) return;
+    if (withinGrace && (live || !handle)) return;
     if (live) {
       // The lock is gone past the grace period but the process lives on: it is hung or cut off.
       // Stop it; the next pass retries the loop once the executor reports no live replica.
-      if (loop.status.executor) await executor.stop(loop.status.executor);
+      if (handle) await executor.stop(handle);
       await this.journal(loop.id, "warn", `replica of attempt ${loop.status.attempt} stopped: it holds no live lock`);
       report.stopped.push(loop.id);
       return;

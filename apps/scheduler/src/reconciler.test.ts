@@ -1,0 +1,103 @@
+import { silentLogger } from "@smith/api";
+import type { CreateLoopRequest } from "@smith/core";
+import { LocalProcessExecutor } from "@smith/executor";
+import { SmithStore } from "@smith/store";
+import { etcdTest as test } from "@smith/testing";
+import { describe, expect } from "vitest";
+import { Reconciler } from "./reconciler.ts";
+
+const PRD = JSON.stringify({ project: "p", qualityGates: ["true"], stories: [{ id: "A", title: "a", status: "open", acceptanceCriteria: ["c"] }] });
+const request = (limits: Record<string, number> = {}): CreateLoopRequest => ({
+  spec: { repo: { url: "file:///nowhere.git" }, prd: { kind: "inline", content: PRD }, agent: { provider: "replay" }, limits },
+});
+
+function setup(endpoint: string, prefix: string, dir: string, command: string[] = ["/bin/sh", "-c", "exit 0"]) {
+  let now = Date.now();
+  const clock = () => new Date(now);
+  const store = new SmithStore({ endpoints: [endpoint], prefix, now: clock });
+  const executor = new LocalProcessExecutor({ stateDir: dir, command, env: {}, stopGraceMs: 500 });
+  const reconciler = new Reconciler({ store, executor, startGraceMs: 10_000, retryBackoffMs: 1_000, log: silentLogger, now: clock });
+  return { store, executor, reconciler, advance: (ms: number) => (now += ms) };
+}
+
+describe("reconciler", () => {
+  test("a claimed loop whose replica never started is retried after the grace; a second pass changes nothing", async ({ etcdEndpoint, prefix, tmpDir }) => {
+    const { store, reconciler, advance } = setup(etcdEndpoint, prefix, tmpDir);
+    try {
+      const { loop } = await store.loops.create(request());
+      const session = await store.openSession();
+      await store.claims.claimNext(session);
+      expect((await reconciler.runOnce()).retried).toEqual([]);
+      advance(11_000);
+      const first = await reconciler.runOnce();
+      expect(first.retried).toEqual([loop.id]);
+      const after = await store.loops.getOrThrow(loop.id);
+      expect(after.loop.status).toMatchObject({ state: "unresolved", reason: "retry-scheduled", attempt: 1 });
+      const second = await reconciler.runOnce();
+      expect(second).toEqual({ retried: [], flatlined: [], timedOut: [], stopped: [], slotsReleased: 0 });
+      expect((await store.loops.getOrThrow(loop.id)).revision).toBe(after.revision);
+    } finally {
+      store.close();
+    }
+  });
+
+  test("attempts exhausted: flatline with replica-lost", async ({ etcdEndpoint, prefix, tmpDir }) => {
+    const { store, reconciler, advance } = setup(etcdEndpoint, prefix, tmpDir);
+    try {
+      const { loop } = await store.loops.create(request({ maxAttempts: 2 }));
+      const session = await store.openSession();
+      for (let i = 0; i < 2; i++) {
+        advance(60_000);
+        expect((await store.claims.claimNext(session))?.loop.status.attempt).toBe(i + 1);
+        advance(11_000);
+        await reconciler.runOnce();
+      }
+      expect((await store.loops.getOrThrow(loop.id)).loop.status).toMatchObject({ state: "flatline", reason: "replica-lost", attempt: 2 });
+      expect(await store.client.getAll().prefix(store.keys.slotsPrefix()).count()).toBe(0);
+    } finally {
+      store.close();
+    }
+  });
+
+  test("a dead replica (lock expired after heartbeats) is retried at once, without waiting for the start grace", async ({ etcdEndpoint, prefix, tmpDir }) => {
+    const { store, reconciler, advance } = setup(etcdEndpoint, prefix, tmpDir);
+    try {
+      const { loop } = await store.loops.create(request());
+      const session = await store.openSession();
+      await store.claims.claimNext(session);
+      await store.locks.acquire(loop.id, 1, { holder: "r", ttlMs: 3_000 });
+      expect((await reconciler.runOnce()).retried).toEqual([]);
+      advance(3_500);
+      expect((await reconciler.runOnce()).retried).toEqual([loop.id]);
+    } finally {
+      store.close();
+    }
+  });
+
+  test("timeouts are enforced and the replica stopped; replicas of cancelled loops are stopped", async ({ etcdEndpoint, prefix, tmpDir }) => {
+    const { store, executor, reconciler, advance } = setup(etcdEndpoint, prefix, tmpDir, ["/bin/sh", "-c", "sleep 1000"]);
+    try {
+      const { loop: slow } = await store.loops.create(request({ timeoutMs: 5_000 }));
+      const { loop: doomed } = await store.loops.create(request());
+      const session = await store.openSession();
+      for (const id of [slow.id, doomed.id]) {
+        const claimed = await store.claims.claimNext(session, { perKeyLimit: 5 });
+        if (!claimed) throw new Error("not claimed");
+        const handle = await executor.start({ loop: claimed.loop, attempt: 1, token: "t" });
+        await store.loops.transition(claimed.loop.id, { type: "replicaStarted", attempt: 1, handle, at: new Date().toISOString() });
+        await store.locks.acquire(claimed.loop.id, 1, { holder: "r", ttlMs: 600_000 });
+      }
+      await store.loops.transition(doomed.id, { type: "cancelRequested", reason: "stop it", at: new Date().toISOString() });
+      advance(6_000);
+      const report = await reconciler.runOnce();
+      expect(report.timedOut).toEqual([slow.id]);
+      expect(report.stopped).toEqual([doomed.id]);
+      expect((await store.loops.getOrThrow(slow.id)).loop.status).toMatchObject({ state: "flatline", reason: "timed-out" });
+      for (const r of await executor.list()) expect(r.status.phase).not.toBe("running");
+      const again = await reconciler.runOnce();
+      expect(again).toEqual({ retried: [], flatlined: [], timedOut: [], stopped: [], slotsReleased: 0 });
+    } finally {
+      store.close();
+    }
+  });
+});
