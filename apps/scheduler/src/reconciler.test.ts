@@ -80,7 +80,7 @@ describe("reconciler", () => {
       const { loop: slow } = await store.loops.create(request({ timeoutMs: 5_000 }));
       const { loop: doomed } = await store.loops.create(request());
       const session = await store.openSession();
-      for (const id of [slow.id, doomed.id]) {
+      for (let i = 0; i < 2; i++) {
         const claimed = await store.claims.claimNext(session, { perKeyLimit: 5 });
         if (!claimed) throw new Error("not claimed");
         const handle = await executor.start({ loop: claimed.loop, attempt: 1, token: "t" });
