@@ -182,7 +182,8 @@ export class Scheduler {
   }
 
   private campaignForReconciler(): void {
-    const election = this.o.store.client.election(this.o.store.keys.election("reconciler"), this.o.sessionTtlSeconds ?? 10);
+    // Inside the installation's prefix: `<prefix>/election/reconciler/<lease>`.
+    const election = this.o.store.client.namespace(this.o.store.keys.root + "/").election("reconciler", this.o.sessionTtlSeconds ?? 10);
     const campaign = election.campaign(this.id);
     this.campaign = campaign;
     campaign.on("elected", () => {

@@ -300,4 +300,30 @@ describe("API", () => {
       await api.close();
     }
   });
+
+  test("subscriptions fail with a final error instead of retrying: an unknown loop, a compacted revision", async ({ etcdEndpoint, prefix }) => {
+    const api = await startTestApi(etcdEndpoint, prefix);
+    try {
+      const viewer = api.client(api.tokens.viewer);
+      const unknown = await new Promise<unknown>((resolve) => {
+        const sub = viewer.journal.tail.subscribe({ loopId: "01jz0000000000000000000000" }, { onData: () => undefined, onError: (e) => { sub.unsubscribe(); resolve(e); } });
+      });
+      expect(errorOf(unknown).code).toBe("NOT_FOUND");
+
+      const op = api.client(api.tokens.operator);
+      const { loop } = await op.loops.create.mutate(loopInput());
+      const old = (await api.store.loops.getOrThrow(loop.id)).revision;
+      await op.loops.cancel.mutate({ id: loop.id, reason: "make history" });
+      const now = (await api.store.loops.getOrThrow(loop.id)).revision;
+      await api.store.client.kv.compact({ revision: now, physical: true });
+      const compacted = await new Promise<unknown>((resolve) => {
+        const sub = viewer.loops.watch.subscribe({ lastEventId: String(Number(old) - 1) }, { onData: () => undefined, onError: (e) => { sub.unsubscribe(); resolve(e); } });
+      });
+      const e = errorOf(compacted);
+      expect(e.code).toBe("NOT_FOUND");
+      expect(e.message).toMatch(/compacted/);
+    } finally {
+      await api.close();
+    }
+  });
 });

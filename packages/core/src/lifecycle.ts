@@ -215,6 +215,8 @@ function retryStatus(loop: Loop, reason: ReasonCode, message: string): Partial<L
     message,
     attemptBase: loop.status.attempt,
     iterationBase: loop.status.iteration,
+    // A retried loop gets its wall-clock budget afresh (it counts from the next claim).
+    startedAt: undefined,
     claimedBy: undefined,
     executor: undefined,
     notBefore: undefined,

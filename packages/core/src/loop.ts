@@ -158,7 +158,9 @@ export const ConcurrencyKey = z
   .string()
   .min(1)
   .max(256)
-  .regex(/^[^\s/]+$/, "must not contain whitespace or `/`");
+  .regex(/^[^\s/]+$/, "must not contain whitespace or `/`")
+  // `*` names the global slot pool (the limit on all running loops).
+  .refine((k) => k !== "*", "`*` is reserved for the global limit");
 
 /** What a client sends to create a loop. */
 export const CreateLoopInput = z.object({

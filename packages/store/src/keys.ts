@@ -129,10 +129,6 @@ export class Keyspace {
     return this.k("schedulers", id);
   }
 
-  election(name: string): string {
-    return this.k("elections", name);
-  }
-
   tokensPrefix(): string {
     return this.k("tokens", "");
   }

@@ -30,35 +30,48 @@ export class WatchStream implements AsyncIterable<WatchItem> {
   private lastRevision: string | undefined;
   private readonly maxBuffered: number;
   private readonly readyPromise: Promise<void>;
+  private readyResolved = false;
 
   constructor(client: Etcd3, options: WatchOptions) {
     this.maxBuffered = options.maxBuffered ?? DEFAULT_MAX_BUFFERED;
     let builder = client.watch().prefix(options.prefix);
     if (options.fromRevision) builder = builder.startRevision(options.fromRevision);
-    this.readyPromise = builder.create().then(
-      (watcher) => {
-        this.watcher = watcher;
-        if (this.closed) {
-          void watcher.cancel().catch(() => undefined);
-          return;
-        }
-        let connectedOnce = true;
-        watcher.on("put", (kv) => this.push({ type: "put", kv }));
-        watcher.on("delete", (kv) => this.push({ type: "delete", kv }));
-        watcher.on("disconnected", () => {
-          connectedOnce = false;
+    // Listeners go on before the watch is created, so that an error at creation (a compacted
+    // start revision) is seen like any other.
+    const watcher = builder.watcher();
+    this.watcher = watcher;
+    let connectedOnce = false;
+    watcher.on("put", (kv) => this.push({ type: "put", kv }));
+    watcher.on("delete", (kv) => this.push({ type: "delete", kv }));
+    watcher.on("disconnected", () => {
+      connectedOnce = false;
+    });
+    this.readyPromise = new Promise<void>((resolve) => {
+      watcher.on("connected", () => {
+        if (this.readyResolved && !connectedOnce) this.push({ type: "resync" });
+        connectedOnce = true;
+        this.readyResolved = true;
+        resolve();
+      });
+      watcher.on("error", (err) => {
+        void compactedSince(client, options).then((compacted) => {
+          if (compacted) {
+            // Retrying cannot help: the client must list again and watch from the list's revision.
+            this.fail(
+              new SmithError("not_found", `etcd compacted the history this watch asked for (from revision ${options.fromRevision}): list again, then watch from the list's revision`, {
+                field: "lastEventId",
+                compacted: true,
+              }),
+            );
+          } else this.fail(toSmithError(err));
+          resolve();
         });
-        watcher.on("connected", () => {
-          if (!connectedOnce) this.push({ type: "resync" });
-          connectedOnce = true;
-        });
-        watcher.on("error", (err) => this.fail(toSmithError(err)));
-        watcher.on("end", () => this.fail(new SmithError("unavailable", "the etcd watch ended")));
-      },
-      (err: unknown) => {
-        this.fail(toSmithError(err));
-      },
-    );
+      });
+      watcher.on("end", () => {
+        this.fail(new SmithError("unavailable", "the etcd watch ended"));
+        resolve();
+      });
+    });
   }
 
   /** Resolves once the watch is established: events from then on will be delivered. */
@@ -123,5 +136,19 @@ export class WatchStream implements AsyncIterable<WatchItem> {
     } finally {
       this.close();
     }
+  }
+}
+
+/**
+ * Whether the history from `fromRevision` is gone. etcd cancels a watch on a compacted revision
+ * with an empty reason; a read at that revision says plainly whether it was compacted.
+ */
+async function compactedSince(client: Etcd3, options: WatchOptions): Promise<boolean> {
+  if (!options.fromRevision) return false;
+  try {
+    await client.get(options.prefix).revision(options.fromRevision).exec();
+    return false;
+  } catch (err) {
+    return err instanceof Error && /compacted/i.test(err.message);
   }
 }

@@ -27,9 +27,9 @@ export const journalRouter = router({
       }),
     )
     .subscription(async function* ({ ctx, input, signal }) {
-      await ctx.services.store.loops.getOrThrow(input.loopId);
       const afterSeq = input.lastEventId ? Number(input.lastEventId) : input.afterSeq;
       try {
+        await ctx.services.store.loops.getOrThrow(input.loopId);
         for await (const entry of ctx.services.store.journal.tail(input.loopId, { afterSeq, signal, maxBuffered: ctx.services.subscriptionBuffer })) {
           yield tracked(String(entry.seq), entry);
         }

@@ -71,25 +71,27 @@ export const loopsRouter = router({
     .subscription(async function* ({ ctx, input, signal }) {
       const store = ctx.services.store;
       const wanted = input.state ? new Set(input.state) : undefined;
-      let from: string;
-      if (input.lastEventId) {
-        from = String(BigInt(input.lastEventId) + 1n);
-      } else {
-        const head = await store.loops.list({ limit: 1 });
-        from = String(BigInt(head.revision) + 1n);
-        if (input.snapshot) {
-          let cursor: string | undefined;
-          do {
-            const page = await store.loops.list({ cursor, limit: 500, order: "asc", state: input.state });
-            for (const loop of page.items) yield tracked(head.revision, { type: "put" as const, loop });
-            cursor = page.nextCursor;
-          } while (cursor);
-        }
-      }
-      const watch = store.loops.watch({ fromRevision: from, maxBuffered: ctx.services.subscriptionBuffer });
-      signal?.addEventListener("abort", () => watch.close(), { once: true });
+      let watch: ReturnType<typeof store.loops.watch> | undefined;
       try {
-        for await (const change of watch) {
+        let from: string;
+        if (input.lastEventId) {
+          from = String(BigInt(input.lastEventId) + 1n);
+        } else {
+          const head = await store.loops.list({ limit: 1 });
+          from = String(BigInt(head.revision) + 1n);
+          if (input.snapshot) {
+            let cursor: string | undefined;
+            do {
+              const page = await store.loops.list({ cursor, limit: 500, order: "asc", state: input.state });
+              for (const loop of page.items) yield tracked(head.revision, { type: "put" as const, loop });
+              cursor = page.nextCursor;
+            } while (cursor);
+          }
+        }
+        watch = store.loops.watch({ fromRevision: from, maxBuffered: ctx.services.subscriptionBuffer });
+        const w = watch;
+        signal?.addEventListener("abort", () => w.close(), { once: true });
+        for await (const change of w) {
           if (change.type === "put") {
             if (wanted && !wanted.has(change.loop.status.state)) continue;
             yield tracked(change.revision, { type: "put" as const, loop: change.loop });
@@ -100,7 +102,7 @@ export const loopsRouter = router({
       } catch (err) {
         throw subscriptionError(err);
       } finally {
-        watch.close();
+        watch?.close();
       }
     }),
 });
