@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { jsonLogger } from "@smith/api";
+import { jsonLogger } from "@smith/logger";
 import { LocalProcessExecutor } from "@smith/executor";
 import { SmithStore } from "@smith/store";
 import { parseEnv, replicaEnv } from "./env.ts";

@@ -1,4 +1,4 @@
-import { silentLogger } from "@smith/api";
+import { silentLogger } from "@smith/logger";
 import type { CreateLoopRequest } from "@smith/core";
 import { LocalProcessExecutor } from "@smith/executor";
 import { SmithStore } from "@smith/store";

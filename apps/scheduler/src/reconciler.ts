@@ -1,4 +1,4 @@
-import type { Logger } from "@smith/api";
+import type { Logger } from "@smith/logger";
 import { isSmithError, type Executor, type Loop, type ReplicaStatus, type VersionedLoop } from "@smith/core";
 import type { SmithStore } from "@smith/store";
 

@@ -1,4 +1,4 @@
-import type { Logger } from "@smith/api";
+import type { Logger } from "@smith/logger";
 import { mintReplicaToken } from "@smith/auth";
 import { isSmithError, newId, type Executor, type VersionedLoop } from "@smith/core";
 import type { ClaimOptions, Session, SmithStore } from "@smith/store";

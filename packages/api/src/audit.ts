@@ -1,6 +1,6 @@
 import type { AuditEventRequest } from "@smith/core";
 import type { SmithStore } from "@smith/store";
-import type { Logger } from "./logger.ts";
+import type { Logger } from "@smith/logger";
 
 /** Writes audit events; a failure to audit is logged, never hides the caller's own error. */
 export class AuditRecorder {

@@ -5,7 +5,7 @@ import type { AddressInfo } from "node:net";
 import { AuditRecorder } from "./audit.ts";
 import { Authenticator } from "./authenticator.ts";
 import { createContext } from "./context.ts";
-import { jsonLogger, type Logger } from "./logger.ts";
+import { jsonLogger, type Logger } from "@smith/logger";
 import { ApiMetrics } from "./metrics.ts";
 import { LoopOperations } from "./operations/loops.ts";
 import { ReplicaOperations } from "./operations/replica.ts";

@@ -1,7 +1,7 @@
 import type { SmithStore } from "@smith/store";
 import type { AuditRecorder } from "./audit.ts";
 import type { Authenticator } from "./authenticator.ts";
-import type { Logger } from "./logger.ts";
+import type { Logger } from "@smith/logger";
 import type { ApiMetrics } from "./metrics.ts";
 import type { LoopOperations } from "./operations/loops.ts";
 import type { ReplicaOperations } from "./operations/replica.ts";

@@ -3,7 +3,7 @@ import { mintReplicaToken } from "@smith/auth";
 import { createSmithClient, type SmithClient } from "@smith/client";
 import type { CreateLoopRequest } from "@smith/core";
 import { SmithStore } from "@smith/store";
-import { silentLogger } from "./logger.ts";
+import { silentLogger } from "@smith/logger";
 import { ApiServer, type ApiServerOptions } from "./server.ts";
 
 export const SIGNING_KEY = "test-signing-key-0123456789abcdef-0123456789";
