@@ -30,7 +30,8 @@ export interface StackOptions {
  */
 export class Stack {
   readonly store: SmithStore;
-  readonly api: ApiServer;
+  api: ApiServer;
+  private readonly lockTtlMs: number;
   readonly dir: string;
   readonly endpoint: string;
   readonly prefix: string;
@@ -43,7 +44,22 @@ export class Stack {
     this.prefix = prefix;
     this.dir = dir;
     this.store = new SmithStore({ endpoints: [endpoint], prefix });
-    this.api = new ApiServer({ store: this.store, signingKey: SIGNING_KEY, adminToken: ADMIN_TOKEN, lockTtlMs: options.lockTtlMs ?? 3_000, logger: silentLogger, defaultMetrics: false });
+    this.lockTtlMs = options.lockTtlMs ?? 3_000;
+    this.api = this.newApi();
+  }
+
+  private newApi(): ApiServer {
+    return new ApiServer({ store: this.store, signingKey: SIGNING_KEY, adminToken: ADMIN_TOKEN, lockTtlMs: this.lockTtlMs, logger: silentLogger, defaultMetrics: false });
+  }
+
+  /** Stops the API and starts a new one on the same port after `downMs`. */
+  async restartApi(downMs: number, whileDown?: () => void): Promise<void> {
+    const port = this.api.port;
+    await this.api.stop(100);
+    whileDown?.();
+    await new Promise((r) => setTimeout(r, downMs));
+    this.api = this.newApi();
+    await this.api.start({ port });
   }
 
   static async start(endpoint: string, prefix: string, dir: string, options: StackOptions = {}): Promise<Stack> {

@@ -78,4 +78,29 @@ describe("crash recovery", () => {
       await stack.close();
     }
   });
+
+  test("the API restarts while a replica works: the replica retries its calls and the loop finishes on attempt 1", async ({ etcdEndpoint, prefix, tmpDir }) => {
+    const stack = await Stack.start(etcdEndpoint, prefix, tmpDir, { lockTtlMs: 10_000 });
+    try {
+      const d = demo(tmpDir, { prd: FAKE_PRD, recordings: {} });
+      const go = join(tmpDir, "go");
+      const pidFile = join(tmpDir, "agent.pid");
+      const bin = writeFakeAgent(tmpDir, "claude", claudeFake(waitsOn("US-001", go, pidFile)));
+      stack.startScheduler({ SMITH_CLAUDE_BIN: bin });
+      const created = await stack.create({ spec: { repo: { url: d.remoteUrl }, prd: { kind: "path", path: d.prdPath }, agent: { provider: "claude" } } });
+      await stack.waitUntil(async () => existsSync(pidFile), 60_000, "the agent to start");
+      // The agent finishes while the API is down: the replica's journal, gate and iteration calls
+      // meet a dead API and must be retried.
+      await stack.restartApi(3_000, () => writeFileSync(go, ""));
+      const loop = await stack.waitFor(created.id, ["synced", "flatline", "cancelled"], 90_000);
+      expect(loop.status).toMatchObject({ state: "synced", attempt: 1 });
+      expect(branchSubjects(d.remoteUrl, `smith/${loop.id}`)).toEqual(["feat(US-001): First", "feat(US-002): Second"]);
+      // The agent's events from the outage were buffered and delivered, in order, once.
+      const journal = await stack.journal(loop.id);
+      expect(journal.map((e) => e.seq)).toEqual(journal.map((_, i) => i + 1));
+      expect(journal.filter((e) => e.phase === "commit")).toHaveLength(2);
+    } finally {
+      await stack.close();
+    }
+  });
 });

@@ -75,8 +75,22 @@ export class JournalWriter {
           return;
         }
         if (code === "BAD_REQUEST" || code === "PAYLOAD_TOO_LARGE") {
-          // A bad entry would block the journal forever: drop the batch, say so.
+          // A bad entry would block the journal forever. Find it (send one by one), drop only it,
+          // and say so in its place.
           this.pending.splice(0, batch.length);
+          for (const entry of batch) {
+            try {
+              await this.client.replica.appendJournal.mutate({ loopId: this.loopId, entries: [entry] });
+            } catch {
+              this.pending.unshift({
+                id: `${entry.id}-refused`,
+                phase: entry.phase,
+                level: "warn",
+                actor: { type: "replica", id: "journal" },
+                message: `a ${entry.phase} entry was refused by the API and dropped (${String(err instanceof Error ? err.message : err).slice(0, 500)})`,
+              });
+            }
+          }
           continue;
         }
         await new Promise((r) => setTimeout(r, Math.min(200 * 2 ** attempt, 5_000)));

@@ -22,6 +22,7 @@ import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync, appendFileS
 import { dirname, isAbsolute, join } from "node:path";
 import { runGate, type GateResult } from "./gates.ts";
 import { JournalWriter } from "./journal.ts";
+import { withRetry } from "./retry.ts";
 import { buildPrompt } from "./prompt.ts";
 
 export interface ReplicaOptions {
@@ -86,7 +87,7 @@ export class ReplicaRunner {
     const { client, loopId } = this.o;
     let lock: Awaited<ReturnType<SmithClient["replica"]["acquireLock"]["mutate"]>>;
     try {
-      lock = await client.replica.acquireLock.mutate({ loopId });
+      lock = await withRetry(() => client.replica.acquireLock.mutate({ loopId }), { totalMs: 30_000 });
     } catch (err) {
       this.log(`could not take the lock: ${String(err)}`);
       return 2;
@@ -95,7 +96,7 @@ export class ReplicaRunner {
     try {
       const outcome = await this.attempt();
       await this.journal.flush();
-      await client.replica.finalize.mutate({ loopId, outcome: outcome.outcome, reason: outcome.reason, message: outcome.message.slice(0, 4000) });
+      await withRetry(() => client.replica.finalize.mutate({ loopId, outcome: outcome.outcome, reason: outcome.reason, message: outcome.message.slice(0, 4000) }));
       this.log(`finalized: ${outcome.outcome} (${outcome.reason})`);
       return 0;
     } catch (err) {
@@ -142,7 +143,7 @@ export class ReplicaRunner {
 
   private async attempt(): Promise<Outcome> {
     const { client, loopId, attempt } = this.o;
-    let spec = await client.replica.getSpec.query({ loopId });
+    let spec = await withRetry(() => client.replica.getSpec.query({ loopId }), { signal: this.stopController.signal });
     const loop: Loop = spec.loop;
     const env = sanitizeEnv(this.o.baseEnv) as Record<string, string>;
     const git = new Git({ cwd: this.o.workDir, env });
@@ -224,7 +225,7 @@ export class ReplicaRunner {
       }
 
       iteration++;
-      spec = await client.replica.getSpec.query({ loopId });
+      spec = await withRetry(() => client.replica.getSpec.query({ loopId }), { signal: this.stopController.signal });
       const steering = spec.steering;
       const prompt = buildPrompt({
         prd,
@@ -242,7 +243,7 @@ export class ReplicaRunner {
         metadata: { storyId: story.id, iteration, promptBytes: prompt.length },
       });
       if (steering.length) {
-        await client.replica.ackSteering.mutate({ loopId, ids: steering.map((s) => s.id) });
+        await withRetry(() => client.replica.ackSteering.mutate({ loopId, ids: steering.map((s) => s.id) }), { signal: this.stopController.signal });
         for (const s of steering) this.note("steer", `delivered to iteration ${iteration}: ${s.message.slice(0, 500)}`);
       }
 
@@ -318,12 +319,8 @@ export class ReplicaRunner {
         lastFailure = { story: story.id, text: failureText };
         noDiff = changed.length === 0 ? noDiff + 1 : 0;
       }
-      await client.replica.recordIteration.mutate({
-        loopId,
-        iteration,
-        progress: storyProgress(prd),
-        usage: { inputTokens: result.inputTokens, outputTokens: result.outputTokens, usd: result.usd ?? 0 },
-      });
+      const iterationDone = { loopId, iteration, progress: storyProgress(prd), usage: { inputTokens: result.inputTokens, outputTokens: result.outputTokens, usd: result.usd ?? 0 } };
+      await withRetry(() => client.replica.recordIteration.mutate(iterationDone), { signal: this.stopController.signal });
       if (!passed && (failures.get(story.id) ?? 0) >= limits.maxConsecutiveFailures) {
         return this.finish(git, base, prd, lastGates, decisions, {
           outcome: "flatline",
@@ -378,7 +375,7 @@ export class ReplicaRunner {
       nextSteps: outcome.outcome === "synced" ? ["review and merge the work branch"] : prd.stories.filter((s) => s.status !== "done").map((s) => `finish ${s.id}: ${s.title}`),
       artifactRefs: sha ? [`commit:${sha}`] : [],
     };
-    await this.o.client.replica.writeHandoff.mutate({ loopId: this.o.loopId, handoff });
+    await withRetry(() => this.o.client.replica.writeHandoff.mutate({ loopId: this.o.loopId, handoff }));
     this.note("handoff", `handoff written: ${handoff.done.length} done, ${handoff.remaining.length} remaining`);
     return outcome;
   }
