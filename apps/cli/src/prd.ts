@@ -27,7 +27,7 @@ export function prdCommand(args: string[], options: { output?: string; out?: str
       return 0;
     }
     default:
-      throw new SmithError("invalid_argument", `unknown prd command ${JSON.stringify(sub ?? "")}: use validate, import or export`, { field: "command" });
+      throw new SmithError("invalid_argument", `unknown prd command ${JSON.stringify(sub ?? "")}: use new, generate, validate, import or export`, { field: "command" });
   }
 }
 

@@ -6,6 +6,7 @@ import { parseArgs } from "node:util";
 import { defaultConfigPath } from "./config.ts";
 import { prdCommand } from "./prd.ts";
 import { up } from "./up.ts";
+import { runPrdGenerate, runPrdNew } from "./wizard/index.ts";
 
 const HELP = `smith ${SMITH_VERSION}: autonomous coding loops at scale
 
@@ -13,6 +14,10 @@ Usage:
   smith up [--demo] [--state-dir DIR] [--etcd URLS] [--etcd-port N] [--api-port N] [--verbose]
       Run etcd, the API and a scheduler on this machine. --demo also creates a demo
       repository and runs a loop on it with the replay agent (no network, no API key).
+  smith prd new [--out PATH] [--markdown]  Write a PRD with an interactive wizard (default
+                                           .agents/tasks/prd.json; --markdown adds prd.md)
+  smith prd generate "REQUEST" [--agent claude|codex|command] [--agent-command CMD] [--out PATH] [--markdown]
+                                           An agent drafts the PRD; review it in the wizard
   smith prd validate [PATH] [-o json]      Check a PRD (exit 1 when it is not ready)
   smith prd import MARKDOWN --out JSON     Markdown → PRD JSON
   smith prd export JSON --out MARKDOWN     PRD JSON → Markdown
@@ -34,6 +39,9 @@ async function main(argv: string[]): Promise<number> {
       verbose: { type: "boolean", default: false },
       output: { type: "string", short: "o" },
       out: { type: "string" },
+      markdown: { type: "boolean", default: false },
+      agent: { type: "string" },
+      "agent-command": { type: "string" },
       help: { type: "boolean", short: "h", default: false },
     },
   });
@@ -47,8 +55,29 @@ async function main(argv: string[]): Promise<number> {
     case "version":
       print(SMITH_VERSION);
       return 0;
-    case "prd":
+    case "prd": {
+      const outPath = values.out ?? ".agents/tasks/prd.json";
+      if (rest[0] === "new") return runPrdNew({ outPath, markdown: values.markdown });
+      if (rest[0] === "generate") {
+        const request = rest.slice(1).join(" ").trim();
+        if (!request) throw new SmithError("invalid_argument", 'usage: smith prd generate "<request>" [--agent claude|codex|command]', { field: "request" });
+        const agent = values.agent ?? "claude";
+        if (agent !== "claude" && agent !== "codex" && agent !== "command") {
+          throw new SmithError("invalid_argument", `--agent must be claude, codex or command, got ${agent}`, { field: "agent" });
+        }
+        return runPrdGenerate({
+          request,
+          agent,
+          agentCommand: values["agent-command"],
+          binaries: { claude: process.env.SMITH_CLAUDE_BIN, codex: process.env.SMITH_CODEX_BIN },
+          env: process.env,
+          outPath,
+          markdown: values.markdown,
+          cwd: process.cwd(),
+        });
+      }
       return prdCommand(rest, { output: values.output, out: values.out }, print);
+    }
     case "up": {
       const port = (name: string, v: string | undefined) => {
         const n = Number(v);
