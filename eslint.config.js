@@ -23,7 +23,7 @@ export default tseslint.config(
   },
   {
     // Composition roots and tooling may read the environment.
-    files: ["apps/*/src/env.ts", "apps/*/src/main.ts", "apps/cli/src/smith.ts", "e2e/**", "apps/*/src/**/env.ts", "scripts/**", "packages/testing/src/**", "**/*.test.ts", "**/*.test.tsx", "vitest.config.ts"],
+    files: ["apps/*/src/env.ts", "apps/*/src/main.ts", "apps/cli/src/smith.ts", "apps/cli/src/smithctl.ts", "e2e/**", "apps/*/src/**/env.ts", "scripts/**", "packages/testing/src/**", "**/*.test.ts", "**/*.test.tsx", "vitest.config.ts"],
     rules: { "no-restricted-properties": "off" },
   },
   {

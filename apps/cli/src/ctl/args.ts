@@ -1,0 +1,351 @@
+import { AgentProvider, LOOP_STATES, type LoopState } from "@smith/core";
+import { parseArgs, type ParseArgsOptionsConfig } from "node:util";
+import type { ConnectionFlags } from "./connection.ts";
+import type { CreateLoopFlags } from "./createRequest.ts";
+import { UsageError } from "./errors.ts";
+
+/** `table` is each command's human form (a table, a description, a one-line confirmation). */
+export type Output = "table" | "wide" | "json" | "yaml";
+export type DataOutput = Exclude<Output, "wide">;
+
+export type Command =
+  | { kind: "help"; topic?: string }
+  | { kind: "get-loops"; output: Output; states?: LoopState[]; watch: boolean; limit?: number }
+  | { kind: "get-loop"; id: string; output: Output }
+  | { kind: "describe-loop"; id: string }
+  | { kind: "create-loop"; flags: CreateLoopFlags; output: DataOutput }
+  | { kind: "create-batch"; file: string; output: DataOutput }
+  | { kind: "logs"; id: string; follow: boolean; sinceSeq?: number; tail?: number; output: DataOutput }
+  | { kind: "cancel" | "retry"; id: string; reason: string; output: DataOutput }
+  | { kind: "steer"; id: string; message: string; output: DataOutput }
+  | { kind: "audit"; id?: string; output: DataOutput }
+  | { kind: "cost"; id?: string; states?: LoopState[]; output: DataOutput }
+  | { kind: "config-get-contexts"; output: DataOutput }
+  | { kind: "config-current-context" }
+  | { kind: "config-use-context"; name: string }
+  | { kind: "config-set-context"; name: string; url?: string; token?: string; tokenFile?: string }
+  | { kind: "version"; clientOnly: boolean; output: DataOutput };
+
+export interface ParsedArgs {
+  command: Command;
+  connection: ConnectionFlags;
+}
+
+const CONNECTION = {
+  server: { type: "string" },
+  token: { type: "string" },
+  context: { type: "string" },
+} as const satisfies ParseArgsOptionsConfig;
+const HELP = { help: { type: "boolean", short: "h" } } as const satisfies ParseArgsOptionsConfig;
+const OUTPUT = { output: { type: "string", short: "o" } } as const satisfies ParseArgsOptionsConfig;
+
+/** The flags each verb accepts; anything else is a usage error that names the flag. */
+const VERBS = {
+  get: { ...CONNECTION, ...HELP, ...OUTPUT, state: { type: "string" }, watch: { type: "boolean", short: "w" }, limit: { type: "string" } },
+  describe: { ...CONNECTION, ...HELP },
+  create: {
+    ...CONNECTION,
+    ...HELP,
+    ...OUTPUT,
+    filename: { type: "string", short: "f" },
+    repo: { type: "string" },
+    base: { type: "string" },
+    title: { type: "string" },
+    prd: { type: "string" },
+    "prd-path": { type: "string" },
+    agent: { type: "string" },
+    "agent-command": { type: "string" },
+    "replay-dir": { type: "string" },
+    "max-iterations": { type: "string" },
+    priority: { type: "string" },
+    "concurrency-key": { type: "string" },
+    "idempotency-key": { type: "string" },
+  },
+  logs: { ...CONNECTION, ...HELP, ...OUTPUT, follow: { type: "boolean", short: "f" }, "since-seq": { type: "string" }, tail: { type: "string" } },
+  cancel: { ...CONNECTION, ...HELP, ...OUTPUT, reason: { type: "string" } },
+  retry: { ...CONNECTION, ...HELP, ...OUTPUT, reason: { type: "string" } },
+  steer: { ...CONNECTION, ...HELP, ...OUTPUT, message: { type: "string", short: "m" } },
+  audit: { ...CONNECTION, ...HELP, ...OUTPUT },
+  cost: { ...CONNECTION, ...HELP, ...OUTPUT, state: { type: "string" } },
+  // `config` talks to no server: --token here is the token a context stores.
+  config: { ...HELP, ...OUTPUT, url: { type: "string" }, token: { type: "string" }, "token-file": { type: "string" } },
+  version: { ...CONNECTION, ...HELP, ...OUTPUT, client: { type: "boolean" } },
+  help: { ...HELP },
+} as const satisfies Record<string, ParseArgsOptionsConfig>;
+type Verb = keyof typeof VERBS;
+
+/** Global options that take a value and may come before the verb (`smithctl --server U get loops`). */
+const VALUE_OPTIONS_BEFORE_VERB = new Set(["--server", "--token", "--context", "-o", "--output"]);
+
+/** argv (without node and the script) → the command to run and the connection flags. */
+export function parseCommandLine(argv: readonly string[]): ParsedArgs {
+  const verb = findVerb(argv);
+  if (verb === undefined) {
+    if (argv.some((a) => a === "--help" || a === "-h") || argv.length === 0) return { command: { kind: "help" }, connection: {} };
+    throw new UsageError(`no command given (${argv.join(" ")})`);
+  }
+  if (!isVerb(verb)) throw new UsageError(`unknown command ${JSON.stringify(verb)}`);
+  const { values, positionals } = parse(argv, VERBS[verb]);
+  const words = positionals.slice(1);
+  const connection: ConnectionFlags = {};
+  if ("server" in values && typeof values.server === "string") connection.server = values.server;
+  if ("context" in values && typeof values.context === "string") connection.context = values.context;
+  if (verb !== "config" && "token" in values && typeof values.token === "string") connection.token = values.token;
+  if (values.help === true) return { command: { kind: "help", topic: verb }, connection };
+  return { command: toCommand(verb, values, words), connection };
+}
+
+type Values = Record<string, string | boolean | undefined>;
+
+function toCommand(verb: Verb, values: Values, words: string[]): Command {
+  const str = (name: string): string | undefined => {
+    const v = values[name];
+    return typeof v === "string" ? v : undefined;
+  };
+  const bool = (name: string): boolean => values[name] === true;
+  switch (verb) {
+    case "help":
+      noExtra(words.slice(1));
+      return { kind: "help", ...(words[0] !== undefined ? { topic: words[0] } : {}) };
+    case "get": {
+      const [resource, id, ...extra] = words;
+      requireResource("get", resource);
+      noExtra(extra);
+      const output = outputOf(str("output"), ["table", "wide", "json", "yaml"]);
+      if (id !== undefined) {
+        for (const flag of ["state", "watch", "limit"]) if (values[flag] !== undefined) throw new UsageError(`--${flag} lists loops; it cannot be used with a loop id`);
+        return { kind: "get-loop", id, output };
+      }
+      const states = statesOf(str("state"));
+      const limit = intOf("limit", str("limit"), 1);
+      if (limit !== undefined && bool("watch")) throw new UsageError("--limit cannot be used with --watch");
+      return { kind: "get-loops", output, watch: bool("watch"), ...(states ? { states } : {}), ...(limit !== undefined ? { limit } : {}) };
+    }
+    case "describe": {
+      const [resource, id, ...extra] = words;
+      requireResource("describe", resource);
+      noExtra(extra);
+      return { kind: "describe-loop", id: required(id, "describe loop needs a loop id: smithctl describe loop <id>") };
+    }
+    case "create": {
+      const output = dataOutputOf(str("output"));
+      const file = str("filename");
+      if (file !== undefined) {
+        const [resource, ...extra] = words;
+        if (resource !== undefined && !isLoopResource(resource)) throw new UsageError(`unexpected argument ${JSON.stringify(resource)}`);
+        noExtra(extra);
+        const loopFlags = Object.keys(values).filter((k) => k !== "filename" && k !== "output" && k !== "server" && k !== "token" && k !== "context" && values[k] !== undefined);
+        if (loopFlags.length) throw new UsageError(`--${loopFlags[0]} cannot be used with -f: the file holds the loops`);
+        return { kind: "create-batch", file, output };
+      }
+      const [resource, ...extra] = words;
+      if (resource === undefined) throw new UsageError("create needs a resource or a file: smithctl create loop --repo URL ... | smithctl create -f loops.yaml");
+      requireResource("create", resource);
+      noExtra(extra);
+      return { kind: "create-loop", flags: createFlags(str), output };
+    }
+    case "logs": {
+      const [id, ...extra] = words;
+      noExtra(extra);
+      const sinceSeq = intOf("since-seq", str("since-seq"), 0);
+      const tail = intOf("tail", str("tail"), 0);
+      return {
+        kind: "logs",
+        id: required(id, "logs needs a loop id: smithctl logs <id>"),
+        follow: bool("follow"),
+        output: dataOutputOf(str("output")),
+        ...(sinceSeq !== undefined ? { sinceSeq } : {}),
+        ...(tail !== undefined ? { tail } : {}),
+      };
+    }
+    case "cancel":
+    case "retry": {
+      const [id, ...extra] = words;
+      noExtra(extra);
+      return {
+        kind: verb,
+        id: required(id, `${verb} needs a loop id: smithctl ${verb} <id> --reason TEXT`),
+        reason: required(str("reason"), `${verb} needs --reason TEXT`),
+        output: dataOutputOf(str("output")),
+      };
+    }
+    case "steer": {
+      const [id, ...extra] = words;
+      noExtra(extra);
+      return {
+        kind: "steer",
+        id: required(id, "steer needs a loop id: smithctl steer <id> --message TEXT"),
+        message: required(str("message"), "steer needs --message TEXT"),
+        output: dataOutputOf(str("output")),
+      };
+    }
+    case "audit": {
+      const [id, ...extra] = words;
+      noExtra(extra);
+      return { kind: "audit", output: dataOutputOf(str("output")), ...(id !== undefined ? { id } : {}) };
+    }
+    case "cost": {
+      const [id, ...extra] = words;
+      noExtra(extra);
+      const states = statesOf(str("state"));
+      if (id !== undefined && states) throw new UsageError("--state sums over loops; it cannot be used with a loop id");
+      return { kind: "cost", output: dataOutputOf(str("output")), ...(id !== undefined ? { id } : {}), ...(states ? { states } : {}) };
+    }
+    case "config":
+      return configCommand(words, str);
+    case "version":
+      noExtra(words);
+      return { kind: "version", clientOnly: bool("client"), output: dataOutputOf(str("output")) };
+  }
+}
+
+function configCommand(words: string[], str: (name: string) => string | undefined): Command {
+  const [sub, name, ...extra] = words;
+  noExtra(extra);
+  const onlyFlags = (allowed: string[]) => {
+    for (const flag of ["url", "token", "token-file", "output"]) {
+      if (!allowed.includes(flag) && str(flag) !== undefined) throw new UsageError(`--${flag} cannot be used with config ${sub ?? ""}`);
+    }
+  };
+  switch (sub) {
+    case "get-contexts":
+      onlyFlags(["output"]);
+      noExtra(name === undefined ? [] : [name]);
+      return { kind: "config-get-contexts", output: dataOutputOf(str("output")) };
+    case "current-context":
+      onlyFlags([]);
+      noExtra(name === undefined ? [] : [name]);
+      return { kind: "config-current-context" };
+    case "use-context":
+      onlyFlags([]);
+      return { kind: "config-use-context", name: required(name, "use-context needs a context name") };
+    case "set-context": {
+      onlyFlags(["url", "token", "token-file"]);
+      const token = str("token");
+      const tokenFile = str("token-file");
+      if (token !== undefined && tokenFile !== undefined) throw new UsageError("--token and --token-file cannot be used together");
+      const url = str("url");
+      return {
+        kind: "config-set-context",
+        name: required(name, "set-context needs a context name: smithctl config set-context NAME --url URL"),
+        ...(url !== undefined ? { url } : {}),
+        ...(token !== undefined ? { token } : {}),
+        ...(tokenFile !== undefined ? { tokenFile } : {}),
+      };
+    }
+    case undefined:
+      throw new UsageError("config needs a subcommand: get-contexts, current-context, use-context or set-context");
+    default:
+      throw new UsageError(`unknown config subcommand ${JSON.stringify(sub)}: use get-contexts, current-context, use-context or set-context`);
+  }
+}
+
+function createFlags(str: (name: string) => string | undefined): CreateLoopFlags {
+  const repo = required(str("repo"), "create loop needs --repo URL");
+  const prdFile = str("prd");
+  const prdPath = str("prd-path");
+  if (prdFile !== undefined && prdPath !== undefined) throw new UsageError("--prd and --prd-path cannot be used together");
+  if (prdFile === undefined && prdPath === undefined) throw new UsageError("create loop needs --prd FILE (a local PRD, sent inline) or --prd-path PATH (a PRD in the repository)");
+  const agentName = str("agent");
+  let agent: AgentProvider | undefined;
+  if (agentName !== undefined) {
+    const parsed = AgentProvider.safeParse(agentName);
+    if (!parsed.success) throw new UsageError(`--agent must be one of ${AgentProvider.options.join(", ")}; got ${JSON.stringify(agentName)}`);
+    agent = parsed.data;
+  }
+  const maxIterations = intOf("max-iterations", str("max-iterations"), 1);
+  const priority = intOf("priority", str("priority"), 0);
+  const optional = {
+    base: str("base"),
+    title: str("title"),
+    prdFile,
+    prdPath,
+    agent,
+    agentCommand: str("agent-command"),
+    replayDir: str("replay-dir"),
+    maxIterations,
+    priority,
+    concurrencyKey: str("concurrency-key"),
+    idempotencyKey: str("idempotency-key"),
+  };
+  const flags: CreateLoopFlags = { repo };
+  for (const [k, v] of Object.entries(optional)) if (v !== undefined) Object.assign(flags, { [k]: v });
+  return flags;
+}
+
+function parse(argv: readonly string[], options: ParseArgsOptionsConfig): { values: Values; positionals: string[] } {
+  try {
+    const { values, positionals } = parseArgs({ args: [...argv], options, allowPositionals: true, strict: true });
+    return { values: values as Values, positionals };
+  } catch (err) {
+    // node:util's messages name the flag: "Unknown option '--foo'", "Option '--reason <value>' argument missing".
+    throw new UsageError(err instanceof Error ? err.message.replace(/\. To specify a positional argument starting with a '-'.*$/s, "") : String(err));
+  }
+}
+
+/** The first word that is not a flag or the value of a global flag. */
+function findVerb(argv: readonly string[]): string | undefined {
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i] ?? "";
+    if (a === "--") return argv[i + 1];
+    if (VALUE_OPTIONS_BEFORE_VERB.has(a)) {
+      i++;
+      continue;
+    }
+    if (!a.startsWith("-")) return a;
+  }
+  return undefined;
+}
+
+function isVerb(word: string): word is Verb {
+  return Object.hasOwn(VERBS, word);
+}
+
+function isLoopResource(word: string): boolean {
+  return word === "loop" || word === "loops";
+}
+
+function requireResource(verb: string, resource: string | undefined): void {
+  if (resource === undefined) throw new UsageError(`${verb} needs a resource: smithctl ${verb} loop${verb === "get" ? "s" : ""} ...`);
+  if (!isLoopResource(resource)) throw new UsageError(`unknown resource ${JSON.stringify(resource)}: smithctl ${verb} knows "loop" / "loops"`);
+}
+
+function noExtra(extra: readonly string[]): void {
+  if (extra.length) throw new UsageError(`unexpected argument ${JSON.stringify(extra[0])}`);
+}
+
+function required(value: string | undefined, message: string): string {
+  if (value === undefined) throw new UsageError(message);
+  return value;
+}
+
+function outputOf(value: string | undefined, allowed: readonly Output[]): Output {
+  if (value === undefined) return "table";
+  const found = allowed.find((a) => a === value);
+  if (!found) throw new UsageError(`-o must be one of ${allowed.join(", ")}; got ${JSON.stringify(value)}`);
+  return found;
+}
+
+function dataOutputOf(value: string | undefined): DataOutput {
+  const o = outputOf(value, ["table", "json", "yaml"]);
+  return o === "wide" ? "table" : o;
+}
+
+function statesOf(value: string | undefined): LoopState[] | undefined {
+  if (value === undefined) return undefined;
+  const states: LoopState[] = [];
+  for (const part of value.split(",").map((s) => s.trim())) {
+    const state = LOOP_STATES.find((s) => s === part);
+    if (!state) throw new UsageError(`--state must be one of ${LOOP_STATES.join(", ")} (comma-separated); got ${JSON.stringify(part)}`);
+    if (!states.includes(state)) states.push(state);
+  }
+  return states;
+}
+
+function intOf(flag: string, value: string | undefined, min: number): number | undefined {
+  if (value === undefined) return undefined;
+  if (!/^\d+$/.test(value.trim()) || Number(value) < min || !Number.isSafeInteger(Number(value))) {
+    throw new UsageError(`--${flag} must be a whole number${min > 0 ? ` ≥ ${min}` : ""}; got ${JSON.stringify(value)}`);
+  }
+  return Number(value);
+}

@@ -1,0 +1,54 @@
+import { SMITH_VERSION } from "@smith/core";
+
+const USAGE: Record<string, string> = {
+  get: `  smithctl get loops [-o table|wide|json|yaml] [--state S[,S...]] [--limit N] [-w|--watch]
+      List loops, newest first. --watch prints the current loops, then a row per change.
+  smithctl get loop <id> [-o table|wide|json|yaml]`,
+  describe: `  smithctl describe loop <id>
+      Spec, status, story progress, steering, latest handoff and the last journal lines.`,
+  create: `  smithctl create loop --repo URL (--prd FILE | --prd-path PATH) [--base BRANCH] [--title T]
+        [--agent replay|claude|codex|command] [--agent-command CMD] [--replay-dir DIR]
+        [--max-iterations N] [--priority N] [--concurrency-key K] [--idempotency-key K] [-o json|yaml]
+      --prd reads a local PRD and sends it inline; --prd-path names a PRD inside the repository.
+  smithctl create -f FILE [-o json|yaml]
+      Create the loops listed in a YAML or JSON file (loops.createBatch). Exit 1 if any fails.`,
+  logs: `  smithctl logs <id> [-f|--follow] [--since-seq N] [--tail N] [-o json|yaml]
+      Journal entries: seq, time, phase, level, message. -f follows until the loop finishes.`,
+  cancel: `  smithctl cancel <id> --reason TEXT [-o json|yaml]`,
+  retry: `  smithctl retry <id> --reason TEXT [-o json|yaml]     (only from flatline)`,
+  steer: `  smithctl steer <id> -m|--message TEXT [-o json|yaml]
+      Queue a message for the loop's next iteration.`,
+  audit: `  smithctl audit [<id>] [-o json|yaml]      Audit events, oldest first`,
+  cost: `  smithctl cost [<id>] [--state S[,S...]] [-o json|yaml]
+      One loop's cost, or the total over all loops (of the given states).`,
+  config: `  smithctl config get-contexts [-o json|yaml]
+  smithctl config current-context
+  smithctl config use-context NAME
+  smithctl config set-context NAME [--url URL] [--token T | --token-file FILE]`,
+  version: `  smithctl version [--client] [-o json|yaml]`,
+};
+
+const GLOBAL = `Connection (every command but config):
+  --server URL      API URL                     (else SMITH_API_URL, else the context's)
+  --token T         bearer token                (else SMITH_TOKEN, else the context's)
+  --context NAME    context from the contexts file (else SMITH_CONTEXT, else the current one)
+  Precedence: --server/--token > the --context context > SMITH_API_URL/SMITH_TOKEN >
+  the SMITH_CONTEXT (or current) context. Contexts file: SMITH_CONFIG, else
+  $XDG_CONFIG_HOME/smith/config.json (~/.config/smith/config.json).
+
+Exit codes: 0 ok, 1 the server refused or failed (or could not be reached), 2 usage error.`;
+
+/** `smithctl --help`, or one verb's usage for `smithctl <verb> --help`. */
+export function helpText(topic?: string): string {
+  const one = topic !== undefined ? USAGE[topic] : undefined;
+  if (one) return `Usage:\n${one}\n\n${GLOBAL}`;
+  return `smithctl ${SMITH_VERSION}: operate Smith's loops through its API (kubectl conventions)
+
+Usage:
+${Object.values(USAGE).join("\n")}
+  smithctl help [COMMAND]
+
+${GLOBAL}
+
+See docs/cli.md for details.`;
+}

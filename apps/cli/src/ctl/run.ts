@@ -1,0 +1,87 @@
+import { createSmithClient, type SmithClient } from "@smith/client";
+import { parseCommandLine, type Command } from "./args.ts";
+import { transition, steer } from "./commands/actions.ts";
+import { config } from "./commands/config.ts";
+import { createBatch, createLoop } from "./commands/create.ts";
+import { describeLoopCommand } from "./commands/describe.ts";
+import { getLoop, getLoops } from "./commands/get.ts";
+import { logs } from "./commands/logs.ts";
+import { audit, cost } from "./commands/records.ts";
+import { version } from "./commands/version.ts";
+import { resolveConnection, type ConnectionFlags } from "./connection.ts";
+import { loadContexts } from "./contexts.ts";
+import { explainError } from "./errors.ts";
+import { helpText } from "./help.ts";
+import type { CtlIO } from "./io.ts";
+
+/** smithctl: parses argv, runs the command, prints errors; resolves to the exit code. */
+export async function runSmithctl(argv: readonly string[], io: CtlIO): Promise<number> {
+  let serverUrl: string | undefined;
+  const connect = (flags: ConnectionFlags): SmithClient => {
+    const c = resolveConnection(flags, io.env, loadContexts(io.configPath), io.configPath);
+    serverUrl = c.url;
+    let token: string | undefined;
+    if (c.token.kind === "value") token = c.token.value;
+    else if (c.token.kind === "file") token = readTokenFile(io, c.token.path, c.contextName);
+    return createSmithClient({ url: c.url, ...(token !== undefined ? { token } : {}) });
+  };
+  try {
+    const { command, connection } = parseCommandLine(argv);
+    switch (command.kind) {
+      case "help":
+        io.stdout(helpText(command.topic));
+        return 0;
+      case "config-get-contexts":
+      case "config-current-context":
+      case "config-use-context":
+      case "config-set-context":
+        return config(command, io);
+      case "version":
+        return await version(() => connect(connection), command, io);
+      default:
+        return await dispatch(connect(connection), command, io);
+    }
+  } catch (err) {
+    const explained = explainError(err, serverUrl);
+    for (const line of explained.lines) io.stderr(line);
+    return explained.exitCode;
+  }
+}
+
+type ServerCommand = Exclude<Command, { kind: "help" | "version" | "config-get-contexts" | "config-current-context" | "config-use-context" | "config-set-context" }>;
+
+function dispatch(client: SmithClient, command: ServerCommand, io: CtlIO): Promise<number> {
+  switch (command.kind) {
+    case "get-loops":
+      return getLoops(client, command, io);
+    case "get-loop":
+      return getLoop(client, command, io);
+    case "describe-loop":
+      return describeLoopCommand(client, command, io);
+    case "create-loop":
+      return createLoop(client, command, io);
+    case "create-batch":
+      return createBatch(client, command, io);
+    case "logs":
+      return logs(client, command, io);
+    case "cancel":
+    case "retry":
+      return transition(client, command, io);
+    case "steer":
+      return steer(client, command, io);
+    case "audit":
+      return audit(client, command, io);
+    case "cost":
+      return cost(client, command, io);
+  }
+}
+
+function readTokenFile(io: CtlIO, path: string, contextName: string | undefined): string {
+  try {
+    return io.readFile(path).trim();
+  } catch (err) {
+    throw new Error(`cannot read the token file ${path}${contextName ? ` of context ${JSON.stringify(contextName)}` : ""}: ${err instanceof Error ? err.message : String(err)}`, {
+      cause: err,
+    });
+  }
+}
