@@ -214,7 +214,7 @@ describe("smithctl", () => {
       const refused = await c.run("create", "-f", bad);
       expect(refused.code).toBe(1);
       expect(refused.stdout).toBe("");
-      expect(refused.stderr).toMatch(/^Error from server \(BAD_REQUEST\): 2 invalid fields\n {2}items\.1\.spec\.repo\.url: .+\n {2}items\.1\.priority: .+\n$/);
+      expect(refused.stderr).toMatch(/^Error from server \(BAD_REQUEST\): 2 invalid fields\n {2}items\[1\]\.spec\.repo\.url: .+\n {2}items\[1\]\.priority: .+\n$/);
 
       const all = JSON.parse(await c.ok("get", "loops", "-o", "json")) as { items: Loop[] };
       expect(all.items.map((l) => l.spec.title)).toEqual(["first", "second", "first"]);

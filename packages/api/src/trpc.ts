@@ -1,5 +1,5 @@
 import { roleAtLeast, principalId, type Principal, type Role } from "@smith/auth";
-import { LoopId, SmithError } from "@smith/core";
+import { LoopId, SmithError, issuePath } from "@smith/core";
 import { TRPCError, initTRPC } from "@trpc/server";
 import superjson from "superjson";
 import { ZodError } from "zod";
@@ -18,12 +18,12 @@ const t = initTRPC.context<Context>().create({
     const zod = error.cause instanceof ZodError ? error.cause : undefined;
     return {
       ...shape,
-      message: zod ? zod.issues.map((i) => `${i.path.join(".") || "input"}: ${i.message}`).join("; ") : shape.message,
+      message: zod ? zod.issues.map((i) => `${issuePath(i.path) || "input"}: ${i.message}`).join("; ") : shape.message,
       data: {
         ...shape.data,
         stack: undefined,
         smith: cause ? { code: cause.code, details: cause.details } : undefined,
-        issues: zod ? zod.issues.map((i) => ({ path: i.path.join("."), message: i.message })) : cause?.details.issues,
+        issues: zod ? zod.issues.map((i) => ({ path: issuePath(i.path), message: i.message })) : cause?.details.issues,
       },
     };
   },

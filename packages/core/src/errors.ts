@@ -84,3 +84,13 @@ export function utf8Length(text: string): number {
   }
   return bytes;
 }
+
+/** A zod issue path in the one style Smith uses everywhere: `items[1].spec.repo.url`. */
+export function issuePath(path: readonly PropertyKey[], prefix = ""): string {
+  let out = prefix;
+  for (const part of path) {
+    if (typeof part === "number") out += `[${part}]`;
+    else out += out ? `.${String(part)}` : String(part);
+  }
+  return out;
+}

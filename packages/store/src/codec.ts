@@ -1,4 +1,4 @@
-import { SCHEMA_VERSION, SmithError } from "@smith/core";
+import { SCHEMA_VERSION, SmithError, issuePath } from "@smith/core";
 import type { z } from "zod";
 
 /** Values are JSON with a schemaVersion. */
@@ -29,7 +29,7 @@ export function decode<S extends z.ZodType>(schema: S, raw: string | Buffer, key
   if (!parsed.success) {
     throw new SmithError("internal", `the value at ${key} does not match its schema`, {
       field: key,
-      issues: parsed.error.issues.map((i) => ({ path: i.path.join("."), message: i.message })),
+      issues: parsed.error.issues.map((i) => ({ path: issuePath(i.path), message: i.message })),
     });
   }
   return parsed.data;

@@ -75,6 +75,10 @@ describe("journal", () => {
       expect(page.entries.map((e) => e.seq)).toEqual(Array.from({ length: 10 }, (_, i) => 101 + i));
       expect(page.more).toBe(true);
       expect((await store.journal.head(loop.id)).seq).toBe(123);
+      const newest = await store.journal.list(loop.id, { order: "desc", limit: 3 });
+      expect(newest.entries.map((e) => e.seq)).toEqual([123, 122, 121]);
+      const before = await store.journal.list(loop.id, { order: "desc", beforeSeq: 3, limit: 10 });
+      expect(before.entries.map((e) => e.seq)).toEqual([2, 1]);
     } finally {
       store.close();
     }

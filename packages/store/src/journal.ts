@@ -5,6 +5,7 @@ import {
   SCHEMA_VERSION,
   SmithError,
   TXN_BUDGET_BYTES,
+  issuePath,
   newId,
   tooLarge,
   utf8Length,
@@ -64,7 +65,7 @@ export class JournalRepository {
       }
       const parsed = JournalEntryInput.safeParse(request);
       if (!parsed.success) {
-        const issues = parsed.error.issues.map((x) => ({ path: `entries[${i}].${x.path.join(".")}`, message: x.message }));
+        const issues = parsed.error.issues.map((x) => ({ path: issuePath(x.path, `entries[${i}]`), message: x.message }));
         throw new SmithError("invalid_argument", `${issues[0]?.path}: ${issues[0]?.message}`, { field: issues[0]?.path, issues });
       }
       const entry: JournalEntry = {
@@ -170,13 +171,21 @@ export class JournalRepository {
     return kv ? decode(JournalEntry, kv.value, key) : undefined;
   }
 
-  /** Entries with seq > afterSeq, in order, at most `limit` (default 100, at most 500). */
-  async list(loopId: string, options: { afterSeq?: number; limit?: number } = {}): Promise<{ entries: JournalEntry[]; more: boolean; revision: string }> {
+  /**
+   * Entries with seq > afterSeq, oldest first, at most `limit` (default 100, at most 500). With
+   * `order: "desc"`: the newest entries with seq < beforeSeq (default: all), newest first — the
+   * end of a journal in one read.
+   */
+  async list(
+    loopId: string,
+    options: { afterSeq?: number; beforeSeq?: number; limit?: number; order?: "asc" | "desc" } = {},
+  ): Promise<{ entries: JournalEntry[]; more: boolean; revision: string }> {
     const { client, keys } = this.ctx;
     const limit = Math.min(Math.max(options.limit ?? 100, 1), LIMITS.pageSize);
+    const desc = options.order === "desc";
     const start = keys.journal(loopId, (options.afterSeq ?? 0) + 1);
-    const end = prefixEnd(keys.journalPrefix(loopId));
-    const res = await etcdCall(() => client.getAll().inRange({ start, end }).sort("Key", "Ascend").limit(limit).exec());
+    const end = desc && options.beforeSeq !== undefined ? keys.journal(loopId, Math.max(1, options.beforeSeq)) : prefixEnd(keys.journalPrefix(loopId));
+    const res = await etcdCall(() => client.getAll().inRange({ start, end }).sort("Key", desc ? "Descend" : "Ascend").limit(limit).exec());
     return {
       entries: res.kvs.map((kv) => decode(JournalEntry, kv.value, kv.key.toString())),
       more: Boolean(res.more),

@@ -6,6 +6,7 @@ import {
   SmithError,
   ZERO_COST,
   defaultConcurrencyKey,
+  issuePath,
   newId,
   parsePrd,
   storyProgress,
@@ -79,10 +80,10 @@ export class LoopRepository {
 
   /** Validates and builds a new loop record (no I/O), enforcing every size limit. */
   build(request: CreateLoopRequest, index?: number): Loop {
-    const field = (f: string) => (index === undefined ? f : `items[${index}].${f}`);
+    const field = (f: string) => (index === undefined ? f : f ? `items[${index}].${f}` : `items[${index}]`);
     const parsed = CreateLoopInput.safeParse(request);
     if (!parsed.success) {
-      const issues = parsed.error.issues.map((i) => ({ path: field(i.path.join(".")), message: i.message }));
+      const issues = parsed.error.issues.map((i) => ({ path: field(issuePath(i.path)), message: i.message }));
       const first = issues[0];
       throw new SmithError("invalid_argument", first ? `${first.path}: ${first.message}` : "invalid loop", {
         field: first?.path,

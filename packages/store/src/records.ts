@@ -8,6 +8,7 @@ import {
   Reason,
   SCHEMA_VERSION,
   SmithError,
+  issuePath,
   newId,
   tooLarge,
   utf8Length,
@@ -25,7 +26,7 @@ import type { LoopRepository } from "./loops.ts";
 import { absent, exists, txn, type Compare } from "./txn.ts";
 
 function invalid(field: string, error: z.ZodError): SmithError {
-  const issues = error.issues.map((i) => ({ path: [field, ...i.path].filter(Boolean).join("."), message: i.message }));
+  const issues = error.issues.map((i) => ({ path: issuePath(i.path, field), message: i.message }));
   return new SmithError("invalid_argument", `${issues[0]?.path}: ${issues[0]?.message}`, { field: issues[0]?.path, issues });
 }
 

@@ -45,7 +45,8 @@ export class LoopOperations {
       const first = report.errors[0];
       throw new SmithError("invalid_argument", `${field}: the PRD is not ready: ${first?.message ?? "invalid"}`, {
         field,
-        issues: report.errors.map((d) => ({ path: `${field}:${d.path}`, message: `${d.code}: ${d.message}` })),
+        // The diagnostic's own path is inside the PRD document: keep it in the message.
+        issues: report.errors.map((d) => ({ path: field, message: `${d.code} at ${d.path}: ${d.message}` })),
         report,
       });
     }

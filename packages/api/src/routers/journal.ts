@@ -6,10 +6,20 @@ import { router, viewerProcedure } from "../trpc.ts";
 
 export const journalRouter = router({
   list: viewerProcedure
-    .input(z.object({ loopId: LoopId, afterSeq: z.number().int().min(0).default(0), limit: z.number().int().min(1).max(LIMITS.pageSize).default(100) }))
+    .input(
+      z.object({
+        loopId: LoopId,
+        afterSeq: z.number().int().min(0).default(0),
+        /** With order "desc": entries before this seq (default: the newest). */
+        beforeSeq: z.number().int().min(1).optional(),
+        limit: z.number().int().min(1).max(LIMITS.pageSize).default(100),
+        /** "desc": newest first (the last `limit` entries), for `logs --tail`. */
+        order: z.enum(["asc", "desc"]).default("asc"),
+      }),
+    )
     .query(async ({ ctx, input }) => {
       await ctx.services.store.loops.getOrThrow(input.loopId);
-      const page = await ctx.services.store.journal.list(input.loopId, { afterSeq: input.afterSeq, limit: input.limit });
+      const page = await ctx.services.store.journal.list(input.loopId, input);
       return { entries: page.entries, more: page.more };
     }),
 

@@ -30,7 +30,10 @@ export const auditRouter = router({
         })
         .default({ limit: 100 }),
     )
-    .query(async ({ ctx, input }) => ctx.services.store.audit.list(input)),
+    .query(async ({ ctx, input }) => {
+      if (input.loopId) await ctx.services.store.loops.getOrThrow(input.loopId);
+      return ctx.services.store.audit.list(input);
+    }),
 });
 
 export const costRouter = router({
