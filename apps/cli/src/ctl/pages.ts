@@ -22,6 +22,12 @@ export async function listLoops(client: SmithClient, options: { states?: LoopSta
  * no way to read a journal from its end, so a tail means paging through all of it.
  */
 export async function readJournal(client: SmithClient, loopId: string, afterSeq: number, keepLast?: number): Promise<{ entries: JournalEntry[]; lastSeq: number }> {
+  if (keepLast !== undefined && keepLast <= PAGE) {
+    // The end of the journal in one read, newest first, then put back in order.
+    const page = await client.journal.list.query({ loopId, order: "desc", limit: Math.max(1, keepLast) });
+    const entries = page.entries.filter((e) => e.seq > afterSeq).reverse().slice(-keepLast);
+    return { entries: keepLast === 0 ? [] : entries, lastSeq: Math.max(afterSeq, page.entries[0]?.seq ?? afterSeq) };
+  }
   let entries: JournalEntry[] = [];
   let after = afterSeq;
   for (;;) {
