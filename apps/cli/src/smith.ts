@@ -7,13 +7,21 @@ import { defaultConfigPath } from "./config.ts";
 import { prdCommand } from "./prd.ts";
 import { up } from "./up.ts";
 import { runPrdGenerate, runPrdNew } from "./wizard/index.ts";
+import { resolveEndpoint } from "./ctl/run.ts";
+import { runTui } from "./tui/index.ts";
+import { readFileSync } from "node:fs";
 
 const HELP = `smith ${SMITH_VERSION}: autonomous coding loops at scale
 
 Usage:
-  smith up [--demo] [--state-dir DIR] [--etcd URLS] [--etcd-port N] [--api-port N] [--verbose]
+  smith up [--demo] [--state-dir DIR] [--etcd URLS] [--etcd-port N] [--api-port N] [--no-tui] [--verbose]
       Run etcd, the API and a scheduler on this machine. --demo also creates a demo
       repository and runs a loop on it with the replay agent (no network, no API key).
+      On a terminal it opens the dashboard (closing it stops the stack); without one it
+      prints progress lines (and, with --demo, exits when the demo loop finishes).
+  smith tui [--server URL] [--token T] [--context NAME]
+      The live dashboard (connection as smithctl: flags > --context > SMITH_API_URL/SMITH_TOKEN >
+      the current context, which \`smith up\` writes)
   smith prd new [--out PATH] [--markdown]  Write a PRD with an interactive wizard (default
                                            .agents/tasks/prd.json; --markdown adds prd.md)
   smith prd generate "REQUEST" [--agent claude|codex|command] [--agent-command CMD] [--out PATH] [--markdown]
@@ -37,12 +45,16 @@ async function main(argv: string[]): Promise<number> {
       "etcd-port": { type: "string", default: "23790" },
       "api-port": { type: "string", default: "7070" },
       verbose: { type: "boolean", default: false },
+      "no-tui": { type: "boolean", default: false },
       output: { type: "string", short: "o" },
       out: { type: "string" },
       markdown: { type: "boolean", default: false },
       agent: { type: "string" },
       "agent-command": { type: "string" },
       help: { type: "boolean", short: "h", default: false },
+      server: { type: "string" },
+      token: { type: "string" },
+      context: { type: "string" },
     },
   });
   const [command, ...rest] = positionals;
@@ -55,6 +67,15 @@ async function main(argv: string[]): Promise<number> {
     case "version":
       print(SMITH_VERSION);
       return 0;
+    case "tui": {
+      const configPath = defaultConfigPath(process.env);
+      const endpoint = resolveEndpoint(
+        { server: values.server, token: values.token, context: values.context },
+        { env: process.env, configPath, readFile: (p: string) => readFileSync(p, "utf8") },
+      );
+      if (!endpoint.token) throw new SmithError("invalid_argument", "no token: pass --token, set SMITH_TOKEN, or use a context with a token (smith up writes one)", { field: "token" });
+      return runTui({ url: endpoint.url, token: endpoint.token, context: endpoint.contextName ?? "(flags)" });
+    }
     case "prd": {
       const outPath = values.out ?? ".agents/tasks/prd.json";
       if (rest[0] === "new") return runPrdNew({ outPath, markdown: values.markdown });
@@ -99,6 +120,8 @@ async function main(argv: string[]): Promise<number> {
         out: print,
         stopSignal,
         exitAfterDemo: values.demo && !process.stdout.isTTY,
+        // On a terminal the stack opens the dashboard (`--no-tui` keeps plain progress lines).
+        ...(process.stdout.isTTY && process.stdin.isTTY && !values["no-tui"] ? { dashboard: (c: { url: string; token: string }) => runTui({ ...c, context: "local" }) } : {}),
         verbose: values.verbose,
       });
     }

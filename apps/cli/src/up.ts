@@ -29,6 +29,8 @@ export interface UpOptions {
   /** Exit once the demo loop finishes (non-interactive runs). */
   exitAfterDemo: boolean;
   verbose: boolean;
+  /** On a terminal: the dashboard to open on the running stack; closing it stops the stack. */
+  dashboard?: (connection: { url: string; token: string }) => Promise<number>;
 }
 
 const REPLICA_MAIN = resolve(fileURLToPath(import.meta.url), "../../../replica/src/main.ts");
@@ -59,7 +61,9 @@ export async function up(o: UpOptions): Promise<number> {
     const api = new ApiServer({ store, signingKey: secrets.signingKey, adminToken: secrets.adminToken, logger: log });
     const { url } = await api.start({ port: o.apiPort, host: "127.0.0.1" });
     stack.push({ name: "api", stop: () => api.stop() });
-    const executor = new LocalProcessExecutor({ stateDir: o.stateDir, command: [process.execPath, REPLICA_MAIN], env: replicaEnv(o.env, url), stopGraceMs: 3_000 });
+    // The demo's replay agent pauses between steps so that the run can be watched live.
+    const replicaVars = { ...replicaEnv(o.env, url), ...(o.demo && o.dashboard ? { SMITH_REPLAY_STEP_DELAY_MS: "700" } : {}) };
+    const executor = new LocalProcessExecutor({ stateDir: o.stateDir, command: [process.execPath, REPLICA_MAIN], env: replicaVars, stopGraceMs: 3_000 });
     const scheduler = new Scheduler({
       store,
       executor,
@@ -94,6 +98,12 @@ export async function up(o: UpOptions): Promise<number> {
         spec: { title: "demo: calc", repo: { url: demo.remoteUrl }, prd: { kind: "path", path: demo.prdPath }, agent: { provider: "replay", replayDir: demo.replayDir } },
       });
       o.out(`demo        loop ${loop.id} on ${demo.remoteUrl} (replay agent, 3 stories)`);
+      if (o.dashboard) {
+        const why = await Promise.race([o.stopSignal, o.dashboard({ url, token: secrets.adminToken }).then(() => "the dashboard was closed")]);
+        o.out(`stopping: ${why}`);
+        await stopAll();
+        return 0;
+      }
       const result = followDemo(client, loop.id, o.out);
       if (o.exitAfterDemo) {
         const finished = await Promise.race([result, o.stopSignal.then(() => undefined)]);
@@ -105,6 +115,12 @@ export async function up(o: UpOptions): Promise<number> {
         return code;
       }
       void result.then((l) => o.out(`demo        ${l.status.state} (${l.status.reason}); the stack keeps running: Ctrl-C to stop`));
+    }
+    if (o.dashboard) {
+      const why = await Promise.race([o.stopSignal, o.dashboard({ url, token: secrets.adminToken }).then(() => "the dashboard was closed")]);
+      o.out(`stopping: ${why}`);
+      await stopAll();
+      return code;
     }
     o.out("running     Ctrl-C to stop");
     const signal = await o.stopSignal;

@@ -16,6 +16,8 @@ const Env = z.object({
   SMITH_CODEX_BIN: z.string().optional(),
   /** Timeout of one quality gate command. */
   SMITH_GATE_TIMEOUT_MS: z.coerce.number().int().min(1000).default(10 * 60_000),
+  /** Pause between the replay agent's steps (demos: makes a replayed run watchable). */
+  SMITH_REPLAY_STEP_DELAY_MS: z.coerce.number().int().min(0).max(60_000).default(0),
   /** Lock renewal / cancel check interval. */
   SMITH_HEARTBEAT_MS: z.coerce.number().int().min(100).default(2_000),
 });

@@ -17,6 +17,7 @@ async function main(): Promise<number> {
     baseEnv: process.env,
     binaries: { claude: env.SMITH_CLAUDE_BIN, codex: env.SMITH_CODEX_BIN },
     gateTimeoutMs: env.SMITH_GATE_TIMEOUT_MS,
+    replayStepDelayMs: env.SMITH_REPLAY_STEP_DELAY_MS,
     heartbeatMs: env.SMITH_HEARTBEAT_MS,
     log: (line) => process.stderr.write(`${new Date().toISOString()} replica ${env.SMITH_LOOP_ID}/${env.SMITH_ATTEMPT}: ${line}\n`),
   });

@@ -34,6 +34,8 @@ export interface ReplicaOptions {
   /** The environment agents and gates start from; sanitized before use (never the replica token). */
   baseEnv: Record<string, string | undefined>;
   binaries?: { claude?: string; codex?: string };
+  /** Pause between the replay agent's steps. */
+  replayStepDelayMs?: number;
   gateTimeoutMs?: number;
   /** How often the lock is renewed and cancel is checked (default: min(API's interval, 2 s)). */
   heartbeatMs?: number;
@@ -192,6 +194,7 @@ export class ReplicaRunner {
 
     const agent = createAgent(loop.spec.agent, {
       binaries: this.o.binaries,
+      replayStepDelayMs: this.o.replayStepDelayMs,
       replayDir: loop.spec.agent.replayDir ? (isAbsolute(loop.spec.agent.replayDir) ? loop.spec.agent.replayDir : join(this.o.workDir, loop.spec.agent.replayDir)) : undefined,
     });
     const limits = loop.spec.limits;

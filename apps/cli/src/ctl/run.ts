@@ -76,7 +76,19 @@ function dispatch(client: SmithClient, command: ServerCommand, io: CtlIO): Promi
   }
 }
 
-function readTokenFile(io: CtlIO, path: string, contextName: string | undefined): string {
+/**
+ * The URL and token the smithctl precedence rules give (flags > --context > env > current
+ * context), for other commands that talk to the API (`smith tui`).
+ */
+export function resolveEndpoint(flags: ConnectionFlags, io: Pick<CtlIO, "env" | "configPath" | "readFile">): { url: string; token?: string; contextName?: string } {
+  const c = resolveConnection(flags, io.env, loadContexts(io.configPath), io.configPath);
+  let token: string | undefined;
+  if (c.token.kind === "value") token = c.token.value;
+  else if (c.token.kind === "file") token = readTokenFile(io, c.token.path, c.contextName);
+  return { url: c.url, ...(token !== undefined ? { token } : {}), ...(c.contextName !== undefined ? { contextName: c.contextName } : {}) };
+}
+
+function readTokenFile(io: Pick<CtlIO, "readFile">, path: string, contextName: string | undefined): string {
   try {
     return io.readFile(path).trim();
   } catch (err) {

@@ -1,0 +1,31 @@
+import { Box, Text } from "ink";
+import React from "react";
+import { loopName, shortId } from "../format.ts";
+import type { Prompt, TuiState } from "../state.ts";
+
+const h = React.createElement;
+
+const HINTS = {
+  table: "enter open  / filter  c cancel  r retry  s steer  ? help  q quit",
+  detail: "esc back  ↑↓ pgup pgdn scroll  f follow  c cancel  r retry  s steer  ? help  q quit",
+} as const;
+
+/** Two rows: the status of the last action (errors in red), then the prompt being typed or the key hints. */
+export function Footer({ state }: { state: TuiState }): React.ReactElement {
+  const status = state.status;
+  return h(
+    Box,
+    { flexDirection: "column", height: 2 },
+    h(Text, { wrap: "truncate", color: status?.level === "error" ? "red" : "green" }, status ? status.text : " "),
+    state.prompt ? h(PromptLine, { state, prompt: state.prompt }) : h(Text, { dimColor: true, wrap: "truncate" }, HINTS[state.view.kind]),
+  );
+}
+
+function PromptLine({ state, prompt }: { state: TuiState; prompt: Prompt }): React.ReactElement {
+  if (prompt.kind === "confirm-cancel") {
+    const loop = state.loops.get(prompt.loopId);
+    return h(Text, { color: "yellow", wrap: "truncate" }, `Cancel loop ${shortId(prompt.loopId)}${loop ? ` (${loopName(loop)})` : ""}? y/n`);
+  }
+  const label = { filter: "/", "cancel-reason": "cancel reason: ", "retry-reason": "retry reason: ", steer: "steer message: " }[prompt.kind];
+  return h(Text, { wrap: "truncate-start" }, h(Text, { color: "yellow" }, label), prompt.value, h(Text, { inverse: true }, " "));
+}

@@ -1,0 +1,62 @@
+import { LOOP_STATES } from "@smith/core";
+import { Box, Text } from "ink";
+import React from "react";
+import { STATE_COLORS, clock, formatAge, shortId } from "../format.ts";
+import { RECONNECTED_NOTICE_MS, countsByState, type Connection, type TuiState } from "../state.ts";
+
+const h = React.createElement;
+
+export interface HeaderProps {
+  state: TuiState;
+  context: string;
+  url: string;
+}
+
+/** Four rows: where we are connected and how well, the loops per state, the breadcrumb, a rule. */
+export function Header({ state, context, url }: HeaderProps): React.ReactElement {
+  const counts = countsByState(state.loops);
+  const crumb = state.view.kind === "detail" ? `Loops ▸ ${shortId(state.view.loopId)}` : "Loops";
+  return h(
+    Box,
+    { flexDirection: "column", height: 4 },
+    h(
+      Box,
+      { justifyContent: "space-between" },
+      h(Text, { wrap: "truncate" }, h(Text, { bold: true, color: "magenta" }, "smith"), "  context ", h(Text, { bold: true }, context), "  api ", h(Text, { color: "cyan" }, url)),
+      h(ConnectionBadge, { connection: state.connection, now: state.now }),
+    ),
+    h(
+      Text,
+      { wrap: "truncate" },
+      h(Text, { bold: true }, `${state.loops.size} ${state.loops.size === 1 ? "loop" : "loops"}`),
+      ...LOOP_STATES.map((s) => h(Text, { key: s }, "  ", h(Text, { color: STATE_COLORS[s] }, s), ` ${counts[s]}`)),
+    ),
+    h(
+      Text,
+      { wrap: "truncate" },
+      h(Text, { bold: true }, crumb),
+      state.filter && state.view.kind === "table" ? h(Text, { color: "yellow" }, `  filter /${state.filter}`) : "",
+    ),
+    h(Text, { dimColor: true, wrap: "truncate" }, "─".repeat(Math.max(0, state.columns))),
+  );
+}
+
+/** `● connected`, `◌ reconnecting… lost 12:03:04 (5s)`, `● reconnected 12:03:10 (lost 12:03:04)`. */
+export function connectionLabel(connection: Connection, now: number): { text: string; color: string } {
+  switch (connection.status) {
+    case "connecting":
+      return { text: `○ connecting…${connection.error ? ` (${connection.error})` : ""}`, color: "yellow" };
+    case "reconnecting":
+      return { text: `◌ reconnecting… lost ${clock(connection.lostAt)} (${formatAge(now - connection.lostAt)} ago)`, color: "red" };
+    case "connected":
+      if (connection.lostAt !== undefined && now - connection.since < RECONNECTED_NOTICE_MS) {
+        return { text: `● reconnected ${clock(connection.since)} (lost ${clock(connection.lostAt)})`, color: "green" };
+      }
+      return { text: "● connected", color: "green" };
+  }
+}
+
+function ConnectionBadge({ connection, now }: { connection: Connection; now: number }): React.ReactElement {
+  const { text, color } = connectionLabel(connection, now);
+  return h(Text, { color, wrap: "truncate" }, text);
+}

@@ -1,0 +1,193 @@
+import { TRPCClientError, type SmithClient } from "@smith/client";
+import { Batcher } from "./batcher.ts";
+import { shortId } from "./format.ts";
+import { handleInput, type Command, type KeyInfo } from "./keys.ts";
+import { initialState, reduceAll, type Action, type TuiState } from "./state.ts";
+
+export interface TuiControllerOptions {
+  client: SmithClient;
+  /** Screen updates are at least this far apart (default 100 ms). */
+  intervalMs?: number;
+  /** Journal lines kept in the detail view (default 2,000). */
+  journalLimit?: number;
+  /** How often ages and the status line are refreshed (default 1 s). */
+  tickMs?: number;
+  /** Called once when the user quits (`q`, ctrl-c). */
+  onQuit?: () => void;
+  now?: () => number;
+}
+
+interface Subscription {
+  unsubscribe(): void;
+}
+
+/** The tRPC client's connection states, as `onConnectionStateChange` reports them. */
+interface ConnectionStateChange {
+  state: "idle" | "connecting" | "pending";
+  error: { message: string } | null;
+}
+
+/** Journal entries shown when a loop is opened (older ones are a `smithctl logs` away). */
+export const JOURNAL_BACKLOG = 500;
+
+/**
+ * Connects the pure state to the world: feeds `loops.watch` and `journal.tail` events into the
+ * batcher, turns key presses into actions and commands, and runs the commands (API mutations),
+ * reporting their outcome on the status line. A failed mutation is a status line, never a crash.
+ */
+export class TuiController {
+  readonly store: Batcher<TuiState, Action>;
+  private readonly client: SmithClient;
+  private readonly now: () => number;
+  private readonly tickMs: number;
+  private readonly onQuit: () => void;
+  private loopsSub: Subscription | undefined;
+  private journalSub: (Subscription & { loopId: string }) | undefined;
+  private ticker: ReturnType<typeof setInterval> | undefined;
+  private stopped = false;
+
+  constructor(options: TuiControllerOptions) {
+    this.client = options.client;
+    this.now = options.now ?? Date.now;
+    this.tickMs = options.tickMs ?? 1_000;
+    this.onQuit = options.onQuit ?? (() => undefined);
+    this.store = new Batcher<TuiState, Action>({
+      initial: initialState({ now: this.now(), journalLimit: options.journalLimit }),
+      reduce: reduceAll,
+      intervalMs: options.intervalMs,
+      now: this.now,
+    });
+  }
+
+  /** Subscribes to the loops (snapshot first, then every change) and starts the clock. */
+  start(): void {
+    this.loopsSub = this.client.loops.watch.subscribe(
+      { snapshot: true },
+      {
+        onData: ({ data }) => this.store.enqueue({ type: "watch", event: data }),
+        onConnectionStateChange: (s) => this.connectionChanged(s, (connected, error) => ({ type: "connection", connected, at: this.now(), error })),
+        onError: (err) => {
+          this.store.enqueue({ type: "connection", connected: false, at: this.now(), error: err.message });
+          this.status("error", `loops.watch stopped: ${describe(err)}`);
+        },
+      },
+    );
+    this.ticker = setInterval(() => this.store.enqueue({ type: "tick", now: this.now() }), this.tickMs);
+  }
+
+  stop(): void {
+    if (this.stopped) return;
+    this.stopped = true;
+    if (this.ticker) clearInterval(this.ticker);
+    this.loopsSub?.unsubscribe();
+    this.journalSub?.unsubscribe();
+    this.journalSub = undefined;
+    this.store.close();
+  }
+
+  resize(rows: number, columns: number): void {
+    this.store.dispatchNow([{ type: "resize", rows, columns }]);
+  }
+
+  /** A key press (or a paste): its actions are applied at once, then its commands run. */
+  key(input: string, key: KeyInfo): void {
+    if (this.stopped) return;
+    const { actions, commands } = handleInput(this.store.getState(), input, key);
+    if (actions.length > 0) this.store.dispatchNow(actions);
+    this.syncJournal();
+    for (const command of commands) this.run(command);
+  }
+
+  /** One journal subscription, for the loop in the detail view; none on the table. */
+  private syncJournal(): void {
+    const state = this.store.getState();
+    const wanted = state.view.kind === "detail" ? state.view.loopId : undefined;
+    if (this.journalSub?.loopId === wanted) return;
+    this.journalSub?.unsubscribe();
+    this.journalSub = undefined;
+    if (!wanted) return;
+    const loopId = wanted;
+    let sub: { unsubscribe(): void } | undefined;
+    let cancelled = false;
+    this.journalSub = {
+      loopId,
+      unsubscribe: () => {
+        cancelled = true;
+        sub?.unsubscribe();
+      },
+    };
+    // Open near the end: the newest JOURNAL_BACKLOG entries, then follow (not a replay from seq 1).
+    void this.client.journal.list
+      .query({ loopId, order: "desc", limit: 1 })
+      .then((page) => page.entries[0]?.seq ?? 0)
+      .catch(() => 0)
+      .then((newest) => {
+        if (cancelled) return;
+        sub = this.subscribeJournal(loopId, Math.max(0, newest - JOURNAL_BACKLOG));
+      });
+  }
+
+  private subscribeJournal(loopId: string, afterSeq: number): { unsubscribe(): void } {
+    return this.client.journal.tail.subscribe(
+      { loopId, afterSeq },
+      {
+        onData: ({ data }) => this.store.enqueue({ type: "journal", entry: data }),
+        onConnectionStateChange: (s) => this.connectionChanged(s, (connected, error) => ({ type: "journalConnection", loopId, connected, at: this.now(), error })),
+        onError: (err) => {
+          this.store.enqueue({ type: "journalConnection", loopId, connected: false, at: this.now(), error: err.message });
+          this.status("error", `journal of ${shortId(loopId)} stopped: ${describe(err)}`);
+        },
+      },
+    );
+  }
+
+  private connectionChanged(s: ConnectionStateChange, action: (connected: boolean, error: string | undefined) => Action): void {
+    // `pending` is tRPC's name for "connected, waiting for events"; `idle` follows an unsubscribe.
+    if (s.state === "idle") return;
+    this.store.enqueue(action(s.state === "pending", s.error?.message));
+  }
+
+  private run(command: Command): void {
+    if (command.type === "quit") {
+      this.onQuit();
+      return;
+    }
+    const id = shortId(command.loopId);
+    void (async () => {
+      try {
+        switch (command.type) {
+          case "cancel": {
+            const loop = await this.client.loops.cancel.mutate({ id: command.loopId, reason: command.reason });
+            this.status("info", `loop ${id} ${loop.status.state}`);
+            break;
+          }
+          case "retry": {
+            const loop = await this.client.loops.retry.mutate({ id: command.loopId, reason: command.reason });
+            this.status("info", `loop ${id} retried: ${loop.status.state}`);
+            break;
+          }
+          case "steer":
+            await this.client.loops.steer.mutate({ id: command.loopId, message: command.message });
+            this.status("info", `steering message queued for loop ${id}`);
+            break;
+        }
+      } catch (err) {
+        this.status("error", `${command.type} ${id} failed, ${describe(err)}`);
+      }
+    })();
+  }
+
+  private status(level: "info" | "error", text: string): void {
+    this.store.dispatchNow([{ type: "status", level, text, at: this.now() }]);
+  }
+}
+
+/** An API error as one line: the tRPC code first (`PRECONDITION_FAILED: …`), so that a narrow status line still shows it. */
+export function describe(err: unknown): string {
+  if (err instanceof TRPCClientError) {
+    const data: unknown = err.data;
+    const code = data && typeof data === "object" && "code" in data && typeof data.code === "string" ? data.code : undefined;
+    return code ? `${code}: ${err.message}` : err.message;
+  }
+  return err instanceof Error ? err.message : String(err);
+}

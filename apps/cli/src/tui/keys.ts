@@ -1,0 +1,154 @@
+import type { Key } from "ink";
+import { journalHeight, reduceAll, tableHeight, targetLoopId, type Action, type Prompt, type TuiState } from "./state.ts";
+
+// The key map: a pure function from (state, key) to state actions and at most one command for
+// the outside world (an API mutation, or quitting). The `?` overlay lists the same bindings.
+
+export type Command =
+  | { type: "quit" }
+  | { type: "cancel"; loopId: string; reason: string }
+  | { type: "retry"; loopId: string; reason: string }
+  | { type: "steer"; loopId: string; message: string };
+
+export interface KeyResult {
+  actions: Action[];
+  command?: Command;
+}
+
+/** Ink's key flags; absent ones are false (tests pass only the ones they press). */
+export type KeyInfo = Partial<Key>;
+
+/** For the help overlay: [keys, what they do], per view. */
+export const KEY_HELP: { title: string; keys: [string, string][] }[] = [
+  {
+    title: "Loops",
+    keys: [
+      ["j / ↓, k / ↑", "move the selection"],
+      ["pgdn / pgup, g / G", "a page; first / last loop"],
+      ["enter", "open the loop: summary and live journal"],
+      ["/", "filter by id, title, repository or state (esc clears)"],
+    ],
+  },
+  {
+    title: "Loop detail",
+    keys: [
+      ["↑ ↓ / k j, pgup pgdn", "scroll the journal (stops following)"],
+      ["f", "follow new journal lines on / off"],
+      ["g / G", "oldest line / newest line and follow"],
+      ["esc", "back to the loops"],
+    ],
+  },
+  {
+    title: "Everywhere",
+    keys: [
+      ["c", "cancel the loop (asks, then a reason)"],
+      ["r", "retry a flatlined loop (with a reason)"],
+      ["s", "steer: a message for the loop's next iteration"],
+      ["?", "this help (any key closes it)"],
+      ["q, ctrl-c", "quit"],
+    ],
+  },
+];
+
+const none: KeyResult = { actions: [] };
+
+/**
+ * Ink hands over a paste, or several keys written at once (as `tmux send-keys` does), as one
+ * input. This splits it into the keys a person would have pressed — single characters, and
+ * `\r` as enter — and maps each against the state the previous ones left.
+ */
+export function handleInput(state: TuiState, input: string, key: KeyInfo): { actions: Action[]; commands: Command[] } {
+  const actions: Action[] = [];
+  const commands: Command[] = [];
+  let s = state;
+  for (const k of splitInput(input, key)) {
+    const r = handleKey(s, k.input, k.key);
+    actions.push(...r.actions);
+    if (r.command) commands.push(r.command);
+    if (r.command?.type === "quit") break;
+    s = reduceAll(s, r.actions);
+  }
+  return { actions, commands };
+}
+
+export function splitInput(input: string, key: KeyInfo): { input: string; key: KeyInfo }[] {
+  const chars = [...input];
+  const special = key.ctrl || key.meta || key.escape || key.return || key.tab || key.backspace || key.delete;
+  if (chars.length <= 1 || special) return [{ input, key }];
+  return chars.map((ch) => (ch === "\r" ? { input: "", key: { return: true } } : { input: ch, key: {} }));
+}
+
+export function handleKey(state: TuiState, input: string, key: KeyInfo): KeyResult {
+  if (key.ctrl && input === "c") return { actions: [], command: { type: "quit" } };
+  if (state.prompt) return promptKey(state, state.prompt, input, key);
+  if (state.help) return { actions: [{ type: "help", open: false }] };
+  if (input === "?") return { actions: [{ type: "help", open: true }] };
+  if (input === "q") return { actions: [], command: { type: "quit" } };
+  const target = targetLoopId(state);
+  if (target && (input === "c" || input === "r" || input === "s")) {
+    const prompt: Prompt =
+      input === "c" ? { kind: "confirm-cancel", loopId: target } : { kind: input === "r" ? "retry-reason" : "steer", loopId: target, value: "" };
+    return { actions: [{ type: "prompt", prompt }] };
+  }
+  return state.view.kind === "table" ? tableKey(state, input, key) : detailKey(state, input, key);
+}
+
+function tableKey(state: TuiState, input: string, key: KeyInfo): KeyResult {
+  const page = tableHeight(state);
+  if (input === "j" || key.downArrow) return { actions: [{ type: "move", delta: 1 }] };
+  if (input === "k" || key.upArrow) return { actions: [{ type: "move", delta: -1 }] };
+  if (key.pageDown) return { actions: [{ type: "move", delta: page }] };
+  if (key.pageUp) return { actions: [{ type: "move", delta: -page }] };
+  if (input === "g" || key.home) return { actions: [{ type: "moveTo", index: "first" }] };
+  if (input === "G" || key.end) return { actions: [{ type: "moveTo", index: "last" }] };
+  if (key.return) return { actions: [{ type: "open" }] };
+  if (input === "/") return { actions: [{ type: "prompt", prompt: { kind: "filter", value: state.filter, previous: state.filter } }] };
+  if (key.escape && state.filter) return { actions: [{ type: "setFilter", value: "" }] };
+  return none;
+}
+
+function detailKey(state: TuiState, input: string, key: KeyInfo): KeyResult {
+  const page = Math.max(1, journalHeight(state) - 1);
+  if (key.escape) return { actions: [{ type: "back" }] };
+  if (input === "k" || key.upArrow) return { actions: [{ type: "scroll", delta: -1 }] };
+  if (input === "j" || key.downArrow) return { actions: [{ type: "scroll", delta: 1 }] };
+  if (key.pageUp) return { actions: [{ type: "scroll", delta: -page }] };
+  if (key.pageDown) return { actions: [{ type: "scroll", delta: page }] };
+  if (input === "g" || key.home) return { actions: [{ type: "scrollTo", end: "top" }] };
+  if (input === "G" || key.end) return { actions: [{ type: "scrollTo", end: "bottom" }] };
+  if (input === "f") return { actions: [{ type: "toggleFollow" }] };
+  return none;
+}
+
+function promptKey(state: TuiState, prompt: Prompt, input: string, key: KeyInfo): KeyResult {
+  if (prompt.kind === "confirm-cancel") {
+    if (input === "y" || input === "Y") return { actions: [{ type: "prompt", prompt: { kind: "cancel-reason", loopId: prompt.loopId, value: "" } }] };
+    if (input === "n" || input === "N" || key.escape) return { actions: [{ type: "prompt", prompt: undefined }] };
+    return none;
+  }
+  if (key.escape) {
+    const close: Action = { type: "prompt", prompt: undefined };
+    return { actions: prompt.kind === "filter" ? [close, { type: "setFilter", value: prompt.previous }] : [close] };
+  }
+  if (key.return) {
+    if (prompt.kind === "filter") return { actions: [{ type: "prompt", prompt: undefined }] };
+    const text = prompt.value.trim();
+    if (!text) {
+      const what = prompt.kind === "steer" ? "a message" : "a reason";
+      return { actions: [{ type: "status", level: "error", text: `${what} is required (esc to give up)`, at: state.now }] };
+    }
+    const close: Action = { type: "prompt", prompt: undefined };
+    const command: Command =
+      prompt.kind === "steer"
+        ? { type: "steer", loopId: prompt.loopId, message: text }
+        : { type: prompt.kind === "cancel-reason" ? "cancel" : "retry", loopId: prompt.loopId, reason: text };
+    return { actions: [close], command };
+  }
+  if (key.backspace || key.delete) return { actions: [{ type: "prompt", prompt: { ...prompt, value: prompt.value.slice(0, -1) } }] };
+  if (key.ctrl || key.meta || key.tab) return none;
+  // Typed or pasted text; control characters (arrows' escape bytes, newlines) never enter a reason.
+  // eslint-disable-next-line no-control-regex
+  const text = input.replace(/[\u0000-\u001f\u007f]/g, "");
+  if (!text) return none;
+  return { actions: [{ type: "prompt", prompt: { ...prompt, value: prompt.value + text } }] };
+}
