@@ -1,0 +1,41 @@
+/**
+ * Sizes and counts of every benchmark, in one place so that the report and docs/benchmarks.md
+ * can name them. Chosen so that a run takes about a minute on 2 cores and trials agree within a
+ * few percent; raise them on bigger machines if the spread column says so.
+ */
+export const BENCH = {
+  /** Operations in flight in the throughput benchmarks. */
+  concurrency: 16,
+  /** Each throughput workload runs alone this long first: connections, JIT, etcd's caches. */
+  warmupMs: 500,
+  trialMs: 1000,
+  /** Throughput trials per workload, interleaved across workloads; the figure is their median. */
+  rounds: 5,
+  /** Value size of the raw puts: about a journal entry's size (see docs/benchmarks.md). */
+  rawValueBytes: 320,
+  claims: {
+    /** Loops queued for each claim trial, each with its own concurrency key. */
+    queued: 500,
+    /** Claimers racing for the queue, each with its own client and session. */
+    claimers: [1, 4],
+    trials: 3,
+    warmupQueued: 100,
+    /** High enough that slot limits never make a claimer skip an entry. */
+    perKeyLimit: 100_000,
+  },
+  journal: {
+    /** Loops written at once: one writer per loop, as with replicas. */
+    loops: 16,
+    batchEntries: 50,
+  },
+  latency: {
+    /** Total sends per second across the streams. */
+    ratePerSec: 500,
+    /** Single writers (loops, or raw key prefixes), each sending one operation at a time. */
+    streams: 8,
+    warmupMs: 500,
+    durationMs: 4000,
+    /** How long to wait for the last events before calling them lost. */
+    drainTimeoutMs: 10_000,
+  },
+} as const;
