@@ -68,12 +68,23 @@ export class ClaimRepository {
     if (session.state !== "running") return undefined;
     const perKeyLimit = options.perKeyLimit ?? 1;
     const pageSize = options.pageSize ?? 32;
-    let occupied = await this.occupiedSlots();
+    // Occupied slots are read per concurrency key (and the global pool), only for the keys of the
+    // entries actually tried, and re-read after a lost race.
+    const occupied = new Map<string, Set<string>>();
+    const slotsOf = async (key: string): Promise<Set<string>> => {
+      let set = occupied.get(key);
+      if (!set) {
+        set = await this.occupiedSlots(key);
+        occupied.set(key, set);
+      }
+      return set;
+    };
     const queuePrefix = keys.queuePrefix();
     let start = queuePrefix;
     const end = prefixEnd(queuePrefix);
     for (let page = 0; page < 100; page++) {
-      const res = await etcdCall(() => client.getAll().inRange({ start, end }).sort("Key", "Ascend").limit(pageSize).exec());
+      // Serializable reads are enough here: the claim txn compares everything it relies on.
+      const res = await etcdCall(() => client.getAll().inRange({ start, end }).limit(pageSize).serializable(true).exec());
       for (const kv of res.kvs) {
         const queueKey = kv.key.toString();
         const entry = JSON.parse(kv.value.toString()) as QueueValue;
@@ -83,18 +94,18 @@ export class ClaimRepository {
         for (let tries = 0; tries < 5; tries++) {
           let globalSlot: string | undefined;
           if (options.maxRunning !== undefined) {
-            globalSlot = freeSlot(occupied, keys.slot(GLOBAL_SLOT_KEY, 0).slice(0, -1), options.maxRunning);
+            globalSlot = freeSlot(await slotsOf(GLOBAL_SLOT_KEY), keys.slot(GLOBAL_SLOT_KEY, 0).slice(0, -1), options.maxRunning);
             if (!globalSlot) return undefined;
           }
           const limit = options.keyLimits?.[entry.concurrencyKey] ?? perKeyLimit;
-          const keySlot = freeSlot(occupied, keys.slot(entry.concurrencyKey, 0).slice(0, -1), limit);
+          const keySlot = freeSlot(await slotsOf(entry.concurrencyKey), keys.slot(entry.concurrencyKey, 0).slice(0, -1), limit);
           if (!keySlot) break;
           const current = await this.loops.get(entry.loopId);
           if (!current || current.loop.status.state !== "unresolved" || current.loop.status.queueKey !== queueKey) break;
           const claimed = await this.tryClaim(session, current, queueKey, [keySlot, ...(globalSlot ? [globalSlot] : [])]);
           if (claimed) return claimed;
           this.stats.conflicts++;
-          occupied = await this.occupiedSlots();
+          occupied.clear();
         }
       }
       const last = res.kvs[res.kvs.length - 1];
@@ -128,10 +139,11 @@ export class ClaimRepository {
     return res.succeeded ? { loop: plan.loop, revision: res.header.revision } : undefined;
   }
 
-  private async occupiedSlots(): Promise<Set<string>> {
+  /** The taken slot keys of one concurrency key (or of the global pool). */
+  private async occupiedSlots(concurrencyKey: string): Promise<Set<string>> {
     const { client, keys } = this.ctx;
-    const prefix = keys.slotsPrefix();
-    const res = await etcdCall(() => client.getAll().prefix(prefix).keys());
+    const prefix = keys.slotsPrefix(concurrencyKey);
+    const res = await etcdCall(() => client.getAll().prefix(prefix).serializable(true).keys());
     return new Set(res);
   }
 

@@ -47,6 +47,12 @@ interface Head {
 
 export class JournalRepository {
   private readonly ctx: StoreContext;
+  /**
+   * The head (last seq and its revision) this process last wrote, per loop. A loop's journal
+   * usually has one writer (its replica, through one API), so the next append can skip reading
+   * the head; a stale entry only costs one failed compare and a re-read.
+   */
+  private readonly heads = new Map<string, Head>();
 
   constructor(ctx: StoreContext) {
     this.ctx = ctx;
@@ -117,7 +123,7 @@ export class JournalRepository {
     // Retries only on a lost race for the head counter (another writer appended first).
     for (let round = 0; round < 100; round++) {
       if (pending.length === 0) break;
-      const head = await this.head(loopId);
+      const head = (round === 0 ? this.heads.get(loopId) : undefined) ?? (await this.head(loopId));
       const compares: Compare[] = [
         head.revision ? modIs(headKey, head.revision) : absent(headKey),
         exists(loopKey),
@@ -133,7 +139,11 @@ export class JournalRepository {
       ops.push(client.put(headKey).value(encode({ schemaVersion: SCHEMA_VERSION, seq: head.seq + written.length })));
       const failure: IOperation[] = [client.get(loopKey), ...pending.map((e) => client.get(keys.journalId(loopId, e.id)))];
       const res = await txn(client, compares, ops, failure);
-      if (res.succeeded) return [...already, ...written].sort((a, b) => a.seq - b.seq);
+      if (res.succeeded) {
+        this.remember(loopId, { seq: head.seq + written.length, revision: res.header.revision });
+        return [...already, ...written].sort((a, b) => a.seq - b.seq);
+      }
+      this.heads.delete(loopId);
 
       if (rangeKvs(res, 0).length === 0) throw new SmithError("not_found", `loop ${loopId} not found`, { field: "loopId" });
       const known: number[] = [];
@@ -153,6 +163,16 @@ export class JournalRepository {
     }
     if (pending.length === 0) return already.sort((a, b) => a.seq - b.seq);
     throw new SmithError("conflict", `loop ${loopId}: journal append kept losing races; retry`);
+  }
+
+  private remember(loopId: string, head: Head): void {
+    // Bounded: a long-lived API process sees many loops.
+    if (this.heads.size >= 10_000) {
+      const oldest = this.heads.keys().next().value;
+      if (oldest !== undefined) this.heads.delete(oldest);
+    }
+    this.heads.delete(loopId);
+    this.heads.set(loopId, head);
   }
 
   async head(loopId: string): Promise<Head> {
@@ -185,7 +205,11 @@ export class JournalRepository {
     const desc = options.order === "desc";
     const start = keys.journal(loopId, (options.afterSeq ?? 0) + 1);
     const end = desc && options.beforeSeq !== undefined ? keys.journal(loopId, Math.max(1, options.beforeSeq)) : prefixEnd(keys.journalPrefix(loopId));
-    const res = await etcdCall(() => client.getAll().inRange({ start, end }).sort("Key", desc ? "Descend" : "Ascend").limit(limit).exec());
+    // No sort for ascending reads: keys come back in order, and with a sort etcd ignores `limit`.
+    const res = await etcdCall(() => {
+      const range = client.getAll().inRange({ start, end }).limit(limit);
+      return (desc ? range.sort("Key", "Descend") : range).exec();
+    });
     return {
       entries: res.kvs.map((kv) => decode(JournalEntry, kv.value, kv.key.toString())),
       more: Boolean(res.more),

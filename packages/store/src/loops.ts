@@ -230,14 +230,11 @@ export class LoopRepository {
     let revision: string | undefined;
     const chunk = Math.max(limit * 2, 50);
     for (;;) {
-      const res = await etcdCall(() =>
-        client
-          .getAll()
-          .inRange({ start, end: stop })
-          .sort("Key", desc ? "Descend" : "Ascend")
-          .limit(chunk)
-          .exec(),
-      );
+      // No sort for ascending reads: keys come back in order, and with a sort etcd ignores `limit`.
+      const res = await etcdCall(() => {
+        const range = client.getAll().inRange({ start, end: stop }).limit(chunk);
+        return (desc ? range.sort("Key", "Descend") : range).exec();
+      });
       revision ??= res.header.revision;
       for (const kv of res.kvs) {
         const key = kv.key.toString();

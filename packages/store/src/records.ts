@@ -70,7 +70,7 @@ export class HandoffRepository {
 
   async list(loopId: string): Promise<Handoff[]> {
     const prefix = this.ctx.keys.handoffsPrefix(loopId);
-    const res = await etcdCall(() => this.ctx.client.getAll().prefix(prefix).sort("Key", "Ascend").exec());
+    const res = await etcdCall(() => this.ctx.client.getAll().prefix(prefix).exec());
     return res.kvs.map((kv) => decode(Handoff, kv.value, kv.key.toString()));
   }
 
@@ -138,7 +138,7 @@ export class OverrideRepository {
 
   async list(loopId: string): Promise<Override[]> {
     const prefix = this.ctx.keys.overridesPrefix(loopId);
-    const res = await etcdCall(() => this.ctx.client.getAll().prefix(prefix).sort("Key", "Ascend").exec());
+    const res = await etcdCall(() => this.ctx.client.getAll().prefix(prefix).exec());
     return res.kvs.map((kv) => decode(Override, kv.value, kv.key.toString()));
   }
 }
@@ -187,7 +187,7 @@ export class AuditRepository {
     if (options.loopId) {
       const prefix = keys.auditByLoopPrefix(options.loopId);
       const start = options.cursor ? keys.auditByLoop(options.loopId, options.cursor) + "\0" : prefix;
-      const res = await etcdCall(() => client.getAll().inRange({ start, end: prefixEnd(prefix) }).sort("Key", "Ascend").limit(limit).exec());
+      const res = await etcdCall(() => client.getAll().inRange({ start, end: prefixEnd(prefix) }).limit(limit).exec());
       const items: AuditEvent[] = [];
       for (const kv of res.kvs) {
         const eventKey = kv.value.toString();
@@ -208,7 +208,7 @@ export class AuditRepository {
     const end = toMs !== undefined ? prefixEnd(keys.auditDayPrefix(new Date(toMs))) : prefixEnd(prefix);
     const items: AuditEvent[] = [];
     for (;;) {
-      const res = await etcdCall(() => client.getAll().inRange({ start, end }).sort("Key", "Ascend").limit(limit).exec());
+      const res = await etcdCall(() => client.getAll().inRange({ start, end }).limit(limit).exec());
       for (const kv of res.kvs) {
         const e = decode(AuditEvent, kv.value, kv.key.toString());
         if (!inTime(e)) continue;
