@@ -3,6 +3,7 @@
 import { writeFile } from "node:fs/promises";
 import { parseArgs } from "node:util";
 import { type EtcdServer, startEtcd } from "@smith/testing/standalone";
+import { apiSuite } from "./bench/api.ts";
 import { claimsSuite } from "./bench/claims.ts";
 import { BENCH } from "./bench/config.ts";
 import { OtherLoad } from "./bench/cpu.ts";
@@ -20,7 +21,7 @@ import type { BenchContext, Measurement, Suite, Workload } from "./bench/suite.t
  * interleaved rounds; then each suite's `run` in this order (the two latency measurements next to
  * each other, the long claim drains last).
  */
-const SUITES: readonly Suite[] = [rawSuite, loopsSuite, journalSuite, claimsSuite];
+const SUITES: readonly Suite[] = [rawSuite, loopsSuite, journalSuite, apiSuite, claimsSuite];
 
 async function runSuites(ctx: BenchContext): Promise<Measurement[]> {
   const workloads: { suite: Suite; workload: Workload }[] = [];

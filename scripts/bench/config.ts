@@ -23,6 +23,14 @@ export const BENCH = {
     /** High enough that slot limits never make a claimer skip an entry. */
     perKeyLimit: 100_000,
   },
+  api: {
+    /** Journal tail subscribers (SSE), each receiving every entry. */
+    subscribers: 10,
+    /** Entries per second a replica appends, in `batch`-entry appendJournal calls. */
+    ratePerSec: 1_000,
+    batch: 50,
+    durationMs: 5_000,
+  },
   journal: {
     /** Loops written at once: one writer per loop, as with replicas. */
     loops: 16,

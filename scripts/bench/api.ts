@@ -1,0 +1,160 @@
+import { mintReplicaToken } from "@smith/auth";
+import { createSmithClient, type SmithClient } from "@smith/client";
+import type { JournalEntry } from "@smith/core";
+import type { SmithStore } from "@smith/store";
+import { spawn } from "node:child_process";
+import { createInterface } from "node:readline";
+import { ADMIN_TOKEN, SIGNING_KEY, loopInput } from "../../packages/api/src/testSupport.ts";
+import { BENCH } from "./config.ts";
+import { paced } from "./load.ts";
+import { percentile } from "./stats.ts";
+import { BenchCheckError, type BenchContext, type Measurement, type Suite, type Workload } from "./suite.ts";
+
+/**
+ * The API end to end, as deployed: a separate API process (apps/api) on the same etcd, reached
+ * over HTTP with superjson and bearer auth. `loops.create` through a real client; and
+ * `replica.appendJournal` → `journal.tail` subscribers over SSE, at a steady 1,000 entries/s with
+ * 10 subscribers, checking that every subscriber gets every entry exactly once.
+ */
+interface RunningApi {
+  url: string;
+  store: SmithStore;
+  client(token: string): SmithClient;
+  operator: string;
+  viewer: string;
+}
+
+let api: Promise<RunningApi> | undefined;
+
+function start(ctx: BenchContext): Promise<RunningApi> {
+  api ??= (async () => {
+    const prefix = ctx.prefix("api");
+    const child = spawn(process.execPath, ["apps/api/src/main.ts"], {
+      env: {
+        PATH: process.env.PATH ?? "",
+        SMITH_ETCD_ENDPOINTS: ctx.endpoint,
+        SMITH_ETCD_PREFIX: prefix.replace(/\/$/, ""),
+        SMITH_API_PORT: "0",
+        SMITH_SIGNING_KEY: SIGNING_KEY,
+        SMITH_ADMIN_TOKEN: ADMIN_TOKEN,
+      },
+      stdio: ["ignore", "ignore", "pipe"],
+    });
+    ctx.defer(() => child.kill("SIGTERM"));
+    const url = await new Promise<string>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new BenchCheckError("the API process did not start within 20 s")), 20_000);
+      createInterface({ input: child.stderr }).on("line", (line) => {
+        const m = /"url":"([^"]+)"/.exec(line);
+        if (m?.[1]) {
+          clearTimeout(timer);
+          resolve(m[1]);
+        }
+      });
+      child.once("exit", (code) => reject(new BenchCheckError(`the API process exited (${code})`)));
+    });
+    const client = (token: string) => createSmithClient({ url, token });
+    const admin = client(ADMIN_TOKEN);
+    const operator = (await admin.tokens.create.mutate({ name: "bench-operator", role: "operator" })).token;
+    const viewer = (await admin.tokens.create.mutate({ name: "bench-viewer", role: "viewer" })).token;
+    return { url, store: ctx.store(prefix), client, operator, viewer };
+  })();
+  return api;
+}
+
+export const apiSuite: Suite = {
+  name: "api",
+
+  async workloads(ctx: BenchContext): Promise<Workload[]> {
+    const a = await start(ctx);
+    const client = a.client(a.operator);
+    return [
+      {
+        id: "api.loops.create",
+        name: "loops.create via API",
+        unit: "ops/s",
+        vs: ["raw.put", "loops.create"],
+        concurrency: BENCH.concurrency,
+        describe: "API in its own process: HTTP batch link + superjson + bearer auth + audit event + journal entry",
+        op: async () => {
+          await client.loops.create.mutate(loopInput());
+        },
+      },
+    ];
+  },
+
+  async run(ctx: BenchContext): Promise<Measurement[]> {
+    const a = await start(ctx);
+    const { subscribers, ratePerSec, batch, durationMs } = BENCH.api;
+    // Top priority and a key of its own: claimed first, ahead of the loops the throughput phase queued.
+    const { loop } = await a.client(a.operator).loops.create.mutate(loopInput({ priority: 999, concurrencyKey: "bench-tail" }));
+    const session = await a.store.openSession({ ttlSeconds: 60 });
+    ctx.defer(() => session.close());
+    const claimed = await a.store.claims.claimNext(session, { perKeyLimit: 1 });
+    if (claimed?.loop.id !== loop.id) throw new BenchCheckError("the latency loop was not claimed first");
+    const replica = a.client(mintReplicaToken(SIGNING_KEY, { loopId: loop.id, attempt: claimed.loop.status.attempt, ttlSeconds: 600 }));
+    await replica.replica.acquireLock.mutate({ loopId: loop.id });
+    const head = (await a.store.journal.head(loop.id)).seq;
+
+    const sentAt = new Map<number, number>();
+    const samples: number[] = [];
+    const received = Array.from({ length: subscribers }, () => [] as number[]);
+    let expected = 0;
+    let onAll: (() => void) | undefined;
+    const subs = Array.from({ length: subscribers }, (_, s) => {
+      const viewer = a.client(a.viewer);
+      return viewer.journal.tail.subscribe(
+        { loopId: loop.id, afterSeq: head },
+        {
+          onData: ({ data }) => {
+            const e = data as JournalEntry;
+            const t = performance.now();
+            received[s]?.push(e.seq);
+            const at = sentAt.get(e.seq);
+            if (at !== undefined) samples.push(t - at);
+            if (expected > 0 && received.every((r) => r.length >= expected)) onAll?.();
+          },
+          onError: (err) => ctx.log(`subscriber ${s}: ${String(err)}`),
+        },
+      );
+    });
+    ctx.defer(() => subs.forEach((s) => s.unsubscribe()));
+    await new Promise((r) => setTimeout(r, 500));
+
+    // One replica writing steadily: batches of `batch` entries, ratePerSec entries a second.
+    const calls: number[] = [];
+    const result = await paced({ streams: 1, ratePerSec: ratePerSec / batch, durationMs, signal: ctx.signal }, async (_s, i) => {
+      const entries = Array.from({ length: batch }, (_, k) => ({
+        id: `b${i}-${k}`,
+        phase: "agent" as const,
+        actor: { type: "agent" as const, id: "bench" },
+        message: `step ${i * batch + k}`,
+      }));
+      const t0 = performance.now();
+      const { seqs } = await replica.replica.appendJournal.mutate({ loopId: loop.id, entries });
+      calls.push(performance.now() - t0);
+      // Latency counts from the call's start: the entries existed from then on.
+      for (const seq of seqs) if (!sentAt.has(seq)) sentAt.set(seq, t0);
+    });
+    expected = result.sent * batch;
+    const allArrived = new Promise<void>((resolve, reject) => {
+      onAll = resolve;
+      if (received.every((r) => r.length >= expected)) resolve();
+      setTimeout(() => reject(new BenchCheckError(`subscribers got ${received.map((r) => r.length).join("/")} of ${expected} entries within 30 s`)), 30_000);
+    });
+    await allArrived;
+    subs.forEach((s) => s.unsubscribe());
+
+    let duplicatesOrGaps = 0;
+    for (const r of received) {
+      for (let i = 0; i < r.length; i++) if (r[i] !== head + i + 1) duplicatesOrGaps++;
+    }
+    if (duplicatesOrGaps > 0) throw new BenchCheckError(`${duplicatesOrGaps} entries arrived out of order, twice or not at all`);
+    const delivered = received.reduce((n, r) => n + r.length, 0) / (expected * subscribers);
+    const note = `${expected} entries at ${Math.round(result.ratePerSec * batch)}/s in ${batch}-entry appendJournal calls, ${subscribers} SSE subscribers; call p50 ${percentile(calls, 50).toFixed(2)} ms`;
+    return [
+      { id: "api.tail.p50", name: "appendJournal→subscriber p50", value: percentile(samples, 50), unit: "ms", vs: ["raw.watch.p50"], note },
+      { id: "api.tail.p99", name: "appendJournal→subscriber p99", value: percentile(samples, 99), unit: "ms", vs: ["raw.watch.p99"], note: "same samples" },
+      { id: "api.tail.delivered", name: "  delivered/appended", value: delivered, unit: "ratio", note: "per subscriber, each seq exactly once, in order" },
+    ];
+  },
+};
