@@ -4,10 +4,6 @@
 # Extra arguments go to `smith up` (e.g. --state-dir DIR, --api-port N).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-source scripts/lib/node.sh
-source scripts/lib/etcd.sh
-source scripts/lib/deps.sh
-smith_ensure_node
-smith_ensure_etcd
-smith_ensure_deps
+source scripts/lib/setup.sh
+smith_setup
 exec node apps/cli/src/smith.ts up --demo "$@"

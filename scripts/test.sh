@@ -3,12 +3,8 @@
 # dependencies and etcd (Debian's etcd-server), then runs lint, typecheck and every test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-source scripts/lib/node.sh
-source scripts/lib/etcd.sh
-source scripts/lib/deps.sh
-smith_ensure_node
-smith_ensure_etcd
-smith_ensure_deps
+source scripts/lib/setup.sh
+smith_setup
 echo "smith: node $(node --version), $(etcd --version | head -1)" >&2
 
 echo "== lint" >&2

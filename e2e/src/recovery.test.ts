@@ -43,7 +43,7 @@ describe("crash recovery", () => {
       await expect(stale.replica.appendJournal.mutate({ loopId: loop.id, entries: [{ phase: "agent", actor: { type: "agent", id: "old" }, message: "late" }] })).rejects.toMatchObject({
         data: { code: "CONFLICT" },
       });
-      await expect(stale.replica.finalize.mutate({ loopId: loop.id, outcome: "flatline", reason: "agent-error" })).rejects.toMatchObject({ data: { code: "CONFLICT" } });
+      await expect(stale.replica.finalize.mutate({ loopId: loop.id, outcome: "flatline", reason: "needs-human" })).rejects.toMatchObject({ data: { code: "CONFLICT" } });
       expect((await stack.store.journal.head(loop.id)).seq).toBe(head);
     } finally {
       await stack.close();

@@ -1,4 +1,4 @@
-import { LoopCost, Progress } from "./loop.ts";
+import { FLATLINE_REASON_CODES, LoopCost, Progress, SYNCED_REASON_CODES } from "./loop.ts";
 import type { ExecutorHandle, Loop, LoopState, ReasonCode } from "./loop.ts";
 
 /**
@@ -69,19 +69,8 @@ export const FORCE_TABLE: Readonly<Record<LoopState, readonly LoopState[]>> = {
   cancelled: [],
 };
 
-const SYNCED_REASONS: readonly ReasonCode[] = ["all-stories-passed"];
-const FLATLINE_REASONS: readonly ReasonCode[] = [
-  "max-iterations-reached",
-  "max-attempts-reached",
-  "needs-human",
-  "no-progress",
-  "replica-lost",
-  "budget-exceeded",
-  "timed-out",
-  "prd-invalid",
-  "workspace-error",
-  "agent-error",
-];
+const SYNCED_REASONS: readonly ReasonCode[] = SYNCED_REASON_CODES;
+const FLATLINE_REASONS: readonly ReasonCode[] = FLATLINE_REASON_CODES;
 
 /** LoopStatus.message is limited to this many characters. */
 export const STATUS_MESSAGE_MAX = 4096;

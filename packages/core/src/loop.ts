@@ -21,21 +21,15 @@ export function isFinished(state: LoopState): boolean {
   return state === "synced" || state === "flatline" || state === "cancelled";
 }
 
+/** Why a loop is `synced`. */
+export const SYNCED_REASON_CODES = ["all-stories-passed"] as const;
+/** Why a loop is `flatline` (a replica finalizes with one; the reconciler sets the last two). */
+export const FLATLINE_REASON_CODES = ["max-iterations-reached", "needs-human", "no-progress", "budget-exceeded", "prd-invalid", "replica-lost", "timed-out"] as const;
+
 /** Machine-readable reasons attached to a loop's status. */
 export const REASON_CODES = [
-  // synced
-  "all-stories-passed",
-  // flatline
-  "max-iterations-reached",
-  "max-attempts-reached",
-  "needs-human",
-  "no-progress",
-  "replica-lost",
-  "budget-exceeded",
-  "timed-out",
-  "prd-invalid",
-  "workspace-error",
-  "agent-error",
+  ...SYNCED_REASON_CODES,
+  ...FLATLINE_REASON_CODES,
   // cancelled
   "operator-cancelled",
   // unresolved
