@@ -12,4 +12,15 @@ npm run --silent lint
 echo "== typecheck" >&2
 npm run --silent typecheck
 echo "== test" >&2
-npx vitest run "$@"
+results="$(mktemp -t smith-vitest-XXXXXX.json)"
+set +e
+npx vitest run --reporter=default --reporter=json --outputFile.json="$results" "$@"
+status=$?
+set -e
+# One plain closing line for CI: "N passed, N failed, N skipped".
+node -e '
+const r = JSON.parse(require("node:fs").readFileSync(process.argv[1], "utf8"));
+console.log(`${r.numPassedTests} passed, ${r.numFailedTests} failed, ${r.numPendingTests + r.numTodoTests} skipped`);
+' "$results" 2>/dev/null || true
+rm -f "$results"
+exit "$status"
