@@ -5,6 +5,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib/setup.sh
 smith_setup
+source scripts/lib/k8s.sh
+# Kubernetes tests: kube-apiserver + helm built from Go modules into ~/.cache/smith/k8s
+# (~13 min the first time on 2 cores, then instant). Without Go this returns 2 and those tests
+# skip with a message; CI sets SMITH_REQUIRE_KUBE_TESTS=1 so that a missing Go fails the run.
+smith_ensure_k8s_tools || [ $? -eq 2 ]
 echo "smith: node $(node --version), $(etcd --version | head -1)" >&2
 
 echo "== lint" >&2

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { parseEnv, replicaEnv } from "./env.ts";
+import { kubernetesExecutorOptions, parseEnv, replicaEnv } from "./env.ts";
 
 const BASE = { SMITH_SIGNING_KEY: "k".repeat(32), SMITH_API_URL: "http://127.0.0.1:7070" };
 
@@ -20,5 +20,78 @@ describe("scheduler env", () => {
   it("replicas inherit only the pass-through variables, never the signing key", () => {
     const env = replicaEnv({ PATH: "/bin", SMITH_SIGNING_KEY: "secret", ANTHROPIC_API_KEY: "a", RANDOM: "x" }, "http://api");
     expect(env).toEqual({ SMITH_API_URL: "http://api", PATH: "/bin", ANTHROPIC_API_KEY: "a" });
+  });
+
+  describe("SMITH_EXECUTOR=kubernetes", () => {
+    const K8S = { ...BASE, SMITH_EXECUTOR: "kubernetes", SMITH_K8S_NAMESPACE: "smith", SMITH_REPLICA_IMAGE: "ghcr.io/x/smith-replica:1", KUBERNETES_SERVICE_HOST: "10.0.0.1" };
+
+    it("requires a namespace, an image and a way to reach the API server", () => {
+      expect(() => parseEnv({ ...BASE, SMITH_EXECUTOR: "kubernetes" })).toThrow(/SMITH_K8S_NAMESPACE: required.*SMITH_REPLICA_IMAGE: required.*KUBECONFIG/s);
+      expect(() => parseEnv({ ...K8S, SMITH_K8S_NAMESPACE: "Not_A_Namespace" })).toThrow(/SMITH_K8S_NAMESPACE.*DNS-1123/);
+      expect(() => parseEnv({ ...K8S, SMITH_REPLICA_MEMORY_LIMIT: "lots" })).toThrow(/SMITH_REPLICA_MEMORY_LIMIT.*quantity/);
+      expect(() => parseEnv({ ...K8S, SMITH_REPLICA_TOLERATIONS: "{}" })).toThrow(/SMITH_REPLICA_TOLERATIONS/);
+      expect(() => parseEnv({ ...K8S, SMITH_REPLICA_LABELS: "novalue" })).toThrow(/SMITH_REPLICA_LABELS/);
+    });
+
+    it("in a Pod: in-cluster config, defaults for everything else", () => {
+      const { source, options } = kubernetesExecutorOptions(parseEnv(K8S), {});
+      expect(source).toEqual({ type: "in-cluster", host: "10.0.0.1", port: "443" });
+      expect(options).toEqual({
+        namespace: "smith",
+        image: "ghcr.io/x/smith-replica:1",
+        apiUrl: "http://127.0.0.1:7070",
+        imagePullPolicy: "IfNotPresent",
+        imagePullSecrets: [],
+        serviceAccountName: undefined,
+        resources: { requests: { cpu: "500m", memory: "1Gi" }, limits: { memory: "4Gi" } },
+        providerSecretName: undefined,
+        ttlSecondsAfterFinished: 3600,
+        deadlineGraceSeconds: 300,
+        runAsUser: 1000,
+        workspaceSizeLimit: undefined,
+        env: {},
+        labels: {},
+        nodeSelector: {},
+        tolerations: [],
+      });
+    });
+
+    it("every setting, a kubeconfig file, and only tuning variables passed to replicas", () => {
+      const env = parseEnv({
+        ...K8S,
+        KUBECONFIG: "/etc/kube/config",
+        SMITH_KUBE_CONTEXT: "prod",
+        SMITH_REPLICA_IMAGE_PULL_POLICY: "Always",
+        SMITH_REPLICA_IMAGE_PULL_SECRETS: "regcred, other",
+        SMITH_REPLICA_SERVICE_ACCOUNT: "smith-replica",
+        SMITH_REPLICA_CPU_REQUEST: "1",
+        SMITH_REPLICA_CPU_LIMIT: "2",
+        SMITH_REPLICA_EPHEMERAL_STORAGE_LIMIT: "30Gi",
+        SMITH_REPLICA_WORKSPACE_SIZE_LIMIT: "20Gi",
+        SMITH_PROVIDER_SECRET: "smith-providers",
+        SMITH_REPLICA_TTL_SECONDS: "600",
+        SMITH_REPLICA_RUN_AS_USER: "10001",
+        SMITH_REPLICA_LABELS: "app.kubernetes.io/instance=prod",
+        SMITH_REPLICA_NODE_SELECTOR: "pool=agents",
+        SMITH_REPLICA_TOLERATIONS: '[{"key":"agents","operator":"Exists","effect":"NoSchedule"}]',
+      });
+      const { source, options } = kubernetesExecutorOptions(env, { SMITH_GATE_TIMEOUT_MS: "60000", ANTHROPIC_API_KEY: "secret", PATH: "/bin" });
+      expect(source).toEqual({ type: "file", path: "/etc/kube/config", context: "prod" });
+      expect(options).toMatchObject({
+        imagePullPolicy: "Always",
+        imagePullSecrets: ["regcred", "other"],
+        serviceAccountName: "smith-replica",
+        resources: { requests: { cpu: "1", memory: "1Gi" }, limits: { cpu: "2", memory: "4Gi", "ephemeral-storage": "30Gi" } },
+        workspaceSizeLimit: "20Gi",
+        providerSecretName: "smith-providers",
+        ttlSecondsAfterFinished: 600,
+        runAsUser: 10001,
+        labels: { "app.kubernetes.io/instance": "prod" },
+        nodeSelector: { pool: "agents" },
+        tolerations: [{ key: "agents", operator: "Exists", effect: "NoSchedule" }],
+      });
+      // Credentials reach replicas through the provider Secret, never through the Job spec.
+      expect(options.env).toEqual({ SMITH_GATE_TIMEOUT_MS: "60000" });
+    });
   });
 });

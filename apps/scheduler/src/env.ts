@@ -2,6 +2,7 @@ import { readFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import type { KubeConfigSource, KubernetesJobExecutorOptions } from "@smith/executor/kubernetes";
 import { z } from "zod";
 
 function secret(env: NodeJS.ProcessEnv, name: string): string | undefined {
@@ -56,6 +57,53 @@ const KeyLimits = z
     return out;
   });
 
+/** `k=v,k2=v2` into a record; `what` names the values in error messages. */
+const Pairs = z
+  .string()
+  .default("")
+  .transform((s, ctx) => {
+    const out: Record<string, string> = {};
+    for (const part of s.split(",").map((p) => p.trim()).filter(Boolean)) {
+      const eq = part.indexOf("=");
+      const key = eq > 0 ? part.slice(0, eq).trim() : "";
+      if (!key) {
+        ctx.addIssue({ code: "custom", message: `"${part}" is not key=value` });
+        continue;
+      }
+      out[key] = part.slice(eq + 1).trim();
+    }
+    return out;
+  });
+
+const List = z
+  .string()
+  .default("")
+  .transform((s) => s.split(",").map((p) => p.trim()).filter(Boolean));
+
+/** A Kubernetes resource quantity (`500m`, `2`, `4Gi`, `1.5G`). */
+const Quantity = z
+  .string()
+  .regex(/^[0-9]+(\.[0-9]+)?(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$/, "must be a Kubernetes quantity such as 500m, 2 or 4Gi")
+  .optional();
+
+const DnsLabel = z.string().regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, "must be a DNS-1123 label (lower-case letters, digits and -)");
+const DnsSubdomain = z.string().max(253).regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, "must be a Kubernetes object name");
+
+const Tolerations = z
+  .string()
+  .optional()
+  .transform((s, ctx) => {
+    if (!s) return [];
+    try {
+      const v = JSON.parse(s) as unknown;
+      if (Array.isArray(v) && v.every((t) => typeof t === "object" && t !== null && !Array.isArray(t))) return v as NonNullable<KubernetesJobExecutorOptions["tolerations"]>;
+    } catch {
+      // fall through
+    }
+    ctx.addIssue({ code: "custom", message: "must be a JSON array of Kubernetes tolerations" });
+    return [];
+  });
+
 const Env = z.object({
   /** Comma-separated etcd client URLs. */
   SMITH_ETCD_ENDPOINTS: z
@@ -101,11 +149,65 @@ const Env = z.object({
   SMITH_POLL_INTERVAL_MS: z.coerce.number().int().min(100).default(2_000),
   /** The scheduler's lease TTL: its claims vanish this long after it dies. */
   SMITH_SESSION_TTL_S: z.coerce.number().int().min(2).max(300).default(10),
+  /** Port of /healthz and /readyz for Kubernetes probes (unset: no HTTP listener). */
+  SMITH_HEALTH_PORT: z.coerce.number().int().min(0).max(65535).optional(),
+  /** Address the health listener binds. */
+  SMITH_HEALTH_HOST: z.string().default("0.0.0.0"),
+
+  // --- SMITH_EXECUTOR=kubernetes: replicas are batch/v1 Jobs --------------------------------
+  /** Namespace of the replica Jobs (the Helm chart passes the release namespace). Required for kubernetes. */
+  SMITH_K8S_NAMESPACE: DnsLabel.optional(),
+  /** The replica image (infra/docker/Dockerfile.replica). Required for kubernetes. */
+  SMITH_REPLICA_IMAGE: z.string().min(1).optional(),
+  SMITH_REPLICA_IMAGE_PULL_POLICY: z.enum(["Always", "IfNotPresent", "Never"]).default("IfNotPresent"),
+  /** Comma-separated docker-registry Secret names for the replica image. */
+  SMITH_REPLICA_IMAGE_PULL_SECRETS: List,
+  /** The replica ServiceAccount: no permissions, its token is never mounted (default: `default`). */
+  SMITH_REPLICA_SERVICE_ACCOUNT: DnsSubdomain.optional(),
+  /** Replica container resources. */
+  SMITH_REPLICA_CPU_REQUEST: Quantity.default("500m"),
+  SMITH_REPLICA_MEMORY_REQUEST: Quantity.default("1Gi"),
+  SMITH_REPLICA_CPU_LIMIT: Quantity,
+  SMITH_REPLICA_MEMORY_LIMIT: Quantity.default("4Gi"),
+  SMITH_REPLICA_EPHEMERAL_STORAGE_REQUEST: Quantity,
+  SMITH_REPLICA_EPHEMERAL_STORAGE_LIMIT: Quantity,
+  /** emptyDir size limit of the replica's /workspace. */
+  SMITH_REPLICA_WORKSPACE_SIZE_LIMIT: Quantity,
+  /** A Secret whose keys become every replica's environment (ANTHROPIC_API_KEY, OPENAI_API_KEY, ...); may be absent. */
+  SMITH_PROVIDER_SECRET: DnsSubdomain.optional(),
+  /** Finished replica Jobs (and their Pods and token Secrets) are deleted this long after they finish. */
+  SMITH_REPLICA_TTL_SECONDS: z.coerce.number().int().min(0).default(3600),
+  /** The Job's activeDeadlineSeconds is the loop's timeout plus this. */
+  SMITH_REPLICA_DEADLINE_GRACE_SECONDS: z.coerce.number().int().min(0).default(300),
+  /** uid (and gid, fsGroup) of the replica container: the image's non-root `smith` user. */
+  SMITH_REPLICA_RUN_AS_USER: z.coerce.number().int().min(1).default(1000),
+  /** Extra labels on replica Jobs and Pods, also in the executor's selector: `k=v,k2=v2` (the chart sets app.kubernetes.io/instance). */
+  SMITH_REPLICA_LABELS: Pairs,
+  /** Replica Pod nodeSelector: `k=v,k2=v2`. */
+  SMITH_REPLICA_NODE_SELECTOR: Pairs,
+  /** Replica Pod tolerations as a JSON array. */
+  SMITH_REPLICA_TOLERATIONS: Tolerations,
+  /** A kubeconfig file; without it the scheduler uses its Pod's ServiceAccount (in-cluster). */
+  KUBECONFIG: z.string().optional(),
+  /** The kubeconfig context (default: its current context). */
+  SMITH_KUBE_CONTEXT: z.string().optional(),
+  /** Set by Kubernetes in every Pod: the in-cluster API address. */
+  KUBERNETES_SERVICE_HOST: z.string().optional(),
+  KUBERNETES_SERVICE_PORT: z.string().default("443"),
 });
 export type SchedulerEnv = z.infer<typeof Env>;
 
+const CheckedEnv = Env.superRefine((env, ctx) => {
+  if (env.SMITH_EXECUTOR !== "kubernetes") return;
+  if (!env.SMITH_K8S_NAMESPACE) ctx.addIssue({ code: "custom", path: ["SMITH_K8S_NAMESPACE"], message: "required when SMITH_EXECUTOR=kubernetes" });
+  if (!env.SMITH_REPLICA_IMAGE) ctx.addIssue({ code: "custom", path: ["SMITH_REPLICA_IMAGE"], message: "required when SMITH_EXECUTOR=kubernetes" });
+  if (!env.KUBECONFIG && !env.KUBERNETES_SERVICE_HOST) {
+    ctx.addIssue({ code: "custom", path: ["KUBECONFIG"], message: "SMITH_EXECUTOR=kubernetes needs KUBECONFIG, or to run in a Pod (KUBERNETES_SERVICE_HOST)" });
+  }
+});
+
 export function parseEnv(env: NodeJS.ProcessEnv): SchedulerEnv {
-  const parsed = Env.safeParse({ ...env, SMITH_SIGNING_KEY: secret(env, "SMITH_SIGNING_KEY") });
+  const parsed = CheckedEnv.safeParse({ ...env, SMITH_SIGNING_KEY: secret(env, "SMITH_SIGNING_KEY") });
   if (!parsed.success) {
     throw new Error(`invalid environment:\n${parsed.error.issues.map((i) => `  ${i.path.join(".") || "env"}: ${i.message}`).join("\n")}`);
   }
@@ -119,4 +221,53 @@ export function replicaEnv(env: NodeJS.ProcessEnv, apiUrl: string): Record<strin
     if (v !== undefined) out[name] = v;
   }
   return out;
+}
+
+/** Scheduler variables a replica Job inherits: tuning only. Credentials come from SMITH_PROVIDER_SECRET, never through the Job spec. */
+export const KUBERNETES_REPLICA_ENV_PASSTHROUGH = ["SMITH_GATE_TIMEOUT_MS", "SMITH_HEARTBEAT_MS", "SMITH_CLAUDE_BIN", "SMITH_CODEX_BIN", "TZ"];
+
+/** The KubernetesJobExecutor's options (but the KubeConfig) and where its KubeConfig comes from. */
+export function kubernetesExecutorOptions(env: SchedulerEnv, processEnv: NodeJS.ProcessEnv): { source: KubeConfigSource; options: Omit<KubernetesJobExecutorOptions, "kubeConfig"> } {
+  if (!env.SMITH_K8S_NAMESPACE || !env.SMITH_REPLICA_IMAGE) throw new Error("SMITH_K8S_NAMESPACE and SMITH_REPLICA_IMAGE are required when SMITH_EXECUTOR=kubernetes");
+  const source: KubeConfigSource = env.KUBECONFIG
+    ? { type: "file", path: env.KUBECONFIG.split(":")[0] ?? env.KUBECONFIG, context: env.SMITH_KUBE_CONTEXT }
+    : { type: "in-cluster", host: env.KUBERNETES_SERVICE_HOST ?? "", port: env.KUBERNETES_SERVICE_PORT };
+  const quantities = (pairs: [string, string | undefined][]) => Object.fromEntries(pairs.filter((p): p is [string, string] => p[1] !== undefined));
+  const passthrough: Record<string, string> = {};
+  for (const name of KUBERNETES_REPLICA_ENV_PASSTHROUGH) {
+    const v = processEnv[name];
+    if (v !== undefined) passthrough[name] = v;
+  }
+  return {
+    source,
+    options: {
+      namespace: env.SMITH_K8S_NAMESPACE,
+      image: env.SMITH_REPLICA_IMAGE,
+      apiUrl: env.SMITH_API_URL,
+      imagePullPolicy: env.SMITH_REPLICA_IMAGE_PULL_POLICY,
+      imagePullSecrets: env.SMITH_REPLICA_IMAGE_PULL_SECRETS,
+      serviceAccountName: env.SMITH_REPLICA_SERVICE_ACCOUNT,
+      resources: {
+        requests: quantities([
+          ["cpu", env.SMITH_REPLICA_CPU_REQUEST],
+          ["memory", env.SMITH_REPLICA_MEMORY_REQUEST],
+          ["ephemeral-storage", env.SMITH_REPLICA_EPHEMERAL_STORAGE_REQUEST],
+        ]),
+        limits: quantities([
+          ["cpu", env.SMITH_REPLICA_CPU_LIMIT],
+          ["memory", env.SMITH_REPLICA_MEMORY_LIMIT],
+          ["ephemeral-storage", env.SMITH_REPLICA_EPHEMERAL_STORAGE_LIMIT],
+        ]),
+      },
+      providerSecretName: env.SMITH_PROVIDER_SECRET,
+      ttlSecondsAfterFinished: env.SMITH_REPLICA_TTL_SECONDS,
+      deadlineGraceSeconds: env.SMITH_REPLICA_DEADLINE_GRACE_SECONDS,
+      runAsUser: env.SMITH_REPLICA_RUN_AS_USER,
+      workspaceSizeLimit: env.SMITH_REPLICA_WORKSPACE_SIZE_LIMIT,
+      env: passthrough,
+      labels: env.SMITH_REPLICA_LABELS,
+      nodeSelector: env.SMITH_REPLICA_NODE_SELECTOR,
+      tolerations: env.SMITH_REPLICA_TOLERATIONS,
+    },
+  };
 }

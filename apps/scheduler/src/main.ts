@@ -1,17 +1,57 @@
 #!/usr/bin/env node
-import { jsonLogger } from "@smith/logger";
+import type { Executor } from "@smith/core";
+import { createServer, type Server } from "node:http";
+import { jsonLogger, type Logger } from "@smith/logger";
 import { LocalProcessExecutor } from "@smith/executor";
 import { SmithStore } from "@smith/store";
-import { parseEnv, replicaEnv } from "./env.ts";
+import { kubernetesExecutorOptions, parseEnv, replicaEnv, type SchedulerEnv } from "./env.ts";
 import { Scheduler } from "./scheduler.ts";
+
+/** The executor named by SMITH_EXECUTOR, and how to release it on shutdown. */
+async function buildExecutor(env: SchedulerEnv, log: Logger): Promise<{ executor: Executor; close: () => Promise<void> }> {
+  if (env.SMITH_EXECUTOR === "local") {
+    const executor = new LocalProcessExecutor({ stateDir: env.SMITH_STATE_DIR, command: env.SMITH_REPLICA_COMMAND, env: replicaEnv(process.env, env.SMITH_API_URL) });
+    return { executor, close: async () => undefined };
+  }
+  // Loaded only here: the Kubernetes client is large, and the local executor does not need it.
+  const { KubernetesJobExecutor, loadKubeConfig } = await import("@smith/executor/kubernetes");
+  const { source, options } = kubernetesExecutorOptions(env, process.env);
+  const executor = new KubernetesJobExecutor({
+    ...options,
+    kubeConfig: loadKubeConfig(source),
+    onWatchError: (err) => log.warn("replica Job watch failed; reading Jobs directly until it is back", { error: err.message }),
+  });
+  log.info("kubernetes executor", { namespace: options.namespace, image: options.image, kubeconfig: source.type === "file" ? source.path : "in-cluster" });
+  return { executor, close: () => executor.close() };
+}
+
+/**
+ * /healthz (the process is up and not stopped) and /readyz (claiming: the scheduler runs with
+ * its etcd session) for the kubelet's probes.
+ */
+function healthServer(scheduler: Scheduler, host: string, port: number): Promise<Server> {
+  const server = createServer((req, res) => {
+    const path = (req.url ?? "/").split("?")[0];
+    const state = scheduler.state;
+    const ok = path === "/healthz" ? state !== "stopped" : path === "/readyz" ? state === "running" : undefined;
+    if (ok === undefined) {
+      res.writeHead(404).end("not found\n");
+      return;
+    }
+    res.writeHead(ok ? 200 : 503, { "content-type": "text/plain" }).end(`${state}\n`);
+  });
+  return new Promise((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, host, () => resolve(server));
+  });
+}
 
 /** A scheduler process: claims loops and starts replicas; SIGTERM stops claiming, releases the lease, exits. */
 async function main(): Promise<void> {
   const log = jsonLogger("scheduler");
   const env = parseEnv(process.env);
-  if (env.SMITH_EXECUTOR === "kubernetes") throw new Error("SMITH_EXECUTOR=kubernetes: the Kubernetes Job executor is not part of this build yet");
+  const { executor, close: closeExecutor } = await buildExecutor(env, log);
   const store = new SmithStore({ endpoints: env.SMITH_ETCD_ENDPOINTS, prefix: env.SMITH_ETCD_PREFIX });
-  const executor = new LocalProcessExecutor({ stateDir: env.SMITH_STATE_DIR, command: env.SMITH_REPLICA_COMMAND, env: replicaEnv(process.env, env.SMITH_API_URL) });
   const scheduler = new Scheduler({
     store,
     executor,
@@ -25,12 +65,15 @@ async function main(): Promise<void> {
     log,
   });
   await scheduler.start();
+  const health = env.SMITH_HEALTH_PORT === undefined ? undefined : await healthServer(scheduler, env.SMITH_HEALTH_HOST, env.SMITH_HEALTH_PORT);
   let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) return;
     stopping = true;
     log.info("stopping", { signal });
     await scheduler.stop();
+    health?.close();
+    await closeExecutor();
     store.close();
     process.exit(0);
   };

@@ -1,0 +1,29 @@
+export {
+  KubernetesJobExecutor,
+  type KubernetesJobExecutorOptions,
+  type ResolvedKubernetesJobExecutorOptions,
+  resolveKubernetesJobExecutorOptions,
+} from "./executor.ts";
+export { type KubeConfigSource, loadKubeConfig } from "./kubeconfig.ts";
+export {
+  HOME_DIR,
+  LABEL_ATTEMPT,
+  LABEL_COMPONENT,
+  LABEL_LOOP_ID,
+  LABEL_MANAGED_BY,
+  LABEL_NAME,
+  type OwnerJob,
+  REPLICA_CONTAINER,
+  type ReplicaManifestInput,
+  type ReplicaTemplate,
+  TOKEN_KEY,
+  WORK_DIR,
+  WORKSPACE_DIR,
+  buildJob,
+  buildTokenSecret,
+  jobName,
+  labelSelector,
+  selectorLabels,
+  tokenSecretName,
+} from "./manifests.ts";
+export { jobOwner, replicaStatusFromJob } from "./status.ts";

@@ -1,0 +1,232 @@
+import type { V1EnvVar, V1Job, V1ResourceRequirements, V1Secret, V1Toleration } from "@kubernetes/client-node";
+import { createHash } from "node:crypto";
+
+/**
+ * The Kubernetes objects of one replica attempt, built by pure functions (no client, no I/O),
+ * so that every field can be checked by table-driven tests and by the real API server's
+ * validation.
+ */
+
+export const LABEL_NAME = "app.kubernetes.io/name";
+export const LABEL_COMPONENT = "app.kubernetes.io/component";
+export const LABEL_MANAGED_BY = "app.kubernetes.io/managed-by";
+export const LABEL_LOOP_ID = "smith.dev/loop-id";
+export const LABEL_ATTEMPT = "smith.dev/attempt";
+/** The key of the replica token in its per-Job Secret. */
+export const TOKEN_KEY = "token";
+export const REPLICA_CONTAINER = "replica";
+
+/** Where the replica's writable directories are mounted (the root filesystem is read-only). */
+export const WORKSPACE_DIR = "/workspace";
+export const WORK_DIR = "/workspace/repo";
+export const HOME_DIR = "/home/smith";
+export const TMP_DIR = "/tmp";
+
+/** The manifest-relevant settings of a KubernetesJobExecutor, with every default applied. */
+export interface ReplicaTemplate {
+  namespace: string;
+  image: string;
+  imagePullPolicy: "Always" | "IfNotPresent" | "Never";
+  imagePullSecrets: string[];
+  /** Overrides the image's entrypoint when not empty. */
+  command: string[];
+  /** The replica's ServiceAccount: it holds no permissions, and its token is not mounted. */
+  serviceAccountName: string;
+  resources: V1ResourceRequirements;
+  /** A Secret whose keys become the replica's environment (agent provider credentials); may be absent. */
+  providerSecretName: string | undefined;
+  /** Finished Jobs (and their Pods and token Secrets) are deleted this long after they finished. */
+  ttlSecondsAfterFinished: number;
+  /** Added to the loop's timeout for the Job's activeDeadlineSeconds (the reconciler enforces the timeout itself). */
+  deadlineGraceSeconds: number;
+  runAsUser: number;
+  runAsGroup: number;
+  fsGroup: number;
+  /** emptyDir size limit of the workspace (a clone plus build output), e.g. `20Gi`. */
+  workspaceSizeLimit: string | undefined;
+  /** The API URL replicas call. */
+  apiUrl: string;
+  /** Extra environment for every replica (gate timeout, heartbeat, ...); Smith's own variables win. */
+  env: Record<string, string>;
+  /** Labels added to every Job, Pod and Secret and part of the executor's label selector (e.g. `app.kubernetes.io/instance`). */
+  labels: Record<string, string>;
+  nodeSelector: Record<string, string>;
+  tolerations: V1Toleration[];
+}
+
+export interface ReplicaManifestInput {
+  loopId: string;
+  attempt: number;
+  /** The loop's wall-clock timeout. */
+  timeoutMs: number;
+}
+
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+const MAX_NAME = 63;
+
+/**
+ * `smith-<loop id>-<attempt>`: a DNS-1123 label (the Job controller copies the name into the
+ * `batch.kubernetes.io/job-name` label of its Pods, and label values stop at 63 characters).
+ * Loop ids are 26 lower-case base32 characters, so the plain form fits; anything else is
+ * lower-cased, stripped to [a-z0-9-] and, when too long, shortened with a hash of the id so that
+ * two loops never share a name.
+ */
+export function jobName(loopId: string, attempt: number): string {
+  if (!Number.isInteger(attempt) || attempt < 0) throw new Error(`attempt must be a non-negative integer, got ${attempt}`);
+  const suffix = `-${attempt}`;
+  const plain = `smith-${loopId}${suffix}`;
+  if (plain.length <= MAX_NAME && DNS_LABEL.test(plain)) return plain;
+  const hash = createHash("sha256").update(loopId).digest("hex").slice(0, 10);
+  const cleaned = loopId
+    .toLowerCase()
+    .replace(/[^a-z0-9-]+/g, "-")
+    .replace(/^-+|-+$/g, "");
+  const room = MAX_NAME - "smith-".length - suffix.length - hash.length - 1;
+  const head = cleaned.slice(0, Math.max(0, room)).replace(/-+$/, "");
+  return `smith-${head ? `${head}-` : ""}${hash}${suffix}`;
+}
+
+/** The Secret holding one attempt's replica token. */
+export function tokenSecretName(job: string): string {
+  return `${job}-token`;
+}
+
+/** The labels every replica object carries; the executor selects its Jobs by `selectorLabels`. */
+export function selectorLabels(template: Pick<ReplicaTemplate, "labels">): Record<string, string> {
+  return { ...template.labels, [LABEL_NAME]: "smith", [LABEL_COMPONENT]: "replica" };
+}
+
+/** `k=v,k2=v2`, sorted, for a list/watch `labelSelector`. */
+export function labelSelector(labels: Record<string, string>): string {
+  return Object.keys(labels)
+    .sort()
+    .map((k) => `${k}=${labels[k] ?? ""}`)
+    .join(",");
+}
+
+function objectLabels(template: ReplicaTemplate, input: ReplicaManifestInput): Record<string, string> {
+  return {
+    ...selectorLabels(template),
+    [LABEL_MANAGED_BY]: "smith-scheduler",
+    [LABEL_LOOP_ID]: input.loopId,
+    [LABEL_ATTEMPT]: String(input.attempt),
+  };
+}
+
+/**
+ * The batch/v1 Job of one attempt. One Pod, never restarted and never retried by Kubernetes
+ * (backoffLimit 0): a retry is a new attempt with a new fencing token, decided by the reconciler.
+ */
+export function buildJob(template: ReplicaTemplate, input: ReplicaManifestInput): V1Job {
+  const name = jobName(input.loopId, input.attempt);
+  const labels = objectLabels(template, input);
+  // `env` wins over `envFrom`, and Smith's own variables drop any extra variable of the same name:
+  // neither the extra environment nor the provider Secret can replace the token, the ids or the
+  // API URL.
+  const own: V1EnvVar[] = [
+    { name: "HOME", value: HOME_DIR },
+    { name: "TMPDIR", value: TMP_DIR },
+    { name: "SMITH_API_URL", value: template.apiUrl },
+    { name: "SMITH_LOOP_ID", value: input.loopId },
+    { name: "SMITH_ATTEMPT", value: String(input.attempt) },
+    { name: "SMITH_WORK_DIR", value: WORK_DIR },
+    { name: "SMITH_TOKEN", valueFrom: { secretKeyRef: { name: tokenSecretName(name), key: TOKEN_KEY } } },
+  ];
+  const ownNames = new Set(own.map((e) => e.name));
+  const extra = Object.keys(template.env)
+    .sort()
+    .filter((k) => !ownNames.has(k))
+    .map((k): V1EnvVar => ({ name: k, value: template.env[k] ?? "" }));
+  return {
+    apiVersion: "batch/v1",
+    kind: "Job",
+    metadata: { name, namespace: template.namespace, labels },
+    spec: {
+      backoffLimit: 0,
+      completions: 1,
+      parallelism: 1,
+      activeDeadlineSeconds: Math.ceil(input.timeoutMs / 1000) + template.deadlineGraceSeconds,
+      ttlSecondsAfterFinished: template.ttlSecondsAfterFinished,
+      template: {
+        metadata: { labels },
+        spec: {
+          restartPolicy: "Never",
+          serviceAccountName: template.serviceAccountName,
+          // The replica talks only to the Smith API, with its loop-scoped token.
+          automountServiceAccountToken: false,
+          // No <SERVICE>_HOST variables for every Service in the namespace.
+          enableServiceLinks: false,
+          terminationGracePeriodSeconds: 30,
+          securityContext: {
+            runAsNonRoot: true,
+            runAsUser: template.runAsUser,
+            runAsGroup: template.runAsGroup,
+            fsGroup: template.fsGroup,
+            seccompProfile: { type: "RuntimeDefault" },
+          },
+          ...(template.imagePullSecrets.length ? { imagePullSecrets: template.imagePullSecrets.map((n) => ({ name: n })) } : {}),
+          ...(Object.keys(template.nodeSelector).length ? { nodeSelector: template.nodeSelector } : {}),
+          ...(template.tolerations.length ? { tolerations: template.tolerations } : {}),
+          containers: [
+            {
+              name: REPLICA_CONTAINER,
+              image: template.image,
+              imagePullPolicy: template.imagePullPolicy,
+              ...(template.command.length ? { command: template.command } : {}),
+              workingDir: WORKSPACE_DIR,
+              env: [...extra, ...own],
+              ...(template.providerSecretName ? { envFrom: [{ secretRef: { name: template.providerSecretName, optional: true } }] } : {}),
+              resources: template.resources,
+              securityContext: {
+                allowPrivilegeEscalation: false,
+                privileged: false,
+                readOnlyRootFilesystem: true,
+                runAsNonRoot: true,
+                capabilities: { drop: ["ALL"] },
+              },
+              volumeMounts: [
+                { name: "workspace", mountPath: WORKSPACE_DIR },
+                { name: "home", mountPath: HOME_DIR },
+                { name: "tmp", mountPath: TMP_DIR },
+              ],
+            },
+          ],
+          volumes: [
+            { name: "workspace", emptyDir: template.workspaceSizeLimit ? { sizeLimit: template.workspaceSizeLimit } : {} },
+            { name: "home", emptyDir: {} },
+            { name: "tmp", emptyDir: {} },
+          ],
+        },
+      },
+    },
+  };
+}
+
+export interface OwnerJob {
+  name: string;
+  uid: string;
+}
+
+/**
+ * The per-Job Secret with the replica token. Its ownerReference is the Job, so Kubernetes' garbage
+ * collector deletes it with the Job (also when the Job's TTL expires). The token is never in the
+ * Job spec, where anyone allowed to read Jobs would see it.
+ */
+export function buildTokenSecret(template: ReplicaTemplate, input: ReplicaManifestInput, owner: OwnerJob, token: string): V1Secret {
+  return {
+    apiVersion: "v1",
+    kind: "Secret",
+    type: "Opaque",
+    metadata: {
+      name: tokenSecretName(owner.name),
+      namespace: template.namespace,
+      labels: objectLabels(template, input),
+      // blockOwnerDeletion is left unset: setting it needs `update` on jobs/finalizers where the
+      // OwnerReferencesPermissionEnforcement admission plugin runs, and it only matters for
+      // foreground deletion, which the executor does not use.
+      ownerReferences: [{ apiVersion: "batch/v1", kind: "Job", name: owner.name, uid: owner.uid, controller: true }],
+    },
+    immutable: true,
+    stringData: { [TOKEN_KEY]: token },
+  };
+}
