@@ -1,15 +1,9 @@
-import { readFileSync } from "node:fs";
+import { SharedEnv, envError, withSecrets } from "@smith/config";
 import { homedir } from "node:os";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { KubeConfigSource, KubernetesJobExecutorOptions } from "@smith/executor/kubernetes";
 import { z } from "zod";
-
-function secret(env: NodeJS.ProcessEnv, name: string): string | undefined {
-  const file = env[`${name}_FILE`];
-  if (file) return readFileSync(file, "utf8").trim();
-  return env[name]?.trim() || undefined;
-}
 
 /** The replica entry point of this checkout, run with this Node binary. */
 export function defaultReplicaCommand(): string[] {
@@ -105,15 +99,7 @@ const Tolerations = z
   });
 
 const Env = z.object({
-  /** Comma-separated etcd client URLs. */
-  SMITH_ETCD_ENDPOINTS: z
-    .string()
-    .default("http://127.0.0.1:2379")
-    .transform((s) => s.split(",").map((e) => e.trim()).filter(Boolean))
-    .pipe(z.array(z.string().url("each etcd endpoint must be a URL")).min(1)),
-  SMITH_ETCD_PREFIX: z.string().startsWith("/").default("/smith/v1"),
-  /** Replica token signing key (>= 32 bytes), the same as the API's. Or SMITH_SIGNING_KEY_FILE. */
-  SMITH_SIGNING_KEY: z.string().min(32, "SMITH_SIGNING_KEY must be at least 32 bytes"),
+  ...SharedEnv,
   /** `local` (replicas are processes on this machine) or `kubernetes`. */
   SMITH_EXECUTOR: z.enum(["local", "kubernetes"]).default("local"),
   /** The API URL replicas call. */
@@ -207,9 +193,9 @@ const CheckedEnv = Env.superRefine((env, ctx) => {
 });
 
 export function parseEnv(env: NodeJS.ProcessEnv): SchedulerEnv {
-  const parsed = CheckedEnv.safeParse({ ...env, SMITH_SIGNING_KEY: secret(env, "SMITH_SIGNING_KEY") });
+  const parsed = CheckedEnv.safeParse(withSecrets(env, ["SMITH_SIGNING_KEY"]));
   if (!parsed.success) {
-    throw new Error(`invalid environment:\n${parsed.error.issues.map((i) => `  ${i.path.join(".") || "env"}: ${i.message}`).join("\n")}`);
+    throw envError(parsed.error.issues);
   }
   return parsed.data;
 }
