@@ -100,6 +100,9 @@ export class ReplicaRunner {
       await this.journal.flush();
       await withRetry(() => client.replica.finalize.mutate({ loopId, outcome: outcome.outcome, reason: outcome.reason, message: outcome.message.slice(0, 4000) }));
       this.log(`finalized: ${outcome.outcome} (${outcome.reason})`);
+      // A synced attempt's work is on the pushed branch: its checkout is only disk. A flatlined
+      // one is kept for a person to inspect.
+      if (outcome.outcome === "synced") rmSync(this.o.workDir, { recursive: true, force: true });
       return 0;
     } catch (err) {
       if (err instanceof Stop) {
