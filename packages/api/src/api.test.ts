@@ -326,4 +326,55 @@ describe("API", () => {
       await api.close();
     }
   });
+
+  test("journal.tailBatched: busy journals arrive in few events, every entry once and in order, resumable by the last seq", async ({ etcdEndpoint, prefix }) => {
+    const api = await startTestApi(etcdEndpoint, prefix);
+    try {
+      const op = api.client(api.tokens.operator);
+      const { loop } = await op.loops.create.mutate(loopInput());
+      const entries = (from: number, n: number) =>
+        Array.from({ length: n }, (_, i) => ({ phase: "agent" as const, actor: { type: "agent" as const, id: "a" }, message: `m${from + i}` }));
+      await api.store.journal.append(loop.id, entries(0, 300));
+      const seen: number[] = [];
+      let events = 0;
+      const lastId = await new Promise<string>((resolve, reject) => {
+        const sub = api.client(api.tokens.viewer).journal.tailBatched.subscribe(
+          { loopId: loop.id },
+          {
+            onData: ({ id, data }) => {
+              events++;
+              seen.push(...data.entries.map((e) => e.seq));
+              expect(id).toBe(String(data.entries[data.entries.length - 1]?.seq));
+              if (seen.length >= 301) {
+                sub.unsubscribe();
+                resolve(id);
+              }
+            },
+            onError: reject,
+          },
+        );
+      });
+      // 301 entries (the "created" entry and 300 more) that were all there already: a handful of events.
+      expect(events).toBeLessThan(20);
+      await api.store.journal.append(loop.id, entries(300, 50));
+      await new Promise<void>((resolve, reject) => {
+        const sub = api.client(api.tokens.viewer).journal.tailBatched.subscribe(
+          { loopId: loop.id, lastEventId: lastId },
+          {
+            onData: ({ data }) => {
+              seen.push(...data.entries.map((e) => e.seq));
+              if (seen.length >= 351) {
+                sub.unsubscribe();
+                resolve();
+              }
+            },
+            onError: reject,
+          },
+        );
+      });
+      expect(seen).toEqual(Array.from({ length: 351 }, (_, i) => i + 1));
+    } finally {
+      await api.close();
+    }
+  });
 });

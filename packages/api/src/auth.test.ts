@@ -175,6 +175,12 @@ const ROWS: Record<string, Row> = {
     type: "subscription",
     call: async (c, w) => expect(await firstEvent((h) => c.journal.tail.subscribe({ loopId: w.loopId }, h))).toMatchObject({ data: { loopId: w.loopId, seq: 1 } }),
   },
+  "journal.tailBatched": {
+    access: "viewer",
+    type: "subscription",
+    call: async (c, w) =>
+      expect(await firstEvent((h) => c.journal.tailBatched.subscribe({ loopId: w.loopId }, h))).toMatchObject({ data: { entries: [{ loopId: w.loopId, seq: 1 }] } }),
+  },
   "handoffs.list": { access: "viewer", type: "query", call: (c, w) => c.handoffs.list.query({ loopId: w.loopId }) },
   "overrides.list": { access: "viewer", type: "query", call: (c, w) => c.overrides.list.query({ loopId: w.loopId }) },
   "audit.list": { access: "viewer", type: "query", call: (c, w) => c.audit.list.query({ loopId: w.loopId }) },

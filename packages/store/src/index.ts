@@ -19,3 +19,4 @@ export { HandoffRepository, OverrideRepository, AuditRepository, type AuditListO
 export { WatchStream, DEFAULT_MAX_BUFFERED, type WatchItem, type WatchOptions } from "./watch.ts";
 export { TokenRepository, TokenRecord, TokenRole } from "./tokens.ts";
 export type { Compare } from "./txn.ts";
+export { batchReady } from "./batch.ts";

@@ -128,10 +128,13 @@ export class TuiController {
   }
 
   private subscribeJournal(loopId: string, afterSeq: number): { unsubscribe(): void } {
-    return this.client.journal.tail.subscribe(
+    // The batched tail: a busy journal arrives as few events (the view renders every 100 ms anyway).
+    return this.client.journal.tailBatched.subscribe(
       { loopId, afterSeq },
       {
-        onData: ({ data }) => this.store.enqueue({ type: "journal", entry: data }),
+        onData: ({ data }) => {
+          for (const entry of data.entries) this.store.enqueue({ type: "journal", entry });
+        },
         onConnectionStateChange: (s) => this.connectionChanged(s, (connected, error) => ({ type: "journalConnection", loopId, connected, at: this.now(), error })),
         onError: (err) => {
           this.store.enqueue({ type: "journalConnection", loopId, connected: false, at: this.now(), error: err.message });
