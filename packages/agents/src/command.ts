@@ -5,8 +5,8 @@ import type { AgentAdapter, AgentEvent, AgentResult, AgentRunOptions } from "@sm
 import { type OutputParser, type ParsedOutcome, runAgentCli } from "./agentCli.ts";
 import { ClaudeStreamParser } from "./claudeStream.ts";
 
-/** The placeholder in a command line that is replaced by the prompt file's (quoted) path. */
-export const PROMPT_FILE_PLACEHOLDER = "{promptFile}";
+/** The token in a command line that is replaced by the prompt file's (quoted) path. */
+export const PROMPT_FILE_TOKEN = "{promptFile}";
 /** The variable that holds the prompt file's path when the prompt goes via a file. */
 export const PROMPT_FILE_ENV = "SMITH_PROMPT_FILE";
 /** The variable that holds the run's model override, when there is one. */
@@ -58,7 +58,7 @@ export class CommandAdapter implements AgentAdapter {
       // The prompt can quote the PRD and operator messages: readable by this user only.
       await writeFile(promptFile, options.prompt, { mode: 0o600 });
       env[PROMPT_FILE_ENV] = promptFile;
-      const line = [this.command.split(PROMPT_FILE_PLACEHOLDER).join(shellQuote(promptFile)), ...args].join(" ");
+      const line = [this.command.split(PROMPT_FILE_TOKEN).join(shellQuote(promptFile)), ...args].join(" ");
       return await runAgentCli(options, { command: "/bin/sh", args: ["-c", line], env }, parser);
     } finally {
       await rm(dir, { recursive: true, force: true });

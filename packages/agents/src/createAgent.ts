@@ -2,7 +2,7 @@ import { isAbsolute } from "node:path";
 import { type AgentAdapter, type AgentSpec, SmithError, assertNever } from "@smith/core";
 import { ClaudeCodeAdapter } from "./claudeCode.ts";
 import { CodexAdapter } from "./codex.ts";
-import { CommandAdapter, PROMPT_FILE_PLACEHOLDER } from "./command.ts";
+import { CommandAdapter, PROMPT_FILE_TOKEN } from "./command.ts";
 import { ReplayAdapter } from "./replay.ts";
 
 export interface CreateAgentOptions {
@@ -33,7 +33,7 @@ export function createAgent(spec: AgentSpec, options: CreateAgentOptions = {}): 
       if (!spec.command) {
         throw new SmithError("invalid_argument", "agent.command is required when provider is `command`", { field: "agent.command" });
       }
-      return new CommandAdapter({ command: spec.command, promptVia: spec.command.includes(PROMPT_FILE_PLACEHOLDER) ? "file" : "stdin" });
+      return new CommandAdapter({ command: spec.command, promptVia: spec.command.includes(PROMPT_FILE_TOKEN) ? "file" : "stdin" });
     }
     case "replay": {
       const dir = options.replayDir ?? (spec.replayDir !== undefined && isAbsolute(spec.replayDir) ? spec.replayDir : undefined);
