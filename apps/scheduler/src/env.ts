@@ -134,6 +134,8 @@ const Env = z.object({
   SMITH_RECONCILE_INTERVAL_MS: z.coerce.number().int().min(200).default(5_000),
   SMITH_POLL_INTERVAL_MS: z.coerce.number().int().min(100).default(2_000),
   /** The scheduler's lease TTL: its claims vanish this long after it dies. */
+  /** Finished loops (and their journals, handoffs, overrides) are deleted this many days after they finished. Unset: kept forever. */
+  SMITH_RETENTION_DAYS: z.coerce.number().min(0.001).max(36_500).optional(),
   SMITH_SESSION_TTL_S: z.coerce.number().int().min(2).max(300).default(10),
   /** Port of /healthz and /readyz for Kubernetes probes (unset: no HTTP listener). */
   SMITH_HEALTH_PORT: z.coerce.number().int().min(0).max(65535).optional(),

@@ -62,6 +62,7 @@ async function main(): Promise<void> {
     reconcileIntervalMs: env.SMITH_RECONCILE_INTERVAL_MS,
     startGraceMs: env.SMITH_START_GRACE_MS,
     retryBackoffMs: env.SMITH_RETRY_BACKOFF_MS,
+    ...(env.SMITH_RETENTION_DAYS !== undefined ? { retentionMs: env.SMITH_RETENTION_DAYS * 86_400_000 } : {}),
     log,
   });
   await scheduler.start();

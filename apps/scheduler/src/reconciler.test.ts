@@ -34,7 +34,7 @@ describe("reconciler", () => {
       const after = await store.loops.getOrThrow(loop.id);
       expect(after.loop.status).toMatchObject({ state: "unresolved", reason: "retry-scheduled", attempt: 1 });
       const second = await reconciler.runOnce();
-      expect(second).toEqual({ retried: [], flatlined: [], timedOut: [], stopped: [], slotsReleased: 0 });
+      expect(second).toEqual({ retried: [], flatlined: [], timedOut: [], stopped: [], slotsReleased: 0, purged: [] });
       expect((await store.loops.getOrThrow(loop.id)).revision).toBe(after.revision);
     } finally {
       store.close();
@@ -95,7 +95,40 @@ describe("reconciler", () => {
       expect((await store.loops.getOrThrow(slow.id)).loop.status).toMatchObject({ state: "flatline", reason: "timed-out" });
       for (const r of await executor.list()) expect(r.status.phase).not.toBe("running");
       const again = await reconciler.runOnce();
-      expect(again).toEqual({ retried: [], flatlined: [], timedOut: [], stopped: [], slotsReleased: 0 });
+      expect(again).toEqual({ retried: [], flatlined: [], timedOut: [], stopped: [], slotsReleased: 0, purged: [] });
+    } finally {
+      store.close();
+    }
+  });
+
+  test("retention: finished loops are purged with their journal once they are older than the policy; running ones never", async ({ etcdEndpoint, prefix, tmpDir }) => {
+    let now = Date.now();
+    const clock = () => new Date(now);
+    const store = new SmithStore({ endpoints: [etcdEndpoint], prefix, now: clock });
+    const executor = new LocalProcessExecutor({ stateDir: tmpDir, command: ["/bin/sh", "-c", "exit 0"], env: {}, stopGraceMs: 500 });
+    const reconciler = new Reconciler({ store, executor, startGraceMs: 600_000, retryBackoffMs: 1_000, log: silentLogger, now: clock, retentionMs: 86_400_000 });
+    try {
+      const { loop: done } = await store.loops.create({ ...request(), idempotencyKey: "old-request" });
+      const { loop: live } = await store.loops.create(request());
+      await store.journal.append(done.id, [{ phase: "lifecycle", actor: { type: "operator", id: "t" }, message: "x" }]);
+      await store.audit.append({ actor: { type: "operator", id: "t" }, action: "loops.cancel", loopId: done.id, correlationId: "c" });
+      await store.loops.transition(done.id, { type: "cancelRequested", reason: "done", at: clock().toISOString() });
+      const session = await store.openSession();
+      await store.claims.claimNext(session);
+      expect((await reconciler.runOnce()).purged).toEqual([]);
+      now += 86_400_001;
+      const report = await reconciler.runOnce();
+      expect(report.purged).toEqual([done.id]);
+      expect(await store.loops.get(done.id)).toBeUndefined();
+      expect(await store.client.getAll().prefix(store.keys.journalPrefix(done.id)).count()).toBe(0);
+      expect(await store.client.get(store.keys.idempotency("old-request")).exists()).toBe(false);
+      // The audit event itself stays: it is the record of who did what.
+      expect((await store.audit.list()).items.map((e) => e.action)).toContain("loops.cancel");
+      // The other loop was running: this pass timed it out (a day past its 4 h timeout), but it
+      // finished only now, so it is kept.
+      expect(report.timedOut).toEqual([live.id]);
+      expect((await store.loops.getOrThrow(live.id)).loop.status.state).toBe("flatline");
+      expect((await reconciler.runOnce()).purged).toEqual([]);
     } finally {
       store.close();
     }

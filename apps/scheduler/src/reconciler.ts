@@ -11,6 +11,8 @@ export interface ReconcilerOptions {
   retryBackoffMs: number;
   log: Logger;
   now?: () => Date;
+  /** Finished loops are purged (with their journal, handoffs, overrides) this long after they finished. Off when absent. */
+  retentionMs?: number;
 }
 
 export interface ReconcileReport {
@@ -19,6 +21,8 @@ export interface ReconcileReport {
   timedOut: string[];
   stopped: string[];
   slotsReleased: number;
+  /** Finished loops deleted under the retention policy. */
+  purged: string[];
 }
 
 /**
@@ -38,7 +42,7 @@ export class Reconciler {
   }
 
   async runOnce(): Promise<ReconcileReport> {
-    const report: ReconcileReport = { retried: [], flatlined: [], timedOut: [], stopped: [], slotsReleased: 0 };
+    const report: ReconcileReport = { retried: [], flatlined: [], timedOut: [], stopped: [], slotsReleased: 0, purged: [] };
     for (const v of await this.all(["running", "unresolved"])) {
       try {
         await this.reconcileLoop(v, report);
@@ -51,7 +55,26 @@ export class Reconciler {
     }
     await this.stopStrays(report);
     report.slotsReleased = await this.o.store.claims.releaseStaleSlots();
+    if (this.o.retentionMs !== undefined) await this.purgeExpired(this.o.retentionMs, report);
     return report;
+  }
+
+  /** Deletes loops that finished more than `retentionMs` ago (a retried one is no longer finished). */
+  private async purgeExpired(retentionMs: number, report: ReconcileReport): Promise<void> {
+    const cutoff = this.now().getTime() - retentionMs;
+    let cursor: string | undefined;
+    do {
+      const page = await this.o.store.loops.list({ state: ["synced", "cancelled", "flatline"], cursor, limit: 500, order: "asc" });
+      for (const loop of page.items) {
+        if (!loop.status.finishedAt || Date.parse(loop.status.finishedAt) > cutoff) continue;
+        try {
+          if (await this.o.store.loops.purge(loop.id)) report.purged.push(loop.id);
+        } catch (err) {
+          if (!isSmithError(err, "conflict")) throw err;
+        }
+      }
+      cursor = page.nextCursor;
+    } while (cursor);
   }
 
   private async all(states: Loop["status"]["state"][]): Promise<VersionedLoop[]> {

@@ -20,6 +20,8 @@ export interface SchedulerOptions {
   reconcileIntervalMs?: number;
   startGraceMs?: number;
   retryBackoffMs?: number;
+  /** Finished loops are purged this long after they finished (off when absent). */
+  retentionMs?: number;
   log: Logger;
 }
 
@@ -54,6 +56,7 @@ export class Scheduler {
       startGraceMs: options.startGraceMs ?? 60_000,
       retryBackoffMs: options.retryBackoffMs ?? 5_000,
       log: options.log,
+      retentionMs: options.retentionMs,
     });
   }
 
@@ -209,7 +212,7 @@ export class Scheduler {
   /** One reconcile pass (the leader runs them periodically; tests call it directly). */
   async reconcileNow(): Promise<void> {
     const report = await this.reconciler.runOnce();
-    if (report.retried.length || report.flatlined.length || report.timedOut.length || report.stopped.length) this.o.log.info("reconciled", { ...report });
+    if (report.retried.length || report.flatlined.length || report.timedOut.length || report.stopped.length || report.purged.length) this.o.log.info("reconciled", { ...report });
     if (report.retried.length || report.slotsReleased) this.poke();
   }
 

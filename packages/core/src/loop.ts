@@ -16,7 +16,7 @@ export const TERMINAL_STATES: readonly LoopState[] = ["synced", "cancelled"];
 export function isTerminal(state: LoopState): boolean {
   return TERMINAL_STATES.includes(state);
 }
-/** States in which a loop holds (or waits for) a replica: done ones are synced/flatline/cancelled. */
+/** A loop no replica works on any more: synced, flatline or cancelled. */
 export function isFinished(state: LoopState): boolean {
   return state === "synced" || state === "flatline" || state === "cancelled";
 }

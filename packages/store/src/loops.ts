@@ -6,6 +6,7 @@ import {
   SmithError,
   ZERO_COST,
   defaultConcurrencyKey,
+  isFinished,
   issuePath,
   newId,
   parsePrd,
@@ -341,6 +342,33 @@ export class LoopRepository {
     }
     ops.unshift(client.put(keys.loop(loop.id)).value(encode(loop)));
     return { loop, ops, compares };
+  }
+
+  /**
+   * Deletes a finished loop (`synced`, `cancelled` or `flatline`) and everything stored for it:
+   * journal, journal head and id index, handoffs, overrides, the per-loop audit index and its
+   * idempotency key — in one txn that compares the loop's revision, so a loop that changed
+   * meanwhile (an operator retried it) is not purged. Audit events themselves stay: they are the
+   * record of who did what. Returns false when the loop is gone or not finished.
+   */
+  async purge(id: string, expectedRevision?: string): Promise<boolean> {
+    const { client, keys } = this.ctx;
+    const current = await this.get(id);
+    if (!current || !isFinished(current.loop.status.state)) return false;
+    if (expectedRevision && current.revision !== expectedRevision) throw conflict(id, expectedRevision, current.revision);
+    const ops: IOperation[] = [
+      client.delete().key(keys.loop(id)),
+      client.delete().prefix(keys.journalPrefix(id)),
+      client.delete().key(keys.journalHead(id)),
+      client.delete().prefix(keys.journalIdsPrefix(id)),
+      client.delete().prefix(keys.handoffsPrefix(id)),
+      client.delete().prefix(keys.overridesPrefix(id)),
+      client.delete().prefix(keys.auditByLoopPrefix(id)),
+    ];
+    if (current.loop.idempotencyKey) ops.push(client.delete().key(keys.idempotency(current.loop.idempotencyKey)));
+    const res = await txn(client, [modIs(keys.loop(id), current.revision)], ops);
+    if (!res.succeeded) throw conflict(id, current.revision);
+    return true;
   }
 
   /** Read-modify-write of a loop that is not a lifecycle event (steering messages), revision-checked. */
