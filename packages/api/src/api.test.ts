@@ -1,8 +1,8 @@
 import { TRPCClientError } from "@smith/client";
 import { LIMITS } from "@smith/core";
-import { etcdTest as test } from "@smith/testing";
+import { apiTest } from "./fixtures.ts";
 import { describe, expect } from "vitest";
-import { loopInput, runLoop, startTestApi } from "./testSupport.ts";
+import { lockedReplica, loopInput, runLoop, startTestApi } from "./testSupport.ts";
 
 function errorOf(err: unknown): { code?: string; smith?: { code: string; details: Record<string, unknown> }; issues?: { path: string; message: string }[]; message: string } {
   if (!(err instanceof TRPCClientError)) throw err;
@@ -15,214 +15,176 @@ async function fail(p: Promise<unknown>) {
 }
 
 describe("API", () => {
-  test("create, get, list and an idempotent create", async ({ etcdEndpoint, prefix }) => {
-    const api = await startTestApi(etcdEndpoint, prefix);
-    try {
-      const op = api.client(api.tokens.operator);
-      const { loop, created } = await op.loops.create.mutate(loopInput({ idempotencyKey: "req-1", priority: 5 }));
-      expect(created).toBe(true);
-      expect(loop).toMatchObject({ priority: 5, status: { state: "unresolved", progress: { done: 0, total: 2 } } });
-      const again = await op.loops.create.mutate(loopInput({ idempotencyKey: "req-1" }));
-      expect(again).toMatchObject({ created: false, loop: { id: loop.id } });
-      const viewer = api.client(api.tokens.viewer);
-      expect((await viewer.loops.get.query({ id: loop.id })).id).toBe(loop.id);
-      const list = await viewer.loops.list.query({ state: "unresolved" });
-      expect(list.items.map((l) => l.id)).toEqual([loop.id]);
-      const journal = await viewer.journal.list.query({ loopId: loop.id });
-      expect(journal.entries[0]?.message).toMatch(/created by op/);
-      const audit = await viewer.audit.list.query({ loopId: loop.id });
-      expect(audit.items.map((a) => a.action)).toEqual(["loops.create", "loops.create"]);
-      expect(audit.items[0]).toMatchObject({ actor: { type: "operator", role: "operator" }, outcome: "ok" });
-      expect(audit.items[0]?.correlationId).toMatch(/./);
-    } finally {
-      await api.close();
-    }
+  const test = apiTest;
+  test("create, get, list and an idempotent create", async ({ api }) => {
+    const op = api.client(api.tokens.operator);
+    const { loop, created } = await op.loops.create.mutate(loopInput({ idempotencyKey: "req-1", priority: 5 }));
+    expect(created).toBe(true);
+    expect(loop).toMatchObject({ priority: 5, status: { state: "unresolved", progress: { done: 0, total: 2 } } });
+    const again = await op.loops.create.mutate(loopInput({ idempotencyKey: "req-1" }));
+    expect(again).toMatchObject({ created: false, loop: { id: loop.id } });
+    const viewer = api.client(api.tokens.viewer);
+    expect((await viewer.loops.get.query({ id: loop.id })).id).toBe(loop.id);
+    const list = await viewer.loops.list.query({ state: "unresolved" });
+    expect(list.items.map((l) => l.id)).toEqual([loop.id]);
+    const journal = await viewer.journal.list.query({ loopId: loop.id });
+    expect(journal.entries[0]?.message).toMatch(/created by op/);
+    const audit = await viewer.audit.list.query({ loopId: loop.id });
+    expect(audit.items.map((a) => a.action)).toEqual(["loops.create", "loops.create"]);
+    expect(audit.items[0]).toMatchObject({ actor: { type: "operator", role: "operator" }, outcome: "ok" });
+    expect(audit.items[0]?.correlationId).toMatch(/./);
   });
 
-  test("createBatch returns per-item results and refuses more than 100 naming the limit", async ({ etcdEndpoint, prefix }) => {
-    const api = await startTestApi(etcdEndpoint, prefix);
-    try {
-      const op = api.client(api.tokens.operator);
-      const { results } = await op.loops.createBatch.mutate({ items: [loopInput(), loopInput({ priority: 1 })] });
-      expect(results.map((r) => r.ok)).toEqual([true, true]);
-      const e = await fail(op.loops.createBatch.mutate({ items: Array.from({ length: 101 }, () => loopInput()) }));
-      expect(e.code).toBe("BAD_REQUEST");
-      expect(e.issues?.[0]?.path).toBe("items");
-      expect(e.message).toMatch(/100/);
-      expect((await op.loops.list.query()).items).toHaveLength(2);
-    } finally {
-      await api.close();
-    }
+  test("createBatch returns per-item results and refuses more than 100 naming the limit", async ({ api }) => {
+    const op = api.client(api.tokens.operator);
+    const { results } = await op.loops.createBatch.mutate({ items: [loopInput(), loopInput({ priority: 1 })] });
+    expect(results.map((r) => r.ok)).toEqual([true, true]);
+    const e = await fail(op.loops.createBatch.mutate({ items: Array.from({ length: 101 }, () => loopInput()) }));
+    expect(e.code).toBe("BAD_REQUEST");
+    expect(e.issues?.[0]?.path).toBe("items");
+    expect(e.message).toMatch(/100/);
+    expect((await op.loops.list.query()).items).toHaveLength(2);
   });
 
-  test("cancel needs a reason; cancel then steer is refused; retry from flatline", async ({ etcdEndpoint, prefix }) => {
-    const api = await startTestApi(etcdEndpoint, prefix);
-    try {
-      const op = api.client(api.tokens.operator);
-      const { loop } = await op.loops.create.mutate(loopInput());
-      const empty = await fail(op.loops.cancel.mutate({ id: loop.id, reason: "  " }));
-      expect(empty.code).toBe("BAD_REQUEST");
-      expect(empty.issues?.[0]).toMatchObject({ path: "reason", message: "a reason is required" });
-      expect((await op.loops.get.query({ id: loop.id })).status.state).toBe("unresolved");
+  test("cancel needs a reason; cancel then steer is refused; retry from flatline", async ({ api }) => {
+    const op = api.client(api.tokens.operator);
+    const { loop } = await op.loops.create.mutate(loopInput());
+    const empty = await fail(op.loops.cancel.mutate({ id: loop.id, reason: "  " }));
+    expect(empty.code).toBe("BAD_REQUEST");
+    expect(empty.issues?.[0]).toMatchObject({ path: "reason", message: "a reason is required" });
+    expect((await op.loops.get.query({ id: loop.id })).status.state).toBe("unresolved");
 
-      const cancelled = await op.loops.cancel.mutate({ id: loop.id, reason: "not needed" });
-      expect(cancelled.status).toMatchObject({ state: "cancelled", reason: "operator-cancelled", message: "not needed" });
-      const steer = await fail(op.loops.steer.mutate({ id: loop.id, message: "hi" }));
-      expect(steer.code).toBe("PRECONDITION_FAILED");
-      const again = await fail(op.loops.cancel.mutate({ id: loop.id, reason: "twice" }));
-      expect(again).toMatchObject({ code: "PRECONDITION_FAILED", smith: { code: "invalid_transition" } });
+    const cancelled = await op.loops.cancel.mutate({ id: loop.id, reason: "not needed" });
+    expect(cancelled.status).toMatchObject({ state: "cancelled", reason: "operator-cancelled", message: "not needed" });
+    const steer = await fail(op.loops.steer.mutate({ id: loop.id, message: "hi" }));
+    expect(steer.code).toBe("PRECONDITION_FAILED");
+    const again = await fail(op.loops.cancel.mutate({ id: loop.id, reason: "twice" }));
+    expect(again).toMatchObject({ code: "PRECONDITION_FAILED", smith: { code: "invalid_transition" } });
 
-      const { loop: second } = await op.loops.create.mutate(loopInput());
-      await api.client(api.tokens.admin).loops.override.mutate({ id: second.id, to: "flatline", reason: "testing retry" });
-      const retried = await op.loops.retry.mutate({ id: second.id, reason: "try again" });
-      expect(retried.status).toMatchObject({ state: "unresolved", reason: "operator-retry" });
-      const overrides = await op.overrides.list.query({ loopId: second.id });
-      expect(overrides).toMatchObject([{ from: "unresolved", to: "flatline", reason: "testing retry" }]);
-    } finally {
-      await api.close();
-    }
+    const { loop: second } = await op.loops.create.mutate(loopInput());
+    await api.client(api.tokens.admin).loops.override.mutate({ id: second.id, to: "flatline", reason: "testing retry" });
+    const retried = await op.loops.retry.mutate({ id: second.id, reason: "try again" });
+    expect(retried.status).toMatchObject({ state: "unresolved", reason: "operator-retry" });
+    const overrides = await op.overrides.list.query({ loopId: second.id });
+    expect(overrides).toMatchObject([{ from: "unresolved", to: "flatline", reason: "testing retry" }]);
   });
 
-  test("a steer message is visible to replica.getSpec and can be acknowledged", async ({ etcdEndpoint, prefix }) => {
-    const api = await startTestApi(etcdEndpoint, prefix);
-    try {
-      const op = api.client(api.tokens.operator);
-      const { loop } = await op.loops.create.mutate(loopInput());
-      const { messageId } = await op.loops.steer.mutate({ id: loop.id, message: "use the existing date helper" });
-      const attempt = await runLoop(api, loop.id);
-      const replica = api.client(api.replicaToken(loop.id, attempt));
-      await replica.replica.acquireLock.mutate({ loopId: loop.id });
-      const spec = await replica.replica.getSpec.query({ loopId: loop.id });
-      expect(spec.steering).toMatchObject([{ id: messageId, message: "use the existing date helper" }]);
-      expect(spec.loop.spec.prd).toMatchObject({ kind: "inline" });
-      expect(await replica.replica.ackSteering.mutate({ loopId: loop.id, ids: [messageId] })).toEqual({ remaining: 0 });
-      expect((await replica.replica.getSpec.query({ loopId: loop.id })).steering).toEqual([]);
-      const tooLong = await fail(op.loops.steer.mutate({ id: loop.id, message: "x".repeat(LIMITS.steerMessageBytes + 1) }));
-      expect(tooLong.code).toBe("BAD_REQUEST");
-      expect(tooLong.message).toMatch(/8192/);
-    } finally {
-      await api.close();
-    }
+  test("a steer message is visible to replica.getSpec and can be acknowledged", async ({ api }) => {
+    const op = api.client(api.tokens.operator);
+    const { loop } = await op.loops.create.mutate(loopInput());
+    const { messageId } = await op.loops.steer.mutate({ id: loop.id, message: "use the existing date helper" });
+    const attempt = await runLoop(api, loop.id);
+    const replica = api.client(api.replicaToken(loop.id, attempt));
+    await replica.replica.acquireLock.mutate({ loopId: loop.id });
+    const spec = await replica.replica.getSpec.query({ loopId: loop.id });
+    expect(spec.steering).toMatchObject([{ id: messageId, message: "use the existing date helper" }]);
+    expect(spec.loop.spec.prd).toMatchObject({ kind: "inline" });
+    expect(await replica.replica.ackSteering.mutate({ loopId: loop.id, ids: [messageId] })).toEqual({ remaining: 0 });
+    expect((await replica.replica.getSpec.query({ loopId: loop.id })).steering).toEqual([]);
+    const tooLong = await fail(op.loops.steer.mutate({ id: loop.id, message: "x".repeat(LIMITS.steerMessageBytes + 1) }));
+    expect(tooLong.code).toBe("BAD_REQUEST");
+    expect(tooLong.message).toMatch(/8192/);
   });
 
-  test("a replica's full attempt: lock, heartbeat, journal, iteration, handoff, finalize", async ({ etcdEndpoint, prefix }) => {
-    const api = await startTestApi(etcdEndpoint, prefix);
-    try {
-      const op = api.client(api.tokens.operator);
-      const { loop } = await op.loops.create.mutate(loopInput());
-      const attempt = await runLoop(api, loop.id);
-      const r = api.client(api.replicaToken(loop.id, attempt));
-      const lock = await r.replica.acquireLock.mutate({ loopId: loop.id });
-      expect(lock).toMatchObject({ attempt: 1, heartbeatIntervalMs: 10_000 });
-      expect(await r.replica.heartbeat.mutate({ loopId: loop.id })).toMatchObject({ state: "running", stop: false });
-      const { seqs } = await r.replica.appendJournal.mutate({
-        loopId: loop.id,
-        entries: [
-          { phase: "agent", actor: { type: "agent", id: "replay" }, message: "editing src/a.ts" },
-          { phase: "gate", actor: { type: "operator", id: "forged" }, message: "npm test", exitCode: 0, durationMs: 1200 },
-        ],
-      });
-      expect(seqs).toHaveLength(2);
-      const entries = (await op.journal.list.query({ loopId: loop.id })).entries;
-      // A replica cannot write as an operator: its actor is replaced by its own.
-      expect(entries.find((e) => e.message === "npm test")?.actor.type).toBe("replica");
-      await r.replica.recordIteration.mutate({ loopId: loop.id, iteration: 1, progress: { done: 1, total: 2 }, usage: { inputTokens: 100, outputTokens: 20, usd: 0.25 } });
-      await r.replica.recordIteration.mutate({ loopId: loop.id, iteration: 2, progress: { done: 2, total: 2 }, usage: { inputTokens: 50, outputTokens: 5, usd: 0.5 } });
-      await r.replica.writeHandoff.mutate({ loopId: loop.id, handoff: { done: ["US-001", "US-002"], validation: { state: "passed", details: "npm test" } } });
-      const done = await r.replica.finalize.mutate({ loopId: loop.id, outcome: "synced", reason: "all-stories-passed" });
-      expect(done.status).toMatchObject({ state: "synced", reason: "all-stories-passed", iteration: 2, progress: { done: 2, total: 2 } });
-      expect(done.cost).toEqual({ inputTokens: 150, outputTokens: 25, usd: 0.75 });
-      expect(await op.cost.get.query({ loopId: loop.id })).toMatchObject({ cost: { usd: 0.75 } });
-      expect((await op.handoffs.list.query({ loopId: loop.id }))[0]).toMatchObject({ attempt: 1, done: ["US-001", "US-002"] });
-      // The attempt is over: the replica's token can no longer write.
-      const late = await fail(r.replica.appendJournal.mutate({ loopId: loop.id, entries: [{ phase: "agent", actor: { type: "agent", id: "x" }, message: "late" }] }));
-      expect(late.code).toBe("CONFLICT");
-    } finally {
-      await api.close();
-    }
+  test("a replica's full attempt: lock, heartbeat, journal, iteration, handoff, finalize", async ({ api }) => {
+    const op = api.client(api.tokens.operator);
+    const { loop } = await op.loops.create.mutate(loopInput());
+    const attempt = await runLoop(api, loop.id);
+    const r = api.client(api.replicaToken(loop.id, attempt));
+    const lock = await r.replica.acquireLock.mutate({ loopId: loop.id });
+    expect(lock).toMatchObject({ attempt: 1, heartbeatIntervalMs: 10_000 });
+    expect(await r.replica.heartbeat.mutate({ loopId: loop.id })).toMatchObject({ state: "running", stop: false });
+    const { seqs } = await r.replica.appendJournal.mutate({
+      loopId: loop.id,
+      entries: [
+        { phase: "agent", actor: { type: "agent", id: "replay" }, message: "editing src/a.ts" },
+        { phase: "gate", actor: { type: "operator", id: "forged" }, message: "npm test", exitCode: 0, durationMs: 1200 },
+      ],
+    });
+    expect(seqs).toHaveLength(2);
+    const entries = (await op.journal.list.query({ loopId: loop.id })).entries;
+    // A replica cannot write as an operator: its actor is replaced by its own.
+    expect(entries.find((e) => e.message === "npm test")?.actor.type).toBe("replica");
+    await r.replica.recordIteration.mutate({ loopId: loop.id, iteration: 1, progress: { done: 1, total: 2 }, usage: { inputTokens: 100, outputTokens: 20, usd: 0.25 } });
+    await r.replica.recordIteration.mutate({ loopId: loop.id, iteration: 2, progress: { done: 2, total: 2 }, usage: { inputTokens: 50, outputTokens: 5, usd: 0.5 } });
+    await r.replica.writeHandoff.mutate({ loopId: loop.id, handoff: { done: ["US-001", "US-002"], validation: { state: "passed", details: "npm test" } } });
+    const done = await r.replica.finalize.mutate({ loopId: loop.id, outcome: "synced", reason: "all-stories-passed" });
+    expect(done.status).toMatchObject({ state: "synced", reason: "all-stories-passed", iteration: 2, progress: { done: 2, total: 2 } });
+    expect(done.cost).toEqual({ inputTokens: 150, outputTokens: 25, usd: 0.75 });
+    expect(await op.cost.get.query({ loopId: loop.id })).toMatchObject({ cost: { usd: 0.75 } });
+    expect((await op.handoffs.list.query({ loopId: loop.id }))[0]).toMatchObject({ attempt: 1, done: ["US-001", "US-002"] });
+    // The attempt is over: the replica's token can no longer write.
+    const late = await fail(r.replica.appendJournal.mutate({ loopId: loop.id, entries: [{ phase: "agent", actor: { type: "agent", id: "x" }, message: "late" }] }));
+    expect(late.code).toBe("CONFLICT");
   });
 
-  test("bad input: oversized PRD, unknown loop, malformed ids — typed errors, nothing written", async ({ etcdEndpoint, prefix }) => {
-    const api = await startTestApi(etcdEndpoint, prefix);
-    try {
-      const op = api.client(api.tokens.operator);
-      const big = JSON.stringify({ project: "x", qualityGates: ["t"], stories: [{ id: "A", title: "a", status: "open", acceptanceCriteria: ["c"], description: "x".repeat(LIMITS.prdBytes) }] });
-      const input = loopInput();
-      const tooBig = await fail(op.loops.create.mutate({ ...input, spec: { ...input.spec, prd: { kind: "inline", content: big } } }));
-      expect(tooBig).toMatchObject({ code: "PAYLOAD_TOO_LARGE", smith: { code: "too_large", details: { field: "spec.prd.content", limit: 524288 } } });
-      const notReady = await fail(op.loops.create.mutate({ ...input, spec: { ...input.spec, prd: { kind: "inline", content: "{\"project\":\"x\",\"stories\":[]}" } } }));
-      expect(notReady.code).toBe("BAD_REQUEST");
-      expect(notReady.message).toMatch(/not ready/);
-      const unknown = await fail(op.loops.get.query({ id: "01jz0000000000000000000000" }));
-      expect(unknown.code).toBe("NOT_FOUND");
-      const malformed = await fail(op.loops.cancel.mutate({ id: "../../etc", reason: "x" }));
-      expect(malformed.code).toBe("BAD_REQUEST");
-      expect(malformed.issues?.[0]?.path).toBe("id");
-      const badRepo = await fail(op.loops.create.mutate({ ...input, spec: { ...input.spec, repo: { url: "x", baseBranch: "bad..branch" } } }));
-      expect(badRepo.issues?.[0]?.path).toBe("spec.repo.baseBranch");
-      expect((await op.loops.list.query()).items).toHaveLength(0);
-      expect(await api.store.client.getAll().prefix(api.store.keys.loopsPrefix()).count()).toBe(0);
-    } finally {
-      await api.close();
-    }
+  test("bad input: oversized PRD, unknown loop, malformed ids — typed errors, nothing written", async ({ api }) => {
+    const op = api.client(api.tokens.operator);
+    const big = JSON.stringify({ project: "x", qualityGates: ["t"], stories: [{ id: "A", title: "a", status: "open", acceptanceCriteria: ["c"], description: "x".repeat(LIMITS.prdBytes) }] });
+    const input = loopInput();
+    const tooBig = await fail(op.loops.create.mutate({ ...input, spec: { ...input.spec, prd: { kind: "inline", content: big } } }));
+    expect(tooBig).toMatchObject({ code: "PAYLOAD_TOO_LARGE", smith: { code: "too_large", details: { field: "spec.prd.content", limit: 524288 } } });
+    const notReady = await fail(op.loops.create.mutate({ ...input, spec: { ...input.spec, prd: { kind: "inline", content: "{\"project\":\"x\",\"stories\":[]}" } } }));
+    expect(notReady.code).toBe("BAD_REQUEST");
+    expect(notReady.message).toMatch(/not ready/);
+    const unknown = await fail(op.loops.get.query({ id: "01jz0000000000000000000000" }));
+    expect(unknown.code).toBe("NOT_FOUND");
+    const malformed = await fail(op.loops.cancel.mutate({ id: "../../etc", reason: "x" }));
+    expect(malformed.code).toBe("BAD_REQUEST");
+    expect(malformed.issues?.[0]?.path).toBe("id");
+    const badRepo = await fail(op.loops.create.mutate({ ...input, spec: { ...input.spec, repo: { url: "x", baseBranch: "bad..branch" } } }));
+    expect(badRepo.issues?.[0]?.path).toBe("spec.repo.baseBranch");
+    expect((await op.loops.list.query()).items).toHaveLength(0);
+    expect(await api.store.client.getAll().prefix(api.store.keys.loopsPrefix()).count()).toBe(0);
   });
 
-  test("a journal tail that disconnects after N entries resumes with lastEventId: no loss, no duplicate", async ({ etcdEndpoint, prefix }) => {
-    const api = await startTestApi(etcdEndpoint, prefix);
-    try {
-      const op = api.client(api.tokens.operator);
-      const { loop } = await op.loops.create.mutate(loopInput());
-      const attempt = await runLoop(api, loop.id);
-      const r = api.client(api.replicaToken(loop.id, attempt));
-      await r.replica.acquireLock.mutate({ loopId: loop.id });
-      const write = async (from: number, n: number) => {
-        for (let i = from; i < from + n; i += 25) {
-          await r.replica.appendJournal.mutate({
-            loopId: loop.id,
-            entries: Array.from({ length: 25 }, (_, j) => ({ phase: "agent" as const, actor: { type: "agent" as const, id: "a" }, message: `m${i + j}` })),
-          });
-        }
-      };
-      await write(0, 100);
-      const seen: { id: string; seq: number }[] = [];
-      const first = await new Promise<string>((resolve, reject) => {
-        const sub = api.client(api.tokens.viewer).journal.tail.subscribe(
-          { loopId: loop.id },
-          {
-            onData: ({ id, data }) => {
-              seen.push({ id, seq: data.seq });
-              if (seen.length === 60) {
-                sub.unsubscribe();
-                resolve(id);
-              }
-            },
-            onError: reject,
+  test("a journal tail that disconnects after N entries resumes with lastEventId: no loss, no duplicate", async ({ api }) => {
+    const { loopId, r } = await lockedReplica(api);
+    const write = async (from: number, n: number) => {
+      for (let i = from; i < from + n; i += 25) {
+        await r.replica.appendJournal.mutate({
+          loopId: loopId,
+          entries: Array.from({ length: 25 }, (_, j) => ({ phase: "agent" as const, actor: { type: "agent" as const, id: "a" }, message: `m${i + j}` })),
+        });
+      }
+    };
+    await write(0, 100);
+    const seen: { id: string; seq: number }[] = [];
+    const first = await new Promise<string>((resolve, reject) => {
+      const sub = api.client(api.tokens.viewer).journal.tail.subscribe(
+        { loopId: loopId },
+        {
+          onData: ({ id, data }) => {
+            seen.push({ id, seq: data.seq });
+            if (seen.length === 60) {
+              sub.unsubscribe();
+              resolve(id);
+            }
           },
-        );
-      });
-      await write(100, 100);
-      await new Promise<void>((resolve, reject) => {
-        const sub = api.client(api.tokens.viewer).journal.tail.subscribe(
-          { loopId: loop.id, lastEventId: first },
-          {
-            onData: ({ id, data }) => {
-              seen.push({ id, seq: data.seq });
-              if (data.seq === 202) {
-                sub.unsubscribe();
-                resolve();
-              }
-            },
-            onError: reject,
+          onError: reject,
+        },
+      );
+    });
+    await write(100, 100);
+    await new Promise<void>((resolve, reject) => {
+      const sub = api.client(api.tokens.viewer).journal.tail.subscribe(
+        { loopId: loopId, lastEventId: first },
+        {
+          onData: ({ id, data }) => {
+            seen.push({ id, seq: data.seq });
+            if (data.seq === 202) {
+              sub.unsubscribe();
+              resolve();
+            }
           },
-        );
-        void write(200, 0);
-      });
-      // seq 1 is "created", seq 2 "took the lock", then 200 messages.
-      expect(seen.map((s) => s.seq)).toEqual(Array.from({ length: 202 }, (_, i) => i + 1));
-      expect(seen.every((s) => s.id === String(s.seq))).toBe(true);
-    } finally {
-      await api.close();
-    }
+          onError: reject,
+        },
+      );
+      void write(200, 0);
+    });
+    // seq 1 is "created", seq 2 "took the lock", then 200 messages.
+    expect(seen.map((s) => s.seq)).toEqual(Array.from({ length: 202 }, (_, i) => i + 1));
+    expect(seen.every((s) => s.id === String(s.seq))).toBe(true);
   });
 
   test("two API servers on one etcd: a subscriber on one sees a change made through the other", async ({ etcdEndpoint, prefix }) => {
@@ -254,127 +216,112 @@ describe("API", () => {
     }
   });
 
-  test("loops.watch resumes from lastEventId and /healthz, /readyz, /metrics answer", async ({ etcdEndpoint, prefix }) => {
-    const api = await startTestApi(etcdEndpoint, prefix);
-    try {
-      const op = api.client(api.tokens.operator);
-      const { loop } = await op.loops.create.mutate(loopInput());
-      const events: { id: string; state: string }[] = [];
-      const firstId = await new Promise<string>((resolve, reject) => {
-        const sub = op.loops.watch.subscribe(
-          { snapshot: true },
-          {
-            onData: ({ id, data }) => {
-              if (data.type !== "put") return;
-              events.push({ id, state: data.loop.status.state });
+  test("loops.watch resumes from lastEventId and /healthz, /readyz, /metrics answer", async ({ api }) => {
+    const op = api.client(api.tokens.operator);
+    const { loop } = await op.loops.create.mutate(loopInput());
+    const events: { id: string; state: string }[] = [];
+    const firstId = await new Promise<string>((resolve, reject) => {
+      const sub = op.loops.watch.subscribe(
+        { snapshot: true },
+        {
+          onData: ({ id, data }) => {
+            if (data.type !== "put") return;
+            events.push({ id, state: data.loop.status.state });
+            sub.unsubscribe();
+            resolve(id);
+          },
+          onError: reject,
+        },
+      );
+    });
+    await op.loops.cancel.mutate({ id: loop.id, reason: "while away" });
+    const resumed = await new Promise<string>((resolve, reject) => {
+      const sub = op.loops.watch.subscribe(
+        { lastEventId: firstId },
+        {
+          onData: ({ data }) => {
+            if (data.type !== "put") return;
+            sub.unsubscribe();
+            resolve(data.loop.status.state);
+          },
+          onError: reject,
+        },
+      );
+    });
+    expect(events[0]?.state).toBe("unresolved");
+    expect(resumed).toBe("cancelled");
+    expect(await (await fetch(`${api.url}/healthz`)).text()).toBe("ok\n");
+    expect((await fetch(`${api.url}/readyz`)).status).toBe(200);
+    const metrics = await (await fetch(`${api.url}/metrics`)).text();
+    expect(metrics).toMatch(/smith_api_requests_total\{procedure="loops.create",type="mutation",code="OK"\} 1/);
+    expect(metrics).toMatch(/smith_loops\{state="cancelled"\} 1/);
+    expect(metrics).toMatch(/smith_queue_depth 0/);
+  });
+
+  test("subscriptions fail with a final error instead of retrying: an unknown loop, a compacted revision", async ({ api }) => {
+    const viewer = api.client(api.tokens.viewer);
+    const unknown = await new Promise<unknown>((resolve) => {
+      const sub = viewer.journal.tail.subscribe({ loopId: "01jz0000000000000000000000" }, { onData: () => undefined, onError: (e) => { sub.unsubscribe(); resolve(e); } });
+    });
+    expect(errorOf(unknown).code).toBe("NOT_FOUND");
+
+    const op = api.client(api.tokens.operator);
+    const { loop } = await op.loops.create.mutate(loopInput());
+    const old = (await api.store.loops.getOrThrow(loop.id)).revision;
+    await op.loops.cancel.mutate({ id: loop.id, reason: "make history" });
+    const now = (await api.store.loops.getOrThrow(loop.id)).revision;
+    await api.store.client.kv.compact({ revision: now, physical: true });
+    const compacted = await new Promise<unknown>((resolve) => {
+      const sub = viewer.loops.watch.subscribe({ lastEventId: String(Number(old) - 1) }, { onData: () => undefined, onError: (e) => { sub.unsubscribe(); resolve(e); } });
+    });
+    const e = errorOf(compacted);
+    expect(e.code).toBe("NOT_FOUND");
+    expect(e.message).toMatch(/compacted/);
+  });
+
+  test("journal.tailBatched: busy journals arrive in few events, every entry once and in order, resumable by the last seq", async ({ api }) => {
+    const op = api.client(api.tokens.operator);
+    const { loop } = await op.loops.create.mutate(loopInput());
+    const entries = (from: number, n: number) =>
+      Array.from({ length: n }, (_, i) => ({ phase: "agent" as const, actor: { type: "agent" as const, id: "a" }, message: `m${from + i}` }));
+    await api.store.journal.append(loop.id, entries(0, 300));
+    const seen: number[] = [];
+    let events = 0;
+    const lastId = await new Promise<string>((resolve, reject) => {
+      const sub = api.client(api.tokens.viewer).journal.tailBatched.subscribe(
+        { loopId: loop.id },
+        {
+          onData: ({ id, data }) => {
+            events++;
+            seen.push(...data.entries.map((e) => e.seq));
+            expect(id).toBe(String(data.entries[data.entries.length - 1]?.seq));
+            if (seen.length >= 301) {
               sub.unsubscribe();
               resolve(id);
-            },
-            onError: reject,
+            }
           },
-        );
-      });
-      await op.loops.cancel.mutate({ id: loop.id, reason: "while away" });
-      const resumed = await new Promise<string>((resolve, reject) => {
-        const sub = op.loops.watch.subscribe(
-          { lastEventId: firstId },
-          {
-            onData: ({ data }) => {
-              if (data.type !== "put") return;
+          onError: reject,
+        },
+      );
+    });
+    // 301 entries (the "created" entry and 300 more) that were all there already: a handful of events.
+    expect(events).toBeLessThan(20);
+    await api.store.journal.append(loop.id, entries(300, 50));
+    await new Promise<void>((resolve, reject) => {
+      const sub = api.client(api.tokens.viewer).journal.tailBatched.subscribe(
+        { loopId: loop.id, lastEventId: lastId },
+        {
+          onData: ({ data }) => {
+            seen.push(...data.entries.map((e) => e.seq));
+            if (seen.length >= 351) {
               sub.unsubscribe();
-              resolve(data.loop.status.state);
-            },
-            onError: reject,
+              resolve();
+            }
           },
-        );
-      });
-      expect(events[0]?.state).toBe("unresolved");
-      expect(resumed).toBe("cancelled");
-      expect(await (await fetch(`${api.url}/healthz`)).text()).toBe("ok\n");
-      expect((await fetch(`${api.url}/readyz`)).status).toBe(200);
-      const metrics = await (await fetch(`${api.url}/metrics`)).text();
-      expect(metrics).toMatch(/smith_api_requests_total\{procedure="loops.create",type="mutation",code="OK"\} 1/);
-      expect(metrics).toMatch(/smith_loops\{state="cancelled"\} 1/);
-      expect(metrics).toMatch(/smith_queue_depth 0/);
-    } finally {
-      await api.close();
-    }
-  });
-
-  test("subscriptions fail with a final error instead of retrying: an unknown loop, a compacted revision", async ({ etcdEndpoint, prefix }) => {
-    const api = await startTestApi(etcdEndpoint, prefix);
-    try {
-      const viewer = api.client(api.tokens.viewer);
-      const unknown = await new Promise<unknown>((resolve) => {
-        const sub = viewer.journal.tail.subscribe({ loopId: "01jz0000000000000000000000" }, { onData: () => undefined, onError: (e) => { sub.unsubscribe(); resolve(e); } });
-      });
-      expect(errorOf(unknown).code).toBe("NOT_FOUND");
-
-      const op = api.client(api.tokens.operator);
-      const { loop } = await op.loops.create.mutate(loopInput());
-      const old = (await api.store.loops.getOrThrow(loop.id)).revision;
-      await op.loops.cancel.mutate({ id: loop.id, reason: "make history" });
-      const now = (await api.store.loops.getOrThrow(loop.id)).revision;
-      await api.store.client.kv.compact({ revision: now, physical: true });
-      const compacted = await new Promise<unknown>((resolve) => {
-        const sub = viewer.loops.watch.subscribe({ lastEventId: String(Number(old) - 1) }, { onData: () => undefined, onError: (e) => { sub.unsubscribe(); resolve(e); } });
-      });
-      const e = errorOf(compacted);
-      expect(e.code).toBe("NOT_FOUND");
-      expect(e.message).toMatch(/compacted/);
-    } finally {
-      await api.close();
-    }
-  });
-
-  test("journal.tailBatched: busy journals arrive in few events, every entry once and in order, resumable by the last seq", async ({ etcdEndpoint, prefix }) => {
-    const api = await startTestApi(etcdEndpoint, prefix);
-    try {
-      const op = api.client(api.tokens.operator);
-      const { loop } = await op.loops.create.mutate(loopInput());
-      const entries = (from: number, n: number) =>
-        Array.from({ length: n }, (_, i) => ({ phase: "agent" as const, actor: { type: "agent" as const, id: "a" }, message: `m${from + i}` }));
-      await api.store.journal.append(loop.id, entries(0, 300));
-      const seen: number[] = [];
-      let events = 0;
-      const lastId = await new Promise<string>((resolve, reject) => {
-        const sub = api.client(api.tokens.viewer).journal.tailBatched.subscribe(
-          { loopId: loop.id },
-          {
-            onData: ({ id, data }) => {
-              events++;
-              seen.push(...data.entries.map((e) => e.seq));
-              expect(id).toBe(String(data.entries[data.entries.length - 1]?.seq));
-              if (seen.length >= 301) {
-                sub.unsubscribe();
-                resolve(id);
-              }
-            },
-            onError: reject,
-          },
-        );
-      });
-      // 301 entries (the "created" entry and 300 more) that were all there already: a handful of events.
-      expect(events).toBeLessThan(20);
-      await api.store.journal.append(loop.id, entries(300, 50));
-      await new Promise<void>((resolve, reject) => {
-        const sub = api.client(api.tokens.viewer).journal.tailBatched.subscribe(
-          { loopId: loop.id, lastEventId: lastId },
-          {
-            onData: ({ data }) => {
-              seen.push(...data.entries.map((e) => e.seq));
-              if (seen.length >= 351) {
-                sub.unsubscribe();
-                resolve();
-              }
-            },
-            onError: reject,
-          },
-        );
-      });
-      expect(seen).toEqual(Array.from({ length: 351 }, (_, i) => i + 1));
-    } finally {
-      await api.close();
-    }
+          onError: reject,
+        },
+      );
+    });
+    expect(seen).toEqual(Array.from({ length: 351 }, (_, i) => i + 1));
   });
 });

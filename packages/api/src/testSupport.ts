@@ -67,3 +67,12 @@ export async function runLoop(api: TestApi, loopId: string): Promise<number> {
     if (claimed.loop.id === loopId) return claimed.loop.status.attempt;
   }
 }
+
+/** A loop running on attempt 1 whose replica holds the lock: `r` is that replica's client. */
+export async function lockedReplica(api: TestApi, request: CreateLoopRequest = loopInput()): Promise<{ loopId: string; attempt: number; r: SmithClient }> {
+  const { loop } = await api.client(api.tokens.operator).loops.create.mutate(request);
+  const attempt = await runLoop(api, loop.id);
+  const r = api.client(api.replicaToken(loop.id, attempt));
+  await r.replica.acquireLock.mutate({ loopId: loop.id });
+  return { loopId: loop.id, attempt, r };
+}
