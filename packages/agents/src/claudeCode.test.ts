@@ -1,26 +1,16 @@
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
-import type { AgentEvent, AgentRunOptions } from "@smith/core";
 import { tmpDirTest as test } from "@smith/testing";
 import { describe, expect } from "vitest";
 import { BOUNDS } from "./bounds.ts";
 import { ClaudeCodeAdapter } from "./claudeCode.ts";
 import { sanitizeEnv } from "./sanitizeEnv.ts";
-import { FAKE_CLAUDE, fakePath, waitGone, writeNodeScript } from "./testSupport.ts";
+import { FAKE_CLAUDE, fakePath, fakeRun, waitGone } from "./testSupport.ts";
 
 const PROMPT = "Implement US-001: add a greeting.\nCriteria: it says hello ✓";
 
 async function setup(dir: string, mode = "ok", extraEnv: Record<string, string> = {}) {
-  const binary = await writeNodeScript(dir, "claude", FAKE_CLAUDE);
-  const events: Array<{ event: AgentEvent; at: number }> = [];
-  const options: AgentRunOptions = {
-    prompt: PROMPT,
-    cwd: dir,
-    env: { PATH: fakePath(), FAKE_MODE: mode, FAKE_EXPECT_PROMPT: PROMPT, FAKE_PID_FILE: join(dir, "grandchild.pid"), ...extraEnv },
-    timeoutMs: 20_000,
-    storyId: "US-001",
-    onEvent: (event) => events.push({ event, at: Date.now() }),
-  };
+  const { binary, options, events } = await fakeRun(dir, "claude", FAKE_CLAUDE, PROMPT, mode, extraEnv);
   return { adapter: new ClaudeCodeAdapter({ binary }), options, events };
 }
 

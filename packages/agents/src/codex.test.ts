@@ -1,24 +1,14 @@
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
-import type { AgentEvent, AgentRunOptions } from "@smith/core";
 import { tmpDirTest as test } from "@smith/testing";
 import { describe, expect } from "vitest";
 import { CodexAdapter } from "./codex.ts";
-import { FAKE_CODEX, fakePath, waitGone, writeNodeScript } from "./testSupport.ts";
+import { FAKE_CODEX, fakeRun, waitGone } from "./testSupport.ts";
 
 const PROMPT = "Implement US-001: add a greeting.";
 
 async function setup(dir: string, mode = "ok", extraEnv: Record<string, string> = {}) {
-  const binary = await writeNodeScript(dir, "codex", FAKE_CODEX);
-  const events: Array<{ event: AgentEvent; at: number }> = [];
-  const options: AgentRunOptions = {
-    prompt: PROMPT,
-    cwd: dir,
-    env: { PATH: fakePath(), FAKE_MODE: mode, FAKE_EXPECT_PROMPT: PROMPT, FAKE_PID_FILE: join(dir, "grandchild.pid"), ...extraEnv },
-    timeoutMs: 20_000,
-    storyId: "US-001",
-    onEvent: (event) => events.push({ event, at: Date.now() }),
-  };
+  const { binary, options, events } = await fakeRun(dir, "codex", FAKE_CODEX, PROMPT, mode, extraEnv);
   return { adapter: new CodexAdapter({ binary }), options, events };
 }
 

@@ -3,6 +3,7 @@
 import { readFileSync } from "node:fs";
 import { chmod, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
+import type { AgentEvent, AgentRunOptions } from "@smith/core";
 
 /**
  * A minimal PATH for fake agents: the directory of the node running the tests (the fakes start
@@ -151,4 +152,22 @@ export async function waitGone(pid: number, timeoutMs = 5000): Promise<boolean> 
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
   return !isRunning(pid);
+}
+
+/**
+ * A run of a scripted fake CLI: writes the fake as `name` in `dir` and returns run options (the
+ * prompt, which the fake checks it received; its mode) and the events collected with their times.
+ */
+export async function fakeRun(dir: string, name: string, script: string, prompt: string, mode = "ok", extraEnv: Record<string, string> = {}) {
+  const binary = await writeNodeScript(dir, name, script);
+  const events: Array<{ event: AgentEvent; at: number }> = [];
+  const options: AgentRunOptions = {
+    prompt,
+    cwd: dir,
+    env: { PATH: fakePath(), FAKE_MODE: mode, FAKE_EXPECT_PROMPT: prompt, FAKE_PID_FILE: join(dir, "grandchild.pid"), ...extraEnv },
+    timeoutMs: 20_000,
+    storyId: "US-001",
+    onEvent: (event) => events.push({ event, at: Date.now() }),
+  };
+  return { binary, options, events };
 }
