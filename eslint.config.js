@@ -8,13 +8,39 @@ export default tseslint.config(
   ...tseslint.configs.recommended,
   {
     languageOptions: {
-      globals: { process: "readonly", console: "readonly", setTimeout: "readonly", clearTimeout: "readonly", setInterval: "readonly", clearInterval: "readonly", Buffer: "readonly", URL: "readonly", AbortController: "readonly", AbortSignal: "readonly", TextEncoder: "readonly", TextDecoder: "readonly", structuredClone: "readonly", queueMicrotask: "readonly", setImmediate: "readonly", fetch: "readonly", Response: "readonly", Request: "readonly", Headers: "readonly" },
+      globals: {
+        process: "readonly",
+        console: "readonly",
+        setTimeout: "readonly",
+        clearTimeout: "readonly",
+        setInterval: "readonly",
+        clearInterval: "readonly",
+        Buffer: "readonly",
+        URL: "readonly",
+        AbortController: "readonly",
+        AbortSignal: "readonly",
+        TextEncoder: "readonly",
+        TextDecoder: "readonly",
+        structuredClone: "readonly",
+        queueMicrotask: "readonly",
+        setImmediate: "readonly",
+        fetch: "readonly",
+        Response: "readonly",
+        Request: "readonly",
+        Headers: "readonly",
+      },
     },
     rules: {
-      "@typescript-eslint/consistent-type-imports": ["error", { prefer: "type-imports", fixStyle: "inline-type-imports" }],
+      "@typescript-eslint/consistent-type-imports": [
+        "error",
+        { prefer: "type-imports", fixStyle: "inline-type-imports" },
+      ],
       "@typescript-eslint/no-non-null-assertion": "error",
       "@typescript-eslint/no-explicit-any": "error",
-      "@typescript-eslint/no-unused-vars": ["error", { argsIgnorePattern: "^_", varsIgnorePattern: "^_", caughtErrors: "none" }],
+      "@typescript-eslint/no-unused-vars": [
+        "error",
+        { argsIgnorePattern: "^_", varsIgnorePattern: "^_", caughtErrors: "none" },
+      ],
       "no-restricted-properties": [
         "error",
         { object: "process", property: "env", message: "Read env once, in an app's env.ts; libraries take options." },
@@ -23,7 +49,19 @@ export default tseslint.config(
   },
   {
     // Composition roots and tooling may read the environment.
-    files: ["apps/*/src/env.ts", "apps/*/src/main.ts", "apps/cli/src/smith.ts", "apps/cli/src/smithctl.ts", "e2e/**", "apps/*/src/**/env.ts", "scripts/**", "packages/testing/src/**", "**/*.test.ts", "**/*.test.tsx", "vitest.config.ts"],
+    files: [
+      "apps/*/src/env.ts",
+      "apps/*/src/main.ts",
+      "apps/cli/src/smith.ts",
+      "apps/cli/src/smithctl.ts",
+      "e2e/**",
+      "apps/*/src/**/env.ts",
+      "scripts/**",
+      "packages/testing/src/**",
+      "**/*.test.ts",
+      "**/*.test.tsx",
+      "vitest.config.ts",
+    ],
     rules: { "no-restricted-properties": "off" },
   },
   {
@@ -32,7 +70,14 @@ export default tseslint.config(
     rules: {
       "no-restricted-imports": [
         "error",
-        { patterns: [{ group: ["node:*", "etcd3", "fs", "child_process", "net", "http", "@smith/*"], message: "packages/core is pure: it imports zod and nothing with I/O." }] },
+        {
+          patterns: [
+            {
+              group: ["node:*", "etcd3", "fs", "child_process", "net", "http", "@smith/*"],
+              message: "packages/core is pure: it imports zod and nothing with I/O.",
+            },
+          ],
+        },
       ],
     },
   },

@@ -28,7 +28,10 @@ async function runSuites(ctx: BenchContext): Promise<Measurement[]> {
   for (const suite of SUITES) {
     for (const workload of (await suite.workloads?.(ctx)) ?? []) workloads.push({ suite, workload });
   }
-  const throughput = await runInterleaved(ctx, workloads.map((w) => w.workload));
+  const throughput = await runInterleaved(
+    ctx,
+    workloads.map((w) => w.workload),
+  );
   const bySuite = new Map<Suite, Measurement[]>(SUITES.map((s) => [s, []]));
   workloads.forEach((w, i) => {
     const m = throughput[i];
@@ -88,7 +91,9 @@ async function main(): Promise<number> {
     const run: RunInfo = { durationMs, otherCores: otherLoad.cores() };
     report(machine, run, results);
     if (run.otherCores !== undefined && run.otherCores > 0.2) {
-      log(`other processes kept ${run.otherCores.toFixed(2)} cores busy during the run: the figures are disturbed; run again on a quiet machine`);
+      log(
+        `other processes kept ${run.otherCores.toFixed(2)} cores busy during the run: the figures are disturbed; run again on a quiet machine`,
+      );
     }
     if (args.json !== undefined) {
       await writeFile(args.json, `${JSON.stringify(toJson(machine, run, results), null, 2)}\n`);
@@ -118,7 +123,8 @@ interface RunInfo {
 }
 
 function report(machine: MachineInfo, run: RunInfo, results: readonly Measurement[]): void {
-  const other = run.otherCores === undefined ? "" : `; other processes used ${run.otherCores.toFixed(2)} cores meanwhile`;
+  const other =
+    run.otherCores === undefined ? "" : `; other processes used ${run.otherCores.toFixed(2)} cores meanwhile`;
   process.stdout.write(
     [
       `Smith store benchmark — ${formatMachine(machine)}`,

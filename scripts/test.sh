@@ -12,6 +12,8 @@ source scripts/lib/k8s.sh
 smith_ensure_k8s_tools || [ $? -eq 2 ]
 echo "smith: node $(node --version), $(etcd --version | head -1)" >&2
 
+echo "== format" >&2
+npm run --silent format:check
 echo "== lint" >&2
 npm run --silent lint
 echo "== typecheck" >&2

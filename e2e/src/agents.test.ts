@@ -19,13 +19,21 @@ function claudeLoop(remote: string, prdPath: string, limits: Record<string, numb
 }
 
 describe("end to end with scripted Claude Code fakes", () => {
-  test("claims success but the gates fail: the story stays open and the loop flatlines needs-human after N", async ({ stack, tmpDir }) => {
+  test("claims success but the gates fail: the story stays open and the loop flatlines needs-human after N", async ({
+    stack,
+    tmpDir,
+  }) => {
     const d = demo(tmpDir, { prd: FAKE_PRD, recordings: {} });
     const bin = writeFakeAgent(tmpDir, "claude", claudeFake(CLAIMS_ONLY));
     stack.startScheduler({ SMITH_CLAUDE_BIN: bin });
     const created = await stack.create(claudeLoop(d.remoteUrl, d.prdPath, { maxConsecutiveFailures: 2 }));
     const loop = await stack.waitFor(created.id, ["synced", "flatline", "cancelled"], 60_000);
-    expect(loop.status).toMatchObject({ state: "flatline", reason: "needs-human", iteration: 2, progress: { done: 0, total: 2 } });
+    expect(loop.status).toMatchObject({
+      state: "flatline",
+      reason: "needs-human",
+      iteration: 2,
+      progress: { done: 0, total: 2 },
+    });
     expect(loop.status.message).toMatch(/US-001 failed 2 iterations/);
     const journal = await stack.journal(loop.id);
     expect(journal.filter((e) => e.phase === "gate" && e.level === "warn")).toHaveLength(2);
@@ -42,7 +50,9 @@ describe("end to end with scripted Claude Code fakes", () => {
     const pidFile = join(tmpDir, "agent.pids");
     const bin = writeFakeAgent(tmpDir, "claude", claudeFake(hangs(pidFile)));
     stack.startScheduler({ SMITH_CLAUDE_BIN: bin });
-    const created = await stack.create(claudeLoop(d.remoteUrl, d.prdPath, { agentTimeoutMs: 2000, maxConsecutiveFailures: 1 }));
+    const created = await stack.create(
+      claudeLoop(d.remoteUrl, d.prdPath, { agentTimeoutMs: 2000, maxConsecutiveFailures: 1 }),
+    );
     const loop = await stack.waitFor(created.id, ["synced", "flatline", "cancelled"], 60_000);
     expect(loop.status).toMatchObject({ state: "flatline", reason: "needs-human" });
     const journal = await stack.journal(loop.id);
@@ -53,7 +63,11 @@ describe("end to end with scripted Claude Code fakes", () => {
 
   test("usage reported by the agent adds up to the loop's cost", async ({ stack, tmpDir }) => {
     const d = demo(tmpDir, { prd: FAKE_PRD, recordings: {} });
-    const bin = writeFakeAgent(tmpDir, "claude", claudeFake(WORKS, { usd: 0.0125, inputTokens: 1000, outputTokens: 250 }));
+    const bin = writeFakeAgent(
+      tmpDir,
+      "claude",
+      claudeFake(WORKS, { usd: 0.0125, inputTokens: 1000, outputTokens: 250 }),
+    );
     stack.startScheduler({ SMITH_CLAUDE_BIN: bin });
     const created = await stack.create(claudeLoop(d.remoteUrl, d.prdPath));
     const loop = await stack.waitFor(created.id, ["synced", "flatline", "cancelled"], 60_000);
@@ -66,7 +80,11 @@ describe("end to end with scripted Claude Code fakes", () => {
     const d = demo(tmpDir, { prd: FAKE_PRD, recordings: {} });
     const envFile = join(tmpDir, "agent-env.json");
     const gateEnv = join(tmpDir, "gate-env.txt");
-    const bin = writeFakeAgent(tmpDir, "claude", claudeFake(`fs.writeFileSync(${JSON.stringify(envFile)}, JSON.stringify(process.env));\n${WORKS}`));
+    const bin = writeFakeAgent(
+      tmpDir,
+      "claude",
+      claudeFake(`fs.writeFileSync(${JSON.stringify(envFile)}, JSON.stringify(process.env));\n${WORKS}`),
+    );
     stack.startScheduler({ SMITH_CLAUDE_BIN: bin });
     const created = await stack.create(claudeLoop(d.remoteUrl, d.prdPath, {}, [`env > ${gateEnv}`]));
     await stack.waitFor(created.id, ["synced"], 60_000);
@@ -77,13 +95,20 @@ describe("end to end with scripted Claude Code fakes", () => {
     expect(readFileSync(gateEnv, "utf8")).not.toMatch(/SMITH_TOKEN|smr\./);
   });
 
-  test("cancel mid-iteration: the agent is killed, the loop is cancelled and its slot released", async ({ stack, tmpDir }) => {
+  test("cancel mid-iteration: the agent is killed, the loop is cancelled and its slot released", async ({
+    stack,
+    tmpDir,
+  }) => {
     const d = demo(tmpDir, { prd: FAKE_PRD, recordings: {} });
     const pidFile = join(tmpDir, "agent.pids");
     const bin = writeFakeAgent(tmpDir, "claude", claudeFake(hangs(pidFile)));
     stack.startScheduler({ SMITH_CLAUDE_BIN: bin });
     const created = await stack.create(claudeLoop(d.remoteUrl, d.prdPath));
-    await stack.waitUntil(async () => existsSync(pidFile) && readFileSync(pidFile, "utf8").includes(" "), 30_000, "the agent to start");
+    await stack.waitUntil(
+      async () => existsSync(pidFile) && readFileSync(pidFile, "utf8").includes(" "),
+      30_000,
+      "the agent to start",
+    );
     await stack.admin.loops.cancel.mutate({ id: created.id, reason: "operator changed their mind" });
     const pids = readFileSync(pidFile, "utf8").split(" ").map(Number);
     await stack.waitUntil(async () => pids.every((p) => !pidAlive(p)), 15_000, "the agent to be killed");
@@ -91,7 +116,11 @@ describe("end to end with scripted Claude Code fakes", () => {
     expect(loop.status).toMatchObject({ state: "cancelled", reason: "operator-cancelled" });
     expect(await stack.store.client.getAll().prefix(stack.store.keys.slotsPrefix()).count()).toBe(0);
     // The replica noticed (heartbeat says stop), killed its agent and exited.
-    await stack.waitUntil(async () => (await stack.replicas()).every((r) => r.status.phase !== "running"), 15_000, "the replica to exit");
+    await stack.waitUntil(
+      async () => (await stack.replicas()).every((r) => r.status.phase !== "running"),
+      15_000,
+      "the replica to exit",
+    );
     expect((await stack.journal(created.id)).some((e) => /cancelled by/.test(e.message))).toBe(true);
   });
 });

@@ -3,7 +3,10 @@
  * prompt on stdin, find the story id in it, act, and print the real event shapes (system init,
  * assistant text + tool_use, user tool_result, result with cost and usage).
  */
-export function claudeFake(action: string, options: { usd?: number; inputTokens?: number; outputTokens?: number; claims?: string } = {}): string {
+export function claudeFake(
+  action: string,
+  options: { usd?: number; inputTokens?: number; outputTokens?: number; claims?: string } = {},
+): string {
   return `
 const fs = require("node:fs");
 const prompt = fs.readFileSync(0, "utf8");
@@ -43,7 +46,21 @@ export const FAKE_PRD = {
   project: "fake",
   qualityGates: ['test -n "$(ls done-*.txt 2>/dev/null)"'],
   stories: [
-    { id: "US-001", title: "First", status: "open", dependsOn: [], description: "one", acceptanceCriteria: ["done-US-001.txt exists"] },
-    { id: "US-002", title: "Second", status: "open", dependsOn: [], description: "two", acceptanceCriteria: ["done-US-002.txt exists"] },
+    {
+      id: "US-001",
+      title: "First",
+      status: "open",
+      dependsOn: [],
+      description: "one",
+      acceptanceCriteria: ["done-US-001.txt exists"],
+    },
+    {
+      id: "US-002",
+      title: "Second",
+      status: "open",
+      dependsOn: [],
+      description: "two",
+      acceptanceCriteria: ["done-US-002.txt exists"],
+    },
   ],
 };

@@ -49,7 +49,14 @@ export class Stack {
   }
 
   private newApi(): ApiServer {
-    return new ApiServer({ store: this.store, signingKey: SIGNING_KEY, adminToken: ADMIN_TOKEN, lockTtlMs: this.lockTtlMs, logger: silentLogger, defaultMetrics: false });
+    return new ApiServer({
+      store: this.store,
+      signingKey: SIGNING_KEY,
+      adminToken: ADMIN_TOKEN,
+      lockTtlMs: this.lockTtlMs,
+      logger: silentLogger,
+      defaultMetrics: false,
+    });
   }
 
   /** Stops the API and starts a new one on the same port after `downMs`. */
@@ -119,8 +126,12 @@ export class Stack {
       if (states.includes(last.status.state)) return last;
       await new Promise((r) => setTimeout(r, 150));
     }
-    const journal = (await this.journal(loopId)).map((e) => `${e.seq} ${e.phase} ${e.level} ${e.message.slice(0, 300)}`).join("\n");
-    throw new Error(`loop ${loopId} is ${last?.status.state} (${last?.status.reason}), not ${states.join("|")} after ${timeoutMs} ms\n${journal}\n${detail?.() ?? this.schedulers.map((s) => s.output().slice(-4000)).join("\n---\n")}`);
+    const journal = (await this.journal(loopId))
+      .map((e) => `${e.seq} ${e.phase} ${e.level} ${e.message.slice(0, 300)}`)
+      .join("\n");
+    throw new Error(
+      `loop ${loopId} is ${last?.status.state} (${last?.status.reason}), not ${states.join("|")} after ${timeoutMs} ms\n${journal}\n${detail?.() ?? this.schedulers.map((s) => s.output().slice(-4000)).join("\n---\n")}`,
+    );
   }
 
   async waitUntil(check: () => Promise<boolean>, timeoutMs = 30_000, what = "condition"): Promise<void> {
@@ -134,7 +145,7 @@ export class Stack {
 
   async journal(loopId: string): Promise<JournalEntry[]> {
     const out: JournalEntry[] = [];
-    for (let after = 0; ; ) {
+    for (let after = 0; ;) {
       const page = await this.store.journal.list(loopId, { afterSeq: after, limit: 500 });
       out.push(...page.entries);
       if (!page.more || page.entries.length === 0) return out;
@@ -157,7 +168,12 @@ export class Stack {
     // Replicas outlive schedulers by design: stop any that remain in this test's state dir.
     try {
       const { LocalProcessExecutor } = await import("@smith/executor");
-      const ex = new LocalProcessExecutor({ stateDir: join(this.dir, "state"), command: ["true"], env: {}, stopGraceMs: 500 });
+      const ex = new LocalProcessExecutor({
+        stateDir: join(this.dir, "state"),
+        command: ["true"],
+        env: {},
+        stopGraceMs: 500,
+      });
       for (const r of await ex.list()) if (r.status.phase === "running") await ex.stop(r.handle);
     } catch {
       // nothing started

@@ -9,19 +9,26 @@ import { SIGNING_KEY, Stack, writeFakeAgent } from "./harness.ts";
 import { branchSubjects, demo, replayLoop } from "./support.ts";
 
 describe("crash recovery", () => {
-  test("kill -9 the replica after story 1 is pushed: the retry resumes from the remote branch without redoing it", async ({ stack, tmpDir }) => {
+  test("kill -9 the replica after story 1 is pushed: the retry resumes from the remote branch without redoing it", async ({
+    stack,
+    tmpDir,
+  }) => {
     const d = demo(tmpDir, { prd: FAKE_PRD, recordings: {} });
     const go = join(tmpDir, "go");
     const pidFile = join(tmpDir, "agent.pid");
     const bin = writeFakeAgent(tmpDir, "claude", claudeFake(waitsOn("US-002", go, pidFile)));
     stack.startScheduler({ SMITH_CLAUDE_BIN: bin });
-    const created = await stack.create({ spec: { repo: { url: d.remoteUrl }, prd: { kind: "path", path: d.prdPath }, agent: { provider: "claude" } } });
+    const created = await stack.create({
+      spec: { repo: { url: d.remoteUrl }, prd: { kind: "path", path: d.prdPath }, agent: { provider: "claude" } },
+    });
     // Story 1 is pushed and the agent is working on story 2.
     await stack.waitUntil(async () => existsSync(pidFile), 60_000, "the agent to start on US-002");
     expect(branchSubjects(d.remoteUrl, `smith/${created.id}`)).toEqual(["feat(US-001): First"]);
     const [replica] = (await stack.replicas()).filter((r) => r.status.phase === "running");
     if (!replica) throw new Error("no running replica");
-    const record = JSON.parse(readFileSync(join(tmpDir, "state", "replicas", replica.handle.id, "record.json"), "utf8")) as { pid: number };
+    const record = JSON.parse(
+      readFileSync(join(tmpDir, "state", "replicas", replica.handle.id, "record.json"), "utf8"),
+    ) as { pid: number };
     // kill -9 the replica's whole process group (wrapper, replica and agent) at once.
     process.kill(-record.pid, "SIGKILL");
     writeFileSync(go, "");
@@ -32,16 +39,28 @@ describe("crash recovery", () => {
     expect(journal.some((e) => e.phase === "reconcile" && /replica lost on attempt 1/.test(e.message))).toBe(true);
     expect(journal.some((e) => e.phase === "workspace" && /resumed branch/.test(e.message))).toBe(true);
     // Attempt 2 worked only on US-002.
-    const prompts = journal.filter((e) => e.phase === "prompt").map((e) => `${e.actor.id}:${String(e.metadata.storyId)}`);
+    const prompts = journal
+      .filter((e) => e.phase === "prompt")
+      .map((e) => `${e.actor.id}:${String(e.metadata.storyId)}`);
     expect(prompts.filter((p) => p.startsWith("attempt-2"))).toEqual(["attempt-2:US-002"]);
 
     // A replica of the old attempt that writes after the new attempt started is refused.
-    const stale = createSmithClient({ url: stack.url, token: mintReplicaToken(SIGNING_KEY, { loopId: loop.id, attempt: 1, ttlSeconds: 60 }) });
+    const stale = createSmithClient({
+      url: stack.url,
+      token: mintReplicaToken(SIGNING_KEY, { loopId: loop.id, attempt: 1, ttlSeconds: 60 }),
+    });
     const head = (await stack.store.journal.head(loop.id)).seq;
-    await expect(stale.replica.appendJournal.mutate({ loopId: loop.id, entries: [{ phase: "agent", actor: { type: "agent", id: "old" }, message: "late" }] })).rejects.toMatchObject({
+    await expect(
+      stale.replica.appendJournal.mutate({
+        loopId: loop.id,
+        entries: [{ phase: "agent", actor: { type: "agent", id: "old" }, message: "late" }],
+      }),
+    ).rejects.toMatchObject({
       data: { code: "CONFLICT" },
     });
-    await expect(stale.replica.finalize.mutate({ loopId: loop.id, outcome: "flatline", reason: "needs-human" })).rejects.toMatchObject({ data: { code: "CONFLICT" } });
+    await expect(
+      stale.replica.finalize.mutate({ loopId: loop.id, outcome: "flatline", reason: "needs-human" }),
+    ).rejects.toMatchObject({ data: { code: "CONFLICT" } });
     expect((await stack.store.journal.head(loop.id)).seq).toBe(head);
   });
 
@@ -51,11 +70,16 @@ describe("crash recovery", () => {
     const b = stack.startScheduler();
     const ids: string[] = [];
     for (let i = 0; i < 4; i++) ids.push((await stack.create(replayLoop(d))).id);
-    await stack.waitUntil(async () => (await stack.store.loops.list({ state: ["running", "synced"] })).items.length >= 2, 30_000, "loops to start");
+    await stack.waitUntil(
+      async () => (await stack.store.loops.list({ state: ["running", "synced"] })).items.length >= 2,
+      30_000,
+      "loops to start",
+    );
     a.child.kill("SIGKILL");
     for (let i = 0; i < 2; i++) ids.push((await stack.create(replayLoop(d))).id);
     const loops = [];
-    for (const id of ids) loops.push(await stack.waitFor(id, ["synced", "flatline", "cancelled"], 120_000, () => b.output().slice(-4000)));
+    for (const id of ids)
+      loops.push(await stack.waitFor(id, ["synced", "flatline", "cancelled"], 120_000, () => b.output().slice(-4000)));
     expect(loops.map((l) => l.status.state)).toEqual(Array(6).fill("synced"));
     // Nothing ran twice: one replica attempt of each loop took the lock and did the work, with one
     // commit per story. (A loop claimed by the killed scheduler whose replica never started may
@@ -69,7 +93,11 @@ describe("crash recovery", () => {
     expect(b.child.exitCode).toBeNull();
   });
 
-  test("the API restarts while a replica works: the replica retries its calls and the loop finishes on attempt 1", async ({ etcdEndpoint, prefix, tmpDir }) => {
+  test("the API restarts while a replica works: the replica retries its calls and the loop finishes on attempt 1", async ({
+    etcdEndpoint,
+    prefix,
+    tmpDir,
+  }) => {
     const stack = await Stack.start(etcdEndpoint, prefix, tmpDir, { lockTtlMs: 10_000 });
     try {
       const d = demo(tmpDir, { prd: FAKE_PRD, recordings: {} });
@@ -77,7 +105,9 @@ describe("crash recovery", () => {
       const pidFile = join(tmpDir, "agent.pid");
       const bin = writeFakeAgent(tmpDir, "claude", claudeFake(waitsOn("US-001", go, pidFile)));
       stack.startScheduler({ SMITH_CLAUDE_BIN: bin });
-      const created = await stack.create({ spec: { repo: { url: d.remoteUrl }, prd: { kind: "path", path: d.prdPath }, agent: { provider: "claude" } } });
+      const created = await stack.create({
+        spec: { repo: { url: d.remoteUrl }, prd: { kind: "path", path: d.prdPath }, agent: { provider: "claude" } },
+      });
       await stack.waitUntil(async () => existsSync(pidFile), 60_000, "the agent to start");
       // The agent finishes while the API is down: the replica's journal, gate and iteration calls
       // meet a dead API and must be retried.

@@ -4,7 +4,10 @@ import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 
-export function demo(dir: string, options: Omit<Parameters<typeof createDemoRepository>[1], "env"> = {}): DemoRepository {
+export function demo(
+  dir: string,
+  options: Omit<Parameters<typeof createDemoRepository>[1], "env"> = {},
+): DemoRepository {
   return createDemoRepository(mkdtempSync(join(dir, "demo-")), { ...options, env: process.env });
 }
 
@@ -22,7 +25,9 @@ export function replayLoop(d: DemoRepository, extra: Partial<CreateLoopRequest> 
 
 /** Commit subjects on a remote branch after `base`, oldest first. */
 export function branchSubjects(remote: string, branch: string, base = "main"): string[] {
-  const out = execFileSync("git", ["--git-dir", remote, "log", "--reverse", "--format=%s", `${base}..${branch}`], { encoding: "utf8" });
+  const out = execFileSync("git", ["--git-dir", remote, "log", "--reverse", "--format=%s", `${base}..${branch}`], {
+    encoding: "utf8",
+  });
   return out.split("\n").filter(Boolean);
 }
 

@@ -96,12 +96,16 @@ export const apiSuite: Suite = {
 async function fanOut(ctx: BenchContext, a: RunningApi, mode: "entries" | "batched"): Promise<Measurement[]> {
   const { subscribers, ratePerSec, batch, durationMs } = BENCH.api;
   // Top priority and a key of its own: claimed first, ahead of the loops the throughput phase queued.
-  const { loop } = await a.client(a.operator).loops.create.mutate(loopInput({ priority: 999, concurrencyKey: `bench-tail-${mode}` }));
+  const { loop } = await a
+    .client(a.operator)
+    .loops.create.mutate(loopInput({ priority: 999, concurrencyKey: `bench-tail-${mode}` }));
   const session = await a.store.openSession({ ttlSeconds: 60 });
   ctx.defer(() => session.close());
   const claimed = await a.store.claims.claimNext(session, { perKeyLimit: 1 });
   if (claimed?.loop.id !== loop.id) throw new BenchCheckError("the latency loop was not claimed first");
-  const replica = a.client(mintReplicaToken(SIGNING_KEY, { loopId: loop.id, attempt: claimed.loop.status.attempt, ttlSeconds: 600 }));
+  const replica = a.client(
+    mintReplicaToken(SIGNING_KEY, { loopId: loop.id, attempt: claimed.loop.status.attempt, ttlSeconds: 600 }),
+  );
   await replica.replica.acquireLock.mutate({ loopId: loop.id });
   const head = (await a.store.journal.head(loop.id)).seq;
 
@@ -125,38 +129,81 @@ async function fanOut(ctx: BenchContext, a: RunningApi, mode: "entries" | "batch
     const viewer = a.client(a.viewer);
     const onError = (err: unknown) => ctx.log(`subscriber ${s}: ${String(err)}`);
     return mode === "entries"
-      ? viewer.journal.tail.subscribe({ loopId: loop.id, afterSeq: head }, { onData: ({ data }) => got(s, [data as JournalEntry]), onError })
-      : viewer.journal.tailBatched.subscribe({ loopId: loop.id, afterSeq: head }, { onData: ({ data }) => got(s, data.entries as JournalEntry[]), onError });
+      ? viewer.journal.tail.subscribe(
+          { loopId: loop.id, afterSeq: head },
+          { onData: ({ data }) => got(s, [data as JournalEntry]), onError },
+        )
+      : viewer.journal.tailBatched.subscribe(
+          { loopId: loop.id, afterSeq: head },
+          { onData: ({ data }) => got(s, data.entries as JournalEntry[]), onError },
+        );
   });
   ctx.defer(() => subs.forEach((s) => s.unsubscribe()));
   await new Promise((r) => setTimeout(r, 500));
 
   // One replica writing steadily: calls of `batch` entries, ratePerSec entries a second.
   const calls: number[] = [];
-  const result = await paced({ streams: 1, ratePerSec: ratePerSec / batch, durationMs, signal: ctx.signal }, async (_s, i) => {
-    const entries = Array.from({ length: batch }, (_, k) => ({ id: `b${i}-${k}`, phase: "agent" as const, actor: { type: "agent" as const, id: "bench" }, message: `step ${i * batch + k}` }));
-    const t0 = performance.now();
-    const { seqs } = await replica.replica.appendJournal.mutate({ loopId: loop.id, entries });
-    calls.push(performance.now() - t0);
-    for (const seq of seqs) if (!sentAt.has(seq)) sentAt.set(seq, t0);
-  });
+  const result = await paced(
+    { streams: 1, ratePerSec: ratePerSec / batch, durationMs, signal: ctx.signal },
+    async (_s, i) => {
+      const entries = Array.from({ length: batch }, (_, k) => ({
+        id: `b${i}-${k}`,
+        phase: "agent" as const,
+        actor: { type: "agent" as const, id: "bench" },
+        message: `step ${i * batch + k}`,
+      }));
+      const t0 = performance.now();
+      const { seqs } = await replica.replica.appendJournal.mutate({ loopId: loop.id, entries });
+      calls.push(performance.now() - t0);
+      for (const seq of seqs) if (!sentAt.has(seq)) sentAt.set(seq, t0);
+    },
+  );
   expected = result.sent * batch;
   await new Promise<void>((resolve, reject) => {
     onAll = resolve;
     if (received.every((r) => r.length >= expected)) resolve();
-    setTimeout(() => reject(new BenchCheckError(`subscribers got ${received.map((r) => r.length).join("/")} of ${expected} entries within 60 s`)), 60_000);
+    setTimeout(
+      () =>
+        reject(
+          new BenchCheckError(
+            `subscribers got ${received.map((r) => r.length).join("/")} of ${expected} entries within 60 s`,
+          ),
+        ),
+      60_000,
+    );
   });
   subs.forEach((s) => s.unsubscribe());
 
   let duplicatesOrGaps = 0;
   for (const r of received) for (let i = 0; i < r.length; i++) if (r[i] !== head + i + 1) duplicatesOrGaps++;
-  if (duplicatesOrGaps > 0) throw new BenchCheckError(`${duplicatesOrGaps} entries arrived out of order, twice or not at all`);
+  if (duplicatesOrGaps > 0)
+    throw new BenchCheckError(`${duplicatesOrGaps} entries arrived out of order, twice or not at all`);
   const delivered = received.reduce((n, r) => n + r.length, 0) / (expected * subscribers);
   const label = mode === "entries" ? "journal.tail" : "journal.tailBatched";
   const note = `${expected} entries at ${Math.round(result.ratePerSec * batch)}/s in ${batch}-entry appendJournal calls, ${subscribers} SSE subscribers, ${Math.round(events / subscribers)} events each (API in its own process); call p50 ${percentile(calls, 50).toFixed(2)} ms`;
   return [
-    { id: `api.${mode}.p50`, name: `appendJournal→${label} p50`, value: percentile(samples, 50), unit: "ms", vs: ["raw.watch.p50"], note },
-    { id: `api.${mode}.p99`, name: `appendJournal→${label} p99`, value: percentile(samples, 99), unit: "ms", vs: ["raw.watch.p99"], note: "same samples" },
-    { id: `api.${mode}.delivered`, name: "  delivered/appended", value: delivered, unit: "ratio", note: "per subscriber, each seq exactly once, in order" },
+    {
+      id: `api.${mode}.p50`,
+      name: `appendJournal→${label} p50`,
+      value: percentile(samples, 50),
+      unit: "ms",
+      vs: ["raw.watch.p50"],
+      note,
+    },
+    {
+      id: `api.${mode}.p99`,
+      name: `appendJournal→${label} p99`,
+      value: percentile(samples, 99),
+      unit: "ms",
+      vs: ["raw.watch.p99"],
+      note: "same samples",
+    },
+    {
+      id: `api.${mode}.delivered`,
+      name: "  delivered/appended",
+      value: delivered,
+      unit: "ratio",
+      note: "per subscriber, each seq exactly once, in order",
+    },
   ];
 }

@@ -65,7 +65,9 @@ async function claimTrial(ctx: BenchContext, claimers: number, queued: number): 
   const prefix = ctx.prefix(`claims-${claimers}`);
   const creator = ctx.store(prefix);
   // Distinct keys: a claim never waits for a slot, so the figure is the claim path itself.
-  await forEachConcurrently(queued, BENCH.concurrency, (i) => creator.loops.create(loopRequest({ concurrencyKey: `bench-${i}` })));
+  await forEachConcurrently(queued, BENCH.concurrency, (i) =>
+    creator.loops.create(loopRequest({ concurrencyKey: `bench-${i}` })),
+  );
   const stores = Array.from({ length: claimers }, () => ctx.store(prefix));
   const sessions = await Promise.all(stores.map((s) => s.openSession({ ttlSeconds: 30 })));
   ctx.defer(() => Promise.all(sessions.map((s) => s.close())));
@@ -78,7 +80,9 @@ async function claimTrial(ctx: BenchContext, claimers: number, queued: number): 
 
   const ids = claimed.flat();
   if (ids.length !== queued || new Set(ids).size !== queued) {
-    throw new BenchCheckError(`${claimers} claimers claimed ${ids.length} loops (${new Set(ids).size} distinct) of ${queued} queued`);
+    throw new BenchCheckError(
+      `${claimers} claimers claimed ${ids.length} loops (${new Set(ids).size} distinct) of ${queued} queued`,
+    );
   }
   const conflicts = stores.reduce((n, s) => n + s.claims.stats.conflicts, 0);
   // Revoking the leases deletes the claims; the loops stay `running` under this trial's prefix.

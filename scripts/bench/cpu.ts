@@ -94,7 +94,13 @@ export class OtherLoad {
   cores(): number | undefined {
     const machine = machineBusyMs();
     const own = cpuSnapshot(this.etcdPid);
-    if (machine === undefined || this.machine === undefined || own.etcdMs === undefined || this.own.etcdMs === undefined) return undefined;
+    if (
+      machine === undefined ||
+      this.machine === undefined ||
+      own.etcdMs === undefined ||
+      this.own.etcdMs === undefined
+    )
+      return undefined;
     const ours = own.nodeMs - this.own.nodeMs + (own.etcdMs - this.own.etcdMs);
     return Math.max(0, machine - this.machine - ours) / (performance.now() - this.start);
   }

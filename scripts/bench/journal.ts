@@ -10,7 +10,13 @@ import { BenchCheckError, type BenchContext, type Measurement, type Suite, type 
 const MESSAGE = "ran `npm test`: 214 passed, 0 failed; moving on to the next acceptance criterion of US-002";
 
 function entry(n: number, id?: string): JournalEntryRequest {
-  return { ...(id ? { id } : {}), phase: "agent", actor: { type: "replica", id: "bench" }, message: `${MESSAGE} (${n})`, metadata: { step: n } };
+  return {
+    ...(id ? { id } : {}),
+    phase: "agent",
+    actor: { type: "replica", id: "bench" },
+    message: `${MESSAGE} (${n})`,
+    metadata: { step: n },
+  };
 }
 
 /**
@@ -73,7 +79,14 @@ export const journalSuite: Suite = {
         vs: ["raw.watch.p50"],
         note: `${describeLatency(latency)}; the append call itself p50 ${latency.callP50.toFixed(2)} ms`,
       },
-      { id: "journal.tail.p99", name: "journal append→tail p99", value: latency.p99, unit: "ms", vs: ["raw.watch.p99"], note: "same samples" },
+      {
+        id: "journal.tail.p99",
+        name: "journal append→tail p99",
+        value: latency.p99,
+        unit: "ms",
+        vs: ["raw.watch.p99"],
+        note: "same samples",
+      },
     ];
   },
 };

@@ -44,7 +44,10 @@ export class LatencyProbe {
     try {
       await new Promise<void>((resolve, reject) => {
         this.onDrained = resolve;
-        timer = setTimeout(() => reject(new BenchCheckError(`${this.pending.size} sent events never arrived within ${timeoutMs} ms`)), timeoutMs);
+        timer = setTimeout(
+          () => reject(new BenchCheckError(`${this.pending.size} sent events never arrived within ${timeoutMs} ms`)),
+          timeoutMs,
+        );
       });
     } finally {
       clearTimeout(timer);
@@ -94,7 +97,13 @@ export async function measureLatency(
   const offset = warm.sent;
   const run = await paced({ streams, ratePerSec, durationMs, signal }, (s, i) => send(s, offset + i));
   await probe.drained(drainTimeoutMs);
-  return { p50: probe.percentile(50), p99: probe.percentile(99), callP50: probe.callPercentile(50), samples: probe.count, ratePerSec: run.ratePerSec };
+  return {
+    p50: probe.percentile(50),
+    p99: probe.percentile(99),
+    callP50: probe.callPercentile(50),
+    samples: probe.count,
+    ratePerSec: run.ratePerSec,
+  };
 }
 
 export function describeLatency(r: LatencyResult): string {

@@ -51,14 +51,20 @@ export async function runInterleaved(ctx: BenchContext, workloads: readonly Work
       tally.rates.push((ops * units * 1000) / elapsedMs);
       tally.units += ops * units;
       tally.nodeMs += after.nodeMs - before.nodeMs;
-      tally.etcdMs = tally.etcdMs === undefined || after.etcdMs === undefined || before.etcdMs === undefined ? undefined : tally.etcdMs + after.etcdMs - before.etcdMs;
+      tally.etcdMs =
+        tally.etcdMs === undefined || after.etcdMs === undefined || before.etcdMs === undefined
+          ? undefined
+          : tally.etcdMs + after.etcdMs - before.etcdMs;
     }
   }
 
   return workloads.map((w) => {
     const t = tallies.get(w) ?? { rates: [], units: 0, nodeMs: 0, etcdMs: undefined };
     const n = Math.max(t.units, 1);
-    const cpu = formatCpu({ nodeMs: t.nodeMs / n, etcdMs: t.etcdMs === undefined ? undefined : t.etcdMs / n }, w.unitName);
+    const cpu = formatCpu(
+      { nodeMs: t.nodeMs / n, etcdMs: t.etcdMs === undefined ? undefined : t.etcdMs / n },
+      w.unitName,
+    );
     const how = `${w.concurrency} in flight, median of ${t.rates.length}×${trialMs / 1000}s (±${spreadPercent(t.rates).toFixed(0)}%)`;
     return {
       id: w.id,
@@ -90,7 +96,10 @@ export interface PacedResult {
  * Sends at a steady rate: stream `s` sends its i-th operation at start + (i + s/streams) ×
  * interval, or at once when the previous one returned late.
  */
-export async function paced(options: PacedOptions, send: (stream: number, seq: number) => Promise<void>): Promise<PacedResult> {
+export async function paced(
+  options: PacedOptions,
+  send: (stream: number, seq: number) => Promise<void>,
+): Promise<PacedResult> {
   const interval = (options.streams * 1000) / options.ratePerSec;
   const start = performance.now();
   const end = start + options.durationMs;
@@ -111,7 +120,11 @@ export async function paced(options: PacedOptions, send: (stream: number, seq: n
 }
 
 /** Calls `fn(0..count-1)` with at most `concurrency` calls in flight (set-up, not measured). */
-export async function forEachConcurrently(count: number, concurrency: number, fn: (i: number) => Promise<unknown>): Promise<void> {
+export async function forEachConcurrently(
+  count: number,
+  concurrency: number,
+  fn: (i: number) => Promise<unknown>,
+): Promise<void> {
   let next = 0;
   const worker = async () => {
     for (let i = next++; i < count; i = next++) await fn(i);

@@ -27,7 +27,9 @@ async function etcdVersion(endpoint: string): Promise<string> {
   try {
     const res = await fetch(`${endpoint}/version`, { signal: AbortSignal.timeout(2000) });
     const body: unknown = await res.json();
-    return typeof body === "object" && body !== null && "etcdserver" in body && typeof body.etcdserver === "string" ? body.etcdserver : "unknown";
+    return typeof body === "object" && body !== null && "etcdserver" in body && typeof body.etcdserver === "string"
+      ? body.etcdserver
+      : "unknown";
   } catch {
     return "unknown";
   }

@@ -32,7 +32,12 @@ export class Cleanups {
   }
 }
 
-export function createContext(endpoint: string, etcdPid: number, signal: AbortSignal, cleanups: Cleanups): BenchContext {
+export function createContext(
+  endpoint: string,
+  etcdPid: number,
+  signal: AbortSignal,
+  cleanups: Cleanups,
+): BenchContext {
   const run = randomBytes(4).toString("hex");
   let phase = 0;
   return {

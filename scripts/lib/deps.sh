@@ -6,8 +6,7 @@ smith_ensure_deps() {
     return 0
   fi
   echo "smith: installing npm dependencies" >&2
-  # `npm install` follows package-lock.json. (`npm ci` refuses this lockfile: npm 11 records
-  # turbo's optional per-platform packages without versions and then calls the lock out of sync.)
-  npm install --no-audit --no-fund --loglevel=error
+  # `npm ci`: exactly the committed lockfile, never a rewrite of it (CI tests what is committed).
+  npm ci --no-audit --no-fund --loglevel=error
   touch "$stamp"
 }

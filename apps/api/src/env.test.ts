@@ -9,14 +9,20 @@ const KEY = "s".repeat(32);
 describe("api env", () => {
   it("has defaults for everything but the signing key", () => {
     const env = parseEnv({ SMITH_SIGNING_KEY: KEY });
-    expect(env).toMatchObject({ SMITH_ETCD_ENDPOINTS: ["http://127.0.0.1:2379"], SMITH_ETCD_PREFIX: "/smith/v1", SMITH_API_PORT: 7070 });
+    expect(env).toMatchObject({
+      SMITH_ETCD_ENDPOINTS: ["http://127.0.0.1:2379"],
+      SMITH_ETCD_PREFIX: "/smith/v1",
+      SMITH_API_PORT: 7070,
+    });
   });
 
   it("names the variable and the limit when one is wrong", () => {
     expect(() => parseEnv({})).toThrow(/SMITH_SIGNING_KEY/);
     expect(() => parseEnv({ SMITH_SIGNING_KEY: "short" })).toThrow(/at least 32 bytes/);
     expect(() => parseEnv({ SMITH_SIGNING_KEY: KEY, SMITH_API_PORT: "70000" })).toThrow(/SMITH_API_PORT/);
-    expect(() => parseEnv({ SMITH_SIGNING_KEY: KEY, SMITH_ETCD_ENDPOINTS: "not a url" })).toThrow(/etcd endpoint must be a URL/);
+    expect(() => parseEnv({ SMITH_SIGNING_KEY: KEY, SMITH_ETCD_ENDPOINTS: "not a url" })).toThrow(
+      /etcd endpoint must be a URL/,
+    );
     expect(() => parseEnv({ SMITH_SIGNING_KEY: KEY, SMITH_ADMIN_TOKEN: "short" })).toThrow(/at least 16/);
   });
 

@@ -8,7 +8,13 @@ async function main(): Promise<void> {
   const log = jsonLogger("api");
   const env = parseEnv(process.env);
   const store = new SmithStore({ endpoints: env.SMITH_ETCD_ENDPOINTS, prefix: env.SMITH_ETCD_PREFIX });
-  const server = new ApiServer({ store, signingKey: env.SMITH_SIGNING_KEY, adminToken: env.SMITH_ADMIN_TOKEN, lockTtlMs: env.SMITH_LOCK_TTL_MS, logger: log });
+  const server = new ApiServer({
+    store,
+    signingKey: env.SMITH_SIGNING_KEY,
+    adminToken: env.SMITH_ADMIN_TOKEN,
+    lockTtlMs: env.SMITH_LOCK_TTL_MS,
+    logger: log,
+  });
   const { url } = await server.start({ port: env.SMITH_API_PORT, host: env.SMITH_API_HOST });
   log.info("listening", { url, etcd: env.SMITH_ETCD_ENDPOINTS, prefix: env.SMITH_ETCD_PREFIX });
   if (!env.SMITH_ADMIN_TOKEN) log.warn("no SMITH_ADMIN_TOKEN: only tokens already stored in etcd can call the API");

@@ -4,7 +4,11 @@ import { dirname, join } from "node:path";
 import { z } from "zod";
 
 /** smithctl's contexts file (kubectl-style): `~/.config/smith/config.json`. */
-export const Context = z.object({ url: z.string().url(), token: z.string().optional(), tokenFile: z.string().optional() });
+export const Context = z.object({
+  url: z.string().url(),
+  token: z.string().optional(),
+  tokenFile: z.string().optional(),
+});
 export type Context = z.infer<typeof Context>;
 export const ContextFile = z.object({
   currentContext: z.string().optional(),
@@ -19,7 +23,10 @@ export function defaultConfigPath(env: NodeJS.ProcessEnv): string {
 export function readContexts(path: string): ContextFile {
   if (!existsSync(path)) return { contexts: {} };
   const parsed = ContextFile.safeParse(JSON.parse(readFileSync(path, "utf8")));
-  if (!parsed.success) throw new Error(`${path} is not a valid smith config: ${parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`);
+  if (!parsed.success)
+    throw new Error(
+      `${path} is not a valid smith config: ${parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`,
+    );
   return parsed.data;
 }
 

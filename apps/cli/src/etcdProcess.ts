@@ -50,7 +50,9 @@ export class EtcdProcess {
     );
     closeSync(log);
     const exited = new Promise<never>((_, reject) =>
-      this.child?.once("exit", (code) => reject(new Error(`etcd exited (code ${code}); see ${join(this.o.dir, "etcd.log")}`))),
+      this.child?.once("exit", (code) =>
+        reject(new Error(`etcd exited (code ${code}); see ${join(this.o.dir, "etcd.log")}`)),
+      ),
     );
     exited.catch(() => undefined);
     const end = Date.now() + timeoutMs;

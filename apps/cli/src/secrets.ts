@@ -19,6 +19,11 @@ export function loadOrCreateSecrets(stateDir: string): LocalSecrets {
   const keyFile = join(dir, "signing-key");
   const tokenFile = join(dir, "admin-token");
   if (!existsSync(keyFile)) writeFileSync(keyFile, generateSigningKey() + "\n", { mode: 0o600 });
-  if (!existsSync(tokenFile)) writeFileSync(tokenFile, `smith-admin-${randomBytes(24).toString("base64url")}\n`, { mode: 0o600 });
-  return { signingKey: readFileSync(keyFile, "utf8").trim(), adminToken: readFileSync(tokenFile, "utf8").trim(), adminTokenFile: tokenFile };
+  if (!existsSync(tokenFile))
+    writeFileSync(tokenFile, `smith-admin-${randomBytes(24).toString("base64url")}\n`, { mode: 0o600 });
+  return {
+    signingKey: readFileSync(keyFile, "utf8").trim(),
+    adminToken: readFileSync(tokenFile, "utf8").trim(),
+    adminTokenFile: tokenFile,
+  };
 }

@@ -73,7 +73,12 @@ async function main(argv: string[]): Promise<number> {
         { server: values.server, token: values.token, context: values.context },
         { env: process.env, configPath, readFile: (p: string) => readFileSync(p, "utf8") },
       );
-      if (!endpoint.token) throw new SmithError("invalid_argument", "no token: pass --token, set SMITH_TOKEN, or use a context with a token (smith up writes one)", { field: "token" });
+      if (!endpoint.token)
+        throw new SmithError(
+          "invalid_argument",
+          "no token: pass --token, set SMITH_TOKEN, or use a context with a token (smith up writes one)",
+          { field: "token" },
+        );
       return runTui({ url: endpoint.url, token: endpoint.token, context: endpoint.contextName ?? "(flags)" });
     }
     case "prd": {
@@ -81,10 +86,17 @@ async function main(argv: string[]): Promise<number> {
       if (rest[0] === "new") return runPrdNew({ outPath, markdown: values.markdown });
       if (rest[0] === "generate") {
         const request = rest.slice(1).join(" ").trim();
-        if (!request) throw new SmithError("invalid_argument", 'usage: smith prd generate "<request>" [--agent claude|codex|command]', { field: "request" });
+        if (!request)
+          throw new SmithError(
+            "invalid_argument",
+            'usage: smith prd generate "<request>" [--agent claude|codex|command]',
+            { field: "request" },
+          );
         const agent = values.agent ?? "claude";
         if (agent !== "claude" && agent !== "codex" && agent !== "command") {
-          throw new SmithError("invalid_argument", `--agent must be claude, codex or command, got ${agent}`, { field: "agent" });
+          throw new SmithError("invalid_argument", `--agent must be claude, codex or command, got ${agent}`, {
+            field: "agent",
+          });
         }
         return runPrdGenerate({
           request,
@@ -102,7 +114,10 @@ async function main(argv: string[]): Promise<number> {
     case "up": {
       const port = (name: string, v: string | undefined) => {
         const n = Number(v);
-        if (!Number.isInteger(n) || n < 0 || n > 65535) throw new SmithError("invalid_argument", `--${name} must be a port number (0-65535), got ${v}`, { field: name });
+        if (!Number.isInteger(n) || n < 0 || n > 65535)
+          throw new SmithError("invalid_argument", `--${name} must be a port number (0-65535), got ${v}`, {
+            field: name,
+          });
         return n;
       };
       const stopSignal = new Promise<string>((resolve) => {
@@ -111,7 +126,12 @@ async function main(argv: string[]): Promise<number> {
       });
       return up({
         stateDir: values["state-dir"] ?? process.env.SMITH_STATE_DIR ?? join(homedir(), ".local", "state", "smith"),
-        etcd: values.etcd ? values.etcd.split(",").map((s) => s.trim()).filter(Boolean) : undefined,
+        etcd: values.etcd
+          ? values.etcd
+              .split(",")
+              .map((s) => s.trim())
+              .filter(Boolean)
+          : undefined,
         etcdPort: port("etcd-port", values["etcd-port"]),
         apiPort: port("api-port", values["api-port"]),
         demo: values.demo,
@@ -121,12 +141,16 @@ async function main(argv: string[]): Promise<number> {
         stopSignal,
         exitAfterDemo: values.demo && !process.stdout.isTTY,
         // On a terminal the stack opens the dashboard (`--no-tui` keeps plain progress lines).
-        ...(process.stdout.isTTY && process.stdin.isTTY && !values["no-tui"] ? { dashboard: (c: { url: string; token: string }) => runTui({ ...c, context: "local" }) } : {}),
+        ...(process.stdout.isTTY && process.stdin.isTTY && !values["no-tui"]
+          ? { dashboard: (c: { url: string; token: string }) => runTui({ ...c, context: "local" }) }
+          : {}),
         verbose: values.verbose,
       });
     }
     default:
-      throw new SmithError("invalid_argument", `unknown command ${JSON.stringify(command)}; see smith --help`, { field: "command" });
+      throw new SmithError("invalid_argument", `unknown command ${JSON.stringify(command)}; see smith --help`, {
+        field: "command",
+      });
   }
 }
 

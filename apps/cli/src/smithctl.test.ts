@@ -66,7 +66,10 @@ function start(args: string[], env: Record<string, string>): Running {
   return {
     waitFor: (pattern, timeoutMs = 10_000) =>
       new Promise<string>((res, rej) => {
-        const timer = setTimeout(() => rej(new Error(`no line matching ${pattern} within ${timeoutMs} ms; stdout:\n${out}\nstderr:\n${err}`)), timeoutMs);
+        const timer = setTimeout(
+          () => rej(new Error(`no line matching ${pattern} within ${timeoutMs} ms; stdout:\n${out}\nstderr:\n${err}`)),
+          timeoutMs,
+        );
         waiters.push({ pattern, resolve: (line) => (clearTimeout(timer), res(line)) });
         check();
       }),
@@ -101,7 +104,11 @@ function ctl(api: TestApi, dir: string, token: string = api.tokens.operator) {
 }
 
 describe("smithctl", () => {
-  test("a loop's life: create -o json, get, describe, logs, steer, retry (refused, then from flatline), cancel, audit, cost", async ({ etcdEndpoint, prefix, tmpDir }) => {
+  test("a loop's life: create -o json, get, describe, logs, steer, retry (refused, then from flatline), cancel, audit, cost", async ({
+    etcdEndpoint,
+    prefix,
+    tmpDir,
+  }) => {
     const api = await startTestApi(etcdEndpoint, prefix);
     try {
       const c = ctl(api, tmpDir);
@@ -109,29 +116,78 @@ describe("smithctl", () => {
       writeFileSync(prdFile, TEST_PRD);
 
       const created = JSON.parse(
-        await c.ok("create", "loop", "--repo", "https://example.com/acme/app.git", "--prd", prdFile, "--agent", "replay", "--title", "Calc", "--max-iterations", "12", "--priority", "300", "-o", "json"),
+        await c.ok(
+          "create",
+          "loop",
+          "--repo",
+          "https://example.com/acme/app.git",
+          "--prd",
+          prdFile,
+          "--agent",
+          "replay",
+          "--title",
+          "Calc",
+          "--max-iterations",
+          "12",
+          "--priority",
+          "300",
+          "-o",
+          "json",
+        ),
       ) as Loop;
       const id = created.id;
-      expect(created).toMatchObject({ spec: { title: "Calc", prd: { kind: "inline", content: TEST_PRD }, agent: { provider: "replay" }, limits: { maxIterations: 12 } }, priority: 300, status: { state: "unresolved", attempt: 0, iteration: 0 } });
+      expect(created).toMatchObject({
+        spec: {
+          title: "Calc",
+          prd: { kind: "inline", content: TEST_PRD },
+          agent: { provider: "replay" },
+          limits: { maxIterations: 12 },
+        },
+        priority: 300,
+        status: { state: "unresolved", attempt: 0, iteration: 0 },
+      });
       expect(created.status).toHaveProperty("reason");
       expect(created.status).toHaveProperty("progress");
-      await api.store.handoffs.put(id, 1, { done: ["US-001 parsed"], remaining: ["US-002"], validation: { state: "partial" }, nextSteps: ["print the result"] });
+      await api.store.handoffs.put(id, 1, {
+        done: ["US-001 parsed"],
+        remaining: ["US-002"],
+        validation: { state: "partial" },
+        nextSteps: ["print the result"],
+      });
       // Reads run side by side: each smithctl is its own process.
-      const [asJson, asYaml, asTable, description] = await Promise.all([c.ok("get", "loop", id, "-o", "json"), c.ok("get", "loop", id, "-o", "yaml"), c.ok("get", "loop", id), c.ok("describe", "loop", id)]);
+      const [asJson, asYaml, asTable, description] = await Promise.all([
+        c.ok("get", "loop", id, "-o", "json"),
+        c.ok("get", "loop", id, "-o", "yaml"),
+        c.ok("get", "loop", id),
+        c.ok("describe", "loop", id),
+      ]);
       // -o json is the API's object, exactly.
       expect(JSON.parse(asJson)).toEqual(await api.client(api.tokens.viewer).loops.get.query({ id }));
       expect(parseYaml(asYaml)).toEqual(created);
 
       const table = asTable.split("\n");
       expect(table[0]).toMatch(/^ID\s+TITLE\/REPO\s+STATE\s+REASON\s+PROGRESS\s+ITER\s+ATTEMPT\s+COST\s+AGE$/);
-      expect(table[1]?.split(/\s{3,}/).slice(0, 8)).toEqual([id, "Calc", "unresolved", "queued", "0/2", "0", "0", "$0.00"]);
+      expect(table[1]?.split(/\s{3,}/).slice(0, 8)).toEqual([
+        id,
+        "Calc",
+        "unresolved",
+        "queued",
+        "0/2",
+        "0",
+        "0",
+        "$0.00",
+      ]);
 
       expect(description).toContain(`ID:                 ${id}`);
       expect(description).toMatch(/Stories: +0\/2 done\n {2}US-001 {2}One\n {2}US-002 {2}Two/);
-      expect(description).toMatch(/Latest Handoff: +attempt 1, \S+, validation partial\n {2}Done:\n {4}- US-001 parsed\n {2}Remaining:\n {4}- US-002\n {2}Next Steps:\n {4}- print the result\n/);
+      expect(description).toMatch(
+        /Latest Handoff: +attempt 1, \S+, validation partial\n {2}Done:\n {4}- US-001 parsed\n {2}Remaining:\n {4}- US-002\n {2}Next Steps:\n {4}- print the result\n/,
+      );
       expect(description).toMatch(/Journal \(last 1 of 1\):\n +1 \S+ lifecycle +info +loop created by op/);
 
-      expect(await c.ok("steer", id, "--message", "prefer small commits")).toMatch(new RegExp(`^loop/${id} steered \\(message \\w+, 1 pending\\)`));
+      expect(await c.ok("steer", id, "--message", "prefer small commits")).toMatch(
+        new RegExp(`^loop/${id} steered \\(message \\w+, 1 pending\\)`),
+      );
 
       const refused = await c.run("retry", id, "--reason", "try again");
       expect(refused.code).toBe(1);
@@ -164,12 +220,30 @@ describe("smithctl", () => {
       ]);
       expect(logLines[1]).toMatch(/steering message from op \(\w+\): prefer small commits$/);
       expect(logLines[4]).toMatch(/cancelled by op \(\w+\): superseded$/);
-      expect(tail2.trimEnd().split("\n").map((l) => l.trim().split(" ")[0])).toEqual(["4", "5"]);
-      expect(since3.trimEnd().split("\n").map((l) => l.trim().split(" ")[0])).toEqual(["4", "5"]);
+      expect(
+        tail2
+          .trimEnd()
+          .split("\n")
+          .map((l) => l.trim().split(" ")[0]),
+      ).toEqual(["4", "5"]);
+      expect(
+        since3
+          .trimEnd()
+          .split("\n")
+          .map((l) => l.trim().split(" ")[0]),
+      ).toEqual(["4", "5"]);
       const jsonLines = tailJson.trimEnd().split("\n");
-      expect(jsonLines.map((l) => JSON.parse(l) as { seq: number; loopId: string })).toEqual([expect.objectContaining({ seq: 5, loopId: id })]);
+      expect(jsonLines.map((l) => JSON.parse(l) as { seq: number; loopId: string })).toEqual([
+        expect.objectContaining({ seq: 5, loopId: id }),
+      ]);
 
-      expect(audit.trimEnd().split("\n").slice(1).map((l) => l.split(/\s{3,}/).slice(2, 5))).toEqual([
+      expect(
+        audit
+          .trimEnd()
+          .split("\n")
+          .slice(1)
+          .map((l) => l.split(/\s{3,}/).slice(2, 5)),
+      ).toEqual([
         ["loops.create", id, "ok"],
         ["loops.steer", id, "ok"],
         ["loops.retry", id, "error"],
@@ -187,7 +261,11 @@ describe("smithctl", () => {
     }
   });
 
-  test("get loops: table, wide, json, yaml and --state; create -f with a good file and with a bad item", async ({ etcdEndpoint, prefix, tmpDir }) => {
+  test("get loops: table, wide, json, yaml and --state; create -f with a good file and with a bad item", async ({
+    etcdEndpoint,
+    prefix,
+    tmpDir,
+  }) => {
     const api = await startTestApi(etcdEndpoint, prefix);
     try {
       const c = ctl(api, tmpDir);
@@ -204,17 +282,35 @@ describe("smithctl", () => {
         ].join("\n"),
       );
       const batch = (await c.ok("create", "-f", good)).trimEnd().split("\n");
-      expect(batch.map((l) => l.split(/\s{3,}/))).toEqual([["INDEX", "ID", "RESULT", "MESSAGE"], ["0", expect.stringMatching(/^[0-9a-z]{26}$/), "created", "-"], ["1", expect.stringMatching(/^[0-9a-z]{26}$/), "created", "-"], ["2 loops: 2 created, 0 existing, 0 failed"]]);
+      expect(batch.map((l) => l.split(/\s{3,}/))).toEqual([
+        ["INDEX", "ID", "RESULT", "MESSAGE"],
+        ["0", expect.stringMatching(/^[0-9a-z]{26}$/), "created", "-"],
+        ["1", expect.stringMatching(/^[0-9a-z]{26}$/), "created", "-"],
+        ["2 loops: 2 created, 0 existing, 0 failed"],
+      ]);
       // Again: the idempotency key finds the second loop; the first is created anew.
-      const again = JSON.parse(await c.ok("create", "-f", good, "-o", "json")) as { results: { index: number; ok: boolean; created: boolean }[] };
-      expect(again.results.map((r) => [r.index, r.ok, r.created])).toEqual([[0, true, true], [1, true, false]]);
+      const again = JSON.parse(await c.ok("create", "-f", good, "-o", "json")) as {
+        results: { index: number; ok: boolean; created: boolean }[];
+      };
+      expect(again.results.map((r) => [r.index, r.ok, r.created])).toEqual([
+        [0, true, true],
+        [1, true, false],
+      ]);
 
       const bad = join(tmpDir, "bad.json");
-      writeFileSync(bad, JSON.stringify([{ spec: { repo: { url: "https://example.com/c.git" }, prd: { kind: "path" } } }, { spec: { repo: { url: "" }, prd: { kind: "path" } }, priority: 5000 }]));
+      writeFileSync(
+        bad,
+        JSON.stringify([
+          { spec: { repo: { url: "https://example.com/c.git" }, prd: { kind: "path" } } },
+          { spec: { repo: { url: "" }, prd: { kind: "path" } }, priority: 5000 },
+        ]),
+      );
       const refused = await c.run("create", "-f", bad);
       expect(refused.code).toBe(1);
       expect(refused.stdout).toBe("");
-      expect(refused.stderr).toMatch(/^Error from server \(BAD_REQUEST\): 2 invalid fields\n {2}items\[1\]\.spec\.repo\.url: .+\n {2}items\[1\]\.priority: .+\n$/);
+      expect(refused.stderr).toMatch(
+        /^Error from server \(BAD_REQUEST\): 2 invalid fields\n {2}items\[1\]\.spec\.repo\.url: .+\n {2}items\[1\]\.priority: .+\n$/,
+      );
 
       const all = JSON.parse(await c.ok("get", "loops", "-o", "json")) as { items: Loop[] };
       expect(all.items.map((l) => l.spec.title)).toEqual(["first", "second", "first"]);
@@ -222,7 +318,9 @@ describe("smithctl", () => {
       if (!newest) throw new Error("no loops");
       await api.client(api.tokens.operator).loops.cancel.mutate({ id: newest.id, reason: "not needed" });
 
-      expect(parseYaml(await c.ok("get", "loops", "-o", "yaml"))).toEqual(JSON.parse(await c.ok("get", "loops", "-o", "json")));
+      expect(parseYaml(await c.ok("get", "loops", "-o", "yaml"))).toEqual(
+        JSON.parse(await c.ok("get", "loops", "-o", "json")),
+      );
       const cancelled = (await c.ok("get", "loops", "--state", "cancelled")).trimEnd().split("\n");
       expect(cancelled).toHaveLength(2);
       expect(cancelled[1]).toMatch(new RegExp(`^${newest.id}\\s+first\\s+cancelled\\s+operator-cancelled\\s`));
@@ -239,20 +337,42 @@ describe("smithctl", () => {
     }
   });
 
-  test("bad input: the server's message on stderr and exit 1; usage errors exit 2 naming the flag", async ({ etcdEndpoint, prefix, tmpDir }) => {
+  test("bad input: the server's message on stderr and exit 1; usage errors exit 2 naming the flag", async ({
+    etcdEndpoint,
+    prefix,
+    tmpDir,
+  }) => {
     const api = await startTestApi(etcdEndpoint, prefix);
     try {
       const c = ctl(api, tmpDir);
-      const { loop } = await api.client(api.tokens.operator).loops.create.mutate({ spec: { repo: { url: "https://example.com/a.git" }, prd: { kind: "path" } } });
+      const { loop } = await api
+        .client(api.tokens.operator)
+        .loops.create.mutate({ spec: { repo: { url: "https://example.com/a.git" }, prd: { kind: "path" } } });
       const cases: [string[], number, RegExp][] = [
-        [["get", "loop", UNKNOWN_ID], 1, new RegExp(`^Error from server \\(NOT_FOUND\\): loop ${UNKNOWN_ID} not found\\n$`)],
+        [
+          ["get", "loop", UNKNOWN_ID],
+          1,
+          new RegExp(`^Error from server \\(NOT_FOUND\\): loop ${UNKNOWN_ID} not found\\n$`),
+        ],
         [["describe", "loop", UNKNOWN_ID], 1, /NOT_FOUND/],
         [["logs", UNKNOWN_ID, "-f"], 1, /NOT_FOUND/],
         [["cancel", "not-an-id", "--reason", "x"], 1, /^Error from server \(BAD_REQUEST\): id: must be a loop id/],
         [["cancel", loop.id, "--reason", ""], 1, /^Error from server \(BAD_REQUEST\): reason: a reason is required\n$/],
-        [["steer", loop.id, "--message", " "], 1, /^Error from server \(BAD_REQUEST\): message: a steering message cannot be empty\n$/],
-        [["create", "loop", "--repo", "r", "--prd-path", "p", "--concurrency-key", "a/b"], 1, /^Error from server \(BAD_REQUEST\): concurrencyKey: /],
-        [["create", "loop", "--repo", "r", "--prd", join(tmpDir, "missing.json")], 1, /^error: cannot read --prd .*missing\.json: ENOENT/],
+        [
+          ["steer", loop.id, "--message", " "],
+          1,
+          /^Error from server \(BAD_REQUEST\): message: a steering message cannot be empty\n$/,
+        ],
+        [
+          ["create", "loop", "--repo", "r", "--prd-path", "p", "--concurrency-key", "a/b"],
+          1,
+          /^Error from server \(BAD_REQUEST\): concurrencyKey: /,
+        ],
+        [
+          ["create", "loop", "--repo", "r", "--prd", join(tmpDir, "missing.json")],
+          1,
+          /^error: cannot read --prd .*missing\.json: ENOENT/,
+        ],
         [["get", "loops", "--colour"], 2, /^error: Unknown option '--colour'\nRun 'smithctl --help' for usage\.\n$/],
         [["cancel", loop.id], 2, /cancel needs --reason TEXT/],
         [["frobnicate"], 2, /unknown command "frobnicate"/],
@@ -264,12 +384,23 @@ describe("smithctl", () => {
         expect(r?.stderr).toMatch(stderr);
       });
       // Roles and tokens: the server decides.
-      expect((await ctl(api, tmpDir, api.tokens.viewer).run("cancel", loop.id, "--reason", "x")).stderr).toMatch(/^Error from server \(FORBIDDEN\)/);
-      expect((await ctl(api, tmpDir, "smt.nope.nope").run("get", "loops")).stderr).toMatch(/^Error from server \(UNAUTHORIZED\)/);
+      expect((await ctl(api, tmpDir, api.tokens.viewer).run("cancel", loop.id, "--reason", "x")).stderr).toMatch(
+        /^Error from server \(FORBIDDEN\)/,
+      );
+      expect((await ctl(api, tmpDir, "smt.nope.nope").run("get", "loops")).stderr).toMatch(
+        /^Error from server \(UNAUTHORIZED\)/,
+      );
       const dead = `http://127.0.0.1:${await closedPort()}`;
       const unreachable = await run(["get", "loops"], ctlEnv(tmpDir, { SMITH_API_URL: dead, SMITH_TOKEN: "t" }));
-      expect(unreachable).toEqual({ code: 1, stdout: "", stderr: `error: cannot reach the Smith API at ${dead}: fetch failed (ECONNREFUSED)\n` });
-      expect(await run(["get", "loops"], ctlEnv(tmpDir, {}))).toMatchObject({ code: 2, stderr: expect.stringMatching(/^error: no API server/) });
+      expect(unreachable).toEqual({
+        code: 1,
+        stdout: "",
+        stderr: `error: cannot reach the Smith API at ${dead}: fetch failed (ECONNREFUSED)\n`,
+      });
+      expect(await run(["get", "loops"], ctlEnv(tmpDir, {}))).toMatchObject({
+        code: 2,
+        stderr: expect.stringMatching(/^error: no API server/),
+      });
       // The loop is untouched by all of that.
       expect((await api.client(api.tokens.viewer).loops.get.query({ id: loop.id })).status.state).toBe("unresolved");
     } finally {
@@ -277,7 +408,11 @@ describe("smithctl", () => {
     }
   });
 
-  test("config: set-context, use-context, get-contexts with a temporary SMITH_CONFIG; flags > env > context", async ({ etcdEndpoint, prefix, tmpDir }) => {
+  test("config: set-context, use-context, get-contexts with a temporary SMITH_CONFIG; flags > env > context", async ({
+    etcdEndpoint,
+    prefix,
+    tmpDir,
+  }) => {
     const api = await startTestApi(etcdEndpoint, prefix);
     try {
       const tokenFile = join(tmpDir, "operator.token");
@@ -286,42 +421,88 @@ describe("smithctl", () => {
       const dead = `http://127.0.0.1:${await closedPort()}`;
       const cfg = (...args: string[]) => run(args, noEnv);
 
-      expect(await cfg("config", "set-context", "local", "--url", api.url, "--token-file", tokenFile)).toEqual({ code: 0, stdout: 'Context "local" created. It is the current context.\n', stderr: "" });
-      expect(await cfg("config", "set-context", "dead", "--url", dead, "--token", "secret-token")).toMatchObject({ code: 0, stdout: 'Context "dead" created.\n' });
+      expect(await cfg("config", "set-context", "local", "--url", api.url, "--token-file", tokenFile)).toEqual({
+        code: 0,
+        stdout: 'Context "local" created. It is the current context.\n',
+        stderr: "",
+      });
+      expect(await cfg("config", "set-context", "dead", "--url", dead, "--token", "secret-token")).toMatchObject({
+        code: 0,
+        stdout: 'Context "dead" created.\n',
+      });
       const contexts = await cfg("config", "get-contexts");
-      expect(contexts.stdout.trimEnd().split("\n").map((l) => l.split(/\s{3,}/))).toEqual([
+      expect(
+        contexts.stdout
+          .trimEnd()
+          .split("\n")
+          .map((l) => l.split(/\s{3,}/)),
+      ).toEqual([
         ["CURRENT", "NAME", "SERVER", "AUTH"],
         ["", "dead", dead, "token"],
         ["*", "local", api.url, `token-file ${tokenFile}`],
       ]);
       expect(contexts.stdout).not.toContain("secret-token");
-      expect(JSON.parse((await cfg("config", "get-contexts", "-o", "json")).stdout)).toEqual({ currentContext: "local", contexts: { local: { url: api.url, tokenFile }, dead: { url: dead, token: "REDACTED" } } });
+      expect(JSON.parse((await cfg("config", "get-contexts", "-o", "json")).stdout)).toEqual({
+        currentContext: "local",
+        contexts: { local: { url: api.url, tokenFile }, dead: { url: dead, token: "REDACTED" } },
+      });
 
       // The current context is used (its token read from the file): an operator may create.
-      expect((await cfg("create", "loop", "--repo", "https://example.com/a.git", "--prd-path", "prd.json")).stdout).toMatch(/^loop\/\w{26} created\n$/);
+      expect(
+        (await cfg("create", "loop", "--repo", "https://example.com/a.git", "--prd-path", "prd.json")).stdout,
+      ).toMatch(/^loop\/\w{26} created\n$/);
       expect(await cfg("use-context", "x")).toMatchObject({ code: 2 });
-      expect(await cfg("config", "use-context", "dead")).toEqual({ code: 0, stdout: 'Switched to context "dead".\n', stderr: "" });
+      expect(await cfg("config", "use-context", "dead")).toEqual({
+        code: 0,
+        stdout: 'Switched to context "dead".\n',
+        stderr: "",
+      });
       expect((await cfg("config", "current-context")).stdout).toBe("dead\n");
-      expect((await cfg("get", "loops")).stderr).toBe(`error: cannot reach the Smith API at ${dead}: fetch failed (ECONNREFUSED)\n`);
+      expect((await cfg("get", "loops")).stderr).toBe(
+        `error: cannot reach the Smith API at ${dead}: fetch failed (ECONNREFUSED)\n`,
+      );
       // --context beats the current context; SMITH_CONTEXT picks one too; SMITH_API_URL beats SMITH_CONTEXT; --server beats all.
       expect((await cfg("get", "loops", "--context", "local")).code).toBe(0);
       expect((await run(["get", "loops"], ctlEnv(tmpDir, { SMITH_CONTEXT: "local" }))).code).toBe(0);
-      expect((await run(["get", "loops"], ctlEnv(tmpDir, { SMITH_API_URL: api.url, SMITH_TOKEN: api.tokens.viewer }))).code).toBe(0);
-      expect((await run(["get", "loops", "--server", dead], ctlEnv(tmpDir, { SMITH_API_URL: api.url, SMITH_TOKEN: api.tokens.viewer }))).stderr).toContain(dead);
-      expect((await cfg("version", "--context", "local")).stdout).toBe("Client Version: 0.1.0\nServer Version: 0.1.0 (API v1)\n");
-      expect(await cfg("config", "use-context", "nope")).toMatchObject({ code: 2, stderr: expect.stringMatching(/no context named "nope" .* \(known: dead, local\)/) });
-      expect(await cfg("get", "loops", "--context", "nope")).toMatchObject({ code: 2, stderr: expect.stringMatching(/context "nope" \(from --context\) is not in/) });
+      expect(
+        (await run(["get", "loops"], ctlEnv(tmpDir, { SMITH_API_URL: api.url, SMITH_TOKEN: api.tokens.viewer }))).code,
+      ).toBe(0);
+      expect(
+        (
+          await run(
+            ["get", "loops", "--server", dead],
+            ctlEnv(tmpDir, { SMITH_API_URL: api.url, SMITH_TOKEN: api.tokens.viewer }),
+          )
+        ).stderr,
+      ).toContain(dead);
+      expect((await cfg("version", "--context", "local")).stdout).toBe(
+        "Client Version: 0.1.0\nServer Version: 0.1.0 (API v1)\n",
+      );
+      expect(await cfg("config", "use-context", "nope")).toMatchObject({
+        code: 2,
+        stderr: expect.stringMatching(/no context named "nope" .* \(known: dead, local\)/),
+      });
+      expect(await cfg("get", "loops", "--context", "nope")).toMatchObject({
+        code: 2,
+        stderr: expect.stringMatching(/context "nope" \(from --context\) is not in/),
+      });
     } finally {
       await api.close();
     }
   });
 
-  test("logs -f prints entries as they are appended and ends when the loop finishes; get loops --watch reprints rows; Ctrl-C ends both with 0", async ({ etcdEndpoint, prefix, tmpDir }) => {
+  test("logs -f prints entries as they are appended and ends when the loop finishes; get loops --watch reprints rows; Ctrl-C ends both with 0", async ({
+    etcdEndpoint,
+    prefix,
+    tmpDir,
+  }) => {
     const api = await startTestApi(etcdEndpoint, prefix);
     try {
       const c = ctl(api, tmpDir);
       const operator = api.client(api.tokens.operator);
-      const { loop } = await operator.loops.create.mutate({ spec: { title: "followed", repo: { url: "https://example.com/a.git" }, prd: { kind: "path" } } });
+      const { loop } = await operator.loops.create.mutate({
+        spec: { title: "followed", repo: { url: "https://example.com/a.git" }, prd: { kind: "path" } },
+      });
 
       const follow = c.start("logs", loop.id, "-f");
       const watch = c.start("get", "loops", "--watch");
@@ -329,18 +510,32 @@ describe("smithctl", () => {
       await watch.waitFor(/^ID +TITLE\/REPO +STATE/);
       await watch.waitFor(new RegExp(`^${loop.id} +followed +unresolved `));
 
-      await api.store.journal.append(loop.id, [{ phase: "agent", level: "warn", actor: { type: "replica", id: "r1" }, message: "first line\nsecond line", exitCode: 3 }]);
+      await api.store.journal.append(loop.id, [
+        {
+          phase: "agent",
+          level: "warn",
+          actor: { type: "replica", id: "r1" },
+          message: "first line\nsecond line",
+          exitCode: 3,
+        },
+      ]);
       expect(await follow.waitFor(/^ +2 /)).toMatch(/^ +2 \S+ agent +warn +first line\\nsecond line \(exit 3\)$/);
-      await api.store.journal.append(loop.id, [{ phase: "gate", actor: { type: "replica", id: "r1" }, message: "npm test passed" }]);
+      await api.store.journal.append(loop.id, [
+        { phase: "gate", actor: { type: "replica", id: "r1" }, message: "npm test passed" },
+      ]);
       await follow.waitFor(/^ +3 \S+ gate +info +npm test passed$/);
 
-      const { loop: other } = await operator.loops.create.mutate({ spec: { title: "second", repo: { url: "https://example.com/b.git" }, prd: { kind: "path" } } });
+      const { loop: other } = await operator.loops.create.mutate({
+        spec: { title: "second", repo: { url: "https://example.com/b.git" }, prd: { kind: "path" } },
+      });
       await watch.waitFor(new RegExp(`^${other.id} +second +unresolved `));
 
       // Finishing the loop ends logs -f by itself, after the entry that says so.
       await operator.loops.cancel.mutate({ id: loop.id, reason: "done watching" });
       expect(await follow.exited).toBe(0);
-      expect(follow.stdout().trimEnd().split("\n").at(-1)).toMatch(/^ +4 \S+ lifecycle +info +cancelled by op \(\w+\): done watching$/);
+      expect(follow.stdout().trimEnd().split("\n").at(-1)).toMatch(
+        /^ +4 \S+ lifecycle +info +cancelled by op \(\w+\): done watching$/,
+      );
       await watch.waitFor(new RegExp(`^${loop.id} +followed +cancelled +operator-cancelled `));
 
       watch.kill("SIGINT");

@@ -38,7 +38,9 @@ runSmithctl(process.argv.slice(2), {
   // Exit explicitly: the HTTP client's keep-alive sockets would otherwise hold the process open.
   (code) => process.exit(code),
   (err: unknown) => {
-    process.stderr.write(`smithctl: internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.stderr.write(
+      `smithctl: internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
+    );
     process.exit(1);
   },
 );

@@ -16,11 +16,19 @@ interface Run {
 }
 
 function smith(args: string[], env: Record<string, string>): Run {
-  const child = spawn(process.execPath, [SMITH, ...args], { env: { PATH: process.env.PATH ?? "", HOME: env.HOME ?? "", ...env }, stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(process.execPath, [SMITH, ...args], {
+    env: { PATH: process.env.PATH ?? "", HOME: env.HOME ?? "", ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   let out = "";
   child.stdout.on("data", (b: Buffer) => (out += b.toString()));
   child.stderr.on("data", (b: Buffer) => (out += b.toString()));
-  return { output: () => out, exited: new Promise((r) => child.on("exit", (code) => r(code))), kill: (s) => child.kill(s), pid: child.pid ?? 0 };
+  return {
+    output: () => out,
+    exited: new Promise((r) => child.on("exit", (code) => r(code))),
+    kill: (s) => child.kill(s),
+    pid: child.pid ?? 0,
+  };
 }
 
 async function until(check: () => boolean, ms: number, what: string, run: Run): Promise<void> {
@@ -52,7 +60,9 @@ function readdirPids(): string[] {
 }
 
 describe("smith up", () => {
-  test("--demo runs the demo loop to synced without a terminal; a second `up` on the same state dir keeps its loops; SIGTERM leaves no process behind", async ({ tmpDir }) => {
+  test("--demo runs the demo loop to synced without a terminal; a second `up` on the same state dir keeps its loops; SIGTERM leaves no process behind", async ({
+    tmpDir,
+  }) => {
     const [etcdPort] = await freePorts(1);
     const stateDir = join(tmpDir, "state");
     const env = { HOME: tmpDir, SMITH_CONFIG: join(tmpDir, "config.json") };
@@ -66,7 +76,10 @@ describe("smith up", () => {
 
     const again = smith(["up", ...args], env);
     await until(() => /running\s+Ctrl-C to stop/.test(again.output()), 30_000, "the second stack", again);
-    const config = JSON.parse(readFileSync(env.SMITH_CONFIG, "utf8")) as { currentContext: string; contexts: Record<string, { url: string; tokenFile: string }> };
+    const config = JSON.parse(readFileSync(env.SMITH_CONFIG, "utf8")) as {
+      currentContext: string;
+      contexts: Record<string, { url: string; tokenFile: string }>;
+    };
     expect(config.currentContext).toBe("local");
     const local = config.contexts.local;
     if (!local) throw new Error("no local context");

@@ -49,7 +49,12 @@ export async function up(o: UpOptions): Promise<number> {
   try {
     let endpoints = o.etcd;
     if (!endpoints) {
-      const etcd = new EtcdProcess({ dir: join(o.stateDir, "etcd"), clientPort: o.etcdPort, peerPort: o.etcdPort + 1, env: o.env });
+      const etcd = new EtcdProcess({
+        dir: join(o.stateDir, "etcd"),
+        clientPort: o.etcdPort,
+        peerPort: o.etcdPort + 1,
+        env: o.env,
+      });
       await etcd.start();
       stack.push({ name: "etcd", stop: () => etcd.stop() });
       endpoints = [etcd.endpoint];
@@ -62,8 +67,16 @@ export async function up(o: UpOptions): Promise<number> {
     const { url } = await api.start({ port: o.apiPort, host: "127.0.0.1" });
     stack.push({ name: "api", stop: () => api.stop() });
     // The demo's replay agent pauses between steps so that the run can be watched live.
-    const replicaVars = { ...replicaEnv(o.env, url), ...(o.demo && o.dashboard ? { SMITH_REPLAY_STEP_DELAY_MS: "700" } : {}) };
-    const executor = new LocalProcessExecutor({ stateDir: o.stateDir, command: [process.execPath, REPLICA_MAIN], env: replicaVars, stopGraceMs: 3_000 });
+    const replicaVars = {
+      ...replicaEnv(o.env, url),
+      ...(o.demo && o.dashboard ? { SMITH_REPLAY_STEP_DELAY_MS: "700" } : {}),
+    };
+    const executor = new LocalProcessExecutor({
+      stateDir: o.stateDir,
+      command: [process.execPath, REPLICA_MAIN],
+      env: replicaVars,
+      stopGraceMs: 3_000,
+    });
     const scheduler = new Scheduler({
       store,
       executor,
@@ -92,14 +105,24 @@ export async function up(o: UpOptions): Promise<number> {
 
     let code = 0;
     if (o.demo) {
-      const demo = createDemoRepository(join(o.stateDir, "demo", new Date().toISOString().replace(/[:.]/g, "-")), { env: o.env });
+      const demo = createDemoRepository(join(o.stateDir, "demo", new Date().toISOString().replace(/[:.]/g, "-")), {
+        env: o.env,
+      });
       const client = createSmithClient({ url, token: secrets.adminToken });
       const { loop } = await client.loops.create.mutate({
-        spec: { title: "demo: calc", repo: { url: demo.remoteUrl }, prd: { kind: "path", path: demo.prdPath }, agent: { provider: "replay", replayDir: demo.replayDir } },
+        spec: {
+          title: "demo: calc",
+          repo: { url: demo.remoteUrl },
+          prd: { kind: "path", path: demo.prdPath },
+          agent: { provider: "replay", replayDir: demo.replayDir },
+        },
       });
       o.out(`demo        loop ${loop.id} on ${demo.remoteUrl} (replay agent, 3 stories)`);
       if (o.dashboard) {
-        const why = await Promise.race([o.stopSignal, o.dashboard({ url, token: secrets.adminToken }).then(() => "the dashboard was closed")]);
+        const why = await Promise.race([
+          o.stopSignal,
+          o.dashboard({ url, token: secrets.adminToken }).then(() => "the dashboard was closed"),
+        ]);
         o.out(`stopping: ${why}`);
         await stopAll();
         return 0;
@@ -108,16 +131,23 @@ export async function up(o: UpOptions): Promise<number> {
       if (o.exitAfterDemo) {
         const finished = await Promise.race([result, o.stopSignal.then(() => undefined)]);
         if (finished) {
-          o.out(`demo        ${finished.status.state} (${finished.status.reason}): ${finished.status.progress.done}/${finished.status.progress.total} stories, branch smith/${finished.id} on ${demo.remoteUrl}`);
+          o.out(
+            `demo        ${finished.status.state} (${finished.status.reason}): ${finished.status.progress.done}/${finished.status.progress.total} stories, branch smith/${finished.id} on ${demo.remoteUrl}`,
+          );
           code = finished.status.state === "synced" ? 0 : 1;
         }
         await stopAll();
         return code;
       }
-      void result.then((l) => o.out(`demo        ${l.status.state} (${l.status.reason}); the stack keeps running: Ctrl-C to stop`));
+      void result.then((l) =>
+        o.out(`demo        ${l.status.state} (${l.status.reason}); the stack keeps running: Ctrl-C to stop`),
+      );
     }
     if (o.dashboard) {
-      const why = await Promise.race([o.stopSignal, o.dashboard({ url, token: secrets.adminToken }).then(() => "the dashboard was closed")]);
+      const why = await Promise.race([
+        o.stopSignal,
+        o.dashboard({ url, token: secrets.adminToken }).then(() => "the dashboard was closed"),
+      ]);
       o.out(`stopping: ${why}`);
       await stopAll();
       return code;
@@ -134,15 +164,24 @@ export async function up(o: UpOptions): Promise<number> {
 }
 
 /** Prints the demo loop's journal as progress lines until it finishes. */
-async function followDemo(client: ReturnType<typeof createSmithClient>, loopId: string, out: (line: string) => void): Promise<Loop> {
+async function followDemo(
+  client: ReturnType<typeof createSmithClient>,
+  loopId: string,
+  out: (line: string) => void,
+): Promise<Loop> {
   return new Promise<Loop>((resolve, reject) => {
     const sub = client.journal.tail.subscribe(
       { loopId },
       {
         onData: ({ data }) => {
           const e = data as JournalEntry;
-          if (e.level !== "debug") out(`  ${String(e.seq).padStart(4)} ${e.phase.padEnd(9)} ${e.message.split("\n")[0]?.slice(0, 160) ?? ""}`);
-          if (e.phase === "finalize" || (e.phase === "reconcile" && /flatline/.test(e.message)) || (e.phase === "lifecycle" && /cancelled by/.test(e.message))) {
+          if (e.level !== "debug")
+            out(`  ${String(e.seq).padStart(4)} ${e.phase.padEnd(9)} ${e.message.split("\n")[0]?.slice(0, 160) ?? ""}`);
+          if (
+            e.phase === "finalize" ||
+            (e.phase === "reconcile" && /flatline/.test(e.message)) ||
+            (e.phase === "lifecycle" && /cancelled by/.test(e.message))
+          ) {
             void (async () => {
               for (let i = 0; i < 50; i++) {
                 const loop = await client.loops.get.query({ id: loopId });

@@ -15,7 +15,11 @@ const Env = z.object({
   SMITH_CLAUDE_BIN: z.string().optional(),
   SMITH_CODEX_BIN: z.string().optional(),
   /** Timeout of one quality gate command. */
-  SMITH_GATE_TIMEOUT_MS: z.coerce.number().int().min(1000).default(10 * 60_000),
+  SMITH_GATE_TIMEOUT_MS: z.coerce
+    .number()
+    .int()
+    .min(1000)
+    .default(10 * 60_000),
   /** Pause between the replay agent's steps (demos: makes a replayed run watchable). */
   SMITH_REPLAY_STEP_DELAY_MS: z.coerce.number().int().min(0).max(60_000).default(0),
   /** Lock renewal / cancel check interval. */
@@ -26,9 +30,12 @@ export type ReplicaEnv = z.infer<typeof Env>;
 export function parseEnv(env: NodeJS.ProcessEnv): ReplicaEnv & { workDir: string } {
   const parsed = Env.safeParse(env);
   if (!parsed.success) {
-    throw new Error(`invalid environment:\n${parsed.error.issues.map((i) => `  ${i.path.join(".")}: ${i.message}`).join("\n")}`);
+    throw new Error(
+      `invalid environment:\n${parsed.error.issues.map((i) => `  ${i.path.join(".")}: ${i.message}`).join("\n")}`,
+    );
   }
-  const workDir = parsed.data.SMITH_WORK_DIR ?? (parsed.data.SMITH_RUN_DIR ? `${parsed.data.SMITH_RUN_DIR}/workspace` : undefined);
+  const workDir =
+    parsed.data.SMITH_WORK_DIR ?? (parsed.data.SMITH_RUN_DIR ? `${parsed.data.SMITH_RUN_DIR}/workspace` : undefined);
   if (!workDir) throw new Error("invalid environment:\n  SMITH_WORK_DIR: required when SMITH_RUN_DIR is not set");
   return { ...parsed.data, workDir };
 }

@@ -13,10 +13,18 @@ export interface GateResult {
 }
 
 /** Runs one quality gate through the shell, in its own process group so that a timeout kills everything it started. */
-export function runGate(command: string, options: { cwd: string; env: Record<string, string>; timeoutMs: number; signal?: AbortSignal }): Promise<GateResult> {
+export function runGate(
+  command: string,
+  options: { cwd: string; env: Record<string, string>; timeoutMs: number; signal?: AbortSignal },
+): Promise<GateResult> {
   const start = performance.now();
   return new Promise((resolve) => {
-    const child = spawn("/bin/sh", ["-c", command], { cwd: options.cwd, env: options.env, detached: true, stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn("/bin/sh", ["-c", command], {
+      cwd: options.cwd,
+      env: options.env,
+      detached: true,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
     let output = "";
     const keep = (chunk: Buffer) => {
       output += chunk.toString("utf8");

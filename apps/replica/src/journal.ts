@@ -23,7 +23,12 @@ export class JournalWriter {
   /** Set when the API refuses this attempt's writes (CONFLICT): the attempt is over. */
   fenced = false;
 
-  constructor(client: SmithClient, loopId: string, attempt: number, options: { flushMs?: number; maxBatch?: number; maxPending?: number } = {}) {
+  constructor(
+    client: SmithClient,
+    loopId: string,
+    attempt: number,
+    options: { flushMs?: number; maxBatch?: number; maxPending?: number } = {},
+  ) {
     this.client = client;
     this.loopId = loopId;
     this.prefix = `a${attempt}-${Date.now().toString(36)}-`;

@@ -6,7 +6,11 @@ import { ReplicaRunner } from "./runner.ts";
 /** One attempt of one loop. Exit 0: finalized; 2: stopped (cancelled or superseded); 1: failed. */
 async function main(): Promise<number> {
   const env = parseEnv(process.env);
-  const client = createSmithClient({ url: env.SMITH_API_URL, token: env.SMITH_TOKEN, correlationId: `replica-${env.SMITH_LOOP_ID}-${env.SMITH_ATTEMPT}` });
+  const client = createSmithClient({
+    url: env.SMITH_API_URL,
+    token: env.SMITH_TOKEN,
+    correlationId: `replica-${env.SMITH_LOOP_ID}-${env.SMITH_ATTEMPT}`,
+  });
   // Agents and gates start from this process's environment minus everything Smith's own
   // (sanitizeEnv drops SMITH_* and other secrets; the replica token never reaches them).
   const runner = new ReplicaRunner({
@@ -19,7 +23,8 @@ async function main(): Promise<number> {
     gateTimeoutMs: env.SMITH_GATE_TIMEOUT_MS,
     replayStepDelayMs: env.SMITH_REPLAY_STEP_DELAY_MS,
     heartbeatMs: env.SMITH_HEARTBEAT_MS,
-    log: (line) => process.stderr.write(`${new Date().toISOString()} replica ${env.SMITH_LOOP_ID}/${env.SMITH_ATTEMPT}: ${line}\n`),
+    log: (line) =>
+      process.stderr.write(`${new Date().toISOString()} replica ${env.SMITH_LOOP_ID}/${env.SMITH_ATTEMPT}: ${line}\n`),
   });
   // SIGTERM (the executor stopping us): abort the attempt so that the agent's process tree (its
   // own process group) is killed too, then exit even if something hangs.

@@ -10,7 +10,13 @@ const prd = parsePrd(
     qualityGates: ["npm test"],
     stories: [
       { id: "US-001", title: "Add", status: "done", acceptanceCriteria: ["adds"] },
-      { id: "US-002", title: "Sub", status: "open", description: "Subtract.", acceptanceCriteria: ["subtracts", "has a test"] },
+      {
+        id: "US-002",
+        title: "Sub",
+        status: "open",
+        description: "Subtract.",
+        acceptanceCriteria: ["subtracts", "has a test"],
+      },
     ],
   }),
 );
@@ -44,7 +50,24 @@ describe("prompt", () => {
       attempt: 2,
       lastFailure: "quality gate `npm test` failed",
     });
-    for (const part of ["# Project: calc", "A calculator.", "- `npm test`", "- `npm run lint`", "US-001 Add", "## Your story: US-002: Sub", "Subtract.", "- subtracts", "- has a test", "learned: use node:test", "## Handoff from attempt 1", "kept it small", "prefer pure functions", "previous iteration on this story failed", "(iteration 4, attempt 2)", "Do not commit"]) {
+    for (const part of [
+      "# Project: calc",
+      "A calculator.",
+      "- `npm test`",
+      "- `npm run lint`",
+      "US-001 Add",
+      "## Your story: US-002: Sub",
+      "Subtract.",
+      "- subtracts",
+      "- has a test",
+      "learned: use node:test",
+      "## Handoff from attempt 1",
+      "kept it small",
+      "prefer pure functions",
+      "previous iteration on this story failed",
+      "(iteration 4, attempt 2)",
+      "Do not commit",
+    ]) {
       expect(text).toContain(part);
     }
   });

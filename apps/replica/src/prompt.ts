@@ -35,8 +35,10 @@ export function buildPrompt(input: PromptInput): string {
   lines.push("", `## Your story: ${story.id}: ${story.title}`);
   if (story.description) lines.push("", story.description);
   lines.push("", "### Acceptance criteria", ...story.acceptanceCriteria.map((c) => `- ${c}`));
-  if (input.lastFailure) lines.push("", "## The previous iteration on this story failed", "", tailText(input.lastFailure, 6 * 1024));
-  if (input.progressNotes.trim()) lines.push("", "## Progress notes from earlier iterations", "", tailText(input.progressNotes, 8 * 1024));
+  if (input.lastFailure)
+    lines.push("", "## The previous iteration on this story failed", "", tailText(input.lastFailure, 6 * 1024));
+  if (input.progressNotes.trim())
+    lines.push("", "## Progress notes from earlier iterations", "", tailText(input.progressNotes, 8 * 1024));
   if (input.handoff) {
     const h = input.handoff;
     lines.push("", `## Handoff from attempt ${h.attempt}`);

@@ -11,7 +11,14 @@ export function errorCode(err: unknown): string | undefined {
 export function isTransient(err: unknown): boolean {
   const code = errorCode(err);
   if (code === undefined) return true;
-  return code === "SERVICE_UNAVAILABLE" || code === "INTERNAL_SERVER_ERROR" || code === "TIMEOUT" || code === "TOO_MANY_REQUESTS" || code === "BAD_GATEWAY" || code === "GATEWAY_TIMEOUT";
+  return (
+    code === "SERVICE_UNAVAILABLE" ||
+    code === "INTERNAL_SERVER_ERROR" ||
+    code === "TIMEOUT" ||
+    code === "TOO_MANY_REQUESTS" ||
+    code === "BAD_GATEWAY" ||
+    code === "GATEWAY_TIMEOUT"
+  );
 }
 
 /**
@@ -20,7 +27,10 @@ export function isTransient(err: unknown): boolean {
  * server: recordIteration ignores an iteration already recorded, handoffs replace, acks remove
  * ids, finalize of a finished loop is refused as CONFLICT/PRECONDITION_FAILED.
  */
-export async function withRetry<T>(call: () => Promise<T>, options: { totalMs?: number; signal?: AbortSignal; onRetry?: (err: unknown, attempt: number) => void } = {}): Promise<T> {
+export async function withRetry<T>(
+  call: () => Promise<T>,
+  options: { totalMs?: number; signal?: AbortSignal; onRetry?: (err: unknown, attempt: number) => void } = {},
+): Promise<T> {
   const deadline = Date.now() + (options.totalMs ?? 120_000);
   for (let attempt = 1; ; attempt++) {
     try {

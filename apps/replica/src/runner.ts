@@ -51,7 +51,9 @@ class Stop extends Error {
   }
 }
 
-type Outcome = { outcome: "synced"; reason: "all-stories-passed"; message: string } | { outcome: "flatline"; reason: ReasonCode; message: string };
+type Outcome =
+  | { outcome: "synced"; reason: "all-stories-passed"; message: string }
+  | { outcome: "flatline"; reason: ReasonCode; message: string };
 
 /**
  * One attempt of one loop: lock, workspace, PRD, iterations (agent → gates → commit and push),
@@ -75,8 +77,23 @@ export class ReplicaRunner {
     this.o.log?.(line);
   }
 
-  private note(phase: "workspace" | "prd" | "prompt" | "agent" | "gate" | "commit" | "push" | "guard" | "handoff" | "steer", message: string, extra: { level?: "info" | "warn" | "error"; command?: string; exitCode?: number; durationMs?: number; metadata?: Record<string, unknown> } = {}): void {
-    this.journal.write({ phase, actor: this.actor, message: message.slice(0, LIMITS.journalMessageBytes / 4), ...extra });
+  private note(
+    phase: "workspace" | "prd" | "prompt" | "agent" | "gate" | "commit" | "push" | "guard" | "handoff" | "steer",
+    message: string,
+    extra: {
+      level?: "info" | "warn" | "error";
+      command?: string;
+      exitCode?: number;
+      durationMs?: number;
+      metadata?: Record<string, unknown>;
+    } = {},
+  ): void {
+    this.journal.write({
+      phase,
+      actor: this.actor,
+      message: message.slice(0, LIMITS.journalMessageBytes / 4),
+      ...extra,
+    });
   }
 
   private checkStop(): void {
@@ -98,7 +115,14 @@ export class ReplicaRunner {
     try {
       const outcome = await this.attempt();
       await this.journal.flush();
-      await withRetry(() => client.replica.finalize.mutate({ loopId, outcome: outcome.outcome, reason: outcome.reason, message: outcome.message.slice(0, 4000) }));
+      await withRetry(() =>
+        client.replica.finalize.mutate({
+          loopId,
+          outcome: outcome.outcome,
+          reason: outcome.reason,
+          message: outcome.message.slice(0, 4000),
+        }),
+      );
       this.log(`finalized: ${outcome.outcome} (${outcome.reason})`);
       // A synced attempt's work is on the pushed branch: its checkout is only disk. A flatlined
       // one is kept for a person to inspect.
@@ -168,24 +192,38 @@ export class ReplicaRunner {
       await git.checkoutNew(branch, base);
     }
     const commitsBefore = resumed ? await git.subjects(base) : [];
-    this.note("workspace", resumed ? `resumed branch ${branch} (${commitsBefore.length} commits ahead of ${loop.spec.repo.baseBranch})` : `created branch ${branch} from ${loop.spec.repo.baseBranch}`, {
-      durationMs: Math.round(performance.now() - wsStart),
-      metadata: { branch, resumed },
-    });
+    this.note(
+      "workspace",
+      resumed
+        ? `resumed branch ${branch} (${commitsBefore.length} commits ahead of ${loop.spec.repo.baseBranch})`
+        : `created branch ${branch} from ${loop.spec.repo.baseBranch}`,
+      {
+        durationMs: Math.round(performance.now() - wsStart),
+        metadata: { branch, resumed },
+      },
+    );
     this.checkStop();
 
     // PRD: the file on the work branch (it carries the done marks) or the inline one.
     const prdPath = loop.spec.prd.path;
     const prdFile = join(this.o.workDir, prdPath);
     if (!existsSync(prdFile)) {
-      if (loop.spec.prd.kind !== "inline") return { outcome: "flatline", reason: "prd-invalid", message: `no PRD at ${prdPath} in the repository` };
+      if (loop.spec.prd.kind !== "inline")
+        return { outcome: "flatline", reason: "prd-invalid", message: `no PRD at ${prdPath} in the repository` };
       mkdirSync(dirname(prdFile), { recursive: true });
-      writeFileSync(prdFile, loop.spec.prd.content.endsWith("\n") ? loop.spec.prd.content : loop.spec.prd.content + "\n");
+      writeFileSync(
+        prdFile,
+        loop.spec.prd.content.endsWith("\n") ? loop.spec.prd.content : loop.spec.prd.content + "\n",
+      );
     }
     const prdText = readFileSync(prdFile, "utf8");
     const report = validatePrd(prdText);
     if (!report.valid) {
-      this.note("prd", `the PRD is not ready: ${report.errors.map((e) => `${e.code} at ${e.path}: ${e.message}`).join("; ")}`, { level: "error", metadata: { report } });
+      this.note(
+        "prd",
+        `the PRD is not ready: ${report.errors.map((e) => `${e.code} at ${e.path}: ${e.message}`).join("; ")}`,
+        { level: "error", metadata: { report } },
+      );
       return { outcome: "flatline", reason: "prd-invalid", message: report.errors[0]?.message ?? "invalid PRD" };
     }
     for (const w of report.warnings) this.note("prd", `${w.code} at ${w.path}: ${w.message}`, { level: "warn" });
@@ -193,12 +231,19 @@ export class ReplicaRunner {
     const gates = [...prd.qualityGates, ...loop.spec.qualityGates];
     const notesPath = join(dirname(prdPath), "progress.md");
     const notesFile = join(this.o.workDir, notesPath);
-    this.note("prd", `${prd.format} PRD with ${prd.stories.length} stories (${storyProgress(prd).done} done); gates: ${gates.join(" && ") || "none"}`);
+    this.note(
+      "prd",
+      `${prd.format} PRD with ${prd.stories.length} stories (${storyProgress(prd).done} done); gates: ${gates.join(" && ") || "none"}`,
+    );
 
     const agent = createAgent(loop.spec.agent, {
       binaries: this.o.binaries,
       replayStepDelayMs: this.o.replayStepDelayMs,
-      replayDir: loop.spec.agent.replayDir ? (isAbsolute(loop.spec.agent.replayDir) ? loop.spec.agent.replayDir : join(this.o.workDir, loop.spec.agent.replayDir)) : undefined,
+      replayDir: loop.spec.agent.replayDir
+        ? isAbsolute(loop.spec.agent.replayDir)
+          ? loop.spec.agent.replayDir
+          : join(this.o.workDir, loop.spec.agent.replayDir)
+        : undefined,
     });
     const limits = loop.spec.limits;
     let iteration = loop.status.iteration;
@@ -215,19 +260,39 @@ export class ReplicaRunner {
       const story = nextReadyStory(prd);
       const progress = storyProgress(prd);
       if (progress.done === progress.total) {
-        return this.finish(git, base, prd, lastGates, decisions, { outcome: "synced", reason: "all-stories-passed", message: `all ${progress.total} stories pass` });
+        return this.finish(git, base, prd, lastGates, decisions, {
+          outcome: "synced",
+          reason: "all-stories-passed",
+          message: `all ${progress.total} stories pass`,
+        });
       }
       if (!story) {
-        return this.finish(git, base, prd, lastGates, decisions, { outcome: "flatline", reason: "needs-human", message: "no story is ready: the remaining ones depend on stories that are not done" });
+        return this.finish(git, base, prd, lastGates, decisions, {
+          outcome: "flatline",
+          reason: "needs-human",
+          message: "no story is ready: the remaining ones depend on stories that are not done",
+        });
       }
       if (iteration - loop.status.iterationBase >= limits.maxIterations) {
-        return this.finish(git, base, prd, lastGates, decisions, { outcome: "flatline", reason: "max-iterations-reached", message: `${limits.maxIterations} iterations without finishing` });
+        return this.finish(git, base, prd, lastGates, decisions, {
+          outcome: "flatline",
+          reason: "max-iterations-reached",
+          message: `${limits.maxIterations} iterations without finishing`,
+        });
       }
       if (limits.maxCostUsd !== undefined && costUsd >= limits.maxCostUsd) {
-        return this.finish(git, base, prd, lastGates, decisions, { outcome: "flatline", reason: "budget-exceeded", message: `cost $${costUsd.toFixed(4)} reached the budget of $${limits.maxCostUsd}` });
+        return this.finish(git, base, prd, lastGates, decisions, {
+          outcome: "flatline",
+          reason: "budget-exceeded",
+          message: `cost $${costUsd.toFixed(4)} reached the budget of $${limits.maxCostUsd}`,
+        });
       }
       if (loop.status.startedAt && Date.parse(loop.status.startedAt) + limits.timeoutMs < Date.now()) {
-        return this.finish(git, base, prd, lastGates, decisions, { outcome: "flatline", reason: "timed-out", message: `the loop ran past its ${limits.timeoutMs} ms timeout` });
+        return this.finish(git, base, prd, lastGates, decisions, {
+          outcome: "flatline",
+          reason: "timed-out",
+          message: `the loop ran past its ${limits.timeoutMs} ms timeout`,
+        });
       }
 
       iteration++;
@@ -245,11 +310,17 @@ export class ReplicaRunner {
         attempt,
         lastFailure: lastFailure?.story === story.id ? lastFailure.text : undefined,
       });
-      this.note("prompt", `iteration ${iteration}: ${story.id} ${story.title}${steering.length ? ` (+${steering.length} steering message${steering.length > 1 ? "s" : ""})` : ""}`, {
-        metadata: { storyId: story.id, iteration, promptBytes: prompt.length },
-      });
+      this.note(
+        "prompt",
+        `iteration ${iteration}: ${story.id} ${story.title}${steering.length ? ` (+${steering.length} steering message${steering.length > 1 ? "s" : ""})` : ""}`,
+        {
+          metadata: { storyId: story.id, iteration, promptBytes: prompt.length },
+        },
+      );
       if (steering.length) {
-        await withRetry(() => client.replica.ackSteering.mutate({ loopId, ids: steering.map((s) => s.id) }), { signal: this.stopController.signal });
+        await withRetry(() => client.replica.ackSteering.mutate({ loopId, ids: steering.map((s) => s.id) }), {
+          signal: this.stopController.signal,
+        });
         for (const s of steering) this.note("steer", `delivered to iteration ${iteration}: ${s.message.slice(0, 500)}`);
       }
 
@@ -270,7 +341,13 @@ export class ReplicaRunner {
         level: result.exitCode === 0 && !result.isError ? "info" : "warn",
         exitCode: result.exitCode ?? undefined,
         durationMs: result.durationMs,
-        metadata: { inputTokens: result.inputTokens, outputTokens: result.outputTokens, usd: result.usd, timedOut: result.timedOut, storyId: story.id },
+        metadata: {
+          inputTokens: result.inputTokens,
+          outputTokens: result.outputTokens,
+          usd: result.usd,
+          timedOut: result.timedOut,
+          storyId: story.id,
+        },
       });
       if (result.summary) decisions.push(`${story.id}: ${result.summary.slice(0, 500)}`);
 
@@ -278,21 +355,31 @@ export class ReplicaRunner {
       let passed = false;
       let failureText = "";
       if (result.timedOut) failureText = `the agent timed out after ${limits.agentTimeoutMs} ms`;
-      else if (result.exitCode !== 0 || result.isError) failureText = `the agent failed (exit ${result.exitCode})${result.stderrTail ? `: ${result.stderrTail}` : ""}`;
+      else if (result.exitCode !== 0 || result.isError)
+        failureText = `the agent failed (exit ${result.exitCode})${result.stderrTail ? `: ${result.stderrTail}` : ""}`;
       else {
         lastGates = [];
         passed = true;
         for (const gate of gates) {
           this.checkStop();
-          const g = await runGate(gate, { cwd: this.o.workDir, env, timeoutMs: this.o.gateTimeoutMs ?? 10 * 60_000, signal: this.stopController.signal });
-          lastGates.push(g);
-          this.note("gate", `${g.passed ? "passed" : "failed"}: ${gate}${g.timedOut ? " (timed out)" : ""}${g.passed ? "" : `\n${g.outputTail}`}`, {
-            level: g.passed ? "info" : "warn",
-            command: gate,
-            exitCode: g.exitCode ?? undefined,
-            durationMs: g.durationMs,
-            metadata: { outputTail: g.outputTail, storyId: story.id },
+          const g = await runGate(gate, {
+            cwd: this.o.workDir,
+            env,
+            timeoutMs: this.o.gateTimeoutMs ?? 10 * 60_000,
+            signal: this.stopController.signal,
           });
+          lastGates.push(g);
+          this.note(
+            "gate",
+            `${g.passed ? "passed" : "failed"}: ${gate}${g.timedOut ? " (timed out)" : ""}${g.passed ? "" : `\n${g.outputTail}`}`,
+            {
+              level: g.passed ? "info" : "warn",
+              command: gate,
+              exitCode: g.exitCode ?? undefined,
+              durationMs: g.durationMs,
+              metadata: { outputTail: g.outputTail, storyId: story.id },
+            },
+          );
           if (!g.passed) {
             passed = false;
             failureText = `quality gate \`${gate}\` failed (exit ${g.exitCode}):\n${g.outputTail}`;
@@ -303,19 +390,30 @@ export class ReplicaRunner {
       this.checkStop();
 
       const at = new Date().toISOString();
-      appendFileSync(notesFile, `\n## ${at} — ${story.id} (iteration ${iteration}, attempt ${attempt}): ${passed ? "passed" : "failed"}\n${passed ? (result.summary ?? "").slice(0, 2000) : failureText.slice(0, 2000)}\n`);
+      appendFileSync(
+        notesFile,
+        `\n## ${at} — ${story.id} (iteration ${iteration}, attempt ${attempt}): ${passed ? "passed" : "failed"}\n${passed ? (result.summary ?? "").slice(0, 2000) : failureText.slice(0, 2000)}\n`,
+      );
       if (passed) {
         prd = markStory(prd, story.id, "done", at);
         writeFileSync(prdFile, serializePrd(prd));
         const commitStart = performance.now();
         const sha = await git.commitAll(`feat(${story.id}): ${story.title}`);
-        this.note("commit", `feat(${story.id}): ${story.title} (${sha.slice(0, 12)}, ${changed.length} files changed by the agent)`, {
-          durationMs: Math.round(performance.now() - commitStart),
-          metadata: { sha, storyId: story.id, files: changed.slice(0, 50) },
-        });
+        this.note(
+          "commit",
+          `feat(${story.id}): ${story.title} (${sha.slice(0, 12)}, ${changed.length} files changed by the agent)`,
+          {
+            durationMs: Math.round(performance.now() - commitStart),
+            metadata: { sha, storyId: story.id, files: changed.slice(0, 50) },
+          },
+        );
         const pushStart = performance.now();
         await git.push(branch);
-        this.note("push", `pushed ${branch}`, { command: `git push origin HEAD:${branch}`, exitCode: 0, durationMs: Math.round(performance.now() - pushStart) });
+        this.note("push", `pushed ${branch}`, {
+          command: `git push origin HEAD:${branch}`,
+          exitCode: 0,
+          durationMs: Math.round(performance.now() - pushStart),
+        });
         failures.delete(story.id);
         lastFailure = undefined;
         noDiff = 0;
@@ -325,8 +423,15 @@ export class ReplicaRunner {
         lastFailure = { story: story.id, text: failureText };
         noDiff = changed.length === 0 ? noDiff + 1 : 0;
       }
-      const iterationDone = { loopId, iteration, progress: storyProgress(prd), usage: { inputTokens: result.inputTokens, outputTokens: result.outputTokens, usd: result.usd ?? 0 } };
-      await withRetry(() => client.replica.recordIteration.mutate(iterationDone), { signal: this.stopController.signal });
+      const iterationDone = {
+        loopId,
+        iteration,
+        progress: storyProgress(prd),
+        usage: { inputTokens: result.inputTokens, outputTokens: result.outputTokens, usd: result.usd ?? 0 },
+      };
+      await withRetry(() => client.replica.recordIteration.mutate(iterationDone), {
+        signal: this.stopController.signal,
+      });
       if (!passed && (failures.get(story.id) ?? 0) >= limits.maxConsecutiveFailures) {
         return this.finish(git, base, prd, lastGates, decisions, {
           outcome: "flatline",
@@ -335,7 +440,11 @@ export class ReplicaRunner {
         });
       }
       if (noDiff >= limits.noProgressIterations) {
-        return this.finish(git, base, prd, lastGates, decisions, { outcome: "flatline", reason: "no-progress", message: `${noDiff} iterations in a row changed nothing` });
+        return this.finish(git, base, prd, lastGates, decisions, {
+          outcome: "flatline",
+          reason: "no-progress",
+          message: `${noDiff} iterations in a row changed nothing`,
+        });
       }
     }
   }
@@ -343,7 +452,13 @@ export class ReplicaRunner {
   private agentEvent(provider: string, e: AgentEvent): void {
     const actor = { type: "agent" as const, id: provider };
     const write = (message: string, metadata: Record<string, unknown> = {}) =>
-      this.journal.write({ phase: "agent", level: "debug", actor, message: tailText(message, 4 * 1024), metadata: { event: e.type, ...metadata } });
+      this.journal.write({
+        phase: "agent",
+        level: "debug",
+        actor,
+        message: tailText(message, 4 * 1024),
+        metadata: { event: e.type, ...metadata },
+      });
     switch (e.type) {
       case "text":
         if (e.text.trim()) write(e.text);
@@ -352,10 +467,16 @@ export class ReplicaRunner {
         write(`tool ${e.tool}${e.input ? `: ${e.input}` : ""}`, { tool: e.tool });
         break;
       case "tool_result":
-        write(`${e.isError ? "tool error" : "tool result"}${e.tool ? ` (${e.tool})` : ""}${e.output ? `: ${e.output}` : ""}`, { isError: e.isError ?? false });
+        write(
+          `${e.isError ? "tool error" : "tool result"}${e.tool ? ` (${e.tool})` : ""}${e.output ? `: ${e.output}` : ""}`,
+          { isError: e.isError ?? false },
+        );
         break;
       case "usage":
-        write(`usage: ${e.inputTokens} in / ${e.outputTokens} out${e.usd !== undefined ? ` / $${e.usd.toFixed(4)}` : ""}`, { inputTokens: e.inputTokens, outputTokens: e.outputTokens, usd: e.usd });
+        write(
+          `usage: ${e.inputTokens} in / ${e.outputTokens} out${e.usd !== undefined ? ` / $${e.usd.toFixed(4)}` : ""}`,
+          { inputTokens: e.inputTokens, outputTokens: e.outputTokens, usd: e.usd },
+        );
         break;
       case "log":
         if (e.line.trim()) write(e.line, { stream: e.stream });
@@ -364,7 +485,14 @@ export class ReplicaRunner {
   }
 
   /** The handoff for the next attempt (or a person), then the outcome. */
-  private async finish(git: Git, base: string, prd: Prd, gates: GateResult[], decisions: string[], outcome: Outcome): Promise<Outcome> {
+  private async finish(
+    git: Git,
+    base: string,
+    prd: Prd,
+    gates: GateResult[],
+    decisions: string[],
+    outcome: Outcome,
+  ): Promise<Outcome> {
     const diffSummary = await git.diffStat(base).catch(() => "");
     const sha = await git.headSha().catch(() => "");
     const failedGate = gates.find((g) => !g.passed);
@@ -378,7 +506,10 @@ export class ReplicaRunner {
         state: gates.length === 0 ? "not-run" : failedGate ? "failed" : "passed",
         details: gates.map((g) => `${g.passed ? "pass" : "FAIL"} ${g.command} (${g.durationMs} ms)`).join("\n"),
       },
-      nextSteps: outcome.outcome === "synced" ? ["review and merge the work branch"] : prd.stories.filter((s) => s.status !== "done").map((s) => `finish ${s.id}: ${s.title}`),
+      nextSteps:
+        outcome.outcome === "synced"
+          ? ["review and merge the work branch"]
+          : prd.stories.filter((s) => s.status !== "done").map((s) => `finish ${s.id}: ${s.title}`),
       artifactRefs: sha ? [`commit:${sha}`] : [],
     };
     await withRetry(() => this.o.client.replica.writeHandoff.mutate({ loopId: this.o.loopId, handoff }));
@@ -388,7 +519,13 @@ export class ReplicaRunner {
 }
 
 function agentSummary(r: AgentResult): string {
-  const status = r.timedOut ? "timed out" : r.cancelled ? "cancelled" : r.exitCode === 0 && !r.isError ? "finished" : `failed (exit ${r.exitCode})`;
+  const status = r.timedOut
+    ? "timed out"
+    : r.cancelled
+      ? "cancelled"
+      : r.exitCode === 0 && !r.isError
+        ? "finished"
+        : `failed (exit ${r.exitCode})`;
   const usage = `${r.inputTokens} in / ${r.outputTokens} out${r.usd !== undefined ? `, $${r.usd.toFixed(4)}` : ""}`;
   return `agent ${status} in ${r.durationMs} ms (${usage})${r.summary ? `: ${r.summary.slice(0, 1000)}` : ""}`;
 }

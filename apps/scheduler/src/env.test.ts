@@ -6,7 +6,11 @@ const BASE = { SMITH_SIGNING_KEY: "k".repeat(32), SMITH_API_URL: "http://127.0.0
 describe("scheduler env", () => {
   it("defaults, and per-key limits parsed from key=limit pairs", () => {
     const env = parseEnv({ ...BASE, SMITH_CONCURRENCY_KEYS: "repo-a=2, repo-b=5" });
-    expect(env).toMatchObject({ SMITH_EXECUTOR: "local", SMITH_CONCURRENCY_PER_KEY: 1, SMITH_CONCURRENCY_KEYS: { "repo-a": 2, "repo-b": 5 } });
+    expect(env).toMatchObject({
+      SMITH_EXECUTOR: "local",
+      SMITH_CONCURRENCY_PER_KEY: 1,
+      SMITH_CONCURRENCY_KEYS: { "repo-a": 2, "repo-b": 5 },
+    });
     expect(env.SMITH_REPLICA_COMMAND[1]).toMatch(/apps\/replica\/src\/main\.ts$/);
   });
 
@@ -18,17 +22,32 @@ describe("scheduler env", () => {
   });
 
   it("replicas inherit only the pass-through variables, never the signing key", () => {
-    const env = replicaEnv({ PATH: "/bin", SMITH_SIGNING_KEY: "secret", ANTHROPIC_API_KEY: "a", RANDOM: "x" }, "http://api");
+    const env = replicaEnv(
+      { PATH: "/bin", SMITH_SIGNING_KEY: "secret", ANTHROPIC_API_KEY: "a", RANDOM: "x" },
+      "http://api",
+    );
     expect(env).toEqual({ SMITH_API_URL: "http://api", PATH: "/bin", ANTHROPIC_API_KEY: "a" });
   });
 
   describe("SMITH_EXECUTOR=kubernetes", () => {
-    const K8S = { ...BASE, SMITH_EXECUTOR: "kubernetes", SMITH_K8S_NAMESPACE: "smith", SMITH_REPLICA_IMAGE: "ghcr.io/x/smith-replica:1", KUBERNETES_SERVICE_HOST: "10.0.0.1" };
+    const K8S = {
+      ...BASE,
+      SMITH_EXECUTOR: "kubernetes",
+      SMITH_K8S_NAMESPACE: "smith",
+      SMITH_REPLICA_IMAGE: "ghcr.io/x/smith-replica:1",
+      KUBERNETES_SERVICE_HOST: "10.0.0.1",
+    };
 
     it("requires a namespace, an image and a way to reach the API server", () => {
-      expect(() => parseEnv({ ...BASE, SMITH_EXECUTOR: "kubernetes" })).toThrow(/SMITH_K8S_NAMESPACE: required.*SMITH_REPLICA_IMAGE: required.*KUBECONFIG/s);
-      expect(() => parseEnv({ ...K8S, SMITH_K8S_NAMESPACE: "Not_A_Namespace" })).toThrow(/SMITH_K8S_NAMESPACE.*DNS-1123/);
-      expect(() => parseEnv({ ...K8S, SMITH_REPLICA_MEMORY_LIMIT: "lots" })).toThrow(/SMITH_REPLICA_MEMORY_LIMIT.*quantity/);
+      expect(() => parseEnv({ ...BASE, SMITH_EXECUTOR: "kubernetes" })).toThrow(
+        /SMITH_K8S_NAMESPACE: required.*SMITH_REPLICA_IMAGE: required.*KUBECONFIG/s,
+      );
+      expect(() => parseEnv({ ...K8S, SMITH_K8S_NAMESPACE: "Not_A_Namespace" })).toThrow(
+        /SMITH_K8S_NAMESPACE.*DNS-1123/,
+      );
+      expect(() => parseEnv({ ...K8S, SMITH_REPLICA_MEMORY_LIMIT: "lots" })).toThrow(
+        /SMITH_REPLICA_MEMORY_LIMIT.*quantity/,
+      );
       expect(() => parseEnv({ ...K8S, SMITH_REPLICA_TOLERATIONS: "{}" })).toThrow(/SMITH_REPLICA_TOLERATIONS/);
       expect(() => parseEnv({ ...K8S, SMITH_REPLICA_LABELS: "novalue" })).toThrow(/SMITH_REPLICA_LABELS/);
     });
@@ -75,13 +94,20 @@ describe("scheduler env", () => {
         SMITH_REPLICA_NODE_SELECTOR: "pool=agents",
         SMITH_REPLICA_TOLERATIONS: '[{"key":"agents","operator":"Exists","effect":"NoSchedule"}]',
       });
-      const { source, options } = kubernetesExecutorOptions(env, { SMITH_GATE_TIMEOUT_MS: "60000", ANTHROPIC_API_KEY: "secret", PATH: "/bin" });
+      const { source, options } = kubernetesExecutorOptions(env, {
+        SMITH_GATE_TIMEOUT_MS: "60000",
+        ANTHROPIC_API_KEY: "secret",
+        PATH: "/bin",
+      });
       expect(source).toEqual({ type: "file", path: "/etc/kube/config", context: "prod" });
       expect(options).toMatchObject({
         imagePullPolicy: "Always",
         imagePullSecrets: ["regcred", "other"],
         serviceAccountName: "smith-replica",
-        resources: { requests: { cpu: "1", memory: "1Gi" }, limits: { cpu: "2", memory: "4Gi", "ephemeral-storage": "30Gi" } },
+        resources: {
+          requests: { cpu: "1", memory: "1Gi" },
+          limits: { cpu: "2", memory: "4Gi", "ephemeral-storage": "30Gi" },
+        },
         workspaceSizeLimit: "20Gi",
         providerSecretName: "smith-providers",
         ttlSecondsAfterFinished: 600,

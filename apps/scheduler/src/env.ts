@@ -39,7 +39,10 @@ const KeyLimits = z
   .default("")
   .transform((s, ctx) => {
     const out: Record<string, number> = {};
-    for (const part of s.split(",").map((p) => p.trim()).filter(Boolean)) {
+    for (const part of s
+      .split(",")
+      .map((p) => p.trim())
+      .filter(Boolean)) {
       const [key, n] = part.split("=");
       const limit = Number(n);
       if (!key || !Number.isInteger(limit) || limit < 1) {
@@ -57,7 +60,10 @@ const Pairs = z
   .default("")
   .transform((s, ctx) => {
     const out: Record<string, string> = {};
-    for (const part of s.split(",").map((p) => p.trim()).filter(Boolean)) {
+    for (const part of s
+      .split(",")
+      .map((p) => p.trim())
+      .filter(Boolean)) {
       const eq = part.indexOf("=");
       const key = eq > 0 ? part.slice(0, eq).trim() : "";
       if (!key) {
@@ -72,16 +78,29 @@ const Pairs = z
 const List = z
   .string()
   .default("")
-  .transform((s) => s.split(",").map((p) => p.trim()).filter(Boolean));
+  .transform((s) =>
+    s
+      .split(",")
+      .map((p) => p.trim())
+      .filter(Boolean),
+  );
 
 /** A Kubernetes resource quantity (`500m`, `2`, `4Gi`, `1.5G`). */
 const Quantity = z
   .string()
-  .regex(/^[0-9]+(\.[0-9]+)?(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$/, "must be a Kubernetes quantity such as 500m, 2 or 4Gi")
+  .regex(
+    /^[0-9]+(\.[0-9]+)?(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$/,
+    "must be a Kubernetes quantity such as 500m, 2 or 4Gi",
+  )
   .optional();
 
-const DnsLabel = z.string().regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, "must be a DNS-1123 label (lower-case letters, digits and -)");
-const DnsSubdomain = z.string().max(253).regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, "must be a Kubernetes object name");
+const DnsLabel = z
+  .string()
+  .regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, "must be a DNS-1123 label (lower-case letters, digits and -)");
+const DnsSubdomain = z
+  .string()
+  .max(253)
+  .regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, "must be a Kubernetes object name");
 
 const Tolerations = z
   .string()
@@ -90,7 +109,8 @@ const Tolerations = z
     if (!s) return [];
     try {
       const v = JSON.parse(s) as unknown;
-      if (Array.isArray(v) && v.every((t) => typeof t === "object" && t !== null && !Array.isArray(t))) return v as NonNullable<KubernetesJobExecutorOptions["tolerations"]>;
+      if (Array.isArray(v) && v.every((t) => typeof t === "object" && t !== null && !Array.isArray(t)))
+        return v as NonNullable<KubernetesJobExecutorOptions["tolerations"]>;
     } catch {
       // fall through
     }
@@ -187,10 +207,16 @@ export type SchedulerEnv = z.infer<typeof Env>;
 
 const CheckedEnv = Env.superRefine((env, ctx) => {
   if (env.SMITH_EXECUTOR !== "kubernetes") return;
-  if (!env.SMITH_K8S_NAMESPACE) ctx.addIssue({ code: "custom", path: ["SMITH_K8S_NAMESPACE"], message: "required when SMITH_EXECUTOR=kubernetes" });
-  if (!env.SMITH_REPLICA_IMAGE) ctx.addIssue({ code: "custom", path: ["SMITH_REPLICA_IMAGE"], message: "required when SMITH_EXECUTOR=kubernetes" });
+  if (!env.SMITH_K8S_NAMESPACE)
+    ctx.addIssue({ code: "custom", path: ["SMITH_K8S_NAMESPACE"], message: "required when SMITH_EXECUTOR=kubernetes" });
+  if (!env.SMITH_REPLICA_IMAGE)
+    ctx.addIssue({ code: "custom", path: ["SMITH_REPLICA_IMAGE"], message: "required when SMITH_EXECUTOR=kubernetes" });
   if (!env.KUBECONFIG && !env.KUBERNETES_SERVICE_HOST) {
-    ctx.addIssue({ code: "custom", path: ["KUBECONFIG"], message: "SMITH_EXECUTOR=kubernetes needs KUBECONFIG, or to run in a Pod (KUBERNETES_SERVICE_HOST)" });
+    ctx.addIssue({
+      code: "custom",
+      path: ["KUBECONFIG"],
+      message: "SMITH_EXECUTOR=kubernetes needs KUBECONFIG, or to run in a Pod (KUBERNETES_SERVICE_HOST)",
+    });
   }
 });
 
@@ -212,15 +238,26 @@ export function replicaEnv(env: NodeJS.ProcessEnv, apiUrl: string): Record<strin
 }
 
 /** Scheduler variables a replica Job inherits: tuning only. Credentials come from SMITH_PROVIDER_SECRET, never through the Job spec. */
-export const KUBERNETES_REPLICA_ENV_PASSTHROUGH = ["SMITH_GATE_TIMEOUT_MS", "SMITH_HEARTBEAT_MS", "SMITH_CLAUDE_BIN", "SMITH_CODEX_BIN", "TZ"];
+export const KUBERNETES_REPLICA_ENV_PASSTHROUGH = [
+  "SMITH_GATE_TIMEOUT_MS",
+  "SMITH_HEARTBEAT_MS",
+  "SMITH_CLAUDE_BIN",
+  "SMITH_CODEX_BIN",
+  "TZ",
+];
 
 /** The KubernetesJobExecutor's options (but the KubeConfig) and where its KubeConfig comes from. */
-export function kubernetesExecutorOptions(env: SchedulerEnv, processEnv: NodeJS.ProcessEnv): { source: KubeConfigSource; options: Omit<KubernetesJobExecutorOptions, "kubeConfig"> } {
-  if (!env.SMITH_K8S_NAMESPACE || !env.SMITH_REPLICA_IMAGE) throw new Error("SMITH_K8S_NAMESPACE and SMITH_REPLICA_IMAGE are required when SMITH_EXECUTOR=kubernetes");
+export function kubernetesExecutorOptions(
+  env: SchedulerEnv,
+  processEnv: NodeJS.ProcessEnv,
+): { source: KubeConfigSource; options: Omit<KubernetesJobExecutorOptions, "kubeConfig"> } {
+  if (!env.SMITH_K8S_NAMESPACE || !env.SMITH_REPLICA_IMAGE)
+    throw new Error("SMITH_K8S_NAMESPACE and SMITH_REPLICA_IMAGE are required when SMITH_EXECUTOR=kubernetes");
   const source: KubeConfigSource = env.KUBECONFIG
     ? { type: "file", path: env.KUBECONFIG.split(":")[0] ?? env.KUBECONFIG, context: env.SMITH_KUBE_CONTEXT }
     : { type: "in-cluster", host: env.KUBERNETES_SERVICE_HOST ?? "", port: env.KUBERNETES_SERVICE_PORT };
-  const quantities = (pairs: [string, string | undefined][]) => Object.fromEntries(pairs.filter((p): p is [string, string] => p[1] !== undefined));
+  const quantities = (pairs: [string, string | undefined][]) =>
+    Object.fromEntries(pairs.filter((p): p is [string, string] => p[1] !== undefined));
   const passthrough: Record<string, string> = {};
   for (const name of KUBERNETES_REPLICA_ENV_PASSTHROUGH) {
     const v = processEnv[name];

@@ -8,9 +8,16 @@ import { kubernetesExecutorOptions, parseEnv, replicaEnv, type SchedulerEnv } fr
 import { Scheduler } from "./scheduler.ts";
 
 /** The executor named by SMITH_EXECUTOR, and how to release it on shutdown. */
-async function buildExecutor(env: SchedulerEnv, log: Logger): Promise<{ executor: Executor; close: () => Promise<void> }> {
+async function buildExecutor(
+  env: SchedulerEnv,
+  log: Logger,
+): Promise<{ executor: Executor; close: () => Promise<void> }> {
   if (env.SMITH_EXECUTOR === "local") {
-    const executor = new LocalProcessExecutor({ stateDir: env.SMITH_STATE_DIR, command: env.SMITH_REPLICA_COMMAND, env: replicaEnv(process.env, env.SMITH_API_URL) });
+    const executor = new LocalProcessExecutor({
+      stateDir: env.SMITH_STATE_DIR,
+      command: env.SMITH_REPLICA_COMMAND,
+      env: replicaEnv(process.env, env.SMITH_API_URL),
+    });
     return { executor, close: async () => undefined };
   }
   // Loaded only here: the Kubernetes client is large, and the local executor does not need it.
@@ -19,9 +26,14 @@ async function buildExecutor(env: SchedulerEnv, log: Logger): Promise<{ executor
   const executor = new KubernetesJobExecutor({
     ...options,
     kubeConfig: loadKubeConfig(source),
-    onWatchError: (err) => log.warn("replica Job watch failed; reading Jobs directly until it is back", { error: err.message }),
+    onWatchError: (err) =>
+      log.warn("replica Job watch failed; reading Jobs directly until it is back", { error: err.message }),
   });
-  log.info("kubernetes executor", { namespace: options.namespace, image: options.image, kubeconfig: source.type === "file" ? source.path : "in-cluster" });
+  log.info("kubernetes executor", {
+    namespace: options.namespace,
+    image: options.image,
+    kubeconfig: source.type === "file" ? source.path : "in-cluster",
+  });
   return { executor, close: () => executor.close() };
 }
 
@@ -56,7 +68,11 @@ async function main(): Promise<void> {
     store,
     executor,
     signingKey: env.SMITH_SIGNING_KEY,
-    claim: { maxRunning: env.SMITH_MAX_RUNNING, perKeyLimit: env.SMITH_CONCURRENCY_PER_KEY, keyLimits: env.SMITH_CONCURRENCY_KEYS },
+    claim: {
+      maxRunning: env.SMITH_MAX_RUNNING,
+      perKeyLimit: env.SMITH_CONCURRENCY_PER_KEY,
+      keyLimits: env.SMITH_CONCURRENCY_KEYS,
+    },
     sessionTtlSeconds: env.SMITH_SESSION_TTL_S,
     pollIntervalMs: env.SMITH_POLL_INTERVAL_MS,
     reconcileIntervalMs: env.SMITH_RECONCILE_INTERVAL_MS,
@@ -66,7 +82,10 @@ async function main(): Promise<void> {
     log,
   });
   await scheduler.start();
-  const health = env.SMITH_HEALTH_PORT === undefined ? undefined : await healthServer(scheduler, env.SMITH_HEALTH_HOST, env.SMITH_HEALTH_PORT);
+  const health =
+    env.SMITH_HEALTH_PORT === undefined
+      ? undefined
+      : await healthServer(scheduler, env.SMITH_HEALTH_HOST, env.SMITH_HEALTH_PORT);
   let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) return;

@@ -6,9 +6,18 @@ import { etcdTest as test } from "@smith/testing";
 import { describe, expect } from "vitest";
 import { Reconciler } from "./reconciler.ts";
 
-const PRD = JSON.stringify({ project: "p", qualityGates: ["true"], stories: [{ id: "A", title: "a", status: "open", acceptanceCriteria: ["c"] }] });
+const PRD = JSON.stringify({
+  project: "p",
+  qualityGates: ["true"],
+  stories: [{ id: "A", title: "a", status: "open", acceptanceCriteria: ["c"] }],
+});
 const request = (limits: Record<string, number> = {}): CreateLoopRequest => ({
-  spec: { repo: { url: "file:///nowhere.git" }, prd: { kind: "inline", content: PRD }, agent: { provider: "replay" }, limits },
+  spec: {
+    repo: { url: "file:///nowhere.git" },
+    prd: { kind: "inline", content: PRD },
+    agent: { provider: "replay" },
+    limits,
+  },
 });
 
 function setup(endpoint: string, prefix: string, dir: string, command: string[] = ["/bin/sh", "-c", "exit 0"]) {
@@ -16,12 +25,23 @@ function setup(endpoint: string, prefix: string, dir: string, command: string[] 
   const clock = () => new Date(now);
   const store = new SmithStore({ endpoints: [endpoint], prefix, now: clock });
   const executor = new LocalProcessExecutor({ stateDir: dir, command, env: {}, stopGraceMs: 500 });
-  const reconciler = new Reconciler({ store, executor, startGraceMs: 10_000, retryBackoffMs: 1_000, log: silentLogger, now: clock });
+  const reconciler = new Reconciler({
+    store,
+    executor,
+    startGraceMs: 10_000,
+    retryBackoffMs: 1_000,
+    log: silentLogger,
+    now: clock,
+  });
   return { store, executor, reconciler, advance: (ms: number) => (now += ms) };
 }
 
 describe("reconciler", () => {
-  test("a claimed loop whose replica never started is retried after the grace; a second pass changes nothing", async ({ etcdEndpoint, prefix, tmpDir }) => {
+  test("a claimed loop whose replica never started is retried after the grace; a second pass changes nothing", async ({
+    etcdEndpoint,
+    prefix,
+    tmpDir,
+  }) => {
     const { store, reconciler, advance } = setup(etcdEndpoint, prefix, tmpDir);
     try {
       const { loop } = await store.loops.create(request());
@@ -52,14 +72,22 @@ describe("reconciler", () => {
         advance(11_000);
         await reconciler.runOnce();
       }
-      expect((await store.loops.getOrThrow(loop.id)).loop.status).toMatchObject({ state: "flatline", reason: "replica-lost", attempt: 2 });
+      expect((await store.loops.getOrThrow(loop.id)).loop.status).toMatchObject({
+        state: "flatline",
+        reason: "replica-lost",
+        attempt: 2,
+      });
       expect(await store.client.getAll().prefix(store.keys.slotsPrefix()).count()).toBe(0);
     } finally {
       store.close();
     }
   });
 
-  test("a dead replica (lock expired after heartbeats) is retried at once, without waiting for the start grace", async ({ etcdEndpoint, prefix, tmpDir }) => {
+  test("a dead replica (lock expired after heartbeats) is retried at once, without waiting for the start grace", async ({
+    etcdEndpoint,
+    prefix,
+    tmpDir,
+  }) => {
     const { store, reconciler, advance } = setup(etcdEndpoint, prefix, tmpDir);
     try {
       const { loop } = await store.loops.create(request());
@@ -74,8 +102,16 @@ describe("reconciler", () => {
     }
   });
 
-  test("timeouts are enforced and the replica stopped; replicas of cancelled loops are stopped", async ({ etcdEndpoint, prefix, tmpDir }) => {
-    const { store, executor, reconciler, advance } = setup(etcdEndpoint, prefix, tmpDir, ["/bin/sh", "-c", "sleep 1000"]);
+  test("timeouts are enforced and the replica stopped; replicas of cancelled loops are stopped", async ({
+    etcdEndpoint,
+    prefix,
+    tmpDir,
+  }) => {
+    const { store, executor, reconciler, advance } = setup(etcdEndpoint, prefix, tmpDir, [
+      "/bin/sh",
+      "-c",
+      "sleep 1000",
+    ]);
     try {
       const { loop: slow } = await store.loops.create(request({ timeoutMs: 5_000 }));
       const { loop: doomed } = await store.loops.create(request());
@@ -84,15 +120,27 @@ describe("reconciler", () => {
         const claimed = await store.claims.claimNext(session, { perKeyLimit: 5 });
         if (!claimed) throw new Error("not claimed");
         const handle = await executor.start({ loop: claimed.loop, attempt: 1, token: "t" });
-        await store.loops.transition(claimed.loop.id, { type: "replicaStarted", attempt: 1, handle, at: new Date().toISOString() });
+        await store.loops.transition(claimed.loop.id, {
+          type: "replicaStarted",
+          attempt: 1,
+          handle,
+          at: new Date().toISOString(),
+        });
         await store.locks.acquire(claimed.loop.id, 1, { holder: "r", ttlMs: 600_000 });
       }
-      await store.loops.transition(doomed.id, { type: "cancelRequested", reason: "stop it", at: new Date().toISOString() });
+      await store.loops.transition(doomed.id, {
+        type: "cancelRequested",
+        reason: "stop it",
+        at: new Date().toISOString(),
+      });
       advance(6_000);
       const report = await reconciler.runOnce();
       expect(report.timedOut).toEqual([slow.id]);
       expect(report.stopped).toEqual([doomed.id]);
-      expect((await store.loops.getOrThrow(slow.id)).loop.status).toMatchObject({ state: "flatline", reason: "timed-out" });
+      expect((await store.loops.getOrThrow(slow.id)).loop.status).toMatchObject({
+        state: "flatline",
+        reason: "timed-out",
+      });
       for (const r of await executor.list()) expect(r.status.phase).not.toBe("running");
       const again = await reconciler.runOnce();
       expect(again).toEqual({ retried: [], flatlined: [], timedOut: [], stopped: [], slotsReleased: 0, purged: [] });
@@ -101,17 +149,39 @@ describe("reconciler", () => {
     }
   });
 
-  test("retention: finished loops are purged with their journal once they are older than the policy; running ones never", async ({ etcdEndpoint, prefix, tmpDir }) => {
+  test("retention: finished loops are purged with their journal once they are older than the policy; running ones never", async ({
+    etcdEndpoint,
+    prefix,
+    tmpDir,
+  }) => {
     let now = Date.now();
     const clock = () => new Date(now);
     const store = new SmithStore({ endpoints: [etcdEndpoint], prefix, now: clock });
-    const executor = new LocalProcessExecutor({ stateDir: tmpDir, command: ["/bin/sh", "-c", "exit 0"], env: {}, stopGraceMs: 500 });
-    const reconciler = new Reconciler({ store, executor, startGraceMs: 600_000, retryBackoffMs: 1_000, log: silentLogger, now: clock, retentionMs: 86_400_000 });
+    const executor = new LocalProcessExecutor({
+      stateDir: tmpDir,
+      command: ["/bin/sh", "-c", "exit 0"],
+      env: {},
+      stopGraceMs: 500,
+    });
+    const reconciler = new Reconciler({
+      store,
+      executor,
+      startGraceMs: 600_000,
+      retryBackoffMs: 1_000,
+      log: silentLogger,
+      now: clock,
+      retentionMs: 86_400_000,
+    });
     try {
       const { loop: done } = await store.loops.create({ ...request(), idempotencyKey: "old-request" });
       const { loop: live } = await store.loops.create(request());
       await store.journal.append(done.id, [{ phase: "lifecycle", actor: { type: "operator", id: "t" }, message: "x" }]);
-      await store.audit.append({ actor: { type: "operator", id: "t" }, action: "loops.cancel", loopId: done.id, correlationId: "c" });
+      await store.audit.append({
+        actor: { type: "operator", id: "t" },
+        action: "loops.cancel",
+        loopId: done.id,
+        correlationId: "c",
+      });
       await store.loops.transition(done.id, { type: "cancelRequested", reason: "done", at: clock().toISOString() });
       const session = await store.openSession();
       await store.claims.claimNext(session);

@@ -42,14 +42,27 @@ export class Reconciler {
   }
 
   async runOnce(): Promise<ReconcileReport> {
-    const report: ReconcileReport = { retried: [], flatlined: [], timedOut: [], stopped: [], slotsReleased: 0, purged: [] };
+    const report: ReconcileReport = {
+      retried: [],
+      flatlined: [],
+      timedOut: [],
+      stopped: [],
+      slotsReleased: 0,
+      purged: [],
+    };
     for (const v of await this.all(["running", "unresolved"])) {
       try {
         await this.reconcileLoop(v, report);
       } catch (err) {
         // A lost race means someone else moved the loop: the next pass sees the new state.
-        if (!isSmithError(err) || !(err.code === "conflict" || err.code === "invalid_transition" || err.code === "stale_attempt")) {
-          this.o.log.error("reconcile failed", { loopId: v.loop.id, error: err instanceof Error ? err.message : String(err) });
+        if (
+          !isSmithError(err) ||
+          !(err.code === "conflict" || err.code === "invalid_transition" || err.code === "stale_attempt")
+        ) {
+          this.o.log.error("reconcile failed", {
+            loopId: v.loop.id,
+            error: err instanceof Error ? err.message : String(err),
+          });
         }
       }
     }
@@ -64,7 +77,12 @@ export class Reconciler {
     const cutoff = this.now().getTime() - retentionMs;
     let cursor: string | undefined;
     do {
-      const page = await this.o.store.loops.list({ state: ["synced", "cancelled", "flatline"], cursor, limit: 500, order: "asc" });
+      const page = await this.o.store.loops.list({
+        state: ["synced", "cancelled", "flatline"],
+        cursor,
+        limit: 500,
+        order: "asc",
+      });
       for (const loop of page.items) {
         if (!loop.status.finishedAt || Date.parse(loop.status.finishedAt) > cutoff) continue;
         try {
@@ -114,8 +132,12 @@ export class Reconciler {
     const withinGrace = !everLocked && now.getTime() - started < this.o.startGraceMs;
     // A scheduler that died between starting the replica and recording its handle leaves no
     // handle: ask the executor for this attempt's replica instead.
-    const handle = loop.status.executor ?? (await executor.list()).find((r) => r.loopId === loop.id && r.attempt === loop.status.attempt)?.handle;
-    const status: ReplicaStatus = handle ? await executor.status(handle) : { phase: "unknown", message: "no replica was started" };
+    const handle =
+      loop.status.executor ??
+      (await executor.list()).find((r) => r.loopId === loop.id && r.attempt === loop.status.attempt)?.handle;
+    const status: ReplicaStatus = handle
+      ? await executor.status(handle)
+      : { phase: "unknown", message: "no replica was started" };
     const live = status.phase === "running" || status.phase === "pending";
     if (withinGrace && (live || !handle)) return;
     if (live) {
@@ -127,9 +149,16 @@ export class Reconciler {
       return;
     }
     const attempt = loop.status.attempt;
-    const backoffMs = Math.min(this.o.retryBackoffMs * 2 ** Math.max(0, attempt - 1 - loop.status.attemptBase), 5 * 60_000);
+    const backoffMs = Math.min(
+      this.o.retryBackoffMs * 2 ** Math.max(0, attempt - 1 - loop.status.attemptBase),
+      5 * 60_000,
+    );
     const why = `replica lost on attempt ${attempt} (${status.phase}${status.exitCode !== undefined ? `, exit ${status.exitCode}` : ""}${status.message ? `: ${status.message}` : ""})`;
-    const next = await store.loops.transition(loop.id, { type: "replicaLost", attempt, backoffMs, message: why, at }, { expectedRevision: revision });
+    const next = await store.loops.transition(
+      loop.id,
+      { type: "replicaLost", attempt, backoffMs, message: why, at },
+      { expectedRevision: revision },
+    );
     if (next.loop.status.state === "flatline") {
       await this.journal(loop.id, "error", `${why}; no attempts left: flatline (replica-lost)`);
       report.flatlined.push(loop.id);
@@ -144,15 +173,23 @@ export class Reconciler {
     for (const replica of await this.o.executor.list()) {
       if (replica.status.phase !== "running" && replica.status.phase !== "pending") continue;
       const current = await this.o.store.loops.get(replica.loopId);
-      const keep = current && current.loop.status.state === "running" && current.loop.status.attempt === replica.attempt;
+      const keep =
+        current && current.loop.status.state === "running" && current.loop.status.attempt === replica.attempt;
       if (keep) continue;
       await this.o.executor.stop(replica.handle);
       report.stopped.push(replica.loopId);
-      if (current) await this.journal(replica.loopId, "info", `stopped the replica of attempt ${replica.attempt}: the loop is ${current.loop.status.state} on attempt ${current.loop.status.attempt}`);
+      if (current)
+        await this.journal(
+          replica.loopId,
+          "info",
+          `stopped the replica of attempt ${replica.attempt}: the loop is ${current.loop.status.state} on attempt ${current.loop.status.attempt}`,
+        );
     }
   }
 
   private async journal(loopId: string, level: "info" | "warn" | "error", message: string): Promise<void> {
-    await this.o.store.journal.append(loopId, [{ phase: "reconcile", level, actor: { type: "scheduler", id: "reconciler" }, message }]);
+    await this.o.store.journal.append(loopId, [
+      { phase: "reconcile", level, actor: { type: "scheduler", id: "reconciler" }, message },
+    ]);
   }
 }

@@ -80,7 +80,11 @@ export class Scheduler {
   }
 
   private async openSession(): Promise<void> {
-    const session = await this.o.store.openSession({ id: this.id, ttlSeconds: this.o.sessionTtlSeconds ?? 10, info: { pid: process.pid, executor: this.o.executor.kind } });
+    const session = await this.o.store.openSession({
+      id: this.id,
+      ttlSeconds: this.o.sessionTtlSeconds ?? 10,
+      info: { pid: process.pid, executor: this.o.executor.kind },
+    });
     session.once("lost", () => {
       if (this.stateValue !== "running") return;
       this.o.log.warn("session lease lost; opening a new one", { id: this.id });
@@ -175,10 +179,25 @@ export class Scheduler {
     } catch (err) {
       const message = err instanceof Error ? err.message : String(err);
       this.o.log.error("replica start failed", { loopId: loop.id, attempt, error: message });
-      await store.journal.append(loop.id, [{ phase: "scheduled", level: "error", actor: { type: "scheduler", id: this.id }, message: `starting attempt ${attempt} failed: ${message}` }]).catch(() => undefined);
+      await store.journal
+        .append(loop.id, [
+          {
+            phase: "scheduled",
+            level: "error",
+            actor: { type: "scheduler", id: this.id },
+            message: `starting attempt ${attempt} failed: ${message}`,
+          },
+        ])
+        .catch(() => undefined);
       if (!isSmithError(err, "invalid_transition") && !isSmithError(err, "stale_attempt")) {
         await store.loops
-          .transition(loop.id, { type: "replicaLost", attempt, backoffMs: this.o.retryBackoffMs ?? 5_000, message: `replica start failed: ${message}`, at: new Date().toISOString() })
+          .transition(loop.id, {
+            type: "replicaLost",
+            attempt,
+            backoffMs: this.o.retryBackoffMs ?? 5_000,
+            message: `replica start failed: ${message}`,
+            at: new Date().toISOString(),
+          })
           .catch(() => undefined);
       }
     }
@@ -186,7 +205,9 @@ export class Scheduler {
 
   private campaignForReconciler(): void {
     // Inside the installation's prefix: `<prefix>/election/reconciler/<lease>`.
-    const election = this.o.store.client.namespace(this.o.store.keys.root + "/").election("reconciler", this.o.sessionTtlSeconds ?? 10);
+    const election = this.o.store.client
+      .namespace(this.o.store.keys.root + "/")
+      .election("reconciler", this.o.sessionTtlSeconds ?? 10);
     const campaign = election.campaign(this.id);
     this.campaign = campaign;
     campaign.on("elected", () => {
@@ -195,9 +216,12 @@ export class Scheduler {
       const tick = () => {
         if (!this.leader || this.stateValue !== "running") return;
         this.reconciling = this.reconcileNow()
-          .catch((err: unknown) => this.o.log.error("reconcile pass failed", { error: err instanceof Error ? err.message : String(err) }))
+          .catch((err: unknown) =>
+            this.o.log.error("reconcile pass failed", { error: err instanceof Error ? err.message : String(err) }),
+          )
           .finally(() => {
-            if (this.leader && this.stateValue === "running") this.reconcileTimer = setTimeout(tick, this.o.reconcileIntervalMs ?? 5_000);
+            if (this.leader && this.stateValue === "running")
+              this.reconcileTimer = setTimeout(tick, this.o.reconcileIntervalMs ?? 5_000);
           });
       };
       tick();
@@ -205,14 +229,22 @@ export class Scheduler {
     campaign.on("error", (err) => {
       this.leader = false;
       this.o.log.warn("reconciler election lost", { error: err.message });
-      if (this.stateValue === "running") setTimeout(() => this.stateValue === "running" && this.campaignForReconciler(), 1000);
+      if (this.stateValue === "running")
+        setTimeout(() => this.stateValue === "running" && this.campaignForReconciler(), 1000);
     });
   }
 
   /** One reconcile pass (the leader runs them periodically; tests call it directly). */
   async reconcileNow(): Promise<void> {
     const report = await this.reconciler.runOnce();
-    if (report.retried.length || report.flatlined.length || report.timedOut.length || report.stopped.length || report.purged.length) this.o.log.info("reconciled", { ...report });
+    if (
+      report.retried.length ||
+      report.flatlined.length ||
+      report.timedOut.length ||
+      report.stopped.length ||
+      report.purged.length
+    )
+      this.o.log.info("reconciled", { ...report });
     if (report.retried.length || report.slotsReleased) this.poke();
   }
 

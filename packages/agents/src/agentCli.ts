@@ -33,7 +33,11 @@ export interface CliInvocation {
  * become `log` events. A throwing `onEvent` is ignored: a bug in the journal writer must not
  * break the pipe reader and leave the agent's process tree running unwatched.
  */
-export async function runAgentCli(run: AgentRunOptions, invocation: CliInvocation, parser: OutputParser): Promise<AgentResult> {
+export async function runAgentCli(
+  run: AgentRunOptions,
+  invocation: CliInvocation,
+  parser: OutputParser,
+): Promise<AgentResult> {
   const emit = eventEmitter(run.onEvent);
   const proc = await runProcess({
     command: invocation.command,

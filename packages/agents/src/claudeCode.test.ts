@@ -144,7 +144,13 @@ describe("ClaudeCodeAdapter", () => {
 
   test("a missing binary is a failed run, not a throw", async ({ tmpDir }) => {
     const adapter = new ClaudeCodeAdapter({ binary: join(tmpDir, "not-installed") });
-    const result = await adapter.run({ prompt: "x", cwd: tmpDir, env: { PATH: fakePath() }, timeoutMs: 5000, storyId: "US-001" });
+    const result = await adapter.run({
+      prompt: "x",
+      cwd: tmpDir,
+      env: { PATH: fakePath() },
+      timeoutMs: 5000,
+      storyId: "US-001",
+    });
     expect(result).toMatchObject({ exitCode: 127, isError: true });
     expect(result.stderrTail).toMatch(/not-installed/);
   });

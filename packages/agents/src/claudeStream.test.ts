@@ -18,14 +18,20 @@ describe("ClaudeStreamParser", () => {
       }),
     );
     expect(events).toEqual([{ type: "usage", inputTokens: 1010, outputTokens: 5, usd: 1.5 }]);
-    expect(parser.outcome()).toEqual({ inputTokens: 1010, outputTokens: 5, usd: 1.5, summary: "Reached maximum number of turns (30)", isError: true });
+    expect(parser.outcome()).toEqual({
+      inputTokens: 1010,
+      outputTokens: 5,
+      usd: 1.5,
+      summary: "Reached maximum number of turns (30)",
+      isError: true,
+    });
   });
 
   it("logs API retries and skips other system and unknown message types", () => {
     const parser = new ClaudeStreamParser();
-    expect(parser.parse(line({ type: "system", subtype: "api_retry", attempt: 2, max_retries: 10, error: "overloaded" }))).toEqual([
-      { type: "log", stream: "stdout", line: "api retry 2/10: overloaded" },
-    ]);
+    expect(
+      parser.parse(line({ type: "system", subtype: "api_retry", attempt: 2, max_retries: 10, error: "overloaded" })),
+    ).toEqual([{ type: "log", stream: "stdout", line: "api retry 2/10: overloaded" }]);
     expect(parser.parse(line({ type: "system", subtype: "init", model: "m" }))).toEqual([]);
     expect(parser.parse(line({ type: "stream_event", event: {} }))).toEqual([]);
     expect(parser.parse("plain text")).toBeUndefined();

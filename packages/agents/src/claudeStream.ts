@@ -72,7 +72,8 @@ export class ClaudeStreamParser implements OutputParser {
   private assistant(message: JsonObject): AgentEvent[] {
     const events: AgentEvent[] = [];
     const error = str(message.error);
-    if (error) events.push({ type: "log", stream: "stdout", line: `assistant error: ${headText(error, BOUNDS.logLineBytes)}` });
+    if (error)
+      events.push({ type: "log", stream: "stdout", line: `assistant error: ${headText(error, BOUNDS.logLineBytes)}` });
     const inner = isObject(message.message) ? message.message : undefined;
     const content = Array.isArray(inner?.content) ? inner.content : [];
     for (const block of content) {
@@ -117,10 +118,16 @@ export class ClaudeStreamParser implements OutputParser {
     // Anthropic's input_tokens excludes cached prompt tokens; Codex's includes them. Summing the
     // cache writes and reads makes `inputTokens` mean the same for both: every prompt token the
     // model processed (the cost, which the CLI prices itself, tells cached from fresh).
-    const inputTokens = count(usage.input_tokens) + count(usage.cache_creation_input_tokens) + count(usage.cache_read_input_tokens);
+    const inputTokens =
+      count(usage.input_tokens) + count(usage.cache_creation_input_tokens) + count(usage.cache_read_input_tokens);
     const outputTokens = count(usage.output_tokens);
-    const usd = typeof message.total_cost_usd === "number" && Number.isFinite(message.total_cost_usd) ? message.total_cost_usd : undefined;
-    const errors = Array.isArray(message.errors) ? message.errors.filter((e): e is string => typeof e === "string") : [];
+    const usd =
+      typeof message.total_cost_usd === "number" && Number.isFinite(message.total_cost_usd)
+        ? message.total_cost_usd
+        : undefined;
+    const errors = Array.isArray(message.errors)
+      ? message.errors.filter((e): e is string => typeof e === "string")
+      : [];
     const summary = str(message.result) ?? (errors.length > 0 ? errors.join("\n") : undefined);
     this.result = {
       inputTokens,

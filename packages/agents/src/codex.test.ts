@@ -64,7 +64,12 @@ describe("CodexAdapter", () => {
   test("turn.failed makes the run an error with the failure as summary", async ({ tmpDir }) => {
     const { adapter, options, events } = await setup(tmpDir, "failed");
     const result = await adapter.run(options);
-    expect(result).toMatchObject({ exitCode: 1, isError: true, summary: "unexpected status 401 Unauthorized", inputTokens: 0 });
+    expect(result).toMatchObject({
+      exitCode: 1,
+      isError: true,
+      summary: "unexpected status 401 Unauthorized",
+      inputTokens: 0,
+    });
     expect(events.map((e) => e.event).filter((e) => e.type === "log")).toEqual([
       { type: "log", stream: "stdout", line: "error: unexpected status 401 Unauthorized" },
       { type: "log", stream: "stdout", line: "turn failed: unexpected status 401 Unauthorized" },

@@ -18,7 +18,15 @@ export interface CodexAdapterOptions {
  * - `-` last: the prompt is read from stdin (no argv length limit, not visible in `ps`).
  */
 export function codexArgs(run: Pick<AgentRunOptions, "model" | "args">): string[] {
-  return ["exec", "--json", "--sandbox", "workspace-write", ...(run.model ? ["--model", run.model] : []), ...(run.args ?? []), "-"];
+  return [
+    "exec",
+    "--json",
+    "--sandbox",
+    "workspace-write",
+    ...(run.model ? ["--model", run.model] : []),
+    ...(run.args ?? []),
+    "-",
+  ];
 }
 
 /** Runs Codex (`codex exec --json ... -`) with the prompt on stdin. Codex reports no cost. */

@@ -27,12 +27,16 @@ export class CodexJsonlParser implements OutputParser {
       case "turn.failed": {
         const error = isObject(event.error) ? str(event.error.message) : undefined;
         this.turnFailed = error ?? "turn failed";
-        return [{ type: "log", stream: "stdout", line: headText(`turn failed: ${this.turnFailed}`, BOUNDS.logLineBytes) }];
+        return [
+          { type: "log", stream: "stdout", line: headText(`turn failed: ${this.turnFailed}`, BOUNDS.logLineBytes) },
+        ];
       }
       case "error":
         // Not necessarily fatal: Codex reports its reconnect attempts as `error` events too
         // ("Reconnecting... 2/5"); the turn's end (`turn.completed` or `turn.failed`) decides.
-        return [{ type: "log", stream: "stdout", line: headText(`error: ${str(event.message) ?? ""}`, BOUNDS.logLineBytes) }];
+        return [
+          { type: "log", stream: "stdout", line: headText(`error: ${str(event.message) ?? ""}`, BOUNDS.logLineBytes) },
+        ];
       case "item.started":
       case "item.updated":
       case "item.completed":
@@ -89,7 +93,9 @@ export class CodexJsonlParser implements OutputParser {
         });
       }
       case "file_change": {
-        return this.tool(id, completed, "edit", describeChanges(item.changes), { isError: str(item.status) === "failed" });
+        return this.tool(id, completed, "edit", describeChanges(item.changes), {
+          isError: str(item.status) === "failed",
+        });
       }
       case "mcp_tool_call": {
         const server = str(item.server) ?? "mcp";
@@ -102,9 +108,15 @@ export class CodexJsonlParser implements OutputParser {
         });
       }
       case "collab_tool_call": {
-        return this.tool(id, completed, `agent.${str(item.tool) ?? "call"}`, summarizeToolInput({ prompt: item.prompt }), {
-          isError: str(item.status) === "failed",
-        });
+        return this.tool(
+          id,
+          completed,
+          `agent.${str(item.tool) ?? "call"}`,
+          summarizeToolInput({ prompt: item.prompt }),
+          {
+            isError: str(item.status) === "failed",
+          },
+        );
       }
       case "web_search": {
         // A search has no result worth journalling; announce it once.
@@ -118,7 +130,9 @@ export class CodexJsonlParser implements OutputParser {
       case "error": {
         // Non-fatal notices: config warnings, deprecations, model reroutes, transport fallbacks.
         if (!completed) return [];
-        return [{ type: "log", stream: "stdout", line: headText(`warning: ${str(item.message) ?? ""}`, BOUNDS.logLineBytes) }];
+        return [
+          { type: "log", stream: "stdout", line: headText(`warning: ${str(item.message) ?? ""}`, BOUNDS.logLineBytes) },
+        ];
       }
       default:
         return [];
@@ -144,7 +158,9 @@ export class CodexJsonlParser implements OutputParser {
     if (completed) this.announced.delete(id);
     else this.announced.add(id);
     if (seen) return [];
-    return [{ type: "tool_use", tool, ...(input !== undefined ? { input: headText(input, BOUNDS.toolInputBytes) } : {}) }];
+    return [
+      { type: "tool_use", tool, ...(input !== undefined ? { input: headText(input, BOUNDS.toolInputBytes) } : {}) },
+    ];
   }
 }
 
@@ -156,7 +172,9 @@ function describeChanges(changes: unknown): string | undefined {
 
 function describeTodos(items: unknown): string {
   if (!Array.isArray(items)) return "";
-  const lines = items.filter(isObject).map((todo) => `${todo.completed === true ? "[x]" : "[ ]"} ${str(todo.text) ?? ""}`);
+  const lines = items
+    .filter(isObject)
+    .map((todo) => `${todo.completed === true ? "[x]" : "[ ]"} ${str(todo.text) ?? ""}`);
   return lines.length > 0 ? `plan:\n${lines.join("\n")}` : "";
 }
 

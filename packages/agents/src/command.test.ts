@@ -9,15 +9,31 @@ import { fakePath } from "./testSupport.ts";
 const PROMPT = "Implement US-002.\nIt's 'quoted' and has $HOME in it.";
 
 function options(dir: string, events: AgentEvent[], extra: Partial<AgentRunOptions> = {}): AgentRunOptions {
-  return { prompt: PROMPT, cwd: dir, env: { PATH: fakePath() }, timeoutMs: 20_000, storyId: "US-002", onEvent: (e) => events.push(e), ...extra };
+  return {
+    prompt: PROMPT,
+    cwd: dir,
+    env: { PATH: fakePath() },
+    timeoutMs: 20_000,
+    storyId: "US-002",
+    onEvent: (e) => events.push(e),
+    ...extra,
+  };
 }
 
 describe("CommandAdapter", () => {
   test("prompt on stdin; output lines become log events; args are appended quoted", async ({ tmpDir }) => {
     const events: AgentEvent[] = [];
-    const adapter = new CommandAdapter({ command: `cat > got.txt; echo "working on it"; echo oops >&2; printf '[%s]\\n'` });
+    const adapter = new CommandAdapter({
+      command: `cat > got.txt; echo "working on it"; echo oops >&2; printf '[%s]\\n'`,
+    });
     const result = await adapter.run(options(tmpDir, events, { args: ["a b", "it's"], model: "m-1" }));
-    expect(result).toMatchObject({ exitCode: 0, isError: false, inputTokens: 0, outputTokens: 0, stderrTail: "oops\n" });
+    expect(result).toMatchObject({
+      exitCode: 0,
+      isError: false,
+      inputTokens: 0,
+      outputTokens: 0,
+      stderrTail: "oops\n",
+    });
     expect(result).not.toHaveProperty("usd");
     expect(await readFile(join(tmpDir, "got.txt"), "utf8")).toBe(PROMPT);
     expect(events.filter((e) => e.type === "log" && e.stream === "stdout")).toEqual([
@@ -50,11 +66,27 @@ describe("CommandAdapter", () => {
     const events: AgentEvent[] = [];
     const lines = [
       { type: "assistant", message: { content: [{ type: "text", text: "hi from the wrapper" }] } },
-      { type: "result", subtype: "success", is_error: true, result: "gave up", total_cost_usd: 0.5, usage: { input_tokens: 7, output_tokens: 3 } },
+      {
+        type: "result",
+        subtype: "success",
+        is_error: true,
+        result: "gave up",
+        total_cost_usd: 0.5,
+        usage: { input_tokens: 7, output_tokens: 3 },
+      },
     ].map((line) => `echo ${shellQuote(JSON.stringify(line))}`);
-    const adapter = new CommandAdapter({ command: [`echo '{"level":"info","msg":"own json log"}'`, ...lines].join("; ") });
+    const adapter = new CommandAdapter({
+      command: [`echo '{"level":"info","msg":"own json log"}'`, ...lines].join("; "),
+    });
     const result = await adapter.run(options(tmpDir, events));
-    expect(result).toMatchObject({ exitCode: 0, isError: true, summary: "gave up", inputTokens: 7, outputTokens: 3, usd: 0.5 });
+    expect(result).toMatchObject({
+      exitCode: 0,
+      isError: true,
+      summary: "gave up",
+      inputTokens: 7,
+      outputTokens: 3,
+      usd: 0.5,
+    });
     expect(events).toEqual([
       { type: "log", stream: "stdout", line: `{"level":"info","msg":"own json log"}` },
       { type: "text", text: "hi from the wrapper" },

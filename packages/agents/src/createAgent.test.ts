@@ -11,12 +11,16 @@ describe("createAgent", () => {
     expect(createAgent(AgentSpec.parse({}), { binaries: { claude: "/opt/claude" } })).toBeInstanceOf(ClaudeCodeAdapter);
     expect(createAgent(AgentSpec.parse({ provider: "codex" }))).toBeInstanceOf(CodexAdapter);
     expect(createAgent(AgentSpec.parse({ provider: "command", command: "./agent.sh" }))).toBeInstanceOf(CommandAdapter);
-    expect(createAgent(AgentSpec.parse({ provider: "replay", replayDir: "rec" }), { replayDir: "/abs/rec" })).toBeInstanceOf(ReplayAdapter);
+    expect(
+      createAgent(AgentSpec.parse({ provider: "replay", replayDir: "rec" }), { replayDir: "/abs/rec" }),
+    ).toBeInstanceOf(ReplayAdapter);
     expect(createAgent(AgentSpec.parse({ provider: "replay", replayDir: "/abs/rec" }))).toBeInstanceOf(ReplayAdapter);
   });
 
   it("refuses a replay agent without an absolute recordings directory", () => {
-    expect(() => createAgent(AgentSpec.parse({ provider: "replay", replayDir: "relative" }))).toThrow(/absolute recordings directory/);
+    expect(() => createAgent(AgentSpec.parse({ provider: "replay", replayDir: "relative" }))).toThrow(
+      /absolute recordings directory/,
+    );
     expect(() => createAgent(AgentSpec.parse({ provider: "replay" }), { replayDir: "relative" })).toThrow(/absolute/);
   });
 });

@@ -31,18 +31,31 @@ export function createAgent(spec: AgentSpec, options: CreateAgentOptions = {}): 
       return new CodexAdapter(options.binaries?.codex ? { binary: options.binaries.codex } : {});
     case "command": {
       if (!spec.command) {
-        throw new SmithError("invalid_argument", "agent.command is required when provider is `command`", { field: "agent.command" });
-      }
-      return new CommandAdapter({ command: spec.command, promptVia: spec.command.includes(PROMPT_FILE_TOKEN) ? "file" : "stdin" });
-    }
-    case "replay": {
-      const dir = options.replayDir ?? (spec.replayDir !== undefined && isAbsolute(spec.replayDir) ? spec.replayDir : undefined);
-      if (dir === undefined || !isAbsolute(dir)) {
-        throw new SmithError("invalid_argument", "the replay agent needs an absolute recordings directory (agent.replayDir, resolved by the caller)", {
-          field: "agent.replayDir",
+        throw new SmithError("invalid_argument", "agent.command is required when provider is `command`", {
+          field: "agent.command",
         });
       }
-      return new ReplayAdapter({ dir, ...(options.replayStepDelayMs !== undefined ? { stepDelayMs: options.replayStepDelayMs } : {}) });
+      return new CommandAdapter({
+        command: spec.command,
+        promptVia: spec.command.includes(PROMPT_FILE_TOKEN) ? "file" : "stdin",
+      });
+    }
+    case "replay": {
+      const dir =
+        options.replayDir ?? (spec.replayDir !== undefined && isAbsolute(spec.replayDir) ? spec.replayDir : undefined);
+      if (dir === undefined || !isAbsolute(dir)) {
+        throw new SmithError(
+          "invalid_argument",
+          "the replay agent needs an absolute recordings directory (agent.replayDir, resolved by the caller)",
+          {
+            field: "agent.replayDir",
+          },
+        );
+      }
+      return new ReplayAdapter({
+        dir,
+        ...(options.replayStepDelayMs !== undefined ? { stepDelayMs: options.replayStepDelayMs } : {}),
+      });
     }
     default:
       return assertNever(spec.provider, "agent provider");

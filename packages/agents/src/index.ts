@@ -1,6 +1,13 @@
 export { ClaudeCodeAdapter, type ClaudeCodeAdapterOptions, claudeCodeArgs } from "./claudeCode.ts";
 export { CodexAdapter, type CodexAdapterOptions, codexArgs } from "./codex.ts";
-export { CommandAdapter, type CommandAdapterOptions, MODEL_ENV, PROMPT_FILE_ENV, PROMPT_FILE_TOKEN, shellQuote } from "./command.ts";
+export {
+  CommandAdapter,
+  type CommandAdapterOptions,
+  MODEL_ENV,
+  PROMPT_FILE_ENV,
+  PROMPT_FILE_TOKEN,
+  shellQuote,
+} from "./command.ts";
 export { ReplayAdapter, type ReplayAdapterOptions } from "./replay.ts";
 export { createAgent, type CreateAgentOptions } from "./createAgent.ts";
 export { DEFAULT_AGENT_CREDENTIALS, sanitizeEnv, type SanitizeEnvOptions } from "./sanitizeEnv.ts";

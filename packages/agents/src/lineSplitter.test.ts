@@ -22,6 +22,9 @@ describe("LineSplitter", () => {
 
   it("cuts a long line at the bound, on a character boundary, naming what was dropped", () => {
     // 4 × "✓" = 12 bytes; a 7-byte bound keeps two characters (6 bytes) and drops 6.
-    expect(split([Buffer.from("✓✓"), Buffer.from("✓✓\nnext\n")], 7)).toEqual(["✓✓ [… line truncated: 6 more bytes …]", "next"]);
+    expect(split([Buffer.from("✓✓"), Buffer.from("✓✓\nnext\n")], 7)).toEqual([
+      "✓✓ [… line truncated: 6 more bytes …]",
+      "next",
+    ]);
   });
 });

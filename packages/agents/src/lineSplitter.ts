@@ -52,7 +52,9 @@ export class LineSplitter {
     this.dropped = 0;
     if (dropped > 0) {
       const end = completeUtf8Length(bytes);
-      this.onLine(bytes.subarray(0, end).toString("utf8") + ` [… line truncated: ${dropped + bytes.length - end} more bytes …]`);
+      this.onLine(
+        bytes.subarray(0, end).toString("utf8") + ` [… line truncated: ${dropped + bytes.length - end} more bytes …]`,
+      );
       return;
     }
     if (bytes.length > 0 && bytes[bytes.length - 1] === 0x0d) bytes = bytes.subarray(0, bytes.length - 1);

@@ -24,7 +24,13 @@ describe("runProcess", () => {
       timeoutMs: 10_000,
       onLine: (stream, line) => lines.push({ stream, line, at: Date.now() }),
     });
-    expect(result).toMatchObject({ exitCode: 3, signal: null, timedOut: false, cancelled: false, stderrTail: "err line\n" });
+    expect(result).toMatchObject({
+      exitCode: 3,
+      signal: null,
+      timedOut: false,
+      cancelled: false,
+      stderrTail: "err line\n",
+    });
     // Order holds within a stream; the two pipes are read independently.
     expect(lines.filter((l) => l.stream === "stdout").map((l) => l.line)).toEqual(["first", "second", "no newline"]);
     expect(lines.filter((l) => l.stream === "stderr").map((l) => l.line)).toEqual(["err line"]);
@@ -64,7 +70,14 @@ describe("runProcess", () => {
        console.log("started");
        setInterval(() => {}, 1000);`,
     );
-    const result = await runProcess({ command: script, args: [], cwd: tmpDir, env: ENV, timeoutMs: 500, killGraceMs: 300 });
+    const result = await runProcess({
+      command: script,
+      args: [],
+      cwd: tmpDir,
+      env: ENV,
+      timeoutMs: 500,
+      killGraceMs: 300,
+    });
     expect(result).toMatchObject({ exitCode: null, signal: "SIGKILL", timedOut: true, cancelled: false });
     expect(result.durationMs).toBeGreaterThanOrEqual(750);
     const grandchild = Number(await readFile(pidFile, "utf8"));
@@ -94,7 +107,14 @@ describe("runProcess", () => {
     expect(result).toMatchObject({ exitCode: null, signal: "SIGTERM", timedOut: false, cancelled: true });
     expect(await waitGone(Number(await readFile(pidFile, "utf8")))).toBe(true);
 
-    const again = await runProcess({ command: script, args: [], cwd: tmpDir, env: ENV, timeoutMs: 30_000, signal: controller.signal });
+    const again = await runProcess({
+      command: script,
+      args: [],
+      cwd: tmpDir,
+      env: ENV,
+      timeoutMs: 30_000,
+      signal: controller.signal,
+    });
     expect(again).toMatchObject({ exitCode: null, cancelled: true, durationMs: 0 });
   });
 
@@ -141,11 +161,20 @@ describe("runProcess", () => {
     expect(Buffer.byteLength(result.stderrTail)).toBeLessThanOrEqual(1024 + 64);
     expect(result.stderrTail).toMatch(/^\[… \d+ bytes truncated …\]\ne+\nlast stderr line\n$/);
     const dropped = Number(/\d+/.exec(result.stderrTail)?.[0]);
-    expect(dropped + Buffer.byteLength(result.stderrTail.slice(result.stderrTail.indexOf("\n") + 1))).toBe(100 * 1024 + 18);
+    expect(dropped + Buffer.byteLength(result.stderrTail.slice(result.stderrTail.indexOf("\n") + 1))).toBe(
+      100 * 1024 + 18,
+    );
   });
 
   test("a missing executable resolves with 127 instead of throwing", async ({ tmpDir }) => {
-    const result = await runProcess({ command: "no-such-agent-cli", args: [], cwd: tmpDir, env: ENV, timeoutMs: 5000, stdin: "x" });
+    const result = await runProcess({
+      command: "no-such-agent-cli",
+      args: [],
+      cwd: tmpDir,
+      env: ENV,
+      timeoutMs: 5000,
+      stdin: "x",
+    });
     expect(result.exitCode).toBe(127);
     expect(result.spawnError).toMatch(/ENOENT/);
     expect(result.stderrTail).toMatch(/failed to start no-such-agent-cli/);

@@ -73,7 +73,14 @@ export function runProcess(options: RunProcessOptions): Promise<ProcessResult> {
   const opts = resolveRunProcessOptions(options);
   const started = performance.now();
   if (opts.signal?.aborted) {
-    return Promise.resolve({ exitCode: null, signal: null, timedOut: false, cancelled: true, durationMs: 0, stderrTail: "" });
+    return Promise.resolve({
+      exitCode: null,
+      signal: null,
+      timedOut: false,
+      cancelled: true,
+      durationMs: 0,
+      stderrTail: "",
+    });
   }
   return new Promise((resolve) => {
     const stderr = new ByteTail(opts.stderrTailBytes);

@@ -80,7 +80,11 @@ describe("ReplayAdapter", () => {
     for (const bad of ["../outside.txt", "src/../../outside.txt", "/etc/passwd", "."]) {
       await put(join(recordings, "US-001/delete.txt"), `src/old.ts\n${bad}\n`);
       const result = await adapter.run(run());
-      expect(result, bad).toMatchObject({ exitCode: 1, isError: true, summary: `refusing path outside the workspace: ${bad}` });
+      expect(result, bad).toMatchObject({
+        exitCode: 1,
+        isError: true,
+        summary: `refusing path outside the workspace: ${bad}`,
+      });
     }
     expect(await readFile(join(workspace, "README.md"), "utf8")).toBe("old readme\n");
     expect(await readdir(join(workspace, "src"))).toEqual(["old.ts"]);
@@ -91,12 +95,20 @@ describe("ReplayAdapter", () => {
     await mkdir(join(tmpDir, "elsewhere"));
     await symlink(join(tmpDir, "elsewhere"), join(workspace, "src/deep"));
     const adapter = new ReplayAdapter({ dir: recordings });
-    expect(await adapter.run(run())).toMatchObject({ exitCode: 1, isError: true, summary: "refusing to write through the symlink src/deep" });
+    expect(await adapter.run(run())).toMatchObject({
+      exitCode: 1,
+      isError: true,
+      summary: "refusing to write through the symlink src/deep",
+    });
     expect(await readdir(join(tmpDir, "elsewhere"))).toEqual([]);
 
     await put(join(recordings, "US-002/files/ok.txt"), "ok");
     await symlink("/etc/passwd", join(recordings, "US-002/files/link"));
-    expect(await adapter.run(run({ storyId: "US-002" }))).toMatchObject({ exitCode: 1, isError: true, summary: "refusing link in the recording: not a regular file" });
+    expect(await adapter.run(run({ storyId: "US-002" }))).toMatchObject({
+      exitCode: 1,
+      isError: true,
+      summary: "refusing link in the recording: not a regular file",
+    });
   });
 
   test("refuses story ids that are not plain directory names, and bad usage.json", async ({ tmpDir }) => {
@@ -104,18 +116,30 @@ describe("ReplayAdapter", () => {
     const adapter = new ReplayAdapter({ dir: recordings });
     expect(await adapter.run(run({ storyId: "../US-001" }))).toMatchObject({ exitCode: 1, isError: true });
     await put(join(recordings, "US-001/usage.json"), `{"inputTokens": -1, "outputTokens": 2}`);
-    expect(await adapter.run(run())).toMatchObject({ exitCode: 1, isError: true, summary: expect.stringMatching(/usage\.json/) });
+    expect(await adapter.run(run())).toMatchObject({
+      exitCode: 1,
+      isError: true,
+      summary: expect.stringMatching(/usage\.json/),
+    });
   });
 
   test("honours the timeout and the abort signal between changes", async ({ tmpDir }) => {
     const { workspace, recordings, run } = await setup(tmpDir);
     const adapter = new ReplayAdapter({ dir: recordings, stepDelayMs: 400 });
     const timedOut = await adapter.run(run({ timeoutMs: 200 }));
-    expect(timedOut).toMatchObject({ exitCode: null, timedOut: true, cancelled: false, isError: true, summary: "replay of US-001 timed out after 1 of 3 changes" });
+    expect(timedOut).toMatchObject({
+      exitCode: null,
+      timedOut: true,
+      cancelled: false,
+      isError: true,
+      summary: "replay of US-001 timed out after 1 of 3 changes",
+    });
     expect(await readFile(join(workspace, "README.md"), "utf8")).toBe("old readme\n");
 
     const controller = new AbortController();
-    const cancelled = await adapter.run(run({ signal: controller.signal, onEvent: (e) => e.type === "tool_use" && controller.abort() }));
+    const cancelled = await adapter.run(
+      run({ signal: controller.signal, onEvent: (e) => e.type === "tool_use" && controller.abort() }),
+    );
     expect(cancelled).toMatchObject({ exitCode: null, timedOut: false, cancelled: true, isError: true });
     expect(cancelled.durationMs).toBeLessThan(400);
   });

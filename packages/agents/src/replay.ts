@@ -85,7 +85,11 @@ export class ReplayAdapter implements AgentAdapter {
 
       const total = recording.deletes.length + recording.writes.length;
       if (stop.signal.aborted) {
-        return result({ exitCode: null, isError: true, summary: `replay of ${storyId} ${timedOut ? "timed out" : "cancelled"} before it started` });
+        return result({
+          exitCode: null,
+          isError: true,
+          summary: `replay of ${storyId} ${timedOut ? "timed out" : "cancelled"} before it started`,
+        });
       }
       emit({ type: "text", text: `replaying ${total} changes for ${storyId}` });
       let applied = 0;
@@ -108,7 +112,11 @@ export class ReplayAdapter implements AgentAdapter {
       }
       if (stop.signal.aborted) {
         const why = timedOut ? "timed out" : "cancelled";
-        return result({ exitCode: null, isError: true, summary: `replay of ${storyId} ${why} after ${applied} of ${total} changes` });
+        return result({
+          exitCode: null,
+          isError: true,
+          summary: `replay of ${storyId} ${why} after ${applied} of ${total} changes`,
+        });
       }
 
       if (recording.usage) emit({ type: "usage", ...recording.usage });
@@ -121,7 +129,11 @@ export class ReplayAdapter implements AgentAdapter {
         summary: recording.summary ?? `replayed ${total} changes for ${storyId}`,
       });
     } catch (err) {
-      return result({ exitCode: 1, isError: true, summary: `replay failed: ${err instanceof Error ? err.message : String(err)}` });
+      return result({
+        exitCode: 1,
+        isError: true,
+        summary: `replay failed: ${err instanceof Error ? err.message : String(err)}`,
+      });
     } finally {
       clearTimeout(timer);
       options.signal?.removeEventListener("abort", onAbort);
@@ -163,7 +175,12 @@ export class ReplayAdapter implements AgentAdapter {
 /** Refuses paths that could leave the workspace: absolute, `..`, or the workspace itself. */
 function checkRelative(path: string): void {
   const normalized = normalize(path);
-  if (isAbsolute(path) || normalized === "." || normalized.split(sep).includes("..") || path.split(/[\\/]/).includes("..")) {
+  if (
+    isAbsolute(path) ||
+    normalized === "." ||
+    normalized.split(sep).includes("..") ||
+    path.split(/[\\/]/).includes("..")
+  ) {
     throw new RecordingError(`refusing path outside the workspace: ${path}`);
   }
 }
@@ -181,7 +198,8 @@ async function checkNoSymlink(cwd: string, path: string, includeLast: boolean): 
     current = join(current, part);
     const info = await lstat(current).catch(() => undefined);
     if (!info) return; // Missing: nothing below it exists yet either.
-    if (info.isSymbolicLink()) throw new RecordingError(`refusing to write through the symlink ${relative(cwd, current)}`);
+    if (info.isSymbolicLink())
+      throw new RecordingError(`refusing to write through the symlink ${relative(cwd, current)}`);
   }
 }
 
@@ -218,13 +236,19 @@ function parseUsage(text: string): NonNullable<Recording["usage"]> {
   }
   const tokens = (v: unknown): v is number => typeof v === "number" && Number.isInteger(v) && v >= 0;
   if (!isObject(value) || !tokens(value.inputTokens) || !tokens(value.outputTokens)) {
-    throw new RecordingError("usage.json must be { inputTokens, outputTokens, usd? } with whole, non-negative token counts");
+    throw new RecordingError(
+      "usage.json must be { inputTokens, outputTokens, usd? } with whole, non-negative token counts",
+    );
   }
   const usd = value.usd;
   if (usd !== undefined && !(typeof usd === "number" && Number.isFinite(usd) && usd >= 0)) {
     throw new RecordingError("usage.json: usd must be a non-negative number");
   }
-  return { inputTokens: value.inputTokens, outputTokens: value.outputTokens, ...(typeof usd === "number" ? { usd } : {}) };
+  return {
+    inputTokens: value.inputTokens,
+    outputTokens: value.outputTokens,
+    ...(typeof usd === "number" ? { usd } : {}),
+  };
 }
 
 /** Resolves after `ms`, or at once when `signal` aborts. */

@@ -32,7 +32,10 @@ export interface SanitizeEnvOptions {
  * except the provider credentials in `DEFAULT_AGENT_CREDENTIALS` and `options.allow`; keeps the
  * rest (PATH, HOME, LANG, TERM, TZ, proxies, CI, IS_SANDBOX...) and drops undefined values.
  */
-export function sanitizeEnv(env: Readonly<Record<string, string | undefined>>, options: SanitizeEnvOptions = {}): Record<string, string> {
+export function sanitizeEnv(
+  env: Readonly<Record<string, string | undefined>>,
+  options: SanitizeEnvOptions = {},
+): Record<string, string> {
   const allowed = new Set([...DEFAULT_AGENT_CREDENTIALS, ...(options.allow ?? [])]);
   const out: Record<string, string> = {};
   for (const [name, value] of Object.entries(env)) {

@@ -158,13 +158,26 @@ export async function waitGone(pid: number, timeoutMs = 5000): Promise<boolean> 
  * A run of a scripted fake CLI: writes the fake as `name` in `dir` and returns run options (the
  * prompt, which the fake checks it received; its mode) and the events collected with their times.
  */
-export async function fakeRun(dir: string, name: string, script: string, prompt: string, mode = "ok", extraEnv: Record<string, string> = {}) {
+export async function fakeRun(
+  dir: string,
+  name: string,
+  script: string,
+  prompt: string,
+  mode = "ok",
+  extraEnv: Record<string, string> = {},
+) {
   const binary = await writeNodeScript(dir, name, script);
   const events: Array<{ event: AgentEvent; at: number }> = [];
   const options: AgentRunOptions = {
     prompt,
     cwd: dir,
-    env: { PATH: fakePath(), FAKE_MODE: mode, FAKE_EXPECT_PROMPT: prompt, FAKE_PID_FILE: join(dir, "grandchild.pid"), ...extraEnv },
+    env: {
+      PATH: fakePath(),
+      FAKE_MODE: mode,
+      FAKE_EXPECT_PROMPT: prompt,
+      FAKE_PID_FILE: join(dir, "grandchild.pid"),
+      ...extraEnv,
+    },
     timeoutMs: 20_000,
     storyId: "US-001",
     onEvent: (event) => events.push({ event, at: Date.now() }),

@@ -5,7 +5,18 @@ import { isObject, str } from "./json.ts";
  * Tool input fields that say best what a call is about, in order of preference (Claude Code's
  * tool inputs: Bash `command`, Edit/Write/Read `file_path`, WebFetch `url`, Grep `pattern`...).
  */
-const INPUT_SUMMARY_FIELDS = ["command", "file_path", "notebook_path", "url", "query", "pattern", "path", "description", "prompt", "skill"];
+const INPUT_SUMMARY_FIELDS = [
+  "command",
+  "file_path",
+  "notebook_path",
+  "url",
+  "query",
+  "pattern",
+  "path",
+  "description",
+  "prompt",
+  "skill",
+];
 
 /** A short, bounded description of a tool call's input: the path, command or query it is about. */
 export function summarizeToolInput(input: unknown): string | undefined {

@@ -4,14 +4,30 @@ import { apiTest } from "./fixtures.ts";
 import { describe, expect } from "vitest";
 import { lockedReplica, loopInput, runLoop, startTestApi } from "./testSupport.ts";
 
-function errorOf(err: unknown): { code?: string; smith?: { code: string; details: Record<string, unknown> }; issues?: { path: string; message: string }[]; message: string } {
+function errorOf(err: unknown): {
+  code?: string;
+  smith?: { code: string; details: Record<string, unknown> };
+  issues?: { path: string; message: string }[];
+  message: string;
+} {
   if (!(err instanceof TRPCClientError)) throw err;
-  const data = err.data as { code?: string; smith?: { code: string; details: Record<string, unknown> }; issues?: { path: string; message: string }[] } | undefined;
+  const data = err.data as
+    | {
+        code?: string;
+        smith?: { code: string; details: Record<string, unknown> };
+        issues?: { path: string; message: string }[];
+      }
+    | undefined;
   return { code: data?.code, smith: data?.smith, issues: data?.issues, message: err.message };
 }
 
 async function fail(p: Promise<unknown>) {
-  return errorOf(await p.then(() => new Error("expected a failure"), (e: unknown) => e));
+  return errorOf(
+    await p.then(
+      () => new Error("expected a failure"),
+      (e: unknown) => e,
+    ),
+  );
 }
 
 describe("API", () => {
@@ -62,7 +78,9 @@ describe("API", () => {
     expect(again).toMatchObject({ code: "PRECONDITION_FAILED", smith: { code: "invalid_transition" } });
 
     const { loop: second } = await op.loops.create.mutate(loopInput());
-    await api.client(api.tokens.admin).loops.override.mutate({ id: second.id, to: "flatline", reason: "testing retry" });
+    await api
+      .client(api.tokens.admin)
+      .loops.override.mutate({ id: second.id, to: "flatline", reason: "testing retry" });
     const retried = await op.loops.retry.mutate({ id: second.id, reason: "try again" });
     expect(retried.status).toMatchObject({ state: "unresolved", reason: "operator-retry" });
     const overrides = await op.overrides.list.query({ loopId: second.id });
@@ -81,7 +99,9 @@ describe("API", () => {
     expect(spec.loop.spec.prd).toMatchObject({ kind: "inline" });
     expect(await replica.replica.ackSteering.mutate({ loopId: loop.id, ids: [messageId] })).toEqual({ remaining: 0 });
     expect((await replica.replica.getSpec.query({ loopId: loop.id })).steering).toEqual([]);
-    const tooLong = await fail(op.loops.steer.mutate({ id: loop.id, message: "x".repeat(LIMITS.steerMessageBytes + 1) }));
+    const tooLong = await fail(
+      op.loops.steer.mutate({ id: loop.id, message: "x".repeat(LIMITS.steerMessageBytes + 1) }),
+    );
     expect(tooLong.code).toBe("BAD_REQUEST");
     expect(tooLong.message).toMatch(/8192/);
   });
@@ -98,33 +118,81 @@ describe("API", () => {
       loopId: loop.id,
       entries: [
         { phase: "agent", actor: { type: "agent", id: "replay" }, message: "editing src/a.ts" },
-        { phase: "gate", actor: { type: "operator", id: "forged" }, message: "npm test", exitCode: 0, durationMs: 1200 },
+        {
+          phase: "gate",
+          actor: { type: "operator", id: "forged" },
+          message: "npm test",
+          exitCode: 0,
+          durationMs: 1200,
+        },
       ],
     });
     expect(seqs).toHaveLength(2);
     const entries = (await op.journal.list.query({ loopId: loop.id })).entries;
     // A replica cannot write as an operator: its actor is replaced by its own.
     expect(entries.find((e) => e.message === "npm test")?.actor.type).toBe("replica");
-    await r.replica.recordIteration.mutate({ loopId: loop.id, iteration: 1, progress: { done: 1, total: 2 }, usage: { inputTokens: 100, outputTokens: 20, usd: 0.25 } });
-    await r.replica.recordIteration.mutate({ loopId: loop.id, iteration: 2, progress: { done: 2, total: 2 }, usage: { inputTokens: 50, outputTokens: 5, usd: 0.5 } });
-    await r.replica.writeHandoff.mutate({ loopId: loop.id, handoff: { done: ["US-001", "US-002"], validation: { state: "passed", details: "npm test" } } });
+    await r.replica.recordIteration.mutate({
+      loopId: loop.id,
+      iteration: 1,
+      progress: { done: 1, total: 2 },
+      usage: { inputTokens: 100, outputTokens: 20, usd: 0.25 },
+    });
+    await r.replica.recordIteration.mutate({
+      loopId: loop.id,
+      iteration: 2,
+      progress: { done: 2, total: 2 },
+      usage: { inputTokens: 50, outputTokens: 5, usd: 0.5 },
+    });
+    await r.replica.writeHandoff.mutate({
+      loopId: loop.id,
+      handoff: { done: ["US-001", "US-002"], validation: { state: "passed", details: "npm test" } },
+    });
     const done = await r.replica.finalize.mutate({ loopId: loop.id, outcome: "synced", reason: "all-stories-passed" });
-    expect(done.status).toMatchObject({ state: "synced", reason: "all-stories-passed", iteration: 2, progress: { done: 2, total: 2 } });
+    expect(done.status).toMatchObject({
+      state: "synced",
+      reason: "all-stories-passed",
+      iteration: 2,
+      progress: { done: 2, total: 2 },
+    });
     expect(done.cost).toEqual({ inputTokens: 150, outputTokens: 25, usd: 0.75 });
     expect(await op.cost.get.query({ loopId: loop.id })).toMatchObject({ cost: { usd: 0.75 } });
-    expect((await op.handoffs.list.query({ loopId: loop.id }))[0]).toMatchObject({ attempt: 1, done: ["US-001", "US-002"] });
+    expect((await op.handoffs.list.query({ loopId: loop.id }))[0]).toMatchObject({
+      attempt: 1,
+      done: ["US-001", "US-002"],
+    });
     // The attempt is over: the replica's token can no longer write.
-    const late = await fail(r.replica.appendJournal.mutate({ loopId: loop.id, entries: [{ phase: "agent", actor: { type: "agent", id: "x" }, message: "late" }] }));
+    const late = await fail(
+      r.replica.appendJournal.mutate({
+        loopId: loop.id,
+        entries: [{ phase: "agent", actor: { type: "agent", id: "x" }, message: "late" }],
+      }),
+    );
     expect(late.code).toBe("CONFLICT");
   });
 
   test("bad input: oversized PRD, unknown loop, malformed ids — typed errors, nothing written", async ({ api }) => {
     const op = api.client(api.tokens.operator);
-    const big = JSON.stringify({ project: "x", qualityGates: ["t"], stories: [{ id: "A", title: "a", status: "open", acceptanceCriteria: ["c"], description: "x".repeat(LIMITS.prdBytes) }] });
+    const big = JSON.stringify({
+      project: "x",
+      qualityGates: ["t"],
+      stories: [
+        { id: "A", title: "a", status: "open", acceptanceCriteria: ["c"], description: "x".repeat(LIMITS.prdBytes) },
+      ],
+    });
     const input = loopInput();
-    const tooBig = await fail(op.loops.create.mutate({ ...input, spec: { ...input.spec, prd: { kind: "inline", content: big } } }));
-    expect(tooBig).toMatchObject({ code: "PAYLOAD_TOO_LARGE", smith: { code: "too_large", details: { field: "spec.prd.content", limit: 524288 } } });
-    const notReady = await fail(op.loops.create.mutate({ ...input, spec: { ...input.spec, prd: { kind: "inline", content: "{\"project\":\"x\",\"stories\":[]}" } } }));
+    const tooBig = await fail(
+      op.loops.create.mutate({ ...input, spec: { ...input.spec, prd: { kind: "inline", content: big } } }),
+    );
+    expect(tooBig).toMatchObject({
+      code: "PAYLOAD_TOO_LARGE",
+      smith: { code: "too_large", details: { field: "spec.prd.content", limit: 524288 } },
+    });
+    const notReady = await fail(
+      op.loops.create.mutate({
+        ...input,
+        spec: { ...input.spec, prd: { kind: "inline", content: '{"project":"x","stories":[]}' } },
+      }),
+    );
     expect(notReady.code).toBe("BAD_REQUEST");
     expect(notReady.message).toMatch(/not ready/);
     const unknown = await fail(op.loops.get.query({ id: "01jz0000000000000000000000" }));
@@ -132,19 +200,27 @@ describe("API", () => {
     const malformed = await fail(op.loops.cancel.mutate({ id: "../../etc", reason: "x" }));
     expect(malformed.code).toBe("BAD_REQUEST");
     expect(malformed.issues?.[0]?.path).toBe("id");
-    const badRepo = await fail(op.loops.create.mutate({ ...input, spec: { ...input.spec, repo: { url: "x", baseBranch: "bad..branch" } } }));
+    const badRepo = await fail(
+      op.loops.create.mutate({ ...input, spec: { ...input.spec, repo: { url: "x", baseBranch: "bad..branch" } } }),
+    );
     expect(badRepo.issues?.[0]?.path).toBe("spec.repo.baseBranch");
     expect((await op.loops.list.query()).items).toHaveLength(0);
     expect(await api.store.client.getAll().prefix(api.store.keys.loopsPrefix()).count()).toBe(0);
   });
 
-  test("a journal tail that disconnects after N entries resumes with lastEventId: no loss, no duplicate", async ({ api }) => {
+  test("a journal tail that disconnects after N entries resumes with lastEventId: no loss, no duplicate", async ({
+    api,
+  }) => {
     const { loopId, r } = await lockedReplica(api);
     const write = async (from: number, n: number) => {
       for (let i = from; i < from + n; i += 25) {
         await r.replica.appendJournal.mutate({
           loopId: loopId,
-          entries: Array.from({ length: 25 }, (_, j) => ({ phase: "agent" as const, actor: { type: "agent" as const, id: "a" }, message: `m${i + j}` })),
+          entries: Array.from({ length: 25 }, (_, j) => ({
+            phase: "agent" as const,
+            actor: { type: "agent" as const, id: "a" },
+            message: `m${i + j}`,
+          })),
         });
       }
     };
@@ -187,7 +263,10 @@ describe("API", () => {
     expect(seen.every((s) => s.id === String(s.seq))).toBe(true);
   });
 
-  test("two API servers on one etcd: a subscriber on one sees a change made through the other", async ({ etcdEndpoint, prefix }) => {
+  test("two API servers on one etcd: a subscriber on one sees a change made through the other", async ({
+    etcdEndpoint,
+    prefix,
+  }) => {
     const a = await startTestApi(etcdEndpoint, prefix);
     const b = await startTestApi(etcdEndpoint, prefix);
     try {
@@ -258,10 +337,21 @@ describe("API", () => {
     expect(metrics).toMatch(/smith_queue_depth 0/);
   });
 
-  test("subscriptions fail with a final error instead of retrying: an unknown loop, a compacted revision", async ({ api }) => {
+  test("subscriptions fail with a final error instead of retrying: an unknown loop, a compacted revision", async ({
+    api,
+  }) => {
     const viewer = api.client(api.tokens.viewer);
     const unknown = await new Promise<unknown>((resolve) => {
-      const sub = viewer.journal.tail.subscribe({ loopId: "01jz0000000000000000000000" }, { onData: () => undefined, onError: (e) => { sub.unsubscribe(); resolve(e); } });
+      const sub = viewer.journal.tail.subscribe(
+        { loopId: "01jz0000000000000000000000" },
+        {
+          onData: () => undefined,
+          onError: (e) => {
+            sub.unsubscribe();
+            resolve(e);
+          },
+        },
+      );
     });
     expect(errorOf(unknown).code).toBe("NOT_FOUND");
 
@@ -272,18 +362,33 @@ describe("API", () => {
     const now = (await api.store.loops.getOrThrow(loop.id)).revision;
     await api.store.client.kv.compact({ revision: now, physical: true });
     const compacted = await new Promise<unknown>((resolve) => {
-      const sub = viewer.loops.watch.subscribe({ lastEventId: String(Number(old) - 1) }, { onData: () => undefined, onError: (e) => { sub.unsubscribe(); resolve(e); } });
+      const sub = viewer.loops.watch.subscribe(
+        { lastEventId: String(Number(old) - 1) },
+        {
+          onData: () => undefined,
+          onError: (e) => {
+            sub.unsubscribe();
+            resolve(e);
+          },
+        },
+      );
     });
     const e = errorOf(compacted);
     expect(e.code).toBe("NOT_FOUND");
     expect(e.message).toMatch(/compacted/);
   });
 
-  test("journal.tailBatched: busy journals arrive in few events, every entry once and in order, resumable by the last seq", async ({ api }) => {
+  test("journal.tailBatched: busy journals arrive in few events, every entry once and in order, resumable by the last seq", async ({
+    api,
+  }) => {
     const op = api.client(api.tokens.operator);
     const { loop } = await op.loops.create.mutate(loopInput());
     const entries = (from: number, n: number) =>
-      Array.from({ length: n }, (_, i) => ({ phase: "agent" as const, actor: { type: "agent" as const, id: "a" }, message: `m${from + i}` }));
+      Array.from({ length: n }, (_, i) => ({
+        phase: "agent" as const,
+        actor: { type: "agent" as const, id: "a" },
+        message: `m${from + i}`,
+      }));
     await api.store.journal.append(loop.id, entries(0, 300));
     const seen: number[] = [];
     let events = 0;

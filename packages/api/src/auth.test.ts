@@ -45,7 +45,11 @@ interface World {
  * (claimNext takes whatever heads the queue), so that cases can build their worlds concurrently.
  */
 async function claim(store: SmithStore, loopId: string): Promise<number> {
-  const { loop } = await store.loops.transition(loopId, { type: "claimed", schedulerId: "auth-test", at: new Date().toISOString() });
+  const { loop } = await store.loops.transition(loopId, {
+    type: "claimed",
+    schedulerId: "auth-test",
+    at: new Date().toISOString(),
+  });
   return loop.status.attempt;
 }
 
@@ -82,7 +86,12 @@ const CALLERS = {
   none: () => undefined,
   garbage: () => `garbage-${randomUUID()}`,
   expiredReplica: (_api: TestApi, w: World) =>
-    mintReplicaToken(SIGNING_KEY, { loopId: w.loopId, attempt: 2, ttlSeconds: 60, now: new Date(Date.now() - 3_600_000) }),
+    mintReplicaToken(SIGNING_KEY, {
+      loopId: w.loopId,
+      attempt: 2,
+      ttlSeconds: 60,
+      now: new Date(Date.now() - 3_600_000),
+    }),
   viewer: (api: TestApi) => api.tokens.viewer,
   operator: (api: TestApi) => api.tokens.operator,
   admin: (api: TestApi) => api.tokens.admin,
@@ -105,12 +114,62 @@ const U = "UNAUTHORIZED";
 const F = "FORBIDDEN";
 
 const EXPECTED: Record<Access, Record<Caller, Expected>> = {
-  public: { none: A, garbage: A, expiredReplica: A, viewer: A, operator: A, admin: A, replica: A, otherReplica: A, staleReplica: A },
-  viewer: { none: U, garbage: U, expiredReplica: U, viewer: A, operator: A, admin: A, replica: F, otherReplica: F, staleReplica: F },
-  operator: { none: U, garbage: U, expiredReplica: U, viewer: F, operator: A, admin: A, replica: F, otherReplica: F, staleReplica: F },
-  admin: { none: U, garbage: U, expiredReplica: U, viewer: F, operator: F, admin: A, replica: F, otherReplica: F, staleReplica: F },
+  public: {
+    none: A,
+    garbage: A,
+    expiredReplica: A,
+    viewer: A,
+    operator: A,
+    admin: A,
+    replica: A,
+    otherReplica: A,
+    staleReplica: A,
+  },
+  viewer: {
+    none: U,
+    garbage: U,
+    expiredReplica: U,
+    viewer: A,
+    operator: A,
+    admin: A,
+    replica: F,
+    otherReplica: F,
+    staleReplica: F,
+  },
+  operator: {
+    none: U,
+    garbage: U,
+    expiredReplica: U,
+    viewer: F,
+    operator: A,
+    admin: A,
+    replica: F,
+    otherReplica: F,
+    staleReplica: F,
+  },
+  admin: {
+    none: U,
+    garbage: U,
+    expiredReplica: U,
+    viewer: F,
+    operator: F,
+    admin: A,
+    replica: F,
+    otherReplica: F,
+    staleReplica: F,
+  },
   // A replica token is for its own loop and its own attempt: a retried loop's earlier attempt is CONFLICT.
-  replica: { none: U, garbage: U, expiredReplica: U, viewer: F, operator: F, admin: F, replica: A, otherReplica: F, staleReplica: "CONFLICT" },
+  replica: {
+    none: U,
+    garbage: U,
+    expiredReplica: U,
+    viewer: F,
+    operator: F,
+    admin: F,
+    replica: A,
+    otherReplica: F,
+    staleReplica: "CONFLICT",
+  },
 };
 
 interface Row {
@@ -126,7 +185,11 @@ const reason = "auth matrix";
 const PRD_MARKDOWN = prdToMarkdown(parsePrd(TEST_PRD));
 
 /** Subscribes, waits for the first event (or the error) and unsubscribes. */
-function firstEvent(subscribe: (handlers: { onData: (data: unknown) => void; onError: (err: unknown) => void }) => { unsubscribe(): void }): Promise<unknown> {
+function firstEvent(
+  subscribe: (handlers: { onData: (data: unknown) => void; onError: (err: unknown) => void }) => {
+    unsubscribe(): void;
+  },
+): Promise<unknown> {
   return new Promise((resolve, reject) => {
     const done = (settle: () => void) => {
       clearTimeout(timer);
@@ -147,22 +210,38 @@ const ROWS: Record<string, Row> = {
   "loops.createBatch": {
     access: "operator",
     type: "mutation",
-    call: async (c) => expect((await c.loops.createBatch.mutate({ items: [loopInput()] })).results.map((r) => r.ok)).toEqual([true]),
+    call: async (c) =>
+      expect((await c.loops.createBatch.mutate({ items: [loopInput()] })).results.map((r) => r.ok)).toEqual([true]),
   },
-  "loops.get": { access: "viewer", type: "query", call: async (c, w) => expect((await c.loops.get.query({ id: w.loopId })).id).toBe(w.loopId) },
+  "loops.get": {
+    access: "viewer",
+    type: "query",
+    call: async (c, w) => expect((await c.loops.get.query({ id: w.loopId })).id).toBe(w.loopId),
+  },
   "loops.list": { access: "viewer", type: "query", call: (c) => c.loops.list.query({ limit: 1 }) },
   "loops.cancel": {
     access: "operator",
     type: "mutation",
-    call: async (c, w) => expect((await c.loops.cancel.mutate({ id: w.loopId, reason })).status.state).toBe("cancelled"),
+    call: async (c, w) =>
+      expect((await c.loops.cancel.mutate({ id: w.loopId, reason })).status.state).toBe("cancelled"),
   },
   // Only a flatline loop can be retried; the world's loop is running.
-  "loops.retry": { access: "operator", type: "mutation", call: (c, w) => c.loops.retry.mutate({ id: w.loopId, reason }), allowedOutcome: "PRECONDITION_FAILED" },
-  "loops.steer": { access: "operator", type: "mutation", call: (c, w) => c.loops.steer.mutate({ id: w.loopId, message: "steer" }) },
+  "loops.retry": {
+    access: "operator",
+    type: "mutation",
+    call: (c, w) => c.loops.retry.mutate({ id: w.loopId, reason }),
+    allowedOutcome: "PRECONDITION_FAILED",
+  },
+  "loops.steer": {
+    access: "operator",
+    type: "mutation",
+    call: (c, w) => c.loops.steer.mutate({ id: w.loopId, message: "steer" }),
+  },
   "loops.override": {
     access: "admin",
     type: "mutation",
-    call: async (c, w) => expect((await c.loops.override.mutate({ id: w.loopId, to: "flatline", reason })).status.state).toBe("flatline"),
+    call: async (c, w) =>
+      expect((await c.loops.override.mutate({ id: w.loopId, to: "flatline", reason })).status.state).toBe("flatline"),
   },
   "loops.watch": {
     access: "viewer",
@@ -173,32 +252,50 @@ const ROWS: Record<string, Row> = {
   "journal.tail": {
     access: "viewer",
     type: "subscription",
-    call: async (c, w) => expect(await firstEvent((h) => c.journal.tail.subscribe({ loopId: w.loopId }, h))).toMatchObject({ data: { loopId: w.loopId, seq: 1 } }),
+    call: async (c, w) =>
+      expect(await firstEvent((h) => c.journal.tail.subscribe({ loopId: w.loopId }, h))).toMatchObject({
+        data: { loopId: w.loopId, seq: 1 },
+      }),
   },
   "journal.tailBatched": {
     access: "viewer",
     type: "subscription",
     call: async (c, w) =>
-      expect(await firstEvent((h) => c.journal.tailBatched.subscribe({ loopId: w.loopId }, h))).toMatchObject({ data: { entries: [{ loopId: w.loopId, seq: 1 }] } }),
+      expect(await firstEvent((h) => c.journal.tailBatched.subscribe({ loopId: w.loopId }, h))).toMatchObject({
+        data: { entries: [{ loopId: w.loopId, seq: 1 }] },
+      }),
   },
   "handoffs.list": { access: "viewer", type: "query", call: (c, w) => c.handoffs.list.query({ loopId: w.loopId }) },
   "overrides.list": { access: "viewer", type: "query", call: (c, w) => c.overrides.list.query({ loopId: w.loopId }) },
   "audit.list": { access: "viewer", type: "query", call: (c, w) => c.audit.list.query({ loopId: w.loopId }) },
   "cost.get": { access: "viewer", type: "query", call: (c, w) => c.cost.get.query({ loopId: w.loopId }) },
   "cost.summary": { access: "viewer", type: "query", call: (c) => c.cost.summary.query({ state: ["synced"] }) },
-  "prd.validate": { access: "viewer", type: "query", call: async (c) => expect((await c.prd.validate.query({ content: TEST_PRD })).valid).toBe(true) },
+  "prd.validate": {
+    access: "viewer",
+    type: "query",
+    call: async (c) => expect((await c.prd.validate.query({ content: TEST_PRD })).valid).toBe(true),
+  },
   // Mutations only in the HTTP sense: they transform text and write nothing, so a viewer may call them.
   "prd.importMarkdown": {
     access: "viewer",
     type: "mutation",
     call: async (c) => expect((await c.prd.importMarkdown.mutate({ markdown: PRD_MARKDOWN })).report.valid).toBe(true),
   },
-  "prd.exportMarkdown": { access: "viewer", type: "mutation", call: (c) => c.prd.exportMarkdown.mutate({ content: TEST_PRD }) },
-  "replica.acquireLock": { access: "replica", type: "mutation", call: (c, w) => c.replica.acquireLock.mutate({ loopId: w.loopId }) },
+  "prd.exportMarkdown": {
+    access: "viewer",
+    type: "mutation",
+    call: (c) => c.prd.exportMarkdown.mutate({ content: TEST_PRD }),
+  },
+  "replica.acquireLock": {
+    access: "replica",
+    type: "mutation",
+    call: (c, w) => c.replica.acquireLock.mutate({ loopId: w.loopId }),
+  },
   "replica.heartbeat": {
     access: "replica",
     type: "mutation",
-    call: async (c, w) => expect(await c.replica.heartbeat.mutate({ loopId: w.loopId })).toMatchObject({ state: "running", stop: false }),
+    call: async (c, w) =>
+      expect(await c.replica.heartbeat.mutate({ loopId: w.loopId })).toMatchObject({ state: "running", stop: false }),
   },
   "replica.getSpec": {
     access: "replica",
@@ -208,33 +305,57 @@ const ROWS: Record<string, Row> = {
   "replica.appendJournal": {
     access: "replica",
     type: "mutation",
-    call: (c, w) => c.replica.appendJournal.mutate({ loopId: w.loopId, entries: [{ phase: "agent", actor: { type: "agent", id: "a" }, message: "hello" }] }),
+    call: (c, w) =>
+      c.replica.appendJournal.mutate({
+        loopId: w.loopId,
+        entries: [{ phase: "agent", actor: { type: "agent", id: "a" }, message: "hello" }],
+      }),
   },
   "replica.recordIteration": {
     access: "replica",
     type: "mutation",
-    call: (c, w) => c.replica.recordIteration.mutate({ loopId: w.loopId, iteration: 1, progress: { done: 1, total: 2 } }),
+    call: (c, w) =>
+      c.replica.recordIteration.mutate({ loopId: w.loopId, iteration: 1, progress: { done: 1, total: 2 } }),
   },
   "replica.writeHandoff": {
     access: "replica",
     type: "mutation",
-    call: (c, w) => c.replica.writeHandoff.mutate({ loopId: w.loopId, handoff: { done: ["US-001"], validation: { state: "passed" } } }),
+    call: (c, w) =>
+      c.replica.writeHandoff.mutate({
+        loopId: w.loopId,
+        handoff: { done: ["US-001"], validation: { state: "passed" } },
+      }),
   },
   "replica.finalize": {
     access: "replica",
     type: "mutation",
     call: async (c, w) =>
-      expect((await c.replica.finalize.mutate({ loopId: w.loopId, outcome: "synced", reason: "all-stories-passed" })).status.state).toBe("synced"),
+      expect(
+        (await c.replica.finalize.mutate({ loopId: w.loopId, outcome: "synced", reason: "all-stories-passed" })).status
+          .state,
+      ).toBe("synced"),
   },
-  "replica.ackSteering": { access: "replica", type: "mutation", call: (c, w) => c.replica.ackSteering.mutate({ loopId: w.loopId, ids: ["nothing"] }) },
-  "tokens.create": { access: "admin", type: "mutation", call: (c) => c.tokens.create.mutate({ name: "made", role: "viewer" }) },
+  "replica.ackSteering": {
+    access: "replica",
+    type: "mutation",
+    call: (c, w) => c.replica.ackSteering.mutate({ loopId: w.loopId, ids: ["nothing"] }),
+  },
+  "tokens.create": {
+    access: "admin",
+    type: "mutation",
+    call: (c) => c.tokens.create.mutate({ name: "made", role: "viewer" }),
+  },
   "tokens.list": { access: "admin", type: "query", call: (c) => c.tokens.list.query() },
   "tokens.revoke": {
     access: "admin",
     type: "mutation",
     call: async (c, w) => expect((await c.tokens.revoke.mutate({ id: w.tokenId })).revokedAt).toBeDefined(),
   },
-  "health.check": { access: "public", type: "query", call: async (c) => expect(await c.health.check.query()).toEqual({ ok: true, etcd: true }) },
+  "health.check": {
+    access: "public",
+    type: "query",
+    call: async (c) => expect(await c.health.check.query()).toEqual({ ok: true, etcd: true }),
+  },
   "health.version": { access: "public", type: "query", call: (c) => c.health.version.query() },
 };
 
@@ -285,7 +406,12 @@ const test = etcdTest.extend("shared", { scope: "file" }, async ({ etcdEndpoint 
   onCleanup(() => api.close());
   const { loop: other } = await api.store.loops.create(loopInput());
   await claim(api.store, other.id);
-  return { api, admin: api.client(api.tokens.admin), world: await buildWorld(api, other.id), freshWorld: () => buildWorld(api, other.id) };
+  return {
+    api,
+    admin: api.client(api.tokens.admin),
+    world: await buildWorld(api, other.id),
+    freshWorld: () => buildWorld(api, other.id),
+  };
 });
 
 // ---------------------------------------------------------------------------------------------
@@ -327,7 +453,9 @@ describe("auth matrix: every procedure × every caller", () => {
     if (expected === "UNAUTHORIZED" || expected === "FORBIDDEN") {
       expect(mine).toMatchObject([{ action: path, outcome: "denied", error: expected }]);
     } else if (expected === "CONFLICT" && row.type === "mutation" && !UNAUDITED.includes(path)) {
-      expect(mine).toMatchObject([{ action: path, outcome: "error", error: "stale_attempt", actor: { type: "replica" } }]);
+      expect(mine).toMatchObject([
+        { action: path, outcome: "error", error: "stale_attempt", actor: { type: "replica" } },
+      ]);
     } else if (expected === "allowed" && !UNAUDITED.includes(path) && row.access !== "viewer") {
       expect(mine).toMatchObject([{ action: path, outcome: row.allowedOutcome ? "error" : "ok" }]);
     }
@@ -336,12 +464,17 @@ describe("auth matrix: every procedure × every caller", () => {
 });
 
 describe("API tokens", () => {
-  test("a revoked token is refused at once by the server that revoked it and within the cache window by another", async ({ etcdEndpoint, prefix }) => {
+  test("a revoked token is refused at once by the server that revoked it and within the cache window by another", async ({
+    etcdEndpoint,
+    prefix,
+  }) => {
     const cacheMs = 300;
     const a = await startTestApi(etcdEndpoint, prefix, { authCacheMs: cacheMs });
     const b = await startTestApi(etcdEndpoint, prefix, { authCacheMs: cacheMs });
     try {
-      const { token, record } = await a.client(a.tokens.admin).tokens.create.mutate({ name: "short-lived", role: "viewer" });
+      const { token, record } = await a
+        .client(a.tokens.admin)
+        .tokens.create.mutate({ name: "short-lived", role: "viewer" });
       const onA = a.client(token);
       const onB = b.client(token);
       // Both servers have now read (and cached) the token's record.
@@ -350,7 +483,10 @@ describe("API tokens", () => {
 
       await a.client(a.tokens.admin).tokens.revoke.mutate({ id: record.id });
       const revokedAt = Date.now();
-      expect(await failure(onA.loops.list.query())).toMatchObject({ code: "UNAUTHORIZED", message: "the token has been revoked" });
+      expect(await failure(onA.loops.list.query())).toMatchObject({
+        code: "UNAUTHORIZED",
+        message: "the token has been revoked",
+      });
       let refusedAfter: number | undefined;
       while (refusedAfter === undefined && Date.now() - revokedAt < cacheMs + 3_000) {
         if ((await outcomeOf(onB.loops.list.query())) === "UNAUTHORIZED") refusedAfter = Date.now() - revokedAt;
@@ -380,15 +516,40 @@ describe("API tokens", () => {
 
   // Records written straight to etcd, as an older version or an operator's tool might leave them.
   test.for([
-    { record: "expired", fields: { expiresAt: new Date(Date.now() - 60_000).toISOString() }, answer: "the token has expired" },
-    { record: "with an expiry that does not parse (fail closed)", fields: { expiresAt: "next tuesday" }, answer: "the token has expired" },
-    { record: "with an empty revokedAt (fail closed)", fields: { revokedAt: "" }, answer: "the token has been revoked" },
-    { record: "expiring in an hour", fields: { expiresAt: new Date(Date.now() + 3_600_000).toISOString() }, answer: "accepted" },
+    {
+      record: "expired",
+      fields: { expiresAt: new Date(Date.now() - 60_000).toISOString() },
+      answer: "the token has expired",
+    },
+    {
+      record: "with an expiry that does not parse (fail closed)",
+      fields: { expiresAt: "next tuesday" },
+      answer: "the token has expired",
+    },
+    {
+      record: "with an empty revokedAt (fail closed)",
+      fields: { revokedAt: "" },
+      answer: "the token has been revoked",
+    },
+    {
+      record: "expiring in an hour",
+      fields: { expiresAt: new Date(Date.now() + 3_600_000).toISOString() },
+      answer: "accepted",
+    },
   ])("a stored token $record: $answer", async ({ fields, answer }, { shared }) => {
     const { api, admin } = shared;
     const id = newId();
     const token = `smt.${id}.${randomUUID()}`;
-    await api.store.tokens.put({ schemaVersion: SCHEMA_VERSION, id, name: "stored", role: "viewer", hash: hashToken(token), createdAt: new Date().toISOString(), createdBy: "auth.test", ...fields });
+    await api.store.tokens.put({
+      schemaVersion: SCHEMA_VERSION,
+      id,
+      name: "stored",
+      role: "viewer",
+      hash: hashToken(token),
+      createdAt: new Date().toISOString(),
+      createdBy: "auth.test",
+      ...fields,
+    });
     const correlationId = `stored-${randomUUID()}`;
     const from = new Date().toISOString();
     const call = createSmithClient({ url: api.url, token, correlationId }).loops.list.query({ limit: 1 });
@@ -407,7 +568,10 @@ describe("API tokens", () => {
 });
 
 describe("replica tokens", () => {
-  test("after a retry, the earlier attempt's token gets CONFLICT from every replica procedure and changes nothing", async ({ etcdEndpoint, prefix }) => {
+  test("after a retry, the earlier attempt's token gets CONFLICT from every replica procedure and changes nothing", async ({
+    etcdEndpoint,
+    prefix,
+  }) => {
     const api = await startTestApi(etcdEndpoint, prefix);
     try {
       const { loop } = await api.client(api.tokens.operator).loops.create.mutate(loopInput());
@@ -428,7 +592,11 @@ describe("replica tokens", () => {
         expect(await outcomeOf(row.call(stale, world)), path).toBe("CONFLICT");
       }
       expect(await loopState(api.store, loop.id)).toEqual(before);
-      expect((await api.store.loops.getOrThrow(loop.id)).loop.status).toMatchObject({ state: "running", attempt: 2, iteration: 0 });
+      expect((await api.store.loops.getOrThrow(loop.id)).loop.status).toMatchObject({
+        state: "running",
+        attempt: 2,
+        iteration: 0,
+      });
     } finally {
       await api.close();
     }

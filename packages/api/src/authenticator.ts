@@ -1,4 +1,12 @@
-import { BOOTSTRAP_TOKEN_ID, hashMatches, hashToken, isReplicaToken, tokenRecordId, verifyReplicaToken, type Principal } from "@smith/auth";
+import {
+  BOOTSTRAP_TOKEN_ID,
+  hashMatches,
+  hashToken,
+  isReplicaToken,
+  tokenRecordId,
+  verifyReplicaToken,
+  type Principal,
+} from "@smith/auth";
 import { SCHEMA_VERSION, SmithError } from "@smith/core";
 import type { SmithStore, TokenRecord } from "@smith/store";
 
@@ -43,7 +51,8 @@ export class Authenticator {
     if (!record || !hashMatches(token, record.hash)) return { message: "invalid token" };
     // Fail closed: any revokedAt (even empty) revokes, and an expiry that does not parse has passed.
     if (record.revokedAt !== undefined) return { message: "the token has been revoked" };
-    if (record.expiresAt !== undefined && !(Date.parse(record.expiresAt) > this.now().getTime())) return { message: "the token has expired" };
+    if (record.expiresAt !== undefined && !(Date.parse(record.expiresAt) > this.now().getTime()))
+      return { message: "the token has expired" };
     return { principal: { kind: "user", tokenId: record.id, name: record.name, role: record.role } };
   }
 
@@ -64,10 +73,14 @@ export class Authenticator {
   /** Stores the configured bootstrap admin token's hash (creating or updating it). */
   async bootstrap(adminToken: string): Promise<void> {
     if (adminToken.length < 16) {
-      throw new SmithError("invalid_argument", `the bootstrap admin token must be at least 16 characters, got ${adminToken.length}`, {
-        field: "adminToken",
-        limit: 16,
-      });
+      throw new SmithError(
+        "invalid_argument",
+        `the bootstrap admin token must be at least 16 characters, got ${adminToken.length}`,
+        {
+          field: "adminToken",
+          limit: 16,
+        },
+      );
     }
     const existing = await this.options.store.tokens.get(BOOTSTRAP_TOKEN_ID);
     const hash = hashToken(adminToken);

@@ -25,5 +25,9 @@ export async function createContext(services: ApiServices, req: IncomingMessage)
   const token = bearerToken(req);
   if (!token) return { services, correlationId, auth: { error: "missing", message: "a bearer token is required" } };
   const result = await services.auth.authenticate(token);
-  return { services, correlationId, auth: "principal" in result ? { principal: result.principal } : { error: "invalid", message: result.message } };
+  return {
+    services,
+    correlationId,
+    auth: "principal" in result ? { principal: result.principal } : { error: "invalid", message: result.message },
+  };
 }

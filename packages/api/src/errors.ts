@@ -34,7 +34,11 @@ export function trpcCodeOf(code: ErrorCode): TRPC_ERROR_CODE_KEY {
 export function toTRPCError(err: unknown): TRPCError {
   if (err instanceof TRPCError) return err;
   if (err instanceof SmithError) return new TRPCError({ code: trpcCodeOf(err.code), message: err.message, cause: err });
-  return new TRPCError({ code: "INTERNAL_SERVER_ERROR", message: "internal error", cause: err instanceof Error ? err : undefined });
+  return new TRPCError({
+    code: "INTERNAL_SERVER_ERROR",
+    message: "internal error",
+    cause: err instanceof Error ? err : undefined,
+  });
 }
 
 /** The domain error behind a tRPC error, if any. */

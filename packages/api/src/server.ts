@@ -47,7 +47,11 @@ export class ApiServer {
   constructor(options: ApiServerOptions) {
     this.options = options;
     const log = options.logger ?? jsonLogger("api");
-    const auth = new Authenticator({ store: options.store, signingKey: options.signingKey, cacheMs: options.authCacheMs });
+    const auth = new Authenticator({
+      store: options.store,
+      signingKey: options.signingKey,
+      cacheMs: options.authCacheMs,
+    });
     this.services = {
       store: options.store,
       auth,
@@ -64,7 +68,8 @@ export class ApiServer {
       maxBodySize: options.maxBodyBytes ?? 8 * 1024 * 1024,
       createContext: ({ req }) => createContext(this.services, req),
       onError: ({ error, path }) => {
-        if (error.code === "INTERNAL_SERVER_ERROR") log.error("procedure failed", { path, error: error.message, cause: String(error.cause) });
+        if (error.code === "INTERNAL_SERVER_ERROR")
+          log.error("procedure failed", { path, error: error.message, cause: String(error.cause) });
       },
     });
     this.server = createServer((req, res) => {
@@ -75,7 +80,11 @@ export class ApiServer {
     this.server.keepAliveTimeout = 65_000;
   }
 
-  private async route(req: IncomingMessage, res: ServerResponse, trpc: (req: IncomingMessage, res: ServerResponse) => void): Promise<void> {
+  private async route(
+    req: IncomingMessage,
+    res: ServerResponse,
+    trpc: (req: IncomingMessage, res: ServerResponse) => void,
+  ): Promise<void> {
     const path = (req.url ?? "/").split("?")[0];
     try {
       if (path === "/healthz") return text(res, 200, "ok\n");
@@ -124,7 +133,12 @@ export class ApiServer {
 
   get url(): string {
     const addr = this.server.address() as AddressInfo | null;
-    const host = !addr || addr.address === "::" || addr.address === "0.0.0.0" ? "127.0.0.1" : addr.address.includes(":") ? `[${addr.address}]` : addr.address;
+    const host =
+      !addr || addr.address === "::" || addr.address === "0.0.0.0"
+        ? "127.0.0.1"
+        : addr.address.includes(":")
+          ? `[${addr.address}]`
+          : addr.address;
     return `http://${host}:${addr?.port ?? 0}`;
   }
 

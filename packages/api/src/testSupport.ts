@@ -14,13 +14,24 @@ export const TEST_PRD = JSON.stringify({
   qualityGates: ["npm test"],
   stories: [
     { id: "US-001", title: "One", status: "open", dependsOn: [], description: "first", acceptanceCriteria: ["works"] },
-    { id: "US-002", title: "Two", status: "open", dependsOn: ["US-001"], description: "second", acceptanceCriteria: ["works too"] },
+    {
+      id: "US-002",
+      title: "Two",
+      status: "open",
+      dependsOn: ["US-001"],
+      description: "second",
+      acceptanceCriteria: ["works too"],
+    },
   ],
 });
 
 export function loopInput(overrides: Partial<CreateLoopRequest> = {}): CreateLoopRequest {
   return {
-    spec: { repo: { url: "https://example.com/acme/app.git" }, prd: { kind: "inline", content: TEST_PRD }, agent: { provider: "replay" } },
+    spec: {
+      repo: { url: "https://example.com/acme/app.git" },
+      prd: { kind: "inline", content: TEST_PRD },
+      agent: { provider: "replay" },
+    },
     ...overrides,
   };
 }
@@ -37,9 +48,20 @@ export interface TestApi {
   close(): Promise<void>;
 }
 
-export async function startTestApi(endpoint: string, prefix: string, options: Partial<ApiServerOptions> = {}): Promise<TestApi> {
+export async function startTestApi(
+  endpoint: string,
+  prefix: string,
+  options: Partial<ApiServerOptions> = {},
+): Promise<TestApi> {
   const store = new SmithStore({ endpoints: [endpoint], prefix });
-  const server = new ApiServer({ store, signingKey: SIGNING_KEY, adminToken: ADMIN_TOKEN, logger: silentLogger, defaultMetrics: false, ...options });
+  const server = new ApiServer({
+    store,
+    signingKey: SIGNING_KEY,
+    adminToken: ADMIN_TOKEN,
+    logger: silentLogger,
+    defaultMetrics: false,
+    ...options,
+  });
   const { url } = await server.start();
   const admin = createSmithClient({ url, token: ADMIN_TOKEN });
   const operator = (await admin.tokens.create.mutate({ name: "op", role: "operator" })).token;
@@ -69,7 +91,10 @@ export async function runLoop(api: TestApi, loopId: string): Promise<number> {
 }
 
 /** A loop running on attempt 1 whose replica holds the lock: `r` is that replica's client. */
-export async function lockedReplica(api: TestApi, request: CreateLoopRequest = loopInput()): Promise<{ loopId: string; attempt: number; r: SmithClient }> {
+export async function lockedReplica(
+  api: TestApi,
+  request: CreateLoopRequest = loopInput(),
+): Promise<{ loopId: string; attempt: number; r: SmithClient }> {
   const { loop } = await api.client(api.tokens.operator).loops.create.mutate(request);
   const attempt = await runLoop(api, loop.id);
   const r = api.client(api.replicaToken(loop.id, attempt));

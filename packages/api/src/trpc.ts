@@ -53,8 +53,17 @@ const observed = t.middleware(async ({ ctx, next, path, type }) => {
 
 export const publicProcedure = t.procedure.use(observed);
 
-async function deny(ctx: Context, path: string, code: "UNAUTHORIZED" | "FORBIDDEN", message: string, loopId?: string): Promise<never> {
-  const actor = "principal" in ctx.auth ? { type: principalType(ctx.auth.principal), id: principalId(ctx.auth.principal) } : { type: "api" as const, id: "anonymous" };
+async function deny(
+  ctx: Context,
+  path: string,
+  code: "UNAUTHORIZED" | "FORBIDDEN",
+  message: string,
+  loopId?: string,
+): Promise<never> {
+  const actor =
+    "principal" in ctx.auth
+      ? { type: principalType(ctx.auth.principal), id: principalId(ctx.auth.principal) }
+      : { type: "api" as const, id: "anonymous" };
   await ctx.services.audit.record({
     actor,
     action: path,
@@ -79,7 +88,8 @@ function role(needed: Role) {
   return authenticated.use(async ({ ctx, next, path }) => {
     const p = ctx.principal;
     if (p.kind !== "user") return deny(ctx, path, "FORBIDDEN", "replica tokens may call only replica procedures");
-    if (!roleAtLeast(p.role, needed)) return deny(ctx, path, "FORBIDDEN", `${path} needs the ${needed} role; this token has ${p.role}`);
+    if (!roleAtLeast(p.role, needed))
+      return deny(ctx, path, "FORBIDDEN", `${path} needs the ${needed} role; this token has ${p.role}`);
     return next({ ctx: { ...ctx, user: p } });
   });
 }
@@ -96,7 +106,13 @@ const audited = t.middleware(async ({ ctx, next, path, type, getRawInput }) => {
   const loopId = pickLoopId(input) ?? (result.ok ? pickLoopId(result.data) : undefined);
   const cause = result.ok ? undefined : smithCause(result.error);
   await ctx.services.audit.record({
-    actor: principal ? { type: principalType(principal), id: principalId(principal), ...(principal.kind === "user" ? { role: principal.role } : {}) } : { type: "api", id: "anonymous" },
+    actor: principal
+      ? {
+          type: principalType(principal),
+          id: principalId(principal),
+          ...(principal.kind === "user" ? { role: principal.role } : {}),
+        }
+      : { type: "api", id: "anonymous" },
     action: path,
     loopId,
     reason: typeof input?.reason === "string" ? input.reason.slice(0, 1024) : undefined,
@@ -130,7 +146,13 @@ export const replicaProcedure = authenticated
     if (p.kind !== "replica") return deny(ctx, path, "FORBIDDEN", "replica procedures need a replica token");
     const input = (await getRawInput().catch(() => undefined)) as { loopId?: unknown } | undefined;
     if (typeof input?.loopId !== "string" || input.loopId !== p.loopId) {
-      return deny(ctx, path, "FORBIDDEN", "this replica token is for another loop", typeof input?.loopId === "string" ? input.loopId : undefined);
+      return deny(
+        ctx,
+        path,
+        "FORBIDDEN",
+        "this replica token is for another loop",
+        typeof input?.loopId === "string" ? input.loopId : undefined,
+      );
     }
     return next({ ctx: { ...ctx, replica: p } });
   })

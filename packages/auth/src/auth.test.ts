@@ -18,7 +18,9 @@ describe("replica tokens", () => {
     const token = mintReplicaToken(KEY, { loopId: LOOP, attempt: 1, ttlSeconds: 60, now });
     expect(() => verifyReplicaToken(KEY, token, new Date(now.getTime() + 61_000))).toThrow(/expired/);
     const [p, payload, sig] = token.split(".");
-    const forged = Buffer.from(JSON.stringify({ ...JSON.parse(Buffer.from(payload ?? "", "base64url").toString()), a: 9 })).toString("base64url");
+    const forged = Buffer.from(
+      JSON.stringify({ ...JSON.parse(Buffer.from(payload ?? "", "base64url").toString()), a: 9 }),
+    ).toString("base64url");
     expect(() => verifyReplicaToken(KEY, `${p}.${forged}.${sig}`, now)).toThrow(/signature/);
     expect(() => verifyReplicaToken("x".repeat(32), token, now)).toThrow(/signature/);
     expect(() => verifyReplicaToken(KEY, "smr.nope", now)).toThrow(/malformed/);

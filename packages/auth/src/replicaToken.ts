@@ -20,11 +20,15 @@ export const MIN_SIGNING_KEY_BYTES = 32;
 function checkKey(key: string | Buffer): Buffer {
   const bytes = typeof key === "string" ? Buffer.from(key, "utf8") : key;
   if (bytes.length < MIN_SIGNING_KEY_BYTES) {
-    throw new SmithError("invalid_argument", `the signing key must be at least ${MIN_SIGNING_KEY_BYTES} bytes, got ${bytes.length}`, {
-      field: "signingKey",
-      limit: MIN_SIGNING_KEY_BYTES,
-      actual: bytes.length,
-    });
+    throw new SmithError(
+      "invalid_argument",
+      `the signing key must be at least ${MIN_SIGNING_KEY_BYTES} bytes, got ${bytes.length}`,
+      {
+        field: "signingKey",
+        limit: MIN_SIGNING_KEY_BYTES,
+        actual: bytes.length,
+      },
+    );
   }
   return bytes;
 }
@@ -33,11 +37,19 @@ function sign(key: Buffer, payload: string): string {
   return createHmac("sha256", key).update(`${PREFIX}.${payload}`).digest("base64url");
 }
 
-export function mintReplicaToken(key: string | Buffer, claims: { loopId: string; attempt: number; ttlSeconds: number; now?: Date }): string {
+export function mintReplicaToken(
+  key: string | Buffer,
+  claims: { loopId: string; attempt: number; ttlSeconds: number; now?: Date },
+): string {
   const k = checkKey(key);
   const now = claims.now ?? new Date();
   const payload = Buffer.from(
-    JSON.stringify({ l: claims.loopId, a: claims.attempt, e: Math.floor(now.getTime() / 1000) + claims.ttlSeconds, v: 1 }),
+    JSON.stringify({
+      l: claims.loopId,
+      a: claims.attempt,
+      e: Math.floor(now.getTime() / 1000) + claims.ttlSeconds,
+      v: 1,
+    }),
   ).toString("base64url");
   return `${PREFIX}.${payload}.${sign(k, payload)}`;
 }
@@ -62,7 +74,12 @@ export function verifyReplicaToken(key: string | Buffer, token: string, now: Dat
   } catch {
     throw bad("malformed");
   }
-  if (typeof claims.l !== "string" || !ID_PATTERN.test(claims.l) || typeof claims.a !== "number" || typeof claims.e !== "number") {
+  if (
+    typeof claims.l !== "string" ||
+    !ID_PATTERN.test(claims.l) ||
+    typeof claims.a !== "number" ||
+    typeof claims.e !== "number"
+  ) {
     throw bad("malformed");
   }
   if (claims.e * 1000 <= now.getTime()) throw new SmithError("unauthenticated", "the replica token has expired");

@@ -8,8 +8,7 @@ export function roleAtLeast(role: Role, needed: Role): boolean {
 
 /** Who is calling: a person or program with a role, or a replica scoped to one loop attempt. */
 export type Principal =
-  | { kind: "user"; tokenId: string; name: string; role: Role }
-  | { kind: "replica"; loopId: string; attempt: number };
+  { kind: "user"; tokenId: string; name: string; role: Role } | { kind: "replica"; loopId: string; attempt: number };
 
 export function principalId(p: Principal): string {
   return p.kind === "user" ? `${p.name} (${p.tokenId})` : `replica:${p.loopId}/${p.attempt}`;

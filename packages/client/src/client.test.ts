@@ -4,7 +4,10 @@ import { startTestApi, type TestApi } from "../../api/src/testSupport.ts";
 import { TRPCClientError, createSmithClient } from "./index.ts";
 
 /** Waits for the first entry of a loop's journal through `client`; rejects with the subscription's error. */
-function firstJournalEntry(client: ReturnType<typeof createSmithClient>, loopId: string): Promise<{ id: string; message: string }> {
+function firstJournalEntry(
+  client: ReturnType<typeof createSmithClient>,
+  loopId: string,
+): Promise<{ id: string; message: string }> {
   return new Promise((resolve, reject) => {
     const sub = client.journal.tail.subscribe(
       { loopId },
@@ -23,7 +26,10 @@ function firstJournalEntry(client: ReturnType<typeof createSmithClient>, loopId:
 }
 
 /** A fetch that records every request's URL and Authorization header before sending it. */
-function recordingFetch(): { fetch: typeof globalThis.fetch; requests: { url: string; authorization: string | null }[] } {
+function recordingFetch(): {
+  fetch: typeof globalThis.fetch;
+  requests: { url: string; authorization: string | null }[];
+} {
   const requests: { url: string; authorization: string | null }[] = [];
   const fetch: typeof globalThis.fetch = (input, init) => {
     const url = input instanceof Request ? input.url : String(input);
@@ -43,7 +49,10 @@ async function createLoop(api: TestApi): Promise<string> {
 }
 
 describe("@smith/client", () => {
-  test("the README example works as written: create a loop, tail its journal to the first entries, unsubscribe", async ({ etcdEndpoint, prefix }) => {
+  test("the README example works as written: create a loop, tail its journal to the first entries, unsubscribe", async ({
+    etcdEndpoint,
+    prefix,
+  }) => {
     const api = await startTestApi(etcdEndpoint, prefix);
     try {
       const printed: string[] = [];
@@ -97,15 +106,22 @@ describe("@smith/client", () => {
     }
   });
 
-  test("a correlationId given to createSmithClient shows up in the audit event of a mutation", async ({ etcdEndpoint, prefix }) => {
+  test("a correlationId given to createSmithClient shows up in the audit event of a mutation", async ({
+    etcdEndpoint,
+    prefix,
+  }) => {
     const api = await startTestApi(etcdEndpoint, prefix);
     try {
       const correlationId = "deploy-2024.06.01:run-42";
       const client = createSmithClient({ url: api.url, token: api.tokens.operator, correlationId });
-      const { loop } = await client.loops.create.mutate({ spec: { repo: { url: "https://example.com/a.git" }, prd: { kind: "path" } } });
+      const { loop } = await client.loops.create.mutate({
+        spec: { repo: { url: "https://example.com/a.git" }, prd: { kind: "path" } },
+      });
       await client.loops.cancel.mutate({ id: loop.id, reason: "correlated" });
       // A refused mutation is audited with it too.
-      await expect(client.loops.cancel.mutate({ id: loop.id, reason: "again" })).rejects.toBeInstanceOf(TRPCClientError);
+      await expect(client.loops.cancel.mutate({ id: loop.id, reason: "again" })).rejects.toBeInstanceOf(
+        TRPCClientError,
+      );
 
       const audit = await api.client(api.tokens.viewer).audit.list.query({ loopId: loop.id });
       expect(audit.items.map((e) => [e.action, e.outcome, e.correlationId])).toEqual([
@@ -128,15 +144,23 @@ describe("@smith/client", () => {
     }
   });
 
-  test("the bearer token goes in the Authorization header, for SSE subscriptions too, and never in a URL", async ({ etcdEndpoint, prefix }) => {
+  test("the bearer token goes in the Authorization header, for SSE subscriptions too, and never in a URL", async ({
+    etcdEndpoint,
+    prefix,
+  }) => {
     const api = await startTestApi(etcdEndpoint, prefix);
     try {
       const loopId = await createLoop(api);
       const { fetch, requests } = recordingFetch();
       const viewer = createSmithClient({ url: api.url, token: api.tokens.viewer, fetch });
-      expect(await firstJournalEntry(viewer, loopId)).toMatchObject({ id: "1", message: expect.stringMatching(/^loop created by op /) });
+      expect(await firstJournalEntry(viewer, loopId)).toMatchObject({
+        id: "1",
+        message: expect.stringMatching(/^loop created by op /),
+      });
       expect((await viewer.loops.get.query({ id: loopId })).id).toBe(loopId);
-      await expect(viewer.loops.cancel.mutate({ id: loopId, reason: "a viewer may not" })).rejects.toMatchObject({ data: { code: "FORBIDDEN" } });
+      await expect(viewer.loops.cancel.mutate({ id: loopId, reason: "a viewer may not" })).rejects.toMatchObject({
+        data: { code: "FORBIDDEN" },
+      });
 
       const sse = requests.filter((r) => r.url.includes("journal.tail"));
       expect(sse.length).toBeGreaterThanOrEqual(1);
@@ -157,7 +181,9 @@ describe("@smith/client", () => {
       expect(err).toMatchObject({ data: { code: "UNAUTHORIZED" } });
       expect(anonymous.requests.map((r) => r.authorization)).toEqual(anonymous.requests.map(() => null));
       // A wrong token is refused the same way.
-      await expect(firstJournalEntry(createSmithClient({ url: api.url, token: "smith_not-a-token" }), loopId)).rejects.toMatchObject({
+      await expect(
+        firstJournalEntry(createSmithClient({ url: api.url, token: "smith_not-a-token" }), loopId),
+      ).rejects.toMatchObject({
         data: { code: "UNAUTHORIZED" },
       });
     } finally {

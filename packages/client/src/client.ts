@@ -40,7 +40,10 @@ export function createSmithClient(options: SmithClientOptions): SmithClient {
           // token travels in a header and never in the URL.
           eventSourceOptions: () => ({
             fetch: (input: string | URL, init?: RequestInit) =>
-              fetchImpl(input, { ...init, headers: { ...(init?.headers as Record<string, string> | undefined), ...headers() } }),
+              fetchImpl(input, {
+                ...init,
+                headers: { ...(init?.headers as Record<string, string> | undefined), ...headers() },
+              }),
           }),
         }),
         false: httpBatchLink({ url: base, transformer: superjson, headers, fetch: fetchImpl }),

@@ -19,7 +19,12 @@ export const SharedEnv = {
   SMITH_ETCD_ENDPOINTS: z
     .string()
     .default("http://127.0.0.1:2379")
-    .transform((s) => s.split(",").map((e) => e.trim()).filter(Boolean))
+    .transform((s) =>
+      s
+        .split(",")
+        .map((e) => e.trim())
+        .filter(Boolean),
+    )
     .pipe(z.array(z.string().url("each etcd endpoint must be a URL")).min(1)),
   /** Key prefix in etcd (several installations can share one etcd). */
   SMITH_ETCD_PREFIX: z.string().startsWith("/").default("/smith/v1"),
@@ -36,5 +41,7 @@ export function withSecrets(env: NodeJS.ProcessEnv, names: string[]): Record<str
 
 /** A readable error listing every variable that is wrong and why. */
 export function envError(issues: readonly { path: PropertyKey[]; message: string }[]): Error {
-  return new Error(`invalid environment:\n${issues.map((i) => `  ${i.path.map(String).join(".") || "env"}: ${i.message}`).join("\n")}`);
+  return new Error(
+    `invalid environment:\n${issues.map((i) => `  ${i.path.map(String).join(".") || "env"}: ${i.message}`).join("\n")}`,
+  );
 }

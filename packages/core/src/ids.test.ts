@@ -27,7 +27,13 @@ describe("newId", () => {
 
   it("has no ambiguous letters (i, l, o, u) and no upper case", () => {
     expect(ID_PATTERN.test("01jb8z6m3k9w4x7q2r5t8v1c0d")).toBe(true);
-    for (const bad of ["01jb8z6m3k9w4x7q2r5t8v1c0i", "01jb8z6m3k9w4x7q2r5t8v1c0l", "01jb8z6m3k9w4x7q2r5t8v1c0o", "01jb8z6m3k9w4x7q2r5t8v1c0u", "01JB8Z6M3K9W4X7Q2R5T8V1C0D"]) {
+    for (const bad of [
+      "01jb8z6m3k9w4x7q2r5t8v1c0i",
+      "01jb8z6m3k9w4x7q2r5t8v1c0l",
+      "01jb8z6m3k9w4x7q2r5t8v1c0o",
+      "01jb8z6m3k9w4x7q2r5t8v1c0u",
+      "01JB8Z6M3K9W4X7Q2R5T8V1C0D",
+    ]) {
       expect(isId(bad), bad).toBe(false);
     }
     expect(isId("01jb8z6m3k9w4x7q2r5t8v1c0")).toBe(false);

@@ -39,11 +39,38 @@ function statusFor(state: LoopState): Loop["status"] {
         attemptStartedAt: T0,
       };
     case "synced":
-      return { ...base, state, reason: "all-stories-passed", attempt: 1, iteration: 5, progress: { done: 4, total: 4 }, startedAt: T0, finishedAt: T0 };
+      return {
+        ...base,
+        state,
+        reason: "all-stories-passed",
+        attempt: 1,
+        iteration: 5,
+        progress: { done: 4, total: 4 },
+        startedAt: T0,
+        finishedAt: T0,
+      };
     case "flatline":
-      return { ...base, state, reason: "max-iterations-reached", attempt: 2, iteration: 50, progress: { done: 2, total: 4 }, startedAt: T0, finishedAt: T0 };
+      return {
+        ...base,
+        state,
+        reason: "max-iterations-reached",
+        attempt: 2,
+        iteration: 50,
+        progress: { done: 2, total: 4 },
+        startedAt: T0,
+        finishedAt: T0,
+      };
     case "cancelled":
-      return { ...base, state, reason: "operator-cancelled", message: "not needed", attempt: 1, iteration: 3, startedAt: T0, finishedAt: T0 };
+      return {
+        ...base,
+        state,
+        reason: "operator-cancelled",
+        message: "not needed",
+        attempt: 1,
+        iteration: 3,
+        startedAt: T0,
+        finishedAt: T0,
+      };
   }
 }
 
@@ -129,20 +156,56 @@ interface Expected {
  * 5 x 9 (state, event) pairs is either listed here with its outcome or is invalid_transition.
  */
 const ACCEPTED: Partial<Record<`${LoopState}:${LoopEventType}`, Expected>> = {
-  "unresolved:claimed": { state: "running", reason: undefined, status: { attempt: 1, claimedBy: "scheduler-b", attemptStartedAt: AT, startedAt: AT } },
+  "unresolved:claimed": {
+    state: "running",
+    reason: undefined,
+    status: { attempt: 1, claimedBy: "scheduler-b", attemptStartedAt: AT, startedAt: AT },
+  },
   "unresolved:timedOut": { state: "flatline", reason: "timed-out", status: { finishedAt: AT } },
-  "unresolved:cancelRequested": { state: "cancelled", reason: "operator-cancelled", status: { message: "superseded by #13", finishedAt: AT } },
-  "unresolved:forceState": { state: "flatline", reason: "operator-override", status: { message: "operator says so", finishedAt: AT } },
-  "running:replicaStarted": { state: "running", reason: undefined, status: { executor: { kind: "kubernetes", id: "smith-job-1" } } },
-  "running:iterationRecorded": { state: "running", reason: undefined, status: { iteration: 3, progress: { done: 2, total: 4 } } },
+  "unresolved:cancelRequested": {
+    state: "cancelled",
+    reason: "operator-cancelled",
+    status: { message: "superseded by #13", finishedAt: AT },
+  },
+  "unresolved:forceState": {
+    state: "flatline",
+    reason: "operator-override",
+    status: { message: "operator says so", finishedAt: AT },
+  },
+  "running:replicaStarted": {
+    state: "running",
+    reason: undefined,
+    status: { executor: { kind: "kubernetes", id: "smith-job-1" } },
+  },
+  "running:iterationRecorded": {
+    state: "running",
+    reason: undefined,
+    status: { iteration: 3, progress: { done: 2, total: 4 } },
+  },
   "running:finalized": { state: "synced", reason: "all-stories-passed", status: { message: "done", finishedAt: AT } },
-  "running:replicaLost": { state: "unresolved", reason: "retry-scheduled", status: { notBefore: "2025-01-01T01:00:30.000Z", executor: undefined, claimedBy: undefined } },
+  "running:replicaLost": {
+    state: "unresolved",
+    reason: "retry-scheduled",
+    status: { notBefore: "2025-01-01T01:00:30.000Z", executor: undefined, claimedBy: undefined },
+  },
   "running:timedOut": { state: "flatline", reason: "timed-out", status: { finishedAt: AT } },
   "running:cancelRequested": { state: "cancelled", reason: "operator-cancelled", status: { finishedAt: AT } },
-  "running:forceState": { state: "unresolved", reason: "operator-override", status: { attemptBase: 1, iterationBase: 2, executor: undefined, claimedBy: undefined } },
+  "running:forceState": {
+    state: "unresolved",
+    reason: "operator-override",
+    status: { attemptBase: 1, iterationBase: 2, executor: undefined, claimedBy: undefined },
+  },
   "flatline:cancelRequested": { state: "cancelled", reason: "operator-cancelled", status: { finishedAt: AT } },
-  "flatline:retryRequested": { state: "unresolved", reason: "operator-retry", status: { attemptBase: 2, iterationBase: 50, finishedAt: undefined } },
-  "flatline:forceState": { state: "unresolved", reason: "operator-override", status: { attemptBase: 2, iterationBase: 50, finishedAt: undefined } },
+  "flatline:retryRequested": {
+    state: "unresolved",
+    reason: "operator-retry",
+    status: { attemptBase: 2, iterationBase: 50, finishedAt: undefined },
+  },
+  "flatline:forceState": {
+    state: "unresolved",
+    reason: "operator-override",
+    status: { attemptBase: 2, iterationBase: 50, finishedAt: undefined },
+  },
 };
 
 const PAIRS = LOOP_STATES.flatMap((state) => LOOP_EVENT_TYPES.map((event) => ({ state, event })));
@@ -156,7 +219,9 @@ describe("transition: every (state, event) pair", () => {
 
   it("TRANSITIONS accepts exactly the pairs the lifecycle diagram describes", () => {
     for (const { state, event } of PAIRS) {
-      expect(TRANSITIONS[state].includes(event), `${state} + ${event}`).toBe(ACCEPTED[`${state}:${event}`] !== undefined);
+      expect(TRANSITIONS[state].includes(event), `${state} + ${event}`).toBe(
+        ACCEPTED[`${state}:${event}`] !== undefined,
+      );
     }
   });
 
@@ -232,13 +297,15 @@ describe("stale attempts", () => {
     { type: "replicaLost", attempt: 4, at: AT },
   ];
 
-  it.each(staleEvents.map((event) => ({ name: `${event.type} (attempt ${"attempt" in event ? event.attempt : "-"})`, event })))(
-    "$name is stale_attempt on attempt 3",
-    ({ event }) => {
-      const result = transition(deepFreeze(structuredClone(running)), event);
-      expectError(result, "stale_attempt");
-    },
-  );
+  it.each(
+    staleEvents.map((event) => ({
+      name: `${event.type} (attempt ${"attempt" in event ? event.attempt : "-"})`,
+      event,
+    })),
+  )("$name is stale_attempt on attempt 3", ({ event }) => {
+    const result = transition(deepFreeze(structuredClone(running)), event);
+    expectError(result, "stale_attempt");
+  });
 
   it("an event for a state that does not accept it is invalid_transition, not stale_attempt", () => {
     expectError(transition(makeLoop("flatline"), { type: "replicaLost", attempt: 0, at: AT }), "invalid_transition");
@@ -250,25 +317,55 @@ describe("iterationRecorded", () => {
 
   it("adds the iteration's usage to the loop's cost", () => {
     const next = expectOk(
-      transition(running, { type: "iterationRecorded", attempt: 1, iteration: 3, cost: { inputTokens: 100, outputTokens: 7, usd: 0.25 }, at: AT }),
+      transition(running, {
+        type: "iterationRecorded",
+        attempt: 1,
+        iteration: 3,
+        cost: { inputTokens: 100, outputTokens: 7, usd: 0.25 },
+        at: AT,
+      }),
     );
     expect(next.cost).toEqual({ inputTokens: 110, outputTokens: 27, usd: 0.75 });
   });
 
   it("keeps usd to micro-dollars so float noise does not accumulate (0.1 + 0.2 is 0.3)", () => {
     const zero = { ...running, cost: { inputTokens: 0, outputTokens: 0, usd: 0.1 } };
-    const next = expectOk(transition(zero, { type: "iterationRecorded", attempt: 1, iteration: 3, cost: { inputTokens: 0, outputTokens: 0, usd: 0.2 }, at: AT }));
+    const next = expectOk(
+      transition(zero, {
+        type: "iterationRecorded",
+        attempt: 1,
+        iteration: 3,
+        cost: { inputTokens: 0, outputTokens: 0, usd: 0.2 },
+        at: AT,
+      }),
+    );
     expect(next.cost.usd).toBe(0.3);
 
     let loop = { ...running, cost: { inputTokens: 0, outputTokens: 0, usd: 0 } };
     for (let i = 3; i < 1003; i++) {
-      loop = expectOk(transition(loop, { type: "iterationRecorded", attempt: 1, iteration: i, cost: { inputTokens: 0, outputTokens: 0, usd: 0.1 }, at: AT }));
+      loop = expectOk(
+        transition(loop, {
+          type: "iterationRecorded",
+          attempt: 1,
+          iteration: i,
+          cost: { inputTokens: 0, outputTokens: 0, usd: 0.1 },
+          at: AT,
+        }),
+      );
     }
     expect(loop.cost.usd).toBe(100);
   });
 
   it("updates progress, and keeps the old progress when the event has none", () => {
-    const next = expectOk(transition(running, { type: "iterationRecorded", attempt: 1, iteration: 3, progress: { done: 3, total: 5 }, at: AT }));
+    const next = expectOk(
+      transition(running, {
+        type: "iterationRecorded",
+        attempt: 1,
+        iteration: 3,
+        progress: { done: 3, total: 5 },
+        at: AT,
+      }),
+    );
     expect(next.status.progress).toEqual({ done: 3, total: 5 });
     expect(next.status.iteration).toBe(3);
 
@@ -292,7 +389,16 @@ describe("iterationRecorded", () => {
   });
 
   it("rejects progress.done > progress.total as invalid_argument", () => {
-    expectError(transition(running, { type: "iterationRecorded", attempt: 1, iteration: 3, progress: { done: 5, total: 4 }, at: AT }), "invalid_argument");
+    expectError(
+      transition(running, {
+        type: "iterationRecorded",
+        attempt: 1,
+        iteration: 3,
+        progress: { done: 5, total: 4 },
+        at: AT,
+      }),
+      "invalid_argument",
+    );
   });
 
   it.each([0, -1, 2.5, Number.NaN])("rejects iteration %s as invalid_argument", (iteration) => {
@@ -306,21 +412,35 @@ describe("iterationRecorded", () => {
     { name: "negative tokens", cost: { inputTokens: -5, outputTokens: 0, usd: 0 } },
     { name: "fractional tokens", cost: { inputTokens: 0, outputTokens: 1.5, usd: 0 } },
   ])("rejects a cost with $name as invalid_argument", ({ cost }) => {
-    expectError(transition(running, { type: "iterationRecorded", attempt: 1, iteration: 3, cost, at: AT }), "invalid_argument");
+    expectError(
+      transition(running, { type: "iterationRecorded", attempt: 1, iteration: 3, cost, at: AT }),
+      "invalid_argument",
+    );
   });
 
   it.each([
     { name: "negative", progress: { done: -1, total: 4 } },
     { name: "fractional", progress: { done: 1, total: 4.5 } },
   ])("rejects $name progress as invalid_argument", ({ progress }) => {
-    expectError(transition(running, { type: "iterationRecorded", attempt: 1, iteration: 3, progress, at: AT }), "invalid_argument");
+    expectError(
+      transition(running, { type: "iterationRecorded", attempt: 1, iteration: 3, progress, at: AT }),
+      "invalid_argument",
+    );
   });
 });
 
 describe("finalized", () => {
   const running = makeLoop("running");
   // Written out here on purpose (not imported): the test pins the vocabulary.
-  const flatlineReasons: ReasonCode[] = ["max-iterations-reached", "needs-human", "no-progress", "replica-lost", "budget-exceeded", "timed-out", "prd-invalid"];
+  const flatlineReasons: ReasonCode[] = [
+    "max-iterations-reached",
+    "needs-human",
+    "no-progress",
+    "replica-lost",
+    "budget-exceeded",
+    "timed-out",
+    "prd-invalid",
+  ];
 
   it.each(REASON_CODES.map((reason) => ({ reason })))("synced with $reason", ({ reason }) => {
     const result = transition(running, { type: "finalized", attempt: 1, outcome: "synced", reason, at: AT });
@@ -332,7 +452,14 @@ describe("finalized", () => {
   });
 
   it.each(REASON_CODES.map((reason) => ({ reason })))("flatline with $reason", ({ reason }) => {
-    const result = transition(running, { type: "finalized", attempt: 1, outcome: "flatline", reason, message: "why", at: AT });
+    const result = transition(running, {
+      type: "finalized",
+      attempt: 1,
+      outcome: "flatline",
+      reason,
+      message: "why",
+      at: AT,
+    });
     if (flatlineReasons.includes(reason)) {
       expect(expectOk(result).status).toMatchObject({ state: "flatline", reason, message: "why", finishedAt: AT });
     } else {
@@ -344,8 +471,16 @@ describe("finalized", () => {
 describe("replicaLost", () => {
   it("retries to unresolved with notBefore = at + backoff while attempts remain", () => {
     const loop = makeLoop("running", { attempt: 2 }, { maxAttempts: 3 });
-    const next = expectOk(transition(loop, { type: "replicaLost", attempt: 2, backoffMs: 90_000, message: "node drained", at: AT }));
-    expect(next.status).toMatchObject({ state: "unresolved", reason: "retry-scheduled", message: "node drained", attempt: 2, notBefore: "2025-01-01T01:01:30.000Z" });
+    const next = expectOk(
+      transition(loop, { type: "replicaLost", attempt: 2, backoffMs: 90_000, message: "node drained", at: AT }),
+    );
+    expect(next.status).toMatchObject({
+      state: "unresolved",
+      reason: "retry-scheduled",
+      message: "node drained",
+      attempt: 2,
+      notBefore: "2025-01-01T01:01:30.000Z",
+    });
     expect(next.status.claimedBy).toBeUndefined();
     expect(next.status.executor).toBeUndefined();
     expect(next.status.finishedAt).toBeUndefined();
@@ -396,10 +531,18 @@ describe("timedOut", () => {
 });
 
 describe("cancelRequested", () => {
-  it.each(["unresolved", "running", "flatline"] as const)("cancels a %s loop and keeps the reason as its message", (state) => {
-    const next = expectOk(transition(makeLoop(state), { type: "cancelRequested", reason: "wrong repo", at: AT }));
-    expect(next.status).toMatchObject({ state: "cancelled", reason: "operator-cancelled", message: "wrong repo", finishedAt: AT });
-  });
+  it.each(["unresolved", "running", "flatline"] as const)(
+    "cancels a %s loop and keeps the reason as its message",
+    (state) => {
+      const next = expectOk(transition(makeLoop(state), { type: "cancelRequested", reason: "wrong repo", at: AT }));
+      expect(next.status).toMatchObject({
+        state: "cancelled",
+        reason: "operator-cancelled",
+        message: "wrong repo",
+        finishedAt: AT,
+      });
+    },
+  );
 
   it.each(["", "   ", "\n\t"])("requires a non-blank reason (%j)", (reason) => {
     expectError(transition(makeLoop("running"), { type: "cancelRequested", reason, at: AT }), "invalid_argument");
@@ -414,7 +557,15 @@ describe("retryRequested", () => {
   it("moves attemptBase and iterationBase to the current attempt and iteration", () => {
     const loop = makeLoop("flatline", { attempt: 4, iteration: 17, notBefore: AT });
     const next = expectOk(transition(loop, { type: "retryRequested", reason: "fixed the flaky gate", at: AT }));
-    expect(next.status).toMatchObject({ state: "unresolved", reason: "operator-retry", message: "fixed the flaky gate", attempt: 4, attemptBase: 4, iteration: 17, iterationBase: 17 });
+    expect(next.status).toMatchObject({
+      state: "unresolved",
+      reason: "operator-retry",
+      message: "fixed the flaky gate",
+      attempt: 4,
+      attemptBase: 4,
+      iteration: 17,
+      iterationBase: 17,
+    });
     expect(next.status.finishedAt).toBeUndefined();
     expect(next.status.notBefore).toBeUndefined();
   });
@@ -470,7 +621,10 @@ describe("forceState", () => {
   });
 
   it.each(["", "  "])("requires a non-blank reason (%j)", (reason) => {
-    expectError(transition(makeLoop("running"), { type: "forceState", to: "flatline", reason, at: AT }), "invalid_argument");
+    expectError(
+      transition(makeLoop("running"), { type: "forceState", to: "flatline", reason, at: AT }),
+      "invalid_argument",
+    );
   });
 });
 
@@ -526,7 +680,15 @@ function randomEvent(rand: () => number, loop: Loop, at: string): LoopEvent {
         attempt,
         iteration: loop.status.iteration + pick([-1, 0, 1, 1, 1, 2]),
         ...(rand() < 0.8 ? { progress: { done: rand() < 0.03 ? -1 : int(total + 2), total } } : {}),
-        ...(rand() < 0.8 ? { cost: { inputTokens: int(5000), outputTokens: int(5000), usd: rand() < 0.03 ? -0.5 : int(1_000_000) / 1e7 } } : {}),
+        ...(rand() < 0.8
+          ? {
+              cost: {
+                inputTokens: int(5000),
+                outputTokens: int(5000),
+                usd: rand() < 0.03 ? -0.5 : int(1_000_000) / 1e7,
+              },
+            }
+          : {}),
         at,
       };
     }
@@ -543,7 +705,12 @@ function randomEvent(rand: () => number, loop: Loop, at: string): LoopEvent {
     case "retryRequested":
       return { type, reason, at };
     case "forceState":
-      return { type, to: rand() < 0.02 ? pick(LOOP_STATES) : pick(["unresolved", "running", "flatline"] as const), reason, at };
+      return {
+        type,
+        to: rand() < 0.02 ? pick(LOOP_STATES) : pick(["unresolved", "running", "flatline"] as const),
+        reason,
+        at,
+      };
   }
 }
 
@@ -577,7 +744,9 @@ function walk(seed: number, steps: number, stats: WalkStats): void {
     }
     const next = result.loop;
     const fail = (what: string): never => {
-      throw new Error(`seed ${seed}, step ${step}: ${what}\n  before: ${JSON.stringify(before.status)}\n  event: ${JSON.stringify(event)}\n  after: ${JSON.stringify(next.status)}`);
+      throw new Error(
+        `seed ${seed}, step ${step}: ${what}\n  before: ${JSON.stringify(before.status)}\n  event: ${JSON.stringify(event)}\n  after: ${JSON.stringify(next.status)}`,
+      );
     };
     const parsed = Loop.safeParse(next);
     if (!parsed.success) fail(`the next loop fails Loop.safeParse: ${parsed.error.message}`);
@@ -585,9 +754,14 @@ function walk(seed: number, steps: number, stats: WalkStats): void {
     if (next.status.attempt < before.status.attempt) fail("attempt decreased");
     if (next.status.iteration < before.status.iteration) fail("iteration decreased");
     if (next.cost.usd < before.cost.usd) fail("cost decreased");
-    if (next.status.attempt - next.status.attemptBase > next.spec.limits.maxAttempts) fail("more attempts than maxAttempts");
-    if ((next.status.finishedAt !== undefined) !== isFinished(next.status.state)) fail("finishedAt does not match the state");
-    if (next.status.state === "unresolved" && (next.status.claimedBy !== undefined || next.status.executor !== undefined)) {
+    if (next.status.attempt - next.status.attemptBase > next.spec.limits.maxAttempts)
+      fail("more attempts than maxAttempts");
+    if ((next.status.finishedAt !== undefined) !== isFinished(next.status.state))
+      fail("finishedAt does not match the state");
+    if (
+      next.status.state === "unresolved" &&
+      (next.status.claimedBy !== undefined || next.status.executor !== undefined)
+    ) {
       fail("an unresolved loop still names a scheduler or executor");
     }
     if (result.changed) stats.accepted.add(`${before.status.state}:${event.type}`);

@@ -24,7 +24,14 @@ export type LoopEvent =
       cost?: LoopCost;
       at: string;
     }
-  | { type: "finalized"; attempt: number; outcome: "synced" | "flatline"; reason: ReasonCode; message?: string; at: string }
+  | {
+      type: "finalized";
+      attempt: number;
+      outcome: "synced" | "flatline";
+      reason: ReasonCode;
+      message?: string;
+      at: string;
+    }
   | {
       type: "replicaLost";
       attempt: number;
@@ -54,7 +61,15 @@ export const LOOP_EVENT_TYPES: readonly LoopEventType[] = [
 /** Which events each state accepts. Anything else is `invalid_transition`. */
 export const TRANSITIONS: Readonly<Record<LoopState, readonly LoopEventType[]>> = {
   unresolved: ["claimed", "timedOut", "cancelRequested", "forceState"],
-  running: ["replicaStarted", "iterationRecorded", "finalized", "replicaLost", "timedOut", "cancelRequested", "forceState"],
+  running: [
+    "replicaStarted",
+    "iterationRecorded",
+    "finalized",
+    "replicaLost",
+    "timedOut",
+    "cancelRequested",
+    "forceState",
+  ],
   flatline: ["cancelRequested", "retryRequested", "forceState"],
   synced: [],
   cancelled: [],
@@ -98,9 +113,16 @@ export function transition(loop: Loop, event: LoopEvent): TransitionResult {
   }
   const next = (status: Partial<Loop["status"]>, extra: Partial<Loop> = {}): TransitionResult => {
     // A status message is bounded (the loop record must stay valid and small): keep its head.
-    const message = status.message !== undefined && status.message.length > STATUS_MESSAGE_MAX ? status.message.slice(0, STATUS_MESSAGE_MAX - 1) + "…" : status.message;
+    const message =
+      status.message !== undefined && status.message.length > STATUS_MESSAGE_MAX
+        ? status.message.slice(0, STATUS_MESSAGE_MAX - 1) + "…"
+        : status.message;
     const patch = "message" in status ? { ...status, message } : status;
-    return { ok: true, changed: true, loop: { ...loop, ...extra, status: { ...loop.status, ...patch, updatedAt: event.at } } };
+    return {
+      ok: true,
+      changed: true,
+      loop: { ...loop, ...extra, status: { ...loop.status, ...patch, updatedAt: event.at } },
+    };
   };
 
   switch (event.type) {
@@ -136,7 +158,10 @@ export function transition(loop: Loop, event: LoopEvent): TransitionResult {
         return fail("invalid_argument", "progress counts must be non-negative integers");
       }
       if (event.cost && !LoopCost.safeParse(event.cost).success) {
-        return fail("invalid_argument", "cost must have non-negative integer token counts and a non-negative finite usd");
+        return fail(
+          "invalid_argument",
+          "cost must have non-negative integer token counts and a non-negative finite usd",
+        );
       }
       const add = event.cost ?? { inputTokens: 0, outputTokens: 0, usd: 0 };
       return next(
@@ -163,7 +188,9 @@ export function transition(loop: Loop, event: LoopEvent): TransitionResult {
         return next({
           state: "flatline",
           reason: "replica-lost",
-          message: event.message ?? `replica lost on attempt ${loop.status.attempt}; ${used} of ${loop.spec.limits.maxAttempts} attempts used`,
+          message:
+            event.message ??
+            `replica lost on attempt ${loop.status.attempt}; ${used} of ${loop.spec.limits.maxAttempts} attempts used`,
           finishedAt: event.at,
         });
       }
@@ -177,7 +204,12 @@ export function transition(loop: Loop, event: LoopEvent): TransitionResult {
       });
     }
     case "timedOut":
-      return next({ state: "flatline", reason: "timed-out", message: "the loop exceeded its wall-clock timeout", finishedAt: event.at });
+      return next({
+        state: "flatline",
+        reason: "timed-out",
+        message: "the loop exceeded its wall-clock timeout",
+        finishedAt: event.at,
+      });
     case "cancelRequested": {
       if (!event.reason.trim()) return fail("invalid_argument", "a reason is required to cancel");
       return next({ state: "cancelled", reason: "operator-cancelled", message: event.reason, finishedAt: event.at });

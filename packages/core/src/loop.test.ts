@@ -1,9 +1,19 @@
 import { describe, expect, it } from "vitest";
 import { newId } from "./ids.ts";
-import { ConcurrencyKey, CreateLoopInput, DEFAULT_LIMITS, DEFAULT_PRIORITY, RepoSpec, defaultConcurrencyKey, workBranchOf } from "./loop.ts";
+import {
+  ConcurrencyKey,
+  CreateLoopInput,
+  DEFAULT_LIMITS,
+  DEFAULT_PRIORITY,
+  RepoSpec,
+  defaultConcurrencyKey,
+  workBranchOf,
+} from "./loop.ts";
 import type { CreateLoopRequest } from "./loop.ts";
 
-function request(overrides: { spec?: Partial<CreateLoopRequest["spec"]> } & Omit<Partial<CreateLoopRequest>, "spec"> = {}): CreateLoopRequest {
+function request(
+  overrides: { spec?: Partial<CreateLoopRequest["spec"]> } & Omit<Partial<CreateLoopRequest>, "spec"> = {},
+): CreateLoopRequest {
   const { spec, ...rest } = overrides;
   return {
     spec: { repo: { url: "https://github.com/acme/app.git" }, prd: { kind: "path" }, ...spec },
@@ -37,7 +47,9 @@ describe("CreateLoopInput", () => {
   });
 
   it("fills in the defaults of a partly given agent and limits", () => {
-    const parsed = CreateLoopInput.parse(request({ spec: { agent: { provider: "codex" }, limits: { maxAttempts: 5 } } }));
+    const parsed = CreateLoopInput.parse(
+      request({ spec: { agent: { provider: "codex" }, limits: { maxAttempts: 5 } } }),
+    );
     expect(parsed.spec.agent).toEqual({ provider: "codex", args: [] });
     expect(parsed.spec.limits).toEqual({ ...DEFAULT_LIMITS, maxAttempts: 5 });
   });
@@ -84,13 +96,19 @@ describe("CreateLoopInput", () => {
   });
 
   it("checks the base branch the same way", () => {
-    expect(issuePaths(request({ spec: { repo: { url: "x", baseBranch: "-main" } } }))).toEqual(["spec.repo.baseBranch"]);
+    expect(issuePaths(request({ spec: { repo: { url: "x", baseBranch: "-main" } } }))).toEqual([
+      "spec.repo.baseBranch",
+    ]);
   });
 
   it("rejects provider `command` without a command, at spec.agent.command", () => {
     expect(issuePaths(request({ spec: { agent: { provider: "command" } } }))).toEqual(["spec.agent.command"]);
-    expect(issuePaths(request({ spec: { agent: { provider: "command", command: "" } } }))).toEqual(["spec.agent.command"]);
-    expect(CreateLoopInput.safeParse(request({ spec: { agent: { provider: "command", command: "./agent.sh" } } })).success).toBe(true);
+    expect(issuePaths(request({ spec: { agent: { provider: "command", command: "" } } }))).toEqual([
+      "spec.agent.command",
+    ]);
+    expect(
+      CreateLoopInput.safeParse(request({ spec: { agent: { provider: "command", command: "./agent.sh" } } })).success,
+    ).toBe(true);
   });
 
   it.each([1000, -1, 1.5])("rejects priority %s at priority", (priority) => {
@@ -119,7 +137,9 @@ describe("CreateLoopInput", () => {
   });
 
   it("reports every bad field, not just the first", () => {
-    const paths = issuePaths(request({ priority: 1000, spec: { repo: { url: "x", workBranch: ".." }, limits: { maxCostUsd: -1 } } }));
+    const paths = issuePaths(
+      request({ priority: 1000, spec: { repo: { url: "x", workBranch: ".." }, limits: { maxCostUsd: -1 } } }),
+    );
     expect(paths.sort()).toEqual(["priority", "spec.limits.maxCostUsd", "spec.repo.workBranch"]);
   });
 });
@@ -142,8 +162,12 @@ describe("defaultConcurrencyKey", () => {
   });
 
   it("gives different repositories different keys", () => {
-    expect(defaultConcurrencyKey("https://github.com/acme/app")).not.toBe(defaultConcurrencyKey("https://github.com/acme/api"));
-    expect(defaultConcurrencyKey("https://github.com/acme/app")).not.toBe(defaultConcurrencyKey("https://gitlab.com/acme/app"));
+    expect(defaultConcurrencyKey("https://github.com/acme/app")).not.toBe(
+      defaultConcurrencyKey("https://github.com/acme/api"),
+    );
+    expect(defaultConcurrencyKey("https://github.com/acme/app")).not.toBe(
+      defaultConcurrencyKey("https://gitlab.com/acme/app"),
+    );
   });
 
   it("leaves credentials in the URL out of the key", () => {

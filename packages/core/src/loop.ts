@@ -24,7 +24,15 @@ export function isFinished(state: LoopState): boolean {
 /** Why a loop is `synced`. */
 export const SYNCED_REASON_CODES = ["all-stories-passed"] as const;
 /** Why a loop is `flatline` (a replica finalizes with one; the reconciler sets the last two). */
-export const FLATLINE_REASON_CODES = ["max-iterations-reached", "needs-human", "no-progress", "budget-exceeded", "prd-invalid", "replica-lost", "timed-out"] as const;
+export const FLATLINE_REASON_CODES = [
+  "max-iterations-reached",
+  "needs-human",
+  "no-progress",
+  "budget-exceeded",
+  "prd-invalid",
+  "replica-lost",
+  "timed-out",
+] as const;
 
 /** Machine-readable reasons attached to a loop's status. */
 export const REASON_CODES = [
@@ -67,7 +75,11 @@ export const AgentSpec = z
   })
   .superRefine((agent, ctx) => {
     if (agent.provider === "command" && !agent.command) {
-      ctx.addIssue({ code: "custom", path: ["command"], message: "agent.command is required when provider is `command`" });
+      ctx.addIssue({
+        code: "custom",
+        path: ["command"],
+        message: "agent.command is required when provider is `command`",
+      });
     }
   });
 export type AgentSpec = z.infer<typeof AgentSpec>;
@@ -87,9 +99,19 @@ export const LoopLimits = z.object({
   /** Agent iterations across all attempts. */
   maxIterations: z.number().int().min(1).max(10_000).default(DEFAULT_LIMITS.maxIterations),
   /** Wall-clock limit for the whole loop, from its first claim. */
-  timeoutMs: z.number().int().min(1000).max(7 * 24 * 3600 * 1000).default(DEFAULT_LIMITS.timeoutMs),
+  timeoutMs: z
+    .number()
+    .int()
+    .min(1000)
+    .max(7 * 24 * 3600 * 1000)
+    .default(DEFAULT_LIMITS.timeoutMs),
   /** One agent run. */
-  agentTimeoutMs: z.number().int().min(1000).max(24 * 3600 * 1000).default(DEFAULT_LIMITS.agentTimeoutMs),
+  agentTimeoutMs: z
+    .number()
+    .int()
+    .min(1000)
+    .max(24 * 3600 * 1000)
+    .default(DEFAULT_LIMITS.agentTimeoutMs),
   /** Failed iterations in a row on one story before `flatline` with `needs-human`. */
   maxConsecutiveFailures: z.number().int().min(1).max(100).default(DEFAULT_LIMITS.maxConsecutiveFailures),
   /** Iterations in a row without a diff before `flatline` with `no-progress`. */
@@ -121,7 +143,10 @@ const GitRef = z
   .max(255)
   // git check-ref-format also refuses a component that starts with `.` or ends with `.lock`, and a
   // leading `/`; the replica's `git checkout -b` would otherwise fail long after the loop was accepted.
-  .regex(/^(?![-/.])(?!.*\.\.)(?!.*\/\/)(?!.*\/\.)(?!.*\.lock\/)[A-Za-z0-9._\-/]+(?<!\.lock)(?<![/.])$/, "must be a valid git branch name");
+  .regex(
+    /^(?![-/.])(?!.*\.\.)(?!.*\/\/)(?!.*\/\.)(?!.*\.lock\/)[A-Za-z0-9._\-/]+(?<!\.lock)(?<![/.])$/,
+    "must be a valid git branch name",
+  );
 
 export const RepoSpec = z.object({
   /** Anything `git clone` accepts: https URL, ssh, or a local path / file:// URL. */
@@ -236,7 +261,14 @@ export const Loop = z.object({
   cost: LoopCost,
   /** Operator steering messages not yet delivered to a replica. */
   steering: z
-    .array(z.object({ id: z.string(), message: z.string().max(LIMITS.steerMessageBytes), at: z.string().datetime(), actor: z.string() }))
+    .array(
+      z.object({
+        id: z.string(),
+        message: z.string().max(LIMITS.steerMessageBytes),
+        at: z.string().datetime(),
+        actor: z.string(),
+      }),
+    )
     .default([]),
 });
 export type Loop = z.infer<typeof Loop>;
@@ -253,7 +285,10 @@ export interface VersionedLoop {
  */
 export function defaultConcurrencyKey(repoUrl: string): string {
   // Trailing slashes first, so that `…/app.git/` loses its `.git` like `…/app.git` does.
-  const trimmed = repoUrl.trim().replace(/\/+$/, "").replace(/\.git$/, "");
+  const trimmed = repoUrl
+    .trim()
+    .replace(/\/+$/, "")
+    .replace(/\.git$/, "");
   const withoutScheme = trimmed.replace(/^[a-z]+:\/\//i, "").replace(/^[^@/]+@/, "");
   const key = withoutScheme.replace(/[:/\s]+/g, "_").replace(/[^A-Za-z0-9._-]/g, "-");
   return (key || "default").slice(-256);

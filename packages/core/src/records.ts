@@ -72,8 +72,17 @@ export const HandoffInput = z.object({
   remaining: Lines,
   decisions: Lines,
   uncertain: Lines,
-  diffSummary: z.string().max(64 * 1024).default(""),
-  validation: z.object({ state: ValidationState, details: z.string().max(64 * 1024).default("") }),
+  diffSummary: z
+    .string()
+    .max(64 * 1024)
+    .default(""),
+  validation: z.object({
+    state: ValidationState,
+    details: z
+      .string()
+      .max(64 * 1024)
+      .default(""),
+  }),
   nextSteps: Lines,
   artifactRefs: Lines,
 });

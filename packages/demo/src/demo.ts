@@ -57,7 +57,8 @@ export const DEMO_PRD = {
 const RECORDINGS: Record<string, Record<string, string>> = {
   "US-001": {
     "src/add.js": "export function add(a, b) {\n  return a + b;\n}\n",
-    "test/add.test.js": 'import { test } from "node:test";\nimport assert from "node:assert/strict";\nimport { add } from "../src/add.js";\n\ntest("add", () => {\n  assert.equal(add(2, 3), 5);\n});\n',
+    "test/add.test.js":
+      'import { test } from "node:test";\nimport assert from "node:assert/strict";\nimport { add } from "../src/add.js";\n\ntest("add", () => {\n  assert.equal(add(2, 3), 5);\n});\n',
   },
   "US-002": {
     "src/multiply.js": "export function multiply(a, b) {\n  return a * b;\n}\n",
@@ -82,12 +83,25 @@ function git(cwd: string, args: string[], base: NodeJS.ProcessEnv): void {
   execFileSync("git", args, {
     cwd,
     stdio: "ignore",
-    env: { ...base, GIT_AUTHOR_NAME: "Smith demo", GIT_AUTHOR_EMAIL: "demo@smith.local", GIT_COMMITTER_NAME: "Smith demo", GIT_COMMITTER_EMAIL: "demo@smith.local" },
+    env: {
+      ...base,
+      GIT_AUTHOR_NAME: "Smith demo",
+      GIT_AUTHOR_EMAIL: "demo@smith.local",
+      GIT_COMMITTER_NAME: "Smith demo",
+      GIT_COMMITTER_EMAIL: "demo@smith.local",
+    },
   });
 }
 
 /** Creates the demo under `dir`: `dir/calc.git` (remote), `dir/replay/` (recordings). */
-export function createDemoRepository(dir: string, options: { prd?: object; recordings?: Record<string, Record<string, string>>; /** Environment for git (PATH, HOME). */ env: NodeJS.ProcessEnv }): DemoRepository {
+export function createDemoRepository(
+  dir: string,
+  options: {
+    prd?: object;
+    recordings?: Record<string, Record<string, string>>;
+    /** Environment for git (PATH, HOME). */ env: NodeJS.ProcessEnv;
+  },
+): DemoRepository {
   const remote = join(dir, "calc.git");
   const seed = join(dir, "calc-seed");
   const replayDir = join(dir, "replay");
@@ -98,7 +112,12 @@ export function createDemoRepository(dir: string, options: { prd?: object; recor
   mkdirSync(seed, { recursive: true });
   git(seed, ["init", "--quiet", "--initial-branch=main"], options.env);
   write(seed, {
-    "package.json": JSON.stringify({ name: "calc", version: "0.0.0", private: true, type: "module", scripts: { test: "node --test" } }, null, 2) + "\n",
+    "package.json":
+      JSON.stringify(
+        { name: "calc", version: "0.0.0", private: true, type: "module", scripts: { test: "node --test" } },
+        null,
+        2,
+      ) + "\n",
     "README.md": "# calc\n\nBuilt by a Smith loop.\n",
     [prdPath]: prd,
   });

@@ -2,4 +2,10 @@ export { LocalProcessExecutor, type LocalProcessExecutorOptions } from "./local.
 // The Kubernetes manifests (pure; no client is loaded). The KubernetesJobExecutor itself is
 // imported from `@smith/executor/kubernetes`: it loads @kubernetes/client-node, which would add
 // about half a second to every `smith` CLI start that only needs the local executor.
-export { type ReplicaManifestInput, type ReplicaTemplate, buildJob, buildTokenSecret, jobName } from "./kubernetes/manifests.ts";
+export {
+  type ReplicaManifestInput,
+  type ReplicaTemplate,
+  buildJob,
+  buildTokenSecret,
+  jobName,
+} from "./kubernetes/manifests.ts";

@@ -14,7 +14,14 @@ function loop(): Loop {
     spec: { repo: { url: "x" }, prd: { kind: "path" }, agent: { provider: "replay" } },
     priority: 100,
     concurrencyKey: "k",
-    status: { state: "running", attempt: 1, iteration: 0, progress: { done: 0, total: 0 }, createdAt: at, updatedAt: at },
+    status: {
+      state: "running",
+      attempt: 1,
+      iteration: 0,
+      progress: { done: 0, total: 0 },
+      createdAt: at,
+      updatedAt: at,
+    },
     cost: { inputTokens: 0, outputTokens: 0, usd: 0 },
   });
 }
@@ -40,8 +47,15 @@ async function until(fn: () => Promise<boolean>, ms = 10_000): Promise<void> {
 describe("LocalProcessExecutor", () => {
   test("runs a detached replica with its env, records its exit code and log", async ({ tmpDir }) => {
     const script = join(tmpDir, "replica.sh");
-    writeFileSync(script, 'echo "loop=$SMITH_LOOP_ID attempt=$SMITH_ATTEMPT token=$SMITH_TOKEN api=$SMITH_API_URL"; exit 3\n');
-    const ex = new LocalProcessExecutor({ stateDir: tmpDir, command: ["/bin/sh", script], env: { SMITH_API_URL: "http://api" } });
+    writeFileSync(
+      script,
+      'echo "loop=$SMITH_LOOP_ID attempt=$SMITH_ATTEMPT token=$SMITH_TOKEN api=$SMITH_API_URL"; exit 3\n',
+    );
+    const ex = new LocalProcessExecutor({
+      stateDir: tmpDir,
+      command: ["/bin/sh", script],
+      env: { SMITH_API_URL: "http://api" },
+    });
     const l = loop();
     const handle = await ex.start({ loop: l, attempt: 2, token: "tok" });
     expect(handle).toEqual({ kind: "local", id: `${l.id}-2` });

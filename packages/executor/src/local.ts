@@ -1,4 +1,11 @@
-import { SmithError, type Executor, type ExecutorHandle, type ListedReplica, type ReplicaLaunch, type ReplicaStatus } from "@smith/core";
+import {
+  SmithError,
+  type Executor,
+  type ExecutorHandle,
+  type ListedReplica,
+  type ReplicaLaunch,
+  type ReplicaStatus,
+} from "@smith/core";
 import { spawn } from "node:child_process";
 import { mkdirSync, openSync, closeSync, readFileSync, readdirSync, writeFileSync, existsSync } from "node:fs";
 import { join } from "node:path";
@@ -35,14 +42,16 @@ export class LocalProcessExecutor implements Executor {
   private readonly root: string;
 
   constructor(options: LocalProcessExecutorOptions) {
-    if (options.command.length === 0) throw new SmithError("invalid_argument", "the replica command is empty", { field: "command" });
+    if (options.command.length === 0)
+      throw new SmithError("invalid_argument", "the replica command is empty", { field: "command" });
     this.options = options;
     this.root = join(options.stateDir, "replicas");
     mkdirSync(this.root, { recursive: true });
   }
 
   private dir(id: string): string {
-    if (!/^[0-9a-z]{26}-\d+$/.test(id)) throw new SmithError("invalid_argument", `not a local replica handle: ${id}`, { field: "handle.id" });
+    if (!/^[0-9a-z]{26}-\d+$/.test(id))
+      throw new SmithError("invalid_argument", `not a local replica handle: ${id}`, { field: "handle.id" });
     return join(this.root, id);
   }
 
@@ -70,7 +79,13 @@ export class LocalProcessExecutor implements Executor {
       const pid = child.pid;
       if (pid === undefined) throw new SmithError("internal", `could not start the replica for ${id}`);
       child.unref();
-      const record: RunRecord = { loopId: launch.loop.id, attempt: launch.attempt, pid, startedAt: new Date().toISOString(), startTicks: startTicks(pid) };
+      const record: RunRecord = {
+        loopId: launch.loop.id,
+        attempt: launch.attempt,
+        pid,
+        startedAt: new Date().toISOString(),
+        startTicks: startTicks(pid),
+      };
       writeFileSync(join(dir, "record.json"), JSON.stringify(record));
       return { kind: this.kind, id };
     } finally {
@@ -84,7 +99,8 @@ export class LocalProcessExecutor implements Executor {
     const record = readRecord(dir);
     if (!record) return { phase: "unknown", message: "no run record" };
     const exit = readExit(dir);
-    if (exit !== undefined) return exit === 0 ? { phase: "succeeded", exitCode: 0 } : { phase: "failed", exitCode: exit };
+    if (exit !== undefined)
+      return exit === 0 ? { phase: "succeeded", exitCode: 0 } : { phase: "failed", exitCode: exit };
     if (isAlive(record)) return { phase: "running" };
     return { phase: "failed", message: "the replica process is gone without an exit record" };
   }

@@ -10,7 +10,13 @@ function bareRemote(dir: string): string {
   const remote = join(dir, "remote.git");
   execFileSync("git", ["init", "--quiet", "--bare", "--initial-branch=main", remote]);
   mkdirSync(seed);
-  const env = { ...process.env, GIT_AUTHOR_NAME: "t", GIT_AUTHOR_EMAIL: "t@t", GIT_COMMITTER_NAME: "t", GIT_COMMITTER_EMAIL: "t@t" };
+  const env = {
+    ...process.env,
+    GIT_AUTHOR_NAME: "t",
+    GIT_AUTHOR_EMAIL: "t@t",
+    GIT_COMMITTER_NAME: "t",
+    GIT_COMMITTER_EMAIL: "t@t",
+  };
   execFileSync("git", ["init", "--quiet", "--initial-branch=main"], { cwd: seed });
   writeFileSync(join(seed, "README.md"), "hello\n");
   execFileSync("git", ["add", "."], { cwd: seed, env });
@@ -46,6 +52,9 @@ describe("git", () => {
 
   test("a failing command is a typed error with the command and its stderr", async ({ tmpDir }) => {
     const g = new Git({ cwd: tmpDir, env: { PATH: process.env.PATH ?? "" } });
-    await expect(g.run(["checkout", "nope"])).rejects.toMatchObject({ code: "internal", details: { command: "git checkout nope" } });
+    await expect(g.run(["checkout", "nope"])).rejects.toMatchObject({
+      code: "internal",
+      details: { command: "git checkout nope" },
+    });
   });
 });

@@ -44,18 +44,32 @@ export class Git {
       execFile(
         "git",
         args,
-        { cwd: options.cwd ?? this.cwd, env, timeout: this.timeoutMs, maxBuffer: 64 * 1024 * 1024, killSignal: "SIGKILL" },
+        {
+          cwd: options.cwd ?? this.cwd,
+          env,
+          timeout: this.timeoutMs,
+          maxBuffer: 64 * 1024 * 1024,
+          killSignal: "SIGKILL",
+        },
         (err, stdout, stderr) => {
-          const code = err ? (typeof (err as { code?: unknown }).code === "number" ? ((err as { code: number }).code) : 1) : 0;
+          const code = err
+            ? typeof (err as { code?: unknown }).code === "number"
+              ? (err as { code: number }).code
+              : 1
+            : 0;
           resolve({ stdout: String(stdout), stderr: String(stderr), exitCode: code });
         },
       );
     });
     if (result.exitCode !== 0 && !options.allowFailure) {
-      throw new SmithError("internal", `git ${args[0] ?? ""} failed (exit ${result.exitCode}): ${tailText(result.stderr.trim() || result.stdout.trim(), 2000)}`, {
-        command: `git ${args.join(" ")}`,
-        exitCode: result.exitCode,
-      });
+      throw new SmithError(
+        "internal",
+        `git ${args[0] ?? ""} failed (exit ${result.exitCode}): ${tailText(result.stderr.trim() || result.stdout.trim(), 2000)}`,
+        {
+          command: `git ${args.join(" ")}`,
+          exitCode: result.exitCode,
+        },
+      );
     }
     return result;
   }

@@ -5,9 +5,14 @@ export interface Logger {
   error(message: string, fields?: Record<string, unknown>): void;
 }
 
-export function jsonLogger(component: string, write: (line: string) => void = (l) => process.stderr.write(l + "\n")): Logger {
-  const emit = (level: string) => (message: string, fields: Record<string, unknown> = {}) =>
-    write(JSON.stringify({ ts: new Date().toISOString(), level, component, message, ...fields }));
+export function jsonLogger(
+  component: string,
+  write: (line: string) => void = (l) => process.stderr.write(l + "\n"),
+): Logger {
+  const emit =
+    (level: string) =>
+    (message: string, fields: Record<string, unknown> = {}) =>
+      write(JSON.stringify({ ts: new Date().toISOString(), level, component, message, ...fields }));
   return { info: emit("info"), warn: emit("warn"), error: emit("error") };
 }
 

@@ -4,7 +4,11 @@ import { describe, expect } from "vitest";
 import type { SmithStore } from "./store.ts";
 import { loopRequest, testStore } from "./testSupport.ts";
 
-async function drain(store: SmithStore, session: Awaited<ReturnType<SmithStore["openSession"]>>, options = {}): Promise<{ loop: Loop; revision: string }[]> {
+async function drain(
+  store: SmithStore,
+  session: Awaited<ReturnType<SmithStore["openSession"]>>,
+  options = {},
+): Promise<{ loop: Loop; revision: string }[]> {
   const out: { loop: Loop; revision: string }[] = [];
   for (;;) {
     const claimed = await store.claims.claimNext(session, { perKeyLimit: 10_000, ...options });
@@ -14,7 +18,10 @@ async function drain(store: SmithStore, session: Awaited<ReturnType<SmithStore["
 }
 
 describe("claiming", () => {
-  test("exactly-once: 8 concurrent claimers (own clients and leases) over 300 queued loops", async ({ etcdEndpoint, prefix }) => {
+  test("exactly-once: 8 concurrent claimers (own clients and leases) over 300 queued loops", async ({
+    etcdEndpoint,
+    prefix,
+  }) => {
     const creator = testStore(etcdEndpoint, prefix);
     const claimers = Array.from({ length: 8 }, () => testStore(etcdEndpoint, prefix));
     try {
@@ -25,7 +32,9 @@ describe("claiming", () => {
         expect(res.every((r) => r.ok)).toBe(true);
       }
       const sessions = await Promise.all(claimers.map((s) => s.openSession({ ttlSeconds: 30 })));
-      const results = await Promise.all(claimers.map((s, i) => drain(s, sessions[i] as NonNullable<(typeof sessions)[number]>)));
+      const results = await Promise.all(
+        claimers.map((s, i) => drain(s, sessions[i] as NonNullable<(typeof sessions)[number]>)),
+      );
       const all = results.flat();
       const ids = all.map((c) => c.loop.id);
       expect(ids).toHaveLength(300);
@@ -65,7 +74,11 @@ describe("claiming", () => {
       // Finishing one repo-a loop releases its slot in the same txn: exactly one more can run.
       const first = claimed.find((c) => c.loop.concurrencyKey === "repo-a");
       if (!first) throw new Error("no repo-a claim");
-      await store.loops.transition(first.loop.id, { type: "cancelRequested", reason: "done", at: new Date().toISOString() });
+      await store.loops.transition(first.loop.id, {
+        type: "cancelRequested",
+        reason: "done",
+        at: new Date().toISOString(),
+      });
       const next = await store.claims.claimNext(s1, opts);
       expect(next?.loop.concurrencyKey).toBe("repo-a");
       expect(await store.claims.claimNext(s2, opts)).toBeUndefined();
@@ -104,7 +117,11 @@ describe("claiming", () => {
       const orphans = await store.claims.orphans({ startGraceMs: 60_000 });
       expect(orphans.map((o) => o.loop.id).sort()).toEqual(claimed.map((c) => c.loop.id).sort());
       for (const o of orphans) {
-        await store.loops.transition(o.loop.id, { type: "replicaLost", attempt: o.loop.status.attempt, at: new Date().toISOString() }, { expectedRevision: o.revision });
+        await store.loops.transition(
+          o.loop.id,
+          { type: "replicaLost", attempt: o.loop.status.attempt, at: new Date().toISOString() },
+          { expectedRevision: o.revision },
+        );
       }
       const alive = await store.openSession();
       const again = await drain(store, alive);
@@ -115,7 +132,10 @@ describe("claiming", () => {
     }
   });
 
-  test("lease expired (connection cut past the TTL): the session reports lost and its claims vanish", async ({ etcd, prefix }) => {
+  test("lease expired (connection cut past the TTL): the session reports lost and its claims vanish", async ({
+    etcd,
+    prefix,
+  }) => {
     const proxy = await startTcpProxy({ host: "127.0.0.1", port: etcd.clientPort });
     const direct = testStore(etcd.endpoint, prefix);
     const viaProxy = testStore(proxy.endpoint, prefix, { fastRecovery: true });
@@ -150,7 +170,12 @@ describe("claiming", () => {
       const session = await store.openSession();
       const first = await store.claims.claimNext(session);
       if (!first) throw new Error("not claimed");
-      await store.loops.transition(first.loop.id, { type: "replicaLost", attempt: 1, backoffMs: 10_000, at: new Date(now).toISOString() });
+      await store.loops.transition(first.loop.id, {
+        type: "replicaLost",
+        attempt: 1,
+        backoffMs: 10_000,
+        at: new Date(now).toISOString(),
+      });
       expect(await store.claims.claimNext(session)).toBeUndefined();
       now += 10_001;
       const second = await store.claims.claimNext(session);

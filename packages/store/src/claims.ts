@@ -84,7 +84,9 @@ export class ClaimRepository {
     const end = prefixEnd(queuePrefix);
     for (let page = 0; page < 100; page++) {
       // Serializable reads are enough here: the claim txn compares everything it relies on.
-      const res = await etcdCall(() => client.getAll().inRange({ start, end }).limit(pageSize).serializable(true).exec());
+      const res = await etcdCall(() =>
+        client.getAll().inRange({ start, end }).limit(pageSize).serializable(true).exec(),
+      );
       for (const kv of res.kvs) {
         const queueKey = kv.key.toString();
         const entry = JSON.parse(kv.value.toString()) as QueueValue;
@@ -94,15 +96,27 @@ export class ClaimRepository {
         for (let tries = 0; tries < 5; tries++) {
           let globalSlot: string | undefined;
           if (options.maxRunning !== undefined) {
-            globalSlot = freeSlot(await slotsOf(GLOBAL_SLOT_KEY), keys.slot(GLOBAL_SLOT_KEY, 0).slice(0, -1), options.maxRunning);
+            globalSlot = freeSlot(
+              await slotsOf(GLOBAL_SLOT_KEY),
+              keys.slot(GLOBAL_SLOT_KEY, 0).slice(0, -1),
+              options.maxRunning,
+            );
             if (!globalSlot) return undefined;
           }
           const limit = options.keyLimits?.[entry.concurrencyKey] ?? perKeyLimit;
-          const keySlot = freeSlot(await slotsOf(entry.concurrencyKey), keys.slot(entry.concurrencyKey, 0).slice(0, -1), limit);
+          const keySlot = freeSlot(
+            await slotsOf(entry.concurrencyKey),
+            keys.slot(entry.concurrencyKey, 0).slice(0, -1),
+            limit,
+          );
           if (!keySlot) break;
           const current = await this.loops.get(entry.loopId);
-          if (!current || current.loop.status.state !== "unresolved" || current.loop.status.queueKey !== queueKey) break;
-          const claimed = await this.tryClaim(session, current, queueKey, [keySlot, ...(globalSlot ? [globalSlot] : [])]);
+          if (!current || current.loop.status.state !== "unresolved" || current.loop.status.queueKey !== queueKey)
+            break;
+          const claimed = await this.tryClaim(session, current, queueKey, [
+            keySlot,
+            ...(globalSlot ? [globalSlot] : []),
+          ]);
           if (claimed) return claimed;
           this.stats.conflicts++;
           occupied.clear();
@@ -115,7 +129,12 @@ export class ClaimRepository {
     return undefined;
   }
 
-  private async tryClaim(session: Session, current: VersionedLoop, queueKey: string, slots: string[]): Promise<VersionedLoop | undefined> {
+  private async tryClaim(
+    session: Session,
+    current: VersionedLoop,
+    queueKey: string,
+    slots: string[],
+  ): Promise<VersionedLoop | undefined> {
     const { client, keys } = this.ctx;
     const at = this.ctx.now().toISOString();
     const result = transition(current.loop, { type: "claimed", schedulerId: session.id, at });
@@ -125,10 +144,22 @@ export class ClaimRepository {
     const attempt = plan.loop.status.attempt;
     const ops: IOperation[] = [
       ...plan.ops,
-      ...slots.map((s) => client.put(s).value(encode({ schemaVersion: SCHEMA_VERSION, loopId: current.loop.id, attempt } satisfies SlotRecord))),
+      ...slots.map((s) =>
+        client
+          .put(s)
+          .value(encode({ schemaVersion: SCHEMA_VERSION, loopId: current.loop.id, attempt } satisfies SlotRecord)),
+      ),
       client
         .put(keys.claim(current.loop.id))
-        .value(encode({ schemaVersion: SCHEMA_VERSION, loopId: current.loop.id, attempt, schedulerId: session.id, at } satisfies ClaimRecord))
+        .value(
+          encode({
+            schemaVersion: SCHEMA_VERSION,
+            loopId: current.loop.id,
+            attempt,
+            schedulerId: session.id,
+            at,
+          } satisfies ClaimRecord),
+        )
         .lease(session.lease_id),
     ];
     const res = await txn(
@@ -172,7 +203,7 @@ export class ClaimRepository {
         // replica that died after heartbeating would otherwise stay unnoticed for startGraceMs more.
         const started = Date.parse(loop.status.attemptStartedAt ?? loop.status.updatedAt);
         const pastGrace = this.ctx.now().getTime() - started > options.startGraceMs;
-        if ((claim && claim.attempt === loop.status.attempt) && !pastGrace) continue;
+        if (claim && claim.attempt === loop.status.attempt && !pastGrace) continue;
         const fresh = await this.loops.get(loop.id);
         if (fresh && fresh.loop.status.state === "running") out.push(fresh);
       }
@@ -194,7 +225,11 @@ export class ClaimRepository {
       const current = await this.loops.get(slot.loopId);
       const holds = current && current.loop.status.state === "running" && current.loop.status.attempt === slot.attempt;
       if (holds) continue;
-      const del = await txn(client, [modIs(kv.key.toString(), kv.mod_revision)], [client.delete().key(kv.key.toString())]);
+      const del = await txn(
+        client,
+        [modIs(kv.key.toString(), kv.mod_revision)],
+        [client.delete().key(kv.key.toString())],
+      );
       if (del.succeeded) released++;
     }
     return released;

@@ -17,7 +17,8 @@ export function decode<S extends z.ZodType>(schema: S, raw: string | Buffer, key
   } catch (err) {
     throw new SmithError("internal", `the value at ${key} is not JSON`, { field: key }, { cause: err });
   }
-  const version = typeof json === "object" && json !== null ? (json as { schemaVersion?: unknown }).schemaVersion : undefined;
+  const version =
+    typeof json === "object" && json !== null ? (json as { schemaVersion?: unknown }).schemaVersion : undefined;
   if (version !== SCHEMA_VERSION) {
     throw new SmithError(
       "unsupported_schema_version",

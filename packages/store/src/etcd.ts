@@ -28,7 +28,10 @@ export function createEtcdClient(options: EtcdClientOptions): Etcd3 {
       host: () =>
         circuitBreaker(handleWhen(isRecoverableError), { halfOpenAfter: 1000, breaker: new ConsecutiveBreaker(3) }),
       global: wrap(
-        retry(handleWhen(isRecoverableError), { maxAttempts: 4, backoff: new ExponentialBackoff({ initialDelay: 100, maxDelay: 2000 }) }),
+        retry(handleWhen(isRecoverableError), {
+          maxAttempts: 4,
+          backoff: new ExponentialBackoff({ initialDelay: 100, maxDelay: 2000 }),
+        }),
       ),
     },
   });

@@ -63,13 +63,20 @@ describe("journal", () => {
       const { loop } = await store.loops.create(loopRequest());
       const first = await store.journal.append(loop.id, [entry("a", { id: "x1" }), entry("b", { id: "x2" })]);
       expect(first.map((e) => e.seq)).toEqual([1, 2]);
-      const again = await store.journal.append(loop.id, [entry("a", { id: "x1" }), entry("b", { id: "x2" }), entry("c", { id: "x3" })]);
+      const again = await store.journal.append(loop.id, [
+        entry("a", { id: "x1" }),
+        entry("b", { id: "x2" }),
+        entry("c", { id: "x3" }),
+      ]);
       expect(again.map((e) => [e.seq, e.message])).toEqual([
         [1, "a"],
         [2, "b"],
         [3, "c"],
       ]);
-      const big = await store.journal.append(loop.id, Array.from({ length: 120 }, (_, i) => entry(`m${i}`)));
+      const big = await store.journal.append(
+        loop.id,
+        Array.from({ length: 120 }, (_, i) => entry(`m${i}`)),
+      );
       expect(big.map((e) => e.seq)).toEqual(Array.from({ length: 120 }, (_, i) => i + 4));
       const page = await store.journal.list(loop.id, { afterSeq: 100, limit: 10 });
       expect(page.entries.map((e) => e.seq)).toEqual(Array.from({ length: 10 }, (_, i) => 101 + i));
@@ -84,7 +91,10 @@ describe("journal", () => {
     }
   });
 
-  test("bad input: an oversized message, a too-large batch, an unknown loop — typed errors, nothing written", async ({ etcdEndpoint, prefix }) => {
+  test("bad input: an oversized message, a too-large batch, an unknown loop — typed errors, nothing written", async ({
+    etcdEndpoint,
+    prefix,
+  }) => {
     const store = testStore(etcdEndpoint, prefix);
     try {
       const { loop } = await store.loops.create(loopRequest());
@@ -93,7 +103,12 @@ describe("journal", () => {
         code: "too_large",
         details: { field: "entries[1].message", limit: LIMITS.journalMessageBytes },
       });
-      await expect(store.journal.append(loop.id, Array.from({ length: LIMITS.journalBatchEntries + 1 }, () => entry("x")))).rejects.toMatchObject({
+      await expect(
+        store.journal.append(
+          loop.id,
+          Array.from({ length: LIMITS.journalBatchEntries + 1 }, () => entry("x")),
+        ),
+      ).rejects.toMatchObject({
         code: "too_large",
         details: { field: "entries", limit: LIMITS.journalBatchEntries },
       });
@@ -102,13 +117,18 @@ describe("journal", () => {
         details: { field: "entries[0].phase" },
       });
       expect((await store.journal.head(loop.id)).seq).toBe(0);
-      await expect(store.journal.append("01jz0000000000000000000000", [entry("x")])).rejects.toMatchObject({ code: "not_found" });
+      await expect(store.journal.append("01jz0000000000000000000000", [entry("x")])).rejects.toMatchObject({
+        code: "not_found",
+      });
     } finally {
       store.close();
     }
   });
 
-  test("4 writers x 500: a tail from 0 and one from midway see every entry once, in order", async ({ etcdEndpoint, prefix }) => {
+  test("4 writers x 500: a tail from 0 and one from midway see every entry once, in order", async ({
+    etcdEndpoint,
+    prefix,
+  }) => {
     const store = testStore(etcdEndpoint, prefix);
     const reader = testStore(etcdEndpoint, prefix);
     try {
@@ -132,7 +152,10 @@ describe("journal", () => {
     }
   });
 
-  test("a tail survives its connection being cut and restored, with no gap and no duplicate", async ({ etcd, prefix }) => {
+  test("a tail survives its connection being cut and restored, with no gap and no duplicate", async ({
+    etcd,
+    prefix,
+  }) => {
     const proxy = await startTcpProxy({ host: "127.0.0.1", port: etcd.clientPort });
     const writer = testStore(etcd.endpoint, prefix);
     const reader = testStore(proxy.endpoint, prefix, { fastRecovery: true });
@@ -170,19 +193,29 @@ describe("journal", () => {
     }
   });
 
-  test("a slow tail never buffers without bound: it falls back to paging and misses nothing", async ({ etcdEndpoint, prefix }) => {
+  test("a slow tail never buffers without bound: it falls back to paging and misses nothing", async ({
+    etcdEndpoint,
+    prefix,
+  }) => {
     const store = testStore(etcdEndpoint, prefix);
     try {
       const { loop } = await store.loops.create(loopRequest());
       const iter = store.journal.tail(loop.id, { maxBuffered: 20 });
-      const firstBatch = store.journal.append(loop.id, Array.from({ length: 5 }, (_, i) => entry(`a${i}`)));
+      const firstBatch = store.journal.append(
+        loop.id,
+        Array.from({ length: 5 }, (_, i) => entry(`a${i}`)),
+      );
       const got: JournalEntry[] = [];
       for await (const e of iter) {
         got.push(e);
         if (got.length === 1) {
           await firstBatch;
           // While this consumer is busy, 300 more entries arrive: far more than it may buffer.
-          for (let i = 0; i < 3; i++) await store.journal.append(loop.id, Array.from({ length: 100 }, (_, j) => entry(`b${i}-${j}`)));
+          for (let i = 0; i < 3; i++)
+            await store.journal.append(
+              loop.id,
+              Array.from({ length: 100 }, (_, j) => entry(`b${i}-${j}`)),
+            );
         }
         if (got.length === 305) break;
       }
@@ -208,12 +241,16 @@ describe("journal", () => {
       expect(c2?.loop.status.attempt).toBe(2);
       await store.locks.acquire(loop.id, 2, { holder: "replica-2" });
       // Attempt 1 still holds an old fence: etcd refuses its write.
-      await expect(store.journal.append(loop.id, [entry("late write from attempt 1")], { fence: fence1 })).rejects.toMatchObject({
+      await expect(
+        store.journal.append(loop.id, [entry("late write from attempt 1")], { fence: fence1 }),
+      ).rejects.toMatchObject({
         code: "stale_attempt",
       });
       await expect(store.locks.fence(loop.id, 1)).rejects.toMatchObject({ code: "stale_attempt" });
       await expect(store.locks.heartbeat(loop.id, 1)).rejects.toMatchObject({ code: "stale_attempt" });
-      await expect(store.handoffs.put(loop.id, 1, { validation: { state: "not-run" } }, fence1)).rejects.toMatchObject({ code: "stale_attempt" });
+      await expect(store.handoffs.put(loop.id, 1, { validation: { state: "not-run" } }, fence1)).rejects.toMatchObject({
+        code: "stale_attempt",
+      });
       const all = await store.journal.list(loop.id);
       expect(all.entries.map((e) => e.message)).toEqual(["from attempt 1"]);
       await store.journal.append(loop.id, [entry("from attempt 2")], { fence: await store.locks.fence(loop.id, 2) });

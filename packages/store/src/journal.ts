@@ -71,8 +71,14 @@ export class JournalRepository {
       }
       const parsed = JournalEntryInput.safeParse(request);
       if (!parsed.success) {
-        const issues = parsed.error.issues.map((x) => ({ path: issuePath(x.path, `entries[${i}]`), message: x.message }));
-        throw new SmithError("invalid_argument", `${issues[0]?.path}: ${issues[0]?.message}`, { field: issues[0]?.path, issues });
+        const issues = parsed.error.issues.map((x) => ({
+          path: issuePath(x.path, `entries[${i}]`),
+          message: x.message,
+        }));
+        throw new SmithError("invalid_argument", `${issues[0]?.path}: ${issues[0]?.message}`, {
+          field: issues[0]?.path,
+          issues,
+        });
       }
       const entry: JournalEntry = {
         ...parsed.data,
@@ -137,7 +143,10 @@ export class JournalRepository {
         ops.push(client.put(keys.journalId(loopId, e.id)).value(String(e.seq)));
       }
       ops.push(client.put(headKey).value(encode({ schemaVersion: SCHEMA_VERSION, seq: head.seq + written.length })));
-      const failure: IOperation[] = [client.get(loopKey), ...pending.map((e) => client.get(keys.journalId(loopId, e.id)))];
+      const failure: IOperation[] = [
+        client.get(loopKey),
+        ...pending.map((e) => client.get(keys.journalId(loopId, e.id))),
+      ];
       const res = await txn(client, compares, ops, failure);
       if (res.succeeded) {
         this.remember(loopId, { seq: head.seq + written.length, revision: res.header.revision });
@@ -145,7 +154,8 @@ export class JournalRepository {
       }
       this.heads.delete(loopId);
 
-      if (rangeKvs(res, 0).length === 0) throw new SmithError("not_found", `loop ${loopId} not found`, { field: "loopId" });
+      if (rangeKvs(res, 0).length === 0)
+        throw new SmithError("not_found", `loop ${loopId} not found`, { field: "loopId" });
       const known: number[] = [];
       pending = pending.filter((e, i) => {
         const kv = rangeKvs(res, i + 1)[0];
@@ -158,7 +168,9 @@ export class JournalRepository {
       }
       if (fence.length > 0 && known.length === 0 && (await this.head(loopId)).revision === head.revision) {
         // Neither the head nor the ids explain the failure: the fence did not hold.
-        throw new SmithError("stale_attempt", `loop ${loopId}: the writer's attempt is no longer current`, { field: "attempt" });
+        throw new SmithError("stale_attempt", `loop ${loopId}: the writer's attempt is no longer current`, {
+          field: "attempt",
+        });
       }
     }
     if (pending.length === 0) return already.sort((a, b) => a.seq - b.seq);
@@ -204,7 +216,10 @@ export class JournalRepository {
     const limit = Math.min(Math.max(options.limit ?? 100, 1), LIMITS.pageSize);
     const desc = options.order === "desc";
     const start = keys.journal(loopId, (options.afterSeq ?? 0) + 1);
-    const end = desc && options.beforeSeq !== undefined ? keys.journal(loopId, Math.max(1, options.beforeSeq)) : prefixEnd(keys.journalPrefix(loopId));
+    const end =
+      desc && options.beforeSeq !== undefined
+        ? keys.journal(loopId, Math.max(1, options.beforeSeq))
+        : prefixEnd(keys.journalPrefix(loopId));
     // No sort for ascending reads: keys come back in order, and with a sort etcd ignores `limit`.
     const res = await etcdCall(() => {
       const range = client.getAll().inRange({ start, end }).limit(limit);

@@ -6,7 +6,11 @@ import type { Session } from "./session.ts";
 import type { SmithStore } from "./store.ts";
 import { loopRequest, testStore } from "./testSupport.ts";
 
-const entry = (message: string): JournalEntryRequest => ({ phase: "agent", actor: { type: "replica", id: "r" }, message });
+const entry = (message: string): JournalEntryRequest => ({
+  phase: "agent",
+  actor: { type: "replica", id: "r" },
+  message,
+});
 
 /** A clock that tests move by hand. */
 function manualClock(start = Date.parse("2024-04-01T08:00:00.000Z")) {
@@ -37,7 +41,9 @@ describe("replica locks", () => {
         code: "invalid_transition",
         details: { state: "unresolved" },
       });
-      await expect(store.locks.acquire("01jz0000000000000000000000", 1, { holder: "r" })).rejects.toMatchObject({ code: "not_found" });
+      await expect(store.locks.acquire("01jz0000000000000000000000", 1, { holder: "r" })).rejects.toMatchObject({
+        code: "not_found",
+      });
 
       const session = await store.openSession();
       const { loop } = await store.loops.create(loopRequest({ concurrencyKey: "run" }));
@@ -51,7 +57,12 @@ describe("replica locks", () => {
           details: { field: "attempt", attempt, currentAttempt: 1 },
         });
       }
-      expect(await store.locks.inspect(loop.id)).toEqual({ alive: false, lock: undefined, lockRevision: undefined, heartbeat: undefined });
+      expect(await store.locks.inspect(loop.id)).toEqual({
+        alive: false,
+        lock: undefined,
+        lockRevision: undefined,
+        heartbeat: undefined,
+      });
       await store.locks.acquire(loop.id, 1, { holder: "r" });
       expect((await store.locks.inspect(loop.id)).alive).toBe(true);
       await session.close();
@@ -60,7 +71,10 @@ describe("replica locks", () => {
     }
   });
 
-  test("the same holder re-acquiring is idempotent and keeps its fence; another holder is refused while the lock lives", async ({ etcdEndpoint, prefix }) => {
+  test("the same holder re-acquiring is idempotent and keeps its fence; another holder is refused while the lock lives", async ({
+    etcdEndpoint,
+    prefix,
+  }) => {
     const clock = manualClock();
     const store = testStore(etcdEndpoint, prefix, { now: clock.now });
     try {
@@ -85,7 +99,10 @@ describe("replica locks", () => {
       // The fence taken before the re-acquire still holds.
       await store.journal.append(id, [entry("still mine")], { fence });
 
-      await expect(store.locks.acquire(id, 1, { holder: "replica-b" })).rejects.toMatchObject({ code: "conflict", details: { field: "holder" } });
+      await expect(store.locks.acquire(id, 1, { holder: "replica-b" })).rejects.toMatchObject({
+        code: "conflict",
+        details: { field: "holder" },
+      });
       expect((await store.locks.inspect(id)).lock?.holder).toBe("replica-a");
       await store.journal.append(id, [entry("still mine after b was refused")], { fence });
 
@@ -94,8 +111,13 @@ describe("replica locks", () => {
       expect((await store.locks.inspect(id)).alive).toBe(false);
       await store.locks.acquire(id, 1, { holder: "replica-b" });
       expect((await store.locks.inspect(id)).lock?.holder).toBe("replica-b");
-      await expect(store.journal.append(id, [entry("late from a")], { fence })).rejects.toMatchObject({ code: "stale_attempt" });
-      expect((await store.journal.list(id)).entries.map((e) => e.message)).toEqual(["still mine", "still mine after b was refused"]);
+      await expect(store.journal.append(id, [entry("late from a")], { fence })).rejects.toMatchObject({
+        code: "stale_attempt",
+      });
+      expect((await store.journal.list(id)).entries.map((e) => e.message)).toEqual([
+        "still mine",
+        "still mine after b was refused",
+      ]);
       await session.close();
     } finally {
       store.close();
@@ -131,7 +153,10 @@ describe("replica locks", () => {
       expect((await store.locks.inspect(id)).alive).toBe(true);
 
       for (const attempt of [0, 2]) {
-        await expect(store.locks.heartbeat(id, attempt)).rejects.toMatchObject({ code: "stale_attempt", details: { field: "attempt" } });
+        await expect(store.locks.heartbeat(id, attempt)).rejects.toMatchObject({
+          code: "stale_attempt",
+          details: { field: "attempt" },
+        });
       }
       await session.close();
     } finally {
@@ -139,7 +164,10 @@ describe("replica locks", () => {
     }
   });
 
-  test("release by the owning attempt only; then fences, heartbeats of that attempt fail", async ({ etcdEndpoint, prefix }) => {
+  test("release by the owning attempt only; then fences, heartbeats of that attempt fail", async ({
+    etcdEndpoint,
+    prefix,
+  }) => {
     const store = testStore(etcdEndpoint, prefix);
     try {
       const session = await store.openSession();
@@ -152,19 +180,29 @@ describe("replica locks", () => {
       expect(await store.locks.inspect(id)).toMatchObject({ alive: true, lock: { attempt: 1 } });
 
       await store.locks.release(id, 1);
-      expect(await store.locks.inspect(id)).toEqual({ alive: false, lock: undefined, lockRevision: undefined, heartbeat: undefined });
+      expect(await store.locks.inspect(id)).toEqual({
+        alive: false,
+        lock: undefined,
+        lockRevision: undefined,
+        heartbeat: undefined,
+      });
       // Releasing twice is harmless.
       await store.locks.release(id, 1);
       await expect(store.locks.fence(id, 1)).rejects.toMatchObject({ code: "stale_attempt" });
       await expect(store.locks.heartbeat(id, 1)).rejects.toMatchObject({ code: "stale_attempt" });
-      await expect(store.journal.append(id, [entry("after release")], { fence })).rejects.toMatchObject({ code: "stale_attempt" });
+      await expect(store.journal.append(id, [entry("after release")], { fence })).rejects.toMatchObject({
+        code: "stale_attempt",
+      });
       await session.close();
     } finally {
       store.close();
     }
   });
 
-  test("a transition out of running deletes the lock and heartbeat with it: the attempt's fences fail", async ({ etcdEndpoint, prefix }) => {
+  test("a transition out of running deletes the lock and heartbeat with it: the attempt's fences fail", async ({
+    etcdEndpoint,
+    prefix,
+  }) => {
     const store = testStore(etcdEndpoint, prefix);
     try {
       const session = await store.openSession();
@@ -178,8 +216,12 @@ describe("replica locks", () => {
       expect(await store.client.get(store.keys.heartbeat(id)).exists()).toBe(false);
       expect((await store.locks.inspect(id)).alive).toBe(false);
 
-      await expect(store.journal.append(id, [entry("after cancel")], { fence })).rejects.toMatchObject({ code: "stale_attempt" });
-      await expect(store.handoffs.put(id, 1, { validation: { state: "not-run" } }, fence)).rejects.toMatchObject({ code: "stale_attempt" });
+      await expect(store.journal.append(id, [entry("after cancel")], { fence })).rejects.toMatchObject({
+        code: "stale_attempt",
+      });
+      await expect(store.handoffs.put(id, 1, { validation: { state: "not-run" } }, fence)).rejects.toMatchObject({
+        code: "stale_attempt",
+      });
       await expect(store.locks.heartbeat(id, 1)).rejects.toMatchObject({ code: "stale_attempt" });
       await expect(store.locks.fence(id, 1)).rejects.toMatchObject({ code: "stale_attempt" });
       await expect(store.locks.acquire(id, 1, { holder: "r" })).rejects.toMatchObject({ code: "invalid_transition" });
@@ -191,7 +233,10 @@ describe("replica locks", () => {
     }
   });
 
-  test("orphans: a running loop whose lock expired is one; a loop with a live lock is not", async ({ etcdEndpoint, prefix }) => {
+  test("orphans: a running loop whose lock expired is one; a loop with a live lock is not", async ({
+    etcdEndpoint,
+    prefix,
+  }) => {
     const clock = manualClock();
     const store = testStore(etcdEndpoint, prefix, { now: clock.now });
     try {
@@ -240,7 +285,10 @@ describe("replica locks", () => {
     }
   });
 
-  test("regression: a replica that died after heartbeating stayed no orphan for startGraceMs past its last heartbeat", async ({ etcdEndpoint, prefix }) => {
+  test("regression: a replica that died after heartbeating stayed no orphan for startGraceMs past its last heartbeat", async ({
+    etcdEndpoint,
+    prefix,
+  }) => {
     const clock = manualClock();
     const store = testStore(etcdEndpoint, prefix, { now: clock.now });
     try {

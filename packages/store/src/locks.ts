@@ -58,21 +58,36 @@ export class LockRepository {
    * Takes the lock for (loop, attempt). The loop must be running on exactly this attempt. The
    * same holder taking it again is idempotent; a lock of an older attempt is taken over.
    */
-  async acquire(loopId: string, attempt: number, options: { holder: string; ttlMs?: number }): Promise<{ expiresAt: string }> {
+  async acquire(
+    loopId: string,
+    attempt: number,
+    options: { holder: string; ttlMs?: number },
+  ): Promise<{ expiresAt: string }> {
     const { client, keys } = this.ctx;
     const ttlMs = options.ttlMs ?? DEFAULT_LOCK_TTL_MS;
     for (let round = 0; round < 5; round++) {
       const { loop, revision } = await this.loops.getOrThrow(loopId);
       if (loop.status.state !== "running") {
-        throw new SmithError("invalid_transition", `loop ${loopId} is ${loop.status.state}, not running`, { field: "loopId", state: loop.status.state });
+        throw new SmithError("invalid_transition", `loop ${loopId} is ${loop.status.state}, not running`, {
+          field: "loopId",
+          state: loop.status.state,
+        });
       }
       if (loop.status.attempt !== attempt) throw staleAttempt(loopId, attempt, loop.status.attempt);
       const current = await this.inspect(loopId);
       if (current.lock && current.lock.attempt === attempt && current.lock.holder !== options.holder && current.alive) {
-        throw new SmithError("conflict", `loop ${loopId} attempt ${attempt} is locked by ${current.lock.holder}`, { field: "holder" });
+        throw new SmithError("conflict", `loop ${loopId} attempt ${attempt} is locked by ${current.lock.holder}`, {
+          field: "holder",
+        });
       }
       const now = this.ctx.now();
-      const lock: LockRecord = { schemaVersion: SCHEMA_VERSION, loopId, attempt, holder: options.holder, acquiredAt: now.toISOString() };
+      const lock: LockRecord = {
+        schemaVersion: SCHEMA_VERSION,
+        loopId,
+        attempt,
+        holder: options.holder,
+        acquiredAt: now.toISOString(),
+      };
       const compares: Compare[] = [
         modIs(keys.loop(loopId), revision),
         current.lockRevision ? modIs(keys.lock(loopId), current.lockRevision) : absent(keys.lock(loopId)),
@@ -93,7 +108,11 @@ export class LockRepository {
     const { client, keys } = this.ctx;
     const current = await this.inspect(loopId);
     if (!current.lock || !current.lockRevision) {
-      throw new SmithError("stale_attempt", `loop ${loopId} has no replica lock: attempt ${attempt} no longer owns it`, { field: "attempt" });
+      throw new SmithError(
+        "stale_attempt",
+        `loop ${loopId} has no replica lock: attempt ${attempt} no longer owns it`,
+        { field: "attempt" },
+      );
     }
     if (current.lock.attempt !== attempt) throw staleAttempt(loopId, attempt, current.lock.attempt);
     const now = this.ctx.now();
@@ -103,7 +122,8 @@ export class LockRepository {
       [modIs(keys.lock(loopId), current.lockRevision)],
       [client.put(keys.heartbeat(loopId)).value(encode(heartbeat(attempt, now, expiresAt)))],
     );
-    if (!res.succeeded) throw new SmithError("stale_attempt", `loop ${loopId}: the lock changed hands`, { field: "attempt" });
+    if (!res.succeeded)
+      throw new SmithError("stale_attempt", `loop ${loopId}: the lock changed hands`, { field: "attempt" });
     return { expiresAt };
   }
 
@@ -114,7 +134,9 @@ export class LockRepository {
   async fence(loopId: string, attempt: number): Promise<Compare[]> {
     const current = await this.inspect(loopId);
     if (!current.lock || !current.lockRevision) {
-      throw new SmithError("stale_attempt", `loop ${loopId}: attempt ${attempt} does not hold the replica lock`, { field: "attempt" });
+      throw new SmithError("stale_attempt", `loop ${loopId}: attempt ${attempt} does not hold the replica lock`, {
+        field: "attempt",
+      });
     }
     if (current.lock.attempt !== attempt) throw staleAttempt(loopId, attempt, current.lock.attempt);
     return [modIs(this.ctx.keys.lock(loopId), current.lockRevision)];
@@ -129,7 +151,9 @@ export class LockRepository {
     const hbKv = hbRes.kvs[0];
     const lock = lockKv ? decode(LockRecord, lockKv.value, keys.lock(loopId)) : undefined;
     const hb = hbKv ? decode(HeartbeatRecord, hbKv.value, keys.heartbeat(loopId)) : undefined;
-    const alive = Boolean(lock && hb && hb.attempt === lock.attempt && Date.parse(hb.expiresAt) > this.ctx.now().getTime());
+    const alive = Boolean(
+      lock && hb && hb.attempt === lock.attempt && Date.parse(hb.expiresAt) > this.ctx.now().getTime(),
+    );
     return { lock, lockRevision: lockKv?.mod_revision, heartbeat: hb, alive };
   }
 
@@ -151,9 +175,13 @@ function heartbeat(attempt: number, now: Date, expiresAt: string): HeartbeatReco
 }
 
 export function staleAttempt(loopId: string, attempt: number, current: number): SmithError {
-  return new SmithError("stale_attempt", `loop ${loopId}: attempt ${attempt} is stale; the current attempt is ${current}`, {
-    field: "attempt",
-    attempt,
-    currentAttempt: current,
-  });
+  return new SmithError(
+    "stale_attempt",
+    `loop ${loopId}: attempt ${attempt} is stale; the current attempt is ${current}`,
+    {
+      field: "attempt",
+      attempt,
+      currentAttempt: current,
+    },
+  );
 }

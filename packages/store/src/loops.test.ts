@@ -9,7 +9,12 @@ describe("loops", () => {
     try {
       const { loop, created, revision } = await store.loops.create(loopRequest({ priority: 7 }));
       expect(created).toBe(true);
-      expect(loop.status).toMatchObject({ state: "unresolved", reason: "queued", attempt: 0, progress: { done: 1, total: 2 } });
+      expect(loop.status).toMatchObject({
+        state: "unresolved",
+        reason: "queued",
+        attempt: 0,
+        progress: { done: 1, total: 2 },
+      });
       expect(loop.concurrencyKey).toBe("example.com_acme_app");
       const got = await store.loops.getOrThrow(loop.id);
       expect(got.loop).toEqual(loop);
@@ -37,7 +42,9 @@ describe("loops", () => {
   test("concurrent creates with one idempotency key make exactly one loop", async ({ etcdEndpoint, prefix }) => {
     const store = testStore(etcdEndpoint, prefix);
     try {
-      const results = await Promise.all(Array.from({ length: 10 }, () => store.loops.create(loopRequest({ idempotencyKey: "k" }))));
+      const results = await Promise.all(
+        Array.from({ length: 10 }, () => store.loops.create(loopRequest({ idempotencyKey: "k" }))),
+      );
       expect(results.filter((r) => r.created)).toHaveLength(1);
       expect(new Set(results.map((r) => r.loop.id)).size).toBe(1);
     } finally {
@@ -45,10 +52,17 @@ describe("loops", () => {
     }
   });
 
-  test("createBatch: per-item results; one invalid item rejects the batch and writes nothing", async ({ etcdEndpoint, prefix }) => {
+  test("createBatch: per-item results; one invalid item rejects the batch and writes nothing", async ({
+    etcdEndpoint,
+    prefix,
+  }) => {
     const store = testStore(etcdEndpoint, prefix);
     try {
-      const results = await store.loops.createBatch([loopRequest(), loopRequest({ idempotencyKey: "x" }), loopRequest({ idempotencyKey: "x" })]);
+      const results = await store.loops.createBatch([
+        loopRequest(),
+        loopRequest({ idempotencyKey: "x" }),
+        loopRequest({ idempotencyKey: "x" }),
+      ]);
       expect(results.map((r) => r.ok && r.created)).toEqual([true, expect.any(Boolean), expect.any(Boolean)]);
       expect(results.filter((r) => r.ok && r.created)).toHaveLength(2);
 
@@ -67,7 +81,10 @@ describe("loops", () => {
     }
   });
 
-  test("an oversized PRD is a typed error naming the limit, and nothing is written", async ({ etcdEndpoint, prefix }) => {
+  test("an oversized PRD is a typed error naming the limit, and nothing is written", async ({
+    etcdEndpoint,
+    prefix,
+  }) => {
     const store = testStore(etcdEndpoint, prefix);
     try {
       const content = JSON.stringify({ project: "x", stories: [], pad: "x".repeat(LIMITS.prdBytes) });
@@ -91,8 +108,13 @@ describe("loops", () => {
       const { loop } = await store.loops.create(loopRequest());
       await gatewayPut(etcdEndpoint, store.keys.loop(loop.id), JSON.stringify({ ...loop, schemaVersion: 99 }));
       const err = await store.loops.get(loop.id).catch((e: unknown) => e);
-      expect(err).toMatchObject({ code: "unsupported_schema_version", details: { field: store.keys.loop(loop.id), version: 99 } });
-      await expect(store.loops.transition(loop.id, { type: "cancelRequested", reason: "r", at: new Date().toISOString() })).rejects.toMatchObject({
+      expect(err).toMatchObject({
+        code: "unsupported_schema_version",
+        details: { field: store.keys.loop(loop.id), version: 99 },
+      });
+      await expect(
+        store.loops.transition(loop.id, { type: "cancelRequested", reason: "r", at: new Date().toISOString() }),
+      ).rejects.toMatchObject({
         code: "unsupported_schema_version",
       });
       // Nothing was changed by the refused transition.
@@ -102,15 +124,25 @@ describe("loops", () => {
     }
   });
 
-  test("list filters by state, repo and source with stable cursor pagination in both orders", async ({ etcdEndpoint, prefix }) => {
+  test("list filters by state, repo and source with stable cursor pagination in both orders", async ({
+    etcdEndpoint,
+    prefix,
+  }) => {
     const store = testStore(etcdEndpoint, prefix);
     try {
       const ids: string[] = [];
       for (let i = 0; i < 25; i++) {
         const repo = i % 2 === 0 ? "https://example.com/a.git" : "https://example.com/b.git";
-        const { loop } = await store.loops.create(loopRequest({ source: { type: i % 5 === 0 ? "github_issue" : "direct" } }, repo));
+        const { loop } = await store.loops.create(
+          loopRequest({ source: { type: i % 5 === 0 ? "github_issue" : "direct" } }, repo),
+        );
         ids.push(loop.id);
-        if (i % 3 === 0) await store.loops.transition(loop.id, { type: "cancelRequested", reason: "test", at: new Date().toISOString() });
+        if (i % 3 === 0)
+          await store.loops.transition(loop.id, {
+            type: "cancelRequested",
+            reason: "test",
+            at: new Date().toISOString(),
+          });
       }
       const pages: string[] = [];
       let cursor: string | undefined;
@@ -141,7 +173,10 @@ describe("loops", () => {
     }
   });
 
-  test("lost race: two transitions from the same revision, one wins and the other gets CONFLICT", async ({ etcdEndpoint, prefix }) => {
+  test("lost race: two transitions from the same revision, one wins and the other gets CONFLICT", async ({
+    etcdEndpoint,
+    prefix,
+  }) => {
     const a = testStore(etcdEndpoint, prefix);
     const b = testStore(etcdEndpoint, prefix);
     try {
@@ -171,10 +206,18 @@ describe("loops", () => {
     try {
       const { loop, revision } = await store.loops.create(loopRequest());
       await expect(
-        store.loops.transition(loop.id, { type: "finalized", attempt: 0, outcome: "synced", reason: "all-stories-passed", at: new Date().toISOString() }),
+        store.loops.transition(loop.id, {
+          type: "finalized",
+          attempt: 0,
+          outcome: "synced",
+          reason: "all-stories-passed",
+          at: new Date().toISOString(),
+        }),
       ).rejects.toMatchObject({ code: "invalid_transition" });
       expect((await store.loops.getOrThrow(loop.id)).revision).toBe(revision);
-      await expect(store.loops.transition("01jz0000000000000000000000", { type: "timedOut", at: new Date().toISOString() })).rejects.toMatchObject({
+      await expect(
+        store.loops.transition("01jz0000000000000000000000", { type: "timedOut", at: new Date().toISOString() }),
+      ).rejects.toMatchObject({
         code: "not_found",
       });
     } finally {
@@ -182,7 +225,10 @@ describe("loops", () => {
     }
   });
 
-  test("watch delivers changes from a revision, including ones made before it started", async ({ etcdEndpoint, prefix }) => {
+  test("watch delivers changes from a revision, including ones made before it started", async ({
+    etcdEndpoint,
+    prefix,
+  }) => {
     const store = testStore(etcdEndpoint, prefix);
     try {
       const start = await store.loops.list();

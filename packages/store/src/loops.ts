@@ -59,8 +59,7 @@ export interface ListLoopsResult {
 }
 
 export type LoopChange =
-  | { type: "put"; loop: Loop; revision: string }
-  | { type: "delete"; id: string; revision: string };
+  { type: "put"; loop: Loop; revision: string } | { type: "delete"; id: string; revision: string };
 
 export interface TransitionOptions {
   /** Write only if the loop is still at this mod revision; otherwise CONFLICT. */
@@ -164,7 +163,10 @@ export class LoopRepository {
     const { loopId } = JSON.parse(idem.value.toString()) as { loopId: string };
     const existing = await this.get(loopId);
     if (!existing) {
-      throw new SmithError("conflict", `idempotency key ${loop.idempotencyKey} points at loop ${loopId}, which is gone`);
+      throw new SmithError(
+        "conflict",
+        `idempotency key ${loop.idempotencyKey} points at loop ${loopId}, which is gone`,
+      );
     }
     return { ...existing, created: false };
   }
@@ -221,7 +223,8 @@ export class LoopRepository {
   async list(options: ListLoopsOptions = {}): Promise<ListLoopsResult> {
     const { client, keys } = this.ctx;
     const limit = Math.min(Math.max(options.limit ?? 100, 1), LIMITS.pageSize);
-    const states = options.state === undefined ? undefined : new Set(Array.isArray(options.state) ? options.state : [options.state]);
+    const states =
+      options.state === undefined ? undefined : new Set(Array.isArray(options.state) ? options.state : [options.state]);
     const prefix = keys.loopsPrefix();
     const end = prefixEnd(prefix);
     const desc = options.order === "desc";
@@ -267,7 +270,8 @@ export class LoopRepository {
           // After a reconnect etcd3 resumes the watch from the last revision it delivered.
           if (ev.type === "resync") continue;
           const key = ev.kv.key.toString();
-          if (ev.type === "delete") yield { type: "delete", id: key.slice(prefix.length), revision: ev.kv.mod_revision };
+          if (ev.type === "delete")
+            yield { type: "delete", id: key.slice(prefix.length), revision: ev.kv.mod_revision };
           else yield { type: "put", loop: decode(Loop, ev.kv.value, key), revision: ev.kv.mod_revision };
         }
       },
@@ -355,7 +359,8 @@ export class LoopRepository {
     const { client, keys } = this.ctx;
     const current = await this.get(id);
     if (!current || !isFinished(current.loop.status.state)) return false;
-    if (expectedRevision && current.revision !== expectedRevision) throw conflict(id, expectedRevision, current.revision);
+    if (expectedRevision && current.revision !== expectedRevision)
+      throw conflict(id, expectedRevision, current.revision);
     const ops: IOperation[] = [
       client.delete().key(keys.loop(id)),
       client.delete().prefix(keys.journalPrefix(id)),
@@ -379,7 +384,11 @@ export class LoopRepository {
       const bytes = utf8Length(encode(loop));
       if (bytes > LIMITS.loopBytes) throw tooLarge("loop", LIMITS.loopBytes, bytes);
       const key = this.ctx.keys.loop(id);
-      const res = await txn(this.ctx.client, [modIs(key, current.revision)], [this.ctx.client.put(key).value(encode(loop))]);
+      const res = await txn(
+        this.ctx.client,
+        [modIs(key, current.revision)],
+        [this.ctx.client.put(key).value(encode(loop))],
+      );
       if (res.succeeded) return { loop, revision: res.header.revision };
     }
     throw conflict(id);

@@ -1,4 +1,12 @@
-import { FORCE_TABLE, LIMITS, LOOP_STATES, type Actor, type AuditEvent, type AuditEventRequest, type HandoffInput } from "@smith/core";
+import {
+  FORCE_TABLE,
+  LIMITS,
+  LOOP_STATES,
+  type Actor,
+  type AuditEvent,
+  type AuditEventRequest,
+  type HandoffInput,
+} from "@smith/core";
 import { etcdTest as test } from "@smith/testing";
 import { describe, expect } from "vitest";
 import type { AuditListOptions } from "./records.ts";
@@ -8,7 +16,10 @@ import { loopRequest, testStore } from "./testSupport.ts";
 const UNKNOWN_LOOP = "01jz0000000000000000000000";
 const operator: Actor = { type: "operator", id: "alice" };
 
-const handoff = (done: string[], state: "passed" | "failed" | "not-run" = "passed"): Partial<HandoffInput> & Pick<HandoffInput, "validation"> => ({
+const handoff = (
+  done: string[],
+  state: "passed" | "failed" | "not-run" = "passed",
+): Partial<HandoffInput> & Pick<HandoffInput, "validation"> => ({
   done,
   remaining: ["US-002"],
   validation: { state, details: "npm test" },
@@ -30,18 +41,33 @@ async function allPages(store: SmithStore, options: AuditListOptions): Promise<{
 }
 
 describe("handoffs", () => {
-  test("put, list and latest over several attempts; writing an attempt again replaces it", async ({ etcdEndpoint, prefix }) => {
+  test("put, list and latest over several attempts; writing an attempt again replaces it", async ({
+    etcdEndpoint,
+    prefix,
+  }) => {
     const store = testStore(etcdEndpoint, prefix);
     try {
       const { loop } = await store.loops.create(loopRequest());
       expect(await store.handoffs.list(loop.id)).toEqual([]);
       expect(await store.handoffs.latest(loop.id)).toBeUndefined();
       // Attempt 10 sorts after 9 and 2: the key carries a zero-padded attempt.
-      for (const attempt of [2, 1, 10, 9]) await store.handoffs.put(loop.id, attempt, handoff([`from attempt ${attempt}`]));
+      for (const attempt of [2, 1, 10, 9])
+        await store.handoffs.put(loop.id, attempt, handoff([`from attempt ${attempt}`]));
       const replaced = await store.handoffs.put(loop.id, 9, handoff(["US-001", "rewritten"], "failed"));
-      expect(replaced).toMatchObject({ loopId: loop.id, attempt: 9, done: ["US-001", "rewritten"], validation: { state: "failed" } });
+      expect(replaced).toMatchObject({
+        loopId: loop.id,
+        attempt: 9,
+        done: ["US-001", "rewritten"],
+        validation: { state: "failed" },
+      });
       // Defaults are filled in by the schema.
-      expect(replaced).toMatchObject({ decisions: [], uncertain: [], nextSteps: [], artifactRefs: [], diffSummary: "" });
+      expect(replaced).toMatchObject({
+        decisions: [],
+        uncertain: [],
+        nextSteps: [],
+        artifactRefs: [],
+        diffSummary: "",
+      });
 
       const all = await store.handoffs.list(loop.id);
       expect(all.map((h) => h.attempt)).toEqual([1, 2, 9, 10]);
@@ -75,7 +101,9 @@ describe("handoffs", () => {
         code: "stale_attempt",
         details: { field: "attempt" },
       });
-      await expect(store.handoffs.put(loop.id, 2, handoff(["late"]), fence1)).rejects.toMatchObject({ code: "stale_attempt" });
+      await expect(store.handoffs.put(loop.id, 2, handoff(["late"]), fence1)).rejects.toMatchObject({
+        code: "stale_attempt",
+      });
       expect((await store.handoffs.list(loop.id)).map((h) => [h.attempt, h.done])).toEqual([
         [1, ["first"]],
         [2, ["second"]],
@@ -86,7 +114,10 @@ describe("handoffs", () => {
     }
   });
 
-  test("bad input: oversized, invalid, unknown loop — typed errors, nothing written", async ({ etcdEndpoint, prefix }) => {
+  test("bad input: oversized, invalid, unknown loop — typed errors, nothing written", async ({
+    etcdEndpoint,
+    prefix,
+  }) => {
     const store = testStore(etcdEndpoint, prefix);
     try {
       const { loop } = await store.loops.create(loopRequest());
@@ -96,14 +127,22 @@ describe("handoffs", () => {
       expect(err).toMatchObject({ code: "too_large", details: { field: "handoff", limit: LIMITS.handoffBytes } });
       expect((err as Error).message).toContain(String(LIMITS.handoffBytes));
 
-      await expect(store.handoffs.put(loop.id, 1, { validation: { state: "maybe" as "passed" } })).rejects.toMatchObject({
+      await expect(
+        store.handoffs.put(loop.id, 1, { validation: { state: "maybe" as "passed" } }),
+      ).rejects.toMatchObject({
         code: "invalid_argument",
         details: { field: "handoff.validation.state" },
       });
-      await expect(store.handoffs.put(UNKNOWN_LOOP, 1, handoff(["x"]))).rejects.toMatchObject({ code: "not_found", details: { field: "loopId" } });
+      await expect(store.handoffs.put(UNKNOWN_LOOP, 1, handoff(["x"]))).rejects.toMatchObject({
+        code: "not_found",
+        details: { field: "loopId" },
+      });
       // Regression: attempt 0 was written, and then every list() of the loop failed its schema.
       for (const attempt of [0, -1, 1.5]) {
-        await expect(store.handoffs.put(loop.id, attempt, handoff(["x"]))).rejects.toMatchObject({ code: "invalid_argument", details: { field: "attempt" } });
+        await expect(store.handoffs.put(loop.id, attempt, handoff(["x"]))).rejects.toMatchObject({
+          code: "invalid_argument",
+          details: { field: "attempt" },
+        });
       }
 
       expect(await store.handoffs.list(loop.id)).toEqual([]);
@@ -115,7 +154,10 @@ describe("handoffs", () => {
 });
 
 describe("overrides", () => {
-  test("force follows FORCE_TABLE: a refused force writes neither the loop nor an override record", async ({ etcdEndpoint, prefix }) => {
+  test("force follows FORCE_TABLE: a refused force writes neither the loop nor an override record", async ({
+    etcdEndpoint,
+    prefix,
+  }) => {
     const store = testStore(etcdEndpoint, prefix);
     try {
       const { loop, revision } = await store.loops.create(loopRequest());
@@ -130,7 +172,9 @@ describe("overrides", () => {
       expect((await store.loops.getOrThrow(loop.id)).revision).toBe(revision);
       expect(await store.overrides.list(loop.id)).toEqual([]);
       expect(await store.client.getAll().prefix(store.keys.overridesPrefix(loop.id)).count()).toBe(0);
-      await expect(store.overrides.force(UNKNOWN_LOOP, "flatline", "because", operator)).rejects.toMatchObject({ code: "not_found" });
+      await expect(store.overrides.force(UNKNOWN_LOOP, "flatline", "because", operator)).rejects.toMatchObject({
+        code: "not_found",
+      });
     } finally {
       store.close();
     }
@@ -140,8 +184,14 @@ describe("overrides", () => {
     const store = testStore(etcdEndpoint, prefix);
     try {
       const { loop } = await store.loops.create(loopRequest());
-      const first = await store.overrides.force(loop.id, "flatline", "  stuck on a flaky gate  ", operator, { correlationId: "corr-1" });
-      expect(first.loop.loop.status).toMatchObject({ state: "flatline", reason: "operator-override", message: "stuck on a flaky gate" });
+      const first = await store.overrides.force(loop.id, "flatline", "  stuck on a flaky gate  ", operator, {
+        correlationId: "corr-1",
+      });
+      expect(first.loop.loop.status).toMatchObject({
+        state: "flatline",
+        reason: "operator-override",
+        message: "stuck on a flaky gate",
+      });
       expect(first.override).toMatchObject({
         loopId: loop.id,
         seq: 1,
@@ -161,12 +211,16 @@ describe("overrides", () => {
       const second = await store.overrides.force(loop.id, "unresolved", "fixed the gate", operator);
       expect(second.override).toMatchObject({ seq: 2, from: "flatline", to: "unresolved", correlationId: "" });
       expect(second.loop.loop.status.queueKey).toBeDefined();
-      const third = await store.overrides.force(loop.id, "cancelled", "not needed after all", operator, { expectedRevision: second.loop.revision });
+      const third = await store.overrides.force(loop.id, "cancelled", "not needed after all", operator, {
+        expectedRevision: second.loop.revision,
+      });
       expect(third.override.seq).toBe(3);
       expect(await store.overrides.list(loop.id)).toEqual([first.override, second.override, third.override]);
 
       // cancelled is final: even an operator cannot force it anywhere.
-      await expect(store.overrides.force(loop.id, "unresolved", "undo", operator)).rejects.toMatchObject({ code: "invalid_transition" });
+      await expect(store.overrides.force(loop.id, "unresolved", "undo", operator)).rejects.toMatchObject({
+        code: "invalid_transition",
+      });
       expect(await store.overrides.list(loop.id)).toHaveLength(3);
     } finally {
       store.close();
@@ -183,12 +237,16 @@ describe("overrides", () => {
           details: { field: "reason" },
         });
       }
-      await expect(store.overrides.force(loop.id, "cancelled", "x".repeat(LIMITS.reasonBytes + 1), operator)).rejects.toMatchObject({
+      await expect(
+        store.overrides.force(loop.id, "cancelled", "x".repeat(LIMITS.reasonBytes + 1), operator),
+      ).rejects.toMatchObject({
         code: "invalid_argument",
         details: { field: "reason" },
       });
       await store.loops.update(loop.id, (l) => ({ ...l, labels: { touched: "yes" } }));
-      await expect(store.overrides.force(loop.id, "cancelled", "too late", operator, { expectedRevision: revision })).rejects.toMatchObject({
+      await expect(
+        store.overrides.force(loop.id, "cancelled", "too late", operator, { expectedRevision: revision }),
+      ).rejects.toMatchObject({
         code: "conflict",
         details: { expectedRevision: revision },
       });
@@ -219,7 +277,14 @@ describe("audit", () => {
         await store.audit.append(event(`b${i}`, { loopId: b.id, outcome: "denied", error: "FORBIDDEN" }));
       }
       await store.audit.append(event("tokens.create"));
-      expect(written[0]).toMatchObject({ loopId: a.id, action: "a0", outcome: "ok", details: {}, reason: "r0", correlationId: "c-a0" });
+      expect(written[0]).toMatchObject({
+        loopId: a.id,
+        action: "a0",
+        outcome: "ok",
+        details: {},
+        reason: "r0",
+        correlationId: "c-a0",
+      });
 
       const paged = await allPages(store, { loopId: a.id, limit: 3 });
       expect(paged.items).toEqual(written);
@@ -235,7 +300,10 @@ describe("audit", () => {
     }
   });
 
-  test("events spread over several days: day-keyed range reads with from/to, paged across days in time order", async ({ etcdEndpoint, prefix }) => {
+  test("events spread over several days: day-keyed range reads with from/to, paged across days in time order", async ({
+    etcdEndpoint,
+    prefix,
+  }) => {
     // Across a month end and a leap day; hours chosen so that ranges cut days in the middle.
     const days = ["2024-02-27", "2024-02-28", "2024-02-29", "2024-03-01", "2024-03-02"];
     const hours = ["00:00:00.000", "09:30:00.000", "23:59:59.999"];
@@ -283,7 +351,10 @@ describe("audit", () => {
     }
   });
 
-  test("regression: paging by time skipped events after the clock stepped back (ids are later than their day keys)", async ({ etcdEndpoint, prefix }) => {
+  test("regression: paging by time skipped events after the clock stepped back (ids are later than their day keys)", async ({
+    etcdEndpoint,
+    prefix,
+  }) => {
     let now = new Date("2024-03-05T12:00:00.000Z");
     const store = testStore(etcdEndpoint, prefix, { now: () => now });
     try {
@@ -297,17 +368,26 @@ describe("audit", () => {
       expect(earlier.every((e) => e.id > later.id)).toBe(true);
       for (const limit of [1, 2]) {
         expect((await allPages(store, { limit })).items).toEqual([...earlier, later]);
-        expect((await allPages(store, { limit, from: "2024-03-01T10:30:00.000Z" })).items).toEqual([...earlier.slice(1), later]);
+        expect((await allPages(store, { limit, from: "2024-03-01T10:30:00.000Z" })).items).toEqual([
+          ...earlier.slice(1),
+          later,
+        ]);
       }
     } finally {
       store.close();
     }
   });
 
-  test("invalid audit input is invalid_argument naming the field, and nothing is written", async ({ etcdEndpoint, prefix }) => {
+  test("invalid audit input is invalid_argument naming the field, and nothing is written", async ({
+    etcdEndpoint,
+    prefix,
+  }) => {
     const store = testStore(etcdEndpoint, prefix);
     try {
-      await expect(store.audit.append(event(""))).rejects.toMatchObject({ code: "invalid_argument", details: { field: "audit.action" } });
+      await expect(store.audit.append(event(""))).rejects.toMatchObject({
+        code: "invalid_argument",
+        details: { field: "audit.action" },
+      });
       await expect(store.audit.append(event("x", { loopId: "../../etc" }))).rejects.toMatchObject({
         code: "invalid_argument",
         details: { field: "audit.loopId" },
@@ -316,15 +396,21 @@ describe("audit", () => {
         code: "invalid_argument",
         details: { field: "audit.outcome" },
       });
-      await expect(store.audit.append({ actor: { type: "operator", id: "" }, action: "x", correlationId: "c" })).rejects.toMatchObject({
+      await expect(
+        store.audit.append({ actor: { type: "operator", id: "" }, action: "x", correlationId: "c" }),
+      ).rejects.toMatchObject({
         code: "invalid_argument",
         details: { field: "audit.actor.id" },
       });
-      await expect(store.audit.append(event("x", { reason: "r".repeat(LIMITS.reasonBytes + 1) }))).rejects.toMatchObject({
+      await expect(
+        store.audit.append(event("x", { reason: "r".repeat(LIMITS.reasonBytes + 1) })),
+      ).rejects.toMatchObject({
         code: "invalid_argument",
         details: { field: "audit.reason" },
       });
-      await expect(store.audit.append(event("x", { details: { blob: "x".repeat(LIMITS.journalEntryBytes) } }))).rejects.toMatchObject({
+      await expect(
+        store.audit.append(event("x", { details: { blob: "x".repeat(LIMITS.journalEntryBytes) } })),
+      ).rejects.toMatchObject({
         code: "too_large",
         details: { field: "audit", limit: LIMITS.journalEntryBytes },
       });

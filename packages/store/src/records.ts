@@ -27,14 +27,20 @@ import { absent, exists, txn, type Compare } from "./txn.ts";
 
 function invalid(field: string, error: z.ZodError): SmithError {
   const issues = error.issues.map((i) => ({ path: issuePath(i.path, field), message: i.message }));
-  return new SmithError("invalid_argument", `${issues[0]?.path}: ${issues[0]?.message}`, { field: issues[0]?.path, issues });
+  return new SmithError("invalid_argument", `${issues[0]?.path}: ${issues[0]?.message}`, {
+    field: issues[0]?.path,
+    issues,
+  });
 }
 
 /** An ISO time of a list filter; an unparseable one would silently match nothing. */
 function parseTime(field: "from" | "to", value: string | undefined): number | undefined {
   if (value === undefined || value === "") return undefined;
   const ms = Date.parse(value);
-  if (Number.isNaN(ms)) throw new SmithError("invalid_argument", `${field}: must be an ISO date-time, got ${JSON.stringify(value)}`, { field });
+  if (Number.isNaN(ms))
+    throw new SmithError("invalid_argument", `${field}: must be an ISO date-time, got ${JSON.stringify(value)}`, {
+      field,
+    });
   return ms;
 }
 
@@ -46,24 +52,43 @@ export class HandoffRepository {
   }
 
   /** Writes the handoff of one attempt (writing it again replaces it). */
-  async put(loopId: string, attempt: number, input: z.input<typeof HandoffInput>, fence: Compare[] = []): Promise<Handoff> {
+  async put(
+    loopId: string,
+    attempt: number,
+    input: z.input<typeof HandoffInput>,
+    fence: Compare[] = [],
+  ): Promise<Handoff> {
     // A handoff of attempt 0 would be written but fail its own schema on every later read,
     // breaking list() and latest() for the whole loop.
     if (!Number.isInteger(attempt) || attempt < 1) {
-      throw new SmithError("invalid_argument", `attempt: must be a positive integer, got ${attempt}`, { field: "attempt" });
+      throw new SmithError("invalid_argument", `attempt: must be a positive integer, got ${attempt}`, {
+        field: "attempt",
+      });
     }
     const parsed = HandoffInput.safeParse(input);
     if (!parsed.success) throw invalid("handoff", parsed.error);
-    const handoff: Handoff = { ...parsed.data, schemaVersion: SCHEMA_VERSION, loopId, attempt, createdAt: this.ctx.now().toISOString() };
+    const handoff: Handoff = {
+      ...parsed.data,
+      schemaVersion: SCHEMA_VERSION,
+      loopId,
+      attempt,
+      createdAt: this.ctx.now().toISOString(),
+    };
     const value = encode(handoff);
     const bytes = utf8Length(value);
     if (bytes > LIMITS.handoffBytes) throw tooLarge("handoff", LIMITS.handoffBytes, bytes);
     const { client, keys } = this.ctx;
-    const res = await txn(client, [exists(keys.loop(loopId)), ...fence], [client.put(keys.handoff(loopId, attempt)).value(value)]);
+    const res = await txn(
+      client,
+      [exists(keys.loop(loopId)), ...fence],
+      [client.put(keys.handoff(loopId, attempt)).value(value)],
+    );
     if (!res.succeeded) {
       const loop = await etcdCall(() => client.get(keys.loop(loopId)).exists());
       if (!loop) throw new SmithError("not_found", `loop ${loopId} not found`, { field: "loopId" });
-      throw new SmithError("stale_attempt", `loop ${loopId}: attempt ${attempt} no longer holds the replica lock`, { field: "attempt" });
+      throw new SmithError("stale_attempt", `loop ${loopId}: attempt ${attempt} no longer holds the replica lock`, {
+        field: "attempt",
+      });
     }
     return handoff;
   }
@@ -165,7 +190,12 @@ export class AuditRepository {
     const parsed = AuditEventInput.safeParse(request);
     if (!parsed.success) throw invalid("audit", parsed.error);
     const now = this.ctx.now();
-    const event: AuditEvent = { ...parsed.data, schemaVersion: SCHEMA_VERSION, id: newId(now.getTime()), at: now.toISOString() };
+    const event: AuditEvent = {
+      ...parsed.data,
+      schemaVersion: SCHEMA_VERSION,
+      id: newId(now.getTime()),
+      at: now.toISOString(),
+    };
     const value = encode(event);
     const bytes = utf8Length(value);
     if (bytes > LIMITS.journalEntryBytes) throw tooLarge("audit", LIMITS.journalEntryBytes, bytes);
@@ -183,11 +213,18 @@ export class AuditRepository {
     const limit = Math.min(Math.max(options.limit ?? 100, 1), LIMITS.pageSize);
     const fromMs = parseTime("from", options.from);
     const toMs = parseTime("to", options.to);
-    const inTime = (e: AuditEvent) => (fromMs === undefined || Date.parse(e.at) >= fromMs) && (toMs === undefined || Date.parse(e.at) < toMs);
+    const inTime = (e: AuditEvent) =>
+      (fromMs === undefined || Date.parse(e.at) >= fromMs) && (toMs === undefined || Date.parse(e.at) < toMs);
     if (options.loopId) {
       const prefix = keys.auditByLoopPrefix(options.loopId);
       const start = options.cursor ? keys.auditByLoop(options.loopId, options.cursor) + "\0" : prefix;
-      const res = await etcdCall(() => client.getAll().inRange({ start, end: prefixEnd(prefix) }).limit(limit).exec());
+      const res = await etcdCall(() =>
+        client
+          .getAll()
+          .inRange({ start, end: prefixEnd(prefix) })
+          .limit(limit)
+          .exec(),
+      );
       const items: AuditEvent[] = [];
       for (const kv of res.kvs) {
         const eventKey = kv.value.toString();
@@ -204,7 +241,11 @@ export class AuditRepository {
     // The cursor is the last key read, relative to the prefix (`yyyy/mm/dd/<id>`). It cannot be
     // derived from the event id: ids are monotonic per process, so after the clock steps back an
     // id's time is later than the `now` that named the event's day key.
-    let start = options.cursor ? prefix + options.cursor + "\0" : fromMs !== undefined ? keys.auditDayPrefix(new Date(fromMs)) : prefix;
+    let start = options.cursor
+      ? prefix + options.cursor + "\0"
+      : fromMs !== undefined
+        ? keys.auditDayPrefix(new Date(fromMs))
+        : prefix;
     const end = toMs !== undefined ? prefixEnd(keys.auditDayPrefix(new Date(toMs))) : prefixEnd(prefix);
     const items: AuditEvent[] = [];
     for (;;) {

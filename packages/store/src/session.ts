@@ -44,14 +44,23 @@ export class Session extends EventEmitter<{ lost: [Error] }> {
   static async open(ctx: StoreContext, options: SessionOptions = {}): Promise<Session> {
     const ttl = options.ttlSeconds ?? 10;
     if (!Number.isInteger(ttl) || ttl < 2 || ttl > 3600) {
-      throw new SmithError("invalid_argument", `ttlSeconds must be an integer from 2 to 3600, got ${ttl}`, { field: "ttlSeconds" });
+      throw new SmithError("invalid_argument", `ttlSeconds must be an integer from 2 to 3600, got ${ttl}`, {
+        field: "ttlSeconds",
+      });
     }
     const session = new Session(ctx, options.id ?? newId(), ttl);
     session.leaseId = await etcdCall(() => session.lease.grant());
     await etcdCall(() =>
       session.lease
         .put(ctx.keys.scheduler(session.id))
-        .value(encode({ schemaVersion: SCHEMA_VERSION, id: session.id, startedAt: ctx.now().toISOString(), ...options.info }))
+        .value(
+          encode({
+            schemaVersion: SCHEMA_VERSION,
+            id: session.id,
+            startedAt: ctx.now().toISOString(),
+            ...options.info,
+          }),
+        )
         .exec(),
     );
     session.stateValue = "running";

@@ -8,13 +8,18 @@ import { SmithStore } from "./store.ts";
  * A store for tests. `fastRecovery` swaps the client's circuit breaker for one that half-opens
  * after 100 ms, so tests that cut the connection do not wait out etcd3's default 5 s breaker.
  */
-export function testStore(endpoint: string, prefix: string, options: { now?: () => Date; fastRecovery?: boolean } = {}): SmithStore {
+export function testStore(
+  endpoint: string,
+  prefix: string,
+  options: { now?: () => Date; fastRecovery?: boolean } = {},
+): SmithStore {
   const client = options.fastRecovery
     ? new Etcd3({
         hosts: [endpoint],
         dialTimeout: 1000,
         faultHandling: {
-          host: () => circuitBreaker(handleWhen(isRecoverableError), { halfOpenAfter: 100, breaker: new ConsecutiveBreaker(50) }),
+          host: () =>
+            circuitBreaker(handleWhen(isRecoverableError), { halfOpenAfter: 100, breaker: new ConsecutiveBreaker(50) }),
           global: noop,
         },
       })
@@ -39,7 +44,10 @@ export const SMALL_PRD = JSON.stringify({
   ],
 });
 
-export function loopRequest(overrides: Partial<CreateLoopRequest> = {}, repo = "https://example.com/acme/app.git"): CreateLoopRequest {
+export function loopRequest(
+  overrides: Partial<CreateLoopRequest> = {},
+  repo = "https://example.com/acme/app.git",
+): CreateLoopRequest {
   return {
     spec: { repo: { url: repo }, prd: { kind: "inline", content: SMALL_PRD }, agent: { provider: "replay" } },
     ...overrides,

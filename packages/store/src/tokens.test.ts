@@ -19,7 +19,10 @@ function token(id: string, role: TokenRole = "viewer", extra: Partial<TokenRecor
 }
 
 describe("tokens", () => {
-  test("create, get and list; a duplicate id is already_exists and leaves the first in place", async ({ etcdEndpoint, prefix }) => {
+  test("create, get and list; a duplicate id is already_exists and leaves the first in place", async ({
+    etcdEndpoint,
+    prefix,
+  }) => {
     const store = testStore(etcdEndpoint, prefix);
     try {
       expect(await store.tokens.list()).toEqual([]);
@@ -43,7 +46,10 @@ describe("tokens", () => {
     }
   });
 
-  test("revoke stamps revokedAt once (revoking again keeps it); an unknown id is not_found", async ({ etcdEndpoint, prefix }) => {
+  test("revoke stamps revokedAt once (revoking again keeps it); an unknown id is not_found", async ({
+    etcdEndpoint,
+    prefix,
+  }) => {
     let now = new Date("2024-06-01T12:00:00.000Z");
     const store = testStore(etcdEndpoint, prefix, { now: () => now });
     try {
@@ -61,13 +67,19 @@ describe("tokens", () => {
     }
   });
 
-  test("a stored value with an unknown schemaVersion is unsupported_schema_version naming the key", async ({ etcdEndpoint, prefix }) => {
+  test("a stored value with an unknown schemaVersion is unsupported_schema_version naming the key", async ({
+    etcdEndpoint,
+    prefix,
+  }) => {
     const store = testStore(etcdEndpoint, prefix);
     try {
       await store.tokens.create(token("ok"));
       const key = store.keys.token("future");
       await gatewayPut(etcdEndpoint, key, JSON.stringify({ ...token("future"), schemaVersion: 99 }));
-      const expected = { code: "unsupported_schema_version", details: { field: key, version: 99, supported: SCHEMA_VERSION } };
+      const expected = {
+        code: "unsupported_schema_version",
+        details: { field: key, version: 99, supported: SCHEMA_VERSION },
+      };
       await expect(store.tokens.get("future")).rejects.toMatchObject(expected);
       await expect(store.tokens.list()).rejects.toMatchObject(expected);
       // Revoking it must not overwrite a value this build cannot read.

@@ -61,4 +61,3 @@ export class TokenRepository {
     return revoked;
   }
 }
-

@@ -14,12 +14,22 @@ export const absent = (key: string): Compare => ({ key, target: "Create", op: "=
 export const modIs = (key: string, revision: string): Compare => ({ key, target: "Mod", op: "==", value: revision });
 
 /** An etcd transaction: every compare holds → `success` ops, else `failure` ops. */
-export async function txn(client: Etcd3, compares: Compare[], success: IOperation[], failure: IOperation[] = []): Promise<ITxnResponse> {
+export async function txn(
+  client: Etcd3,
+  compares: Compare[],
+  success: IOperation[],
+  failure: IOperation[] = [],
+): Promise<ITxnResponse> {
   const [first, ...rest] = compares;
   if (!first) throw new Error("txn needs at least one compare");
   let builder = client.if(first.key, first.target, first.op, first.value);
   for (const c of rest) builder = builder.and(c.key, c.target, c.op, c.value);
-  return etcdCall(() => builder.then(...success).else(...failure).commit());
+  return etcdCall(() =>
+    builder
+      .then(...success)
+      .else(...failure)
+      .commit(),
+  );
 }
 
 /** The key-values of the i-th range op of a transaction response. */

@@ -58,10 +58,14 @@ export class WatchStream implements AsyncIterable<WatchItem> {
           if (compacted) {
             // Retrying cannot help: the client must list again and watch from the list's revision.
             this.fail(
-              new SmithError("not_found", `etcd compacted the history this watch asked for (from revision ${options.fromRevision}): list again, then watch from the list's revision`, {
-                field: "lastEventId",
-                compacted: true,
-              }),
+              new SmithError(
+                "not_found",
+                `etcd compacted the history this watch asked for (from revision ${options.fromRevision}): list again, then watch from the list's revision`,
+                {
+                  field: "lastEventId",
+                  compacted: true,
+                },
+              ),
             );
           } else this.fail(toSmithError(err));
           resolve();
@@ -85,11 +89,15 @@ export class WatchStream implements AsyncIterable<WatchItem> {
     if (this.queue.length >= this.maxBuffered) {
       this.queue.length = 0;
       this.fail(
-        new SmithError("unavailable", `the consumer fell more than ${this.maxBuffered} events behind; resume from the last one seen`, {
-          limit: this.maxBuffered,
-          resumeRevision: this.lastRevision,
-          overflow: true,
-        }),
+        new SmithError(
+          "unavailable",
+          `the consumer fell more than ${this.maxBuffered} events behind; resume from the last one seen`,
+          {
+            limit: this.maxBuffered,
+            resumeRevision: this.lastRevision,
+            overflow: true,
+          },
+        ),
       );
       return;
     }

@@ -101,7 +101,10 @@ describe("startEtcd", () => {
     if (address === null || typeof address === "string") throw new Error("no port");
 
     // A later flag wins in etcd's flag parsing, so every attempt binds the blocked port.
-    const failure = startEtcd({ portAttempts: 2, extraArgs: [`--listen-client-urls=http://127.0.0.1:${address.port}`] });
+    const failure = startEtcd({
+      portAttempts: 2,
+      extraArgs: [`--listen-client-urls=http://127.0.0.1:${address.port}`],
+    });
     await expect(failure).rejects.toMatchObject({ portInUse: true });
     await expect(failure).rejects.toThrow(/address already in use/);
   });

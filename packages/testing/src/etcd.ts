@@ -143,7 +143,11 @@ async function servesMember(endpoint: string, peerUrl: string, timeoutMs = 1_000
     if (typeof body !== "object" || body === null || !("members" in body) || !Array.isArray(body.members)) return false;
     return body.members.some(
       (member: unknown) =>
-        typeof member === "object" && member !== null && "peerURLs" in member && Array.isArray(member.peerURLs) && member.peerURLs.includes(peerUrl),
+        typeof member === "object" &&
+        member !== null &&
+        "peerURLs" in member &&
+        Array.isArray(member.peerURLs) &&
+        member.peerURLs.includes(peerUrl),
     );
   } catch {
     return false;
@@ -238,7 +242,10 @@ async function launch(config: EtcdLaunchConfig, log: OutputTail): Promise<ChildP
   });
   // 'close', not 'exit': only then has etcd's last (usually most telling) output been read.
   child.once("close", (code, signal) => {
-    failure ??= new EtcdStartError(`etcd exited before becoming healthy (code ${code}, signal ${signal})`, tail.lines());
+    failure ??= new EtcdStartError(
+      `etcd exited before becoming healthy (code ${code}, signal ${signal})`,
+      tail.lines(),
+    );
   });
 
   const deadline = Date.now() + config.readyTimeoutMs;
@@ -250,7 +257,10 @@ async function launch(config: EtcdLaunchConfig, log: OutputTail): Promise<ChildP
     }
     if (Date.now() >= deadline) {
       await killAndWait(child);
-      throw new EtcdStartError(`etcd at ${config.endpoint} was not healthy after ${config.readyTimeoutMs} ms`, tail.lines());
+      throw new EtcdStartError(
+        `etcd at ${config.endpoint} was not healthy after ${config.readyTimeoutMs} ms`,
+        tail.lines(),
+      );
     }
     await sleep(50);
   }
@@ -285,7 +295,16 @@ export async function startEtcd(options: StartEtcdOptions = {}): Promise<EtcdSer
       };
       try {
         const child = await launch(config, log);
-        return createHandle({ config, child, log, dataDir, forgetDataDir, clientPort, peerPort, stopTimeoutMs: resolved.stopTimeoutMs });
+        return createHandle({
+          config,
+          child,
+          log,
+          dataDir,
+          forgetDataDir,
+          clientPort,
+          peerPort,
+          stopTimeoutMs: resolved.stopTimeoutMs,
+        });
       } catch (err) {
         if (!(err instanceof EtcdStartError && err.portInUse) || attempt >= resolved.portAttempts) throw err;
         // Start the next attempt from an empty data dir, so no member state of the old ports survives.

@@ -28,7 +28,8 @@ export async function gatewayPut(endpoint: string, key: string, value: string, t
 export async function gatewayGet(endpoint: string, key: string, timeoutMs = 5_000): Promise<string | undefined> {
   const result = await post(endpoint, "/v3/kv/range", { key: toBase64(key) }, timeoutMs);
   // The gateway omits empty fields: no `kvs` (and no `count`) when nothing matched.
-  if (typeof result !== "object" || result === null || !("kvs" in result) || !Array.isArray(result.kvs)) return undefined;
+  if (typeof result !== "object" || result === null || !("kvs" in result) || !Array.isArray(result.kvs))
+    return undefined;
   const first: unknown = result.kvs[0];
   if (typeof first !== "object" || first === null) return undefined;
   // An empty value is omitted as well.

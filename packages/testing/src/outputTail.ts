@@ -18,7 +18,11 @@ export class OutputTail {
 
   /** The last `count` non-empty lines held (the first may be cut short by the limit). */
   lines(count = 40): string {
-    return this.#text.split("\n").filter((line) => line !== "").slice(-count).join("\n");
+    return this.#text
+      .split("\n")
+      .filter((line) => line !== "")
+      .slice(-count)
+      .join("\n");
   }
 
   text(): string {

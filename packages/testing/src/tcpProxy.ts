@@ -74,7 +74,8 @@ export async function startTcpProxy(target: TcpProxyTarget): Promise<TcpProxy> {
     });
   });
   const address = server.address();
-  if (address === null || typeof address === "string") throw new Error(`tcp proxy: unexpected address ${String(address)}`);
+  if (address === null || typeof address === "string")
+    throw new Error(`tcp proxy: unexpected address ${String(address)}`);
   const { port } = address;
 
   const resetAll = (): void => {

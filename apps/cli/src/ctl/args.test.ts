@@ -16,12 +16,20 @@ const usage = (line: string) => {
 
 describe("parseCommandLine", () => {
   it("get loops: output, states, watch, limit; global flags before or after the verb", () => {
-    expect(parse("get loops")).toEqual({ command: { kind: "get-loops", output: "table", watch: false }, connection: {} });
+    expect(parse("get loops")).toEqual({
+      command: { kind: "get-loops", output: "table", watch: false },
+      connection: {},
+    });
     expect(parse("--server http://s:1 get loops -o wide --state running,flatline -w --token t --context c")).toEqual({
       command: { kind: "get-loops", output: "wide", watch: true, states: ["running", "flatline"] },
       connection: { server: "http://s:1", token: "t", context: "c" },
     });
-    expect(parse("get -o json loop --limit 5").command).toEqual({ kind: "get-loops", output: "json", watch: false, limit: 5 });
+    expect(parse("get -o json loop --limit 5").command).toEqual({
+      kind: "get-loops",
+      output: "json",
+      watch: false,
+      limit: 5,
+    });
     expect(parse("get loops -oyaml").command).toMatchObject({ output: "yaml" });
     expect(parseCommandLine(["get", "loops", "--output=json"]).command).toMatchObject({ output: "json" });
   });
@@ -35,35 +43,88 @@ describe("parseCommandLine", () => {
   });
 
   it("create loop: flags become CreateLoopFlags; numbers are checked", () => {
-    expect(parse("create loop --repo https://x/a.git --prd prd.json --agent replay --replay-dir r --max-iterations 7 --priority 0 --concurrency-key k --idempotency-key i --base dev --title T -o json").command).toEqual({
+    expect(
+      parse(
+        "create loop --repo https://x/a.git --prd prd.json --agent replay --replay-dir r --max-iterations 7 --priority 0 --concurrency-key k --idempotency-key i --base dev --title T -o json",
+      ).command,
+    ).toEqual({
       kind: "create-loop",
       output: "json",
-      flags: { repo: "https://x/a.git", prdFile: "prd.json", agent: "replay", replayDir: "r", maxIterations: 7, priority: 0, concurrencyKey: "k", idempotencyKey: "i", base: "dev", title: "T" },
+      flags: {
+        repo: "https://x/a.git",
+        prdFile: "prd.json",
+        agent: "replay",
+        replayDir: "r",
+        maxIterations: 7,
+        priority: 0,
+        concurrencyKey: "k",
+        idempotencyKey: "i",
+        base: "dev",
+        title: "T",
+      },
     });
-    expect(parse("create loop --repo r --prd-path docs/prd.json").command).toEqual({ kind: "create-loop", output: "table", flags: { repo: "r", prdPath: "docs/prd.json" } });
+    expect(parse("create loop --repo r --prd-path docs/prd.json").command).toEqual({
+      kind: "create-loop",
+      output: "table",
+      flags: { repo: "r", prdPath: "docs/prd.json" },
+    });
     expect(usage("create loop --prd p.json")).toMatch(/--repo URL/);
     expect(usage("create loop --repo r")).toMatch(/--prd FILE.*--prd-path PATH/);
     expect(usage("create loop --repo r --prd a --prd-path b")).toMatch(/cannot be used together/);
-    expect(usage("create loop --repo r --prd a --agent gpt")).toMatch(/--agent must be one of replay, claude, codex, command; got "gpt"/);
-    expect(usage("create loop --repo r --prd a --max-iterations ten")).toMatch(/--max-iterations must be a whole number ≥ 1; got "ten"/);
+    expect(usage("create loop --repo r --prd a --agent gpt")).toMatch(
+      /--agent must be one of replay, claude, codex, command; got "gpt"/,
+    );
+    expect(usage("create loop --repo r --prd a --max-iterations ten")).toMatch(
+      /--max-iterations must be a whole number ≥ 1; got "ten"/,
+    );
     expect(usage("create loop --repo r --prd a --priority -3")).toMatch(/--priority/);
     expect(usage("create loop --repo r --prd a -o wide")).toMatch(/-o must be one of table, json, yaml; got "wide"/);
   });
 
   it("create -f: a file of loops; loop flags do not mix with it", () => {
-    expect(parse("create -f loops.yaml").command).toEqual({ kind: "create-batch", file: "loops.yaml", output: "table" });
-    expect(parse("create loops --filename loops.json -o json").command).toEqual({ kind: "create-batch", file: "loops.json", output: "json" });
+    expect(parse("create -f loops.yaml").command).toEqual({
+      kind: "create-batch",
+      file: "loops.yaml",
+      output: "table",
+    });
+    expect(parse("create loops --filename loops.json -o json").command).toEqual({
+      kind: "create-batch",
+      file: "loops.json",
+      output: "json",
+    });
     expect(usage("create -f loops.yaml --repo r")).toMatch(/--repo cannot be used with -f/);
     expect(usage("create")).toMatch(/create needs a resource or a file/);
   });
 
   it("logs, cancel, retry, steer", () => {
-    expect(parse(`logs ${ID} -f --since-seq 3 --tail 10`).command).toEqual({ kind: "logs", id: ID, follow: true, sinceSeq: 3, tail: 10, output: "table" });
+    expect(parse(`logs ${ID} -f --since-seq 3 --tail 10`).command).toEqual({
+      kind: "logs",
+      id: ID,
+      follow: true,
+      sinceSeq: 3,
+      tail: 10,
+      output: "table",
+    });
     expect(parse(`logs ${ID}`).command).toEqual({ kind: "logs", id: ID, follow: false, output: "table" });
-    expect(parseCommandLine(["cancel", ID, "--reason", "superseded by #12"]).command).toEqual({ kind: "cancel", id: ID, reason: "superseded by #12", output: "table" });
+    expect(parseCommandLine(["cancel", ID, "--reason", "superseded by #12"]).command).toEqual({
+      kind: "cancel",
+      id: ID,
+      reason: "superseded by #12",
+      output: "table",
+    });
     // An empty reason goes to the server, which explains what it wants.
-    expect(parseCommandLine(["retry", ID, "--reason", ""]).command).toEqual({ kind: "retry", id: ID, reason: "", output: "table" });
-    expect(parseCommandLine(["steer", ID, "-m", "use vitest"]).command).toEqual({ kind: "steer", id: ID, message: "use vitest", output: "table" });
+    expect(parseCommandLine(["retry", ID, "--reason", ""]).command).toEqual({
+      kind: "retry",
+      id: ID,
+      reason: "",
+      output: "table",
+    });
+    expect(parseCommandLine(["steer", ID, "-m", "use vitest"]).command).toEqual({
+      kind: "steer",
+      id: ID,
+      message: "use vitest",
+      output: "table",
+    });
     expect(usage(`cancel ${ID}`)).toMatch(/cancel needs --reason TEXT/);
     expect(usage(`cancel ${ID} --reason`)).toMatch(/--reason <value>' argument missing/);
     expect(usage("retry --reason x")).toMatch(/retry needs a loop id/);
@@ -77,7 +138,9 @@ describe("parseCommandLine", () => {
     expect(parse("cost --state synced").command).toEqual({ kind: "cost", output: "table", states: ["synced"] });
     expect(parse(`cost ${ID} -o json`).command).toEqual({ kind: "cost", id: ID, output: "json" });
     expect(usage(`cost ${ID} --state synced`)).toMatch(/--state sums over loops/);
-    expect(usage("get loops --state done")).toMatch(/--state must be one of unresolved, running, synced, flatline, cancelled/);
+    expect(usage("get loops --state done")).toMatch(
+      /--state must be one of unresolved, running, synced, flatline, cancelled/,
+    );
     expect(parse("version --client").command).toEqual({ kind: "version", clientOnly: true, output: "table" });
   });
 
@@ -86,7 +149,11 @@ describe("parseCommandLine", () => {
       command: { kind: "config-set-context", name: "prod", url: "https://s", token: "abc" },
       connection: {},
     });
-    expect(parse("config set-context prod --token-file /t").command).toEqual({ kind: "config-set-context", name: "prod", tokenFile: "/t" });
+    expect(parse("config set-context prod --token-file /t").command).toEqual({
+      kind: "config-set-context",
+      name: "prod",
+      tokenFile: "/t",
+    });
     expect(parse("config use-context prod").command).toEqual({ kind: "config-use-context", name: "prod" });
     expect(parse("config get-contexts -o json").command).toEqual({ kind: "config-get-contexts", output: "json" });
     expect(parse("config current-context").command).toEqual({ kind: "config-current-context" });

@@ -41,7 +41,14 @@ const OUTPUT = { output: { type: "string", short: "o" } } as const satisfies Par
 
 /** The flags each verb accepts; anything else is a usage error that names the flag. */
 const VERBS = {
-  get: { ...CONNECTION, ...HELP, ...OUTPUT, state: { type: "string" }, watch: { type: "boolean", short: "w" }, limit: { type: "string" } },
+  get: {
+    ...CONNECTION,
+    ...HELP,
+    ...OUTPUT,
+    state: { type: "string" },
+    watch: { type: "boolean", short: "w" },
+    limit: { type: "string" },
+  },
   describe: { ...CONNECTION, ...HELP },
   create: {
     ...CONNECTION,
@@ -61,7 +68,14 @@ const VERBS = {
     "concurrency-key": { type: "string" },
     "idempotency-key": { type: "string" },
   },
-  logs: { ...CONNECTION, ...HELP, ...OUTPUT, follow: { type: "boolean", short: "f" }, "since-seq": { type: "string" }, tail: { type: "string" } },
+  logs: {
+    ...CONNECTION,
+    ...HELP,
+    ...OUTPUT,
+    follow: { type: "boolean", short: "f" },
+    "since-seq": { type: "string" },
+    tail: { type: "string" },
+  },
   cancel: { ...CONNECTION, ...HELP, ...OUTPUT, reason: { type: "string" } },
   retry: { ...CONNECTION, ...HELP, ...OUTPUT, reason: { type: "string" } },
   steer: { ...CONNECTION, ...HELP, ...OUTPUT, message: { type: "string", short: "m" } },
@@ -81,7 +95,8 @@ const VALUE_OPTIONS_BEFORE_VERB = new Set(["--server", "--token", "--context", "
 export function parseCommandLine(argv: readonly string[]): ParsedArgs {
   const verb = findVerb(argv);
   if (verb === undefined) {
-    if (argv.some((a) => a === "--help" || a === "-h") || argv.length === 0) return { command: { kind: "help" }, connection: {} };
+    if (argv.some((a) => a === "--help" || a === "-h") || argv.length === 0)
+      return { command: { kind: "help" }, connection: {} };
     throw new UsageError(`no command given (${argv.join(" ")})`);
   }
   if (!isVerb(verb)) throw new UsageError(`unknown command ${JSON.stringify(verb)}`);
@@ -113,13 +128,21 @@ function toCommand(verb: Verb, values: Values, words: string[]): Command {
       noExtra(extra);
       const output = outputOf(str("output"), ["table", "wide", "json", "yaml"]);
       if (id !== undefined) {
-        for (const flag of ["state", "watch", "limit"]) if (values[flag] !== undefined) throw new UsageError(`--${flag} lists loops; it cannot be used with a loop id`);
+        for (const flag of ["state", "watch", "limit"])
+          if (values[flag] !== undefined)
+            throw new UsageError(`--${flag} lists loops; it cannot be used with a loop id`);
         return { kind: "get-loop", id, output };
       }
       const states = statesOf(str("state"));
       const limit = intOf("limit", str("limit"), 1);
       if (limit !== undefined && bool("watch")) throw new UsageError("--limit cannot be used with --watch");
-      return { kind: "get-loops", output, watch: bool("watch"), ...(states ? { states } : {}), ...(limit !== undefined ? { limit } : {}) };
+      return {
+        kind: "get-loops",
+        output,
+        watch: bool("watch"),
+        ...(states ? { states } : {}),
+        ...(limit !== undefined ? { limit } : {}),
+      };
     }
     case "describe": {
       const [resource, id, ...extra] = words;
@@ -132,14 +155,27 @@ function toCommand(verb: Verb, values: Values, words: string[]): Command {
       const file = str("filename");
       if (file !== undefined) {
         const [resource, ...extra] = words;
-        if (resource !== undefined && !isLoopResource(resource)) throw new UsageError(`unexpected argument ${JSON.stringify(resource)}`);
+        if (resource !== undefined && !isLoopResource(resource))
+          throw new UsageError(`unexpected argument ${JSON.stringify(resource)}`);
         noExtra(extra);
-        const loopFlags = Object.keys(values).filter((k) => k !== "filename" && k !== "output" && k !== "server" && k !== "token" && k !== "context" && values[k] !== undefined);
-        if (loopFlags.length) throw new UsageError(`--${loopFlags[0]} cannot be used with -f: the file holds the loops`);
+        const loopFlags = Object.keys(values).filter(
+          (k) =>
+            k !== "filename" &&
+            k !== "output" &&
+            k !== "server" &&
+            k !== "token" &&
+            k !== "context" &&
+            values[k] !== undefined,
+        );
+        if (loopFlags.length)
+          throw new UsageError(`--${loopFlags[0]} cannot be used with -f: the file holds the loops`);
         return { kind: "create-batch", file, output };
       }
       const [resource, ...extra] = words;
-      if (resource === undefined) throw new UsageError("create needs a resource or a file: smithctl create loop --repo URL ... | smithctl create -f loops.yaml");
+      if (resource === undefined)
+        throw new UsageError(
+          "create needs a resource or a file: smithctl create loop --repo URL ... | smithctl create -f loops.yaml",
+        );
       requireResource("create", resource);
       noExtra(extra);
       return { kind: "create-loop", flags: createFlags(str), output };
@@ -189,7 +225,12 @@ function toCommand(verb: Verb, values: Values, words: string[]): Command {
       noExtra(extra);
       const states = statesOf(str("state"));
       if (id !== undefined && states) throw new UsageError("--state sums over loops; it cannot be used with a loop id");
-      return { kind: "cost", output: dataOutputOf(str("output")), ...(id !== undefined ? { id } : {}), ...(states ? { states } : {}) };
+      return {
+        kind: "cost",
+        output: dataOutputOf(str("output")),
+        ...(id !== undefined ? { id } : {}),
+        ...(states ? { states } : {}),
+      };
     }
     case "config":
       return configCommand(words, str);
@@ -204,7 +245,8 @@ function configCommand(words: string[], str: (name: string) => string | undefine
   noExtra(extra);
   const onlyFlags = (allowed: string[]) => {
     for (const flag of ["url", "token", "token-file", "output"]) {
-      if (!allowed.includes(flag) && str(flag) !== undefined) throw new UsageError(`--${flag} cannot be used with config ${sub ?? ""}`);
+      if (!allowed.includes(flag) && str(flag) !== undefined)
+        throw new UsageError(`--${flag} cannot be used with config ${sub ?? ""}`);
     }
   };
   switch (sub) {
@@ -223,7 +265,8 @@ function configCommand(words: string[], str: (name: string) => string | undefine
       onlyFlags(["url", "token", "token-file"]);
       const token = str("token");
       const tokenFile = str("token-file");
-      if (token !== undefined && tokenFile !== undefined) throw new UsageError("--token and --token-file cannot be used together");
+      if (token !== undefined && tokenFile !== undefined)
+        throw new UsageError("--token and --token-file cannot be used together");
       const url = str("url");
       return {
         kind: "config-set-context",
@@ -236,7 +279,9 @@ function configCommand(words: string[], str: (name: string) => string | undefine
     case undefined:
       throw new UsageError("config needs a subcommand: get-contexts, current-context, use-context or set-context");
     default:
-      throw new UsageError(`unknown config subcommand ${JSON.stringify(sub)}: use get-contexts, current-context, use-context or set-context`);
+      throw new UsageError(
+        `unknown config subcommand ${JSON.stringify(sub)}: use get-contexts, current-context, use-context or set-context`,
+      );
   }
 }
 
@@ -244,13 +289,20 @@ function createFlags(str: (name: string) => string | undefined): CreateLoopFlags
   const repo = required(str("repo"), "create loop needs --repo URL");
   const prdFile = str("prd");
   const prdPath = str("prd-path");
-  if (prdFile !== undefined && prdPath !== undefined) throw new UsageError("--prd and --prd-path cannot be used together");
-  if (prdFile === undefined && prdPath === undefined) throw new UsageError("create loop needs --prd FILE (a local PRD, sent inline) or --prd-path PATH (a PRD in the repository)");
+  if (prdFile !== undefined && prdPath !== undefined)
+    throw new UsageError("--prd and --prd-path cannot be used together");
+  if (prdFile === undefined && prdPath === undefined)
+    throw new UsageError(
+      "create loop needs --prd FILE (a local PRD, sent inline) or --prd-path PATH (a PRD in the repository)",
+    );
   const agentName = str("agent");
   let agent: AgentProvider | undefined;
   if (agentName !== undefined) {
     const parsed = AgentProvider.safeParse(agentName);
-    if (!parsed.success) throw new UsageError(`--agent must be one of ${AgentProvider.options.join(", ")}; got ${JSON.stringify(agentName)}`);
+    if (!parsed.success)
+      throw new UsageError(
+        `--agent must be one of ${AgentProvider.options.join(", ")}; got ${JSON.stringify(agentName)}`,
+      );
     agent = parsed.data;
   }
   const maxIterations = intOf("max-iterations", str("max-iterations"), 1);
@@ -279,7 +331,11 @@ function parse(argv: readonly string[], options: ParseArgsOptionsConfig): { valu
     return { values: values as Values, positionals };
   } catch (err) {
     // node:util's messages name the flag: "Unknown option '--foo'", "Option '--reason <value>' argument missing".
-    throw new UsageError(err instanceof Error ? err.message.replace(/\. To specify a positional argument starting with a '-'.*$/s, "") : String(err));
+    throw new UsageError(
+      err instanceof Error
+        ? err.message.replace(/\. To specify a positional argument starting with a '-'.*$/s, "")
+        : String(err),
+    );
   }
 }
 
@@ -306,8 +362,10 @@ function isLoopResource(word: string): boolean {
 }
 
 function requireResource(verb: string, resource: string | undefined): void {
-  if (resource === undefined) throw new UsageError(`${verb} needs a resource: smithctl ${verb} loop${verb === "get" ? "s" : ""} ...`);
-  if (!isLoopResource(resource)) throw new UsageError(`unknown resource ${JSON.stringify(resource)}: smithctl ${verb} knows "loop" / "loops"`);
+  if (resource === undefined)
+    throw new UsageError(`${verb} needs a resource: smithctl ${verb} loop${verb === "get" ? "s" : ""} ...`);
+  if (!isLoopResource(resource))
+    throw new UsageError(`unknown resource ${JSON.stringify(resource)}: smithctl ${verb} knows "loop" / "loops"`);
 }
 
 function noExtra(extra: readonly string[]): void {
@@ -336,7 +394,10 @@ function statesOf(value: string | undefined): LoopState[] | undefined {
   const states: LoopState[] = [];
   for (const part of value.split(",").map((s) => s.trim())) {
     const state = LOOP_STATES.find((s) => s === part);
-    if (!state) throw new UsageError(`--state must be one of ${LOOP_STATES.join(", ")} (comma-separated); got ${JSON.stringify(part)}`);
+    if (!state)
+      throw new UsageError(
+        `--state must be one of ${LOOP_STATES.join(", ")} (comma-separated); got ${JSON.stringify(part)}`,
+      );
     if (!states.includes(state)) states.push(state);
   }
   return states;

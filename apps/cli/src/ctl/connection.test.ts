@@ -13,40 +13,108 @@ const FILE: ContextFile = {
   },
 };
 
-const resolve = (flags: ConnectionFlags, env: ConnectionEnv = {}, file: ContextFile = FILE) => resolveConnection(flags, env, file, CONFIG);
+const resolve = (flags: ConnectionFlags, env: ConnectionEnv = {}, file: ContextFile = FILE) =>
+  resolveConnection(flags, env, file, CONFIG);
 
 describe("resolveConnection", () => {
   it.each<[string, ConnectionFlags, ConnectionEnv, string, string]>([
-    ["the current context when nothing else is given", {}, {}, "http://127.0.0.1:7070", "file:/home/op/.config/smith/local.token"],
-    ["env over the current context", {}, { SMITH_API_URL: "http://env:1", SMITH_TOKEN: "env-token" }, "http://env:1", "value:env-token"],
-    ["flags over env", { server: "http://flag:1", token: "flag-token" }, { SMITH_API_URL: "http://env:1", SMITH_TOKEN: "env-token" }, "http://flag:1", "value:flag-token"],
-    ["SMITH_CONTEXT picks the context instead of the current one", {}, { SMITH_CONTEXT: "prod" }, "https://smith.example.com", "value:smt.prod.secret"],
-    ["SMITH_CONTEXT still ranks below SMITH_API_URL / SMITH_TOKEN", {}, { SMITH_CONTEXT: "prod", SMITH_API_URL: "http://env:1", SMITH_TOKEN: "t" }, "http://env:1", "value:t"],
-    ["--context ranks above the environment", { context: "prod" }, { SMITH_API_URL: "http://env:1", SMITH_TOKEN: "t", SMITH_CONTEXT: "local" }, "https://smith.example.com", "value:smt.prod.secret"],
-    ["--server and --token rank above --context", { context: "prod", server: "http://flag:1", token: "ft" }, {}, "http://flag:1", "value:ft"],
-    ["fields resolve one by one: flag URL with the context's token", { server: "http://flag:1" }, {}, "http://flag:1", "file:/home/op/.config/smith/local.token"],
+    [
+      "the current context when nothing else is given",
+      {},
+      {},
+      "http://127.0.0.1:7070",
+      "file:/home/op/.config/smith/local.token",
+    ],
+    [
+      "env over the current context",
+      {},
+      { SMITH_API_URL: "http://env:1", SMITH_TOKEN: "env-token" },
+      "http://env:1",
+      "value:env-token",
+    ],
+    [
+      "flags over env",
+      { server: "http://flag:1", token: "flag-token" },
+      { SMITH_API_URL: "http://env:1", SMITH_TOKEN: "env-token" },
+      "http://flag:1",
+      "value:flag-token",
+    ],
+    [
+      "SMITH_CONTEXT picks the context instead of the current one",
+      {},
+      { SMITH_CONTEXT: "prod" },
+      "https://smith.example.com",
+      "value:smt.prod.secret",
+    ],
+    [
+      "SMITH_CONTEXT still ranks below SMITH_API_URL / SMITH_TOKEN",
+      {},
+      { SMITH_CONTEXT: "prod", SMITH_API_URL: "http://env:1", SMITH_TOKEN: "t" },
+      "http://env:1",
+      "value:t",
+    ],
+    [
+      "--context ranks above the environment",
+      { context: "prod" },
+      { SMITH_API_URL: "http://env:1", SMITH_TOKEN: "t", SMITH_CONTEXT: "local" },
+      "https://smith.example.com",
+      "value:smt.prod.secret",
+    ],
+    [
+      "--server and --token rank above --context",
+      { context: "prod", server: "http://flag:1", token: "ft" },
+      {},
+      "http://flag:1",
+      "value:ft",
+    ],
+    [
+      "fields resolve one by one: flag URL with the context's token",
+      { server: "http://flag:1" },
+      {},
+      "http://flag:1",
+      "file:/home/op/.config/smith/local.token",
+    ],
     ["env token with the context's URL", {}, { SMITH_TOKEN: "t" }, "http://127.0.0.1:7070", "value:t"],
     ["a context without a token gives none", { context: "bare" }, {}, "http://bare:7070", "none"],
-    ["empty env values count as unset", {}, { SMITH_API_URL: "", SMITH_TOKEN: " ", SMITH_CONTEXT: "" }, "http://127.0.0.1:7070", "file:/home/op/.config/smith/local.token"],
+    [
+      "empty env values count as unset",
+      {},
+      { SMITH_API_URL: "", SMITH_TOKEN: " ", SMITH_CONTEXT: "" },
+      "http://127.0.0.1:7070",
+      "file:/home/op/.config/smith/local.token",
+    ],
   ])("%s", (_name, flags, env, url, token) => {
     const c = resolve(flags, env);
     expect(c.url).toBe(url);
-    expect(c.token.kind === "value" ? `value:${c.token.value}` : c.token.kind === "file" ? `file:${c.token.path}` : "none").toBe(token);
+    expect(
+      c.token.kind === "value" ? `value:${c.token.value}` : c.token.kind === "file" ? `file:${c.token.path}` : "none",
+    ).toBe(token);
   });
 
   it("keeps an absolute tokenFile as it is", () => {
-    const c = resolve({}, {}, { currentContext: "a", contexts: { a: { url: "http://a:1", tokenFile: "/run/secrets/smith" } } });
+    const c = resolve(
+      {},
+      {},
+      { currentContext: "a", contexts: { a: { url: "http://a:1", tokenFile: "/run/secrets/smith" } } },
+    );
     expect(c.token).toEqual({ kind: "file", path: "/run/secrets/smith", source: "context" });
   });
 
   it("reports where each value came from and which context supplied one", () => {
-    expect(resolve({ server: "http://f:1" }, { SMITH_TOKEN: "t" })).toMatchObject({ urlSource: "flag", token: { source: "env" } });
+    expect(resolve({ server: "http://f:1" }, { SMITH_TOKEN: "t" })).toMatchObject({
+      urlSource: "flag",
+      token: { source: "env" },
+    });
     expect(resolve({ server: "http://f:1" }, { SMITH_TOKEN: "t" }).contextName).toBeUndefined();
     expect(resolve({}, {})).toMatchObject({ urlSource: "context", contextName: "local" });
   });
 
   it("works without a contexts file when the environment names the server", () => {
-    expect(resolve({}, { SMITH_API_URL: "http://env:1" }, { contexts: {} })).toEqual({ url: "http://env:1", urlSource: "env", token: { kind: "none" } });
+    expect(resolve({}, { SMITH_API_URL: "http://env:1" }, { contexts: {} })).toEqual({
+      url: "http://env:1",
+      urlSource: "env",
+      token: { kind: "none" },
+    });
   });
 
   it("is a usage error when no server is configured anywhere, naming all three ways", () => {
@@ -55,7 +123,9 @@ describe("resolveConnection", () => {
   });
 
   it("is a usage error when --context or SMITH_CONTEXT names an unknown context, even with a server flag", () => {
-    expect(() => resolve({ context: "nope", server: "http://f:1" })).toThrow(/context "nope" \(from --context\) is not in/);
+    expect(() => resolve({ context: "nope", server: "http://f:1" })).toThrow(
+      /context "nope" \(from --context\) is not in/,
+    );
     expect(() => resolve({}, { SMITH_CONTEXT: "nope" })).toThrow(/from SMITH_CONTEXT/);
   });
 

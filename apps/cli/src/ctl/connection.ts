@@ -19,7 +19,10 @@ export interface ConnectionEnv {
 export type Source = "flag" | "env" | "context";
 
 /** Where the token comes from: a value, a file still to be read, or nothing (health calls only). */
-export type TokenRef = { kind: "value"; value: string; source: Source } | { kind: "file"; path: string; source: "context" } | { kind: "none" };
+export type TokenRef =
+  | { kind: "value"; value: string; source: Source }
+  | { kind: "file"; path: string; source: "context" }
+  | { kind: "none" };
 
 export interface Connection {
   url: string;
@@ -38,16 +41,26 @@ export interface Connection {
  * A context named by the flag or the variable must exist. A relative `tokenFile` is relative to
  * the contexts file. Pure: the token file is returned as a path for the caller to read.
  */
-export function resolveConnection(flags: ConnectionFlags, env: ConnectionEnv, file: ContextFile, configPath: string): Connection {
+export function resolveConnection(
+  flags: ConnectionFlags,
+  env: ConnectionEnv,
+  file: ContextFile,
+  configPath: string,
+): Connection {
   const flagContext = nonEmpty(flags.context);
   const envContext = flagContext ? undefined : nonEmpty(env.SMITH_CONTEXT);
   const named = flagContext ?? envContext;
   if (named !== undefined && !file.contexts[named]) {
-    throw new UsageError(`context ${JSON.stringify(named)} (from ${flagContext ? "--context" : "SMITH_CONTEXT"}) is not in ${configPath}`);
+    throw new UsageError(
+      `context ${JSON.stringify(named)} (from ${flagContext ? "--context" : "SMITH_CONTEXT"}) is not in ${configPath}`,
+    );
   }
   const fallbackName = named ?? file.currentContext;
   const fallback = fallbackName !== undefined ? file.contexts[fallbackName] : undefined;
-  if (fallbackName !== undefined && !fallback) throw new UsageError(`the current context ${JSON.stringify(fallbackName)} is not in ${configPath}; run smithctl config use-context`);
+  if (fallbackName !== undefined && !fallback)
+    throw new UsageError(
+      `the current context ${JSON.stringify(fallbackName)} is not in ${configPath}; run smithctl config use-context`,
+    );
   // The context named by --context ranks above the environment; SMITH_CONTEXT or the current one below it.
   const high = flagContext ? fallback : undefined;
   const low = flagContext ? undefined : fallback;
@@ -60,7 +73,9 @@ export function resolveConnection(flags: ConnectionFlags, env: ConnectionEnv, fi
   ];
   const url = urlCandidates.find(([v]) => v !== undefined);
   if (!url?.[0]) {
-    throw new UsageError(`no API server: pass --server URL, set SMITH_API_URL, or add a context (smithctl config set-context NAME --url URL; contexts file ${configPath})`);
+    throw new UsageError(
+      `no API server: pass --server URL, set SMITH_API_URL, or add a context (smithctl config set-context NAME --url URL; contexts file ${configPath})`,
+    );
   }
 
   const contextToken = (c: typeof fallback): TokenRef | undefined => {
@@ -73,14 +88,18 @@ export function resolveConnection(flags: ConnectionFlags, env: ConnectionEnv, fi
   };
   const flagToken = nonEmpty(flags.token);
   const envToken = nonEmpty(env.SMITH_TOKEN);
-  const token: TokenRef =
-    (flagToken !== undefined ? { kind: "value", value: flagToken, source: "flag" } : undefined) ??
+  const token: TokenRef = (flagToken !== undefined ? { kind: "value", value: flagToken, source: "flag" } : undefined) ??
     contextToken(high) ??
     (envToken !== undefined ? { kind: "value", value: envToken, source: "env" } : undefined) ??
     contextToken(low) ?? { kind: "none" };
 
   const usedContext = url[1] === "context" || (token.kind !== "none" && token.source === "context");
-  return { url: url[0], urlSource: url[1], token, ...(usedContext && fallbackName !== undefined ? { contextName: fallbackName } : {}) };
+  return {
+    url: url[0],
+    urlSource: url[1],
+    token,
+    ...(usedContext && fallbackName !== undefined ? { contextName: fallbackName } : {}),
+  };
 }
 
 function nonEmpty(v: string | undefined): string | undefined {

@@ -8,7 +8,13 @@ const EMPTY: ContextFile = { contexts: {} };
 describe("applySetContext", () => {
   it("creates a context; the first one becomes current, later ones do not", () => {
     const first = applySetContext(EMPTY, "local", { url: "http://127.0.0.1:7070", tokenFile: "admin.token" }, "/work");
-    expect(first).toEqual({ created: true, file: { currentContext: "local", contexts: { local: { url: "http://127.0.0.1:7070", tokenFile: "/work/admin.token" } } } });
+    expect(first).toEqual({
+      created: true,
+      file: {
+        currentContext: "local",
+        contexts: { local: { url: "http://127.0.0.1:7070", tokenFile: "/work/admin.token" } },
+      },
+    });
     const second = applySetContext(first.file, "prod", { url: "https://s", token: "t" }, "/work");
     expect(second.file.currentContext).toBe("local");
     expect(second.file.contexts.prod).toEqual({ url: "https://s", token: "t" });
@@ -16,9 +22,18 @@ describe("applySetContext", () => {
 
   it("changes only the given fields; a token replaces a token file and the other way round", () => {
     const file: ContextFile = { currentContext: "a", contexts: { a: { url: "http://a:1", tokenFile: "/t" } } };
-    expect(applySetContext(file, "a", { token: "x" }, "/")).toEqual({ created: false, file: { currentContext: "a", contexts: { a: { url: "http://a:1", token: "x" } } } });
-    expect(applySetContext(file, "a", { url: "http://b:2" }, "/").file.contexts.a).toEqual({ url: "http://b:2", tokenFile: "/t" });
-    expect(applySetContext({ contexts: { a: { url: "http://a:1", token: "x" } } }, "a", { tokenFile: "/f" }, "/").file.contexts.a).toEqual({ url: "http://a:1", tokenFile: "/f" });
+    expect(applySetContext(file, "a", { token: "x" }, "/")).toEqual({
+      created: false,
+      file: { currentContext: "a", contexts: { a: { url: "http://a:1", token: "x" } } },
+    });
+    expect(applySetContext(file, "a", { url: "http://b:2" }, "/").file.contexts.a).toEqual({
+      url: "http://b:2",
+      tokenFile: "/t",
+    });
+    expect(
+      applySetContext({ contexts: { a: { url: "http://a:1", token: "x" } } }, "a", { tokenFile: "/f" }, "/").file
+        .contexts.a,
+    ).toEqual({ url: "http://a:1", tokenFile: "/f" });
   });
 
   it("refuses a new context without a URL, and a URL that is not one", () => {

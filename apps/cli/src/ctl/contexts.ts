@@ -14,16 +14,23 @@ export interface SetContextChange {
  * token replaces a token file and the other way round. The first context becomes the current
  * one; otherwise the current context stays as it was (`use-context` switches).
  */
-export function applySetContext(file: ContextFile, name: string, change: SetContextChange, cwd: string): { file: ContextFile; created: boolean } {
+export function applySetContext(
+  file: ContextFile,
+  name: string,
+  change: SetContextChange,
+  cwd: string,
+): { file: ContextFile; created: boolean } {
   if (!name.trim()) throw new UsageError("a context name cannot be empty");
   const existing = file.contexts[name];
   const url = change.url ?? existing?.url;
   if (url === undefined) throw new UsageError(`context ${JSON.stringify(name)} is new: --url URL is required`);
   let auth: { token?: string; tokenFile?: string } = existing ? pickAuth(existing) : {};
   if (change.token !== undefined) auth = { token: change.token };
-  if (change.tokenFile !== undefined) auth = { tokenFile: isAbsolute(change.tokenFile) ? change.tokenFile : resolve(cwd, change.tokenFile) };
+  if (change.tokenFile !== undefined)
+    auth = { tokenFile: isAbsolute(change.tokenFile) ? change.tokenFile : resolve(cwd, change.tokenFile) };
   const parsed = Context.safeParse({ url, ...auth });
-  if (!parsed.success) throw new UsageError(`--url must be an absolute URL such as http://127.0.0.1:7070; got ${JSON.stringify(url)}`);
+  if (!parsed.success)
+    throw new UsageError(`--url must be an absolute URL such as http://127.0.0.1:7070; got ${JSON.stringify(url)}`);
   return {
     file: { ...file, currentContext: file.currentContext ?? name, contexts: { ...file.contexts, [name]: parsed.data } },
     created: !existing,
@@ -34,7 +41,9 @@ export function applySetContext(file: ContextFile, name: string, change: SetCont
 export function applyUseContext(file: ContextFile, name: string, configPath: string): ContextFile {
   if (!file.contexts[name]) {
     const known = Object.keys(file.contexts).sort();
-    throw new UsageError(`no context named ${JSON.stringify(name)} in ${configPath}${known.length ? ` (known: ${known.join(", ")})` : ""}`);
+    throw new UsageError(
+      `no context named ${JSON.stringify(name)} in ${configPath}${known.length ? ` (known: ${known.join(", ")})` : ""}`,
+    );
   }
   return { ...file, currentContext: name };
 }
@@ -49,6 +58,9 @@ export function loadContexts(configPath: string): ContextFile {
     return readContexts(configPath);
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);
-    throw new Error(message.includes(configPath) ? message : `cannot read the contexts file ${configPath}: ${message}`, { cause: err });
+    throw new Error(
+      message.includes(configPath) ? message : `cannot read the contexts file ${configPath}: ${message}`,
+      { cause: err },
+    );
   }
 }

@@ -11,11 +11,27 @@ describe("buildCreateRequest", () => {
 
   it("--prd sends the file's content inline; every flag lands in its field", () => {
     const request = buildCreateRequest(
-      { repo: "r", base: "dev", title: "T", prdFile: "prd.json", agent: "codex", maxIterations: 9, priority: 7, concurrencyKey: "k", idempotencyKey: "i" },
+      {
+        repo: "r",
+        base: "dev",
+        title: "T",
+        prdFile: "prd.json",
+        agent: "codex",
+        maxIterations: 9,
+        priority: 7,
+        concurrencyKey: "k",
+        idempotencyKey: "i",
+      },
       '{"stories":[]}',
     );
     expect(request).toEqual({
-      spec: { title: "T", repo: { url: "r", baseBranch: "dev" }, prd: { kind: "inline", content: '{"stories":[]}' }, agent: { provider: "codex" }, limits: { maxIterations: 9 } },
+      spec: {
+        title: "T",
+        repo: { url: "r", baseBranch: "dev" },
+        prd: { kind: "inline", content: '{"stories":[]}' },
+        agent: { provider: "codex" },
+        limits: { maxIterations: 9 },
+      },
       priority: 7,
       concurrencyKey: "k",
       idempotencyKey: "i",
@@ -24,8 +40,16 @@ describe("buildCreateRequest", () => {
   });
 
   it("--agent-command implies the command agent and --replay-dir the replay one, unless --agent says otherwise", () => {
-    expect(buildCreateRequest({ repo: "r", prdPath: "p", agentCommand: "./agent.sh" }, undefined).spec.agent).toEqual({ provider: "command", command: "./agent.sh" });
-    expect(buildCreateRequest({ repo: "r", prdPath: "p", replayDir: "rec" }, undefined).spec.agent).toEqual({ provider: "replay", replayDir: "rec" });
-    expect(buildCreateRequest({ repo: "r", prdPath: "p", agent: "claude", replayDir: "rec" }, undefined).spec.agent).toEqual({ provider: "claude", replayDir: "rec" });
+    expect(buildCreateRequest({ repo: "r", prdPath: "p", agentCommand: "./agent.sh" }, undefined).spec.agent).toEqual({
+      provider: "command",
+      command: "./agent.sh",
+    });
+    expect(buildCreateRequest({ repo: "r", prdPath: "p", replayDir: "rec" }, undefined).spec.agent).toEqual({
+      provider: "replay",
+      replayDir: "rec",
+    });
+    expect(
+      buildCreateRequest({ repo: "r", prdPath: "p", agent: "claude", replayDir: "rec" }, undefined).spec.agent,
+    ).toEqual({ provider: "claude", replayDir: "rec" });
   });
 });

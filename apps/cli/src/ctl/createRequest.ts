@@ -24,7 +24,9 @@ export interface CreateLoopFlags {
  * server's default applies. Ranges are left to the server, which names the field it refuses.
  */
 export function buildCreateRequest(flags: CreateLoopFlags, prdContent: string | undefined): CreateLoopRequest {
-  const provider = flags.agent ?? (flags.agentCommand !== undefined ? "command" : flags.replayDir !== undefined ? "replay" : undefined);
+  const provider =
+    flags.agent ??
+    (flags.agentCommand !== undefined ? "command" : flags.replayDir !== undefined ? "replay" : undefined);
   const agent =
     provider === undefined
       ? undefined
@@ -37,7 +39,10 @@ export function buildCreateRequest(flags: CreateLoopFlags, prdContent: string | 
     spec: {
       ...(flags.title !== undefined ? { title: flags.title } : {}),
       repo: { url: flags.repo, ...(flags.base !== undefined ? { baseBranch: flags.base } : {}) },
-      prd: prdContent !== undefined ? { kind: "inline", content: prdContent } : { kind: "path", ...(flags.prdPath !== undefined ? { path: flags.prdPath } : {}) },
+      prd:
+        prdContent !== undefined
+          ? { kind: "inline", content: prdContent }
+          : { kind: "path", ...(flags.prdPath !== undefined ? { path: flags.prdPath } : {}) },
       ...(agent ? { agent } : {}),
       ...(flags.maxIterations !== undefined ? { limits: { maxIterations: flags.maxIterations } } : {}),
     },

@@ -25,14 +25,18 @@ interface ServerErrorData {
 
 /** What smithctl prints to stderr for an error, and the exit code it ends with. */
 export function explainError(err: unknown, serverUrl?: string): ExplainedError {
-  if (err instanceof UsageError) return { lines: [`error: ${err.message}`, "Run 'smithctl --help' for usage."], exitCode: EXIT_USAGE };
+  if (err instanceof UsageError)
+    return { lines: [`error: ${err.message}`, "Run 'smithctl --help' for usage."], exitCode: EXIT_USAGE };
   if (err instanceof TRPCClientError) {
     const data = serverErrorData(err.data);
     if (data) return { lines: serverErrorLines(data, err.message), exitCode: EXIT_FAILURE };
     // No error shape from the server: the request never got an answer (refused, DNS, TLS, a proxy).
     const cause = err.cause instanceof Error ? err.cause : undefined;
     const detail = cause ? describeCause(cause) : err.message;
-    return { lines: [`error: cannot reach the Smith API${serverUrl ? ` at ${serverUrl}` : ""}: ${detail}`], exitCode: EXIT_FAILURE };
+    return {
+      lines: [`error: cannot reach the Smith API${serverUrl ? ` at ${serverUrl}` : ""}: ${detail}`],
+      exitCode: EXIT_FAILURE,
+    };
   }
   return { lines: [`error: ${err instanceof Error ? err.message : String(err)}`], exitCode: EXIT_FAILURE };
 }
@@ -43,7 +47,9 @@ function serverErrorLines(data: ServerErrorData, message: string): string[] {
   // zod errors arrive with the issues joined into the message; print them one per line instead.
   const joined = data.issues.map((i) => `${i.path || "input"}: ${i.message}`).join("; ");
   if (data.issues.length > 0 && message === joined) {
-    return data.issues.length === 1 ? [`${head}: ${message}`] : [`${head}: ${data.issues.length} invalid fields`, ...issueLines];
+    return data.issues.length === 1
+      ? [`${head}: ${message}`]
+      : [`${head}: ${data.issues.length} invalid fields`, ...issueLines];
   }
   return [`${head}: ${message}`, ...issueLines];
 }
@@ -54,7 +60,8 @@ function serverErrorData(data: unknown): ServerErrorData | undefined {
   const issues: ServerErrorData["issues"] = [];
   if (Array.isArray(rawIssues)) {
     for (const i of rawIssues as unknown[]) {
-      if (typeof i === "object" && i !== null && "path" in i && "message" in i) issues.push({ path: String(i.path), message: String(i.message) });
+      if (typeof i === "object" && i !== null && "path" in i && "message" in i)
+        issues.push({ path: String(i.path), message: String(i.message) });
     }
   }
   return { code: data.code, issues };

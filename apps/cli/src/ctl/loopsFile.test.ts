@@ -4,7 +4,8 @@ import { parseLoopsFile } from "./loopsFile.ts";
 
 describe("parseLoopsFile", () => {
   it("reads a YAML list, a JSON list, or either under items", () => {
-    const yaml = "- spec:\n    repo: { url: https://x/a.git }\n    prd: { kind: path }\n- spec:\n    repo: { url: https://x/b.git }\n    prd: { kind: path }\n  priority: 5\n";
+    const yaml =
+      "- spec:\n    repo: { url: https://x/a.git }\n    prd: { kind: path }\n- spec:\n    repo: { url: https://x/b.git }\n    prd: { kind: path }\n  priority: 5\n";
     expect(parseLoopsFile(yaml, "l.yaml")).toEqual([
       { spec: { repo: { url: "https://x/a.git" }, prd: { kind: "path" } } },
       { spec: { repo: { url: "https://x/b.git" }, prd: { kind: "path" } }, priority: 5 },

@@ -5,12 +5,20 @@ import type { AuditEvent, JournalEntry, Loop, LoopState } from "@smith/core";
 const PAGE = 500;
 
 /** Loops newest first, following `nextCursor` until `limit` loops or the end. */
-export async function listLoops(client: SmithClient, options: { states?: LoopState[]; limit?: number }): Promise<Loop[]> {
+export async function listLoops(
+  client: SmithClient,
+  options: { states?: LoopState[]; limit?: number },
+): Promise<Loop[]> {
   const loops: Loop[] = [];
   let cursor: string | undefined;
   do {
     const want = options.limit === undefined ? PAGE : Math.min(PAGE, options.limit - loops.length);
-    const page = await client.loops.list.query({ order: "desc", limit: want, ...(options.states ? { state: options.states } : {}), ...(cursor ? { cursor } : {}) });
+    const page = await client.loops.list.query({
+      order: "desc",
+      limit: want,
+      ...(options.states ? { state: options.states } : {}),
+      ...(cursor ? { cursor } : {}),
+    });
     loops.push(...page.items);
     cursor = page.nextCursor;
   } while (cursor && (options.limit === undefined || loops.length < options.limit));
@@ -21,11 +29,19 @@ export async function listLoops(client: SmithClient, options: { states?: LoopSta
  * Journal entries after `afterSeq`, in order; with `keepLast`, only the last ones. The API has
  * no way to read a journal from its end, so a tail means paging through all of it.
  */
-export async function readJournal(client: SmithClient, loopId: string, afterSeq: number, keepLast?: number): Promise<{ entries: JournalEntry[]; lastSeq: number }> {
+export async function readJournal(
+  client: SmithClient,
+  loopId: string,
+  afterSeq: number,
+  keepLast?: number,
+): Promise<{ entries: JournalEntry[]; lastSeq: number }> {
   if (keepLast !== undefined && keepLast <= PAGE) {
     // The end of the journal in one read, newest first, then put back in order.
     const page = await client.journal.list.query({ loopId, order: "desc", limit: Math.max(1, keepLast) });
-    const entries = page.entries.filter((e) => e.seq > afterSeq).reverse().slice(-keepLast);
+    const entries = page.entries
+      .filter((e) => e.seq > afterSeq)
+      .reverse()
+      .slice(-keepLast);
     return { entries: keepLast === 0 ? [] : entries, lastSeq: Math.max(afterSeq, page.entries[0]?.seq ?? afterSeq) };
   }
   let entries: JournalEntry[] = [];
@@ -44,7 +60,11 @@ export async function listAudit(client: SmithClient, loopId: string | undefined)
   const events: AuditEvent[] = [];
   let cursor: string | undefined;
   do {
-    const page = await client.audit.list.query({ limit: PAGE, ...(loopId !== undefined ? { loopId } : {}), ...(cursor ? { cursor } : {}) });
+    const page = await client.audit.list.query({
+      limit: PAGE,
+      ...(loopId !== undefined ? { loopId } : {}),
+      ...(cursor ? { cursor } : {}),
+    });
     events.push(...page.items);
     cursor = page.nextCursor;
   } while (cursor);

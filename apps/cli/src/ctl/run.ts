@@ -48,7 +48,18 @@ export async function runSmithctl(argv: readonly string[], io: CtlIO): Promise<n
   }
 }
 
-type ServerCommand = Exclude<Command, { kind: "help" | "version" | "config-get-contexts" | "config-current-context" | "config-use-context" | "config-set-context" }>;
+type ServerCommand = Exclude<
+  Command,
+  {
+    kind:
+      | "help"
+      | "version"
+      | "config-get-contexts"
+      | "config-current-context"
+      | "config-use-context"
+      | "config-set-context";
+  }
+>;
 
 function dispatch(client: SmithClient, command: ServerCommand, io: CtlIO): Promise<number> {
   switch (command.kind) {
@@ -80,20 +91,30 @@ function dispatch(client: SmithClient, command: ServerCommand, io: CtlIO): Promi
  * The URL and token the smithctl precedence rules give (flags > --context > env > current
  * context), for other commands that talk to the API (`smith tui`).
  */
-export function resolveEndpoint(flags: ConnectionFlags, io: Pick<CtlIO, "env" | "configPath" | "readFile">): { url: string; token?: string; contextName?: string } {
+export function resolveEndpoint(
+  flags: ConnectionFlags,
+  io: Pick<CtlIO, "env" | "configPath" | "readFile">,
+): { url: string; token?: string; contextName?: string } {
   const c = resolveConnection(flags, io.env, loadContexts(io.configPath), io.configPath);
   let token: string | undefined;
   if (c.token.kind === "value") token = c.token.value;
   else if (c.token.kind === "file") token = readTokenFile(io, c.token.path, c.contextName);
-  return { url: c.url, ...(token !== undefined ? { token } : {}), ...(c.contextName !== undefined ? { contextName: c.contextName } : {}) };
+  return {
+    url: c.url,
+    ...(token !== undefined ? { token } : {}),
+    ...(c.contextName !== undefined ? { contextName: c.contextName } : {}),
+  };
 }
 
 function readTokenFile(io: Pick<CtlIO, "readFile">, path: string, contextName: string | undefined): string {
   try {
     return io.readFile(path).trim();
   } catch (err) {
-    throw new Error(`cannot read the token file ${path}${contextName ? ` of context ${JSON.stringify(contextName)}` : ""}: ${err instanceof Error ? err.message : String(err)}`, {
-      cause: err,
-    });
+    throw new Error(
+      `cannot read the token file ${path}${contextName ? ` of context ${JSON.stringify(contextName)}` : ""}: ${err instanceof Error ? err.message : String(err)}`,
+      {
+        cause: err,
+      },
+    );
   }
 }

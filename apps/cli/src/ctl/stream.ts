@@ -9,7 +9,10 @@ export interface Subscription {
  * (`finish(error)`: rethrown, so that it is printed like any other error) or the user interrupts
  * it, which ends it with exit code 0: stopping a stream is how `-f` and `--watch` are meant to end.
  */
-export function runStream(io: CtlIO, start: (finish: (result: number | Error) => void) => Subscription): Promise<number> {
+export function runStream(
+  io: CtlIO,
+  start: (finish: (result: number | Error) => void) => Subscription,
+): Promise<number> {
   return new Promise<number>((resolve, reject) => {
     let done = false;
     let sub: Subscription | undefined;

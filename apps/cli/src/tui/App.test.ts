@@ -4,7 +4,14 @@ import React from "react";
 import { describe, expect } from "vitest";
 import { ApiServer } from "@smith/api";
 import { silentLogger } from "@smith/logger";
-import { ADMIN_TOKEN, SIGNING_KEY, loopInput, runLoop, startTestApi, type TestApi } from "../../../../packages/api/src/testSupport.ts";
+import {
+  ADMIN_TOKEN,
+  SIGNING_KEY,
+  loopInput,
+  runLoop,
+  startTestApi,
+  type TestApi,
+} from "../../../../packages/api/src/testSupport.ts";
 import { App } from "./components/App.ts";
 import { TuiController } from "./controller.ts";
 import { shortId } from "./format.ts";
@@ -25,7 +32,10 @@ interface Mounted {
 }
 
 function mount(api: TestApi, options: { journalLimit?: number; token?: string } = {}): Mounted {
-  const controller = new TuiController({ client: api.client(options.token ?? api.tokens.operator), journalLimit: options.journalLimit });
+  const controller = new TuiController({
+    client: api.client(options.token ?? api.tokens.operator),
+    journalLimit: options.journalLimit,
+  });
   const r = render(React.createElement(App, { controller, context: "test", url: api.url, size: SIZE }));
   controller.start();
   const frame = () => r.lastFrame() ?? "";
@@ -82,7 +92,10 @@ async function threeLoops(api: TestApi): Promise<{ queued: string; running: stri
 const allThree = (f: string) => f.includes("queued work") && f.includes("busy work") && f.includes("dropped work");
 
 describe("smith tui screens", () => {
-  test("the table shows every loop with its state, progress, iteration, attempt and cost, and the header counts them", async ({ etcdEndpoint, prefix }) => {
+  test("the table shows every loop with its state, progress, iteration, attempt and cost, and the header counts them", async ({
+    etcdEndpoint,
+    prefix,
+  }) => {
     const api = await startTestApi(etcdEndpoint, prefix);
     const ids = await threeLoops(api);
     const ui = mount(api);
@@ -109,7 +122,10 @@ describe("smith tui screens", () => {
     }
   });
 
-  test("j/k and the arrows move the selection; enter opens the detail view with the journal; esc comes back", async ({ etcdEndpoint, prefix }) => {
+  test("j/k and the arrows move the selection; enter opens the detail view with the journal; esc comes back", async ({
+    etcdEndpoint,
+    prefix,
+  }) => {
     const api = await startTestApi(etcdEndpoint, prefix);
     const ids = await threeLoops(api);
     const ui = mount(api);
@@ -126,7 +142,10 @@ describe("smith tui screens", () => {
       await ui.waitFor((f) => rowOf(f, ids.running).startsWith("▶ "), "on the running loop");
 
       ui.press(KEY.enter);
-      const detail = await ui.waitFor((f) => f.includes(`Loops ▸ ${shortId(ids.running)}`) && /loop created by op/.test(f), "the detail view with its journal");
+      const detail = await ui.waitFor(
+        (f) => f.includes(`Loops ▸ ${shortId(ids.running)}`) && /loop created by op/.test(f),
+        "the detail view with its journal",
+      );
       expect(detail).toContain(ids.running);
       expect(detail).toMatch(/state +running/);
       expect(detail).toMatch(/progress +█+░+ 1\/2 +iteration 1\/50 +attempt 1\/3/);
@@ -134,14 +153,20 @@ describe("smith tui screens", () => {
       expect(detail).toMatch(/Journal following/);
 
       ui.press(KEY.esc);
-      await ui.waitFor((f) => f.includes("TITLE / REPO") && rowOf(f, ids.running).startsWith("▶ "), "the table again, same selection");
+      await ui.waitFor(
+        (f) => f.includes("TITLE / REPO") && rowOf(f, ids.running).startsWith("▶ "),
+        "the table again, same selection",
+      );
     } finally {
       ui.unmount();
       await api.close();
     }
   });
 
-  test("/ filters by title, id, repository or state as it is typed; esc clears it", async ({ etcdEndpoint, prefix }) => {
+  test("/ filters by title, id, repository or state as it is typed; esc clears it", async ({
+    etcdEndpoint,
+    prefix,
+  }) => {
     const api = await startTestApi(etcdEndpoint, prefix);
     const ids = await threeLoops(api);
     const ui = mount(api);
@@ -175,7 +200,9 @@ describe("smith tui screens", () => {
     const api = await startTestApi(etcdEndpoint, prefix);
     const ui = mount(api);
     try {
-      await api.client(api.tokens.operator).loops.create.mutate(loopInput({ spec: { ...loopInput().spec, title: "some work" } }));
+      await api
+        .client(api.tokens.operator)
+        .loops.create.mutate(loopInput({ spec: { ...loopInput().spec, title: "some work" } }));
       await ui.waitFor((f) => f.includes("some work"), "the loop");
       ui.press("?");
       const help = await ui.waitFor((f) => f.includes("any key closes this help"), "the help");
@@ -191,11 +218,16 @@ describe("smith tui screens", () => {
     }
   });
 
-  test("cancel: c, y, a reason and enter call loops.cancel; a refused mutation is a red status line, not a crash", async ({ etcdEndpoint, prefix }) => {
+  test("cancel: c, y, a reason and enter call loops.cancel; a refused mutation is a red status line, not a crash", async ({
+    etcdEndpoint,
+    prefix,
+  }) => {
     const api = await startTestApi(etcdEndpoint, prefix);
     const ui = mount(api);
     try {
-      const { loop } = await api.client(api.tokens.operator).loops.create.mutate(loopInput({ spec: { ...loopInput().spec, title: "to cancel" } }));
+      const { loop } = await api
+        .client(api.tokens.operator)
+        .loops.create.mutate(loopInput({ spec: { ...loopInput().spec, title: "to cancel" } }));
       await ui.waitFor((f) => /to cancel +unresolved/.test(f), "the loop");
       ui.press("c");
       await ui.waitFor((f) => f.includes(`Cancel loop ${shortId(loop.id)} (to cancel)? y/n`), "the confirmation");
@@ -203,7 +235,10 @@ describe("smith tui screens", () => {
       await ui.waitFor((f) => f.includes("cancel reason:"), "the reason prompt");
       ui.press("superseded by #42");
       ui.press(KEY.enter);
-      await ui.waitFor((f) => /to cancel +cancelled/.test(f) && f.includes(`loop ${shortId(loop.id)} cancelled`), "the cancelled loop and the status line");
+      await ui.waitFor(
+        (f) => /to cancel +cancelled/.test(f) && f.includes(`loop ${shortId(loop.id)} cancelled`),
+        "the cancelled loop and the status line",
+      );
       const stored = await api.store.loops.getOrThrow(loop.id);
       expect(stored.loop.status.state).toBe("cancelled");
       const audit = await api.client(api.tokens.viewer).audit.list.query({ loopId: loop.id });
@@ -226,32 +261,48 @@ describe("smith tui screens", () => {
     }
   });
 
-  test("steer and retry from the detail view; a viewer's token is refused with FORBIDDEN on the status line", async ({ etcdEndpoint, prefix }) => {
+  test("steer and retry from the detail view; a viewer's token is refused with FORBIDDEN on the status line", async ({
+    etcdEndpoint,
+    prefix,
+  }) => {
     const api = await startTestApi(etcdEndpoint, prefix);
     const ui = mount(api);
     const viewerUi = mount(api, { token: api.tokens.viewer });
     try {
-      const { loop } = await api.client(api.tokens.operator).loops.create.mutate(loopInput({ spec: { ...loopInput().spec, title: "to steer" } }));
+      const { loop } = await api
+        .client(api.tokens.operator)
+        .loops.create.mutate(loopInput({ spec: { ...loopInput().spec, title: "to steer" } }));
       await ui.waitFor((f) => f.includes("to steer"), "the loop");
       ui.press(KEY.enter);
       await ui.waitFor((f) => f.includes(`Loops ▸ ${shortId(loop.id)}`), "the detail view");
       ui.press("s");
       ui.press("prefer small commits");
       ui.press(KEY.enter);
-      await ui.waitFor((f) => f.includes(`steering message queued for loop ${shortId(loop.id)}`) && f.includes("1 message(s) pending"), "the steering message");
-      expect((await api.store.loops.getOrThrow(loop.id)).loop.steering.map((m) => m.message)).toEqual(["prefer small commits"]);
+      await ui.waitFor(
+        (f) => f.includes(`steering message queued for loop ${shortId(loop.id)}`) && f.includes("1 message(s) pending"),
+        "the steering message",
+      );
+      expect((await api.store.loops.getOrThrow(loop.id)).loop.steering.map((m) => m.message)).toEqual([
+        "prefer small commits",
+      ]);
       // Retry is for flatlined loops only: the API refuses, the screen says why.
       ui.press("r");
       ui.press("try again");
       ui.press(KEY.enter);
-      await ui.waitFor((f) => f.includes(`retry ${shortId(loop.id)} failed`) && f.includes("PRECONDITION_FAILED"), "the refused retry");
+      await ui.waitFor(
+        (f) => f.includes(`retry ${shortId(loop.id)} failed`) && f.includes("PRECONDITION_FAILED"),
+        "the refused retry",
+      );
 
       await viewerUi.waitFor((f) => f.includes("to steer"), "the loop, for the viewer");
       viewerUi.press("c");
       viewerUi.press("y");
       viewerUi.press("nope");
       viewerUi.press(KEY.enter);
-      await viewerUi.waitFor((f) => f.includes(`cancel ${shortId(loop.id)} failed`) && f.includes("FORBIDDEN"), "the refusal");
+      await viewerUi.waitFor(
+        (f) => f.includes(`cancel ${shortId(loop.id)} failed`) && f.includes("FORBIDDEN"),
+        "the refusal",
+      );
     } finally {
       viewerUi.unmount();
       ui.unmount();
@@ -259,11 +310,16 @@ describe("smith tui screens", () => {
     }
   });
 
-  test("the journal streams entries appended through the store; scrolling pauses it, f follows again", async ({ etcdEndpoint, prefix }) => {
+  test("the journal streams entries appended through the store; scrolling pauses it, f follows again", async ({
+    etcdEndpoint,
+    prefix,
+  }) => {
     const api = await startTestApi(etcdEndpoint, prefix);
     const ui = mount(api);
     try {
-      const { loop } = await api.client(api.tokens.operator).loops.create.mutate(loopInput({ spec: { ...loopInput().spec, title: "streaming" } }));
+      const { loop } = await api
+        .client(api.tokens.operator)
+        .loops.create.mutate(loopInput({ spec: { ...loopInput().spec, title: "streaming" } }));
       await ui.waitFor((f) => f.includes("streaming"), "the loop");
       ui.press(KEY.enter);
       await ui.waitFor((f) => /loop created by op/.test(f), "the first entry");
@@ -278,7 +334,10 @@ describe("smith tui screens", () => {
       expect(f).toMatch(/gate +failed: npm test ↵/);
       expect(f).toContain("6 lines kept of 2000");
       // More than a screenful: the view follows the newest.
-      await api.store.journal.append(loop.id, Array.from({ length: 30 }, (_, i) => ({ phase: "agent" as const, actor, message: `step ${i + 4}` })));
+      await api.store.journal.append(
+        loop.id,
+        Array.from({ length: 30 }, (_, i) => ({ phase: "agent" as const, actor, message: `step ${i + 4}` })),
+      );
       f = await ui.waitFor((s) => s.includes("step 33"), "the newest entry, followed");
       expect(f).not.toContain("step 3\n");
 
@@ -297,12 +356,17 @@ describe("smith tui screens", () => {
     }
   });
 
-  test("1,000 journal entries in a burst: the view shows the last ones, keeps at most its bound, and renders at the throttle's pace", async ({ etcdEndpoint, prefix }) => {
+  test("1,000 journal entries in a burst: the view shows the last ones, keeps at most its bound, and renders at the throttle's pace", async ({
+    etcdEndpoint,
+    prefix,
+  }) => {
     const api = await startTestApi(etcdEndpoint, prefix);
     const limit = 200;
     const ui = mount(api, { journalLimit: limit });
     try {
-      const { loop } = await api.client(api.tokens.operator).loops.create.mutate(loopInput({ spec: { ...loopInput().spec, title: "firehose" } }));
+      const { loop } = await api
+        .client(api.tokens.operator)
+        .loops.create.mutate(loopInput({ spec: { ...loopInput().spec, title: "firehose" } }));
       await ui.waitFor((f) => f.includes("firehose"), "the loop");
       ui.press(KEY.enter);
       await ui.waitFor((f) => /loop created by op/.test(f) && f.includes("Journal following"), "the detail view");
@@ -314,10 +378,17 @@ describe("smith tui screens", () => {
       for (let b = 0; b < 10; b++) {
         await api.store.journal.append(
           loop.id,
-          Array.from({ length: 100 }, (_, i) => ({ phase: "agent" as const, actor, message: `burst ${b * 100 + i + 1}` })),
+          Array.from({ length: 100 }, (_, i) => ({
+            phase: "agent" as const,
+            actor,
+            message: `burst ${b * 100 + i + 1}`,
+          })),
         );
       }
-      const f = await ui.waitFor((s) => s.includes("1001 ") && /lines kept of 200, 801 older dropped/.test(s), "the last entry (seq 1001)");
+      const f = await ui.waitFor(
+        (s) => s.includes("1001 ") && /lines kept of 200, 801 older dropped/.test(s),
+        "the last entry (seq 1001)",
+      );
       const elapsed = Date.now() - started;
       const state = ui.controller.store.getState();
       expect(state.journal?.entries).toHaveLength(limit);
@@ -340,9 +411,14 @@ describe("smith tui screens", () => {
     }
   });
 
-  test("when the API restarts, both subscriptions reconnect by themselves and resume; the header says when it was lost and that it is back", async ({ etcdEndpoint, prefix }) => {
+  test("when the API restarts, both subscriptions reconnect by themselves and resume; the header says when it was lost and that it is back", async ({
+    etcdEndpoint,
+    prefix,
+  }) => {
     const api = await startTestApi(etcdEndpoint, prefix);
-    const { loop } = await api.client(api.tokens.operator).loops.create.mutate(loopInput({ spec: { ...loopInput().spec, title: "survivor" } }));
+    const { loop } = await api
+      .client(api.tokens.operator)
+      .loops.create.mutate(loopInput({ spec: { ...loopInput().spec, title: "survivor" } }));
     const ui = mount(api);
     let restarted: ApiServer | undefined;
     try {
@@ -353,12 +429,27 @@ describe("smith tui screens", () => {
       await api.server.stop(200);
       await ui.waitFor((f) => /◌ reconnecting… lost \d\d:\d\d:\d\d/.test(f), "the lost connection in the header");
       // While the API is down, the loop changes and its journal grows (straight through etcd).
-      await api.store.journal.append(loop.id, [{ phase: "agent", actor: { type: "agent", id: "replay" }, message: "written while the API was down" }]);
-      await api.store.loops.transition(loop.id, { type: "cancelRequested", reason: "while down", at: new Date().toISOString() });
-      restarted = new ApiServer({ store: api.store, signingKey: SIGNING_KEY, adminToken: ADMIN_TOKEN, logger: silentLogger, defaultMetrics: false });
+      await api.store.journal.append(loop.id, [
+        { phase: "agent", actor: { type: "agent", id: "replay" }, message: "written while the API was down" },
+      ]);
+      await api.store.loops.transition(loop.id, {
+        type: "cancelRequested",
+        reason: "while down",
+        at: new Date().toISOString(),
+      });
+      restarted = new ApiServer({
+        store: api.store,
+        signingKey: SIGNING_KEY,
+        adminToken: ADMIN_TOKEN,
+        logger: silentLogger,
+        defaultMetrics: false,
+      });
       await restarted.start({ port });
       const f = await ui.waitFor(
-        (s) => /● reconnected \d\d:\d\d:\d\d \(lost \d\d:\d\d:\d\d\)/.test(s) && s.includes("written while the API was down") && /state +cancelled/.test(s),
+        (s) =>
+          /● reconnected \d\d:\d\d:\d\d \(lost \d\d:\d\d:\d\d\)/.test(s) &&
+          s.includes("written while the API was down") &&
+          /state +cancelled/.test(s),
         "the reconnection, with what changed meanwhile",
         30_000,
       );

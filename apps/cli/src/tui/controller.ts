@@ -65,7 +65,8 @@ export class TuiController {
       { snapshot: true },
       {
         onData: ({ data }) => this.store.enqueue({ type: "watch", event: data }),
-        onConnectionStateChange: (s) => this.connectionChanged(s, (connected, error) => ({ type: "connection", connected, at: this.now(), error })),
+        onConnectionStateChange: (s) =>
+          this.connectionChanged(s, (connected, error) => ({ type: "connection", connected, at: this.now(), error })),
         onError: (err) => {
           this.store.enqueue({ type: "connection", connected: false, at: this.now(), error: err.message });
           this.status("error", `loops.watch stopped: ${describe(err)}`);
@@ -135,16 +136,32 @@ export class TuiController {
         onData: ({ data }) => {
           for (const entry of data.entries) this.store.enqueue({ type: "journal", entry });
         },
-        onConnectionStateChange: (s) => this.connectionChanged(s, (connected, error) => ({ type: "journalConnection", loopId, connected, at: this.now(), error })),
+        onConnectionStateChange: (s) =>
+          this.connectionChanged(s, (connected, error) => ({
+            type: "journalConnection",
+            loopId,
+            connected,
+            at: this.now(),
+            error,
+          })),
         onError: (err) => {
-          this.store.enqueue({ type: "journalConnection", loopId, connected: false, at: this.now(), error: err.message });
+          this.store.enqueue({
+            type: "journalConnection",
+            loopId,
+            connected: false,
+            at: this.now(),
+            error: err.message,
+          });
           this.status("error", `journal of ${shortId(loopId)} stopped: ${describe(err)}`);
         },
       },
     );
   }
 
-  private connectionChanged(s: ConnectionStateChange, action: (connected: boolean, error: string | undefined) => Action): void {
+  private connectionChanged(
+    s: ConnectionStateChange,
+    action: (connected: boolean, error: string | undefined) => Action,
+  ): void {
     // `pending` is tRPC's name for "connected, waiting for events"; `idle` follows an unsubscribe.
     if (s.state === "idle") return;
     this.store.enqueue(action(s.state === "pending", s.error?.message));
@@ -189,7 +206,8 @@ export class TuiController {
 export function describe(err: unknown): string {
   if (err instanceof TRPCClientError) {
     const data: unknown = err.data;
-    const code = data && typeof data === "object" && "code" in data && typeof data.code === "string" ? data.code : undefined;
+    const code =
+      data && typeof data === "object" && "code" in data && typeof data.code === "string" ? data.code : undefined;
     return code ? `${code}: ${err.message}` : err.message;
   }
   return err instanceof Error ? err.message : String(err);

@@ -1,5 +1,15 @@
 import { describe, expect, test } from "vitest";
-import { fit, fitStart, formatAge, formatCost, journalLine, loopName, progressBar, repoName, shortId } from "./format.ts";
+import {
+  fit,
+  fitStart,
+  formatAge,
+  formatCost,
+  journalLine,
+  loopName,
+  progressBar,
+  repoName,
+  shortId,
+} from "./format.ts";
 import { makeEntries, makeLoop } from "./testSupport.ts";
 
 describe("format", () => {

@@ -16,7 +16,10 @@ export function loopName(loop: Loop): string {
 }
 
 export function repoName(url: string): string {
-  return url.replace(/^[a-z+]+:\/\//i, "").replace(/\/+$/, "").replace(/\.git$/, "");
+  return url
+    .replace(/^[a-z+]+:\/\//i, "")
+    .replace(/\/+$/, "")
+    .replace(/\.git$/, "");
 }
 
 /** `▰▰▰▱▱ 3/5`: a bar of `width` cells, then done/total; `-` when the PRD is not read yet. */

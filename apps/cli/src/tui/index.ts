@@ -31,7 +31,10 @@ export async function runTui(options: RunTuiOptions): Promise<number> {
   const quitting = new Promise<void>((resolve) => {
     quit = resolve;
   });
-  const controller = new TuiController({ client: createSmithClient({ url: options.url, token: options.token }), onQuit: () => quit() });
+  const controller = new TuiController({
+    client: createSmithClient({ url: options.url, token: options.token }),
+    onQuit: () => quit(),
+  });
   const instance = render(React.createElement(App, { controller, context: options.context, url: options.url }), {
     stdin,
     stdout,

@@ -1,5 +1,13 @@
 import type { Key } from "ink";
-import { journalHeight, reduceAll, tableHeight, targetLoopId, type Action, type Prompt, type TuiState } from "./state.ts";
+import {
+  journalHeight,
+  reduceAll,
+  tableHeight,
+  targetLoopId,
+  type Action,
+  type Prompt,
+  type TuiState,
+} from "./state.ts";
 
 // The key map: a pure function from (state, key) to state actions and at most one command for
 // the outside world (an API mutation, or quitting). The `?` overlay lists the same bindings.
@@ -87,7 +95,9 @@ export function handleKey(state: TuiState, input: string, key: KeyInfo): KeyResu
   const target = targetLoopId(state);
   if (target && (input === "c" || input === "r" || input === "s")) {
     const prompt: Prompt =
-      input === "c" ? { kind: "confirm-cancel", loopId: target } : { kind: input === "r" ? "retry-reason" : "steer", loopId: target, value: "" };
+      input === "c"
+        ? { kind: "confirm-cancel", loopId: target }
+        : { kind: input === "r" ? "retry-reason" : "steer", loopId: target, value: "" };
     return { actions: [{ type: "prompt", prompt }] };
   }
   return state.view.kind === "table" ? tableKey(state, input, key) : detailKey(state, input, key);
@@ -102,7 +112,8 @@ function tableKey(state: TuiState, input: string, key: KeyInfo): KeyResult {
   if (input === "g" || key.home) return { actions: [{ type: "moveTo", index: "first" }] };
   if (input === "G" || key.end) return { actions: [{ type: "moveTo", index: "last" }] };
   if (key.return) return { actions: [{ type: "open" }] };
-  if (input === "/") return { actions: [{ type: "prompt", prompt: { kind: "filter", value: state.filter, previous: state.filter } }] };
+  if (input === "/")
+    return { actions: [{ type: "prompt", prompt: { kind: "filter", value: state.filter, previous: state.filter } }] };
   if (key.escape && state.filter) return { actions: [{ type: "setFilter", value: "" }] };
   return none;
 }
@@ -122,7 +133,8 @@ function detailKey(state: TuiState, input: string, key: KeyInfo): KeyResult {
 
 function promptKey(state: TuiState, prompt: Prompt, input: string, key: KeyInfo): KeyResult {
   if (prompt.kind === "confirm-cancel") {
-    if (input === "y" || input === "Y") return { actions: [{ type: "prompt", prompt: { kind: "cancel-reason", loopId: prompt.loopId, value: "" } }] };
+    if (input === "y" || input === "Y")
+      return { actions: [{ type: "prompt", prompt: { kind: "cancel-reason", loopId: prompt.loopId, value: "" } }] };
     if (input === "n" || input === "N" || key.escape) return { actions: [{ type: "prompt", prompt: undefined }] };
     return none;
   }
@@ -135,7 +147,9 @@ function promptKey(state: TuiState, prompt: Prompt, input: string, key: KeyInfo)
     const text = prompt.value.trim();
     if (!text) {
       const what = prompt.kind === "steer" ? "a message" : "a reason";
-      return { actions: [{ type: "status", level: "error", text: `${what} is required (esc to give up)`, at: state.now }] };
+      return {
+        actions: [{ type: "status", level: "error", text: `${what} is required (esc to give up)`, at: state.now }],
+      };
     }
     const close: Action = { type: "prompt", prompt: undefined };
     const command: Command =
@@ -144,7 +158,8 @@ function promptKey(state: TuiState, prompt: Prompt, input: string, key: KeyInfo)
         : { type: prompt.kind === "cancel-reason" ? "cancel" : "retry", loopId: prompt.loopId, reason: text };
     return { actions: [close], command };
   }
-  if (key.backspace || key.delete) return { actions: [{ type: "prompt", prompt: { ...prompt, value: prompt.value.slice(0, -1) } }] };
+  if (key.backspace || key.delete)
+    return { actions: [{ type: "prompt", prompt: { ...prompt, value: prompt.value.slice(0, -1) } }] };
   if (key.ctrl || key.meta || key.tab) return none;
   // Typed or pasted text; control characters (arrows' escape bytes, newlines) never enter a reason.
   // eslint-disable-next-line no-control-regex

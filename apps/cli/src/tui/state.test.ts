@@ -17,7 +17,10 @@ import { makeEntries, makeLoop } from "./testSupport.ts";
 const T = Date.parse("2026-01-02T03:04:05.000Z");
 
 function withLoops(n: number, rows = 24): TuiState {
-  const puts: Action[] = Array.from({ length: n }, (_, i) => ({ type: "watch", event: { type: "put", loop: makeLoop({ createdAt: T + i * 1000, title: `loop ${i}` }) } }));
+  const puts: Action[] = Array.from({ length: n }, (_, i) => ({
+    type: "watch",
+    event: { type: "put", loop: makeLoop({ createdAt: T + i * 1000, title: `loop ${i}` }) },
+  }));
   return reduceAll(initialState({ now: T, rows, columns: 100 }), puts);
 }
 
@@ -41,7 +44,10 @@ describe("state: watch events", () => {
 
   test("a batch of puts copies the loop map once, not once per loop", () => {
     const s0 = initialState({ now: T });
-    const s = reduceAll(s0, Array.from({ length: 3 }, () => ({ type: "watch", event: { type: "put", loop: makeLoop() } }) as const));
+    const s = reduceAll(
+      s0,
+      Array.from({ length: 3 }, () => ({ type: "watch", event: { type: "put", loop: makeLoop() } }) as const),
+    );
     expect(s.loops.size).toBe(3);
     expect(s0.loops.size).toBe(0);
   });
@@ -68,7 +74,10 @@ describe("state: selection", () => {
     expect(selectedLoop(s)?.spec.title).toBe("loop 0");
     s = reduce(s, { type: "move", delta: -1 });
     expect(selectedLoop(s)?.spec.title).toBe("loop 1");
-    s = reduce(s, { type: "watch", event: { type: "put", loop: makeLoop({ createdAt: T + 99_000, title: "newest" }) } });
+    s = reduce(s, {
+      type: "watch",
+      event: { type: "put", loop: makeLoop({ createdAt: T + 99_000, title: "newest" }) },
+    });
     expect(selectedLoop(s)?.spec.title).toBe("loop 1");
     expect(selectedRow(s)).toBe(4);
     s = reduce(s, { type: "moveTo", index: "first" });
@@ -126,20 +135,32 @@ describe("state: detail view and journal", () => {
     s = reduce(s, { type: "open" });
     expect(s.view).toEqual({ kind: "detail", loopId: id });
     expect(targetLoopId(s)).toBe(id);
-    s = reduceAll(s, makeEntries(id, 1, 3).map((entry) => ({ type: "journal", entry }) as const));
+    s = reduceAll(
+      s,
+      makeEntries(id, 1, 3).map((entry) => ({ type: "journal", entry }) as const),
+    );
     expect(s.journal?.entries.map((e) => e.seq)).toEqual([1, 2, 3]);
     s = reduce(s, { type: "back" });
     expect(s.view).toEqual({ kind: "table" });
     expect(s.journal).toBeUndefined();
     // Entries still in flight for the closed view are ignored.
-    expect(reduceAll(s, makeEntries(id, 4, 4).map((entry) => ({ type: "journal", entry }) as const)).journal).toBeUndefined();
+    expect(
+      reduceAll(
+        s,
+        makeEntries(id, 4, 4).map((entry) => ({ type: "journal", entry }) as const),
+      ).journal,
+    ).toBeUndefined();
   });
 
   test("the journal keeps at most journalLimit lines however many arrive", () => {
     let s = reduce(withLoops(1), { type: "open" });
     s = { ...s, journal: s.journal && { ...s.journal, limit: 100 } };
     const id = targetLoopId(s) ?? "";
-    for (let from = 1; from <= 10_000; from += 500) s = reduceAll(s, makeEntries(id, from, from + 499).map((entry) => ({ type: "journal", entry }) as const));
+    for (let from = 1; from <= 10_000; from += 500)
+      s = reduceAll(
+        s,
+        makeEntries(id, from, from + 499).map((entry) => ({ type: "journal", entry }) as const),
+      );
     expect(s.journal?.entries).toHaveLength(100);
     expect(s.journal?.entries.at(-1)?.seq).toBe(10_000);
     expect(s.journal?.dropped).toBe(9_900);
@@ -148,7 +169,10 @@ describe("state: detail view and journal", () => {
   test("scrolling turns follow off; f and G turn it back on", () => {
     let s = reduce(withLoops(1), { type: "open" });
     const id = targetLoopId(s) ?? "";
-    s = reduceAll(s, makeEntries(id, 1, 50).map((entry) => ({ type: "journal", entry }) as const));
+    s = reduceAll(
+      s,
+      makeEntries(id, 1, 50).map((entry) => ({ type: "journal", entry }) as const),
+    );
     s = reduce(s, { type: "scroll", delta: -1 });
     expect(s.journal?.follow).toBe(false);
     s = reduce(s, { type: "toggleFollow" });

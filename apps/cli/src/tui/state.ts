@@ -80,7 +80,12 @@ export const STATUS_TTL_MS = 10_000;
 /** The header says "reconnected" this long after a reconnection. */
 export const RECONNECTED_NOTICE_MS = 30_000;
 
-export function initialState(options: { now: number; rows?: number; columns?: number; journalLimit?: number }): TuiState {
+export function initialState(options: {
+  now: number;
+  rows?: number;
+  columns?: number;
+  journalLimit?: number;
+}): TuiState {
   return {
     now: options.now,
     rows: options.rows ?? 24,
@@ -112,15 +117,20 @@ export function journalHeight(state: Pick<TuiState, "rows">): number {
 export function matchesFilter(loop: Loop, filter: string): boolean {
   const f = filter.trim().toLowerCase();
   if (!f) return true;
-  return [loop.id, loop.spec.title ?? "", loop.spec.repo.url, loop.status.state].some((field) => field.toLowerCase().includes(f));
+  return [loop.id, loop.spec.title ?? "", loop.spec.repo.url, loop.status.state].some((field) =>
+    field.toLowerCase().includes(f),
+  );
 }
 
 let visibleCache: { loops: ReadonlyMap<string, Loop>; filter: string; result: readonly Loop[] } | undefined;
 
 /** The table's rows: filtered, newest first (ids are time-ordered ULIDs). Memoized per (loops, filter). */
 export function visibleLoops(state: Pick<TuiState, "loops" | "filter">): readonly Loop[] {
-  if (visibleCache && visibleCache.loops === state.loops && visibleCache.filter === state.filter) return visibleCache.result;
-  const result = [...state.loops.values()].filter((l) => matchesFilter(l, state.filter)).sort((a, b) => (a.id < b.id ? 1 : a.id > b.id ? -1 : 0));
+  if (visibleCache && visibleCache.loops === state.loops && visibleCache.filter === state.filter)
+    return visibleCache.result;
+  const result = [...state.loops.values()]
+    .filter((l) => matchesFilter(l, state.filter))
+    .sort((a, b) => (a.id < b.id ? 1 : a.id > b.id ? -1 : 0));
   visibleCache = { loops: state.loops, filter: state.filter, result };
   return result;
 }
@@ -184,10 +194,17 @@ export function reduce(state: TuiState, action: Action): TuiState {
     case "journal":
       return state.journal ? { ...state, journal: appendEntries(state.journal, [action.entry]) } : state;
     case "connection":
-      return { ...state, loaded: state.loaded || action.connected, connection: nextConnection(state.connection, action.connected, action.at, action.error) };
+      return {
+        ...state,
+        loaded: state.loaded || action.connected,
+        connection: nextConnection(state.connection, action.connected, action.at, action.error),
+      };
     case "journalConnection":
       if (state.journal?.loopId !== action.loopId) return state;
-      return { ...state, journalConnection: nextConnection(state.journalConnection, action.connected, action.at, action.error) };
+      return {
+        ...state,
+        journalConnection: nextConnection(state.journalConnection, action.connected, action.at, action.error),
+      };
     case "tick": {
       const expired = state.status && action.now - state.status.at >= STATUS_TTL_MS;
       return { ...state, now: action.now, status: expired ? undefined : state.status };
@@ -219,12 +236,17 @@ export function reduce(state: TuiState, action: Action): TuiState {
     case "back":
       return { ...state, view: { kind: "table" }, journal: undefined, journalConnection: { status: "connecting" } };
     case "scroll":
-      return state.journal ? { ...state, journal: scrollJournal(state.journal, action.delta, journalHeight(state)) } : state;
+      return state.journal
+        ? { ...state, journal: scrollJournal(state.journal, action.delta, journalHeight(state)) }
+        : state;
     case "scrollTo":
       if (!state.journal) return state;
       return {
         ...state,
-        journal: action.end === "bottom" ? setFollow(state.journal, true) : scrollJournal(state.journal, -state.journal.entries.length, journalHeight(state)),
+        journal:
+          action.end === "bottom"
+            ? setFollow(state.journal, true)
+            : scrollJournal(state.journal, -state.journal.entries.length, journalHeight(state)),
       };
     case "toggleFollow":
       return state.journal ? { ...state, journal: setFollow(state.journal, !state.journal.follow) } : state;
@@ -254,7 +276,9 @@ function applyWatch(state: TuiState, events: readonly WatchEvent[]): TuiState {
 function nextConnection(prev: Connection, connected: boolean, at: number, error: string | undefined): Connection {
   if (connected) {
     if (prev.status === "connected") return prev;
-    return prev.status === "reconnecting" ? { status: "connected", since: at, lostAt: prev.lostAt } : { status: "connected", since: at };
+    return prev.status === "reconnecting"
+      ? { status: "connected", since: at, lostAt: prev.lostAt }
+      : { status: "connected", since: at };
   }
   switch (prev.status) {
     case "connected":

@@ -23,7 +23,12 @@ export function makeLoop(f: LoopFields = {}): Loop {
     schemaVersion: 1,
     id: f.id ?? newId(f.createdAt ?? T0),
     source: { type: "direct" },
-    spec: { title: f.title, repo: { url: f.repo ?? "https://example.com/acme/app.git" }, prd: { kind: "path" }, agent: { provider: "replay" } },
+    spec: {
+      title: f.title,
+      repo: { url: f.repo ?? "https://example.com/acme/app.git" },
+      prd: { kind: "path" },
+      agent: { provider: "replay" },
+    },
     priority: 100,
     concurrencyKey: "example.com_acme_app",
     status: {
@@ -39,7 +44,12 @@ export function makeLoop(f: LoopFields = {}): Loop {
 }
 
 /** Journal entries `from`..`to` (inclusive) of a loop. */
-export function makeEntries(loopId: string, from: number, to: number, fields: Partial<JournalEntryRequest> = {}): JournalEntry[] {
+export function makeEntries(
+  loopId: string,
+  from: number,
+  to: number,
+  fields: Partial<JournalEntryRequest> = {},
+): JournalEntry[] {
   const out: JournalEntry[] = [];
   for (let seq = from; seq <= to; seq++) {
     out.push(

@@ -1,6 +1,16 @@
 import { parsePrd } from "@smith/core";
 import { describe, expect, test } from "vitest";
-import { addStory, dependencyOptions, draftFrom, emptyPrd, finalPrd, newStory, nextStoryId, removeStory, setEntry } from "./draft.ts";
+import {
+  addStory,
+  dependencyOptions,
+  draftFrom,
+  emptyPrd,
+  finalPrd,
+  newStory,
+  nextStoryId,
+  removeStory,
+  setEntry,
+} from "./draft.ts";
 
 describe("wizard draft", () => {
   test("story ids continue after the highest US- number, ignoring other ids", () => {
@@ -33,10 +43,22 @@ describe("wizard draft", () => {
 
   test("a draft from a ralph PRD is written in the Smith shape, keeping its context and extra keys", () => {
     const ralph = parsePrd(
-      JSON.stringify({ project: "P", branchName: "ralph/x", description: "d", owner: "me", userStories: [{ id: "S1", title: "t", passes: true, priority: 1 }] }),
+      JSON.stringify({
+        project: "P",
+        branchName: "ralph/x",
+        description: "d",
+        owner: "me",
+        userStories: [{ id: "S1", title: "t", passes: true, priority: 1 }],
+      }),
     );
     const draft = draftFrom(ralph);
-    expect(draft).toMatchObject({ format: "smith", overview: "d", branchName: "ralph/x", extra: { owner: "me" }, keyOrder: [] });
+    expect(draft).toMatchObject({
+      format: "smith",
+      overview: "d",
+      branchName: "ralph/x",
+      extra: { owner: "me" },
+      keyOrder: [],
+    });
     expect(draft.stories[0]).toMatchObject({ id: "S1", status: "done", priority: 1, keyOrder: [] });
   });
 

@@ -36,7 +36,8 @@ export function draftFrom(initial: Prd): Prd {
   const written = initial.stories.map((story) => story.id);
   let draft: Prd = { ...initial, format: "smith", keyOrder: [], stories: [] };
   for (const story of initial.stories) {
-    const id = story.id.trim() === "" || seen.has(story.id) ? nextStoryId(draft, new Set([...written, ...seen])) : story.id;
+    const id =
+      story.id.trim() === "" || seen.has(story.id) ? nextStoryId(draft, new Set([...written, ...seen])) : story.id;
     seen.add(id);
     draft = { ...draft, stories: [...draft.stories, { ...story, id, keyOrder: [] }] };
   }
@@ -77,7 +78,16 @@ function storyId(n: number): string {
 }
 
 export function newStory(id: string): PrdStory {
-  return { id, title: "", description: "", acceptanceCriteria: [], status: "open", dependsOn: [], extra: {}, keyOrder: [] };
+  return {
+    id,
+    title: "",
+    description: "",
+    acceptanceCriteria: [],
+    status: "open",
+    dependsOn: [],
+    extra: {},
+    keyOrder: [],
+  };
 }
 
 export function addStory(prd: Prd): Prd {
@@ -93,7 +103,9 @@ export function removeStory(prd: Prd, index: number): Prd {
     ...prd,
     stories: prd.stories
       .filter((_, i) => i !== index)
-      .map((story) => (stillUsed ? story : { ...story, dependsOn: story.dependsOn.filter((dep) => dep !== removed.id) })),
+      .map((story) =>
+        stillUsed ? story : { ...story, dependsOn: story.dependsOn.filter((dep) => dep !== removed.id) },
+      ),
   };
 }
 
@@ -121,7 +133,9 @@ export function removeEntry(items: readonly string[], index: number): string[] {
 
 /** Adds `id` to `dependsOn` when absent, removes it when present. */
 export function toggleDependency(story: PrdStory, id: string): PrdStory {
-  const dependsOn = story.dependsOn.includes(id) ? story.dependsOn.filter((dep) => dep !== id) : [...story.dependsOn, id];
+  const dependsOn = story.dependsOn.includes(id)
+    ? story.dependsOn.filter((dep) => dep !== id)
+    : [...story.dependsOn, id];
   return { ...story, dependsOn };
 }
 

@@ -1,7 +1,11 @@
 import { describe, expect, test } from "vitest";
 import { balancedObjects, extractPrdJson, fencedBlocks } from "./extract.ts";
 
-const PRD = { project: "Shop", qualityGates: ["npm test"], stories: [{ id: "US-001", title: "a", acceptanceCriteria: ["b"] }] };
+const PRD = {
+  project: "Shop",
+  qualityGates: ["npm test"],
+  stories: [{ id: "US-001", title: "a", acceptanceCriteria: ["b"] }],
+};
 
 describe("extractPrdJson", () => {
   test("a fenced json block surrounded by prose", () => {
@@ -33,12 +37,12 @@ describe("extractPrdJson", () => {
   });
 
   test("a broken fenced block falls back to a balanced object elsewhere", () => {
-    const text = "```json\n{ \"project\": \"x\", stories: [ }\n```\n" + JSON.stringify(PRD);
+    const text = '```json\n{ "project": "x", stories: [ }\n```\n' + JSON.stringify(PRD);
     expect(extractPrdJson(text)).toEqual(PRD);
   });
 
   test("braces inside JSON strings do not end the object", () => {
-    const prd = { ...PRD, overview: "uses } and { and \\\" inside" };
+    const prd = { ...PRD, overview: 'uses } and { and \\" inside' };
     expect(extractPrdJson(`prose ${JSON.stringify(prd)} prose`)).toEqual(prd);
   });
 

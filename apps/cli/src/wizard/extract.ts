@@ -23,7 +23,9 @@ export function looksLikePrd(value: unknown): value is Record<string, unknown> {
   if (typeof value !== "object" || value === null || Array.isArray(value)) return false;
   const doc = value as Record<string, unknown>;
   if (Array.isArray(doc["stories"]) || Array.isArray(doc["userStories"])) return true;
-  return typeof doc["project"] === "string" && ["overview", "goals", "qualityGates", "description"].some((key) => key in doc);
+  return (
+    typeof doc["project"] === "string" && ["overview", "goals", "qualityGates", "description"].some((key) => key in doc)
+  );
 }
 
 function lastPrd(candidates: string[]): Record<string, unknown> | undefined {

@@ -72,7 +72,8 @@ export function keyAction(state: WizardState, input: string, key: KeyPress): Wiz
   if (key.downArrow) return { type: "focusNext" };
   if (key.pageDown) return { type: "nextStory" };
   if (key.pageUp) return { type: "prevStory" };
-  if (key.leftArrow || key.rightArrow) return onDeps ? { type: "moveOption", delta: key.leftArrow ? -1 : 1 } : undefined;
+  if (key.leftArrow || key.rightArrow)
+    return onDeps ? { type: "moveOption", delta: key.leftArrow ? -1 : 1 } : undefined;
   if (key.backspace || key.delete) return { type: "backspace" };
   if (key.meta || input === "") return undefined;
   if (onDeps) return input === " " ? { type: "toggleOption" } : undefined;

@@ -91,7 +91,9 @@ async function setUp(dir: string, mode: "good" | "prose" | "invalid" | "fail" | 
 }
 
 describe("smith prd generate", () => {
-  test("a command agent (prompt on stdin, sanitized env) prints fenced JSON; it opens in the wizard; enter accepts and writes it", async ({ tmpDir }) => {
+  test("a command agent (prompt on stdin, sanitized env) prints fenced JSON; it opens in the wizard; enter accepts and writes it", async ({
+    tmpDir,
+  }) => {
     const t = await setUp(tmpDir, "good");
     const code = runPrdGenerate({ ...t.options, markdown: true });
     await t.inWizard(KEYS.enter);
@@ -127,7 +129,9 @@ describe("smith prd generate", () => {
     expect(existsSync(t.outPath)).toBe(false);
   });
 
-  test("an invalid draft still opens in the wizard: enter is refused, the person fixes it, then it is written", async ({ tmpDir }) => {
+  test("an invalid draft still opens in the wizard: enter is refused, the person fixes it, then it is written", async ({
+    tmpDir,
+  }) => {
     const t = await setUp(tmpDir, "invalid");
     const code = runPrdGenerate(t.options);
     await t.inWizard(KEYS.enter);
@@ -148,7 +152,9 @@ describe("smith prd generate", () => {
     expect(existsSync(t.outPath)).toBe(false);
   });
 
-  test("an agent that writes .agents/tasks/prd.json: the draft is read from it and the file put back until accepted", async ({ tmpDir }) => {
+  test("an agent that writes .agents/tasks/prd.json: the draft is read from it and the file put back until accepted", async ({
+    tmpDir,
+  }) => {
     const t = await setUp(tmpDir, "file");
     const code = runPrdGenerate(t.options);
     await waitUntil(() => t.stdin.listening, "the wizard to open");

@@ -5,7 +5,14 @@
 import { readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { createAgent, sanitizeEnv } from "@smith/agents";
-import { parsePrdObject, validatePrd, type AgentAdapter, type AgentEvent, type AgentResult, type Prd } from "@smith/core";
+import {
+  parsePrdObject,
+  validatePrd,
+  type AgentAdapter,
+  type AgentEvent,
+  type AgentResult,
+  type Prd,
+} from "@smith/core";
 import { TRUNCATION_MARKER, extractPrdJson } from "./extract.ts";
 import { runPrdNew } from "./prdNew.ts";
 import { buildPrdPrompt } from "./prompt.ts";
@@ -50,14 +57,22 @@ export async function runPrdGenerate(options: PrdGenerateOptions): Promise<numbe
     return code;
   };
 
-  if (options.request.trim() === "") return fail('say what to build, e.g. smith prd generate "CSV export for invoices"', 2);
+  if (options.request.trim() === "")
+    return fail('say what to build, e.g. smith prd generate "CSV export for invoices"', 2);
   if (options.agent === "command" && (options.agentCommand ?? "").trim() === "") {
-    return fail("--agent command needs --agent-command CMD (a command that reads the prompt on stdin and prints the PRD)", 2);
+    return fail(
+      "--agent command needs --agent-command CMD (a command that reads the prompt on stdin and prints the PRD)",
+      2,
+    );
   }
   let agent: AgentAdapter;
   try {
     agent = createAgent(
-      { provider: options.agent, args: [], ...(options.agentCommand === undefined ? {} : { command: options.agentCommand }) },
+      {
+        provider: options.agent,
+        args: [],
+        ...(options.agentCommand === undefined ? {} : { command: options.agentCommand }),
+      },
       options.binaries === undefined ? {} : { binaries: options.binaries },
     );
   } catch (err) {
@@ -67,7 +82,9 @@ export async function runPrdGenerate(options: PrdGenerateOptions): Promise<numbe
   const agentFile = join(options.cwd, AGENT_PRD_PATH);
   const fileBefore = await readIfExists(agentFile);
   const transcript: Transcript = { texts: [], stdout: [] };
-  say(`Drafting a PRD with ${options.agent === "command" ? `\`${options.agentCommand ?? ""}\`` : options.agent} in ${options.cwd} …`);
+  say(
+    `Drafting a PRD with ${options.agent === "command" ? `\`${options.agentCommand ?? ""}\`` : options.agent} in ${options.cwd} …`,
+  );
   const result = await agent.run({
     prompt: buildPrdPrompt(options.request),
     cwd: options.cwd,
@@ -102,8 +119,11 @@ export async function runPrdGenerate(options: PrdGenerateOptions): Promise<numbe
   }
   const report = validatePrd(prd);
   const problems = report.errors.length === 0 ? "" : `, ${report.errors.length} to fix`;
-  say(`The agent drafted ${prd.stories.length} ${prd.stories.length === 1 ? "story" : "stories"} (readiness ${report.readiness}${problems}).`);
-  if (agentWrote) say(`It wrote ${AGENT_PRD_PATH} itself; that file was put back as it was. The draft opens in the wizard.`);
+  say(
+    `The agent drafted ${prd.stories.length} ${prd.stories.length === 1 ? "story" : "stories"} (readiness ${report.readiness}${problems}).`,
+  );
+  if (agentWrote)
+    say(`It wrote ${AGENT_PRD_PATH} itself; that file was put back as it was. The draft opens in the wizard.`);
   say("Review it in the wizard; nothing is written until you accept it there.");
   return runPrdNew({
     outPath: options.outPath,
@@ -129,14 +149,20 @@ interface Source {
 function record(event: AgentEvent, transcript: Transcript, say: (line: string) => void): void {
   if (event.type === "text") transcript.texts.push(event.text);
   else if (event.type === "log" && event.stream === "stdout") transcript.stdout.push(event.line);
-  else if (event.type === "tool_use") say(`  · ${event.tool}${event.input === undefined ? "" : ` ${event.input.split("\n")[0] ?? ""}`}`);
+  else if (event.type === "tool_use")
+    say(`  · ${event.tool}${event.input === undefined ? "" : ` ${event.input.split("\n")[0] ?? ""}`}`);
 }
 
 function agentFailure(result: AgentResult, timeoutMs: number): string | undefined {
   if (result.cancelled) return "cancelled";
   if (result.timedOut) return `the agent did not finish within ${Math.round(timeoutMs / 1000)} s`;
   if (result.exitCode === 0 && !result.isError) return undefined;
-  const how = result.exitCode === null ? "was killed" : result.exitCode === 0 ? "reported an error" : `exited with code ${result.exitCode}`;
+  const how =
+    result.exitCode === null
+      ? "was killed"
+      : result.exitCode === 0
+        ? "reported an error"
+        : `exited with code ${result.exitCode}`;
   const tail = result.stderrTail.trim();
   return `the agent ${how}${tail === "" ? "" : `:\n${indent(tail)}`}`;
 }

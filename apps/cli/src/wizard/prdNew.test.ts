@@ -16,7 +16,21 @@ describe("runPrdNew", () => {
     const code = runPrdNew({ outPath, markdown: false, stdin, stdout, stderr: stdout });
     await waitUntil(() => stdin.listening, "the wizard to open");
     expect(stdin.rawMode).toBe(true);
-    const keys = ["Shop", KEYS.enter, KEYS.enter, KEYS.enter, KEYS.enter, "make test", KEYS.enter, "List", KEYS.enter, KEYS.enter, "Lists", KEYS.enter, KEYS.enter];
+    const keys = [
+      "Shop",
+      KEYS.enter,
+      KEYS.enter,
+      KEYS.enter,
+      KEYS.enter,
+      "make test",
+      KEYS.enter,
+      "List",
+      KEYS.enter,
+      KEYS.enter,
+      "Lists",
+      KEYS.enter,
+      KEYS.enter,
+    ];
     for (const key of keys) {
       stdin.write(key);
       await sleep(10);
@@ -32,7 +46,13 @@ describe("runPrdNew", () => {
 
   test("without a terminal: exit 2 and why", async ({ tmpDir }) => {
     const stderr = new FakeTerminalOutput();
-    const code = await runPrdNew({ outPath: join(tmpDir, "prd.json"), markdown: false, stdin: new PassThrough(), stdout: stderr, stderr });
+    const code = await runPrdNew({
+      outPath: join(tmpDir, "prd.json"),
+      markdown: false,
+      stdin: new PassThrough(),
+      stdout: stderr,
+      stderr,
+    });
     expect(code).toBe(2);
     expect(stderr.text).toContain("needs an interactive terminal");
   });

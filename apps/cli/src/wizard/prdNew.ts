@@ -31,7 +31,9 @@ export async function runPrdNew(options: PrdNewOptions): Promise<number> {
   const stdout = options.stdout ?? process.stdout;
   const stderr = options.stderr ?? process.stderr;
   if (!isRawModeTerminal(stdin)) {
-    stderr.write("smith prd: the wizard needs an interactive terminal (stdin is not a TTY); write the PRD by hand and check it with `smith prd validate`\n");
+    stderr.write(
+      "smith prd: the wizard needs an interactive terminal (stdin is not a TTY); write the PRD by hand and check it with `smith prd validate`\n",
+    );
     return 2;
   }
   const markdownPath = options.markdown ? markdownPathFor(options.outPath) : undefined;
@@ -58,12 +60,17 @@ export async function runPrdNew(options: PrdNewOptions): Promise<number> {
   const written = await writePrdFiles(result.prd, { outPath: options.outPath, markdownPath });
   const report = validatePrd(result.prd);
   const n = result.prd.stories.length;
-  stdout.write(`wrote ${written.join(" and ")} (${n} ${n === 1 ? "story" : "stories"}, readiness ${report.readiness})\n`);
+  stdout.write(
+    `wrote ${written.join(" and ")} (${n} ${n === 1 ? "story" : "stories"}, readiness ${report.readiness})\n`,
+  );
   return 0;
 }
 
 /** Writes the PRD JSON (and the Markdown copy), creating directories; returns the paths written. */
-export async function writePrdFiles(prd: Prd, where: { outPath: string; markdownPath?: string | undefined }): Promise<string[]> {
+export async function writePrdFiles(
+  prd: Prd,
+  where: { outPath: string; markdownPath?: string | undefined },
+): Promise<string[]> {
   const written: string[] = [];
   const targets: Array<[string, string]> = [[where.outPath, serializePrd(prd)]];
   if (where.markdownPath !== undefined) targets.push([where.markdownPath, prdToMarkdown(prd)]);
@@ -82,5 +89,7 @@ export function markdownPathFor(outPath: string): string {
 
 /** Ink reads keys in raw mode, which only a terminal (or a test's stand-in for one) has. */
 function isRawModeTerminal(stream: NodeJS.ReadableStream): boolean {
-  return "isTTY" in stream && stream.isTTY === true && "setRawMode" in stream && typeof stream.setRawMode === "function";
+  return (
+    "isTTY" in stream && stream.isTTY === true && "setRawMode" in stream && typeof stream.setRawMode === "function"
+  );
 }

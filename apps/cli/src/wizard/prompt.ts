@@ -17,8 +17,12 @@ export const EXAMPLE_PRD = {
       title: "CSV export endpoint",
       status: "open",
       dependsOn: [],
-      description: "As an accountant I want GET /api/invoices/export?from&to to return CSV so that I can download invoices.",
-      acceptanceCriteria: ["GET /api/invoices/export returns 200 with Content-Type text/csv", "The first line is the header invoice_id,date,total"],
+      description:
+        "As an accountant I want GET /api/invoices/export?from&to to return CSV so that I can download invoices.",
+      acceptanceCriteria: [
+        "GET /api/invoices/export returns 200 with Content-Type text/csv",
+        "The first line is the header invoice_id,date,total",
+      ],
     },
     {
       id: "US-002",
@@ -26,7 +30,10 @@ export const EXAMPLE_PRD = {
       status: "open",
       dependsOn: ["US-001"],
       description: "As an accountant I want an Export button on /invoices that downloads the current filter as CSV.",
-      acceptanceCriteria: ["An Export button is visible on /invoices", "Clicking it downloads invoices-<from>-<to>.csv"],
+      acceptanceCriteria: [
+        "An Export button is visible on /invoices",
+        "Clicking it downloads invoices-<from>-<to>.csv",
+      ],
     },
   ],
 };

@@ -34,7 +34,9 @@ function wizard(props: Partial<React.ComponentProps<typeof PrdWizard>> = {}) {
 }
 
 describe("PRD wizard screen", () => {
-  test("create a 2-story PRD with a dependency and gates; an empty criterion shows its error; fix, finish, write", async ({ tmpDir }) => {
+  test("create a 2-story PRD with a dependency and gates; an empty criterion shows its error; fix, finish, write", async ({
+    tmpDir,
+  }) => {
     const w = wizard({ markdownPath: "prd.md" });
     await waitUntil(() => w.screen().includes("Project"), "the first screen");
     expect(w.screen()).toContain("▸1 Project");
@@ -73,7 +75,15 @@ describe("PRD wizard screen", () => {
     expect(w.screen()).toContain("readiness PASS");
 
     // A second story that depends on the first.
-    await w.press(KEYS.ctrl("n"), "Cart", KEYS.enter, "As a shopper I want a cart", KEYS.enter, "POST /cart returns 201", KEYS.enter);
+    await w.press(
+      KEYS.ctrl("n"),
+      "Cart",
+      KEYS.enter,
+      "As a shopper I want a cart",
+      KEYS.enter,
+      "POST /cart returns 201",
+      KEYS.enter,
+    );
     expect(w.screen()).toContain("US-002 · story 2 of 2");
     expect(w.screen()).toContain("[ ] US-001");
     await w.press(" ");
@@ -141,7 +151,9 @@ describe("PRD wizard screen", () => {
   });
 
   test("an initial PRD opens on the review with its problems listed", async () => {
-    const initial = parsePrd(JSON.stringify({ project: "P", stories: [{ id: "US-001", title: "a", acceptanceCriteria: [] }] }));
+    const initial = parsePrd(
+      JSON.stringify({ project: "P", stories: [{ id: "US-001", title: "a", acceptanceCriteria: [] }] }),
+    );
     const w = wizard({ initial, overwrites: true });
     await waitUntil(() => w.screen().includes("Review"), "the review");
     const screen = w.screen();

@@ -49,12 +49,18 @@ export function PrdWizard(props: PrdWizardProps): ReactElement {
   const { onDone } = props;
   useEffect(() => {
     if (state.outcome === "editing") return;
-    const result: WizardResult = state.outcome === "finished" ? { outcome: "finished", prd: wizardResult(state) } : { outcome: "cancelled" };
+    const result: WizardResult =
+      state.outcome === "finished" ? { outcome: "finished", prd: wizardResult(state) } : { outcome: "cancelled" };
     onDone?.(result);
     exit(result);
     // Only the outcome's change matters: the state is final once it is not "editing".
   }, [state.outcome]);
-  return h(WizardView, { state, outPath: props.outPath, markdownPath: props.markdownPath, overwrites: props.overwrites ?? false });
+  return h(WizardView, {
+    state,
+    outPath: props.outPath,
+    markdownPath: props.markdownPath,
+    overwrites: props.overwrites ?? false,
+  });
 }
 
 export interface WizardViewProps {
@@ -80,7 +86,11 @@ export function WizardView({ state, outPath, markdownPath, overwrites }: WizardV
       { marginTop: 1 },
       h(Text, null, "readiness "),
       h(Text, { color: readinessColor, bold: true }, report.readiness.toUpperCase()),
-      h(Text, { dimColor: true }, ` (${count(report.errors.length, "error")}, ${count(report.warnings.length, "warning")})`),
+      h(
+        Text,
+        { dimColor: true },
+        ` (${count(report.errors.length, "error")}, ${count(report.warnings.length, "warning")})`,
+      ),
     ),
     h(Text, { dimColor: true }, keyHelpFor(state.step)),
   );
@@ -103,7 +113,10 @@ function StepBar({ state }: { state: WizardState }): ReactElement {
   );
 }
 
-function stepBody(state: WizardState, review: { outPath: string; markdownPath: string | undefined; overwrites: boolean }): ReactNode {
+function stepBody(
+  state: WizardState,
+  review: { outPath: string; markdownPath: string | undefined; overwrites: boolean },
+): ReactNode {
   const { draft } = state;
   switch (state.step) {
     case "project":
@@ -117,7 +130,11 @@ function stepBody(state: WizardState, review: { outPath: string; markdownPath: s
       return [listRows(state, "Goals", "goals"), listRows(state, "Non-goals", "nonGoals")];
     case "gates":
       return [
-        h(Text, { key: "hint", dimColor: true }, "Shell commands run from the repository root after every story; all must pass."),
+        h(
+          Text,
+          { key: "hint", dimColor: true },
+          "Shell commands run from the repository root after every story; all must pass.",
+        ),
         listRows(state, "Quality gates", "qualityGates"),
       ];
     case "stories":
@@ -164,7 +181,11 @@ function storyBody(state: WizardState): ReactNode {
     { key: "overview", gap: 1, flexWrap: "wrap" },
     ...draft.stories.map((s, i) => {
       const errors = state.report.errors.filter((d) => anchorOfPath(d.path).startsWith(`story ${i}`)).length;
-      return h(Text, { key: s.id + String(i), inverse: i === current, color: errors > 0 ? "red" : "green" }, `${s.id}${errors > 0 ? " ✖" : " ✔"}`);
+      return h(
+        Text,
+        { key: s.id + String(i), inverse: i === current, color: errors > 0 ? "red" : "green" },
+        `${s.id}${errors > 0 ? " ✖" : " ✔"}`,
+      );
     }),
   );
   const criteria = story.acceptanceCriteria;
@@ -206,14 +227,22 @@ function dependsOnRow(state: WizardState, story: number): ReactElement {
       : options.map((id, i) =>
           h(
             Text,
-            { key: id, underline: focused && i === state.option, color: focused && i === state.option ? "cyan" : undefined },
+            {
+              key: id,
+              underline: focused && i === state.option,
+              color: focused && i === state.option ? "cyan" : undefined,
+            },
             `[${dependsOn.includes(id) ? "x" : " "}] ${id}`,
           ),
         )),
   );
 }
 
-function reviewBody(state: WizardState, where: { outPath: string; markdownPath: string | undefined; overwrites: boolean }, draft: Prd): ReactNode {
+function reviewBody(
+  state: WizardState,
+  where: { outPath: string; markdownPath: string | undefined; overwrites: boolean },
+  draft: Prd,
+): ReactNode {
   const gates = draft.qualityGates.filter((g) => g.trim() !== "");
   const goals = draft.goals.filter((g) => g.trim() !== "");
   const problems = allDiagnostics(state.report);
@@ -229,7 +258,11 @@ function reviewBody(state: WizardState, where: { outPath: string; markdownPath: 
       ...draft.stories.map((s, i) => {
         const criteria = s.acceptanceCriteria.filter((c) => c.trim() !== "").length;
         const deps = s.dependsOn.length === 0 ? "" : ` ← ${s.dependsOn.join(", ")}`;
-        return h(Text, { key: `${s.id}-${i}` }, `  ${s.id}  ${s.title || "(no title)"}  · ${count(criteria, "criterion", "criteria")}${deps}`);
+        return h(
+          Text,
+          { key: `${s.id}-${i}` },
+          `  ${s.id}  ${s.title || "(no title)"}  · ${count(criteria, "criterion", "criteria")}${deps}`,
+        );
       }),
     ),
     h(
@@ -240,7 +273,11 @@ function reviewBody(state: WizardState, where: { outPath: string; markdownPath: 
         h(
           Box,
           { key: `p-${i}`, flexDirection: "column" },
-          h(Text, { color: shown.severity === "error" ? "red" : "yellow" }, `${shown.severity === "error" ? "✖" : "⚠"} ${describeAnchor(anchorOfPath(shown.diagnostic.path), draft)}: ${shown.diagnostic.message}`),
+          h(
+            Text,
+            { color: shown.severity === "error" ? "red" : "yellow" },
+            `${shown.severity === "error" ? "✖" : "⚠"} ${describeAnchor(anchorOfPath(shown.diagnostic.path), draft)}: ${shown.diagnostic.message}`,
+          ),
           h(Text, { dimColor: true }, `  → ${shown.diagnostic.suggestion}`),
         ),
       ),
@@ -271,7 +308,11 @@ function diagnostics(state: WizardState, anchor: Anchor): ReactElement | null {
       h(
         Box,
         { key: String(i), flexDirection: "column" },
-        h(Text, { color: severity === "error" ? "red" : "yellow" }, `${severity === "error" ? "✖" : "⚠"} ${diagnostic.message}`),
+        h(
+          Text,
+          { color: severity === "error" ? "red" : "yellow" },
+          `${severity === "error" ? "✖" : "⚠"} ${diagnostic.message}`,
+        ),
         h(Text, { dimColor: true }, `  → ${diagnostic.suggestion}`),
       ),
     ),

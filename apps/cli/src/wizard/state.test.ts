@@ -57,8 +57,20 @@ describe("wizard state", () => {
     expect(state.draft.stories.map((s) => s.id)).toEqual(["US-001"]);
     expect(state.report).toMatchObject({ readiness: "pass", errors: [], warnings: [] });
     const prd = wizardResult(state);
-    expect(prd).toMatchObject({ project: "Shop", overview: "A small shop", goals: ["Sell things"], nonGoals: [], qualityGates: ["npm test"] });
-    expect(prd.stories[0]).toMatchObject({ id: "US-001", title: "Catalogue", status: "open", dependsOn: [], acceptanceCriteria: ["GET /products returns 200"] });
+    expect(prd).toMatchObject({
+      project: "Shop",
+      overview: "A small shop",
+      goals: ["Sell things"],
+      nonGoals: [],
+      qualityGates: ["npm test"],
+    });
+    expect(prd.stories[0]).toMatchObject({
+      id: "US-001",
+      title: "Catalogue",
+      status: "open",
+      dependsOn: [],
+      acceptanceCriteria: ["GET /products returns 200"],
+    });
   });
 
   test("a story without acceptance criteria is an error anchored at its criteria; typing one clears it", () => {
@@ -90,7 +102,16 @@ describe("wizard state", () => {
     expect(state.draft.stories.map((s) => s.id)).toEqual(["US-001", "US-002"]);
     expect(state.focus).toEqual({ kind: "title", story: 1 });
     const fields = fieldsOf("stories", state.draft).map(fieldKey);
-    expect(fields).toEqual(["title@0", "description@0", "criterion@0[0]", "deps@0", "title@1", "description@1", "criterion@1[0]", "deps@1"]);
+    expect(fields).toEqual([
+      "title@0",
+      "description@0",
+      "criterion@0[0]",
+      "deps@0",
+      "title@1",
+      "description@1",
+      "criterion@1[0]",
+      "deps@1",
+    ]);
     state = run(state, next, next, type("Add to cart works"), next);
     expect(state.focus).toEqual({ kind: "deps", story: 1 });
     // Typing is ignored on the picker; space (toggleOption) picks the highlighted id.
@@ -194,7 +215,9 @@ describe("wizard state", () => {
     expect(state.step).toBe("review");
     expect(state.focus).toBeUndefined();
     expect(state.draft.stories.map((s) => s.id)).toEqual(["US-001", "US-008", "US-009", "US-007"]);
-    expect(state.report.errors.map((d) => [d.code, anchorOfPath(d.path)])).toEqual([["prd_no_acceptance_criteria", "story 2 criteria"]]);
+    expect(state.report.errors.map((d) => [d.code, anchorOfPath(d.path)])).toEqual([
+      ["prd_no_acceptance_criteria", "story 2 criteria"],
+    ]);
     expect(describeAnchor("story 2 criteria", state.draft)).toBe("Stories › US-009 › acceptance criteria");
   });
 

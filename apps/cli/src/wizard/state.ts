@@ -153,21 +153,33 @@ function apply(state: WizardState, action: WizardAction): WizardState {
       return nextError(state);
     case "nextStory":
     case "prevStory": {
-      if (state.step !== "stories" || draft.stories.length === 0) return { ...state, notice: "Page up/down move between stories on the Stories step." };
+      if (state.step !== "stories" || draft.stories.length === 0)
+        return { ...state, notice: "Page up/down move between stories on the Stories step." };
       const current = focus === undefined ? -1 : (storyOf(focus) ?? -1);
       const index = action.type === "nextStory" ? current + 1 : current - 1;
       if (index < 0 || index >= draft.stories.length) {
-        return { ...state, notice: action.type === "nextStory" ? "This is the last story (ctrl+n adds one)." : "This is the first story." };
+        return {
+          ...state,
+          notice:
+            action.type === "nextStory" ? "This is the last story (ctrl+n adds one)." : "This is the first story.",
+        };
       }
       return focusOn(state, { kind: "title", story: index });
     }
     case "addStory": {
       const next = addStory(draft);
-      return { ...state, step: "stories", draft: next, focus: { kind: "title", story: next.stories.length - 1 }, option: 0 };
+      return {
+        ...state,
+        step: "stories",
+        draft: next,
+        focus: { kind: "title", story: next.stories.length - 1 },
+        option: 0,
+      };
     }
     case "removeStory": {
       const story = state.step === "stories" && focus !== undefined ? storyOf(focus) : undefined;
-      if (story === undefined) return { ...state, notice: "ctrl+x removes the story being edited, on the Stories step." };
+      if (story === undefined)
+        return { ...state, notice: "ctrl+x removes the story being edited, on the Stories step." };
       const next = removeStory(draft, story);
       const remaining = Math.min(story, next.stories.length - 1);
       return {
@@ -187,7 +199,11 @@ function apply(state: WizardState, action: WizardAction): WizardState {
       }
       if (focus.index >= list.length) return state;
       const items = removeEntry(list, focus.index);
-      return { ...state, draft: withList(draft, focus, items), focus: { ...focus, index: Math.max(0, Math.min(focus.index, items.length - 1)) } };
+      return {
+        ...state,
+        draft: withList(draft, focus, items),
+        focus: { ...focus, index: Math.max(0, Math.min(focus.index, items.length - 1)) },
+      };
     }
     case "moveOption": {
       if (focus?.kind !== "deps") return state;
@@ -220,13 +236,22 @@ function addEntry(state: WizardState): WizardState {
     const list = listAt(draft, focus) ?? [];
     // One empty entry at a time: the focused one is already the place to type.
     if ((list[focus.index] ?? "").trim() === "") return { ...state, notice: "Type into this entry first." };
-    return { ...state, draft: withList(draft, focus, insertEntry(list, focus.index + 1)), focus: { ...focus, index: focus.index + 1 } };
+    return {
+      ...state,
+      draft: withList(draft, focus, insertEntry(list, focus.index + 1)),
+      focus: { ...focus, index: focus.index + 1 },
+    };
   }
   const story = focus === undefined ? undefined : storyOf(focus);
-  if (story === undefined) return { ...state, notice: "ctrl+a adds a goal, a quality gate or an acceptance criterion: move to one of those lists first." };
+  if (story === undefined)
+    return {
+      ...state,
+      notice: "ctrl+a adds a goal, a quality gate or an acceptance criterion: move to one of those lists first.",
+    };
   const criteria = draft.stories[story]?.acceptanceCriteria ?? [];
   const last = criteria.length - 1;
-  if (last < 0 || (criteria[last] ?? "").trim() === "") return focusOn(state, { kind: "criterion", story, index: Math.max(0, last) });
+  if (last < 0 || (criteria[last] ?? "").trim() === "")
+    return focusOn(state, { kind: "criterion", story, index: Math.max(0, last) });
   const field: Field = { kind: "criterion", story, index: criteria.length };
   return { ...state, draft: withList(draft, field, insertEntry(criteria, criteria.length)), focus: field, option: 0 };
 }
@@ -250,7 +275,8 @@ function nextError(state: WizardState): WizardState {
   const targets = state.report.errors.map((d) => targetOf(anchorOfPath(d.path), state.draft));
   if (targets.length === 0) return { ...state, notice: "No errors." };
   const order = (step: WizardStep, field: Field | undefined): number =>
-    WIZARD_STEPS.indexOf(step) * 1_000_000 + (field === undefined ? -1 : indexOfField(fieldsOf(step, state.draft), field));
+    WIZARD_STEPS.indexOf(step) * 1_000_000 +
+    (field === undefined ? -1 : indexOfField(fieldsOf(step, state.draft), field));
   const here = order(state.step, state.focus);
   const sorted = [...targets].sort((a, b) => order(a.step, a.field) - order(b.step, b.field));
   const target = sorted.find((t) => order(t.step, t.field) > here) ?? sorted[0];
@@ -273,7 +299,11 @@ export function fieldsOf(step: WizardStep, draft: Prd): Field[] {
       return draft.stories.flatMap((s, story): Field[] => [
         { kind: "title", story },
         { kind: "description", story },
-        ...Array.from({ length: Math.max(1, s.acceptanceCriteria.length) }, (_, index): Field => ({ kind: "criterion", story, index })),
+        ...Array.from({ length: Math.max(1, s.acceptanceCriteria.length) }, (_, index): Field => ({
+          kind: "criterion",
+          story,
+          index,
+        })),
         ...(dependencyOptions(draft, story).length > 0 ? [{ kind: "deps", story } as const] : []),
       ]);
     case "review":
@@ -360,7 +390,8 @@ function listAt(draft: Prd, field: Field): string[] | undefined {
 
 function withList(draft: Prd, field: Field, items: string[]): Prd {
   if (field.kind === "entry") return { ...draft, [field.list]: items };
-  if (field.kind === "criterion") return updateStory(draft, field.story, (story) => ({ ...story, acceptanceCriteria: items }));
+  if (field.kind === "criterion")
+    return updateStory(draft, field.story, (story) => ({ ...story, acceptanceCriteria: items }));
   return draft;
 }
 
@@ -424,7 +455,10 @@ function targetOf(anchor: Anchor, draft: Prd): { step: WizardStep; field: Field 
   const step = stepOfAnchor(anchor);
   const fields = fieldsOf(step, draft);
   const story = /^story (\d+)$/.exec(anchor)?.[1];
-  const field = story === undefined ? fields.find((f) => anchorOfField(f) === anchor) : fields.find((f) => f.kind === "title" && f.story === Number(story));
+  const field =
+    story === undefined
+      ? fields.find((f) => anchorOfField(f) === anchor)
+      : fields.find((f) => f.kind === "title" && f.story === Number(story));
   return { step, field: field ?? fields[0] };
 }
 

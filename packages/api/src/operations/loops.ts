@@ -19,7 +19,9 @@ import type { CreateBatchItemResult, CreateLoopResult, SmithStore } from "@smith
 export const MAX_PENDING_STEERING = 20;
 
 export function actorOf(principal: Principal): Actor {
-  return principal.kind === "replica" ? { type: "replica", id: principalId(principal) } : { type: "operator", id: principalId(principal) };
+  return principal.kind === "replica"
+    ? { type: "replica", id: principalId(principal) }
+    : { type: "operator", id: principalId(principal) };
 }
 
 /**
@@ -55,16 +57,34 @@ export class LoopOperations {
   async create(request: CreateLoopRequest, principal: Principal, correlationId: string): Promise<CreateLoopResult> {
     this.checkPrd(request);
     const result = await this.store.loops.create(request);
-    if (result.created) await this.journal(result.loop.id, principal, "lifecycle", `loop created by ${principalId(principal)}`, correlationId);
+    if (result.created)
+      await this.journal(
+        result.loop.id,
+        principal,
+        "lifecycle",
+        `loop created by ${principalId(principal)}`,
+        correlationId,
+      );
     return result;
   }
 
-  async createBatch(requests: CreateLoopRequest[], principal: Principal, correlationId: string): Promise<CreateBatchItemResult[]> {
+  async createBatch(
+    requests: CreateLoopRequest[],
+    principal: Principal,
+    correlationId: string,
+  ): Promise<CreateBatchItemResult[]> {
     if (requests.length > LIMITS.batchLoops) throw tooLarge("items", LIMITS.batchLoops, requests.length, "loops");
     requests.forEach((r, i) => this.checkPrd(r, `items[${i}].spec.prd.content`));
     const results = await this.store.loops.createBatch(requests);
     for (const r of results) {
-      if (r.ok && r.created) await this.journal(r.loop.id, principal, "lifecycle", `loop created by ${principalId(principal)} (batch)`, correlationId);
+      if (r.ok && r.created)
+        await this.journal(
+          r.loop.id,
+          principal,
+          "lifecycle",
+          `loop created by ${principalId(principal)} (batch)`,
+          correlationId,
+        );
     }
     return results;
   }
@@ -77,39 +97,93 @@ export class LoopOperations {
   }
 
   async retry(id: string, reason: string, principal: Principal, correlationId: string): Promise<VersionedLoop> {
-    const result = await this.store.loops.transition(id, { type: "retryRequested", reason, at: new Date().toISOString() });
-    await this.journal(id, principal, "lifecycle", `retry requested by ${principalId(principal)}: ${reason}`, correlationId);
+    const result = await this.store.loops.transition(id, {
+      type: "retryRequested",
+      reason,
+      at: new Date().toISOString(),
+    });
+    await this.journal(
+      id,
+      principal,
+      "lifecycle",
+      `retry requested by ${principalId(principal)}: ${reason}`,
+      correlationId,
+    );
     return result;
   }
 
-  async override(id: string, to: LoopState, reason: string, principal: Principal, correlationId: string): Promise<VersionedLoop> {
+  async override(
+    id: string,
+    to: LoopState,
+    reason: string,
+    principal: Principal,
+    correlationId: string,
+  ): Promise<VersionedLoop> {
     const { loop, override } = await this.store.overrides.force(id, to, reason, actorOf(principal), { correlationId });
-    await this.journal(id, principal, "lifecycle", `state forced ${override.from} → ${override.to} by ${principalId(principal)}: ${reason}`, correlationId);
+    await this.journal(
+      id,
+      principal,
+      "lifecycle",
+      `state forced ${override.from} → ${override.to} by ${principalId(principal)}: ${reason}`,
+      correlationId,
+    );
     return loop;
   }
 
   /** Queues a message for the next iteration's prompt. */
-  async steer(id: string, message: string, principal: Principal, correlationId: string): Promise<{ loop: Loop; messageId: string }> {
+  async steer(
+    id: string,
+    message: string,
+    principal: Principal,
+    correlationId: string,
+  ): Promise<{ loop: Loop; messageId: string }> {
     const bytes = utf8Length(message);
     if (bytes > LIMITS.steerMessageBytes) throw tooLarge("message", LIMITS.steerMessageBytes, bytes);
-    if (!message.trim()) throw new SmithError("invalid_argument", "message: a steering message cannot be empty", { field: "message" });
+    if (!message.trim())
+      throw new SmithError("invalid_argument", "message: a steering message cannot be empty", { field: "message" });
     const messageId = newId();
     const updated = await this.store.loops.update(id, (loop) => {
       if (loop.status.state === "synced" || loop.status.state === "cancelled") {
-        throw new SmithError("invalid_transition", `loop ${id} is ${loop.status.state}: nothing will read a steering message`, { field: "id" });
+        throw new SmithError(
+          "invalid_transition",
+          `loop ${id} is ${loop.status.state}: nothing will read a steering message`,
+          { field: "id" },
+        );
       }
       if (loop.steering.length >= MAX_PENDING_STEERING) {
         throw tooLarge("steering", MAX_PENDING_STEERING, loop.steering.length + 1, "pending messages");
       }
-      return { ...loop, steering: [...loop.steering, { id: messageId, message, at: new Date().toISOString(), actor: principalId(principal) }] };
+      return {
+        ...loop,
+        steering: [
+          ...loop.steering,
+          { id: messageId, message, at: new Date().toISOString(), actor: principalId(principal) },
+        ],
+      };
     });
-    await this.journal(id, principal, "steer", `steering message from ${principalId(principal)}: ${message.slice(0, 2000)}`, correlationId, {
-      messageId,
-    });
+    await this.journal(
+      id,
+      principal,
+      "steer",
+      `steering message from ${principalId(principal)}: ${message.slice(0, 2000)}`,
+      correlationId,
+      {
+        messageId,
+      },
+    );
     return { loop: updated.loop, messageId };
   }
 
-  private async journal(loopId: string, principal: Principal, phase: "lifecycle" | "steer", message: string, correlationId: string, metadata: Record<string, unknown> = {}): Promise<void> {
-    await this.store.journal.append(loopId, [{ phase, level: "info", actor: actorOf(principal), message: message.slice(0, 8000), metadata, correlationId }]);
+  private async journal(
+    loopId: string,
+    principal: Principal,
+    phase: "lifecycle" | "steer",
+    message: string,
+    correlationId: string,
+    metadata: Record<string, unknown> = {},
+  ): Promise<void> {
+    await this.store.journal.append(loopId, [
+      { phase, level: "info", actor: actorOf(principal), message: message.slice(0, 8000), metadata, correlationId },
+    ]);
   }
 }

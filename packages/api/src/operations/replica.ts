@@ -34,20 +34,36 @@ export class ReplicaOperations {
   private async current(loopId: string, attempt: number): Promise<Loop> {
     const { loop } = await this.store.loops.getOrThrow(loopId);
     if (loop.status.attempt !== attempt) {
-      throw new SmithError("stale_attempt", `loop ${loopId}: attempt ${attempt} is stale; the current attempt is ${loop.status.attempt}`, {
-        field: "attempt",
-        currentAttempt: loop.status.attempt,
-      });
+      throw new SmithError(
+        "stale_attempt",
+        `loop ${loopId}: attempt ${attempt} is stale; the current attempt is ${loop.status.attempt}`,
+        {
+          field: "attempt",
+          currentAttempt: loop.status.attempt,
+        },
+      );
     }
     return loop;
   }
 
-  async acquireLock(loopId: string, attempt: number): Promise<{ attempt: number; expiresAt: string; ttlMs: number; heartbeatIntervalMs: number }> {
+  async acquireLock(
+    loopId: string,
+    attempt: number,
+  ): Promise<{ attempt: number; expiresAt: string; ttlMs: number; heartbeatIntervalMs: number }> {
     await this.current(loopId, attempt);
-    const { expiresAt } = await this.store.locks.acquire(loopId, attempt, { holder: `replica-${attempt}`, ttlMs: this.lockTtlMs });
+    const { expiresAt } = await this.store.locks.acquire(loopId, attempt, {
+      holder: `replica-${attempt}`,
+      ttlMs: this.lockTtlMs,
+    });
     await this.store.journal.append(
       loopId,
-      [{ phase: "lifecycle", actor: { type: "replica", id: `attempt-${attempt}` }, message: `replica of attempt ${attempt} took the lock` }],
+      [
+        {
+          phase: "lifecycle",
+          actor: { type: "replica", id: `attempt-${attempt}` },
+          message: `replica of attempt ${attempt} took the lock`,
+        },
+      ],
       { fence: await this.store.locks.fence(loopId, attempt) },
     );
     return { attempt, expiresAt, ttlMs: this.lockTtlMs, heartbeatIntervalMs: Math.floor(this.lockTtlMs / 3) };
@@ -57,30 +73,49 @@ export class ReplicaOperations {
    * Extends the lock. Tells the replica when to stop: the loop was cancelled, forced or timed out
    * (its state is no longer `running`), without that being an error.
    */
-  async heartbeat(loopId: string, attempt: number): Promise<{ state: Loop["status"]["state"]; stop: boolean; expiresAt?: string; pendingSteering: number }> {
+  async heartbeat(
+    loopId: string,
+    attempt: number,
+  ): Promise<{ state: Loop["status"]["state"]; stop: boolean; expiresAt?: string; pendingSteering: number }> {
     const loop = await this.current(loopId, attempt);
-    if (loop.status.state !== "running") return { state: loop.status.state, stop: true, pendingSteering: loop.steering.length };
+    if (loop.status.state !== "running")
+      return { state: loop.status.state, stop: true, pendingSteering: loop.steering.length };
     const { expiresAt } = await this.store.locks.heartbeat(loopId, attempt, { ttlMs: this.lockTtlMs });
     return { state: loop.status.state, stop: false, expiresAt, pendingSteering: loop.steering.length };
   }
 
-  async getSpec(loopId: string, attempt: number): Promise<{ loop: Loop; latestHandoff: Handoff | undefined; steering: Loop["steering"] }> {
+  async getSpec(
+    loopId: string,
+    attempt: number,
+  ): Promise<{ loop: Loop; latestHandoff: Handoff | undefined; steering: Loop["steering"] }> {
     const loop = await this.current(loopId, attempt);
     const latestHandoff = await this.store.handoffs.latest(loopId);
     return { loop, latestHandoff, steering: loop.steering };
   }
 
-  async appendJournal(loopId: string, attempt: number, entries: JournalEntryRequest[], correlationId: string): Promise<JournalEntry[]> {
+  async appendJournal(
+    loopId: string,
+    attempt: number,
+    entries: JournalEntryRequest[],
+    correlationId: string,
+  ): Promise<JournalEntry[]> {
     const fence = await this.store.locks.fence(loopId, attempt);
     // A replica writes as itself or as its agent, never as an operator.
     const own = entries.map((e) => ({
       ...e,
-      actor: e.actor && (e.actor.type === "replica" || e.actor.type === "agent") ? e.actor : { type: "replica" as const, id: `attempt-${attempt}` },
+      actor:
+        e.actor && (e.actor.type === "replica" || e.actor.type === "agent")
+          ? e.actor
+          : { type: "replica" as const, id: `attempt-${attempt}` },
     }));
     return this.store.journal.append(loopId, own, { fence, correlationId });
   }
 
-  async recordIteration(loopId: string, attempt: number, input: { iteration: number; progress?: Progress; cost?: LoopCost }): Promise<Loop> {
+  async recordIteration(
+    loopId: string,
+    attempt: number,
+    input: { iteration: number; progress?: Progress; cost?: LoopCost },
+  ): Promise<Loop> {
     const result = await this.store.loops.transition(loopId, {
       type: "iterationRecorded",
       attempt,
@@ -97,7 +132,12 @@ export class ReplicaOperations {
     return this.store.handoffs.put(loopId, attempt, handoff, fence);
   }
 
-  async finalize(loopId: string, attempt: number, input: { outcome: "synced" | "flatline"; reason: ReasonCode; message?: string }, correlationId: string): Promise<Loop> {
+  async finalize(
+    loopId: string,
+    attempt: number,
+    input: { outcome: "synced" | "flatline"; reason: ReasonCode; message?: string },
+    correlationId: string,
+  ): Promise<Loop> {
     // Journal first, fenced: once the loop leaves `running` the lock is gone with it.
     await this.store.journal.append(
       loopId,
@@ -127,7 +167,10 @@ export class ReplicaOperations {
   async ackSteering(loopId: string, attempt: number, ids: string[]): Promise<{ remaining: number }> {
     await this.current(loopId, attempt);
     const done = new Set(ids);
-    const { loop } = await this.store.loops.update(loopId, (l) => ({ ...l, steering: l.steering.filter((m) => !done.has(m.id)) }));
+    const { loop } = await this.store.loops.update(loopId, (l) => ({
+      ...l,
+      steering: l.steering.filter((m) => !done.has(m.id)),
+    }));
     return { remaining: loop.steering.length };
   }
 }

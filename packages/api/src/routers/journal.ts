@@ -41,7 +41,11 @@ export const journalRouter = router({
       const afterSeq = input.lastEventId ? Number(input.lastEventId) : input.afterSeq;
       try {
         await ctx.services.store.loops.getOrThrow(input.loopId);
-        for await (const entry of ctx.services.store.journal.tail(input.loopId, { afterSeq, signal, maxBuffered: ctx.services.subscriptionBuffer })) {
+        for await (const entry of ctx.services.store.journal.tail(input.loopId, {
+          afterSeq,
+          signal,
+          maxBuffered: ctx.services.subscriptionBuffer,
+        })) {
           yield tracked(String(entry.seq), entry);
         }
       } catch (err) {
@@ -69,7 +73,11 @@ export const journalRouter = router({
       const afterSeq = input.lastEventId ? Number(input.lastEventId) : input.afterSeq;
       try {
         await ctx.services.store.loops.getOrThrow(input.loopId);
-        const entries = ctx.services.store.journal.tail(input.loopId, { afterSeq, signal, maxBuffered: ctx.services.subscriptionBuffer });
+        const entries = ctx.services.store.journal.tail(input.loopId, {
+          afterSeq,
+          signal,
+          maxBuffered: ctx.services.subscriptionBuffer,
+        });
         for await (const batch of batchReady(entries, input.maxEntries)) {
           const last = batch[batch.length - 1];
           if (last) yield tracked(String(last.seq), { entries: batch });

@@ -14,10 +14,18 @@ export const loopsRouter = router({
 
   /** Up to 100 loops: all validated first (one bad item rejects the batch), then per-item results. */
   createBatch: operatorProcedure
-    .input(z.object({ items: z.array(CreateLoopInput).min(1).max(LIMITS.batchLoops, `at most ${LIMITS.batchLoops} loops per batch`) }))
-    .mutation(async ({ ctx, input }) => ({ results: await ctx.services.loops.createBatch(input.items, ctx.principal, ctx.correlationId) })),
+    .input(
+      z.object({
+        items: z.array(CreateLoopInput).min(1).max(LIMITS.batchLoops, `at most ${LIMITS.batchLoops} loops per batch`),
+      }),
+    )
+    .mutation(async ({ ctx, input }) => ({
+      results: await ctx.services.loops.createBatch(input.items, ctx.principal, ctx.correlationId),
+    })),
 
-  get: viewerProcedure.input(IdInput).query(async ({ ctx, input }) => (await ctx.services.store.loops.getOrThrow(input.id)).loop),
+  get: viewerProcedure
+    .input(IdInput)
+    .query(async ({ ctx, input }) => (await ctx.services.store.loops.getOrThrow(input.id)).loop),
 
   list: viewerProcedure
     .input(
@@ -36,22 +44,41 @@ export const loopsRouter = router({
 
   cancel: operatorProcedure
     .input(z.object({ id: LoopId, reason: Reason }))
-    .mutation(async ({ ctx, input }) => (await ctx.services.loops.cancel(input.id, input.reason, ctx.principal, ctx.correlationId)).loop),
+    .mutation(
+      async ({ ctx, input }) =>
+        (await ctx.services.loops.cancel(input.id, input.reason, ctx.principal, ctx.correlationId)).loop,
+    ),
 
   /** From flatline only, with a reason: the loop gets a fresh set of attempts. */
   retry: operatorProcedure
     .input(z.object({ id: LoopId, reason: Reason }))
-    .mutation(async ({ ctx, input }) => (await ctx.services.loops.retry(input.id, input.reason, ctx.principal, ctx.correlationId)).loop),
+    .mutation(
+      async ({ ctx, input }) =>
+        (await ctx.services.loops.retry(input.id, input.reason, ctx.principal, ctx.correlationId)).loop,
+    ),
 
   /** A message delivered into the next iteration's prompt. */
   steer: operatorProcedure
-    .input(z.object({ id: LoopId, message: z.string().min(1, "a message is required").max(LIMITS.steerMessageBytes, `the message is limited to ${LIMITS.steerMessageBytes} bytes`) }))
-    .mutation(async ({ ctx, input }) => ctx.services.loops.steer(input.id, input.message, ctx.principal, ctx.correlationId)),
+    .input(
+      z.object({
+        id: LoopId,
+        message: z
+          .string()
+          .min(1, "a message is required")
+          .max(LIMITS.steerMessageBytes, `the message is limited to ${LIMITS.steerMessageBytes} bytes`),
+      }),
+    )
+    .mutation(async ({ ctx, input }) =>
+      ctx.services.loops.steer(input.id, input.message, ctx.principal, ctx.correlationId),
+    ),
 
   /** Forces a state (only where the lifecycle allows it), with a reason. Admin only. */
   override: adminProcedure
     .input(z.object({ id: LoopId, to: LoopState, reason: Reason }))
-    .mutation(async ({ ctx, input }) => (await ctx.services.loops.override(input.id, input.to, input.reason, ctx.principal, ctx.correlationId)).loop),
+    .mutation(
+      async ({ ctx, input }) =>
+        (await ctx.services.loops.override(input.id, input.to, input.reason, ctx.principal, ctx.correlationId)).loop,
+    ),
 
   /**
    * Loop changes, fed by an etcd watch (any API process serves any client). Event ids are etcd

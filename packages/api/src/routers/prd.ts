@@ -18,5 +18,7 @@ export const prdRouter = router({
   }),
 
   /** PRD JSON (either shape) → markdown that imports back to the same model. */
-  exportMarkdown: viewerProcedure.input(z.object({ content: Text })).mutation(({ input }) => ({ markdown: prdToMarkdown(parsePrd(input.content)) })),
+  exportMarkdown: viewerProcedure
+    .input(z.object({ content: Text }))
+    .mutation(({ input }) => ({ markdown: prdToMarkdown(parsePrd(input.content)) })),
 });

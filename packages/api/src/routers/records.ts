@@ -39,7 +39,12 @@ export const auditRouter = router({
 export const costRouter = router({
   get: viewerProcedure.input(z.object({ loopId: LoopId })).query(async ({ ctx, input }) => {
     const { loop } = await ctx.services.store.loops.getOrThrow(input.loopId);
-    return { loopId: loop.id, cost: loop.cost, iteration: loop.status.iteration, budgetUsd: loop.spec.limits.maxCostUsd };
+    return {
+      loopId: loop.id,
+      cost: loop.cost,
+      iteration: loop.status.iteration,
+      budgetUsd: loop.spec.limits.maxCostUsd,
+    };
   }),
 
   /** Totals over every loop (optionally of some states). */

@@ -9,24 +9,41 @@ const Loop = z.object({ loopId: LoopId });
  * a call carrying a stale attempt gets CONFLICT and changes nothing.
  */
 export const replicaRouter = router({
-  acquireLock: replicaProcedure.input(Loop).mutation(({ ctx, input }) => ctx.services.replica.acquireLock(input.loopId, ctx.replica.attempt)),
+  acquireLock: replicaProcedure
+    .input(Loop)
+    .mutation(({ ctx, input }) => ctx.services.replica.acquireLock(input.loopId, ctx.replica.attempt)),
 
-  heartbeat: replicaProcedure.input(Loop).mutation(({ ctx, input }) => ctx.services.replica.heartbeat(input.loopId, ctx.replica.attempt)),
+  heartbeat: replicaProcedure
+    .input(Loop)
+    .mutation(({ ctx, input }) => ctx.services.replica.heartbeat(input.loopId, ctx.replica.attempt)),
 
   /** The spec (with the inline PRD), the latest handoff of earlier attempts, pending steering messages. */
-  getSpec: replicaProcedure.input(Loop).query(({ ctx, input }) => ctx.services.replica.getSpec(input.loopId, ctx.replica.attempt)),
+  getSpec: replicaProcedure
+    .input(Loop)
+    .query(({ ctx, input }) => ctx.services.replica.getSpec(input.loopId, ctx.replica.attempt)),
 
   appendJournal: replicaProcedure
     .input(Loop.extend({ entries: z.array(JournalEntryInput).min(1).max(LIMITS.journalBatchEntries) }))
     .mutation(async ({ ctx, input }) => {
-      const entries = await ctx.services.replica.appendJournal(input.loopId, ctx.replica.attempt, input.entries, ctx.correlationId);
+      const entries = await ctx.services.replica.appendJournal(
+        input.loopId,
+        ctx.replica.attempt,
+        input.entries,
+        ctx.correlationId,
+      );
       return { seqs: entries.map((e) => e.seq) };
     }),
 
   recordIteration: replicaProcedure
-    .input(Loop.extend({ iteration: z.number().int().min(1), progress: Progress.optional(), usage: LoopCost.optional() }))
+    .input(
+      Loop.extend({ iteration: z.number().int().min(1), progress: Progress.optional(), usage: LoopCost.optional() }),
+    )
     .mutation(({ ctx, input }) =>
-      ctx.services.replica.recordIteration(input.loopId, ctx.replica.attempt, { iteration: input.iteration, progress: input.progress, cost: input.usage }),
+      ctx.services.replica.recordIteration(input.loopId, ctx.replica.attempt, {
+        iteration: input.iteration,
+        progress: input.progress,
+        cost: input.usage,
+      }),
     ),
 
   writeHandoff: replicaProcedure
@@ -34,9 +51,20 @@ export const replicaRouter = router({
     .mutation(({ ctx, input }) => ctx.services.replica.writeHandoff(input.loopId, ctx.replica.attempt, input.handoff)),
 
   finalize: replicaProcedure
-    .input(Loop.extend({ outcome: z.enum(["synced", "flatline"]), reason: ReasonCode, message: z.string().max(4000).optional() }))
+    .input(
+      Loop.extend({
+        outcome: z.enum(["synced", "flatline"]),
+        reason: ReasonCode,
+        message: z.string().max(4000).optional(),
+      }),
+    )
     .mutation(({ ctx, input }) =>
-      ctx.services.replica.finalize(input.loopId, ctx.replica.attempt, { outcome: input.outcome, reason: input.reason, message: input.message }, ctx.correlationId),
+      ctx.services.replica.finalize(
+        input.loopId,
+        ctx.replica.attempt,
+        { outcome: input.outcome, reason: input.reason, message: input.message },
+        ctx.correlationId,
+      ),
     ),
 
   /** Steering messages the replica has put into a prompt. */

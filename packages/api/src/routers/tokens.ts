@@ -7,7 +7,13 @@ import { adminProcedure, router } from "../trpc.ts";
 /** Token management (admin only). The token itself is returned once, at creation. */
 export const tokensRouter = router({
   create: adminProcedure
-    .input(z.object({ name: z.string().trim().min(1).max(128), role: TokenRole, expiresInDays: z.number().int().min(1).max(3650).optional() }))
+    .input(
+      z.object({
+        name: z.string().trim().min(1).max(128),
+        role: TokenRole,
+        expiresInDays: z.number().int().min(1).max(3650).optional(),
+      }),
+    )
     .mutation(async ({ ctx, input }) => {
       const { id, token } = generateApiToken();
       const now = new Date();
@@ -19,13 +25,17 @@ export const tokensRouter = router({
         hash: hashToken(token),
         createdAt: now.toISOString(),
         createdBy: ctx.user.name,
-        ...(input.expiresInDays ? { expiresAt: new Date(now.getTime() + input.expiresInDays * 86_400_000).toISOString() } : {}),
+        ...(input.expiresInDays
+          ? { expiresAt: new Date(now.getTime() + input.expiresInDays * 86_400_000).toISOString() }
+          : {}),
       });
       const { hash: _hash, ...shown } = record;
       return { token, record: shown };
     }),
 
-  list: adminProcedure.query(async ({ ctx }) => (await ctx.services.store.tokens.list()).map(({ hash: _hash, ...r }) => r)),
+  list: adminProcedure.query(async ({ ctx }) =>
+    (await ctx.services.store.tokens.list()).map(({ hash: _hash, ...r }) => r),
+  ),
 
   revoke: adminProcedure.input(z.object({ id: z.string().min(1).max(64) })).mutation(async ({ ctx, input }) => {
     const { hash: _hash, ...r } = await ctx.services.store.tokens.revoke(input.id);

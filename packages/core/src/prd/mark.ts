@@ -9,7 +9,12 @@ import { PrdStoryStatus, type Prd, type PrdStory } from "./model.ts";
  * Setting the status a story already has returns the PRD unchanged, so a retried finalize step
  * does not move timestamps. Throws not_found for an unknown id.
  */
-export function markStory(prd: Prd, storyId: string, status: PrdStoryStatus, at: string = new Date().toISOString()): Prd {
+export function markStory(
+  prd: Prd,
+  storyId: string,
+  status: PrdStoryStatus,
+  at: string = new Date().toISOString(),
+): Prd {
   if (!PrdStoryStatus.safeParse(status).success) {
     throw new SmithError("invalid_argument", `unknown story status ${JSON.stringify(status)}`, { field: "status" });
   }
@@ -27,7 +32,9 @@ export function markStory(prd: Prd, storyId: string, status: PrdStoryStatus, at:
 
 function stamp(story: PrdStory, at: string): PrdStory {
   // A document that writes "not yet" as null keeps doing so; otherwise a cleared key goes away.
-  const notYet = [story.createdAt, story.updatedAt, story.startedAt, story.completedAt].includes(null) ? null : undefined;
+  const notYet = [story.createdAt, story.updatedAt, story.startedAt, story.completedAt].includes(null)
+    ? null
+    : undefined;
   const next: PrdStory = { ...story, updatedAt: at };
   switch (story.status) {
     case "open":

@@ -42,7 +42,8 @@ export function renderBody(prd: Omit<ShownPrd, "metadata">): string {
   if (prd.overview !== "") blocks.push("## Overview", textBlock(prd.overview, "overview"));
   if (prd.goals.length > 0) blocks.push("## Goals", bullets(prd.goals));
   if (prd.nonGoals.length > 0) blocks.push("## Non-goals", bullets(prd.nonGoals));
-  if (prd.qualityGates.length > 0) blocks.push("## Quality gates", bullets(prd.qualityGates.map((gate) => `\`${gate}\``)));
+  if (prd.qualityGates.length > 0)
+    blocks.push("## Quality gates", bullets(prd.qualityGates.map((gate) => `\`${gate}\``)));
   blocks.push("## Stories");
   for (const story of prd.stories) {
     // The attribute bullets always include Status, so the blank line after them always
@@ -161,7 +162,10 @@ export function readBody(markdown: string): ShownPrd {
   const [metadata] = metadataBlocks;
   return {
     project,
-    overview: overview.map((lines) => trimBlock(lines)).filter((block) => block !== "").join("\n\n"),
+    overview: overview
+      .map((lines) => trimBlock(lines))
+      .filter((block) => block !== "")
+      .join("\n\n"),
     goals: lists.goals,
     nonGoals: lists.nonGoals,
     qualityGates: lists.qualityGates.map(unquoteCode),
@@ -192,7 +196,11 @@ function readStoryLine(story: StoryDraft, line: string, storyIndex: number): voi
       const item = bulletOf(line);
       if (item !== undefined) {
         const box = /^\[([ xX])\]\s?(.*)$/.exec(item);
-        story.criteria.push(box === null ? { text: item.trim(), checked: false } : { text: (box[2] ?? "").trim(), checked: box[1] !== " " });
+        story.criteria.push(
+          box === null
+            ? { text: item.trim(), checked: false }
+            : { text: (box[2] ?? "").trim(), checked: box[1] !== " " },
+        );
       } else if (line.trim() !== "") {
         const last = story.criteria.at(-1);
         if (last === undefined) story.criteria.push({ text: line.trim(), checked: false });
@@ -216,7 +224,10 @@ function setAttribute(story: StoryDraft, name: string, value: string, storyIndex
   } else if (name === "priority") {
     const priority = value === "" ? Number.NaN : Number(value);
     if (!Number.isFinite(priority)) {
-      throw invalid(joinPath("stories", storyIndex, "priority"), `story ${story.id}: priority must be a number; got ${JSON.stringify(value)}`);
+      throw invalid(
+        joinPath("stories", storyIndex, "priority"),
+        `story ${story.id}: priority must be a number; got ${JSON.stringify(value)}`,
+      );
     }
     story.priority = priority;
   } else if (!/^(none|-|—|n\/a)$/i.test(value)) {
@@ -344,7 +355,11 @@ function textBlock(text: string, place: "overview" | "description" | "notes"): s
     return true;
   };
   if (!lines.some(splits) && !endsInsideFence(lines)) return text;
-  return text.replace(/\r\n?/g, "\n").split("\n").map((line) => line.replace(/^( {0,3})([#`~])/, "$1\\$2")).join("\n");
+  return text
+    .replace(/\r\n?/g, "\n")
+    .split("\n")
+    .map((line) => line.replace(/^( {0,3})([#`~])/, "$1\\$2"))
+    .join("\n");
 }
 
 function endsInsideFence(lines: Line[]): boolean {

@@ -267,7 +267,9 @@ describe("prdFromMarkdown: rejected Markdown", () => {
   });
 
   it("rejects a metadata block that is not JSON", () => {
-    const err = thrown(() => prdFromMarkdown("# P\n\n## Stories\n\n### S-1: T\n\n## Metadata\n\n```json\n{ nope\n```\n"));
+    const err = thrown(() =>
+      prdFromMarkdown("# P\n\n## Stories\n\n### S-1: T\n\n## Metadata\n\n```json\n{ nope\n```\n"),
+    );
     expect(err.details).toMatchObject({ field: "prd", issues: [{ path: "metadata" }] });
   });
 

@@ -54,7 +54,16 @@ const MarkdownMetadata = PrdContext.extend({
 });
 type MarkdownMetadata = z.infer<typeof MarkdownMetadata>;
 
-const SHOWN_STORY_KEYS = ["id", "title", "status", "dependsOn", "description", "acceptanceCriteria", "priority", "notes"] as const;
+const SHOWN_STORY_KEYS = [
+  "id",
+  "title",
+  "status",
+  "dependsOn",
+  "description",
+  "acceptanceCriteria",
+  "priority",
+  "notes",
+] as const;
 const SHOWN_PRD_KEYS = ["project", "overview", "goals", "nonGoals", "qualityGates"] as const;
 const TIMESTAMP_KEYS = ["createdAt", "updatedAt", "startedAt", "completedAt"] as const;
 
@@ -83,7 +92,10 @@ export function prdFromMarkdown(markdown: string): Prd {
   if (bytes > LIMITS.prdBytes) throw tooLarge("prd", LIMITS.prdBytes, bytes);
   const shown = readBody(markdown);
   if (shown.stories.length === 0) {
-    throw invalid("stories", "PRD Markdown has no stories: add `## Stories` with a `### US-001: Title` heading per story");
+    throw invalid(
+      "stories",
+      "PRD Markdown has no stories: add `## Stories` with a `### US-001: Title` heading per story",
+    );
   }
   const metadata = shown.metadata === undefined ? {} : readMetadata(shown.metadata);
   const { format, branchName, keyOrder, extra, overrides, stories: storyMetadata, ...context } = metadata;
@@ -174,7 +186,10 @@ function readMetadata(text: string): MarkdownMetadata {
   try {
     value = JSON.parse(text);
   } catch (err) {
-    throw invalid("metadata", `the Metadata block is not valid JSON: ${err instanceof Error ? err.message : String(err)}`);
+    throw invalid(
+      "metadata",
+      `the Metadata block is not valid JSON: ${err instanceof Error ? err.message : String(err)}`,
+    );
   }
   const parsed = MarkdownMetadata.safeParse(value);
   if (!parsed.success) {
@@ -182,10 +197,14 @@ function readMetadata(text: string): MarkdownMetadata {
       path: ["metadata", ...issue.path.map(String)].join("."),
       message: issue.message,
     }));
-    throw new SmithError("invalid_argument", `the Metadata block is malformed: ${issues[0]?.path}: ${issues[0]?.message}`, {
-      field: "prd",
-      issues,
-    });
+    throw new SmithError(
+      "invalid_argument",
+      `the Metadata block is malformed: ${issues[0]?.path}: ${issues[0]?.message}`,
+      {
+        field: "prd",
+        issues,
+      },
+    );
   }
   return parsed.data;
 }

@@ -32,7 +32,11 @@ describe("parsePrd: smith / iannuttall shape", () => {
       { name: "id", type: "uuid" },
       { name: "total", type: "numeric(12,2)", notes: "tax included" },
     ]);
-    expect(prd.dataModel?.[1]?.fields).toEqual(["id: uuid", "status: queued | running | done", "createdAt: timestamptz"]);
+    expect(prd.dataModel?.[1]?.fields).toEqual([
+      "id: uuid",
+      "status: queued | running | done",
+      "createdAt: timestamptz",
+    ]);
     expect(prd.dataModel?.[2]?.fields).toEqual({ row: "int", message: "text" });
     expect(prd.importFormat).toMatchObject({ columns: ["invoice_id", "customer", "total"] });
     expect(prd.rules).toEqual(["Never change an invoice that is already paid"]);
@@ -49,9 +53,17 @@ describe("parsePrd: smith / iannuttall shape", () => {
       completedAt: "2025-01-07T16:30:00.000Z",
       extra: { estimate: "S" },
     });
-    expect(second).toMatchObject({ id: "US-002", status: "in_progress", dependsOn: ["US-001"], extra: { labels: ["ui"] } });
+    expect(second).toMatchObject({
+      id: "US-002",
+      status: "in_progress",
+      dependsOn: ["US-001"],
+      extra: { labels: ["ui"] },
+    });
     expect(second?.completedAt).toBeUndefined();
-    expect(third?.acceptanceCriteria).toEqual(["Paid invoices are never modified", "Row errors are stored as ImportError"]);
+    expect(third?.acceptanceCriteria).toEqual([
+      "Paid invoices are never modified",
+      "Row errors are stored as ImportError",
+    ]);
   });
 
   it("reads the scalar alternatives: uiNotes and importFormat as strings, version as a string, null timestamps", () => {
@@ -193,8 +205,12 @@ describe("parsePrd: rejected input", () => {
   });
 
   it("names the ralph path for a passes value that is not a boolean", () => {
-    const err = thrown(() => parsePrdObject({ project: "P", userStories: [{ id: "US-1", title: "T", passes: "yes" }] }));
-    expect(err.details.issues).toEqual([{ path: "userStories[0].passes", message: "passes must be true or false; got a string" }]);
+    const err = thrown(() =>
+      parsePrdObject({ project: "P", userStories: [{ id: "US-1", title: "T", passes: "yes" }] }),
+    );
+    expect(err.details.issues).toEqual([
+      { path: "userStories[0].passes", message: "passes must be true or false; got a string" },
+    ]);
   });
 });
 

@@ -135,7 +135,11 @@ function readStory(format: PrdFormat, raw: unknown, index: number, problems: Prd
   const acceptanceCriteria = fields.stringList("acceptanceCriteria", path("acceptanceCriteria"));
   const dependsOn = fields.stringList("dependsOn", path("dependsOn"));
   const status = format === "smith" ? fields.status(path("status")) : fields.passes(path("passes"));
-  const optional = keepWellFormed(raw, STORY_OPTIONAL_KEYS, (key, v) => PrdStoryOptional.shape[key].safeParse(v).success);
+  const optional = keepWellFormed(
+    raw,
+    STORY_OPTIONAL_KEYS,
+    (key, v) => PrdStoryOptional.shape[key].safeParse(v).success,
+  );
   return {
     id,
     title,
@@ -233,7 +237,11 @@ function keepWellFormed<K extends string>(
  * The keys the model does not hold, in document order. Object.fromEntries defines own properties,
  * so a `__proto__` key in a PRD stays data and never reaches a prototype.
  */
-function extraOf(doc: Record<string, unknown>, known: readonly string[], rejected: Set<string>): Record<string, unknown> {
+function extraOf(
+  doc: Record<string, unknown>,
+  known: readonly string[],
+  rejected: Set<string>,
+): Record<string, unknown> {
   const knownSet = new Set(known);
   return Object.fromEntries(Object.entries(doc).filter(([key]) => !knownSet.has(key) || rejected.has(key)));
 }

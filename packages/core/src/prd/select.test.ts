@@ -32,7 +32,10 @@ describe("nextReadyStory", () => {
   });
 
   it("never treats a dependency on an unknown id as done", () => {
-    const prd = smith([{ id: "S-1", dependsOn: ["S-9"] }, { id: "S-2", dependsOn: ["S-1"] }]);
+    const prd = smith([
+      { id: "S-1", dependsOn: ["S-9"] },
+      { id: "S-2", dependsOn: ["S-1"] },
+    ]);
     expect(nextReadyStory(prd)).toBeUndefined();
   });
 
@@ -44,7 +47,12 @@ describe("nextReadyStory", () => {
   });
 
   it("puts stories with a priority before those without, and keeps document order on ties", () => {
-    const prd = smith([{ id: "S-1" }, { id: "S-2", priority: 5 }, { id: "S-3", priority: 5 }, { id: "S-4", priority: 9 }]);
+    const prd = smith([
+      { id: "S-1" },
+      { id: "S-2", priority: 5 },
+      { id: "S-3", priority: 5 },
+      { id: "S-4", priority: 9 },
+    ]);
     expect(nextReadyStory(prd)?.id).toBe("S-2");
     expect(nextReadyStory(markStory(prd, "S-2", "done"))?.id).toBe("S-3");
     const rest = markStory(markStory(markStory(prd, "S-2", "done"), "S-3", "done"), "S-4", "done");

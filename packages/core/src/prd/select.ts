@@ -10,9 +10,7 @@ import type { Prd, PrdStory } from "./model.ts";
  */
 export function nextReadyStory(prd: Prd): PrdStory | undefined {
   const done = new Set(prd.stories.filter((story) => story.status === "done").map((story) => story.id));
-  const ready = prd.stories.filter(
-    (story) => story.status !== "done" && story.dependsOn.every((dep) => done.has(dep)),
-  );
+  const ready = prd.stories.filter((story) => story.status !== "done" && story.dependsOn.every((dep) => done.has(dep)));
   const resumed = ready.find((story) => story.status === "in_progress");
   if (resumed !== undefined) return resumed;
   let best: PrdStory | undefined;

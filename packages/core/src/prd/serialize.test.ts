@@ -64,7 +64,17 @@ describe("serializePrd", () => {
       nonGoals: [],
       qualityGates: [],
       stories: [
-        { id: "US-1", title: "T", description: "", acceptanceCriteria: ["c"], status: "open", dependsOn: [], priority: 1, extra: {}, keyOrder: [] },
+        {
+          id: "US-1",
+          title: "T",
+          description: "",
+          acceptanceCriteria: ["c"],
+          status: "open",
+          dependsOn: [],
+          priority: 1,
+          extra: {},
+          keyOrder: [],
+        },
       ],
       extra: { owner: "me" },
       keyOrder: [],
@@ -78,7 +88,13 @@ describe("serializePrd", () => {
       userStories: [{ id: "US-1", title: "T", description: "", acceptanceCriteria: ["c"], priority: 1, passes: false }],
       owner: "me",
     });
-    expect(Object.keys(JSON.parse(text) as object)).toEqual(["project", "branchName", "description", "userStories", "owner"]);
+    expect(Object.keys(JSON.parse(text) as object)).toEqual([
+      "project",
+      "branchName",
+      "description",
+      "userStories",
+      "owner",
+    ]);
   });
 
   it("writes quality gates added to a ralph PRD, so they are not lost", () => {

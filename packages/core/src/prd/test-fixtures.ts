@@ -15,10 +15,7 @@ export const richSmithDocument = {
   successMetrics: ["90% of exports finish under 2 s", "No support tickets about broken CSV"],
   openQuestions: ["Do we need Excel-specific quoting?"],
   stack: { frontend: "Next.js 15", backend: "tRPC", database: "Postgres 16", auth: "Clerk" },
-  routes: [
-    { path: "/invoices", name: "Invoices", purpose: "List and filter invoices" },
-    "/invoices/export",
-  ],
+  routes: [{ path: "/invoices", name: "Invoices", purpose: "List and filter invoices" }, "/invoices/export"],
   uiNotes: ["Export button sits in the table toolbar", "Show a progress toast for long exports"],
   dataModel: [
     {
@@ -45,7 +42,10 @@ export const richSmithDocument = {
       status: "done",
       dependsOn: [],
       description: "As an accountant I want to export invoices so that I can reconcile them in a spreadsheet.",
-      acceptanceCriteria: ["GET /api/invoices/export?from&to returns text/csv", "Header row matches importFormat.columns"],
+      acceptanceCriteria: [
+        "GET /api/invoices/export?from&to returns text/csv",
+        "Header row matches importFormat.columns",
+      ],
       createdAt: "2025-01-06T09:00:00.000Z",
       updatedAt: "2025-01-07T16:30:00.000Z",
       startedAt: "2025-01-07T10:00:00.000Z",

@@ -84,7 +84,10 @@ describe("validatePrd: diagnostics", () => {
   it("prd_invalid_json", () => {
     const report = validatePrd('{"project": "P",');
     expect(report.readiness).toBe("fail");
-    expectDiagnostic(report, "prd_invalid_json").toMatchObject({ path: "", message: expect.stringMatching(/not valid JSON/) });
+    expectDiagnostic(report, "prd_invalid_json").toMatchObject({
+      path: "",
+      message: expect.stringMatching(/not valid JSON/),
+    });
   });
 
   it("prd_unknown_format: neither stories nor userStories", () => {
@@ -119,7 +122,10 @@ describe("validatePrd: diagnostics", () => {
   });
 
   it("prd_no_stories: names userStories for a ralph document", () => {
-    expectDiagnostic(validatePrd({ project: "P", branchName: "ralph/p", userStories: [] }), "prd_no_stories").toMatchObject({
+    expectDiagnostic(
+      validatePrd({ project: "P", branchName: "ralph/p", userStories: [] }),
+      "prd_no_stories",
+    ).toMatchObject({
       path: "userStories",
     });
   });
@@ -175,11 +181,7 @@ describe("validatePrd: diagnostics", () => {
 
   it("prd_multiple_in_progress: lists every in-progress story", () => {
     const report = validatePrd(
-      smith([
-        { id: "S-1", status: "in_progress" },
-        { id: "S-2" },
-        { id: "S-3", status: "in_progress" },
-      ]),
+      smith([{ id: "S-1", status: "in_progress" }, { id: "S-2" }, { id: "S-3", status: "in_progress" }]),
     );
     expectDiagnostic(report, "prd_multiple_in_progress").toMatchObject({
       path: "stories[2].status",
@@ -189,9 +191,17 @@ describe("validatePrd: diagnostics", () => {
   });
 
   it("prd_no_acceptance_criteria is an error, for an empty list and for blank items", () => {
-    const report = validatePrd(smith([{ id: "S-1", acceptanceCriteria: [] }, { id: "S-2", acceptanceCriteria: [" "] }]));
+    const report = validatePrd(
+      smith([
+        { id: "S-1", acceptanceCriteria: [] },
+        { id: "S-2", acceptanceCriteria: [" "] },
+      ]),
+    );
     expect(report.valid).toBe(false);
-    expect(report.errors.filter((d) => d.code === "prd_no_acceptance_criteria").map((d) => d.storyId)).toEqual(["S-1", "S-2"]);
+    expect(report.errors.filter((d) => d.code === "prd_no_acceptance_criteria").map((d) => d.storyId)).toEqual([
+      "S-1",
+      "S-2",
+    ]);
     expectDiagnostic(report, "prd_no_acceptance_criteria").toMatchObject({ path: "stories[0].acceptanceCriteria" });
   });
 

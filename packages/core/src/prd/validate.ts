@@ -46,7 +46,12 @@ function readInput(input: unknown): Input {
     return {
       ok: false,
       diagnostics: [
-        diagnostic("prd_invalid_json", "", `PRD cannot be written as JSON: ${reason}`, "Keep only JSON values in the PRD."),
+        diagnostic(
+          "prd_invalid_json",
+          "",
+          `PRD cannot be written as JSON: ${reason}`,
+          "Keep only JSON values in the PRD.",
+        ),
       ],
     };
   }
@@ -58,7 +63,12 @@ function readInput(input: unknown): Input {
 function checkDocument(prd: Prd, errors: PrdDiagnostic[], warnings: PrdDiagnostic[]): void {
   if (prd.project.trim() === "") {
     errors.push(
-      diagnostic("prd_missing_field", "project", "project is missing or blank", 'Name the project, e.g. "project": "Invoice export".'),
+      diagnostic(
+        "prd_missing_field",
+        "project",
+        "project is missing or blank",
+        'Name the project, e.g. "project": "Invoice export".',
+      ),
     );
   }
   const storiesKey = SHAPES[prd.format].storiesKey;
@@ -95,7 +105,12 @@ function checkStories(prd: Prd, errors: PrdDiagnostic[], warnings: PrdDiagnostic
     const storyId = story.id.trim() === "" ? undefined : story.id;
     if (storyId === undefined) {
       errors.push(
-        diagnostic("prd_missing_field", at("id"), `story ${index + 1} has no id`, 'Give it a unique id, e.g. "US-007"; dependsOn refers to it.'),
+        diagnostic(
+          "prd_missing_field",
+          at("id"),
+          `story ${index + 1} has no id`,
+          'Give it a unique id, e.g. "US-007"; dependsOn refers to it.',
+        ),
       );
     } else {
       const first = seen.get(storyId);
@@ -114,7 +129,13 @@ function checkStories(prd: Prd, errors: PrdDiagnostic[], warnings: PrdDiagnostic
     }
     if (story.title.trim() === "") {
       errors.push(
-        diagnostic("prd_missing_field", at("title"), `story ${storyId ?? index + 1} has no title`, "Add a short title saying what the story delivers.", storyId),
+        diagnostic(
+          "prd_missing_field",
+          at("title"),
+          `story ${storyId ?? index + 1} has no title`,
+          "Add a short title saying what the story delivers.",
+          storyId,
+        ),
       );
     }
     if (story.acceptanceCriteria.every((criterion) => criterion.trim() === "")) {

@@ -25,7 +25,8 @@ function serverMessage(err: unknown): string | undefined {
       return text.slice(0, 1000) || undefined;
     }
   }
-  if (typeof body === "object" && body !== null && "message" in body && typeof body.message === "string") return body.message;
+  if (typeof body === "object" && body !== null && "message" in body && typeof body.message === "string")
+    return body.message;
   return undefined;
 }
 
@@ -44,5 +45,10 @@ export function kubeError(err: unknown, what: string): SmithError {
   if (err instanceof SmithError) return err;
   const status = kubeStatusCode(err);
   const detail = serverMessage(err) ?? (err instanceof Error ? err.message.split("\n")[0] : String(err));
-  return new SmithError(codeFor(status), `${what}: ${status ? `HTTP ${status}: ` : ""}${detail}`, status ? { status } : {}, { cause: err });
+  return new SmithError(
+    codeFor(status),
+    `${what}: ${status ? `HTTP ${status}: ` : ""}${detail}`,
+    status ? { status } : {},
+    { cause: err },
+  );
 }

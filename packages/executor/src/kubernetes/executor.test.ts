@@ -1,4 +1,10 @@
-import { BatchV1Api, CoreV1Api, RbacAuthorizationV1Api, type KubeConfig, type V1PolicyRule } from "@kubernetes/client-node";
+import {
+  BatchV1Api,
+  CoreV1Api,
+  RbacAuthorizationV1Api,
+  type KubeConfig,
+  type V1PolicyRule,
+} from "@kubernetes/client-node";
 import { Loop, SCHEMA_VERSION, ZERO_COST, isSmithError, newId, type ReplicaStatus } from "@smith/core";
 import { kubeDescribe, kubeTest as test, setJobStatus } from "@smith/testing/kube";
 import { expect, vi } from "vitest";
@@ -15,12 +21,23 @@ function loop(timeoutMs = 600_000): Loop {
     spec: { repo: { url: "https://example.com/repo.git" }, prd: { kind: "path" }, limits: { timeoutMs } },
     priority: 100,
     concurrencyKey: "example.com-repo",
-    status: { state: "running", attempt: 1, iteration: 0, progress: { done: 0, total: 0 }, createdAt: now, updatedAt: now },
+    status: {
+      state: "running",
+      attempt: 1,
+      iteration: 0,
+      progress: { done: 0, total: 0 },
+      createdAt: now,
+      updatedAt: now,
+    },
     cost: ZERO_COST,
   });
 }
 
-function executor(kubeConfig: KubeConfig, namespace: string, options: Partial<KubernetesJobExecutorOptions> = {}): KubernetesJobExecutor {
+function executor(
+  kubeConfig: KubeConfig,
+  namespace: string,
+  options: Partial<KubernetesJobExecutorOptions> = {},
+): KubernetesJobExecutor {
   return new KubernetesJobExecutor({
     kubeConfig,
     namespace,
@@ -33,7 +50,11 @@ function executor(kubeConfig: KubeConfig, namespace: string, options: Partial<Ku
   });
 }
 
-async function statusEventually(ex: KubernetesJobExecutor, id: string, phase: ReplicaStatus["phase"]): Promise<ReplicaStatus> {
+async function statusEventually(
+  ex: KubernetesJobExecutor,
+  id: string,
+  phase: ReplicaStatus["phase"],
+): Promise<ReplicaStatus> {
   return vi.waitFor(
     async () => {
       const s = await ex.status({ kind: "kubernetes", id });
@@ -47,13 +68,25 @@ async function statusEventually(ex: KubernetesJobExecutor, id: string, phase: Re
 const notFound = (err: unknown) => typeof err === "object" && err !== null && "code" in err && err.code === 404;
 
 /** A ServiceAccount bound to a Role with `rules` in `namespace`, and a KubeConfig for it. */
-async function restrictedKubeConfig(kube: { kubeConfig: KubeConfig; serviceAccountToken(ns: string, name: string): Promise<string>; kubeConfigForToken(t: string): KubeConfig }, namespace: string, rules: V1PolicyRule[]): Promise<KubeConfig> {
+async function restrictedKubeConfig(
+  kube: {
+    kubeConfig: KubeConfig;
+    serviceAccountToken(ns: string, name: string): Promise<string>;
+    kubeConfigForToken(t: string): KubeConfig;
+  },
+  namespace: string,
+  rules: V1PolicyRule[],
+): Promise<KubeConfig> {
   const rbac = kube.kubeConfig.makeApiClient(RbacAuthorizationV1Api);
   const name = `restricted-${newId().slice(-6)}`;
   await rbac.createNamespacedRole({ namespace, body: { metadata: { name }, rules } });
   await rbac.createNamespacedRoleBinding({
     namespace,
-    body: { metadata: { name }, roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name }, subjects: [{ kind: "ServiceAccount", name, namespace }] },
+    body: {
+      metadata: { name },
+      roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name },
+      subjects: [{ kind: "ServiceAccount", name, namespace }],
+    },
   });
   return kube.kubeConfigForToken(await kube.serviceAccountToken(namespace, name));
 }
@@ -67,20 +100,47 @@ describeKube("KubernetesJobExecutor against a real kube-apiserver", () => {
       expect(handle).toEqual({ kind: "kubernetes", id: `smith-${l.id}-1` });
 
       const job = await kube.kubeConfig.makeApiClient(BatchV1Api).readNamespacedJob({ name: handle.id, namespace });
-      expect(job.metadata?.labels).toMatchObject({ "app.kubernetes.io/name": "smith", "app.kubernetes.io/component": "replica", "smith.dev/loop-id": l.id, "smith.dev/attempt": "1" });
+      expect(job.metadata?.labels).toMatchObject({
+        "app.kubernetes.io/name": "smith",
+        "app.kubernetes.io/component": "replica",
+        "smith.dev/loop-id": l.id,
+        "smith.dev/attempt": "1",
+      });
       // Defaulted and validated by the server, as stored:
-      expect(job.spec).toMatchObject({ backoffLimit: 0, activeDeadlineSeconds: 900, ttlSecondsAfterFinished: 3600, completions: 1 });
+      expect(job.spec).toMatchObject({
+        backoffLimit: 0,
+        activeDeadlineSeconds: 900,
+        ttlSecondsAfterFinished: 3600,
+        completions: 1,
+      });
       const pod = job.spec?.template.spec;
-      expect(pod).toMatchObject({ serviceAccountName: "smith-replica", automountServiceAccountToken: false, restartPolicy: "Never" });
-      expect(pod?.securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: 1000, fsGroup: 1000, seccompProfile: { type: "RuntimeDefault" } });
-      expect(pod?.containers[0]?.securityContext).toMatchObject({ allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ["ALL"] } });
+      expect(pod).toMatchObject({
+        serviceAccountName: "smith-replica",
+        automountServiceAccountToken: false,
+        restartPolicy: "Never",
+      });
+      expect(pod?.securityContext).toMatchObject({
+        runAsNonRoot: true,
+        runAsUser: 1000,
+        fsGroup: 1000,
+        seccompProfile: { type: "RuntimeDefault" },
+      });
+      expect(pod?.containers[0]?.securityContext).toMatchObject({
+        allowPrivilegeEscalation: false,
+        readOnlyRootFilesystem: true,
+        capabilities: { drop: ["ALL"] },
+      });
       expect(pod?.containers[0]?.envFrom).toEqual([{ secretRef: { name: "smith-providers", optional: true } }]);
       expect(JSON.stringify(job)).not.toContain("tok-1");
 
-      const secret = await kube.kubeConfig.makeApiClient(CoreV1Api).readNamespacedSecret({ name: `${handle.id}-token`, namespace });
+      const secret = await kube.kubeConfig
+        .makeApiClient(CoreV1Api)
+        .readNamespacedSecret({ name: `${handle.id}-token`, namespace });
       expect(Buffer.from(secret.data?.token ?? "", "base64").toString()).toBe("tok-1");
       expect(secret.immutable).toBe(true);
-      expect(secret.metadata?.ownerReferences).toEqual([{ apiVersion: "batch/v1", kind: "Job", name: handle.id, uid: job.metadata?.uid, controller: true }]);
+      expect(secret.metadata?.ownerReferences).toEqual([
+        { apiVersion: "batch/v1", kind: "Job", name: handle.id, uid: job.metadata?.uid, controller: true },
+      ]);
 
       // No Job controller runs here: nothing has started the Pod.
       expect(await ex.status(handle)).toEqual({ phase: "pending" });
@@ -89,7 +149,10 @@ describeKube("KubernetesJobExecutor against a real kube-apiserver", () => {
     }
   });
 
-  test("status follows the Job's conditions as the Job controller writes them, through the watch", async ({ kube, namespace }) => {
+  test("status follows the Job's conditions as the Job controller writes them, through the watch", async ({
+    kube,
+    namespace,
+  }) => {
     const ex = executor(kube.kubeConfig, namespace);
     try {
       const a = await ex.start({ loop: loop(), attempt: 1, token: "a" });
@@ -103,8 +166,14 @@ describeKube("KubernetesJobExecutor against a real kube-apiserver", () => {
       expect(await statusEventually(ex, a.id, "succeeded")).toEqual({ phase: "succeeded", exitCode: 0 });
 
       await setJobStatus(kube.kubeConfig, namespace, b.id, "running");
-      await setJobStatus(kube.kubeConfig, namespace, b.id, "failed", { reason: "DeadlineExceeded", message: "Job was active longer than specified deadline" });
-      expect(await statusEventually(ex, b.id, "failed")).toEqual({ phase: "failed", message: "DeadlineExceeded: Job was active longer than specified deadline" });
+      await setJobStatus(kube.kubeConfig, namespace, b.id, "failed", {
+        reason: "DeadlineExceeded",
+        message: "Job was active longer than specified deadline",
+      });
+      expect(await statusEventually(ex, b.id, "failed")).toEqual({
+        phase: "failed",
+        message: "DeadlineExceeded: Job was active longer than specified deadline",
+      });
 
       expect(await ex.status({ kind: "kubernetes", id: "smith-nosuchjob-1" })).toMatchObject({ phase: "unknown" });
       expect(await ex.status({ kind: "local", id: a.id })).toMatchObject({ phase: "unknown" });
@@ -113,15 +182,22 @@ describeKube("KubernetesJobExecutor against a real kube-apiserver", () => {
     }
   });
 
-  test("stop deletes the Job and its Secret (no garbage collector runs here); stopping twice is fine", async ({ kube, namespace }) => {
+  test("stop deletes the Job and its Secret (no garbage collector runs here); stopping twice is fine", async ({
+    kube,
+    namespace,
+  }) => {
     const ex = executor(kube.kubeConfig, namespace);
     try {
       const handle = await ex.start({ loop: loop(), attempt: 1, token: "t" });
       await setJobStatus(kube.kubeConfig, namespace, handle.id, "running");
       await statusEventually(ex, handle.id, "running");
       await ex.stop(handle);
-      await expect(kube.kubeConfig.makeApiClient(BatchV1Api).readNamespacedJob({ name: handle.id, namespace })).rejects.toSatisfy(notFound);
-      await expect(kube.kubeConfig.makeApiClient(CoreV1Api).readNamespacedSecret({ name: `${handle.id}-token`, namespace })).rejects.toSatisfy(notFound);
+      await expect(
+        kube.kubeConfig.makeApiClient(BatchV1Api).readNamespacedJob({ name: handle.id, namespace }),
+      ).rejects.toSatisfy(notFound);
+      await expect(
+        kube.kubeConfig.makeApiClient(CoreV1Api).readNamespacedSecret({ name: `${handle.id}-token`, namespace }),
+      ).rejects.toSatisfy(notFound);
       expect((await ex.status(handle)).phase).toBe("unknown");
       expect((await ex.list()).map((r) => r.handle.id)).not.toContain(handle.id);
       await ex.stop(handle);
@@ -143,17 +219,29 @@ describeKube("KubernetesJobExecutor against a real kube-apiserver", () => {
       // A Job that is not a replica's.
       await kube.kubeConfig.makeApiClient(BatchV1Api).createNamespacedJob({
         namespace,
-        body: { metadata: { name: "unrelated" }, spec: { template: { spec: { restartPolicy: "Never", containers: [{ name: "c", image: "busybox" }] } } } },
+        body: {
+          metadata: { name: "unrelated" },
+          spec: { template: { spec: { restartPolicy: "Never", containers: [{ name: "c", image: "busybox" }] } } },
+        },
       });
       await setJobStatus(kube.kubeConfig, namespace, b2.id, "failed");
       await statusEventually(blue, b2.id, "failed");
       const listed = await blue.list();
-      expect(listed).toEqual([
-        { handle: b1, loopId: l1.id, attempt: 1, status: { phase: "pending" } },
-        { handle: b2, loopId: l2.id, attempt: 2, status: { phase: "failed", message: "BackoffLimitExceeded: Job has reached the specified backoff limit" } },
-      ].sort((x, y) => x.handle.id.localeCompare(y.handle.id)));
+      expect(listed).toEqual(
+        [
+          { handle: b1, loopId: l1.id, attempt: 1, status: { phase: "pending" } },
+          {
+            handle: b2,
+            loopId: l2.id,
+            attempt: 2,
+            status: { phase: "failed", message: "BackoffLimitExceeded: Job has reached the specified backoff limit" },
+          },
+        ].sort((x, y) => x.handle.id.localeCompare(y.handle.id)),
+      );
       expect((await green.list()).map((r) => r.handle)).toEqual([g1]);
-      expect(blue.labelSelector).toBe("app.kubernetes.io/component=replica,app.kubernetes.io/instance=blue,app.kubernetes.io/name=smith");
+      expect(blue.labelSelector).toBe(
+        "app.kubernetes.io/component=replica,app.kubernetes.io/instance=blue,app.kubernetes.io/name=smith",
+      );
     } finally {
       await blue.close();
       await green.close();
@@ -167,7 +255,9 @@ describeKube("KubernetesJobExecutor against a real kube-apiserver", () => {
       const first = await ex.start({ loop: l, attempt: 1, token: "old" });
       const second = await ex.start({ loop: l, attempt: 1, token: "new" });
       expect(second).toEqual(first);
-      const secret = await kube.kubeConfig.makeApiClient(CoreV1Api).readNamespacedSecret({ name: `${first.id}-token`, namespace });
+      const secret = await kube.kubeConfig
+        .makeApiClient(CoreV1Api)
+        .readNamespacedSecret({ name: `${first.id}-token`, namespace });
       expect(Buffer.from(secret.data?.token ?? "", "base64").toString()).toBe("new");
     } finally {
       await ex.close();
@@ -196,14 +286,18 @@ describeKube("KubernetesJobExecutor against a real kube-apiserver", () => {
   });
 
   test("a Job whose Secret cannot be created is rolled back, and the error says why", async ({ kube, namespace }) => {
-    const kc = await restrictedKubeConfig(kube, namespace, [{ apiGroups: ["batch"], resources: ["jobs"], verbs: ["create", "get", "list", "watch", "delete"] }]);
+    const kc = await restrictedKubeConfig(kube, namespace, [
+      { apiGroups: ["batch"], resources: ["jobs"], verbs: ["create", "get", "list", "watch", "delete"] },
+    ]);
     const ex = executor(kc, namespace);
     try {
       const l = loop();
       const err: unknown = await ex.start({ loop: l, attempt: 1, token: "t" }).catch((e: unknown) => e);
       expect(isSmithError(err, "forbidden")).toBe(true);
       expect(String(err)).toMatch(/secrets/);
-      await expect(kube.kubeConfig.makeApiClient(BatchV1Api).readNamespacedJob({ name: `smith-${l.id}-1`, namespace })).rejects.toSatisfy(notFound);
+      await expect(
+        kube.kubeConfig.makeApiClient(BatchV1Api).readNamespacedJob({ name: `smith-${l.id}-1`, namespace }),
+      ).rejects.toSatisfy(notFound);
     } finally {
       await ex.close();
     }

@@ -9,9 +9,25 @@ import {
   type V1ResourceRequirements,
   type V1Toleration,
 } from "@kubernetes/client-node";
-import { SmithError, type Executor, type ExecutorHandle, type ListedReplica, type ReplicaLaunch, type ReplicaStatus } from "@smith/core";
+import {
+  SmithError,
+  type Executor,
+  type ExecutorHandle,
+  type ListedReplica,
+  type ReplicaLaunch,
+  type ReplicaStatus,
+} from "@smith/core";
 import { kubeError, kubeStatusCode } from "./errors.ts";
-import { buildJob, buildTokenSecret, jobName, labelSelector, selectorLabels, tokenSecretName, type ReplicaManifestInput, type ReplicaTemplate } from "./manifests.ts";
+import {
+  buildJob,
+  buildTokenSecret,
+  jobName,
+  labelSelector,
+  selectorLabels,
+  tokenSecretName,
+  type ReplicaManifestInput,
+  type ReplicaTemplate,
+} from "./manifests.ts";
 import { jobOwner, replicaStatusFromJob } from "./status.ts";
 
 export interface KubernetesJobExecutorOptions {
@@ -71,11 +87,16 @@ export interface ResolvedKubernetesJobExecutorOptions {
 
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 
-export function resolveKubernetesJobExecutorOptions(options: KubernetesJobExecutorOptions): ResolvedKubernetesJobExecutorOptions {
-  const invalid = (field: string, message: string) => new SmithError("invalid_argument", `${field}: ${message}`, { field });
-  if (!DNS_LABEL.test(options.namespace) || options.namespace.length > 63) throw invalid("namespace", `"${options.namespace}" is not a namespace name`);
+export function resolveKubernetesJobExecutorOptions(
+  options: KubernetesJobExecutorOptions,
+): ResolvedKubernetesJobExecutorOptions {
+  const invalid = (field: string, message: string) =>
+    new SmithError("invalid_argument", `${field}: ${message}`, { field });
+  if (!DNS_LABEL.test(options.namespace) || options.namespace.length > 63)
+    throw invalid("namespace", `"${options.namespace}" is not a namespace name`);
   if (!options.image.trim()) throw invalid("image", "the replica image is empty");
-  if (!/^https?:\/\//.test(options.apiUrl) || !URL.canParse(options.apiUrl)) throw invalid("apiUrl", `"${options.apiUrl}" is not an http(s) URL`);
+  if (!/^https?:\/\//.test(options.apiUrl) || !URL.canParse(options.apiUrl))
+    throw invalid("apiUrl", `"${options.apiUrl}" is not an http(s) URL`);
   const runAsUser = options.runAsUser ?? 1000;
   // runAsNonRoot: the kubelet refuses uid 0, better said here than in a Pod event.
   if (!Number.isInteger(runAsUser) || runAsUser < 1) throw invalid("runAsUser", "must be a non-root uid (>= 1)");
@@ -161,7 +182,11 @@ export class KubernetesJobExecutor implements Executor {
   }
 
   async start(launch: ReplicaLaunch): Promise<ExecutorHandle> {
-    const input: ReplicaManifestInput = { loopId: launch.loop.id, attempt: launch.attempt, timeoutMs: launch.loop.spec.limits.timeoutMs };
+    const input: ReplicaManifestInput = {
+      loopId: launch.loop.id,
+      attempt: launch.attempt,
+      timeoutMs: launch.loop.spec.limits.timeoutMs,
+    };
     const template = this.o.template;
     const body = buildJob(template, input);
     const name = jobName(input.loopId, input.attempt);
@@ -172,15 +197,21 @@ export class KubernetesJobExecutor implements Executor {
     // waits (CreateContainerConfigError) until the Secret exists, which is a moment later.
     const secret = buildTokenSecret(template, input, { name, uid }, launch.token);
     try {
-      await this.core.createNamespacedSecret({ namespace: template.namespace, body: secret, fieldManager: this.o.fieldManager });
+      await this.core.createNamespacedSecret({
+        namespace: template.namespace,
+        body: secret,
+        fieldManager: this.o.fieldManager,
+      });
     } catch (err) {
       if (kubeStatusCode(err) === 409) {
         // The same attempt started again (its scheduler died before recording the handle): the
         // Secret is immutable, so replace it by delete + create with the fresh token.
         await this.deleteSecret(name);
-        await this.core.createNamespacedSecret({ namespace: template.namespace, body: secret, fieldManager: this.o.fieldManager }).catch((e: unknown) => {
-          throw kubeError(e, `creating Secret ${secret.metadata?.name ?? ""}`);
-        });
+        await this.core
+          .createNamespacedSecret({ namespace: template.namespace, body: secret, fieldManager: this.o.fieldManager })
+          .catch((e: unknown) => {
+            throw kubeError(e, `creating Secret ${secret.metadata?.name ?? ""}`);
+          });
       } else {
         // Without its token the replica cannot run: do not leave a Job that waits forever.
         await this.deleteJob(name).catch(() => undefined);
@@ -199,7 +230,12 @@ export class KubernetesJobExecutor implements Executor {
       if (kubeStatusCode(err) !== 409) throw kubeError(err, `creating Job ${name}`);
       const existing = await this.readJob(name);
       const owner = existing && jobOwner(existing);
-      if (!existing || existing.metadata?.deletionTimestamp || owner?.loopId !== input.loopId || owner.attempt !== input.attempt) {
+      if (
+        !existing ||
+        existing.metadata?.deletionTimestamp ||
+        owner?.loopId !== input.loopId ||
+        owner.attempt !== input.attempt
+      ) {
         throw kubeError(err, `creating Job ${name}`);
       }
       return existing;
@@ -233,15 +269,22 @@ export class KubernetesJobExecutor implements Executor {
     const jobs: readonly V1Job[] =
       this.watchState === "synced" && this.informer
         ? this.informer.list(namespace)
-        : (await this.batch.listNamespacedJob({ namespace, labelSelector: this.selector }).catch((err: unknown) => {
-            throw kubeError(err, "listing Jobs");
-          })).items;
+        : (
+            await this.batch.listNamespacedJob({ namespace, labelSelector: this.selector }).catch((err: unknown) => {
+              throw kubeError(err, "listing Jobs");
+            })
+          ).items;
     const out: ListedReplica[] = [];
     for (const job of jobs) {
       const name = job.metadata?.name;
       const owner = jobOwner(job);
       if (!name || !owner || this.deleted.has(name)) continue;
-      out.push({ handle: { kind: this.kind, id: name }, loopId: owner.loopId, attempt: owner.attempt, status: replicaStatusFromJob(job) });
+      out.push({
+        handle: { kind: this.kind, id: name },
+        loopId: owner.loopId,
+        attempt: owner.attempt,
+        status: replicaStatusFromJob(job),
+      });
     }
     return out.sort((a, b) => a.handle.id.localeCompare(b.handle.id));
   }
@@ -267,7 +310,11 @@ export class KubernetesJobExecutor implements Executor {
     try {
       // Background: the Job is gone at once and the garbage collector deletes its Pod (and the
       // Secret it owns). Foreground would keep the Job, with a finalizer, until then.
-      await this.batch.deleteNamespacedJob({ name, namespace: this.o.template.namespace, propagationPolicy: "Background" });
+      await this.batch.deleteNamespacedJob({
+        name,
+        namespace: this.o.template.namespace,
+        propagationPolicy: "Background",
+      });
       return true;
     } catch (err) {
       if (kubeStatusCode(err) !== 404) throw kubeError(err, `deleting Job ${name}`);

@@ -28,7 +28,9 @@ export function loadKubeConfig(source: KubeConfigSource): KubeConfig {
   const dir = source.serviceAccountDir ?? "/var/run/secrets/kubernetes.io/serviceaccount";
   const host = source.host.includes(":") && !source.host.startsWith("[") ? `[${source.host}]` : source.host;
   kc.loadFromOptions({
-    clusters: [{ name: "in-cluster", server: `https://${host}:${source.port}`, caFile: `${dir}/ca.crt`, skipTLSVerify: false }],
+    clusters: [
+      { name: "in-cluster", server: `https://${host}:${source.port}`, caFile: `${dir}/ca.crt`, skipTLSVerify: false },
+    ],
     // The tokenFile provider re-reads the projected token, which the kubelet rotates.
     users: [{ name: "in-cluster", authProvider: { name: "tokenFile", config: { tokenFile: `${dir}/token` } } }],
     contexts: [{ name: "in-cluster", cluster: "in-cluster", user: "in-cluster" }],

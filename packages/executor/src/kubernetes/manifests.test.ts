@@ -1,7 +1,14 @@
 import { KubeConfig, type V1Container, type V1Job, type V1PodSpec } from "@kubernetes/client-node";
 import { describe, expect, it } from "vitest";
 import { resolveKubernetesJobExecutorOptions, type KubernetesJobExecutorOptions } from "./executor.ts";
-import { buildJob, buildTokenSecret, jobName, labelSelector, selectorLabels, type ReplicaTemplate } from "./manifests.ts";
+import {
+  buildJob,
+  buildTokenSecret,
+  jobName,
+  labelSelector,
+  selectorLabels,
+  type ReplicaTemplate,
+} from "./manifests.ts";
 
 const LOOP = "01jz8k3m4n5p6q7r8s9t0v1w2x";
 
@@ -30,7 +37,12 @@ function container(job: V1Job): V1Container {
 }
 
 function envOf(job: V1Job): Record<string, string | undefined> {
-  return Object.fromEntries((container(job).env ?? []).map((e) => [e.name, e.value ?? (e.valueFrom ? `<${e.valueFrom.secretKeyRef?.name}/${e.valueFrom.secretKeyRef?.key}>` : undefined)]));
+  return Object.fromEntries(
+    (container(job).env ?? []).map((e) => [
+      e.name,
+      e.value ?? (e.valueFrom ? `<${e.valueFrom.secretKeyRef?.name}/${e.valueFrom.secretKeyRef?.key}>` : undefined),
+    ]),
+  );
 }
 
 describe("jobName", () => {
@@ -86,9 +98,17 @@ describe("buildJob", () => {
         "smith.dev/attempt": "2",
       },
     },
-    { field: "pod labels equal the Job's", get: (j) => j.spec?.template.metadata?.labels, expected: job.metadata?.labels },
+    {
+      field: "pod labels equal the Job's",
+      get: (j) => j.spec?.template.metadata?.labels,
+      expected: job.metadata?.labels,
+    },
     { field: "backoffLimit", get: (j) => j.spec?.backoffLimit, expected: 0 },
-    { field: "activeDeadlineSeconds (timeout + grace)", get: (j) => j.spec?.activeDeadlineSeconds, expected: 3600 + 300 },
+    {
+      field: "activeDeadlineSeconds (timeout + grace)",
+      get: (j) => j.spec?.activeDeadlineSeconds,
+      expected: 3600 + 300,
+    },
     { field: "ttlSecondsAfterFinished", get: (j) => j.spec?.ttlSecondsAfterFinished, expected: 3600 },
     { field: "restartPolicy", get: (j) => pod(j).restartPolicy, expected: "Never" },
     { field: "serviceAccountName", get: (j) => pod(j).serviceAccountName, expected: "default" },
@@ -97,23 +117,51 @@ describe("buildJob", () => {
     {
       field: "pod securityContext",
       get: (j) => pod(j).securityContext,
-      expected: { runAsNonRoot: true, runAsUser: 1000, runAsGroup: 1000, fsGroup: 1000, seccompProfile: { type: "RuntimeDefault" } },
+      expected: {
+        runAsNonRoot: true,
+        runAsUser: 1000,
+        runAsGroup: 1000,
+        fsGroup: 1000,
+        seccompProfile: { type: "RuntimeDefault" },
+      },
     },
     {
       field: "container securityContext",
       get: (j) => container(j).securityContext,
-      expected: { allowPrivilegeEscalation: false, privileged: false, readOnlyRootFilesystem: true, runAsNonRoot: true, capabilities: { drop: ["ALL"] } },
+      expected: {
+        allowPrivilegeEscalation: false,
+        privileged: false,
+        readOnlyRootFilesystem: true,
+        runAsNonRoot: true,
+        capabilities: { drop: ["ALL"] },
+      },
     },
-    { field: "image", get: (j) => [container(j).image, container(j).imagePullPolicy], expected: ["ghcr.io/example/smith-replica:1.0.0", "IfNotPresent"] },
+    {
+      field: "image",
+      get: (j) => [container(j).image, container(j).imagePullPolicy],
+      expected: ["ghcr.io/example/smith-replica:1.0.0", "IfNotPresent"],
+    },
     { field: "no command override", get: (j) => container(j).command, expected: undefined },
-    { field: "default resources", get: (j) => container(j).resources, expected: { requests: { cpu: "500m", memory: "1Gi" }, limits: { memory: "4Gi" } } },
+    {
+      field: "default resources",
+      get: (j) => container(j).resources,
+      expected: { requests: { cpu: "500m", memory: "1Gi" }, limits: { memory: "4Gi" } },
+    },
     { field: "no provider secret", get: (j) => container(j).envFrom, expected: undefined },
     {
       field: "volume mounts",
       get: (j) => container(j).volumeMounts?.map((m) => m.mountPath),
       expected: ["/workspace", "/home/smith", "/tmp"],
     },
-    { field: "volumes are emptyDirs", get: (j) => pod(j).volumes?.map((v) => [v.name, v.emptyDir]), expected: [["workspace", {}], ["home", {}], ["tmp", {}]] },
+    {
+      field: "volumes are emptyDirs",
+      get: (j) => pod(j).volumes?.map((v) => [v.name, v.emptyDir]),
+      expected: [
+        ["workspace", {}],
+        ["home", {}],
+        ["tmp", {}],
+      ],
+    },
     {
       field: "environment",
       get: envOf,
@@ -127,7 +175,11 @@ describe("buildJob", () => {
         SMITH_TOKEN: `<smith-${LOOP}-2-token/token>`,
       },
     },
-    { field: "no pull secrets, node selector or tolerations", get: (j) => [pod(j).imagePullSecrets, pod(j).nodeSelector, pod(j).tolerations], expected: [undefined, undefined, undefined] },
+    {
+      field: "no pull secrets, node selector or tolerations",
+      get: (j) => [pod(j).imagePullSecrets, pod(j).nodeSelector, pod(j).tolerations],
+      expected: [undefined, undefined, undefined],
+    },
   ])("$field", ({ get, expected }) => {
     expect(get(job)).toEqual(expected);
   });
@@ -139,24 +191,54 @@ describe("buildJob", () => {
   it.each<{ name: string; options: Partial<KubernetesJobExecutorOptions>; check: (j: V1Job) => void }>([
     {
       name: "resources from the options",
-      options: { resources: { requests: { cpu: "2", memory: "4Gi" }, limits: { cpu: "4", memory: "8Gi", "ephemeral-storage": "30Gi" } } },
-      check: (j) => expect(container(j).resources).toEqual({ requests: { cpu: "2", memory: "4Gi" }, limits: { cpu: "4", memory: "8Gi", "ephemeral-storage": "30Gi" } }),
+      options: {
+        resources: {
+          requests: { cpu: "2", memory: "4Gi" },
+          limits: { cpu: "4", memory: "8Gi", "ephemeral-storage": "30Gi" },
+        },
+      },
+      check: (j) =>
+        expect(container(j).resources).toEqual({
+          requests: { cpu: "2", memory: "4Gi" },
+          limits: { cpu: "4", memory: "8Gi", "ephemeral-storage": "30Gi" },
+        }),
     },
     {
       name: "the provider credentials Secret as optional envFrom",
       options: { providerSecretName: "smith-providers" },
       check: (j) => expect(container(j).envFrom).toEqual([{ secretRef: { name: "smith-providers", optional: true } }]),
     },
-    { name: "the replica service account", options: { serviceAccountName: "smith-replica" }, check: (j) => expect(pod(j).serviceAccountName).toBe("smith-replica") },
-    { name: "a TTL", options: { ttlSecondsAfterFinished: 60 }, check: (j) => expect(j.spec?.ttlSecondsAfterFinished).toBe(60) },
-    { name: "a deadline grace", options: { deadlineGraceSeconds: 0 }, check: (j) => expect(j.spec?.activeDeadlineSeconds).toBe(3600) },
+    {
+      name: "the replica service account",
+      options: { serviceAccountName: "smith-replica" },
+      check: (j) => expect(pod(j).serviceAccountName).toBe("smith-replica"),
+    },
+    {
+      name: "a TTL",
+      options: { ttlSecondsAfterFinished: 60 },
+      check: (j) => expect(j.spec?.ttlSecondsAfterFinished).toBe(60),
+    },
+    {
+      name: "a deadline grace",
+      options: { deadlineGraceSeconds: 0 },
+      check: (j) => expect(j.spec?.activeDeadlineSeconds).toBe(3600),
+    },
     {
       name: "uid, gid and fsGroup",
       options: { runAsUser: 10001, runAsGroup: 10002, fsGroup: 10003 },
-      check: (j) => expect(pod(j).securityContext).toMatchObject({ runAsUser: 10001, runAsGroup: 10002, fsGroup: 10003 }),
+      check: (j) =>
+        expect(pod(j).securityContext).toMatchObject({ runAsUser: 10001, runAsGroup: 10002, fsGroup: 10003 }),
     },
-    { name: "a workspace size limit", options: { workspaceSizeLimit: "20Gi" }, check: (j) => expect(pod(j).volumes?.[0]).toEqual({ name: "workspace", emptyDir: { sizeLimit: "20Gi" } }) },
-    { name: "a command", options: { command: ["smith-replica"] }, check: (j) => expect(container(j).command).toEqual(["smith-replica"]) },
+    {
+      name: "a workspace size limit",
+      options: { workspaceSizeLimit: "20Gi" },
+      check: (j) => expect(pod(j).volumes?.[0]).toEqual({ name: "workspace", emptyDir: { sizeLimit: "20Gi" } }),
+    },
+    {
+      name: "a command",
+      options: { command: ["smith-replica"] },
+      check: (j) => expect(container(j).command).toEqual(["smith-replica"]),
+    },
     {
       name: "pull policy and pull secrets",
       options: { imagePullPolicy: "Always", imagePullSecrets: ["regcred"] },
@@ -167,7 +249,10 @@ describe("buildJob", () => {
     },
     {
       name: "node selector and tolerations",
-      options: { nodeSelector: { pool: "agents" }, tolerations: [{ key: "agents", operator: "Exists", effect: "NoSchedule" }] },
+      options: {
+        nodeSelector: { pool: "agents" },
+        tolerations: [{ key: "agents", operator: "Exists", effect: "NoSchedule" }],
+      },
       check: (j) => {
         expect(pod(j).nodeSelector).toEqual({ pool: "agents" });
         expect(pod(j).tolerations).toEqual([{ key: "agents", operator: "Exists", effect: "NoSchedule" }]);
@@ -183,17 +268,25 @@ describe("buildJob", () => {
     },
     {
       name: "extra env, which cannot replace Smith's own variables",
-      options: { env: { SMITH_GATE_TIMEOUT_MS: "60000", SMITH_TOKEN: "forged", SMITH_LOOP_ID: "other", HOME: "/root" } },
+      options: {
+        env: { SMITH_GATE_TIMEOUT_MS: "60000", SMITH_TOKEN: "forged", SMITH_LOOP_ID: "other", HOME: "/root" },
+      },
       check: (j) => {
         const env = container(j).env ?? [];
         expect(env.filter((e) => e.name === "SMITH_TOKEN")).toHaveLength(1);
-        expect(envOf(j)).toMatchObject({ SMITH_GATE_TIMEOUT_MS: "60000", SMITH_LOOP_ID: LOOP, HOME: "/home/smith", SMITH_TOKEN: `<smith-${LOOP}-2-token/token>` });
+        expect(envOf(j)).toMatchObject({
+          SMITH_GATE_TIMEOUT_MS: "60000",
+          SMITH_LOOP_ID: LOOP,
+          HOME: "/home/smith",
+          SMITH_TOKEN: `<smith-${LOOP}-2-token/token>`,
+        });
       },
     },
     {
       name: "a fractional timeout rounds the deadline up",
       options: {},
-      check: () => expect(buildJob(template(), { ...input, timeoutMs: 1_500 }).spec?.activeDeadlineSeconds).toBe(2 + 300),
+      check: () =>
+        expect(buildJob(template(), { ...input, timeoutMs: 1_500 }).spec?.activeDeadlineSeconds).toBe(2 + 300),
     },
   ])("$name", ({ options, check }) => {
     check(buildJob(template(options), input));
@@ -201,7 +294,12 @@ describe("buildJob", () => {
 });
 
 describe("buildTokenSecret", () => {
-  const secret = buildTokenSecret(template(), input, { name: `smith-${LOOP}-2`, uid: "0b8d3c52-7a2e-4c6b-9a51-2f8e0c7d1a11" }, "secret-token-value");
+  const secret = buildTokenSecret(
+    template(),
+    input,
+    { name: `smith-${LOOP}-2`, uid: "0b8d3c52-7a2e-4c6b-9a51-2f8e0c7d1a11" },
+    "secret-token-value",
+  );
 
   it.each<{ field: string; get: () => unknown; expected: unknown }>([
     { field: "name", get: () => secret.metadata?.name, expected: `smith-${LOOP}-2-token` },
@@ -212,9 +310,21 @@ describe("buildTokenSecret", () => {
     {
       field: "owned by the Job",
       get: () => secret.metadata?.ownerReferences,
-      expected: [{ apiVersion: "batch/v1", kind: "Job", name: `smith-${LOOP}-2`, uid: "0b8d3c52-7a2e-4c6b-9a51-2f8e0c7d1a11", controller: true }],
+      expected: [
+        {
+          apiVersion: "batch/v1",
+          kind: "Job",
+          name: `smith-${LOOP}-2`,
+          uid: "0b8d3c52-7a2e-4c6b-9a51-2f8e0c7d1a11",
+          controller: true,
+        },
+      ],
     },
-    { field: "the Job's labels", get: () => secret.metadata?.labels, expected: buildJob(template(), input).metadata?.labels },
+    {
+      field: "the Job's labels",
+      get: () => secret.metadata?.labels,
+      expected: buildJob(template(), input).metadata?.labels,
+    },
   ])("$field", ({ get, expected }) => {
     expect(get()).toEqual(expected);
   });
@@ -223,9 +333,15 @@ describe("buildTokenSecret", () => {
 describe("label selector", () => {
   it.each<{ labels: Record<string, string>; expected: string }>([
     { labels: {}, expected: "app.kubernetes.io/component=replica,app.kubernetes.io/name=smith" },
-    { labels: { "app.kubernetes.io/instance": "prod" }, expected: "app.kubernetes.io/component=replica,app.kubernetes.io/instance=prod,app.kubernetes.io/name=smith" },
+    {
+      labels: { "app.kubernetes.io/instance": "prod" },
+      expected: "app.kubernetes.io/component=replica,app.kubernetes.io/instance=prod,app.kubernetes.io/name=smith",
+    },
     // The selector's own labels cannot be overridden into selecting someone else's objects.
-    { labels: { "app.kubernetes.io/name": "other" }, expected: "app.kubernetes.io/component=replica,app.kubernetes.io/name=smith" },
+    {
+      labels: { "app.kubernetes.io/name": "other" },
+      expected: "app.kubernetes.io/component=replica,app.kubernetes.io/name=smith",
+    },
   ])("$expected", ({ labels, expected }) => {
     expect(labelSelector(selectorLabels({ labels }))).toBe(expected);
   });

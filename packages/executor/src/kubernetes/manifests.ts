@@ -72,7 +72,8 @@ const MAX_NAME = 63;
  * two loops never share a name.
  */
 export function jobName(loopId: string, attempt: number): string {
-  if (!Number.isInteger(attempt) || attempt < 0) throw new Error(`attempt must be a non-negative integer, got ${attempt}`);
+  if (!Number.isInteger(attempt) || attempt < 0)
+    throw new Error(`attempt must be a non-negative integer, got ${attempt}`);
   const suffix = `-${attempt}`;
   const plain = `smith-${loopId}${suffix}`;
   if (plain.length <= MAX_NAME && DNS_LABEL.test(plain)) return plain;
@@ -164,7 +165,9 @@ export function buildJob(template: ReplicaTemplate, input: ReplicaManifestInput)
             fsGroup: template.fsGroup,
             seccompProfile: { type: "RuntimeDefault" },
           },
-          ...(template.imagePullSecrets.length ? { imagePullSecrets: template.imagePullSecrets.map((n) => ({ name: n })) } : {}),
+          ...(template.imagePullSecrets.length
+            ? { imagePullSecrets: template.imagePullSecrets.map((n) => ({ name: n })) }
+            : {}),
           ...(Object.keys(template.nodeSelector).length ? { nodeSelector: template.nodeSelector } : {}),
           ...(template.tolerations.length ? { tolerations: template.tolerations } : {}),
           containers: [
@@ -175,7 +178,9 @@ export function buildJob(template: ReplicaTemplate, input: ReplicaManifestInput)
               ...(template.command.length ? { command: template.command } : {}),
               workingDir: WORKSPACE_DIR,
               env: [...extra, ...own],
-              ...(template.providerSecretName ? { envFrom: [{ secretRef: { name: template.providerSecretName, optional: true } }] } : {}),
+              ...(template.providerSecretName
+                ? { envFrom: [{ secretRef: { name: template.providerSecretName, optional: true } }] }
+                : {}),
               resources: template.resources,
               securityContext: {
                 allowPrivilegeEscalation: false,
@@ -192,7 +197,10 @@ export function buildJob(template: ReplicaTemplate, input: ReplicaManifestInput)
             },
           ],
           volumes: [
-            { name: "workspace", emptyDir: template.workspaceSizeLimit ? { sizeLimit: template.workspaceSizeLimit } : {} },
+            {
+              name: "workspace",
+              emptyDir: template.workspaceSizeLimit ? { sizeLimit: template.workspaceSizeLimit } : {},
+            },
             { name: "home", emptyDir: {} },
             { name: "tmp", emptyDir: {} },
           ],
@@ -212,7 +220,12 @@ export interface OwnerJob {
  * collector deletes it with the Job (also when the Job's TTL expires). The token is never in the
  * Job spec, where anyone allowed to read Jobs would see it.
  */
-export function buildTokenSecret(template: ReplicaTemplate, input: ReplicaManifestInput, owner: OwnerJob, token: string): V1Secret {
+export function buildTokenSecret(
+  template: ReplicaTemplate,
+  input: ReplicaManifestInput,
+  owner: OwnerJob,
+  token: string,
+): V1Secret {
   return {
     apiVersion: "v1",
     kind: "Secret",

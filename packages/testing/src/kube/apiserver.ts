@@ -84,7 +84,9 @@ export async function startKubeApiserver(options: StartKubeApiserverOptions = {}
     await writeFile(join(dir, "sa.key"), privateKey.export({ type: "pkcs8", format: "pem" }), { mode: 0o600 });
     const adminToken = randomBytes(24).toString("hex");
     // token,user,uid,"group1,group2"
-    await writeFile(join(dir, "tokens.csv"), `${adminToken},${ADMIN_USER},${ADMIN_USER},"system:masters"\n`, { mode: 0o600 });
+    await writeFile(join(dir, "tokens.csv"), `${adminToken},${ADMIN_USER},${ADMIN_USER},"system:masters"\n`, {
+      mode: 0o600,
+    });
 
     const log = new OutputTail(64 * 1024);
     for (let attempt = 1; ; attempt++) {
@@ -110,7 +112,10 @@ export async function startKubeApiserver(options: StartKubeApiserverOptions = {}
         "--v=0",
         ...(options.extraArgs ?? []),
       ];
-      const child = spawn(binary, args, { stdio: ["ignore", "pipe", "pipe"], env: { PATH: process.env.PATH ?? "/usr/bin:/bin" } });
+      const child = spawn(binary, args, {
+        stdio: ["ignore", "pipe", "pipe"],
+        env: { PATH: process.env.PATH ?? "/usr/bin:/bin" },
+      });
       killOnExit(child);
       const tail = new OutputTail();
       for (const stream of [child.stdout, child.stderr]) {
@@ -132,7 +137,9 @@ export async function startKubeApiserver(options: StartKubeApiserverOptions = {}
       const kubeConfigForToken = (token: string, user = "token-user"): KubeConfig => {
         const kc = new KubeConfig();
         kc.loadFromOptions({
-          clusters: [{ name: "smith-test", server: url, caData: Buffer.from(caCert).toString("base64"), skipTLSVerify: false }],
+          clusters: [
+            { name: "smith-test", server: url, caData: Buffer.from(caCert).toString("base64"), skipTLSVerify: false },
+          ],
           users: [{ name: user, token }],
           contexts: [{ name: "smith-test", cluster: "smith-test", user }],
           currentContext: "smith-test",
@@ -149,7 +156,8 @@ export async function startKubeApiserver(options: StartKubeApiserverOptions = {}
         caCert,
         etcd: server,
         kubeConfigForToken,
-        serviceAccountToken: (namespace, name, expirationSeconds = 3600) => serviceAccountToken(kubeConfig, namespace, name, expirationSeconds),
+        serviceAccountToken: (namespace, name, expirationSeconds = 3600) =>
+          serviceAccountToken(kubeConfig, namespace, name, expirationSeconds),
         writeKubeconfig: async () => {
           const path = join(dir, "kubeconfig");
           await writeFile(path, kubeConfig.exportConfig(), { mode: 0o600 });
@@ -173,10 +181,19 @@ export async function startKubeApiserver(options: StartKubeApiserverOptions = {}
   }
 }
 
-async function waitReady(child: ChildProcess, url: string, token: string, timeoutMs: number, tail: OutputTail): Promise<void> {
+async function waitReady(
+  child: ChildProcess,
+  url: string,
+  token: string,
+  timeoutMs: number,
+  tail: OutputTail,
+): Promise<void> {
   let exited: string | undefined;
   child.once("error", (err) => (exited ??= `could not spawn kube-apiserver: ${err.message}`));
-  child.once("exit", (code, signal) => (exited ??= `kube-apiserver exited before becoming ready (code ${code}, signal ${signal})`));
+  child.once(
+    "exit",
+    (code, signal) => (exited ??= `kube-apiserver exited before becoming ready (code ${code}, signal ${signal})`),
+  );
   const deadline = Date.now() + timeoutMs;
   let last: string;
   for (;;) {
@@ -187,7 +204,11 @@ async function waitReady(child: ChildProcess, url: string, token: string, timeou
     const answer = await get(`${url}/readyz`, token);
     if (answer.status === 200) return;
     last = `${answer.status} ${answer.body.slice(0, 2000)}`;
-    if (Date.now() > deadline) throw new KubeApiserverStartError(`kube-apiserver at ${url} was not ready after ${timeoutMs} ms (last /readyz: ${last})`, tail.lines(60));
+    if (Date.now() > deadline)
+      throw new KubeApiserverStartError(
+        `kube-apiserver at ${url} was not ready after ${timeoutMs} ms (last /readyz: ${last})`,
+        tail.lines(60),
+      );
     await sleep(250);
   }
 }
@@ -195,13 +216,17 @@ async function waitReady(child: ChildProcess, url: string, token: string, timeou
 /** GET over TLS without verifying: used only while polling readiness, before the CA is known. */
 function get(url: string, token: string): Promise<{ status: number; body: string }> {
   return new Promise((resolve) => {
-    const req = request(url, { headers: { authorization: `Bearer ${token}` }, rejectUnauthorized: false, timeout: 2_000 }, (res) => {
-      let body = "";
-      res.setEncoding("utf8");
-      res.on("data", (c: string) => (body += c));
-      res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
-      res.on("error", () => resolve({ status: 0, body: "" }));
-    });
+    const req = request(
+      url,
+      { headers: { authorization: `Bearer ${token}` }, rejectUnauthorized: false, timeout: 2_000 },
+      (res) => {
+        let body = "";
+        res.setEncoding("utf8");
+        res.on("data", (c: string) => (body += c));
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
+        res.on("error", () => resolve({ status: 0, body: "" }));
+      },
+    );
     req.on("timeout", () => req.destroy(new Error("timeout")));
     req.on("error", (err) => resolve({ status: 0, body: err.message }));
     req.end();
@@ -220,14 +245,23 @@ async function servingCa(certDir: string): Promise<string> {
   return ca;
 }
 
-async function serviceAccountToken(admin: KubeConfig, namespace: string, name: string, expirationSeconds: number): Promise<string> {
+async function serviceAccountToken(
+  admin: KubeConfig,
+  namespace: string,
+  name: string,
+  expirationSeconds: number,
+): Promise<string> {
   const core = admin.makeApiClient(CoreV1Api);
   try {
     await core.createNamespacedServiceAccount({ namespace, body: { metadata: { name, namespace } } });
   } catch (err) {
     if (!(typeof err === "object" && err !== null && "code" in err && err.code === 409)) throw err;
   }
-  const answer = await core.createNamespacedServiceAccountToken({ name, namespace, body: { spec: { audiences: [], expirationSeconds } } });
+  const answer = await core.createNamespacedServiceAccountToken({
+    name,
+    namespace,
+    body: { spec: { audiences: [], expirationSeconds } },
+  });
   const token = answer.status?.token;
   if (!token) throw new Error(`no token for ServiceAccount ${namespace}/${name}`);
   return token;

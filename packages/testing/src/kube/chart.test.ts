@@ -1,4 +1,12 @@
-import { AuthorizationV1Api, CoreV1Api, KubernetesObjectApi, RbacAuthorizationV1Api, loadYaml, type KubeConfig, type KubernetesObject } from "@kubernetes/client-node";
+import {
+  AuthorizationV1Api,
+  CoreV1Api,
+  KubernetesObjectApi,
+  RbacAuthorizationV1Api,
+  loadYaml,
+  type KubeConfig,
+  type KubernetesObject,
+} from "@kubernetes/client-node";
 import { randomBytes } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
@@ -14,7 +22,13 @@ const describeKube = await kubeDescribe();
 
 /** Dotted paths of the leaves of values.yaml (a non-empty map is descended into, anything else is a leaf). */
 function leafPaths(value: unknown, path: string[] = []): string[] {
-  if (typeof value === "object" && value !== null && !Array.isArray(value) && Object.keys(value).length > 0 && !path.at(-1)?.match(/^(requests|limits|namespaceSelector|podSecurityContext|containerSecurityContext)$/)) {
+  if (
+    typeof value === "object" &&
+    value !== null &&
+    !Array.isArray(value) &&
+    Object.keys(value).length > 0 &&
+    !path.at(-1)?.match(/^(requests|limits|namespaceSelector|podSecurityContext|containerSecurityContext)$/)
+  ) {
     return Object.entries(value).flatMap(([k, v]) => leafPaths(v, [...path, k]));
   }
   return [path.join(".")];
@@ -31,7 +45,9 @@ describe("helm/smith docs", () => {
 
 async function createNamespace(kc: KubeConfig): Promise<string> {
   const name = `smith-chart-${randomBytes(4).toString("hex")}`;
-  await kc.makeApiClient(CoreV1Api).createNamespace({ body: { metadata: { name, labels: { "kubernetes.io/metadata.name": name } } } });
+  await kc
+    .makeApiClient(CoreV1Api)
+    .createNamespace({ body: { metadata: { name, labels: { "kubernetes.io/metadata.name": name } } } });
   return name;
 }
 
@@ -49,11 +65,15 @@ async function dryRunAll(kc: KubeConfig, objects: KubernetesObject[]): Promise<s
   const failures: string[] = [];
   const pods = objects.filter((o) => o.kind === "Pod");
   for (const o of objects.filter((x) => x.kind !== "Pod")) {
-    await client.create(o, undefined, "All").catch((err: unknown) => failures.push(`${describeObject(o)}: ${errorText(err)}`));
+    await client
+      .create(o, undefined, "All")
+      .catch((err: unknown) => failures.push(`${describeObject(o)}: ${errorText(err)}`));
   }
   for (const sa of objects.filter((o) => o.kind === "ServiceAccount")) await client.create(sa);
   for (const o of pods) {
-    await client.create(o, undefined, "All").catch((err: unknown) => failures.push(`${describeObject(o)}: ${errorText(err)}`));
+    await client
+      .create(o, undefined, "All")
+      .catch((err: unknown) => failures.push(`${describeObject(o)}: ${errorText(err)}`));
   }
   return failures;
 }
@@ -72,7 +92,10 @@ function kinds(objects: KubernetesObject[]): string[] {
 
 describeKube("helm/smith", () => {
   test("helm lint passes with the default and the production values", async () => {
-    for (const args of [["lint", "--strict", CHART], ["lint", "--strict", CHART, "--values", PRODUCTION]]) {
+    for (const args of [
+      ["lint", "--strict", CHART],
+      ["lint", "--strict", CHART, "--values", PRODUCTION],
+    ]) {
       const result = await helm(args);
       expect(result.code, `helm ${args.join(" ")}\n${result.stdout}\n${result.stderr}`).toBe(0);
     }
@@ -111,10 +134,15 @@ describeKube("helm/smith", () => {
     expect(await dryRunAll(kube.kubeConfig, objects)).toEqual([]);
     // The dry run does validate: a broken object is refused, and nothing was stored.
     const broken = { ...objects.find((o) => o.kind === "Deployment"), spec: { replicas: -1 } } as KubernetesObject;
-    expect(await dryRunAll(kube.kubeConfig, [broken])).toEqual([expect.stringMatching(/Deployment\/smith-api: .*Invalid/)]);
-    await expect(kube.kubeConfig.makeApiClient(CoreV1Api).readNamespacedConfigMap({ name: "smith-config", namespace })).rejects.toMatchObject({ code: 404 });
+    expect(await dryRunAll(kube.kubeConfig, [broken])).toEqual([
+      expect.stringMatching(/Deployment\/smith-api: .*Invalid/),
+    ]);
+    await expect(
+      kube.kubeConfig.makeApiClient(CoreV1Api).readNamespacedConfigMap({ name: "smith-config", namespace }),
+    ).rejects.toMatchObject({ code: 404 });
 
-    const scheduler = objects.find((o) => o.kind === "Deployment" && o.metadata?.name === "smith-scheduler") as { spec: { replicas: number } } | undefined;
+    const scheduler = objects.find((o) => o.kind === "Deployment" && o.metadata?.name === "smith-scheduler") as
+      { spec: { replicas: number } } | undefined;
     expect(scheduler?.spec.replicas).toBe(2);
     const config = objects.find((o) => o.kind === "ConfigMap") as { data: Record<string, string> } | undefined;
     expect(config?.data).toMatchObject({
@@ -123,7 +151,9 @@ describeKube("helm/smith", () => {
       SMITH_REPLICA_SERVICE_ACCOUNT: "smith-replica",
       SMITH_PROVIDER_SECRET: "smith-providers",
       SMITH_REPLICA_LABELS: "app.kubernetes.io/instance=smith",
-      SMITH_ETCD_ENDPOINTS: [0, 1, 2].map((i) => `http://smith-etcd-${i}.smith-etcd-headless.${namespace}.svc:2379`).join(","),
+      SMITH_ETCD_ENDPOINTS: [0, 1, 2]
+        .map((i) => `http://smith-etcd-${i}.smith-etcd-headless.${namespace}.svc:2379`)
+        .join(","),
     });
   });
 
@@ -151,27 +181,50 @@ describeKube("helm/smith", () => {
     }
   });
 
-  test("RBAC: the scheduler may do what the Job executor needs and no more; the replica may do nothing", async ({ kube }) => {
+  test("RBAC: the scheduler may do what the Job executor needs and no more; the replica may do nothing", async ({
+    kube,
+  }) => {
     const namespace = await createNamespace(kube.kubeConfig);
     const objects = await helmTemplate(CHART, { release: "smith", namespace });
     const client = KubernetesObjectApi.makeApiClient(kube.kubeConfig);
-    for (const o of objects.filter((x) => x.kind === "ServiceAccount" || x.kind === "Role" || x.kind === "RoleBinding")) await client.create(o);
+    for (const o of objects.filter((x) => x.kind === "ServiceAccount" || x.kind === "Role" || x.kind === "RoleBinding"))
+      await client.create(o);
     // The Role is really bound (not just valid).
-    expect((await kube.kubeConfig.makeApiClient(RbacAuthorizationV1Api).readNamespacedRoleBinding({ name: "smith-scheduler", namespace })).subjects).toEqual([
-      { kind: "ServiceAccount", name: "smith-scheduler", namespace },
-    ]);
+    expect(
+      (
+        await kube.kubeConfig
+          .makeApiClient(RbacAuthorizationV1Api)
+          .readNamespacedRoleBinding({ name: "smith-scheduler", namespace })
+      ).subjects,
+    ).toEqual([{ kind: "ServiceAccount", name: "smith-scheduler", namespace }]);
 
     const authz = kube.kubeConfig.makeApiClient(AuthorizationV1Api);
-    const can = async (sa: string, verb: string, resource: string, group = "", subresource?: string, ns = namespace): Promise<boolean> => {
+    const can = async (
+      sa: string,
+      verb: string,
+      resource: string,
+      group = "",
+      subresource?: string,
+      ns = namespace,
+    ): Promise<boolean> => {
       const review = await authz.createSubjectAccessReview({
-        body: { spec: { user: `system:serviceaccount:${namespace}:${sa}`, groups: ["system:serviceaccounts", `system:serviceaccounts:${namespace}`], resourceAttributes: { namespace: ns, verb, group, resource, subresource } } },
+        body: {
+          spec: {
+            user: `system:serviceaccount:${namespace}:${sa}`,
+            groups: ["system:serviceaccounts", `system:serviceaccounts:${namespace}`],
+            resourceAttributes: { namespace: ns, verb, group, resource, subresource },
+          },
+        },
       });
       return review.status?.allowed === true;
     };
-    for (const verb of ["create", "get", "list", "watch", "delete"]) expect(await can("smith-scheduler", verb, "jobs", "batch"), `jobs ${verb}`).toBe(true);
-    for (const verb of ["get", "list", "watch"]) expect(await can("smith-scheduler", verb, "pods"), `pods ${verb}`).toBe(true);
+    for (const verb of ["create", "get", "list", "watch", "delete"])
+      expect(await can("smith-scheduler", verb, "jobs", "batch"), `jobs ${verb}`).toBe(true);
+    for (const verb of ["get", "list", "watch"])
+      expect(await can("smith-scheduler", verb, "pods"), `pods ${verb}`).toBe(true);
     expect(await can("smith-scheduler", "get", "pods", "", "log")).toBe(true);
-    for (const verb of ["create", "delete"]) expect(await can("smith-scheduler", verb, "secrets"), `secrets ${verb}`).toBe(true);
+    for (const verb of ["create", "delete"])
+      expect(await can("smith-scheduler", verb, "secrets"), `secrets ${verb}`).toBe(true);
 
     const denied: [string, string, string, string?][] = [
       ["get", "secrets", ""],
@@ -185,13 +238,24 @@ describeKube("helm/smith", () => {
       ["create", "roles", "rbac.authorization.k8s.io"],
       ["get", "configmaps", ""],
     ];
-    for (const [verb, resource, group, sub] of denied) expect(await can("smith-scheduler", verb, resource, group, sub), `${verb} ${resource}${sub ? `/${sub}` : ""}`).toBe(false);
+    for (const [verb, resource, group, sub] of denied)
+      expect(
+        await can("smith-scheduler", verb, resource, group, sub),
+        `${verb} ${resource}${sub ? `/${sub}` : ""}`,
+      ).toBe(false);
     // Nothing outside the release namespace.
     expect(await can("smith-scheduler", "create", "jobs", "batch", undefined, "default")).toBe(false);
 
-    for (const [verb, resource, group] of [["get", "jobs", "batch"], ["list", "pods", ""], ["get", "secrets", ""], ["create", "jobs", "batch"]] as const) {
+    for (const [verb, resource, group] of [
+      ["get", "jobs", "batch"],
+      ["list", "pods", ""],
+      ["get", "secrets", ""],
+      ["create", "jobs", "batch"],
+    ] as const) {
       expect(await can("smith-replica", verb, resource, group), `replica ${verb} ${resource}`).toBe(false);
     }
-    expect(objects.find((o) => o.kind === "ServiceAccount" && o.metadata?.name === "smith-replica")).toMatchObject({ automountServiceAccountToken: false });
+    expect(objects.find((o) => o.kind === "ServiceAccount" && o.metadata?.name === "smith-replica")).toMatchObject({
+      automountServiceAccountToken: false,
+    });
   });
 });

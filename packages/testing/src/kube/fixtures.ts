@@ -16,7 +16,8 @@ export async function kubeDescribe(): Promise<typeof describe> {
   const tools = await ensureKubeTools();
   if (tools.available) return describe;
   process.stderr.write(`${tools.reason}\n`);
-  const skip = ((name: string, fn?: () => void) => describe.skip(`${name} — ${tools.reason}`, fn ?? (() => undefined))) as unknown as typeof describe;
+  const skip = ((name: string, fn?: () => void) =>
+    describe.skip(`${name} — ${tools.reason}`, fn ?? (() => undefined))) as unknown as typeof describe;
   return skip;
 }
 

@@ -9,7 +9,10 @@ export interface HelmResult {
 }
 
 /** Runs the helm binary built by `ensureKubeTools()` (v3, from its Go module) with `args`. */
-export async function helm(args: readonly string[], options: { env?: Record<string, string> } = {}): Promise<HelmResult> {
+export async function helm(
+  args: readonly string[],
+  options: { env?: Record<string, string> } = {},
+): Promise<HelmResult> {
   const tools = await ensureKubeTools();
   if (!tools.available) throw new Error(tools.reason);
   const binary = tools.helm;
@@ -17,7 +20,14 @@ export async function helm(args: readonly string[], options: { env?: Record<stri
     // A private HOME/XDG dirs: no repositories, plugins or kube contexts of the developer's.
     const child = spawn(binary, args, {
       stdio: ["ignore", "pipe", "pipe"],
-      env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: "/nonexistent", HELM_CACHE_HOME: "/tmp/smith-helm/cache", HELM_CONFIG_HOME: "/tmp/smith-helm/config", HELM_DATA_HOME: "/tmp/smith-helm/data", ...options.env },
+      env: {
+        PATH: process.env.PATH ?? "/usr/bin:/bin",
+        HOME: "/nonexistent",
+        HELM_CACHE_HOME: "/tmp/smith-helm/cache",
+        HELM_CONFIG_HOME: "/tmp/smith-helm/config",
+        HELM_DATA_HOME: "/tmp/smith-helm/data",
+        ...options.env,
+      },
     });
     let stdout = "";
     let stderr = "";
@@ -47,5 +57,7 @@ export async function helmTemplate(chartDir: string, options: HelmTemplateOption
   if (options.includeHooks === false) args.push("--no-hooks");
   const result = await helm(args);
   if (result.code !== 0) throw new Error(`helm ${args.join(" ")} failed (exit ${result.code}):\n${result.stderr}`);
-  return (loadAllYaml(result.stdout) as unknown[]).filter((d): d is KubernetesObject => typeof d === "object" && d !== null && "kind" in d);
+  return (loadAllYaml(result.stdout) as unknown[]).filter(
+    (d): d is KubernetesObject => typeof d === "object" && d !== null && "kind" in d,
+  );
 }

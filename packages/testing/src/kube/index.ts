@@ -1,6 +1,11 @@
 // @smith/testing/kube: a real kube-apiserver (built from Go module sources, cached in
 // ~/.cache/smith/k8s) and helm, for the Kubernetes executor and Helm chart tests.
-export { type KubeApiserver, KubeApiserverStartError, type StartKubeApiserverOptions, startKubeApiserver } from "./apiserver.ts";
+export {
+  type KubeApiserver,
+  KubeApiserverStartError,
+  type StartKubeApiserverOptions,
+  startKubeApiserver,
+} from "./apiserver.ts";
 export { kubeDescribe, kubeTest } from "./fixtures.ts";
 export { type HelmResult, type HelmTemplateOptions, helm, helmTemplate } from "./helm.ts";
 export { K8S_SCRIPT, type KubeTools, ensureKubeTools } from "./tools.ts";

@@ -1,4 +1,10 @@
-import { BatchV1Api, type KubeConfig, type V1Job, type V1JobCondition, type V1JobStatus } from "@kubernetes/client-node";
+import {
+  BatchV1Api,
+  type KubeConfig,
+  type V1Job,
+  type V1JobCondition,
+  type V1JobStatus,
+} from "@kubernetes/client-node";
 
 export type JobOutcome = "running" | "complete" | "failed";
 
@@ -16,13 +22,26 @@ export interface SetJobStatusOptions {
  * - complete: `SuccessCriteriaMet` then `Complete` (both True), `succeeded: 1`, `completionTime`;
  * - failed: `FailureTarget` then `Failed` (both True), `failed: 1`, no active Pod.
  */
-export async function setJobStatus(kubeConfig: KubeConfig, namespace: string, name: string, outcome: JobOutcome, options: SetJobStatusOptions = {}): Promise<V1Job> {
+export async function setJobStatus(
+  kubeConfig: KubeConfig,
+  namespace: string,
+  name: string,
+  outcome: JobOutcome,
+  options: SetJobStatusOptions = {},
+): Promise<V1Job> {
   const batch = kubeConfig.makeApiClient(BatchV1Api);
   const job = await batch.readNamespacedJobStatus({ name, namespace });
   const now = new Date();
   // The apiserver stores seconds; keep startTime <= completionTime after that rounding.
   const startTime = job.status?.startTime ?? new Date(now.getTime() - 1000);
-  const condition = (type: string, reason: string, message: string): V1JobCondition => ({ type, status: "True", reason, message, lastProbeTime: now, lastTransitionTime: now });
+  const condition = (type: string, reason: string, message: string): V1JobCondition => ({
+    type,
+    status: "True",
+    reason,
+    message,
+    lastProbeTime: now,
+    lastTransitionTime: now,
+  });
   let status: V1JobStatus;
   switch (outcome) {
     case "running":
@@ -37,7 +56,10 @@ export async function setJobStatus(kubeConfig: KubeConfig, namespace: string, na
         terminating: 0,
         succeeded: 1,
         uncountedTerminatedPods: {},
-        conditions: [condition("SuccessCriteriaMet", "CompletionsReached", "Reached expected number of succeeded pods"), condition("Complete", "CompletionsReached", "Reached expected number of succeeded pods")],
+        conditions: [
+          condition("SuccessCriteriaMet", "CompletionsReached", "Reached expected number of succeeded pods"),
+          condition("Complete", "CompletionsReached", "Reached expected number of succeeded pods"),
+        ],
       };
       break;
     case "failed": {

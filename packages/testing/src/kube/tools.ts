@@ -45,7 +45,8 @@ async function locate(): Promise<KubeTools> {
   const result = await runScript();
   if (result.code === 0) {
     const [kubeApiserver, helm] = result.stdout.trim().split("\n").slice(-2);
-    if (kubeApiserver && helm && (await isExecutable(kubeApiserver)) && (await isExecutable(helm))) return { available: true, kubeApiserver, helm };
+    if (kubeApiserver && helm && (await isExecutable(kubeApiserver)) && (await isExecutable(helm)))
+      return { available: true, kubeApiserver, helm };
     throw new Error(`${K8S_SCRIPT} printed no usable binaries:\n${result.stdout}\n${result.stderr}`);
   }
   if (result.code === 2) {
@@ -53,7 +54,9 @@ async function locate(): Promise<KubeTools> {
     if (process.env.SMITH_REQUIRE_KUBE_TESTS === "1") throw new Error(`SMITH_REQUIRE_KUBE_TESTS=1 but ${reason}`);
     return { available: false, reason };
   }
-  throw new Error(`building kube-apiserver/helm with ${K8S_SCRIPT} failed (exit ${result.code}):\n${result.stderr.slice(-4000)}`);
+  throw new Error(
+    `building kube-apiserver/helm with ${K8S_SCRIPT} failed (exit ${result.code}):\n${result.stderr.slice(-4000)}`,
+  );
 }
 
 function runScript(): Promise<{ code: number; stdout: string; stderr: string }> {

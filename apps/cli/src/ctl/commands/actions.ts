@@ -4,14 +4,29 @@ import { formatData } from "../format/output.ts";
 import type { CtlIO } from "../io.ts";
 
 /** `cancel` and `retry`: the server checks the transition and the reason. */
-export async function transition(client: SmithClient, cmd: Extract<Command, { kind: "cancel" | "retry" }>, io: CtlIO): Promise<number> {
-  const loop = cmd.kind === "cancel" ? await client.loops.cancel.mutate({ id: cmd.id, reason: cmd.reason }) : await client.loops.retry.mutate({ id: cmd.id, reason: cmd.reason });
-  io.stdout(cmd.output === "table" ? `loop/${loop.id} ${cmd.kind === "cancel" ? "cancelled" : "retried"} (now ${loop.status.state})` : formatData(loop, cmd.output));
+export async function transition(
+  client: SmithClient,
+  cmd: Extract<Command, { kind: "cancel" | "retry" }>,
+  io: CtlIO,
+): Promise<number> {
+  const loop =
+    cmd.kind === "cancel"
+      ? await client.loops.cancel.mutate({ id: cmd.id, reason: cmd.reason })
+      : await client.loops.retry.mutate({ id: cmd.id, reason: cmd.reason });
+  io.stdout(
+    cmd.output === "table"
+      ? `loop/${loop.id} ${cmd.kind === "cancel" ? "cancelled" : "retried"} (now ${loop.status.state})`
+      : formatData(loop, cmd.output),
+  );
   return 0;
 }
 
 export async function steer(client: SmithClient, cmd: Extract<Command, { kind: "steer" }>, io: CtlIO): Promise<number> {
   const result = await client.loops.steer.mutate({ id: cmd.id, message: cmd.message });
-  io.stdout(cmd.output === "table" ? `loop/${result.loop.id} steered (message ${result.messageId}, ${result.loop.steering.length} pending)` : formatData(result, cmd.output));
+  io.stdout(
+    cmd.output === "table"
+      ? `loop/${result.loop.id} steered (message ${result.messageId}, ${result.loop.steering.length} pending)`
+      : formatData(result, cmd.output),
+  );
   return 0;
 }

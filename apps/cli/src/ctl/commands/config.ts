@@ -5,7 +5,10 @@ import { contextsTable, redactedContexts } from "../format/contexts.ts";
 import { formatData } from "../format/output.ts";
 import type { CtlIO } from "../io.ts";
 
-type ConfigCommand = Extract<Command, { kind: "config-get-contexts" | "config-current-context" | "config-use-context" | "config-set-context" }>;
+type ConfigCommand = Extract<
+  Command,
+  { kind: "config-get-contexts" | "config-current-context" | "config-use-context" | "config-set-context" }
+>;
 
 /** `smithctl config ...`: reads and writes the contexts file; talks to no server. */
 export function config(cmd: ConfigCommand, io: CtlIO): number {
@@ -31,11 +34,17 @@ export function config(cmd: ConfigCommand, io: CtlIO): number {
       const { file: next, created } = applySetContext(
         file,
         cmd.name,
-        { ...(cmd.url !== undefined ? { url: cmd.url } : {}), ...(cmd.token !== undefined ? { token: cmd.token } : {}), ...(cmd.tokenFile !== undefined ? { tokenFile: cmd.tokenFile } : {}) },
+        {
+          ...(cmd.url !== undefined ? { url: cmd.url } : {}),
+          ...(cmd.token !== undefined ? { token: cmd.token } : {}),
+          ...(cmd.tokenFile !== undefined ? { tokenFile: cmd.tokenFile } : {}),
+        },
         io.cwd,
       );
       writeContexts(io.configPath, next);
-      io.stdout(`Context "${cmd.name}" ${created ? "created" : "modified"}.${next.currentContext === cmd.name && file.currentContext !== cmd.name ? " It is the current context." : ""}`);
+      io.stdout(
+        `Context "${cmd.name}" ${created ? "created" : "modified"}.${next.currentContext === cmd.name && file.currentContext !== cmd.name ? " It is the current context." : ""}`,
+      );
       return 0;
     }
   }

@@ -8,16 +8,29 @@ import { formatData } from "../format/output.ts";
 import type { CtlIO } from "../io.ts";
 import { parseLoopsFile } from "../loopsFile.ts";
 
-export async function createLoop(client: SmithClient, cmd: Extract<Command, { kind: "create-loop" }>, io: CtlIO): Promise<number> {
+export async function createLoop(
+  client: SmithClient,
+  cmd: Extract<Command, { kind: "create-loop" }>,
+  io: CtlIO,
+): Promise<number> {
   const prd = cmd.flags.prdFile !== undefined ? readLocal(io, cmd.flags.prdFile, "--prd") : undefined;
   const { loop, created } = await client.loops.create.mutate(buildCreateRequest(cmd.flags, prd));
   if (cmd.output !== "table") io.stdout(formatData(loop, cmd.output));
-  else io.stdout(created ? `loop/${loop.id} created` : `loop/${loop.id} unchanged (idempotency key ${JSON.stringify(loop.idempotencyKey)} matched an existing loop)`);
+  else
+    io.stdout(
+      created
+        ? `loop/${loop.id} created`
+        : `loop/${loop.id} unchanged (idempotency key ${JSON.stringify(loop.idempotencyKey)} matched an existing loop)`,
+    );
   return 0;
 }
 
 /** `create -f`: one createBatch call; exit 1 when any item failed. */
-export async function createBatch(client: SmithClient, cmd: Extract<Command, { kind: "create-batch" }>, io: CtlIO): Promise<number> {
+export async function createBatch(
+  client: SmithClient,
+  cmd: Extract<Command, { kind: "create-batch" }>,
+  io: CtlIO,
+): Promise<number> {
   const items = parseLoopsFile(readLocal(io, cmd.file, "-f"), cmd.file);
   // The file's items go to the server as they are: it validates every one and names the bad ones
   // (`items.<i>.…`), so checking them here too would only duplicate its rules.

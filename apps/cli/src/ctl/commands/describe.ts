@@ -6,7 +6,11 @@ import { readJournal } from "../pages.ts";
 
 const JOURNAL_LINES = 10;
 
-export async function describeLoopCommand(client: SmithClient, cmd: Extract<Command, { kind: "describe-loop" }>, io: CtlIO): Promise<number> {
+export async function describeLoopCommand(
+  client: SmithClient,
+  cmd: Extract<Command, { kind: "describe-loop" }>,
+  io: CtlIO,
+): Promise<number> {
   // The loop first: an unknown id fails here, with the server's message, before anything else.
   const loop = await client.loops.get.query({ id: cmd.id });
   const [journal, handoffs, overrides] = await Promise.all([
@@ -16,7 +20,16 @@ export async function describeLoopCommand(client: SmithClient, cmd: Extract<Comm
   ]);
   const latestHandoff = handoffs.at(-1);
   io.stdout(
-    describeLoop({ loop, journal: journal.entries, journalTotal: journal.lastSeq, overrides, ...(latestHandoff ? { latestHandoff } : {}) }, io.now()),
+    describeLoop(
+      {
+        loop,
+        journal: journal.entries,
+        journalTotal: journal.lastSeq,
+        overrides,
+        ...(latestHandoff ? { latestHandoff } : {}),
+      },
+      io.now(),
+    ),
   );
   return 0;
 }

@@ -6,7 +6,11 @@ import type { CtlIO } from "../io.ts";
 import { listLoops } from "../pages.ts";
 import { runStream } from "../stream.ts";
 
-export async function getLoops(client: SmithClient, cmd: Extract<Command, { kind: "get-loops" }>, io: CtlIO): Promise<number> {
+export async function getLoops(
+  client: SmithClient,
+  cmd: Extract<Command, { kind: "get-loops" }>,
+  io: CtlIO,
+): Promise<number> {
   if (cmd.watch) {
     // A subscription retries an unreachable server forever; one query first fails fast and
     // reports a bad token or URL the way every other command does.
@@ -24,9 +28,17 @@ export async function getLoops(client: SmithClient, cmd: Extract<Command, { kind
   return 0;
 }
 
-export async function getLoop(client: SmithClient, cmd: Extract<Command, { kind: "get-loop" }>, io: CtlIO): Promise<number> {
+export async function getLoop(
+  client: SmithClient,
+  cmd: Extract<Command, { kind: "get-loop" }>,
+  io: CtlIO,
+): Promise<number> {
   const loop = await client.loops.get.query({ id: cmd.id });
-  io.stdout(cmd.output === "json" || cmd.output === "yaml" ? formatData(loop, cmd.output) : loopTable([loop], cmd.output, io.now()));
+  io.stdout(
+    cmd.output === "json" || cmd.output === "yaml"
+      ? formatData(loop, cmd.output)
+      : loopTable([loop], cmd.output, io.now()),
+  );
   return 0;
 }
 
@@ -46,11 +58,15 @@ function watchLoops(client: SmithClient, cmd: Extract<Command, { kind: "get-loop
         },
         onData: ({ data }) => {
           if (output === "json" || output === "yaml") io.stdout(formatStreamItem(data, output));
-          else io.stdout(data.type === "put" ? loopStreamRow(data.loop, output, io.now()) : deletedLoopStreamRow(data.id, output));
+          else
+            io.stdout(
+              data.type === "put" ? loopStreamRow(data.loop, output, io.now()) : deletedLoopStreamRow(data.id, output),
+            );
         },
         onError: (err) => finish(err),
         onConnectionStateChange: (state) => {
-          if (state.state === "connecting" && state.error) io.stderr(`watch: reconnecting after: ${state.error.message}`);
+          if (state.state === "connecting" && state.error)
+            io.stderr(`watch: reconnecting after: ${state.error.message}`);
         },
       },
     ),

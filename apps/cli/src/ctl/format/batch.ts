@@ -1,13 +1,19 @@
 import { renderTable, truncate } from "./table.ts";
 
 /** A `loops.createBatch` result item, as far as the table needs it. */
-export type BatchItemResult = { index: number; ok: true; created: boolean; loop: { id: string } } | { index: number; ok: false; error: { code: string; message: string } };
+export type BatchItemResult =
+  | { index: number; ok: true; created: boolean; loop: { id: string } }
+  | { index: number; ok: false; error: { code: string; message: string } };
 
 /** One row per item, in file order: created, existing (idempotency key matched) or failed. */
 export function batchResultTable(results: readonly BatchItemResult[]): string {
   return renderTable(
     ["INDEX", "ID", "RESULT", "MESSAGE"],
-    results.map((r) => (r.ok ? [String(r.index), r.loop.id, r.created ? "created" : "exists", "-"] : [String(r.index), "-", "failed", truncate(`${r.error.code}: ${r.error.message}`, 120)])),
+    results.map((r) =>
+      r.ok
+        ? [String(r.index), r.loop.id, r.created ? "created" : "exists", "-"]
+        : [String(r.index), "-", "failed", truncate(`${r.error.code}: ${r.error.message}`, 120)],
+    ),
   );
 }
 

@@ -2,7 +2,14 @@ import { describe, expect, it } from "vitest";
 import { contextsTable, redactedContexts } from "./contexts.ts";
 
 describe("contexts", () => {
-  const file = { currentContext: "local", contexts: { prod: { url: "https://s", token: "secret" }, local: { url: "http://127.0.0.1:7070", tokenFile: "/state/admin.token" }, bare: { url: "http://b" } } };
+  const file = {
+    currentContext: "local",
+    contexts: {
+      prod: { url: "https://s", token: "secret" },
+      local: { url: "http://127.0.0.1:7070", tokenFile: "/state/admin.token" },
+      bare: { url: "http://b" },
+    },
+  };
   it("lists contexts by name, marks the current one and never shows a token", () => {
     const table = contextsTable(file);
     expect(table.split("\n").map((l) => l.split(/\s{3,}/))).toEqual([

@@ -7,7 +7,12 @@ export function contextsTable(file: ContextFile): string {
     ["CURRENT", "NAME", "SERVER", "AUTH"],
     Object.entries(file.contexts)
       .sort(([a], [b]) => a.localeCompare(b))
-      .map(([name, c]) => [name === file.currentContext ? "*" : "", name, c.url, c.token ? "token" : c.tokenFile ? `token-file ${c.tokenFile}` : "<none>"]),
+      .map(([name, c]) => [
+        name === file.currentContext ? "*" : "",
+        name,
+        c.url,
+        c.token ? "token" : c.tokenFile ? `token-file ${c.tokenFile}` : "<none>",
+      ]),
   );
 }
 
@@ -15,6 +20,8 @@ export function contextsTable(file: ContextFile): string {
 export function redactedContexts(file: ContextFile): ContextFile {
   return {
     ...(file.currentContext !== undefined ? { currentContext: file.currentContext } : {}),
-    contexts: Object.fromEntries(Object.entries(file.contexts).map(([name, c]) => [name, c.token ? { ...c, token: "REDACTED" } : c])),
+    contexts: Object.fromEntries(
+      Object.entries(file.contexts).map(([name, c]) => [name, c.token ? { ...c, token: "REDACTED" } : c]),
+    ),
   };
 }

@@ -18,10 +18,22 @@ export interface CostSummaryView {
 export function loopCostTable(c: LoopCostView): string {
   return renderTable(
     ["LOOP", "ITER", "INPUT TOKENS", "OUTPUT TOKENS", "COST", "BUDGET"],
-    [[c.loopId, String(c.iteration), String(c.cost.inputTokens), String(c.cost.outputTokens), formatUsd(c.cost.usd), c.budgetUsd !== undefined ? formatUsd(c.budgetUsd) : "-"]],
+    [
+      [
+        c.loopId,
+        String(c.iteration),
+        String(c.cost.inputTokens),
+        String(c.cost.outputTokens),
+        formatUsd(c.cost.usd),
+        c.budgetUsd !== undefined ? formatUsd(c.budgetUsd) : "-",
+      ],
+    ],
   );
 }
 
 export function costSummaryTable(c: CostSummaryView): string {
-  return renderTable(["LOOPS", "INPUT TOKENS", "OUTPUT TOKENS", "COST"], [[String(c.loops), String(c.inputTokens), String(c.outputTokens), formatUsd(c.usd)]]);
+  return renderTable(
+    ["LOOPS", "INPUT TOKENS", "OUTPUT TOKENS", "COST"],
+    [[String(c.loops), String(c.inputTokens), String(c.outputTokens), formatUsd(c.usd)]],
+  );
 }

@@ -13,7 +13,19 @@ const PRD = JSON.stringify({
 });
 
 function entry(seq: number, message: string): JournalEntry {
-  return { schemaVersion: 1, id: `e${seq}`, loopId: SAMPLE_ID, seq, ts: SAMPLE_CREATED, phase: "agent", level: "info", actor: { type: "replica", id: "r" }, message, metadata: {}, correlationId: "c" };
+  return {
+    schemaVersion: 1,
+    id: `e${seq}`,
+    loopId: SAMPLE_ID,
+    seq,
+    ts: SAMPLE_CREATED,
+    phase: "agent",
+    level: "info",
+    actor: { type: "replica", id: "r" },
+    message,
+    metadata: {},
+    correlationId: "c",
+  };
 }
 
 const handoff: Handoff = {
@@ -33,12 +45,33 @@ const handoff: Handoff = {
 
 describe("describeLoop", () => {
   const loop = sampleLoop({
-    spec: { title: "Calculator", prd: { kind: "inline", content: PRD }, agent: { provider: "command", command: "my-agent --fast" }, limits: { maxCostUsd: 5 } },
-    status: { state: "flatline", reason: "needs-human", message: "US-002 failed 3 times", attempt: 2, iteration: 9, progress: { done: 1, total: 2 } },
+    spec: {
+      title: "Calculator",
+      prd: { kind: "inline", content: PRD },
+      agent: { provider: "command", command: "my-agent --fast" },
+      limits: { maxCostUsd: 5 },
+    },
+    status: {
+      state: "flatline",
+      reason: "needs-human",
+      message: "US-002 failed 3 times",
+      attempt: 2,
+      iteration: 9,
+      progress: { done: 1, total: 2 },
+    },
     cost: { inputTokens: 100, outputTokens: 50, usd: 0.25 },
     steering: [{ id: "m1", message: "try\nharder", at: SAMPLE_CREATED, actor: "op" }],
   });
-  const text = describeLoop({ loop, journal: [entry(41, "agent exited"), entry(42, "gate failed")], journalTotal: 42, latestHandoff: handoff, overrides: [] }, NOW);
+  const text = describeLoop(
+    {
+      loop,
+      journal: [entry(41, "agent exited"), entry(42, "gate failed")],
+      journalTotal: 42,
+      latestHandoff: handoff,
+      overrides: [],
+    },
+    NOW,
+  );
 
   it("shows the spec", () => {
     expect(text).toContain(`ID:                 ${SAMPLE_ID}`);
@@ -59,7 +92,9 @@ describe("describeLoop", () => {
     expect(text).toContain("  Cost:             $0.25 (100 input tokens, 50 output tokens)");
     expect(text).toMatch(/Stories: +1\/2 done\n {2}US-001 {2}Parse input\n {2}US-002 {2}Print output/);
     expect(text).toMatch(/Steering: +1 pending\n {2}2025-01-01T12:00:00.000Z op: try\\nharder/);
-    expect(text).toMatch(/Latest Handoff: +attempt 2, 2025-01-01T12:00:00.000Z, validation partial\n {2}Done:\n {4}- US-001 parse input\n {2}Remaining:\n {4}- US-002 print output\n {2}Next Steps:\n {4}- wire the printer/);
+    expect(text).toMatch(
+      /Latest Handoff: +attempt 2, 2025-01-01T12:00:00.000Z, validation partial\n {2}Done:\n {4}- US-001 parse input\n {2}Remaining:\n {4}- US-002 print output\n {2}Next Steps:\n {4}- wire the printer/,
+    );
     expect(text).toMatch(/Journal \(last 2 of 42\):\n +41 .* agent exited\n +42 .* gate failed$/);
   });
 

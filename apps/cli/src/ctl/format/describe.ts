@@ -18,7 +18,8 @@ export function describeLoop(d: LoopDescription, now: Date): string {
   const s = loop.status;
   const spec = loop.spec;
   const out: string[] = [];
-  const field = (name: string, value: string, indent = 0) => out.push(`${" ".repeat(indent)}${(name + ":").padEnd(20 - indent)}${value}`.trimEnd());
+  const field = (name: string, value: string, indent = 0) =>
+    out.push(`${" ".repeat(indent)}${(name + ":").padEnd(20 - indent)}${value}`.trimEnd());
   const list = (items: readonly string[], indent: number) => {
     if (items.length === 0) out.push(`${" ".repeat(indent)}<none>`);
     for (const i of items) out.push(`${" ".repeat(indent)}- ${i}`);
@@ -30,15 +31,31 @@ export function describeLoop(d: LoopDescription, now: Date): string {
   field("Priority", String(loop.priority));
   field("Concurrency Key", loop.concurrencyKey);
   field("Idempotency Key", loop.idempotencyKey ?? "<none>");
-  field("Labels", Object.entries(loop.labels).map(([k, v]) => `${k}=${v}`).join(", ") || "<none>");
+  field(
+    "Labels",
+    Object.entries(loop.labels)
+      .map(([k, v]) => `${k}=${v}`)
+      .join(", ") || "<none>",
+  );
 
   out.push("Spec:");
   field("Repository", spec.repo.url, 2);
   field("Base Branch", spec.repo.baseBranch, 2);
   field("Work Branch", spec.repo.workBranch ?? `smith/${loop.id}`, 2);
-  field("PRD", spec.prd.kind === "inline" ? `inline, ${Buffer.byteLength(spec.prd.content, "utf8")} bytes, written to ${spec.prd.path}` : `${spec.prd.path} in the repository`, 2);
+  field(
+    "PRD",
+    spec.prd.kind === "inline"
+      ? `inline, ${Buffer.byteLength(spec.prd.content, "utf8")} bytes, written to ${spec.prd.path}`
+      : `${spec.prd.path} in the repository`,
+    2,
+  );
   const agent = spec.agent;
-  const agentDetails = [agent.model ? `model ${agent.model}` : "", agent.command ? `command ${JSON.stringify(agent.command)}` : "", agent.replayDir ? `replay dir ${agent.replayDir}` : "", agent.args.length ? `args ${agent.args.join(" ")}` : ""].filter(Boolean);
+  const agentDetails = [
+    agent.model ? `model ${agent.model}` : "",
+    agent.command ? `command ${JSON.stringify(agent.command)}` : "",
+    agent.replayDir ? `replay dir ${agent.replayDir}` : "",
+    agent.args.length ? `args ${agent.args.join(" ")}` : "",
+  ].filter(Boolean);
   field("Agent", agent.provider + (agentDetails.length ? ` (${agentDetails.join(", ")})` : ""), 2);
   const l = spec.limits;
   field(
@@ -64,7 +81,11 @@ export function describeLoop(d: LoopDescription, now: Date): string {
   if (s.startedAt) field("Started", s.startedAt, 2);
   field("Updated", s.updatedAt, 2);
   if (s.finishedAt) field("Finished", s.finishedAt, 2);
-  field("Cost", `${formatUsd(loop.cost.usd)} (${loop.cost.inputTokens} input tokens, ${loop.cost.outputTokens} output tokens)`, 2);
+  field(
+    "Cost",
+    `${formatUsd(loop.cost.usd)} (${loop.cost.inputTokens} input tokens, ${loop.cost.outputTokens} output tokens)`,
+    2,
+  );
 
   out.push(`Stories:            ${s.progress.done}/${s.progress.total} done`);
   for (const line of inlineStories(loop)) out.push(`  ${line}`);
@@ -95,7 +116,9 @@ export function describeLoop(d: LoopDescription, now: Date): string {
     if (h.validation.details) section("Validation", h.validation.details.split("\n"));
   }
 
-  out.push(d.journal.length ? `Journal (last ${d.journal.length} of ${d.journalTotal}):` : "Journal:            <none>");
+  out.push(
+    d.journal.length ? `Journal (last ${d.journal.length} of ${d.journalTotal}):` : "Journal:            <none>",
+  );
   for (const e of d.journal) out.push(journalLine(e));
   return out.join("\n");
 }

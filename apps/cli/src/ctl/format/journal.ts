@@ -5,8 +5,15 @@ import type { JournalEntry } from "@smith/core";
  * duration of a command, when there was one). Fixed widths, so that lines that arrive one by one
  * (`logs -f`) line up; newlines in the message are shown as `\n` to keep one entry per line.
  */
-export function journalLine(e: Pick<JournalEntry, "seq" | "ts" | "phase" | "level" | "message" | "exitCode" | "durationMs">): string {
-  const extra = [e.exitCode !== undefined ? `exit ${e.exitCode}` : "", e.durationMs !== undefined ? `${e.durationMs} ms` : ""].filter(Boolean).join(", ");
+export function journalLine(
+  e: Pick<JournalEntry, "seq" | "ts" | "phase" | "level" | "message" | "exitCode" | "durationMs">,
+): string {
+  const extra = [
+    e.exitCode !== undefined ? `exit ${e.exitCode}` : "",
+    e.durationMs !== undefined ? `${e.durationMs} ms` : "",
+  ]
+    .filter(Boolean)
+    .join(", ");
   const message = e.message.replace(/\r?\n/g, "\\n") + (extra ? ` (${extra})` : "");
   return `${String(e.seq).padStart(5)} ${e.ts} ${e.phase.padEnd(9)} ${e.level.padEnd(5)} ${message}`.trimEnd();
 }

@@ -5,7 +5,14 @@ import { SAMPLE_CREATED, SAMPLE_ID, sampleLoop } from "./testSupport.ts";
 const NOW = new Date(Date.parse(SAMPLE_CREATED) + 3 * 60_000);
 const running = sampleLoop({
   spec: { title: "Invoices: export to CSV" },
-  status: { state: "running", reason: undefined, attempt: 2, iteration: 7, progress: { done: 1, total: 3 }, executor: { kind: "local", id: "run-1" } },
+  status: {
+    state: "running",
+    reason: undefined,
+    attempt: 2,
+    iteration: 7,
+    progress: { done: 1, total: 3 },
+    executor: { kind: "local", id: "run-1" },
+  },
   cost: { inputTokens: 1200, outputTokens: 300, usd: 1.5 },
   priority: 200,
 });
@@ -14,8 +21,28 @@ describe("loop table", () => {
   it("has kubectl-style columns; TITLE/REPO falls back to the repository", () => {
     const lines = loopTable([running, sampleLoop({ id: "01jz0000000000000000000001" })], "table", NOW).split("\n");
     expect(lines[0]).toMatch(/^ID\s+TITLE\/REPO\s+STATE\s+REASON\s+PROGRESS\s+ITER\s+ATTEMPT\s+COST\s+AGE$/);
-    expect(lines[1]?.split(/\s{3,}/)).toEqual([SAMPLE_ID, "Invoices: export to CSV", "running", "-", "1/3", "7", "2", "$1.50", "3m"]);
-    expect(lines[2]?.split(/\s{3,}/)).toEqual(["01jz0000000000000000000001", "https://github.com/acme/app.git", "unresolved", "queued", "0/0", "0", "0", "$0.00", "3m"]);
+    expect(lines[1]?.split(/\s{3,}/)).toEqual([
+      SAMPLE_ID,
+      "Invoices: export to CSV",
+      "running",
+      "-",
+      "1/3",
+      "7",
+      "2",
+      "$1.50",
+      "3m",
+    ]);
+    expect(lines[2]?.split(/\s{3,}/)).toEqual([
+      "01jz0000000000000000000001",
+      "https://github.com/acme/app.git",
+      "unresolved",
+      "queued",
+      "0/0",
+      "0",
+      "0",
+      "$0.00",
+      "3m",
+    ]);
   });
 
   it("wide adds PRIORITY, KEY, AGENT, EXECUTOR", () => {

@@ -28,7 +28,12 @@ export function loopRow(loop: Loop, columns: LoopColumns, now: Date): string[] {
     formatAge(now.getTime() - Date.parse(s.createdAt)),
   ];
   if (columns === "wide") {
-    row.push(String(loop.priority), loop.concurrencyKey, loop.spec.agent.provider, s.executor ? `${s.executor.kind}/${s.executor.id}` : "-");
+    row.push(
+      String(loop.priority),
+      loop.concurrencyKey,
+      loop.spec.agent.provider,
+      s.executor ? `${s.executor.kind}/${s.executor.id}` : "-",
+    );
   }
   return row;
 }

@@ -3,11 +3,15 @@ import { formatAge, formatDuration, formatUsd, renderRow, renderTable, truncate 
 
 describe("renderTable", () => {
   it("pads every column to its widest cell, three spaces apart, without trailing spaces", () => {
-    expect(renderTable(["ID", "STATE", "AGE"], [["a", "running", "5s"], ["bbbb", "synced", "12m"]]).split("\n")).toEqual([
-      "ID     STATE     AGE",
-      "a      running   5s",
-      "bbbb   synced    12m",
-    ]);
+    expect(
+      renderTable(
+        ["ID", "STATE", "AGE"],
+        [
+          ["a", "running", "5s"],
+          ["bbbb", "synced", "12m"],
+        ],
+      ).split("\n"),
+    ).toEqual(["ID     STATE     AGE", "a      running   5s", "bbbb   synced    12m"]);
   });
 
   it("prints only the header for no rows, and tolerates short rows", () => {

@@ -17,15 +17,32 @@ export function Footer({ state }: { state: TuiState }): React.ReactElement {
     Box,
     { flexDirection: "column", height: 2 },
     h(Text, { wrap: "truncate", color: status?.level === "error" ? "red" : "green" }, status ? status.text : " "),
-    state.prompt ? h(PromptLine, { state, prompt: state.prompt }) : h(Text, { dimColor: true, wrap: "truncate" }, HINTS[state.view.kind]),
+    state.prompt
+      ? h(PromptLine, { state, prompt: state.prompt })
+      : h(Text, { dimColor: true, wrap: "truncate" }, HINTS[state.view.kind]),
   );
 }
 
 function PromptLine({ state, prompt }: { state: TuiState; prompt: Prompt }): React.ReactElement {
   if (prompt.kind === "confirm-cancel") {
     const loop = state.loops.get(prompt.loopId);
-    return h(Text, { color: "yellow", wrap: "truncate" }, `Cancel loop ${shortId(prompt.loopId)}${loop ? ` (${loopName(loop)})` : ""}? y/n`);
+    return h(
+      Text,
+      { color: "yellow", wrap: "truncate" },
+      `Cancel loop ${shortId(prompt.loopId)}${loop ? ` (${loopName(loop)})` : ""}? y/n`,
+    );
   }
-  const label = { filter: "/", "cancel-reason": "cancel reason: ", "retry-reason": "retry reason: ", steer: "steer message: " }[prompt.kind];
-  return h(Text, { wrap: "truncate-start" }, h(Text, { color: "yellow" }, label), prompt.value, h(Text, { inverse: true }, " "));
+  const label = {
+    filter: "/",
+    "cancel-reason": "cancel reason: ",
+    "retry-reason": "retry reason: ",
+    steer: "steer message: ",
+  }[prompt.kind];
+  return h(
+    Text,
+    { wrap: "truncate-start" },
+    h(Text, { color: "yellow" }, label),
+    prompt.value,
+    h(Text, { inverse: true }, " "),
+  );
 }

@@ -22,7 +22,15 @@ export function Header({ state, context, url }: HeaderProps): React.ReactElement
     h(
       Box,
       { justifyContent: "space-between" },
-      h(Text, { wrap: "truncate" }, h(Text, { bold: true, color: "magenta" }, "smith"), "  context ", h(Text, { bold: true }, context), "  api ", h(Text, { color: "cyan" }, url)),
+      h(
+        Text,
+        { wrap: "truncate" },
+        h(Text, { bold: true, color: "magenta" }, "smith"),
+        "  context ",
+        h(Text, { bold: true }, context),
+        "  api ",
+        h(Text, { color: "cyan" }, url),
+      ),
       h(ConnectionBadge, { connection: state.connection, now: state.now }),
     ),
     h(
@@ -47,7 +55,10 @@ export function connectionLabel(connection: Connection, now: number): { text: st
     case "connecting":
       return { text: `○ connecting…${connection.error ? ` (${connection.error})` : ""}`, color: "yellow" };
     case "reconnecting":
-      return { text: `◌ reconnecting… lost ${clock(connection.lostAt)} (${formatAge(now - connection.lostAt)} ago)`, color: "red" };
+      return {
+        text: `◌ reconnecting… lost ${clock(connection.lostAt)} (${formatAge(now - connection.lostAt)} ago)`,
+        color: "red",
+      };
     case "connected":
       if (connection.lostAt !== undefined && now - connection.since < RECONNECTED_NOTICE_MS) {
         return { text: `● reconnected ${clock(connection.since)} (lost ${clock(connection.lostAt)})`, color: "green" };

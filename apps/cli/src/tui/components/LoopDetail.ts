@@ -14,7 +14,11 @@ export function LoopDetail({ state, loopId }: { state: TuiState; loopId: string 
   return h(
     Box,
     { flexDirection: "column" },
-    h(Box, { flexDirection: "column", height: 8 }, loop ? h(Summary, { loop, now: state.now }) : h(Text, { color: "red" }, `loop ${loopId} was deleted`)),
+    h(
+      Box,
+      { flexDirection: "column", height: 8 },
+      loop ? h(Summary, { loop, now: state.now }) : h(Text, { color: "red" }, `loop ${loopId} was deleted`),
+    ),
     h(Journal, { state }),
   );
 }
@@ -25,7 +29,8 @@ function Field({ label, children }: { label: string; children?: React.ReactNode 
 
 function Summary({ loop, now }: { loop: Loop; now: number }): React.ReactElement {
   const s = loop.status;
-  const at = (iso: string | undefined) => (iso ? `${clock(Date.parse(iso))} (${formatAge(now - Date.parse(iso))} ago)` : "-");
+  const at = (iso: string | undefined) =>
+    iso ? `${clock(Date.parse(iso))} (${formatAge(now - Date.parse(iso))} ago)` : "-";
   const limits = loop.spec.limits;
   return h(
     Box,
@@ -51,8 +56,16 @@ function Summary({ loop, now }: { loop: Loop; now: number }): React.ReactElement
       { label: "cost" },
       `${formatCost(loop.cost.usd)}${limits.maxCostUsd ? ` of ${formatCost(limits.maxCostUsd)}` : ""}   tokens in ${loop.cost.inputTokens} / out ${loop.cost.outputTokens}   agent ${loop.spec.agent.provider}${loop.spec.agent.model ? ` ${loop.spec.agent.model}` : ""}`,
     ),
-    h(Field, { label: "times" }, `created ${at(s.createdAt)}   started ${at(s.startedAt)}   updated ${at(s.updatedAt)}`),
-    h(Field, { label: "steering" }, loop.steering.length === 0 ? "no message pending" : `${loop.steering.length} message(s) pending`),
+    h(
+      Field,
+      { label: "times" },
+      `created ${at(s.createdAt)}   started ${at(s.startedAt)}   updated ${at(s.updatedAt)}`,
+    ),
+    h(
+      Field,
+      { label: "steering" },
+      loop.steering.length === 0 ? "no message pending" : `${loop.steering.length} message(s) pending`,
+    ),
   );
 }
 
@@ -61,7 +74,10 @@ function Journal({ state }: { state: TuiState }): React.ReactElement | null {
   if (!journal) return null;
   const height = journalHeight(state);
   const win = journalWindow(journal, height);
-  const link = state.journalConnection.status === "connected" && state.journalConnection.lostAt === undefined ? undefined : connectionLabel(state.journalConnection, state.now);
+  const link =
+    state.journalConnection.status === "connected" && state.journalConnection.lostAt === undefined
+      ? undefined
+      : connectionLabel(state.journalConnection, state.now);
   const position = journal.follow ? "following" : `paused, ${win.below} newer below (f follows)`;
   return h(
     Box,
@@ -71,7 +87,11 @@ function Journal({ state }: { state: TuiState }): React.ReactElement | null {
       { wrap: "truncate" },
       h(Text, { bold: true }, "Journal "),
       h(Text, { color: journal.follow ? "green" : "yellow" }, position),
-      h(Text, { dimColor: true }, `   ${journal.entries.length} lines kept of ${journal.limit}${journal.dropped > 0 ? `, ${journal.dropped} older dropped` : ""}`),
+      h(
+        Text,
+        { dimColor: true },
+        `   ${journal.entries.length} lines kept of ${journal.limit}${journal.dropped > 0 ? `, ${journal.dropped} older dropped` : ""}`,
+      ),
       link ? h(Text, { color: link.color }, `   ${link.text}`) : "",
     ),
     h(

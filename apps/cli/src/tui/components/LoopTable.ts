@@ -1,7 +1,17 @@
 import type { Loop } from "@smith/core";
 import { Box, Text } from "ink";
 import React from "react";
-import { STATE_COLORS, fit, fitStart, formatAge, formatCost, loopName, progressBar, repoName, shortId } from "../format.ts";
+import {
+  STATE_COLORS,
+  fit,
+  fitStart,
+  formatAge,
+  formatCost,
+  loopName,
+  progressBar,
+  repoName,
+  shortId,
+} from "../format.ts";
 import { selectedRow, tableHeight, visibleLoops, type TuiState } from "../state.ts";
 
 const h = React.createElement;
@@ -41,22 +51,49 @@ export function LoopTable({ state }: { state: TuiState }): React.ReactElement {
     ].join(" ");
   const body: React.ReactElement[] = rows
     .slice(state.tableTop, state.tableTop + height)
-    .map((loop, i) => h(LoopRow, { key: loop.id, loop, selected: state.tableTop + i === selected, name, repo, now: state.now }));
+    .map((loop, i) =>
+      h(LoopRow, { key: loop.id, loop, selected: state.tableTop + i === selected, name, repo, now: state.now }),
+    );
   if (rows.length === 0) {
-    const empty = !state.loaded ? "loading loops…" : state.filter ? `no loop matches /${state.filter} (esc clears the filter)` : "no loops yet: create one with smithctl or the API";
+    const empty = !state.loaded
+      ? "loading loops…"
+      : state.filter
+        ? `no loop matches /${state.filter} (esc clears the filter)`
+        : "no loops yet: create one with smithctl or the API";
     body.push(h(Text, { key: "empty", dimColor: true }, `  ${empty}`));
   }
-  return h(Box, { flexDirection: "column", height: height + 1 }, h(Text, { bold: true, wrap: "truncate" }, heading), ...body);
+  return h(
+    Box,
+    { flexDirection: "column", height: height + 1 },
+    h(Text, { bold: true, wrap: "truncate" }, heading),
+    ...body,
+  );
 }
 
-function LoopRow({ loop, selected, name, repo, now }: { loop: Loop; selected: boolean; name: number; repo: number; now: number }): React.ReactElement {
+function LoopRow({
+  loop,
+  selected,
+  name,
+  repo,
+  now,
+}: {
+  loop: Loop;
+  selected: boolean;
+  name: number;
+  repo: number;
+  now: number;
+}): React.ReactElement {
   const s = loop.status;
   const cells = [
     h(Text, { key: "id" }, fit(shortId(loop.id), COLUMNS.id)),
     h(Text, { key: "name" }, fit(repo > 0 ? (loop.spec.title ?? "-") : loopName(loop), name)),
     ...(repo > 0 ? [h(Text, { key: "repo", dimColor: true }, fitStart(repoName(loop.spec.repo.url), repo))] : []),
     h(Text, { key: "state", color: STATE_COLORS[s.state] }, fit(s.state, COLUMNS.state)),
-    h(Text, { key: "progress", color: s.progress.total > 0 && s.progress.done === s.progress.total ? "green" : undefined }, fit(progressBar(s.progress.done, s.progress.total, PROGRESS_BAR_CELLS), COLUMNS.progress)),
+    h(
+      Text,
+      { key: "progress", color: s.progress.total > 0 && s.progress.done === s.progress.total ? "green" : undefined },
+      fit(progressBar(s.progress.done, s.progress.total, PROGRESS_BAR_CELLS), COLUMNS.progress),
+    ),
     h(Text, { key: "iter" }, fit(String(s.iteration), COLUMNS.iteration)),
     h(Text, { key: "att" }, fit(String(s.attempt), COLUMNS.attempt)),
     h(Text, { key: "cost" }, fit(formatCost(loop.cost.usd), COLUMNS.cost)),
