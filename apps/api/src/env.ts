@@ -1,4 +1,4 @@
-import { SharedEnv, envError, withSecrets } from "@smith/config";
+import { SharedEnv, envError, withSecrets } from "@smith/env";
 import { z } from "zod";
 
 const Env = z.object({

@@ -1,4 +1,4 @@
-import { SharedEnv, envError, withSecrets } from "@smith/config";
+import { SharedEnv, envError, withSecrets } from "@smith/env";
 import { homedir } from "node:os";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
