@@ -8,3 +8,4 @@ export * from "./executor.ts";
 export * from "./prd/index.ts";
 export * from "./version.ts";
 export * from "./agent.ts";
+export * from "./credentials.ts";

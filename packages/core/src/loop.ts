@@ -1,9 +1,12 @@
 import { z } from "zod";
 import { ID_PATTERN } from "./ids.ts";
+import { CredentialName, repoUrlCredentialProblem } from "./credentials.ts";
 import { LIMITS } from "./limits.ts";
 
-/** The version of every value Smith writes to etcd. An unknown version is a typed error. */
-export const SCHEMA_VERSION = 1;
+import { SCHEMA_VERSION } from "./schemaVersion.ts";
+
+// Its own module so that schemas loop.ts imports (credentials) can use it without a cycle.
+export { SCHEMA_VERSION };
 
 export const LoopId = z.string().regex(ID_PATTERN, "must be a loop id (26 lower-case base32 characters)");
 export type LoopId = z.infer<typeof LoopId>;
@@ -72,6 +75,8 @@ export const AgentSpec = z
     replayDir: z.string().max(4096).optional(),
     /** Extra CLI arguments appended to the provider's own. */
     args: z.array(z.string().max(1024)).max(64).default([]),
+    /** The provider key (an `anthropic` or `openai` credential); by default the one scoped to the repo's owner. */
+    credential: CredentialName.optional(),
   })
   .superRefine((agent, ctx) => {
     if (agent.provider === "command" && !agent.command) {
@@ -154,6 +159,8 @@ export const RepoSpec = z.object({
   baseBranch: GitRef.default("main"),
   /** Defaults to `smith/<loop id>`. */
   workBranch: GitRef.optional(),
+  /** The git credential (github-token or github-app) by name; by default the one scoped to the repo's host and owner. */
+  credential: CredentialName.optional(),
 });
 export type RepoSpec = z.infer<typeof RepoSpec>;
 
@@ -182,16 +189,22 @@ export const ConcurrencyKey = z
   .refine((k) => k !== "*", "`*` is reserved for the global limit");
 
 /** What a client sends to create a loop. */
-export const CreateLoopInput = z.object({
-  spec: LoopSpec,
-  source: LoopSource.default({ type: "direct" }),
-  priority: Priority.default(DEFAULT_PRIORITY),
-  /** Loops sharing a key share its concurrency limit. Defaults to a key derived from the repo URL. */
-  concurrencyKey: ConcurrencyKey.optional(),
-  /** Creating twice with the same key returns the first loop. */
-  idempotencyKey: z.string().min(1).max(256).optional(),
-  labels: z.record(z.string().max(63), z.string().max(256)).default({}),
-});
+export const CreateLoopInput = z
+  .object({
+    spec: LoopSpec,
+    source: LoopSource.default({ type: "direct" }),
+    priority: Priority.default(DEFAULT_PRIORITY),
+    /** Loops sharing a key share its concurrency limit. Defaults to a key derived from the repo URL. */
+    concurrencyKey: ConcurrencyKey.optional(),
+    /** Creating twice with the same key returns the first loop. */
+    idempotencyKey: z.string().min(1).max(256).optional(),
+    labels: z.record(z.string().max(63), z.string().max(256)).default({}),
+  })
+  .superRefine((input, ctx) => {
+    // Refused here rather than in RepoSpec so that loops stored before the rule still read back.
+    const problem = repoUrlCredentialProblem(input.spec.repo.url);
+    if (problem) ctx.addIssue({ code: "custom", path: ["spec", "repo", "url"], message: problem });
+  });
 export type CreateLoopInput = z.infer<typeof CreateLoopInput>;
 export type CreateLoopRequest = z.input<typeof CreateLoopInput>;
 
