@@ -2,6 +2,7 @@ import { test } from "vitest";
 import { type StartEtcdOptions, startEtcd } from "./etcd.ts";
 import { testPrefix } from "./keyPrefix.ts";
 import { tempDir } from "./tempDir.ts";
+import { GitHubServer } from "./github/server.ts";
 
 // Vitest finds a fixture's dependencies by reading the destructuring pattern of its first
 // parameter, so each fixture below names the fixtures it needs there, even when unused.
@@ -39,3 +40,13 @@ export const etcdTest = tmpDirTest
     onCleanup(() => etcd.destroy());
     return etcd;
   });
+
+/**
+ * `github`: a GitHub-compatible server of the test's own (GraphQL over GitHub's published
+ * schema, App token REST endpoints, git smart HTTP, a webhook sender), closed after the test.
+ */
+export const githubTest = tmpDirTest.extend("github", async ({ task: _task }, { onCleanup }) => {
+  const server = await GitHubServer.start();
+  onCleanup(() => server.close());
+  return server;
+});

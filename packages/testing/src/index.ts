@@ -1,2 +1,2 @@
 export * from "./standalone.ts";
-export { etcdTest, tmpDirTest } from "./fixtures.ts";
+export { etcdTest, githubTest, tmpDirTest } from "./fixtures.ts";

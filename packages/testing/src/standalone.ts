@@ -15,3 +15,4 @@ export { testPrefix } from "./keyPrefix.ts";
 export { freePort, freePorts } from "./ports.ts";
 export { type TcpProxy, type TcpProxyTarget, startTcpProxy } from "./tcpProxy.ts";
 export { type TempDir, tempDir } from "./tempDir.ts";
+export * from "./github/index.ts";
