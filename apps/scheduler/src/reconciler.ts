@@ -1,5 +1,12 @@
 import type { Logger } from "@smith/logger";
-import { isSmithError, type Executor, type Loop, type ReplicaStatus, type VersionedLoop } from "@smith/core";
+import {
+  isSmithError,
+  loopTimedOut,
+  type Executor,
+  type Loop,
+  type ReplicaStatus,
+  type VersionedLoop,
+} from "@smith/core";
 import type { SmithStore } from "@smith/store";
 
 export interface ReconcilerOptions {
@@ -113,7 +120,7 @@ export class Reconciler {
     const { store, executor } = this.o;
     const now = this.now();
     const at = now.toISOString();
-    if (loop.status.startedAt && Date.parse(loop.status.startedAt) + loop.spec.limits.timeoutMs < now.getTime()) {
+    if (loopTimedOut(loop.status, loop.spec.limits, now.getTime())) {
       if (loop.status.executor) await executor.stop(loop.status.executor);
       await store.loops.transition(loop.id, { type: "timedOut", at }, { expectedRevision: revision });
       await this.journal(loop.id, "warn", `timed out after ${loop.spec.limits.timeoutMs} ms; replica stopped`);

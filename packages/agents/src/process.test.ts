@@ -38,6 +38,27 @@ describe("runProcess", () => {
     expect(lines[0]?.at ?? Infinity).toBeLessThan(started + result.durationMs - 200);
   });
 
+  test("outputTail keeps the end of stdout and stderr together, bounded with a marker", async ({ tmpDir }) => {
+    const script = await writeNodeScript(
+      tmpDir,
+      "both",
+      `process.stdout.write("x".repeat(5000) + "\\n"); setTimeout(() => { process.stderr.write("FAIL one\\n"); setTimeout(() => { process.stdout.write("1 failed\\n"); process.exit(1); }, 50); }, 50);`,
+    );
+    const result = await runProcess({
+      command: script,
+      args: [],
+      cwd: tmpDir,
+      env: ENV,
+      timeoutMs: 10_000,
+      outputTailBytes: 1024,
+    });
+    expect(result.exitCode).toBe(1);
+    expect(result.outputTail).toMatch(/^\[… \d+ bytes truncated …\]\n/);
+    expect(result.outputTail?.endsWith("FAIL one\n1 failed\n")).toBe(true);
+    expect(Buffer.byteLength(result.outputTail ?? "")).toBeLessThanOrEqual(1024);
+    expect(result.stderrTail).toBe("FAIL one\n");
+  });
+
   test("passes exactly the given environment and writes stdin", async ({ tmpDir }) => {
     const script = await writeNodeScript(
       tmpDir,

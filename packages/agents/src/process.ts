@@ -22,6 +22,11 @@ export interface RunProcessOptions {
   maxLineBytes?: number;
   /** How much of stderr `stderrTail` keeps. Default `LIMITS.outputTailBytes`. */
   stderrTailBytes?: number;
+  /**
+   * When set, the result's `outputTail` keeps this many last bytes of stdout and stderr together,
+   * in arrival order (what a person reads in a terminal: a test runner's failure and its summary).
+   */
+  outputTailBytes?: number;
   /** Each complete stdout/stderr line, as soon as it arrives. Must not throw. */
   onLine?: (stream: "stdout" | "stderr", line: string) => void;
 }
@@ -36,12 +41,17 @@ export interface ProcessResult {
   durationMs: number;
   /** The last bytes of stderr (bounded); when the process could not start, why. */
   stderrTail: string;
+  /** With `outputTailBytes`: the last bytes of stdout and stderr together (bounded). */
+  outputTail?: string;
   /** Set when the process could not be started (ENOENT, EACCES...). */
   spawnError?: string;
 }
 
-interface ResolvedRunProcessOptions extends Required<Omit<RunProcessOptions, "stdin" | "signal" | "onLine">> {
+interface ResolvedRunProcessOptions extends Required<
+  Omit<RunProcessOptions, "stdin" | "signal" | "onLine" | "outputTailBytes">
+> {
   stdin: string | undefined;
+  outputTailBytes: number | undefined;
   signal: AbortSignal | undefined;
   onLine: (stream: "stdout" | "stderr", line: string) => void;
 }
@@ -50,6 +60,7 @@ function resolveRunProcessOptions(options: RunProcessOptions): ResolvedRunProces
   return {
     ...options,
     stdin: options.stdin,
+    outputTailBytes: options.outputTailBytes,
     signal: options.signal,
     killGraceMs: options.killGraceMs ?? 2000,
     maxLineBytes: options.maxLineBytes ?? BOUNDS.lineBytes,
@@ -84,6 +95,7 @@ export function runProcess(options: RunProcessOptions): Promise<ProcessResult> {
   }
   return new Promise((resolve) => {
     const stderr = new ByteTail(opts.stderrTailBytes);
+    const output = opts.outputTailBytes === undefined ? undefined : new ByteTail(opts.outputTailBytes);
     let timedOut = false;
     let cancelled = false;
     let exit: { code: number | null; signal: NodeJS.Signals | null } | undefined;
@@ -101,8 +113,12 @@ export function runProcess(options: RunProcessOptions): Promise<ProcessResult> {
 
     const stdoutLines = new LineSplitter(opts.maxLineBytes, (line) => opts.onLine("stdout", line));
     const stderrLines = new LineSplitter(opts.maxLineBytes, (line) => opts.onLine("stderr", line));
-    const onStdout = (chunk: Buffer): void => stdoutLines.push(chunk);
+    const onStdout = (chunk: Buffer): void => {
+      output?.push(chunk);
+      stdoutLines.push(chunk);
+    };
     const onStderr = (chunk: Buffer): void => {
+      output?.push(chunk);
       stderr.push(chunk);
       stderrLines.push(chunk);
     };
@@ -167,6 +183,7 @@ export function runProcess(options: RunProcessOptions): Promise<ProcessResult> {
         cancelled,
         durationMs: Math.round(performance.now() - started),
         stderrTail,
+        ...(output ? { outputTail: spawnError ? stderrTail : output.text() } : {}),
         ...(spawnError ? { spawnError: spawnError.message } : {}),
       });
     };

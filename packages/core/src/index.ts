@@ -9,3 +9,4 @@ export * from "./prd/index.ts";
 export * from "./version.ts";
 export * from "./agent.ts";
 export * from "./credentials.ts";
+export * from "./guards.ts";

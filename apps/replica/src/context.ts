@@ -1,0 +1,80 @@
+import type { SmithClient } from "@smith/client";
+import { LIMITS, type JournalEntryRequest, type ReasonCode } from "@smith/core";
+import type { JournalWriter } from "./journal.ts";
+
+/** Why the attempt ends without a normal finish. */
+export class Stop extends Error {
+  readonly kind: "cancelled" | "fenced";
+  constructor(kind: "cancelled" | "fenced", message: string) {
+    super(message);
+    this.kind = kind;
+  }
+}
+
+/** How an attempt ends when it ends normally: what the replica finalizes the loop with. */
+export type Outcome =
+  | { outcome: "synced"; reason: "all-stories-passed"; message: string }
+  | { outcome: "flatline"; reason: ReasonCode; message: string };
+
+export type NotePhase =
+  "workspace" | "prd" | "prompt" | "agent" | "gate" | "commit" | "push" | "guard" | "handoff" | "steer";
+
+export interface NoteExtra {
+  level?: "info" | "warn" | "error";
+  command?: string;
+  exitCode?: number;
+  durationMs?: number;
+  metadata?: Record<string, unknown>;
+}
+
+/**
+ * What every phase of an attempt shares: the API client, the journal, the stop signal (cancel,
+ * SIGTERM, fencing) and the attempt's identity. Phases take it instead of the runner so that each
+ * lives in its own file and can be read alone.
+ */
+export class AttemptContext {
+  readonly client: SmithClient;
+  readonly loopId: string;
+  readonly attempt: number;
+  readonly workDir: string;
+  readonly journal: JournalWriter;
+  readonly signal: AbortSignal;
+  private readonly stopReason: () => Stop | undefined;
+  private readonly actor: JournalEntryRequest["actor"];
+
+  constructor(options: {
+    client: SmithClient;
+    loopId: string;
+    attempt: number;
+    workDir: string;
+    journal: JournalWriter;
+    signal: AbortSignal;
+    stopReason: () => Stop | undefined;
+  }) {
+    this.client = options.client;
+    this.loopId = options.loopId;
+    this.attempt = options.attempt;
+    this.workDir = options.workDir;
+    this.journal = options.journal;
+    this.signal = options.signal;
+    this.stopReason = options.stopReason;
+    this.actor = { type: "replica", id: `attempt-${options.attempt}` };
+  }
+
+  /** One journal entry of this attempt; the message is bounded (a quarter of an entry's budget). */
+  note(phase: NotePhase, message: string, extra: NoteExtra = {}): void {
+    this.journal.write({
+      phase,
+      actor: this.actor,
+      message: message.slice(0, LIMITS.journalMessageBytes / 4),
+      ...extra,
+    });
+  }
+
+  /** Throws the reason to stop, if there is one: checked between steps. */
+  checkStop(): void {
+    const reason = this.stopReason();
+    if (reason) throw reason;
+    if (this.journal.fenced) throw new Stop("fenced", "a newer attempt owns the loop");
+  }
+}

@@ -1,0 +1,37 @@
+import type { Handoff, Prd } from "@smith/core";
+import type { AttemptContext, Outcome } from "./context.ts";
+import type { GateResult } from "./gates.ts";
+import { withRetry } from "./retry.ts";
+import type { Workspace } from "./workspace.ts";
+
+/** Writes the handoff for the next attempt (or a person), then returns the outcome to finalize with. */
+export async function finish(
+  ctx: AttemptContext,
+  ws: Workspace,
+  state: { prd: Prd; lastGates: readonly GateResult[]; decisions: readonly string[] },
+  outcome: Outcome,
+): Promise<Outcome> {
+  const { prd, lastGates: gates } = state;
+  const diffSummary = await ws.git.diffStat(ws.base).catch(() => "");
+  const sha = await ws.git.headSha().catch(() => "");
+  const failedGate = gates.find((g) => !g.passed);
+  const handoff: Omit<Handoff, "schemaVersion" | "loopId" | "attempt" | "createdAt"> = {
+    done: prd.stories.filter((s) => s.status === "done").map((s) => `${s.id}: ${s.title}`),
+    remaining: prd.stories.filter((s) => s.status !== "done").map((s) => `${s.id}: ${s.title}`),
+    decisions: state.decisions.slice(-20),
+    uncertain: failedGate ? [`${failedGate.command} failed: ${failedGate.outputTail.slice(-1000)}`] : [],
+    diffSummary,
+    validation: {
+      state: gates.length === 0 ? "not-run" : failedGate ? "failed" : "passed",
+      details: gates.map((g) => `${g.passed ? "pass" : "FAIL"} ${g.command} (${g.durationMs} ms)`).join("\n"),
+    },
+    nextSteps:
+      outcome.outcome === "synced"
+        ? ["review and merge the work branch"]
+        : prd.stories.filter((s) => s.status !== "done").map((s) => `finish ${s.id}: ${s.title}`),
+    artifactRefs: sha ? [`commit:${sha}`] : [],
+  };
+  await withRetry(() => ctx.client.replica.writeHandoff.mutate({ loopId: ctx.loopId, handoff }));
+  ctx.note("handoff", `handoff written: ${handoff.done.length} done, ${handoff.remaining.length} remaining`);
+  return outcome;
+}

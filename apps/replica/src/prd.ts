@@ -1,0 +1,73 @@
+import { parsePrd, serializePrd, storyProgress, validatePrd, type Loop, type Prd } from "@smith/core";
+import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import type { AttemptContext, Outcome } from "./context.ts";
+
+/** The PRD of this attempt and where it and the progress notes live in the workspace. */
+export interface LoadedPrd {
+  prd: Prd;
+  /** Repository-relative paths; Smith's own files, not the agent's change. */
+  prdPath: string;
+  notesPath: string;
+  /** Absolute paths in the workspace. */
+  prdFile: string;
+  notesFile: string;
+  /** The PRD's quality gates followed by the spec's. */
+  gates: string[];
+}
+
+/**
+ * Loads the PRD: the file on the work branch (it carries the done marks of earlier attempts) or,
+ * for an inline PRD not yet there, the spec's text written into the workspace. An invalid PRD ends
+ * the attempt with `prd-invalid`.
+ */
+export function loadPrd(ctx: AttemptContext, loop: Loop): LoadedPrd | Outcome {
+  const prdPath = loop.spec.prd.path;
+  const prdFile = join(ctx.workDir, prdPath);
+  if (!existsSync(prdFile)) {
+    if (loop.spec.prd.kind !== "inline")
+      return { outcome: "flatline", reason: "prd-invalid", message: `no PRD at ${prdPath} in the repository` };
+    mkdirSync(dirname(prdFile), { recursive: true });
+    writeFileSync(prdFile, loop.spec.prd.content.endsWith("\n") ? loop.spec.prd.content : loop.spec.prd.content + "\n");
+  }
+  const prdText = readFileSync(prdFile, "utf8");
+  const report = validatePrd(prdText);
+  if (!report.valid) {
+    ctx.note(
+      "prd",
+      `the PRD is not ready: ${report.errors.map((e) => `${e.code} at ${e.path}: ${e.message}`).join("; ")}`,
+      { level: "error", metadata: { report } },
+    );
+    return { outcome: "flatline", reason: "prd-invalid", message: report.errors[0]?.message ?? "invalid PRD" };
+  }
+  for (const w of report.warnings) ctx.note("prd", `${w.code} at ${w.path}: ${w.message}`, { level: "warn" });
+  const prd = parsePrd(prdText);
+  const gates = [...prd.qualityGates, ...loop.spec.qualityGates];
+  const notesPath = join(dirname(prdPath), "progress.md");
+  ctx.note(
+    "prd",
+    `${prd.format} PRD with ${prd.stories.length} stories (${storyProgress(prd).done} done); gates: ${gates.join(" && ") || "none"}`,
+  );
+  return { prd, prdPath, notesPath, prdFile, notesFile: join(ctx.workDir, notesPath), gates };
+}
+
+/** Writes the PRD back in the shape it was read in. */
+export function savePrd(loaded: LoadedPrd, prd: Prd): void {
+  writeFileSync(loaded.prdFile, serializePrd(prd));
+}
+
+/** The progress notes the next iterations (and attempts) read, one section per iteration. */
+export function readNotes(loaded: LoadedPrd): string {
+  return existsSync(loaded.notesFile) ? readFileSync(loaded.notesFile, "utf8") : "";
+}
+
+/** Appends one iteration's section to the progress notes. */
+export function appendNotes(
+  loaded: LoadedPrd,
+  entry: { at: string; storyId: string; iteration: number; attempt: number; passed: boolean; text: string },
+): void {
+  appendFileSync(
+    loaded.notesFile,
+    `\n## ${entry.at} — ${entry.storyId} (iteration ${entry.iteration}, attempt ${entry.attempt}): ${entry.passed ? "passed" : "failed"}\n${entry.text.slice(0, 2000)}\n`,
+  );
+}
