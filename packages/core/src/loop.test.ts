@@ -54,6 +54,17 @@ describe("CreateLoopInput", () => {
     expect(parsed.spec.limits).toEqual({ ...DEFAULT_LIMITS, maxAttempts: 5 });
   });
 
+  it("a github_issue source needs an owner/repo#N ref; a PRD drafted from an issue needs that source", () => {
+    const parsed = CreateLoopInput.parse(
+      request({ spec: { prd: { kind: "issue" } }, source: { type: "github_issue", ref: "acme/app#12" } }),
+    );
+    expect(parsed.spec.prd).toEqual({ kind: "issue", path: ".agents/tasks/prd.json" });
+    expect(parsed.spec.limits.maxReviewRounds).toBe(3);
+    expect(issuePaths(request({ source: { type: "github_issue", ref: "acme/app" } }))).toEqual(["source.ref"]);
+    expect(issuePaths(request({ source: { type: "github_issue" } }))).toEqual(["source.ref"]);
+    expect(issuePaths(request({ spec: { prd: { kind: "issue" } } }))).toEqual(["spec.prd.kind"]);
+  });
+
   it("defaults an inline PRD's path", () => {
     const parsed = CreateLoopInput.parse(request({ spec: { prd: { kind: "inline", content: "{}" } } }));
     expect(parsed.spec.prd).toEqual({ kind: "inline", content: "{}", path: ".agents/tasks/prd.json" });

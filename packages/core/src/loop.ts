@@ -96,6 +96,7 @@ export const DEFAULT_LIMITS = {
   agentTimeoutMs: 30 * 60 * 1000,
   maxConsecutiveFailures: 3,
   noProgressIterations: 3,
+  maxReviewRounds: 3,
 } as const;
 
 export const LoopLimits = z.object({
@@ -121,6 +122,8 @@ export const LoopLimits = z.object({
   maxConsecutiveFailures: z.number().int().min(1).max(100).default(DEFAULT_LIMITS.maxConsecutiveFailures),
   /** Iterations in a row without a diff before `flatline` with `no-progress`. */
   noProgressIterations: z.number().int().min(1).max(100).default(DEFAULT_LIMITS.noProgressIterations),
+  /** Times a synced loop reopens for pull request review feedback (changes requested, failing checks). */
+  maxReviewRounds: z.number().int().min(0).max(20).default(DEFAULT_LIMITS.maxReviewRounds),
   /** Cost budget in USD; no budget when absent. */
   maxCostUsd: z.number().positive().max(1_000_000).optional(),
 });
@@ -133,6 +136,15 @@ export const PrdSource = z.discriminatedUnion("kind", [
     content: z.string().min(1),
     /** Where the replica writes it in the workspace. */
     path: z.string().max(1024).default(".agents/tasks/prd.json"),
+  }),
+  z.object({
+    /**
+     * No PRD yet: the replica drafts one from the loop's source issue (title, body, comments) with
+     * the loop's agent, validates it and commits it at `path` on the work branch. A later attempt
+     * finds it there and goes on.
+     */
+    kind: z.literal("issue"),
+    path: z.string().min(1).max(1024).default(".agents/tasks/prd.json"),
   }),
   z.object({
     kind: z.literal("path"),
@@ -172,6 +184,13 @@ export const LoopSpec = z.object({
   /** Gates run in addition to the PRD's own `qualityGates`. */
   qualityGates: z.array(z.string().min(1).max(4096)).max(50).default([]),
   limits: LoopLimits.default(LoopLimits.parse({})),
+  /** What happens on GitHub at `synced` (GitHub remotes only; other remotes get the branch). */
+  pullRequest: z
+    .object({
+      /** Enable GitHub's auto-merge on the pull request (off by default). */
+      autoMerge: z.boolean().default(false),
+    })
+    .optional(),
 });
 export type LoopSpec = z.infer<typeof LoopSpec>;
 export type LoopSpecInput = z.input<typeof LoopSpec>;
@@ -204,6 +223,18 @@ export const CreateLoopInput = z
     // Refused here rather than in RepoSpec so that loops stored before the rule still read back.
     const problem = repoUrlCredentialProblem(input.spec.repo.url);
     if (problem) ctx.addIssue({ code: "custom", path: ["spec", "repo", "url"], message: problem });
+    if (input.source.type === "github_issue" && !GITHUB_ISSUE_REF.test(input.source.ref ?? ""))
+      ctx.addIssue({
+        code: "custom",
+        path: ["source", "ref"],
+        message: "a github_issue source needs a ref `owner/repo#N`",
+      });
+    if (input.spec.prd.kind === "issue" && input.source.type !== "github_issue")
+      ctx.addIssue({
+        code: "custom",
+        path: ["spec", "prd", "kind"],
+        message: "a PRD drafted from an issue needs a github_issue source",
+      });
   });
 export type CreateLoopInput = z.infer<typeof CreateLoopInput>;
 export type CreateLoopRequest = z.input<typeof CreateLoopInput>;
@@ -221,6 +252,17 @@ export const Progress = z.object({
   total: z.number().int().min(0),
 });
 export type Progress = z.infer<typeof Progress>;
+
+export const PullRequestRef = z.object({
+  url: z.string().url().max(2048),
+  number: z.number().int().min(1),
+  /** GitHub's node id, for mutations. */
+  id: z.string().max(256).optional(),
+});
+export type PullRequestRef = z.infer<typeof PullRequestRef>;
+
+/** `owner/repo#12`: the ref of a `github_issue` source. */
+export const GITHUB_ISSUE_REF = /^[A-Za-z0-9][A-Za-z0-9-]{0,38}\/[A-Za-z0-9._-]{1,100}#[1-9][0-9]{0,9}$/;
 
 export const LoopStatus = z.object({
   state: LoopState,
@@ -250,6 +292,10 @@ export const LoopStatus = z.object({
   /** Claim of the current attempt. */
   attemptStartedAt: z.string().datetime().optional(),
   finishedAt: z.string().datetime().optional(),
+  /** The pull request opened (or updated) for the work branch. */
+  pullRequest: PullRequestRef.optional(),
+  /** Rounds of review feedback that reopened the loop so far (against limits.maxReviewRounds). */
+  reviewRound: z.number().int().min(0).optional(),
 });
 export type LoopStatus = z.infer<typeof LoopStatus>;
 
