@@ -8,6 +8,7 @@ export default defineConfig({
       "apps/*/src/**/*.test.ts",
       "apps/*/src/**/*.test.tsx",
       "e2e/src/**/*.test.ts",
+      "scripts/image/**/*.test.ts",
     ],
     // Integration tests start real etcd servers and processes; on a 2-core machine more
     // parallel files only add contention and timeouts.
