@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { kubernetesExecutorOptions, parseEnv, replicaEnv } from "./env.ts";
+import { kubernetesExecutorOptions, parseEnv } from "./env.ts";
 
 const BASE = { SMITH_SIGNING_KEY: "k".repeat(32), SMITH_API_URL: "http://127.0.0.1:7070" };
 
@@ -19,14 +19,6 @@ describe("scheduler env", () => {
     expect(() => parseEnv({ ...BASE, SMITH_REPLICA_COMMAND: "node x.ts" })).toThrow(/JSON array/);
     expect(() => parseEnv({ SMITH_SIGNING_KEY: BASE.SMITH_SIGNING_KEY })).toThrow(/SMITH_API_URL/);
     expect(() => parseEnv({ ...BASE, SMITH_EXECUTOR: "nomad" })).toThrow(/SMITH_EXECUTOR/);
-  });
-
-  it("replicas inherit only the pass-through variables, never the signing key", () => {
-    const env = replicaEnv(
-      { PATH: "/bin", SMITH_SIGNING_KEY: "secret", ANTHROPIC_API_KEY: "a", RANDOM: "x" },
-      "http://api",
-    );
-    expect(env).toEqual({ SMITH_API_URL: "http://api", PATH: "/bin", ANTHROPIC_API_KEY: "a" });
   });
 
   describe("SMITH_EXECUTOR=kubernetes", () => {

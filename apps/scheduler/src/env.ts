@@ -10,30 +10,6 @@ export function defaultReplicaCommand(): string[] {
   return [process.execPath, resolve(fileURLToPath(import.meta.url), "../../../replica/src/main.ts")];
 }
 
-/** Variables a replica inherits from the scheduler (besides what the scheduler sets itself). */
-export const REPLICA_ENV_PASSTHROUGH = [
-  "PATH",
-  "HOME",
-  "LANG",
-  "LC_ALL",
-  "TERM",
-  "TMPDIR",
-  "TZ",
-  "SSH_AUTH_SOCK",
-  "GIT_SSH_COMMAND",
-  "SMITH_CLAUDE_BIN",
-  "SMITH_CODEX_BIN",
-  "SMITH_GATE_TIMEOUT_MS",
-  "SMITH_HEARTBEAT_MS",
-  "ANTHROPIC_API_KEY",
-  "CLAUDE_CODE_OAUTH_TOKEN",
-  "OPENAI_API_KEY",
-  "CODEX_API_KEY",
-  "ANTHROPIC_AUTH_TOKEN",
-  // Claude Code refuses --dangerously-skip-permissions as root unless IS_SANDBOX=1.
-  "IS_SANDBOX",
-];
-
 const KeyLimits = z
   .string()
   .default("")
@@ -226,15 +202,6 @@ export function parseEnv(env: NodeJS.ProcessEnv): SchedulerEnv {
     throw envError(parsed.error.issues);
   }
   return parsed.data;
-}
-
-export function replicaEnv(env: NodeJS.ProcessEnv, apiUrl: string): Record<string, string> {
-  const out: Record<string, string> = { SMITH_API_URL: apiUrl };
-  for (const name of REPLICA_ENV_PASSTHROUGH) {
-    const v = env[name];
-    if (v !== undefined) out[name] = v;
-  }
-  return out;
 }
 
 /** Scheduler variables a replica Job inherits: tuning only. Credentials come from SMITH_PROVIDER_SECRET, never through the Job spec. */

@@ -2,10 +2,10 @@
 import type { Executor } from "@smith/core";
 import { createServer, type Server } from "node:http";
 import { jsonLogger, type Logger } from "@smith/logger";
-import { LocalProcessExecutor } from "@smith/executor";
+import { LocalProcessExecutor, replicaEnv } from "@smith/executor";
 import { SmithStore } from "@smith/store";
-import { kubernetesExecutorOptions, parseEnv, replicaEnv, type SchedulerEnv } from "./env.ts";
-import { Scheduler } from "./scheduler.ts";
+import { Scheduler } from "@smith/scheduler";
+import { kubernetesExecutorOptions, parseEnv, type SchedulerEnv } from "./env.ts";
 
 /** The executor named by SMITH_EXECUTOR, and how to release it on shutdown. */
 async function buildExecutor(
@@ -81,7 +81,7 @@ async function main(): Promise<void> {
     ...(env.SMITH_RETENTION_DAYS !== undefined ? { retentionMs: env.SMITH_RETENTION_DAYS * 86_400_000 } : {}),
     log,
   });
-  await scheduler.start();
+  // Up before start(): while it waits for etcd, /healthz answers (alive) and /readyz says not ready.
   const health =
     env.SMITH_HEALTH_PORT === undefined
       ? undefined
@@ -97,8 +97,10 @@ async function main(): Promise<void> {
     store.close();
     process.exit(0);
   };
+  // Before start(): it waits for etcd as long as it takes, and a SIGTERM meanwhile must end it.
   process.on("SIGTERM", () => void stop("SIGTERM"));
   process.on("SIGINT", () => void stop("SIGINT"));
+  await scheduler.start();
 }
 
 main().catch((err: unknown) => {

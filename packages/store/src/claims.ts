@@ -9,6 +9,7 @@ import type { LockRepository } from "./locks.ts";
 import type { LoopRepository, QueueValue } from "./loops.ts";
 import type { Session } from "./session.ts";
 import { absent, exists, modIs, txn } from "./txn.ts";
+import { WatchStream } from "./watch.ts";
 
 /** The concurrency key of the global limit on running loops. */
 export const GLOBAL_SLOT_KEY = "*";
@@ -176,6 +177,14 @@ export class ClaimRepository {
     const prefix = keys.slotsPrefix(concurrencyKey);
     const res = await etcdCall(() => client.getAll().prefix(prefix).serializable(true).keys());
     return new Set(res);
+  }
+
+  /**
+   * Changes to the queue (a loop enqueued, claimed or dequeued), for claimers that wait for work
+   * instead of polling. The stream fails on a lost watch; the caller watches again.
+   */
+  watchQueue(options: { maxBuffered?: number } = {}): WatchStream {
+    return new WatchStream(this.ctx.client, { prefix: this.ctx.keys.queuePrefix(), maxBuffered: options.maxBuffered });
   }
 
   /** The claim record of a loop, if the claiming scheduler's lease is still alive. */

@@ -2,6 +2,7 @@ import type { Etcd3 } from "etcd3";
 import { ClaimRepository } from "./claims.ts";
 import type { StoreContext } from "./context.ts";
 import { createEtcdClient, etcdCall, type EtcdClientOptions } from "./etcd.ts";
+import { Leadership, type CampaignOptions } from "./election.ts";
 import { JournalRepository } from "./journal.ts";
 import { DEFAULT_PREFIX, Keyspace } from "./keys.ts";
 import { LockRepository } from "./locks.ts";
@@ -50,6 +51,11 @@ export class SmithStore {
   /** Opens this process's lease-backed session (see Session). */
   openSession(options?: SessionOptions): Promise<Session> {
     return Session.open(this.ctx, options);
+  }
+
+  /** Campaigns for the leadership of `name` (one etcd election per name, inside the prefix). */
+  campaign(name: string, options: CampaignOptions): Leadership {
+    return new Leadership(this.ctx, name, options);
   }
 
   /** True when etcd answers (for /readyz). */

@@ -1,9 +1,9 @@
 import type { Logger } from "@smith/logger";
 import { mintReplicaToken } from "@smith/auth";
 import { isSmithError, newId, type Executor, type VersionedLoop } from "@smith/core";
-import type { ClaimOptions, Session, SmithStore } from "@smith/store";
-import { WatchStream } from "@smith/store";
-import type { Campaign } from "etcd3";
+import type { ClaimOptions, Leadership, Session, SmithStore } from "@smith/store";
+import { ExponentialBackoff, handleAll, retry, type RetryPolicy } from "cockatiel";
+import { setTimeout as delay } from "node:timers/promises";
 import { Reconciler } from "./reconciler.ts";
 
 export interface SchedulerOptions {
@@ -22,6 +22,8 @@ export interface SchedulerOptions {
   retryBackoffMs?: number;
   /** Finished loops are purged this long after they finished (off when absent). */
   retentionMs?: number;
+  /** Longest wait between two tries to reach etcd (session, queue watch); default 10 s. */
+  maxReconnectDelayMs?: number;
   log: Logger;
 }
 
@@ -36,13 +38,16 @@ export class Scheduler {
   readonly id: string;
   private readonly o: SchedulerOptions;
   private stateValue: SchedulerState = "created";
+  private readonly stopping = new AbortController();
+  /** Reaching etcd again (at start, after a lost lease or watch): backoff until it answers or we stop. */
+  private readonly reconnect: RetryPolicy;
   private session: Session | undefined;
-  private queueWatch: WatchStream | undefined;
   private wake: (() => void) | undefined;
   private dirty = true;
   private claimLoop: Promise<void> | undefined;
+  private queueFollower: Promise<void> | undefined;
   private reconcileTimer: NodeJS.Timeout | undefined;
-  private campaign: Campaign | undefined;
+  private leadership: Leadership | undefined;
   private leader = false;
   private reconciling: Promise<unknown> | undefined;
   readonly reconciler: Reconciler;
@@ -58,6 +63,14 @@ export class Scheduler {
       log: options.log,
       retentionMs: options.retentionMs,
     });
+    this.reconnect = retry(handleAll, {
+      maxAttempts: Number.POSITIVE_INFINITY,
+      backoff: new ExponentialBackoff({ initialDelay: 500, maxDelay: options.maxReconnectDelayMs ?? 10_000 }),
+    });
+    this.reconnect.onRetry((r) => {
+      if ("error" in r)
+        this.o.log.warn("etcd unreachable; retrying", { id: this.id, error: r.error.message, delayMs: r.delay });
+    });
   }
 
   get state(): SchedulerState {
@@ -68,12 +81,27 @@ export class Scheduler {
     return this.leader;
   }
 
+  /**
+   * Opens the session, waiting with backoff while etcd is unreachable (a scheduler may start
+   * before etcd), then claims and campaigns. A stop() meanwhile ends the wait; start() then
+   * resolves with the scheduler stopped.
+   */
   async start(): Promise<void> {
     if (this.stateValue !== "created") throw new Error(`cannot start a scheduler that is ${this.stateValue}`);
     this.stateValue = "starting";
-    await this.openSession();
-    this.watchQueue();
+    try {
+      await this.reconnect.execute(() => this.openSession(), this.stopping.signal);
+    } catch (err) {
+      if (this.stopping.signal.aborted) return;
+      throw err;
+    }
+    if (this.stopping.signal.aborted) {
+      // stop() came while the session was being opened: it found no session to close.
+      await this.session?.close();
+      return;
+    }
     this.stateValue = "running";
+    this.queueFollower = this.followQueue();
     this.claimLoop = this.runClaimLoop();
     this.campaignForReconciler();
     this.o.log.info("scheduler started", { id: this.id, executor: this.o.executor.kind });
@@ -89,37 +117,33 @@ export class Scheduler {
       if (this.stateValue !== "running") return;
       this.o.log.warn("session lease lost; opening a new one", { id: this.id });
       // Claims of the old lease are gone; the reconciler retries their loops if no replica started.
-      void this.reopen();
+      void this.reconnect
+        .execute(() => this.openSession(), this.stopping.signal)
+        .then(() => this.poke())
+        .catch(() => undefined);
     });
     this.session = session;
   }
 
-  private async reopen(): Promise<void> {
-    for (let delay = 500; this.stateValue === "running"; delay = Math.min(delay * 2, 10_000)) {
-      try {
-        await this.openSession();
-        this.poke();
-        return;
-      } catch (err) {
-        this.o.log.warn("could not open a session", { error: err instanceof Error ? err.message : String(err) });
-        await sleep(delay);
-      }
-    }
-  }
-
-  private watchQueue(): void {
-    const stream = new WatchStream(this.o.store.client, { prefix: this.o.store.keys.queuePrefix(), maxBuffered: 1000 });
-    this.queueWatch = stream;
-    void (async () => {
-      try {
-        for await (const item of stream) {
-          if (item.type !== "delete") this.poke();
+  /** Pokes the claim loop on every queue change; a failed watch is re-established with backoff. */
+  private async followQueue(): Promise<void> {
+    await this.reconnect
+      .execute(async () => {
+        const stream = this.o.store.claims.watchQueue({ maxBuffered: 1000 });
+        const close = () => stream.close();
+        this.stopping.signal.addEventListener("abort", close, { once: true });
+        try {
+          for await (const item of stream) {
+            // A resync may have missed an enqueue; a delete frees nothing claimable.
+            if (item.type !== "delete") this.poke();
+          }
+        } finally {
+          this.stopping.signal.removeEventListener("abort", close);
         }
-      } catch {
-        // The poll interval keeps claiming going; re-establish the watch.
-        if (this.stateValue === "running") setTimeout(() => this.stateValue === "running" && this.watchQueue(), 1000);
-      }
-    })();
+        // Meanwhile the poll interval keeps claiming going.
+        if (!this.stopping.signal.aborted) throw new Error("the queue watch ended");
+      }, this.stopping.signal)
+      .catch(() => undefined);
   }
 
   /** Something may be claimable: wake the claim loop. */
@@ -153,7 +177,8 @@ export class Scheduler {
         }
       } catch (err) {
         this.o.log.error("claiming failed", { error: err instanceof Error ? err.message : String(err) });
-        await sleep(500);
+        // The next poll would retry too; this only keeps a failing etcd from being hammered.
+        await delay(500, undefined, { signal: this.stopping.signal }).catch(() => undefined);
         this.dirty = true;
       }
     }
@@ -204,13 +229,12 @@ export class Scheduler {
   }
 
   private campaignForReconciler(): void {
-    // Inside the installation's prefix: `<prefix>/election/reconciler/<lease>`.
-    const election = this.o.store.client
-      .namespace(this.o.store.keys.root + "/")
-      .election("reconciler", this.o.sessionTtlSeconds ?? 10);
-    const campaign = election.campaign(this.id);
-    this.campaign = campaign;
-    campaign.on("elected", () => {
+    const leadership = this.o.store.campaign("reconciler", {
+      candidate: this.id,
+      ttlSeconds: this.o.sessionTtlSeconds ?? 10,
+    });
+    this.leadership = leadership;
+    leadership.on("elected", () => {
       this.leader = true;
       this.o.log.info("elected reconciler", { id: this.id });
       const tick = () => {
@@ -226,11 +250,12 @@ export class Scheduler {
       };
       tick();
     });
-    campaign.on("error", (err) => {
+    leadership.on("lost", (err) => {
       this.leader = false;
       this.o.log.warn("reconciler election lost", { error: err.message });
-      if (this.stateValue === "running")
-        setTimeout(() => this.stateValue === "running" && this.campaignForReconciler(), 1000);
+      void delay(1000, undefined, { signal: this.stopping.signal })
+        .then(() => this.stateValue === "running" && this.campaignForReconciler())
+        .catch(() => undefined);
     });
   }
 
@@ -255,19 +280,16 @@ export class Scheduler {
       return;
     }
     this.stateValue = "draining";
+    this.stopping.abort();
     this.wake?.();
-    this.queueWatch?.close();
     if (this.reconcileTimer) clearTimeout(this.reconcileTimer);
+    await this.queueFollower;
     await this.claimLoop?.catch(() => undefined);
     await this.reconciling?.catch(() => undefined);
     this.leader = false;
-    await this.campaign?.resign().catch(() => undefined);
+    await this.leadership?.resign().catch(() => undefined);
     await this.session?.close();
     this.stateValue = "stopped";
     this.o.log.info("scheduler stopped", { id: this.id });
   }
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
 }
