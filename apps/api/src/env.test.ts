@@ -33,4 +33,33 @@ describe("api env", () => {
     expect(env.SMITH_SIGNING_KEY).toBe(KEY);
     expect(env.SMITH_ETCD_ENDPOINTS).toEqual(["http://a:1", "http://b:2"]);
   });
+
+  it("reads the credentials keys, refusing a bad one without repeating it", () => {
+    const primary = Buffer.alloc(32, 7).toString("base64");
+    const old = "ab".repeat(32);
+    const dir = mkdtempSync(join(tmpdir(), "smith-env-"));
+    writeFileSync(join(dir, "ckey"), primary + "\n");
+    const env = parseEnv({
+      SMITH_SIGNING_KEY: KEY,
+      SMITH_CREDENTIALS_KEY_FILE: join(dir, "ckey"),
+      SMITH_CREDENTIALS_PREVIOUS_KEYS: `${old}, ${Buffer.alloc(32, 1).toString("base64url")}`,
+    });
+    expect(env.SMITH_CREDENTIALS_KEY).toBe(primary);
+    expect(env.SMITH_CREDENTIALS_PREVIOUS_KEYS).toHaveLength(2);
+    expect(env.SMITH_GITHUB_API_URL).toBe("https://api.github.com");
+    expect(parseEnv({ SMITH_SIGNING_KEY: KEY }).SMITH_CREDENTIALS_KEY).toBeUndefined();
+
+    const short = "c2hvcnQta2V5LXNlY3JldA==";
+    let message = "";
+    try {
+      parseEnv({ SMITH_SIGNING_KEY: KEY, SMITH_CREDENTIALS_KEY: short });
+    } catch (err) {
+      message = String(err);
+    }
+    expect(message).toMatch(/SMITH_CREDENTIALS_KEY must be 32 bytes/);
+    expect(message).not.toContain(short);
+    expect(() => parseEnv({ SMITH_SIGNING_KEY: KEY, SMITH_CREDENTIALS_PREVIOUS_KEYS: old })).toThrow(
+      /needs a primary SMITH_CREDENTIALS_KEY/,
+    );
+  });
 });

@@ -1,21 +1,63 @@
 import { SharedEnv, envError, withSecrets } from "@smith/env";
+import { parseCredentialsKey } from "@smith/store";
 import { z } from "zod";
 
-const Env = z.object({
-  ...SharedEnv,
-  /** Address to bind. */
-  SMITH_API_HOST: z.string().default("127.0.0.1"),
-  /** Port to bind (0: any free port). */
-  SMITH_API_PORT: z.coerce.number().int().min(0).max(65535).default(7070),
-  /** Bootstrap admin token (>= 16 characters), stored hashed on start. Or SMITH_ADMIN_TOKEN_FILE. */
-  SMITH_ADMIN_TOKEN: z.string().min(16, "SMITH_ADMIN_TOKEN must be at least 16 characters").optional(),
-  /** Replica lock TTL in ms: a replica missing heartbeats this long is considered lost. */
-  SMITH_LOCK_TTL_MS: z.coerce.number().int().min(3000).max(600_000).default(30_000),
-});
+/** A credentials key: checked here so that a bad one stops the API at start, naming the variable (never the key). */
+function credentialsKey(name: string) {
+  return z.string().superRefine((text, ctx) => {
+    try {
+      parseCredentialsKey(text, name);
+    } catch (err) {
+      ctx.addIssue({ code: "custom", message: err instanceof Error ? err.message : `${name} is not a key` });
+    }
+  });
+}
+
+const Env = z
+  .object({
+    ...SharedEnv,
+    /** Address to bind. */
+    SMITH_API_HOST: z.string().default("127.0.0.1"),
+    /** Port to bind (0: any free port). */
+    SMITH_API_PORT: z.coerce.number().int().min(0).max(65535).default(7070),
+    /** Bootstrap admin token (>= 16 characters), stored hashed on start. Or SMITH_ADMIN_TOKEN_FILE. */
+    SMITH_ADMIN_TOKEN: z.string().min(16, "SMITH_ADMIN_TOKEN must be at least 16 characters").optional(),
+    /** Replica lock TTL in ms: a replica missing heartbeats this long is considered lost. */
+    SMITH_LOCK_TTL_MS: z.coerce.number().int().min(3000).max(600_000).default(30_000),
+    /**
+     * Seals credential values in etcd (AES-256-GCM): 32 bytes as base64 or 64 hex digits. Or
+     * SMITH_CREDENTIALS_KEY_FILE. Without it the credentials API refuses to store or hand out values.
+     */
+    SMITH_CREDENTIALS_KEY: credentialsKey("SMITH_CREDENTIALS_KEY").optional(),
+    /**
+     * Earlier credentials keys, comma- or newline-separated, still opening values sealed before a
+     * rotation until `smithctl credentials reseal` has re-sealed them. Or SMITH_CREDENTIALS_PREVIOUS_KEYS_FILE.
+     */
+    SMITH_CREDENTIALS_PREVIOUS_KEYS: z
+      .string()
+      .default("")
+      .transform((s) => s.split(/[\s,]+/).filter(Boolean))
+      .pipe(z.array(credentialsKey("SMITH_CREDENTIALS_PREVIOUS_KEYS")).max(16)),
+    /** GitHub's REST base URL, for minting App installation tokens (GitHub Enterprise: https://HOST/api/v3). */
+    SMITH_GITHUB_API_URL: z.string().url("SMITH_GITHUB_API_URL must be a URL").default("https://api.github.com"),
+  })
+  .superRefine((env, ctx) => {
+    if (env.SMITH_CREDENTIALS_PREVIOUS_KEYS.length > 0 && !env.SMITH_CREDENTIALS_KEY)
+      ctx.addIssue({
+        code: "custom",
+        path: ["SMITH_CREDENTIALS_KEY"],
+        message: "SMITH_CREDENTIALS_PREVIOUS_KEYS needs a primary SMITH_CREDENTIALS_KEY",
+      });
+  });
 export type ApiEnv = z.infer<typeof Env>;
 
 export function parseEnv(env: NodeJS.ProcessEnv): ApiEnv {
-  const input = withSecrets(env, ["SMITH_SIGNING_KEY", "SMITH_ADMIN_TOKEN"]);
+  const input = withSecrets(env, [
+    "SMITH_SIGNING_KEY",
+    "SMITH_ADMIN_TOKEN",
+    "SMITH_CREDENTIALS_KEY",
+    "SMITH_CREDENTIALS_PREVIOUS_KEYS",
+  ]);
   const parsed = Env.safeParse(input);
   if (!parsed.success) throw envError(parsed.error.issues);
   return parsed.data;

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { ApiServer, jsonLogger } from "@smith/api";
-import { SmithStore } from "@smith/store";
+import { CredentialKeyring, SmithStore } from "@smith/store";
 import { parseEnv } from "./env.ts";
 
 /** The API process: parse env, build the store and server, start, and stop in order on a signal. */
@@ -14,9 +14,15 @@ async function main(): Promise<void> {
     adminToken: env.SMITH_ADMIN_TOKEN,
     lockTtlMs: env.SMITH_LOCK_TTL_MS,
     logger: log,
+    credentialsKeyring: env.SMITH_CREDENTIALS_KEY
+      ? CredentialKeyring.fromText(env.SMITH_CREDENTIALS_KEY, env.SMITH_CREDENTIALS_PREVIOUS_KEYS)
+      : undefined,
+    githubApiUrl: env.SMITH_GITHUB_API_URL,
   });
   const { url } = await server.start({ port: env.SMITH_API_PORT, host: env.SMITH_API_HOST });
   log.info("listening", { url, etcd: env.SMITH_ETCD_ENDPOINTS, prefix: env.SMITH_ETCD_PREFIX });
+  if (!env.SMITH_CREDENTIALS_KEY)
+    log.warn("no SMITH_CREDENTIALS_KEY: credentials cannot be stored, and loops that need one will fail");
   if (!env.SMITH_ADMIN_TOKEN) log.warn("no SMITH_ADMIN_TOKEN: only tokens already stored in etcd can call the API");
 
   let stopping = false;

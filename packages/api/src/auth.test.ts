@@ -38,6 +38,8 @@ interface World {
   otherLoopId: string;
   /** A viewer token nobody uses, for tokens.revoke. */
   tokenId: string;
+  /** A live credential (anthropic, no default scope), for credentials.rotate and revoke. */
+  credential: string;
 }
 
 /**
@@ -70,7 +72,12 @@ async function buildWorld(api: TestApi, otherLoopId: string): Promise<World> {
     createdAt: new Date().toISOString(),
     createdBy: "auth.test",
   });
-  return { loopId: loop.id, otherLoopId, tokenId };
+  const credential = `spare-${tokenId}`;
+  await api.server.services.credentials.create(
+    { name: credential, type: "anthropic", value: "sk-ant-spare", scope: { default: false } },
+    "auth.test",
+  );
+  return { loopId: loop.id, otherLoopId, tokenId, credential };
 }
 
 /** What must not move when a call is refused: the loop's revision and its journal head. */
@@ -340,6 +347,34 @@ const ROWS: Record<string, Row> = {
     type: "mutation",
     call: (c, w) => c.replica.ackSteering.mutate({ loopId: w.loopId, ids: ["nothing"] }),
   },
+  "replica.credentials": {
+    access: "replica",
+    type: "mutation",
+    call: async (c, w) => expect(await c.replica.credentials.mutate({ loopId: w.loopId })).toEqual({}),
+  },
+  "credentials.create": {
+    access: "admin",
+    type: "mutation",
+    call: (c) =>
+      c.credentials.create.mutate({
+        name: `made-${newId()}`,
+        type: "openai",
+        value: "sk-made",
+        scope: { default: false },
+      }),
+  },
+  "credentials.rotate": {
+    access: "admin",
+    type: "mutation",
+    call: (c, w) => c.credentials.rotate.mutate({ name: w.credential, value: "sk-rotated" }),
+  },
+  "credentials.revoke": {
+    access: "admin",
+    type: "mutation",
+    call: async (c, w) => expect((await c.credentials.revoke.mutate({ name: w.credential })).revokedAt).toBeDefined(),
+  },
+  "credentials.list": { access: "admin", type: "query", call: (c) => c.credentials.list.query() },
+  "credentials.reseal": { access: "admin", type: "mutation", call: (c) => c.credentials.reseal.mutate() },
   "tokens.create": {
     access: "admin",
     type: "mutation",
@@ -583,7 +618,7 @@ describe("replica tokens", () => {
 
       const stale = api.client(api.replicaToken(loop.id, 1));
       // The replica rows read only the world's loopId.
-      const world: World = { loopId: loop.id, otherLoopId: loop.id, tokenId: "" };
+      const world: World = { loopId: loop.id, otherLoopId: loop.id, tokenId: "", credential: "" };
       const replicaPaths = PROCEDURES.map(([path]) => path).filter((path) => path.startsWith("replica."));
       expect(replicaPaths.length).toBeGreaterThan(0);
       for (const path of replicaPaths) {

@@ -1,3 +1,4 @@
+import { credentialsRouter } from "./routers/credentials.ts";
 import { healthRouter } from "./routers/health.ts";
 import { journalRouter } from "./routers/journal.ts";
 import { loopsRouter } from "./routers/loops.ts";
@@ -17,6 +18,7 @@ export const appRouter = router({
   prd: prdRouter,
   replica: replicaRouter,
   tokens: tokensRouter,
+  credentials: credentialsRouter,
   health: healthRouter,
 });
 

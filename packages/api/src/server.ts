@@ -7,11 +7,12 @@ import { Authenticator } from "./authenticator.ts";
 import { createContext } from "./context.ts";
 import { jsonLogger, type Logger } from "@smith/logger";
 import { ApiMetrics } from "./metrics.ts";
+import { CredentialOperations } from "./operations/credentials.ts";
 import { LoopOperations } from "./operations/loops.ts";
 import { ReplicaOperations } from "./operations/replica.ts";
 import { appRouter } from "./root.ts";
 import type { ApiServices } from "./services.ts";
-import { DEFAULT_MAX_BUFFERED } from "@smith/store";
+import { DEFAULT_MAX_BUFFERED, type CredentialKeyring } from "@smith/store";
 
 export interface ApiServerOptions {
   store: SmithStore;
@@ -28,6 +29,10 @@ export interface ApiServerOptions {
   /** Events a subscription may buffer before its subscriber must resume (default 10,000). */
   subscriptionBuffer?: number;
   logger?: Logger;
+  /** Seals credential values at rest (SMITH_CREDENTIALS_KEY); without it credentials cannot be stored or used. */
+  credentialsKeyring?: CredentialKeyring;
+  /** GitHub's REST base URL for minting App installation tokens (default https://api.github.com). */
+  githubApiUrl?: string;
   /** Node's default process metrics in /metrics (default true; tests turn them off). */
   defaultMetrics?: boolean;
 }
@@ -52,12 +57,17 @@ export class ApiServer {
       signingKey: options.signingKey,
       cacheMs: options.authCacheMs,
     });
+    const credentials = new CredentialOperations(options.store, {
+      keyring: options.credentialsKeyring,
+      githubApiUrl: options.githubApiUrl,
+    });
     this.services = {
       store: options.store,
       auth,
       audit: new AuditRecorder(options.store, log),
-      loops: new LoopOperations(options.store),
-      replica: new ReplicaOperations(options.store, { lockTtlMs: options.lockTtlMs }),
+      loops: new LoopOperations(options.store, credentials),
+      replica: new ReplicaOperations(options.store, { lockTtlMs: options.lockTtlMs, credentials }),
+      credentials,
       metrics: new ApiMetrics(options.store, { defaultMetrics: options.defaultMetrics }),
       log,
       subscriptionBuffer: options.subscriptionBuffer ?? DEFAULT_MAX_BUFFERED,

@@ -3,6 +3,7 @@ import type { AuditRecorder } from "./audit.ts";
 import type { Authenticator } from "./authenticator.ts";
 import type { Logger } from "@smith/logger";
 import type { ApiMetrics } from "./metrics.ts";
+import type { CredentialOperations } from "./operations/credentials.ts";
 import type { LoopOperations } from "./operations/loops.ts";
 import type { ReplicaOperations } from "./operations/replica.ts";
 
@@ -13,6 +14,7 @@ export interface ApiServices {
   audit: AuditRecorder;
   loops: LoopOperations;
   replica: ReplicaOperations;
+  credentials: CredentialOperations;
   metrics: ApiMetrics;
   log: Logger;
   /** Events a subscription may buffer before the subscriber is told to resume (bounded memory). */

@@ -2,7 +2,8 @@
 import { mintReplicaToken } from "@smith/auth";
 import { createSmithClient, type SmithClient } from "@smith/client";
 import type { CreateLoopRequest } from "@smith/core";
-import { SmithStore } from "@smith/store";
+import { CredentialKeyring, SmithStore } from "@smith/store";
+import { randomBytes } from "node:crypto";
 import { silentLogger } from "@smith/logger";
 import { ApiServer, type ApiServerOptions } from "./server.ts";
 
@@ -60,6 +61,7 @@ export async function startTestApi(
     adminToken: ADMIN_TOKEN,
     logger: silentLogger,
     defaultMetrics: false,
+    credentialsKeyring: new CredentialKeyring(randomBytes(32)),
     ...options,
   });
   const { url } = await server.start();

@@ -21,3 +21,11 @@ export { WatchStream, DEFAULT_MAX_BUFFERED, type WatchItem, type WatchOptions } 
 export { TokenRepository, TokenRecord, TokenRole } from "./tokens.ts";
 export type { Compare } from "./txn.ts";
 export { batchReady } from "./batch.ts";
+export { CredentialRepository, CredentialRecord, defaultSlot } from "./credentials.ts";
+export {
+  CredentialKeyring,
+  SealedValue,
+  credentialsKeyId,
+  generateCredentialsKey,
+  parseCredentialsKey,
+} from "./credentialKeys.ts";

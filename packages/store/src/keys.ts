@@ -135,6 +135,25 @@ export class Keyspace {
   token(id: string): string {
     return this.k("tokens", id);
   }
+
+  /** `credentials/<name>`: metadata and the value sealed with the API's credentials key. */
+  credentialsPrefix(): string {
+    return this.k("credentials", "");
+  }
+  credential(name: string): string {
+    return this.k("credentials", encodeKeyPart(name));
+  }
+  /** The default credential for one use and scope: at most one, enforced by this key's existence. */
+  credentialDefault(use: string, host: string, owner: string): string {
+    return this.k("credential-defaults", use, encodeKeyPart(host), encodeKeyPart(owner));
+  }
+  /** Last use, kept apart from the record so that a use never conflicts with a rotation. */
+  credentialUsedPrefix(): string {
+    return this.k("credential-used", "");
+  }
+  credentialUsed(name: string): string {
+    return this.k("credential-used", encodeKeyPart(name));
+  }
 }
 
 /** Makes an arbitrary string safe as one key segment (no `/`). */

@@ -10,6 +10,7 @@ import { LoopRepository } from "./loops.ts";
 import { AuditRepository, HandoffRepository, OverrideRepository } from "./records.ts";
 import { Session, type SessionOptions } from "./session.ts";
 import { TokenRepository } from "./tokens.ts";
+import { CredentialRepository } from "./credentials.ts";
 
 export interface StoreOptions extends EtcdClientOptions {
   /** Key prefix (default `/smith/v1`). */
@@ -30,6 +31,7 @@ export class SmithStore {
   readonly overrides: OverrideRepository;
   readonly audit: AuditRepository;
   readonly tokens: TokenRepository;
+  readonly credentials: CredentialRepository;
   private readonly ctx: StoreContext;
   private readonly ownsClient: boolean;
 
@@ -46,6 +48,7 @@ export class SmithStore {
     this.overrides = new OverrideRepository(this.ctx, this.loops);
     this.audit = new AuditRepository(this.ctx);
     this.tokens = new TokenRepository(this.ctx);
+    this.credentials = new CredentialRepository(this.ctx);
   }
 
   /** Opens this process's lease-backed session (see Session). */

@@ -14,6 +14,7 @@ import {
   type VersionedLoop,
 } from "@smith/core";
 import type { CreateBatchItemResult, CreateLoopResult, SmithStore } from "@smith/store";
+import type { CredentialOperations } from "./credentials.ts";
 
 /** Steering messages waiting for a replica, at most. */
 export const MAX_PENDING_STEERING = 20;
@@ -31,9 +32,11 @@ export function actorOf(principal: Principal): Actor {
  */
 export class LoopOperations {
   private readonly store: SmithStore;
+  private readonly credentials: CredentialOperations | undefined;
 
-  constructor(store: SmithStore) {
+  constructor(store: SmithStore, credentials?: CredentialOperations) {
     this.store = store;
+    this.credentials = credentials;
   }
 
   /** Refuses an inline PRD that is not ready (the report's diagnostics become the error's issues). */
@@ -56,6 +59,7 @@ export class LoopOperations {
 
   async create(request: CreateLoopRequest, principal: Principal, correlationId: string): Promise<CreateLoopResult> {
     this.checkPrd(request);
+    await this.credentials?.checkReferences(request);
     const result = await this.store.loops.create(request);
     if (result.created)
       await this.journal(
@@ -75,6 +79,7 @@ export class LoopOperations {
   ): Promise<CreateBatchItemResult[]> {
     if (requests.length > LIMITS.batchLoops) throw tooLarge("items", LIMITS.batchLoops, requests.length, "loops");
     requests.forEach((r, i) => this.checkPrd(r, `items[${i}].spec.prd.content`));
+    for (const [i, r] of requests.entries()) await this.credentials?.checkReferences(r, `items[${i}].`);
     const results = await this.store.loops.createBatch(requests);
     for (const r of results) {
       if (r.ok && r.created)

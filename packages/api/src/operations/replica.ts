@@ -8,13 +8,17 @@ import {
   type LoopCost,
   type Progress,
   type ReasonCode,
+  type ResolvedCredentials,
 } from "@smith/core";
 import type { SmithStore } from "@smith/store";
 import type { z } from "zod";
+import type { CredentialOperations } from "./credentials.ts";
 
 export interface ReplicaOperationsOptions {
   /** The lock expires this long after the last heartbeat (default 30 s). */
   lockTtlMs?: number;
+  /** Resolves the credentials a loop needs (none without it). */
+  credentials?: CredentialOperations;
 }
 
 /**
@@ -25,10 +29,12 @@ export interface ReplicaOperationsOptions {
 export class ReplicaOperations {
   private readonly store: SmithStore;
   readonly lockTtlMs: number;
+  private readonly credentialOps: CredentialOperations | undefined;
 
   constructor(store: SmithStore, options: ReplicaOperationsOptions = {}) {
     this.store = store;
     this.lockTtlMs = options.lockTtlMs ?? 30_000;
+    this.credentialOps = options.credentials;
   }
 
   private async current(loopId: string, attempt: number): Promise<Loop> {
@@ -161,6 +167,20 @@ export class ReplicaOperations {
       at: new Date().toISOString(),
     });
     return result.loop;
+  }
+
+  /**
+   * The loop's credentials, for the current attempt of a running loop only: a stale attempt's
+   * token (a replica that lost its lock) gets nothing.
+   */
+  async credentials(loopId: string, attempt: number): Promise<ResolvedCredentials> {
+    const loop = await this.current(loopId, attempt);
+    if (loop.status.state !== "running")
+      throw new SmithError("invalid_transition", `loop ${loopId} is ${loop.status.state}: no credentials`, {
+        field: "loopId",
+      });
+    if (!this.credentialOps) return {};
+    return this.credentialOps.resolveForLoop(loop);
   }
 
   /** Removes steering messages the replica has put into a prompt. */

@@ -67,6 +67,15 @@ export const replicaRouter = router({
       ),
     ),
 
+  /**
+   * The credentials this loop needs, for this attempt only: the git token (a GitHub App's is
+   * minted now, scoped to the repository) and the agent's provider key. The replica hands them to
+   * git through its askpass file and to the agent's environment, and nowhere else.
+   */
+  credentials: replicaProcedure
+    .input(Loop)
+    .mutation(({ ctx, input }) => ctx.services.replica.credentials(input.loopId, ctx.replica.attempt)),
+
   /** Steering messages the replica has put into a prompt. */
   ackSteering: replicaProcedure
     .input(Loop.extend({ ids: z.array(z.string().max(64)).min(1).max(100) }))
