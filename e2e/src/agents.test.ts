@@ -19,7 +19,7 @@ function claudeLoop(remote: string, prdPath: string, limits: Record<string, numb
 }
 
 describe("end to end with scripted Claude Code fakes", () => {
-  test("claims success but the gates fail: the story stays open and the loop flatlines needs-human after N", async ({
+  test("claims success but the gates fail: the story stays open and the loop waits for a person (needs-human) after N", async ({
     stack,
     tmpDir,
   }) => {
@@ -27,9 +27,9 @@ describe("end to end with scripted Claude Code fakes", () => {
     const bin = writeFakeAgent(tmpDir, "claude", claudeFake(CLAIMS_ONLY));
     stack.startScheduler({ SMITH_CLAUDE_BIN: bin });
     const created = await stack.create(claudeLoop(d.remoteUrl, d.prdPath, { maxConsecutiveFailures: 2 }));
-    const loop = await stack.waitFor(created.id, ["synced", "flatline", "cancelled"], 60_000);
+    const loop = await stack.waitFor(created.id, ["synced", "flatline", "waiting", "cancelled"], 60_000);
     expect(loop.status).toMatchObject({
-      state: "flatline",
+      state: "waiting",
       reason: "needs-human",
       iteration: 2,
       progress: { done: 0, total: 2 },
@@ -53,8 +53,8 @@ describe("end to end with scripted Claude Code fakes", () => {
     const created = await stack.create(
       claudeLoop(d.remoteUrl, d.prdPath, { agentTimeoutMs: 2000, maxConsecutiveFailures: 1 }),
     );
-    const loop = await stack.waitFor(created.id, ["synced", "flatline", "cancelled"], 60_000);
-    expect(loop.status).toMatchObject({ state: "flatline", reason: "needs-human" });
+    const loop = await stack.waitFor(created.id, ["synced", "flatline", "waiting", "cancelled"], 60_000);
+    expect(loop.status).toMatchObject({ state: "waiting", reason: "needs-human" });
     const journal = await stack.journal(loop.id);
     expect(journal.some((e) => e.phase === "agent" && /timed out/.test(e.message))).toBe(true);
     const pids = readFileSync(pidFile, "utf8").split(" ").map(Number);

@@ -59,7 +59,7 @@ describe("crash recovery", () => {
       data: { code: "CONFLICT" },
     });
     await expect(
-      stale.replica.finalize.mutate({ loopId: loop.id, outcome: "flatline", reason: "needs-human" }),
+      stale.replica.finalize.mutate({ loopId: loop.id, outcome: "flatline", reason: "no-progress" }),
     ).rejects.toMatchObject({ data: { code: "CONFLICT" } });
     expect((await stack.store.journal.head(loop.id)).seq).toBe(head);
   });

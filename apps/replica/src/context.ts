@@ -14,7 +14,7 @@ export class Stop extends Error {
 /** How an attempt ends when it ends normally: what the replica finalizes the loop with. */
 export type Outcome =
   | { outcome: "synced"; reason: "all-stories-passed"; message: string }
-  | { outcome: "flatline"; reason: ReasonCode; message: string };
+  | { outcome: "flatline" | "waiting"; reason: ReasonCode; message: string; question?: string; resumeAt?: string };
 
 export type NotePhase =
   "workspace" | "prd" | "prompt" | "agent" | "gate" | "commit" | "push" | "guard" | "handoff" | "steer";

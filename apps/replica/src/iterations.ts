@@ -1,6 +1,7 @@
 import {
   guardAfterIteration,
   guardBeforeIteration,
+  isWaitingReason,
   markStory,
   nextReadyStory,
   NO_STREAKS,
@@ -55,7 +56,7 @@ export async function runIterations(ctx: AttemptContext, input: IterationsInput)
     }
     if (!story) {
       return end({
-        outcome: "flatline",
+        outcome: "waiting",
         reason: "needs-human",
         message: "no story is ready: the remaining ones depend on stories that are not done",
       });
@@ -117,6 +118,6 @@ export async function runIterations(ctx: AttemptContext, input: IterationsInput)
     };
     await withRetry(() => ctx.client.replica.recordIteration.mutate(iterationDone), { signal: ctx.signal });
     const after = guardAfterIteration(limits, streaks, { storyId: story.id, passed, failure });
-    if (after) return end({ outcome: "flatline", ...after });
+    if (after) return end({ outcome: isWaitingReason(after.reason) ? "waiting" : "flatline", ...after });
   }
 }

@@ -26,7 +26,7 @@ export function loadPrd(ctx: AttemptContext, loop: Loop): LoadedPrd | Outcome {
   const prdFile = join(ctx.workDir, prdPath);
   if (!existsSync(prdFile)) {
     if (loop.spec.prd.kind !== "inline")
-      return { outcome: "flatline", reason: "prd-invalid", message: `no PRD at ${prdPath} in the repository` };
+      return { outcome: "waiting", reason: "prd-invalid", message: `no PRD at ${prdPath} in the repository` };
     mkdirSync(dirname(prdFile), { recursive: true });
     writeFileSync(prdFile, loop.spec.prd.content.endsWith("\n") ? loop.spec.prd.content : loop.spec.prd.content + "\n");
   }
@@ -38,7 +38,7 @@ export function loadPrd(ctx: AttemptContext, loop: Loop): LoadedPrd | Outcome {
       `the PRD is not ready: ${report.errors.map((e) => `${e.code} at ${e.path}: ${e.message}`).join("; ")}`,
       { level: "error", metadata: { report } },
     );
-    return { outcome: "flatline", reason: "prd-invalid", message: report.errors[0]?.message ?? "invalid PRD" };
+    return { outcome: "waiting", reason: "prd-invalid", message: report.errors[0]?.message ?? "invalid PRD" };
   }
   for (const w of report.warnings) ctx.note("prd", `${w.code} at ${w.path}: ${w.message}`, { level: "warn" });
   const prd = parsePrd(prdText);

@@ -77,6 +77,9 @@ export class ReplicaRunner {
           outcome: outcome.outcome,
           reason: outcome.reason,
           message: outcome.message.slice(0, 4000),
+          ...(outcome.outcome === "synced"
+            ? {}
+            : { question: outcome.question?.slice(0, 4000), resumeAt: outcome.resumeAt }),
         }),
       );
       this.log(`finalized: ${outcome.outcome} (${outcome.reason})`);

@@ -10,3 +10,4 @@ export * from "./version.ts";
 export * from "./agent.ts";
 export * from "./credentials.ts";
 export * from "./guards.ts";
+export * from "./waiting.ts";

@@ -38,6 +38,20 @@ function statusFor(state: LoopState): Loop["status"] {
         startedAt: T0,
         attemptStartedAt: T0,
       };
+    case "waiting":
+      // Parked for a quota whose reset time has passed: both ways out of waiting apply to it.
+      return {
+        ...base,
+        state,
+        reason: "quota",
+        message: "usage limit reached",
+        attempt: 1,
+        iteration: 2,
+        progress: { done: 1, total: 4 },
+        startedAt: T0,
+        waitingSince: T0,
+        resumeAt: T0,
+      };
     case "synced":
       return {
         ...base,
@@ -124,6 +138,10 @@ function eventFor(type: LoopEventType, loop: Loop): LoopEvent {
       return { type, attempt, backoffMs: 30_000, at: AT };
     case "timedOut":
       return { type, at: AT };
+    case "answered":
+      return { type, answer: "use the v2 endpoint", actor: "alice", id: "answer-1", at: AT };
+    case "resumed":
+      return { type, at: AT };
     case "cancelRequested":
       return { type, reason: "superseded by #13", at: AT };
     case "retryRequested":
@@ -153,7 +171,7 @@ interface Expected {
 
 /**
  * The lifecycle written out pair by pair, independently of TRANSITIONS: every one of the
- * 5 x 9 (state, event) pairs is either listed here with its outcome or is invalid_transition.
+ * 6 x 11 (state, event) pairs is either listed here with its outcome or is invalid_transition.
  */
 const ACCEPTED: Partial<Record<`${LoopState}:${LoopEventType}`, Expected>> = {
   "unresolved:claimed": {
@@ -195,6 +213,31 @@ const ACCEPTED: Partial<Record<`${LoopState}:${LoopEventType}`, Expected>> = {
     reason: "operator-override",
     status: { attemptBase: 1, iterationBase: 2, executor: undefined, claimedBy: undefined },
   },
+  "waiting:timedOut": {
+    state: "flatline",
+    reason: "abandoned",
+    status: { finishedAt: AT, waitingSince: undefined, resumeAt: undefined },
+  },
+  "waiting:answered": {
+    state: "unresolved",
+    reason: "answered",
+    status: { attemptBase: 1, iterationBase: 0, startedAt: undefined, waitingSince: undefined, resumeAt: undefined },
+  },
+  "waiting:resumed": {
+    state: "unresolved",
+    reason: "quota-reset",
+    status: { attemptBase: 1, startedAt: undefined, waitingSince: undefined, resumeAt: undefined },
+  },
+  "waiting:cancelRequested": {
+    state: "cancelled",
+    reason: "operator-cancelled",
+    status: { finishedAt: AT, waitingSince: undefined },
+  },
+  "waiting:forceState": {
+    state: "unresolved",
+    reason: "operator-override",
+    status: { attemptBase: 1, iterationBase: 2, waitingSince: undefined, resumeAt: undefined },
+  },
   "flatline:cancelRequested": { state: "cancelled", reason: "operator-cancelled", status: { finishedAt: AT } },
   "flatline:retryRequested": {
     state: "unresolved",
@@ -211,10 +254,10 @@ const ACCEPTED: Partial<Record<`${LoopState}:${LoopEventType}`, Expected>> = {
 const PAIRS = LOOP_STATES.flatMap((state) => LOOP_EVENT_TYPES.map((event) => ({ state, event })));
 
 describe("transition: every (state, event) pair", () => {
-  it("covers 5 states x 9 event types", () => {
-    expect(LOOP_STATES).toHaveLength(5);
-    expect(LOOP_EVENT_TYPES).toHaveLength(9);
-    expect(PAIRS).toHaveLength(45);
+  it("covers 6 states x 11 event types", () => {
+    expect(LOOP_STATES).toHaveLength(6);
+    expect(LOOP_EVENT_TYPES).toHaveLength(11);
+    expect(PAIRS).toHaveLength(66);
   });
 
   it("TRANSITIONS accepts exactly the pairs the lifecycle diagram describes", () => {
@@ -434,12 +477,20 @@ describe("finalized", () => {
   // Written out here on purpose (not imported): the test pins the vocabulary.
   const flatlineReasons: ReasonCode[] = [
     "max-iterations-reached",
-    "needs-human",
     "no-progress",
     "replica-lost",
     "budget-exceeded",
     "timed-out",
+    "abandoned",
+  ];
+  const waitingReasons: ReasonCode[] = [
+    "needs-human",
     "prd-invalid",
+    "no-gates",
+    "baseline-failing",
+    "question",
+    "review-repeating",
+    "quota",
   ];
 
   it.each(REASON_CODES.map((reason) => ({ reason })))("synced with $reason", ({ reason }) => {
@@ -464,6 +515,138 @@ describe("finalized", () => {
       expect(expectOk(result).status).toMatchObject({ state: "flatline", reason, message: "why", finishedAt: AT });
     } else {
       expectError(result, "invalid_argument");
+    }
+  });
+
+  it.each(REASON_CODES.map((reason) => ({ reason })))("waiting with $reason", ({ reason }) => {
+    const result = transition(running, {
+      type: "finalized",
+      attempt: 1,
+      outcome: "waiting",
+      reason,
+      message: "why",
+      question: "which endpoint?",
+      at: AT,
+    });
+    if (waitingReasons.includes(reason)) {
+      const next = expectOk(result).status;
+      expect(next).toMatchObject({ state: "waiting", reason, message: "why", question: "which endpoint?" });
+      expect(next).toMatchObject({ waitingSince: AT, attempt: 1, progress: { done: 1, total: 4 } });
+      // Waiting is not finished, and nothing runs for it: no finishedAt, no scheduler, no executor.
+      expect(next.finishedAt).toBeUndefined();
+      expect(next.claimedBy).toBeUndefined();
+      expect(next.executor).toBeUndefined();
+    } else {
+      expectError(result, "invalid_argument");
+    }
+  });
+
+  it("parks a quota loop until its reset time, normalised to UTC", () => {
+    const next = expectOk(
+      transition(running, {
+        type: "finalized",
+        attempt: 1,
+        outcome: "waiting",
+        reason: "quota",
+        resumeAt: "2025-01-01T03:00:00+02:00",
+        at: AT,
+      }),
+    );
+    expect(next.status).toMatchObject({ state: "waiting", reason: "quota", resumeAt: "2025-01-01T01:00:00.000Z" });
+  });
+
+  it.each([
+    { name: "a resumeAt on a reason other than quota", reason: "needs-human", resumeAt: AT },
+    { name: "a resumeAt that is not a date", reason: "quota", resumeAt: "tomorrow" },
+  ] as const)("refuses $name as invalid_argument", ({ reason, resumeAt }) => {
+    expectError(
+      transition(running, { type: "finalized", attempt: 1, outcome: "waiting", reason, resumeAt, at: AT }),
+      "invalid_argument",
+    );
+  });
+
+  it.each(["synced", "flatline"] as const)("refuses a question on %s", (outcome) => {
+    const reason = outcome === "synced" ? "all-stories-passed" : "no-progress";
+    expectError(
+      transition(running, { type: "finalized", attempt: 1, outcome, reason, question: "?", at: AT }),
+      "invalid_argument",
+    );
+  });
+
+  it("refuses a question longer than the status limit", () => {
+    expectError(
+      transition(running, {
+        type: "finalized",
+        attempt: 1,
+        outcome: "waiting",
+        reason: "question",
+        question: "x".repeat(4097),
+        at: AT,
+      }),
+      "invalid_argument",
+    );
+  });
+});
+
+describe("waiting", () => {
+  const asking = makeLoop("waiting", {
+    reason: "question",
+    question: "which endpoint?",
+    resumeAt: undefined,
+    attempt: 3,
+    attemptBase: 1,
+    iteration: 9,
+    iterationBase: 2,
+  });
+
+  it("an answer puts the loop back in the queue with the answer and its question as a steering message", () => {
+    const next = expectOk(
+      transition(asking, { type: "answered", answer: "  the v2 one \n", actor: "alice", id: "a1", at: AT }),
+    );
+    expect(next.status).toMatchObject({ state: "unresolved", reason: "answered", message: "answered by alice" });
+    expect(next.steering).toEqual([
+      { id: "a1", message: "the v2 one", at: AT, actor: "alice", question: "which endpoint?" },
+    ]);
+    // Attempts start afresh, the iteration budget does not.
+    expect(next.status).toMatchObject({ attempt: 3, attemptBase: 3, iteration: 9, iterationBase: 2 });
+    expect(next.status.question).toBeUndefined();
+    expect(next.status.waitingSince).toBeUndefined();
+  });
+
+  it.each(["", "  \n"])("refuses a blank answer (%j)", (answer) => {
+    expectError(transition(asking, { type: "answered", answer, actor: "a", id: "a1", at: AT }), "invalid_argument");
+  });
+
+  it("refuses an answer larger than a steering message", () => {
+    expectError(
+      transition(asking, { type: "answered", answer: "é".repeat(4097), actor: "a", id: "a1", at: AT }),
+      "invalid_argument",
+    );
+  });
+
+  it("only a quota loop resumes by itself, and not before its reset time", () => {
+    expectError(transition(asking, { type: "resumed", at: AT }), "invalid_transition");
+    const parked = makeLoop("waiting", { resumeAt: "2025-01-01T02:00:00.000Z" });
+    expectError(transition(parked, { type: "resumed", at: AT }), "invalid_argument");
+    const next = expectOk(transition(parked, { type: "resumed", at: "2025-01-01T02:00:00.000Z" }));
+    expect(next.status).toMatchObject({ state: "unresolved", reason: "quota-reset" });
+    expect(next.status.resumeAt).toBeUndefined();
+    expect(next.steering).toEqual([]);
+  });
+
+  it("times out to flatline abandoned", () => {
+    const next = expectOk(transition(asking, { type: "timedOut", at: AT }));
+    expect(next.status).toMatchObject({ state: "flatline", reason: "abandoned", finishedAt: AT });
+    expect(next.status.question).toBeUndefined();
+  });
+
+  it("a replica event for a waiting loop is invalid_transition: its attempt is over", () => {
+    for (const event of [
+      { type: "iterationRecorded", attempt: 3, iteration: 10, at: AT },
+      { type: "finalized", attempt: 3, outcome: "synced", reason: "all-stories-passed", at: AT },
+      { type: "replicaLost", attempt: 3, at: AT },
+    ] as const) {
+      expectError(transition(asking, event), "invalid_transition");
     }
   });
 });
@@ -531,7 +714,7 @@ describe("timedOut", () => {
 });
 
 describe("cancelRequested", () => {
-  it.each(["unresolved", "running", "flatline"] as const)(
+  it.each(["unresolved", "running", "waiting", "flatline"] as const)(
     "cancels a %s loop and keeps the reason as its message",
     (state) => {
       const next = expectOk(transition(makeLoop(state), { type: "cancelRequested", reason: "wrong repo", at: AT }));
@@ -662,12 +845,16 @@ function randomEvent(rand: () => number, loop: Loop, at: string): LoopEvent {
     finalized: 60,
     replicaLost: 120,
     timedOut: 30,
+    answered: 40,
+    resumed: 40,
     cancelRequested: 1,
     retryRequested: 100,
     forceState: 60,
   };
   const weighted = LOOP_EVENT_TYPES.flatMap((type) => Array<LoopEventType>(weights[type]).fill(type));
-  const type = pick(weighted);
+  // Waiting is a short stay in a walk (most events take the loop out of it): cancel it more often
+  // there, or the walks would rarely see a waiting loop cancelled.
+  const type = loop.status.state === "waiting" && rand() < 0.05 ? "cancelRequested" : pick(weighted);
   switch (type) {
     case "claimed":
       return { type, schedulerId: pick(["scheduler-a", "scheduler-b"]), at };
@@ -694,20 +881,26 @@ function randomEvent(rand: () => number, loop: Loop, at: string): LoopEvent {
     }
     case "finalized": {
       // Synced is rarer than flatline: it ends the walk.
-      const outcome = rand() < 0.25 ? "synced" : "flatline";
-      return { type, attempt, outcome, reason: pick(REASON_CODES), message: "finished", at };
+      const outcome = rand() < 0.2 ? "synced" : rand() < 0.5 ? "waiting" : "flatline";
+      const reason = outcome === "waiting" && rand() < 0.5 ? "quota" : pick(REASON_CODES);
+      const resumeAt =
+        reason === "quota" && rand() < 0.7 ? new Date(Date.parse(at) + int(120_000)).toISOString() : undefined;
+      return { type, attempt, outcome, reason, message: "finished", ...(resumeAt ? { resumeAt } : {}), at };
     }
     case "replicaLost":
       return { type, attempt, ...(rand() < 0.7 ? { backoffMs: int(120_000) } : {}), at };
     case "timedOut":
+    case "resumed":
       return { type, at };
+    case "answered":
+      return { type, answer: rand() < 0.9 ? "an answer" : " ", actor: "alice", id: `a${int(1000)}`, at };
     case "cancelRequested":
     case "retryRequested":
       return { type, reason, at };
     case "forceState":
       return {
         type,
-        to: rand() < 0.02 ? pick(LOOP_STATES) : pick(["unresolved", "running", "flatline"] as const),
+        to: rand() < 0.02 ? pick(LOOP_STATES) : pick(["unresolved", "running", "flatline", "waiting"] as const),
         reason,
         at,
       };
@@ -764,6 +957,10 @@ function walk(seed: number, steps: number, stats: WalkStats): void {
     ) {
       fail("an unresolved loop still names a scheduler or executor");
     }
+    if ((next.status.waitingSince !== undefined) !== (next.status.state === "waiting"))
+      fail("waitingSince does not match the state");
+    if (next.status.state === "waiting" && (next.status.claimedBy !== undefined || next.status.executor !== undefined))
+      fail("a waiting loop still names a scheduler or executor");
     if (result.changed) stats.accepted.add(`${before.status.state}:${event.type}`);
     if (isTerminal(next.status.state)) {
       terminalSince = next.status.state;

@@ -1,4 +1,5 @@
-import { FLATLINE_REASON_CODES, LoopCost, Progress, SYNCED_REASON_CODES } from "./loop.ts";
+import { LIMITS } from "./limits.ts";
+import { FLATLINE_REASON_CODES, LoopCost, Progress, SYNCED_REASON_CODES, WAITING_REASON_CODES } from "./loop.ts";
 import type { ExecutorHandle, Loop, LoopState, ReasonCode } from "./loop.ts";
 
 /**
@@ -6,10 +7,11 @@ import type { ExecutorHandle, Loop, LoopState, ReasonCode } from "./loop.ts";
  * typed error. Every write of a loop's state goes through here; the store writes the result with
  * a transaction that compares the loop key's mod revision.
  *
- *   unresolved ──claimed──▶ running ──finalized──▶ synced | flatline
+ *   unresolved ──claimed──▶ running ──finalized──▶ synced | flatline | waiting
  *       ▲                     │  └──replicaLost (attempts left)──▶ unresolved
- *       └──retryRequested── flatline
- *   unresolved | running | flatline ──cancelRequested──▶ cancelled
+ *       ├──retryRequested── flatline
+ *       └──answered | resumed── waiting ──timedOut──▶ flatline (abandoned)
+ *   unresolved | running | waiting | flatline ──cancelRequested──▶ cancelled
  */
 export type LoopEvent =
   | { type: "claimed"; schedulerId: string; at: string }
@@ -27,9 +29,13 @@ export type LoopEvent =
   | {
       type: "finalized";
       attempt: number;
-      outcome: "synced" | "flatline";
+      outcome: "synced" | "flatline" | "waiting";
       reason: ReasonCode;
       message?: string;
+      /** `waiting` only: what the person who answers is asked. */
+      question?: string;
+      /** `waiting` with reason `quota` only: when the usage limit resets and the loop resumes. */
+      resumeAt?: string;
       at: string;
     }
   | {
@@ -41,6 +47,10 @@ export type LoopEvent =
       at: string;
     }
   | { type: "timedOut"; at: string }
+  /** A person answered a `waiting` loop: it goes back to the queue with the answer for its next prompt. */
+  | { type: "answered"; answer: string; actor: string; id: string; at: string }
+  /** The reset time of a loop parked for `quota` has passed: it goes back to the queue by itself. */
+  | { type: "resumed"; at: string }
   | { type: "cancelRequested"; reason: string; at: string }
   | { type: "retryRequested"; reason: string; at: string }
   | { type: "forceState"; to: LoopState; reason: string; at: string };
@@ -53,6 +63,8 @@ export const LOOP_EVENT_TYPES: readonly LoopEventType[] = [
   "finalized",
   "replicaLost",
   "timedOut",
+  "answered",
+  "resumed",
   "cancelRequested",
   "retryRequested",
   "forceState",
@@ -70,6 +82,7 @@ export const TRANSITIONS: Readonly<Record<LoopState, readonly LoopEventType[]>> 
     "cancelRequested",
     "forceState",
   ],
+  waiting: ["timedOut", "answered", "resumed", "cancelRequested", "forceState"],
   flatline: ["cancelRequested", "retryRequested", "forceState"],
   synced: [],
   cancelled: [],
@@ -79,6 +92,7 @@ export const TRANSITIONS: Readonly<Record<LoopState, readonly LoopEventType[]>> 
 export const FORCE_TABLE: Readonly<Record<LoopState, readonly LoopState[]>> = {
   unresolved: ["flatline", "cancelled"],
   running: ["unresolved", "flatline", "cancelled"],
+  waiting: ["unresolved", "flatline", "cancelled"],
   flatline: ["unresolved", "synced", "cancelled"],
   synced: [],
   cancelled: [],
@@ -86,6 +100,10 @@ export const FORCE_TABLE: Readonly<Record<LoopState, readonly LoopState[]>> = {
 
 const SYNCED_REASONS: readonly ReasonCode[] = SYNCED_REASON_CODES;
 const FLATLINE_REASONS: readonly ReasonCode[] = FLATLINE_REASON_CODES;
+const WAITING_REASONS: readonly ReasonCode[] = WAITING_REASON_CODES;
+
+/** The waiting-only fields, cleared when a loop leaves `waiting`. */
+const leaveWaiting = { question: undefined, waitingSince: undefined, resumeAt: undefined } as const;
 
 /** LoopStatus.message is limited to this many characters. */
 export const STATUS_MESSAGE_MAX = 4096;
@@ -176,11 +194,60 @@ export function transition(loop: Loop, event: LoopEvent): TransitionResult {
       );
     }
     case "finalized": {
-      const allowed = event.outcome === "synced" ? SYNCED_REASONS : FLATLINE_REASONS;
+      const allowed =
+        event.outcome === "synced" ? SYNCED_REASONS : event.outcome === "waiting" ? WAITING_REASONS : FLATLINE_REASONS;
       if (!allowed.includes(event.reason)) {
         return fail("invalid_argument", `reason ${event.reason} does not go with ${event.outcome}`);
       }
-      return next({ state: event.outcome, reason: event.reason, message: event.message, finishedAt: event.at });
+      if (event.outcome !== "waiting") {
+        if (event.question !== undefined || event.resumeAt !== undefined) {
+          return fail("invalid_argument", `question and resumeAt go only with waiting, not ${event.outcome}`);
+        }
+        return next({ state: event.outcome, reason: event.reason, message: event.message, finishedAt: event.at });
+      }
+      if (event.question !== undefined && event.question.length > STATUS_MESSAGE_MAX) {
+        return fail("invalid_argument", `question is longer than ${STATUS_MESSAGE_MAX} characters`);
+      }
+      if (event.resumeAt !== undefined && (event.reason !== "quota" || !isIsoDate(event.resumeAt))) {
+        return fail("invalid_argument", "resumeAt must be an ISO date and goes only with reason quota");
+      }
+      return next({
+        state: "waiting",
+        reason: event.reason,
+        message: event.message,
+        question: event.question,
+        resumeAt: event.resumeAt === undefined ? undefined : new Date(Date.parse(event.resumeAt)).toISOString(),
+        waitingSince: event.at,
+        // The attempt is over: nothing runs for this loop while it waits.
+        claimedBy: undefined,
+        executor: undefined,
+      });
+    }
+    case "answered": {
+      const answer = event.answer.trim();
+      if (!answer) return fail("invalid_argument", "an answer is required");
+      if (new TextEncoder().encode(answer).length > LIMITS.steerMessageBytes) {
+        return fail("invalid_argument", `answer is larger than ${LIMITS.steerMessageBytes} bytes`);
+      }
+      // The answer reaches the next attempt's prompt the way steering messages do, with the
+      // question it answers, and is acknowledged by the replica once it is in a prompt.
+      const steering = [
+        ...loop.steering,
+        { id: event.id, message: answer, at: event.at, actor: event.actor, question: loop.status.question },
+      ];
+      return next(resumeStatus(loop, "answered", `answered by ${event.actor}`), { steering });
+    }
+    case "resumed": {
+      if (loop.status.reason !== "quota") {
+        return fail(
+          "invalid_transition",
+          `a loop waiting for ${loop.status.reason ?? "a person"} resumes only with an answer`,
+        );
+      }
+      if (loop.status.resumeAt !== undefined && Date.parse(loop.status.resumeAt) > Date.parse(event.at)) {
+        return fail("invalid_argument", `the loop is parked until ${loop.status.resumeAt}`);
+      }
+      return next(resumeStatus(loop, "quota-reset", "the agent's usage limit has reset"));
     }
     case "replicaLost": {
       const used = loop.status.attempt - loop.status.attemptBase;
@@ -204,6 +271,15 @@ export function transition(loop: Loop, event: LoopEvent): TransitionResult {
       });
     }
     case "timedOut":
+      if (from === "waiting") {
+        return next({
+          ...leaveWaiting,
+          state: "flatline",
+          reason: "abandoned",
+          message: `nobody answered within ${loop.spec.limits.waitingTimeoutMs} ms`,
+          finishedAt: event.at,
+        });
+      }
       return next({
         state: "flatline",
         reason: "timed-out",
@@ -212,7 +288,13 @@ export function transition(loop: Loop, event: LoopEvent): TransitionResult {
       });
     case "cancelRequested": {
       if (!event.reason.trim()) return fail("invalid_argument", "a reason is required to cancel");
-      return next({ state: "cancelled", reason: "operator-cancelled", message: event.reason, finishedAt: event.at });
+      return next({
+        ...leaveWaiting,
+        state: "cancelled",
+        reason: "operator-cancelled",
+        message: event.reason,
+        finishedAt: event.at,
+      });
     }
     case "retryRequested": {
       if (!event.reason.trim()) return fail("invalid_argument", "a reason is required to retry");
@@ -224,13 +306,20 @@ export function transition(loop: Loop, event: LoopEvent): TransitionResult {
         return fail("invalid_transition", `an operator cannot force a ${from} loop to ${event.to}`);
       }
       if (event.to === "unresolved") return next(retryStatus(loop, "operator-override", event.reason));
-      return next({ state: event.to, reason: "operator-override", message: event.reason, finishedAt: event.at });
+      return next({
+        ...leaveWaiting,
+        state: event.to,
+        reason: "operator-override",
+        message: event.reason,
+        finishedAt: event.at,
+      });
     }
   }
 }
 
 function retryStatus(loop: Loop, reason: ReasonCode, message: string): Partial<Loop["status"]> {
   return {
+    ...leaveWaiting,
     state: "unresolved",
     reason,
     message,
@@ -243,6 +332,29 @@ function retryStatus(loop: Loop, reason: ReasonCode, message: string): Partial<L
     notBefore: undefined,
     finishedAt: undefined,
   };
+}
+
+/**
+ * Back to the queue after waiting. The attempts and the wall clock start afresh (waiting for a
+ * person or a quota reset must not use up the budget meant for runaway replicas); the iteration
+ * count does not, so that answering a loop over and over cannot make it run without end.
+ */
+function resumeStatus(loop: Loop, reason: ReasonCode, message: string): Partial<Loop["status"]> {
+  return {
+    ...leaveWaiting,
+    state: "unresolved",
+    reason,
+    message,
+    attemptBase: loop.status.attempt,
+    startedAt: undefined,
+    claimedBy: undefined,
+    executor: undefined,
+    notBefore: undefined,
+  };
+}
+
+function isIsoDate(value: string): boolean {
+  return /^\d{4}-\d{2}-\d{2}T/.test(value) && !Number.isNaN(Date.parse(value));
 }
 
 /** Cost sums are kept to micro-dollars so that float noise does not accumulate. */

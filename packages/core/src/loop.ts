@@ -11,7 +11,7 @@ export { SCHEMA_VERSION };
 export const LoopId = z.string().regex(ID_PATTERN, "must be a loop id (26 lower-case base32 characters)");
 export type LoopId = z.infer<typeof LoopId>;
 
-export const LOOP_STATES = ["unresolved", "running", "synced", "flatline", "cancelled"] as const;
+export const LOOP_STATES = ["unresolved", "running", "waiting", "synced", "flatline", "cancelled"] as const;
 export const LoopState = z.enum(LOOP_STATES);
 export type LoopState = z.infer<typeof LoopState>;
 
@@ -19,34 +19,60 @@ export const TERMINAL_STATES: readonly LoopState[] = ["synced", "cancelled"];
 export function isTerminal(state: LoopState): boolean {
   return TERMINAL_STATES.includes(state);
 }
-/** A loop no replica works on any more: synced, flatline or cancelled. */
+/**
+ * A loop no replica works on any more: synced, flatline or cancelled. A `waiting` loop is not
+ * finished: its replica has exited, but an answer (or a quota reset) puts it back in the queue.
+ */
 export function isFinished(state: LoopState): boolean {
   return state === "synced" || state === "flatline" || state === "cancelled";
 }
 
 /** Why a loop is `synced`. */
 export const SYNCED_REASON_CODES = ["all-stories-passed"] as const;
-/** Why a loop is `flatline` (a replica finalizes with one; the reconciler sets the last two). */
+/** Why a loop is `flatline`: it cannot continue (a replica finalizes with one; the reconciler sets the last three). */
 export const FLATLINE_REASON_CODES = [
   "max-iterations-reached",
-  "needs-human",
   "no-progress",
   "budget-exceeded",
-  "prd-invalid",
   "replica-lost",
   "timed-out",
+  // A `waiting` loop nobody answered within limits.waitingTimeoutMs (the reconciler sets it).
+  "abandoned",
 ] as const;
+/**
+ * Why a loop is `waiting`: it needs a person (`needs-human`: a story failed too often or no story
+ * is ready; `prd-invalid`; `no-gates`; `baseline-failing`; `question`: the agent asked one;
+ * `review-repeating`), or it is parked until an agent's usage limit resets (`quota`).
+ */
+export const WAITING_REASON_CODES = [
+  "needs-human",
+  "prd-invalid",
+  "no-gates",
+  "baseline-failing",
+  "question",
+  "review-repeating",
+  "quota",
+] as const;
+
+/** Whether a replica that stops for `reason` leaves the loop `waiting` (else it is a flatline). */
+export function isWaitingReason(reason: string): boolean {
+  return (WAITING_REASON_CODES as readonly string[]).includes(reason);
+}
 
 /** Machine-readable reasons attached to a loop's status. */
 export const REASON_CODES = [
   ...SYNCED_REASON_CODES,
   ...FLATLINE_REASON_CODES,
+  ...WAITING_REASON_CODES,
   // cancelled
   "operator-cancelled",
   // unresolved
   "queued",
   "retry-scheduled",
   "operator-retry",
+  // unresolved again after waiting: a person answered, or the quota reset time passed
+  "answered",
+  "quota-reset",
   // any state an operator forces
   "operator-override",
 ] as const;
@@ -97,6 +123,7 @@ export const DEFAULT_LIMITS = {
   maxConsecutiveFailures: 3,
   noProgressIterations: 3,
   maxReviewRounds: 3,
+  waitingTimeoutMs: 3 * 24 * 3600 * 1000,
 } as const;
 
 export const LoopLimits = z.object({
@@ -118,12 +145,19 @@ export const LoopLimits = z.object({
     .min(1000)
     .max(24 * 3600 * 1000)
     .default(DEFAULT_LIMITS.agentTimeoutMs),
-  /** Failed iterations in a row on one story before `flatline` with `needs-human`. */
+  /** Failed iterations in a row on one story before `waiting` with `needs-human`. */
   maxConsecutiveFailures: z.number().int().min(1).max(100).default(DEFAULT_LIMITS.maxConsecutiveFailures),
   /** Iterations in a row without a diff before `flatline` with `no-progress`. */
   noProgressIterations: z.number().int().min(1).max(100).default(DEFAULT_LIMITS.noProgressIterations),
   /** Times a synced loop reopens for pull request review feedback (changes requested, failing checks). */
   maxReviewRounds: z.number().int().min(0).max(20).default(DEFAULT_LIMITS.maxReviewRounds),
+  /** How long a `waiting` loop waits for a person before it flatlines with `abandoned`. */
+  waitingTimeoutMs: z
+    .number()
+    .int()
+    .min(1000)
+    .max(30 * 24 * 3600 * 1000)
+    .default(DEFAULT_LIMITS.waitingTimeoutMs),
   /** Cost budget in USD; no budget when absent. */
   maxCostUsd: z.number().positive().max(1_000_000).optional(),
 });
@@ -296,6 +330,12 @@ export const LoopStatus = z.object({
   pullRequest: PullRequestRef.optional(),
   /** Rounds of review feedback that reopened the loop so far (against limits.maxReviewRounds). */
   reviewRound: z.number().int().min(0).optional(),
+  /** While `waiting`: what the agent (or the replica) asks the person who answers. */
+  question: z.string().max(4096).optional(),
+  /** While `waiting`: when it started waiting (its waiting timeout counts from here). */
+  waitingSince: z.string().datetime().optional(),
+  /** While `waiting` with reason `quota`: when the agent's usage limit resets and the loop resumes by itself. */
+  resumeAt: z.string().datetime().optional(),
 });
 export type LoopStatus = z.infer<typeof LoopStatus>;
 
@@ -318,7 +358,7 @@ export const Loop = z.object({
   labels: z.record(z.string(), z.string()).default({}),
   status: LoopStatus,
   cost: LoopCost,
-  /** Operator steering messages not yet delivered to a replica. */
+  /** Operator steering messages (and answers to a waiting loop's question) not yet delivered to a replica. */
   steering: z
     .array(
       z.object({
@@ -326,6 +366,8 @@ export const Loop = z.object({
         message: z.string().max(LIMITS.steerMessageBytes),
         at: z.string().datetime(),
         actor: z.string(),
+        /** Set when the message answers the question a `waiting` loop asked. */
+        question: z.string().max(4096).optional(),
       }),
     )
     .default([]),

@@ -51,10 +51,11 @@ export function clock(epochMs: number): string {
   return [d.getHours(), d.getMinutes(), d.getSeconds()].map((n) => String(n).padStart(2, "0")).join(":");
 }
 
-/** Ink colour names per state: live work green, waiting cyan, done blue, failed red, stopped grey. */
+/** Ink colour names per state: live work green, queued cyan, needs a person yellow, done blue, failed red, stopped grey. */
 export const STATE_COLORS: Record<LoopState, string> = {
   running: "green",
   unresolved: "cyan",
+  waiting: "yellow",
   synced: "blue",
   flatline: "red",
   cancelled: "gray",

@@ -60,7 +60,14 @@ describe("state: watch events", () => {
     ]);
     s = reduce(s, { type: "setFilter", value: "flatline" });
     expect(visibleLoops(s)).toHaveLength(1);
-    expect(countsByState(s.loops)).toEqual({ unresolved: 0, running: 2, synced: 0, flatline: 1, cancelled: 0 });
+    expect(countsByState(s.loops)).toEqual({
+      unresolved: 0,
+      running: 2,
+      waiting: 0,
+      synced: 0,
+      flatline: 1,
+      cancelled: 0,
+    });
   });
 });
 

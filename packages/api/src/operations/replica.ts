@@ -141,7 +141,13 @@ export class ReplicaOperations {
   async finalize(
     loopId: string,
     attempt: number,
-    input: { outcome: "synced" | "flatline"; reason: ReasonCode; message?: string },
+    input: {
+      outcome: "synced" | "flatline" | "waiting";
+      reason: ReasonCode;
+      message?: string;
+      question?: string;
+      resumeAt?: string;
+    },
     correlationId: string,
   ): Promise<Loop> {
     // Journal first, fenced: once the loop leaves `running` the lock is gone with it.
@@ -152,8 +158,19 @@ export class ReplicaOperations {
           phase: "finalize",
           actor: { type: "replica", id: `attempt-${attempt}` },
           level: input.outcome === "synced" ? "info" : "warn",
-          message: `${input.outcome} (${input.reason})${input.message ? `: ${input.message}` : ""}`.slice(0, 8000),
-          metadata: { outcome: input.outcome, reason: input.reason },
+          message: [
+            `${input.outcome} (${input.reason})${input.message ? `: ${input.message}` : ""}`,
+            input.question ? `question: ${input.question}` : "",
+            input.resumeAt ? `resumes at ${input.resumeAt}` : "",
+          ]
+            .filter(Boolean)
+            .join("\n")
+            .slice(0, 8000),
+          metadata: {
+            outcome: input.outcome,
+            reason: input.reason,
+            ...(input.resumeAt ? { resumeAt: input.resumeAt } : {}),
+          },
         },
       ],
       { fence: await this.store.locks.fence(loopId, attempt), correlationId },
@@ -164,6 +181,8 @@ export class ReplicaOperations {
       outcome: input.outcome,
       reason: input.reason,
       message: input.message,
+      question: input.question,
+      resumeAt: input.resumeAt,
       at: new Date().toISOString(),
     });
     return result.loop;

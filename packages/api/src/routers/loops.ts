@@ -1,4 +1,4 @@
-import { CreateLoopInput, LIMITS, LoopId, LoopSourceType, LoopState, Reason } from "@smith/core";
+import { CreateLoopInput, LIMITS, LOOP_STATES, LoopId, LoopSourceType, LoopState, Reason } from "@smith/core";
 import { tracked } from "@trpc/server";
 import { z } from "zod";
 import { subscriptionError } from "../subscriptions.ts";
@@ -31,7 +31,7 @@ export const loopsRouter = router({
     .input(
       z
         .object({
-          state: z.union([LoopState, z.array(LoopState).max(5)]).optional(),
+          state: z.union([LoopState, z.array(LoopState).max(LOOP_STATES.length)]).optional(),
           repo: z.string().max(2048).optional(),
           source: LoopSourceType.optional(),
           cursor: LoopId.optional(),
@@ -91,7 +91,7 @@ export const loopsRouter = router({
         .object({
           lastEventId: z.string().regex(/^\d+$/).nullish(),
           snapshot: z.boolean().default(false),
-          state: z.array(LoopState).max(5).optional(),
+          state: z.array(LoopState).max(LOOP_STATES.length).optional(),
         })
         .default({ snapshot: false }),
     )

@@ -1,4 +1,4 @@
-import { LIMITS, LoopId, LoopState } from "@smith/core";
+import { LIMITS, LOOP_STATES, LoopId, LoopState } from "@smith/core";
 import { z } from "zod";
 import { router, viewerProcedure } from "../trpc.ts";
 
@@ -49,7 +49,7 @@ export const costRouter = router({
 
   /** Totals over every loop (optionally of some states). */
   summary: viewerProcedure
-    .input(z.object({ state: z.array(LoopState).max(5).optional() }).default({}))
+    .input(z.object({ state: z.array(LoopState).max(LOOP_STATES.length).optional() }).default({}))
     .query(async ({ ctx, input }) => {
       const total = { loops: 0, inputTokens: 0, outputTokens: 0, usd: 0 };
       let cursor: string | undefined;

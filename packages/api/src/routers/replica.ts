@@ -53,16 +53,26 @@ export const replicaRouter = router({
   finalize: replicaProcedure
     .input(
       Loop.extend({
-        outcome: z.enum(["synced", "flatline"]),
+        outcome: z.enum(["synced", "flatline", "waiting"]),
         reason: ReasonCode,
         message: z.string().max(4000).optional(),
+        /** `waiting`: what the person who answers is asked. */
+        question: z.string().max(4000).optional(),
+        /** `waiting` with reason `quota`: when the agent's usage limit resets. */
+        resumeAt: z.string().datetime({ offset: true }).optional(),
       }),
     )
     .mutation(({ ctx, input }) =>
       ctx.services.replica.finalize(
         input.loopId,
         ctx.replica.attempt,
-        { outcome: input.outcome, reason: input.reason, message: input.message },
+        {
+          outcome: input.outcome,
+          reason: input.reason,
+          message: input.message,
+          question: input.question,
+          resumeAt: input.resumeAt,
+        },
         ctx.correlationId,
       ),
     ),
