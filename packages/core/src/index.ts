@@ -11,3 +11,6 @@ export * from "./agent.ts";
 export * from "./credentials.ts";
 export * from "./guards.ts";
 export * from "./waiting.ts";
+export * from "./gateDetection.ts";
+export * from "./commitSafety.ts";
+export * from "./evidence.ts";

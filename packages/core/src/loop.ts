@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { LoopEvidence } from "./evidence.ts";
 import { ID_PATTERN } from "./ids.ts";
 import { CredentialName, repoUrlCredentialProblem } from "./credentials.ts";
 import { LIMITS } from "./limits.ts";
@@ -210,6 +211,19 @@ export const RepoSpec = z.object({
 });
 export type RepoSpec = z.infer<typeof RepoSpec>;
 
+export const CommitPolicy = z.object({
+  /** Skip the repository's own git hooks (pre-commit, commit-msg): only when the spec says so. */
+  noVerify: z.boolean().default(false),
+  /** A file larger than this fails the story instead of being committed. */
+  maxFileBytes: z
+    .number()
+    .int()
+    .min(1024)
+    .max(1024 * 1024 * 1024)
+    .default(5 * 1024 * 1024),
+});
+export type CommitPolicy = z.infer<typeof CommitPolicy>;
+
 export const LoopSpec = z.object({
   title: z.string().max(200).optional(),
   repo: RepoSpec,
@@ -225,6 +239,21 @@ export const LoopSpec = z.object({
       autoMerge: z.boolean().default(false),
     })
     .optional(),
+  /**
+   * `auto`: the PRD's and the spec's gates or, when both give none, gates detected from the
+   * repository; with none at all the loop does not run (`no-gates`). `none`: run without gates,
+   * taking the agent's word for every story (must be said explicitly).
+   */
+  gates: z.enum(["auto", "none"]).default("auto"),
+  /**
+   * What a gate that fails on the untouched base means. `no-worse`: a story passes when every gate
+   * that passed on the base still passes. `green`: the base must pass every gate, or the loop stops
+   * (`baseline-failing`) before the first story.
+   */
+  baseline: z.enum(["no-worse", "green"]).default("no-worse"),
+  /** How the work branch takes in the latest base before `synced` (then every gate runs once more). */
+  integrate: z.enum(["rebase", "merge"]).default("rebase"),
+  commit: CommitPolicy.default(CommitPolicy.parse({})),
 });
 export type LoopSpec = z.infer<typeof LoopSpec>;
 export type LoopSpecInput = z.input<typeof LoopSpec>;
@@ -358,6 +387,8 @@ export const Loop = z.object({
   labels: z.record(z.string(), z.string()).default({}),
   status: LoopStatus,
   cost: LoopCost,
+  /** Per-story gate results and commits, the baseline and the final verification (bounded). */
+  evidence: LoopEvidence.optional(),
   /** Operator steering messages (and answers to a waiting loop's question) not yet delivered to a replica. */
   steering: z
     .array(

@@ -114,14 +114,130 @@ export class Git {
     return paths.filter((p) => !ignore.includes(p));
   }
 
-  async commitAll(message: string): Promise<string> {
+  /** Stages every change in the working tree (what .gitignore excludes stays out). */
+  async stageAll(): Promise<void> {
     await this.run(["add", "--all"]);
+  }
+
+  /**
+   * Commits what is staged. The repository's own hooks run unless `noVerify`; a hook (or anything
+   * else) refusing the commit is an answer, not an exception: `ok: false` with git's output.
+   */
+  async commitStaged(
+    message: string,
+    options: { noVerify?: boolean } = {},
+  ): Promise<{ ok: true; sha: string } | { ok: false; output: string }> {
+    const args = ["commit", "--quiet", ...(options.noVerify ? ["--no-verify"] : []), "-m", message];
+    const r = await this.run(args, { allowFailure: true });
+    if (r.exitCode !== 0) return { ok: false, output: tailText(`${r.stdout}\n${r.stderr}`.trim(), 4000) };
+    return { ok: true, sha: await this.headSha() };
+  }
+
+  async commitAll(message: string): Promise<string> {
+    await this.stageAll();
     await this.run(["commit", "--quiet", "--no-verify", "-m", message]);
     return this.headSha();
   }
 
+  /** Paths added, copied, modified, renamed or type-changed in the index relative to `from`. */
+  async stagedPaths(from: string): Promise<string[]> {
+    const r = await this.run(["diff", "--cached", "--name-only", "--no-renames", "--diff-filter=ACMT", "-z", from]);
+    return r.stdout.split("\0").filter(Boolean);
+  }
+
+  /** The staged content of `path`: its size, and its first `maxBytes` bytes. */
+  async stagedBlob(path: string, maxBytes: number): Promise<{ sizeBytes: number; head: Buffer }> {
+    const size = Number((await this.run(["cat-file", "-s", `:${path}`])).stdout.trim());
+    const head = await new Promise<Buffer>((resolve, reject) => {
+      const chunks: Buffer[] = [];
+      let length = 0;
+      const child = execFile("git", ["cat-file", "blob", `:${path}`], {
+        cwd: this.cwd,
+        env: this.env,
+        encoding: "buffer",
+        maxBuffer: Number.MAX_SAFE_INTEGER,
+        timeout: this.timeoutMs,
+      });
+      child.stdout?.on("data", (c: Buffer) => {
+        if (length >= maxBytes) return;
+        chunks.push(c);
+        length += c.length;
+      });
+      child.on("error", reject);
+      child.on("close", () => resolve(Buffer.concat(chunks).subarray(0, maxBytes)));
+    });
+    return { sizeBytes: size, head };
+  }
+
+  /** Which of `paths` the repository's ignore rules match (whether or not they are tracked). */
+  async ignoredPaths(paths: readonly string[]): Promise<string[]> {
+    if (paths.length === 0) return [];
+    const r = await this.run(["check-ignore", "--no-index", "-z", "--", ...paths], { allowFailure: true });
+    // Exit 1: none is ignored.
+    if (r.exitCode !== 0 && r.exitCode !== 1)
+      throw new SmithError("internal", `git check-ignore failed: ${r.stderr.trim()}`);
+    return r.stdout.split("\0").filter(Boolean);
+  }
+
+  /** Moves HEAD (and the index) to `to`, leaving the working tree as it is. */
+  async resetTo(to: string): Promise<void> {
+    await this.run(["reset", "--quiet", "--mixed", to]);
+  }
+
+  /** The commit a revision names. */
+  async revParse(rev: string): Promise<string> {
+    return (await this.run(["rev-parse", "--verify", `${rev}^{commit}`])).stdout.trim();
+  }
+
+  /**
+   * Takes `onto` into the current branch by rebase or merge. A conflict is an answer: the
+   * operation is aborted (the branch is as before) and the conflicting paths are returned.
+   */
+  async integrate(
+    onto: string,
+    method: "rebase" | "merge",
+    message?: string,
+  ): Promise<{ ok: true } | { ok: false; conflicts: string[]; output: string }> {
+    const args =
+      method === "rebase"
+        ? ["rebase", "--quiet", onto]
+        : ["merge", "--quiet", "--no-edit", "--no-ff", ...(message ? ["-m", message] : []), onto];
+    const r = await this.run(args, { allowFailure: true });
+    if (r.exitCode === 0) return { ok: true };
+    const conflicts = (await this.run(["diff", "--name-only", "--diff-filter=U"], { allowFailure: true })).stdout
+      .split("\n")
+      .filter(Boolean);
+    await this.run([method, "--abort"], { allowFailure: true });
+    return { ok: false, conflicts, output: tailText(`${r.stdout}\n${r.stderr}`.trim(), 4000) };
+  }
+
+  /** Merges `ref` leaving conflicts in the working tree for someone to resolve; true when it merged cleanly. */
+  async mergeKeepingConflicts(ref: string): Promise<boolean> {
+    const r = await this.run(["merge", "--quiet", "--no-edit", "--no-ff", ref], { allowFailure: true });
+    return r.exitCode === 0;
+  }
+
+  /** True when `ancestor` is an ancestor of (or equal to) `rev`. */
+  async isAncestor(ancestor: string, rev = "HEAD"): Promise<boolean> {
+    return (await this.run(["merge-base", "--is-ancestor", ancestor, rev], { allowFailure: true })).exitCode === 0;
+  }
+
   async push(branch: string, remote = "origin"): Promise<void> {
     await this.run(["push", "--quiet", remote, `HEAD:refs/heads/${branch}`]);
+  }
+
+  /**
+   * Pushes a rewritten branch (after a rebase) only if the remote branch is still at `expected`:
+   * never overwrites commits someone else pushed meanwhile.
+   */
+  async pushWithLease(branch: string, expected: string, remote = "origin"): Promise<void> {
+    await this.run([
+      "push",
+      "--quiet",
+      `--force-with-lease=refs/heads/${branch}:${expected}`,
+      remote,
+      `HEAD:refs/heads/${branch}`,
+    ]);
   }
 
   /** `git diff --stat` between two revisions, bounded. */
