@@ -4,6 +4,10 @@ import type { IncomingMessage } from "node:http";
 import type { ApiServices } from "./services.ts";
 
 export interface Context {
+  /**
+   * @internal Server-side only. Marked internal so that the declarations bundled into
+   * @smith/client (built with `stripInternal`) do not drag the store's etcd and gRPC types along.
+   */
   services: ApiServices;
   /** The caller, or why it could not be authenticated. */
   auth: { principal: Principal } | { error: "missing" | "invalid"; message: string };
