@@ -62,4 +62,25 @@ describe("api env", () => {
       /needs a primary SMITH_CREDENTIALS_KEY/,
     );
   });
+
+  it("reads the GitHub settings, the secrets from *_FILE, and checks the loop template", () => {
+    const dir = mkdtempSync(join(tmpdir(), "smith-env-"));
+    writeFileSync(join(dir, "hook"), "h".repeat(20) + "\n");
+    const env = parseEnv({
+      SMITH_SIGNING_KEY: KEY,
+      SMITH_GITHUB_WEBHOOK_SECRET_FILE: join(dir, "hook"),
+      SMITH_GITHUB_LOOP_TEMPLATE: '{"agent":{"provider":"codex"},"qualityGates":["npm test"]}',
+    });
+    expect(env.SMITH_GITHUB_WEBHOOK_SECRET).toBe("h".repeat(20));
+    expect(env.SMITH_GITHUB_LABEL).toBe("smith");
+    expect(env.SMITH_GITHUB_LOOP_TEMPLATE).toMatchObject({
+      agent: { provider: "codex", args: [] },
+      qualityGates: ["npm test"],
+    });
+    expect(() => parseEnv({ SMITH_SIGNING_KEY: KEY, SMITH_GITHUB_WEBHOOK_SECRET: "short" })).toThrow(/at least 16/);
+    expect(() => parseEnv({ SMITH_SIGNING_KEY: KEY, SMITH_GITHUB_LOOP_TEMPLATE: "{" })).toThrow(/must be JSON/);
+    expect(() =>
+      parseEnv({ SMITH_SIGNING_KEY: KEY, SMITH_GITHUB_LOOP_TEMPLATE: '{"limits":{"maxAttempts":0}}' }),
+    ).toThrow(/SMITH_GITHUB_LOOP_TEMPLATE.limits.maxAttempts/);
+  });
 });

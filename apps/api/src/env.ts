@@ -1,6 +1,10 @@
 import { SharedEnv, envError, withSecrets } from "@smith/env";
+import { LoopSpec } from "@smith/core";
 import { parseCredentialsKey } from "@smith/store";
 import { z } from "zod";
+
+/** The spec fields a loop made from a GitHub issue takes from configuration. */
+const LoopTemplate = LoopSpec.pick({ agent: true, qualityGates: true, limits: true, pullRequest: true }).partial();
 
 /** A credentials key: checked here so that a bad one stops the API at start, naming the variable (never the key). */
 function credentialsKey(name: string) {
@@ -40,6 +44,39 @@ const Env = z
       .pipe(z.array(credentialsKey("SMITH_CREDENTIALS_PREVIOUS_KEYS")).max(16)),
     /** GitHub's REST base URL, for minting App installation tokens (GitHub Enterprise: https://HOST/api/v3). */
     SMITH_GITHUB_API_URL: z.string().url("SMITH_GITHUB_API_URL must be a URL").default("https://api.github.com"),
+    /** Shared secret of the GitHub webhook (POST /webhooks/github); without it the endpoint is off. Or _FILE. */
+    SMITH_GITHUB_WEBHOOK_SECRET: z
+      .string()
+      .min(16, "SMITH_GITHUB_WEBHOOK_SECRET must be at least 16 characters")
+      .optional(),
+    /** The issue label that makes a loop. */
+    SMITH_GITHUB_LABEL: z.string().min(1).max(50).default("smith"),
+    /** A token (PAT) for GitHub API calls: issues, permission checks, pull requests. Or _FILE. */
+    SMITH_GITHUB_TOKEN: z.string().min(1).optional(),
+    /** JSON: agent, qualityGates, limits, pullRequest of loops made from issues. */
+    SMITH_GITHUB_LOOP_TEMPLATE: z
+      .string()
+      .optional()
+      .transform((text, ctx) => {
+        if (text === undefined) return undefined;
+        let value: unknown;
+        try {
+          value = JSON.parse(text);
+        } catch {
+          ctx.addIssue({ code: "custom", message: "SMITH_GITHUB_LOOP_TEMPLATE must be JSON" });
+          return z.NEVER;
+        }
+        const parsed = LoopTemplate.safeParse(value);
+        if (!parsed.success) {
+          for (const i of parsed.error.issues)
+            ctx.addIssue({
+              code: "custom",
+              message: `SMITH_GITHUB_LOOP_TEMPLATE.${i.path.map(String).join(".")}: ${i.message}`,
+            });
+          return z.NEVER;
+        }
+        return parsed.data;
+      }),
   })
   .superRefine((env, ctx) => {
     if (env.SMITH_CREDENTIALS_PREVIOUS_KEYS.length > 0 && !env.SMITH_CREDENTIALS_KEY)
@@ -57,6 +94,9 @@ export function parseEnv(env: NodeJS.ProcessEnv): ApiEnv {
     "SMITH_ADMIN_TOKEN",
     "SMITH_CREDENTIALS_KEY",
     "SMITH_CREDENTIALS_PREVIOUS_KEYS",
+    "SMITH_GITHUB_WEBHOOK_SECRET",
+    "SMITH_GITHUB_TOKEN",
+    "SMITH_GITHUB_LOOP_TEMPLATE",
   ]);
   const parsed = Env.safeParse(input);
   if (!parsed.success) throw envError(parsed.error.issues);

@@ -7,6 +7,7 @@ import { parseEnv } from "./env.ts";
 async function main(): Promise<void> {
   const log = jsonLogger("api");
   const env = parseEnv(process.env);
+  const githubToken = env.SMITH_GITHUB_TOKEN;
   const store = new SmithStore({ endpoints: env.SMITH_ETCD_ENDPOINTS, prefix: env.SMITH_ETCD_PREFIX });
   const server = new ApiServer({
     store,
@@ -18,6 +19,13 @@ async function main(): Promise<void> {
       ? CredentialKeyring.fromText(env.SMITH_CREDENTIALS_KEY, env.SMITH_CREDENTIALS_PREVIOUS_KEYS)
       : undefined,
     githubApiUrl: env.SMITH_GITHUB_API_URL,
+    github: {
+      webhookSecret: env.SMITH_GITHUB_WEBHOOK_SECRET,
+      label: env.SMITH_GITHUB_LABEL,
+      apiUrl: env.SMITH_GITHUB_API_URL,
+      token: githubToken ? async () => githubToken : undefined,
+      loopTemplate: env.SMITH_GITHUB_LOOP_TEMPLATE,
+    },
   });
   const { url } = await server.start({ port: env.SMITH_API_PORT, host: env.SMITH_API_HOST });
   log.info("listening", { url, etcd: env.SMITH_ETCD_ENDPOINTS, prefix: env.SMITH_ETCD_PREFIX });

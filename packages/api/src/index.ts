@@ -3,3 +3,10 @@ export { ApiServer, type ApiServerOptions, type ApiServerState } from "./server.
 export { Authenticator } from "./authenticator.ts";
 export { jsonLogger, silentLogger, type Logger } from "@smith/logger";
 export { trpcCodeOf, toTRPCError } from "./errors.ts";
+export { GitHubIngress, githubPrincipal } from "./github/ingress.ts";
+export {
+  DEFAULT_MAX_WEBHOOK_BYTES,
+  resolveGitHubOptions,
+  type GitHubOptions,
+  type GitHubTokenSource,
+} from "./github/options.ts";

@@ -13,6 +13,9 @@ import { ReplicaOperations } from "./operations/replica.ts";
 import { appRouter } from "./root.ts";
 import type { ApiServices } from "./services.ts";
 import { DEFAULT_MAX_BUFFERED, type CredentialKeyring } from "@smith/store";
+import { GitHubIngress } from "./github/ingress.ts";
+import { GitHubClients, resolveGitHubOptions, type GitHubOptions, type GitHubTokenSource } from "./github/options.ts";
+import { handleGitHubWebhook } from "./github/webhook.ts";
 
 export interface ApiServerOptions {
   store: SmithStore;
@@ -35,6 +38,8 @@ export interface ApiServerOptions {
   githubApiUrl?: string;
   /** Node's default process metrics in /metrics (default true; tests turn them off). */
   defaultMetrics?: boolean;
+  /** GitHub: the webhook secret, the label, the API URL and token source (see GitHubOptions). */
+  github?: GitHubOptions;
 }
 
 export type ApiServerState = "created" | "starting" | "running" | "draining" | "stopped";
@@ -59,13 +64,25 @@ export class ApiServer {
     });
     const credentials = new CredentialOperations(options.store, {
       keyring: options.credentialsKeyring,
-      githubApiUrl: options.githubApiUrl,
+      githubApiUrl: options.githubApiUrl ?? options.github?.apiUrl,
     });
+    const audit = new AuditRecorder(options.store, log);
+    const loops = new LoopOperations(options.store, credentials);
+    const apiUrl = options.github?.apiUrl ?? options.githubApiUrl;
+    const webHost = resolveGitHubOptions({ apiUrl }).webHosts[0] ?? "github.com";
+    // A configured token wins; else the git credential (PAT or App installation token) that
+    // the credentials store picks for the repository, as for the replica's clone and push.
+    const fromCredentials: GitHubTokenSource = async (repo) =>
+      (await credentials.gitCredential(`https://${webHost}/${repo.owner}/${repo.name}.git`))?.token;
+    const github = resolveGitHubOptions({ ...options.github, apiUrl, token: options.github?.token ?? fromCredentials });
+    const githubClients = new GitHubClients(github);
     this.services = {
       store: options.store,
       auth,
-      audit: new AuditRecorder(options.store, log),
-      loops: new LoopOperations(options.store, credentials),
+      audit,
+      loops,
+      github: new GitHubIngress({ options: github, store: options.store, loops, audit, clients: githubClients }),
+      githubClients,
       replica: new ReplicaOperations(options.store, { lockTtlMs: options.lockTtlMs, credentials }),
       credentials,
       metrics: new ApiMetrics(options.store, { defaultMetrics: options.defaultMetrics }),
@@ -109,6 +126,13 @@ export class ApiServer {
         return;
       }
       if (path?.startsWith("/trpc/")) return trpc(req, res);
+      if (path === "/webhooks/github")
+        return await handleGitHubWebhook(req, res, {
+          ingress: this.services.github,
+          store: this.services.store,
+          audit: this.services.audit,
+          log: this.services.log,
+        });
       text(res, 404, "not found\n");
     } catch (err) {
       this.services.log.error("request failed", { path, error: err instanceof Error ? err.message : String(err) });

@@ -6,6 +6,8 @@ import type { ApiMetrics } from "./metrics.ts";
 import type { CredentialOperations } from "./operations/credentials.ts";
 import type { LoopOperations } from "./operations/loops.ts";
 import type { ReplicaOperations } from "./operations/replica.ts";
+import type { GitHubIngress } from "./github/ingress.ts";
+import type { GitHubClients } from "./github/options.ts";
 
 /** What the routers reach through their context. Built once per API process. */
 export interface ApiServices {
@@ -13,6 +15,10 @@ export interface ApiServices {
   auth: Authenticator;
   audit: AuditRecorder;
   loops: LoopOperations;
+  /** Issues in (webhook, poller, CLI) and /smith commands. */
+  github: GitHubIngress;
+  /** GitHub API clients per repository (pull requests out, permission checks). */
+  githubClients: GitHubClients;
   replica: ReplicaOperations;
   credentials: CredentialOperations;
   metrics: ApiMetrics;

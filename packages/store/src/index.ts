@@ -19,6 +19,7 @@ export { Session, type SessionOptions, type SessionState } from "./session.ts";
 export { HandoffRepository, OverrideRepository, AuditRepository, type AuditListOptions } from "./records.ts";
 export { WatchStream, DEFAULT_MAX_BUFFERED, type WatchItem, type WatchOptions } from "./watch.ts";
 export { TokenRepository, TokenRecord, TokenRole } from "./tokens.ts";
+export { WebhookDeliveryRepository, WebhookDelivery } from "./webhooks.ts";
 export type { Compare } from "./txn.ts";
 export { batchReady } from "./batch.ts";
 export { CredentialRepository, CredentialRecord, defaultSlot } from "./credentials.ts";

@@ -129,6 +129,14 @@ export class Keyspace {
     return this.k("schedulers", id);
   }
 
+  /** Replay protection for inbound webhooks: one key per delivery id. */
+  webhookDeliveriesPrefix(): string {
+    return this.k("webhooks", "deliveries", "");
+  }
+  webhookDelivery(id: string): string {
+    return this.k("webhooks", "deliveries", encodeKeyPart(id));
+  }
+
   tokensPrefix(): string {
     return this.k("tokens", "");
   }

@@ -210,6 +210,15 @@ export class LoopRepository {
     return { loop: decode(Loop, kv.value, key), revision: kv.mod_revision };
   }
 
+  /** The loop an idempotency key was created with (e.g. `github:owner/repo#12`), if any. */
+  async getByIdempotencyKey(idempotencyKey: string): Promise<VersionedLoop | undefined> {
+    const key = this.ctx.keys.idempotency(idempotencyKey);
+    const raw = await etcdCall(() => this.ctx.client.get(key).string());
+    if (!raw) return undefined;
+    const { loopId } = JSON.parse(raw) as { loopId: string };
+    return this.get(loopId);
+  }
+
   async getOrThrow(id: string): Promise<VersionedLoop> {
     const found = await this.get(id);
     if (!found) throw new SmithError("not_found", `loop ${id} not found`, { field: "id" });

@@ -11,6 +11,7 @@ import { AuditRepository, HandoffRepository, OverrideRepository } from "./record
 import { Session, type SessionOptions } from "./session.ts";
 import { TokenRepository } from "./tokens.ts";
 import { CredentialRepository } from "./credentials.ts";
+import { WebhookDeliveryRepository } from "./webhooks.ts";
 
 export interface StoreOptions extends EtcdClientOptions {
   /** Key prefix (default `/smith/v1`). */
@@ -32,6 +33,7 @@ export class SmithStore {
   readonly audit: AuditRepository;
   readonly tokens: TokenRepository;
   readonly credentials: CredentialRepository;
+  readonly webhooks: WebhookDeliveryRepository;
   private readonly ctx: StoreContext;
   private readonly ownsClient: boolean;
 
@@ -49,6 +51,7 @@ export class SmithStore {
     this.audit = new AuditRepository(this.ctx);
     this.tokens = new TokenRepository(this.ctx);
     this.credentials = new CredentialRepository(this.ctx);
+    this.webhooks = new WebhookDeliveryRepository(this.ctx);
   }
 
   /** Opens this process's lease-backed session (see Session). */
