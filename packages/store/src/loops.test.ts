@@ -134,7 +134,10 @@ describe("loops", () => {
       for (let i = 0; i < 25; i++) {
         const repo = i % 2 === 0 ? "https://example.com/a.git" : "https://example.com/b.git";
         const { loop } = await store.loops.create(
-          loopRequest({ source: { type: i % 5 === 0 ? "github_issue" : "direct" } }, repo),
+          loopRequest(
+            { source: i % 5 === 0 ? { type: "github_issue", ref: `acme/a#${i + 1}` } : { type: "direct" } },
+            repo,
+          ),
         );
         ids.push(loop.id);
         if (i % 3 === 0)
