@@ -29,6 +29,12 @@ export interface ListedReplica {
 
 export interface Executor {
   readonly kind: string;
+  /**
+   * Which replicas this executor can see: two executors with the same instance see the same
+   * replicas (the same state dir on one host, the same Kubernetes namespace). Start stamps it on
+   * every handle.
+   */
+  readonly instance: string;
   start(launch: ReplicaLaunch): Promise<ExecutorHandle>;
   status(handle: ExecutorHandle): Promise<ReplicaStatus>;
   /** Stops the replica and everything it started; stopping a stopped replica is not an error. */

@@ -307,6 +307,11 @@ export const ExecutorHandle = z.object({
   kind: z.string().min(1).max(32),
   /** Executor-specific id: a pid record name, a Job name. */
   id: z.string().min(1).max(512),
+  /**
+   * The executor instance that started the replica (a host's state dir, a cluster namespace).
+   * Only that instance's reports about the replica count as evidence; others go by the lock.
+   */
+  instance: z.string().min(1).max(256).optional(),
 });
 export type ExecutorHandle = z.infer<typeof ExecutorHandle>;
 

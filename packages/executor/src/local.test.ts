@@ -58,7 +58,7 @@ describe("LocalProcessExecutor", () => {
     });
     const l = loop();
     const handle = await ex.start({ loop: l, attempt: 2, token: "tok" });
-    expect(handle).toEqual({ kind: "local", id: `${l.id}-2` });
+    expect(handle).toEqual({ kind: "local", id: `${l.id}-2`, instance: ex.instance });
     await until(async () => (await ex.status(handle)).phase !== "running");
     expect(await ex.status(handle)).toEqual({ phase: "failed", exitCode: 3 });
     expect(readFileSync(ex.logPath(handle), "utf8")).toBe(`loop=${l.id} attempt=2 token=tok api=http://api\n`);
@@ -102,6 +102,21 @@ describe("LocalProcessExecutor", () => {
   test("rejects handles that are not its own", async ({ tmpDir }) => {
     const ex = new LocalProcessExecutor({ stateDir: tmpDir, command: ["true"], env: {} });
     expect(await ex.status({ kind: "kubernetes", id: "x" })).toMatchObject({ phase: "unknown" });
+    // Another state dir's replica: this executor cannot see it, so it says nothing about it.
+    expect(await ex.status({ kind: "local", id: `${"0".repeat(26)}-1`, instance: "elsewhere/1" })).toMatchObject({
+      phase: "unknown",
+    });
     await expect(ex.status({ kind: "local", id: "../../etc" })).rejects.toMatchObject({ code: "invalid_argument" });
+  });
+
+  test("a state dir is one instance: a restarted executor keeps its name, another state dir has its own", async ({
+    tmpDir,
+  }) => {
+    const a = new LocalProcessExecutor({ stateDir: join(tmpDir, "a"), command: ["true"], env: {} });
+    const again = new LocalProcessExecutor({ stateDir: join(tmpDir, "a"), command: ["true"], env: {} });
+    const b = new LocalProcessExecutor({ stateDir: join(tmpDir, "b"), command: ["true"], env: {} });
+    expect(again.instance).toBe(a.instance);
+    expect(b.instance).not.toBe(a.instance);
+    expect(await a.list()).toEqual([]);
   });
 });

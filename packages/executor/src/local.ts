@@ -8,6 +8,8 @@ import {
 } from "@smith/core";
 import { spawn } from "node:child_process";
 import { mkdirSync, openSync, closeSync, readFileSync, readdirSync, writeFileSync, existsSync } from "node:fs";
+import { randomBytes } from "node:crypto";
+import { hostname } from "node:os";
 import { join } from "node:path";
 
 export interface LocalProcessExecutorOptions {
@@ -20,6 +22,9 @@ export interface LocalProcessExecutorOptions {
   /** Grace between SIGTERM and SIGKILL on stop (default 5 s). */
   stopGraceMs?: number;
 }
+
+/** Names the state dir's executor instance; kept there so that a restarted scheduler is the same instance. */
+const INSTANCE_FILE = "instance";
 
 interface RunRecord {
   loopId: string;
@@ -38,6 +43,11 @@ interface RunRecord {
  */
 export class LocalProcessExecutor implements Executor {
   readonly kind = "local";
+  /**
+   * This state dir's identity (host name + a random id made once): only an executor on the same
+   * state dir can see, stop or judge the replicas it started.
+   */
+  readonly instance: string;
   private readonly options: LocalProcessExecutorOptions;
   private readonly root: string;
 
@@ -47,6 +57,7 @@ export class LocalProcessExecutor implements Executor {
     this.options = options;
     this.root = join(options.stateDir, "replicas");
     mkdirSync(this.root, { recursive: true });
+    this.instance = loadInstance(join(this.root, INSTANCE_FILE));
   }
 
   private dir(id: string): string {
@@ -87,7 +98,7 @@ export class LocalProcessExecutor implements Executor {
         startTicks: startTicks(pid),
       };
       writeFileSync(join(dir, "record.json"), JSON.stringify(record));
-      return { kind: this.kind, id };
+      return { kind: this.kind, id, instance: this.instance };
     } finally {
       closeSync(log);
     }
@@ -95,6 +106,8 @@ export class LocalProcessExecutor implements Executor {
 
   async status(handle: ExecutorHandle): Promise<ReplicaStatus> {
     if (handle.kind !== this.kind) return { phase: "unknown", message: `not a ${this.kind} handle` };
+    if (handle.instance !== undefined && handle.instance !== this.instance)
+      return { phase: "unknown", message: `started by executor ${handle.instance}, not this one` };
     const dir = this.dir(handle.id);
     const record = readRecord(dir);
     if (!record) return { phase: "unknown", message: "no run record" };
@@ -107,7 +120,7 @@ export class LocalProcessExecutor implements Executor {
 
   /** SIGTERM to the replica's whole process group, SIGKILL after the grace period. */
   async stop(handle: ExecutorHandle): Promise<void> {
-    if (handle.kind !== this.kind) return;
+    if (handle.kind !== this.kind || (handle.instance !== undefined && handle.instance !== this.instance)) return;
     const record = readRecord(this.dir(handle.id));
     if (!record || !isAlive(record)) return;
     signalGroup(record.pid, "SIGTERM");
@@ -119,9 +132,10 @@ export class LocalProcessExecutor implements Executor {
   async list(): Promise<ListedReplica[]> {
     const out: ListedReplica[] = [];
     for (const name of readdirSync(this.root)) {
+      if (name === INSTANCE_FILE) continue;
       const record = readRecord(join(this.root, name));
       if (!record) continue;
-      const handle = { kind: this.kind, id: name };
+      const handle = { kind: this.kind, id: name, instance: this.instance };
       out.push({ handle, loopId: record.loopId, attempt: record.attempt, status: await this.status(handle) });
     }
     return out;
@@ -130,6 +144,23 @@ export class LocalProcessExecutor implements Executor {
   /** The replica's log file, for `smithctl logs --replica` and debugging. */
   logPath(handle: ExecutorHandle): string {
     return join(this.dir(handle.id), "replica.log");
+  }
+}
+
+function loadInstance(file: string): string {
+  try {
+    const existing = readFileSync(file, "utf8").trim();
+    if (existing) return existing;
+  } catch {
+    // First start on this state dir.
+  }
+  const instance = `${hostname()}/${randomBytes(6).toString("hex")}`.slice(0, 256);
+  // `wx`: two executors opening a fresh state dir at once agree on the first one's id.
+  try {
+    writeFileSync(file, instance, { flag: "wx" });
+    return instance;
+  } catch {
+    return readFileSync(file, "utf8").trim();
   }
 }
 

@@ -3,7 +3,7 @@ import type { CreateLoopRequest } from "@smith/core";
 import { LocalProcessExecutor } from "@smith/executor";
 import { SmithStore } from "@smith/store";
 import { etcdTest as test } from "@smith/testing";
-import { describe, expect } from "vitest";
+import { describe, expect, vi } from "vitest";
 import { Reconciler } from "./reconciler.ts";
 
 const PRD = JSON.stringify({
@@ -83,7 +83,36 @@ describe("reconciler", () => {
     }
   });
 
-  test("a dead replica (lock expired after heartbeats) is retried at once, without waiting for the start grace", async ({
+  test("a replica its own executor reports ended is retried at once, without waiting for the start grace", async ({
+    etcdEndpoint,
+    prefix,
+    tmpDir,
+  }) => {
+    const { store, executor, reconciler, advance } = setup(etcdEndpoint, prefix, tmpDir);
+    try {
+      const { loop } = await store.loops.create(request());
+      const session = await store.openSession();
+      const claimed = await store.claims.claimNext(session);
+      if (!claimed) throw new Error("not claimed");
+      const handle = await executor.start({ loop: claimed.loop, attempt: 1, token: "t" });
+      await store.loops.transition(loop.id, {
+        type: "replicaStarted",
+        attempt: 1,
+        handle,
+        at: new Date().toISOString(),
+      });
+      await store.locks.acquire(loop.id, 1, { holder: "r", ttlMs: 3_000 });
+      await vi.waitFor(async () => expect((await executor.status(handle)).phase).toBe("succeeded"));
+      expect((await reconciler.runOnce()).retried).toEqual([]);
+      advance(3_500);
+      expect((await reconciler.runOnce()).retried).toEqual([loop.id]);
+      expect((await store.loops.getOrThrow(loop.id)).loop.status.message).toMatch(/its executor reports it succeeded/);
+    } finally {
+      store.close();
+    }
+  });
+
+  test("a replica started by another host's executor is judged by its lock alone: an expired lock is lost only after the grace", async ({
     etcdEndpoint,
     prefix,
     tmpDir,
@@ -93,10 +122,24 @@ describe("reconciler", () => {
       const { loop } = await store.loops.create(request());
       const session = await store.openSession();
       await store.claims.claimNext(session);
+      // The handle of a replica this reconciler's executor never started and cannot see.
+      const handle = { kind: "local", id: `${loop.id}-1`, instance: "other-host/1" };
+      await store.loops.transition(loop.id, {
+        type: "replicaStarted",
+        attempt: 1,
+        handle,
+        at: new Date().toISOString(),
+      });
       await store.locks.acquire(loop.id, 1, { holder: "r", ttlMs: 3_000 });
-      expect((await reconciler.runOnce()).retried).toEqual([]);
       advance(3_500);
+      // Cut off from the API for a moment (its lock expired), not gone: it keeps its attempt.
+      expect(await reconciler.runOnce()).toMatchObject({ retried: [], stopped: [] });
+      await store.locks.heartbeat(loop.id, 1, { ttlMs: 3_000 });
+      advance(9_000);
+      expect((await reconciler.runOnce()).retried).toEqual([]);
+      advance(5_000);
       expect((await reconciler.runOnce()).retried).toEqual([loop.id]);
+      expect((await store.loops.getOrThrow(loop.id)).loop.status.message).toMatch(/judged by its lock/);
     } finally {
       store.close();
     }
@@ -136,7 +179,10 @@ describe("reconciler", () => {
       advance(6_000);
       const report = await reconciler.runOnce();
       expect(report.timedOut).toEqual([slow.id]);
-      expect(report.stopped).toEqual([doomed.id]);
+      // A replica whose loop has just finished is left to exit by itself for the grace.
+      expect(report.stopped).toEqual([]);
+      advance(5_000);
+      expect((await reconciler.runOnce()).stopped).toEqual([doomed.id]);
       expect((await store.loops.getOrThrow(slow.id)).loop.status).toMatchObject({
         state: "flatline",
         reason: "timed-out",

@@ -3,11 +3,13 @@ import {
   isSmithError,
   loopTimedOut,
   type Executor,
+  type ListedReplica,
   type Loop,
   type ReplicaStatus,
   type VersionedLoop,
 } from "@smith/core";
 import type { SmithStore } from "@smith/store";
+import { judgeReplica } from "./evidence.ts";
 
 export interface ReconcilerOptions {
   store: SmithStore;
@@ -39,6 +41,7 @@ export interface ReconcileReport {
  */
 export class Reconciler {
   private readonly o: ReconcilerOptions;
+  private listed: Promise<ListedReplica[]> | undefined;
 
   constructor(options: ReconcilerOptions) {
     this.o = options;
@@ -57,6 +60,7 @@ export class Reconciler {
       slotsReleased: 0,
       purged: [],
     };
+    this.listed = undefined;
     for (const v of await this.all(["running", "unresolved"])) {
       try {
         await this.reconcileLoop(v, report);
@@ -131,36 +135,35 @@ export class Reconciler {
 
     const lock = await store.locks.inspect(loop.id);
     if (lock.alive && lock.lock?.attempt === loop.status.attempt) return;
-
-    // The start grace covers a replica that has not taken its lock yet. Once this attempt has
-    // heartbeated, an expired lock means the replica died or hung: no grace.
-    const started = Date.parse(loop.status.attemptStartedAt ?? loop.status.updatedAt);
-    const everLocked = lock.heartbeat?.attempt === loop.status.attempt;
-    const withinGrace = !everLocked && now.getTime() - started < this.o.startGraceMs;
-    // A scheduler that died between starting the replica and recording its handle leaves no
-    // handle: ask the executor for this attempt's replica instead.
-    const handle =
-      loop.status.executor ??
-      (await executor.list()).find((r) => r.loopId === loop.id && r.attempt === loop.status.attempt)?.handle;
-    const status: ReplicaStatus = handle
-      ? await executor.status(handle)
-      : { phase: "unknown", message: "no replica was started" };
-    const live = status.phase === "running" || status.phase === "pending";
-    if (withinGrace && (live || !handle)) return;
-    if (live) {
-      // The lock is gone past the grace period but the process lives on: it is hung or cut off.
-      // Stop it; the next pass retries the loop once the executor reports no live replica.
-      if (handle) await executor.stop(handle);
-      await this.journal(loop.id, "warn", `replica of attempt ${loop.status.attempt} stopped: it holds no live lock`);
+    const own = await this.ownReplica(loop);
+    const everTaken = lock.heartbeat?.attempt === loop.status.attempt;
+    const verdict = judgeReplica({
+      now: now.getTime(),
+      attemptStartedAt: Date.parse(loop.status.attemptStartedAt ?? loop.status.updatedAt),
+      startGraceMs: this.o.startGraceMs,
+      lock: {
+        alive: false,
+        everTaken,
+        ...(everTaken && lock.heartbeat ? { expiredAt: Date.parse(lock.heartbeat.expiresAt) } : {}),
+      },
+      ...(own ? { own: { phase: own.status.phase } } : {}),
+    });
+    if (verdict.action === "keep") return;
+    if (verdict.action === "stop" && own) {
+      // The next pass retries the loop once the executor reports the replica gone.
+      await executor.stop(own.handle);
+      await this.journal(loop.id, "warn", `replica of attempt ${loop.status.attempt} stopped: ${verdict.why}`);
       report.stopped.push(loop.id);
       return;
     }
+    const status: ReplicaStatus = own?.status ?? { phase: "unknown" };
     const attempt = loop.status.attempt;
     const backoffMs = Math.min(
       this.o.retryBackoffMs * 2 ** Math.max(0, attempt - 1 - loop.status.attemptBase),
       5 * 60_000,
     );
-    const why = `replica lost on attempt ${attempt} (${status.phase}${status.exitCode !== undefined ? `, exit ${status.exitCode}` : ""}${status.message ? `: ${status.message}` : ""})`;
+    const detail = `${status.exitCode !== undefined ? `, exit ${status.exitCode}` : ""}${status.message ? `: ${status.message}` : ""}`;
+    const why = `replica lost on attempt ${attempt} (${verdict.why}${detail})`;
     const next = await store.loops.transition(
       loop.id,
       { type: "replicaLost", attempt, backoffMs, message: why, at },
@@ -175,14 +178,47 @@ export class Reconciler {
     }
   }
 
-  /** Replicas of loops that are finished, or of an attempt that is no longer current, are stopped. */
+  /**
+   * The replica of the loop's current attempt as this reconciler's own executor reports it, when
+   * that executor started it: the handle names its instance, or (a scheduler died between starting
+   * the replica and recording the handle) the executor's own list has the attempt. Undefined for a
+   * replica of another executor instance: its absence here proves nothing.
+   */
+  private async ownReplica(loop: Loop): Promise<ListedReplica | undefined> {
+    const { executor } = this.o;
+    const handle = loop.status.executor;
+    if (handle) {
+      if (handle.kind !== executor.kind || handle.instance !== executor.instance) return undefined;
+      return { handle, loopId: loop.id, attempt: loop.status.attempt, status: await executor.status(handle) };
+    }
+    return (await this.listOwn()).find((r) => r.loopId === loop.id && r.attempt === loop.status.attempt);
+  }
+
+  /** The own executor's replicas, read once per pass. */
+  private listOwn(): Promise<ListedReplica[]> {
+    this.listed ??= this.o.executor.list();
+    return this.listed;
+  }
+
+  /**
+   * Replicas of loops that are finished, or of an attempt that is no longer current, are stopped,
+   * but only once the loop has been so for the start grace: a replica that has just finalized its
+   * loop, or was told by its heartbeat to stop, is left to exit by itself.
+   */
   private async stopStrays(report: ReconcileReport): Promise<void> {
-    for (const replica of await this.o.executor.list()) {
+    for (const replica of await this.listOwn()) {
       if (replica.status.phase !== "running" && replica.status.phase !== "pending") continue;
       const current = await this.o.store.loops.get(replica.loopId);
       const keep =
         current && current.loop.status.state === "running" && current.loop.status.attempt === replica.attempt;
       if (keep) continue;
+      if (current) {
+        const st = current.loop.status;
+        const since = Date.parse(
+          st.finishedAt ?? (st.state === "running" ? st.attemptStartedAt : undefined) ?? st.updatedAt,
+        );
+        if (this.now().getTime() - since < this.o.startGraceMs) continue;
+      }
       await this.o.executor.stop(replica.handle);
       report.stopped.push(replica.loopId);
       if (current)

@@ -97,7 +97,7 @@ describeKube("KubernetesJobExecutor against a real kube-apiserver", () => {
     try {
       const l = loop();
       const handle = await ex.start({ loop: l, attempt: 1, token: "tok-1" });
-      expect(handle).toEqual({ kind: "kubernetes", id: `smith-${l.id}-1` });
+      expect(handle).toEqual({ kind: "kubernetes", id: `smith-${l.id}-1`, instance: `kubernetes/${namespace}` });
 
       const job = await kube.kubeConfig.makeApiClient(BatchV1Api).readNamespacedJob({ name: handle.id, namespace });
       expect(job.metadata?.labels).toMatchObject({

@@ -171,6 +171,11 @@ export class KubernetesJobExecutor implements Executor {
     return this.o.template.namespace;
   }
 
+  /** Every executor on the same namespace sees the same Jobs, whichever scheduler created them. */
+  get instance(): string {
+    return `kubernetes/${this.o.template.namespace}`;
+  }
+
   /** The label selector of this executor's Jobs. */
   get labelSelector(): string {
     return this.selector;
@@ -219,7 +224,7 @@ export class KubernetesJobExecutor implements Executor {
       }
     }
     this.deleted.delete(name);
-    return { kind: this.kind, id: name };
+    return { kind: this.kind, id: name, instance: this.instance };
   }
 
   private async createJob(name: string, body: V1Job, input: ReplicaManifestInput): Promise<V1Job> {
@@ -280,7 +285,7 @@ export class KubernetesJobExecutor implements Executor {
       const owner = jobOwner(job);
       if (!name || !owner || this.deleted.has(name)) continue;
       out.push({
-        handle: { kind: this.kind, id: name },
+        handle: { kind: this.kind, id: name, instance: this.instance },
         loopId: owner.loopId,
         attempt: owner.attempt,
         status: replicaStatusFromJob(job),
