@@ -1,4 +1,5 @@
 import { generateSigningKey } from "@smith/auth";
+import { generateCredentialsKey } from "@smith/store";
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -7,10 +8,12 @@ export interface LocalSecrets {
   signingKey: string;
   adminToken: string;
   adminTokenFile: string;
+  /** Seals credential values in etcd (what SMITH_CREDENTIALS_KEY is for the API process). */
+  credentialsKey: string;
 }
 
 /**
- * The local stack's signing key and bootstrap admin token: generated on the first `smith up`,
+ * The local stack's signing key, credentials key and bootstrap admin token: generated on the first `smith up`,
  * kept (mode 0600) in the state directory so later runs and smithctl keep working.
  */
 export function loadOrCreateSecrets(stateDir: string): LocalSecrets {
@@ -18,12 +21,16 @@ export function loadOrCreateSecrets(stateDir: string): LocalSecrets {
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const keyFile = join(dir, "signing-key");
   const tokenFile = join(dir, "admin-token");
+  const credentialsKeyFile = join(dir, "credentials-key");
   if (!existsSync(keyFile)) writeFileSync(keyFile, generateSigningKey() + "\n", { mode: 0o600 });
+  if (!existsSync(credentialsKeyFile))
+    writeFileSync(credentialsKeyFile, generateCredentialsKey() + "\n", { mode: 0o600 });
   if (!existsSync(tokenFile))
     writeFileSync(tokenFile, `smith-admin-${randomBytes(24).toString("base64url")}\n`, { mode: 0o600 });
   return {
     signingKey: readFileSync(keyFile, "utf8").trim(),
     adminToken: readFileSync(tokenFile, "utf8").trim(),
     adminTokenFile: tokenFile,
+    credentialsKey: readFileSync(credentialsKeyFile, "utf8").trim(),
   };
 }

@@ -29,6 +29,12 @@ runSmithctl(process.argv.slice(2), {
   configPath: defaultConfigPath(env),
   cwd: process.cwd(),
   readFile: (path) => readFileSync(path, "utf8"),
+  readStdin: async () => {
+    const chunks: Buffer[] = [];
+    for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+    return { text: Buffer.concat(chunks).toString("utf8"), tty: process.stdin.isTTY === true };
+  },
+  getEnv: (name) => env[name],
   now: () => new Date(),
   onInterrupt: (handler) => {
     interruptHandlers.add(handler);

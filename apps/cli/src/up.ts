@@ -4,7 +4,7 @@ import type { JournalEntry, Loop } from "@smith/core";
 import { createDemoRepository } from "@smith/demo";
 import { LocalProcessExecutor, replicaEnv } from "@smith/executor";
 import { Scheduler } from "@smith/scheduler";
-import { SmithStore } from "@smith/store";
+import { CredentialKeyring, SmithStore } from "@smith/store";
 import { mkdirSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -62,7 +62,13 @@ export async function up(o: UpOptions): Promise<number> {
     const store = new SmithStore({ endpoints });
     stack.push({ name: "store", stop: () => store.close() });
     const log = o.verbose ? jsonLogger("smith") : silentLogger;
-    const api = new ApiServer({ store, signingKey: secrets.signingKey, adminToken: secrets.adminToken, logger: log });
+    const api = new ApiServer({
+      store,
+      signingKey: secrets.signingKey,
+      adminToken: secrets.adminToken,
+      credentialsKeyring: CredentialKeyring.fromText(secrets.credentialsKey),
+      logger: log,
+    });
     const { url } = await api.start({ port: o.apiPort, host: "127.0.0.1" });
     stack.push({ name: "api", stop: () => api.stop() });
     // The demo's replay agent pauses between steps so that the run can be watched live.

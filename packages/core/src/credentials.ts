@@ -106,7 +106,12 @@ export const CreateCredentialInput = z
     value: CredentialValueInput,
     scope: CredentialScope.default({ default: true }),
     app: GitHubAppConfig.optional(),
-    description: z.string().max(256).optional(),
+    description: z
+      .string()
+      .max(256)
+      // eslint-disable-next-line no-control-regex -- shown in terminals: no control characters
+      .regex(/^[^\u0000-\u001f\u007f]*$/, "must be one line without control characters")
+      .optional(),
   })
   .superRefine((c, ctx) => {
     if (c.type === "github-app" && !c.app)

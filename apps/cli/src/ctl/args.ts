@@ -1,4 +1,4 @@
-import { AgentProvider, LOOP_STATES, type LoopState } from "@smith/core";
+import { AgentProvider, CredentialType, LOOP_STATES, type LoopState } from "@smith/core";
 import { parseArgs, type ParseArgsOptionsConfig } from "node:util";
 import type { ConnectionFlags } from "./connection.ts";
 import type { CreateLoopFlags } from "./createRequest.ts";
@@ -24,7 +24,26 @@ export type Command =
   | { kind: "config-current-context" }
   | { kind: "config-use-context"; name: string }
   | { kind: "config-set-context"; name: string; url?: string; token?: string; tokenFile?: string }
-  | { kind: "version"; clientOnly: boolean; output: DataOutput };
+  | { kind: "version"; clientOnly: boolean; output: DataOutput }
+  | { kind: "credentials-set"; set: CredentialSetFlags; source: ValueSource; output: DataOutput }
+  | { kind: "credentials-rotate"; name: string; source: ValueSource; output: DataOutput }
+  | { kind: "credentials-revoke"; name: string; output: DataOutput }
+  | { kind: "credentials-list"; output: DataOutput }
+  | { kind: "credentials-reseal"; output: DataOutput };
+
+/** Where a credential's value comes from: never argv, where `ps` and shell history would keep it. */
+export type ValueSource = { kind: "stdin" } | { kind: "file"; path: string } | { kind: "env"; name: string };
+
+export interface CredentialSetFlags {
+  name: string;
+  type: CredentialType;
+  owner?: string;
+  host?: string;
+  default: boolean;
+  appId?: number;
+  installationId?: number;
+  description?: string;
+}
 
 export interface ParsedArgs {
   command: Command;
@@ -84,6 +103,20 @@ const VERBS = {
   // `config` talks to no server: --token here is the token a context stores.
   config: { ...HELP, ...OUTPUT, url: { type: "string" }, token: { type: "string" }, "token-file": { type: "string" } },
   version: { ...CONNECTION, ...HELP, ...OUTPUT, client: { type: "boolean" } },
+  credentials: {
+    ...CONNECTION,
+    ...HELP,
+    ...OUTPUT,
+    type: { type: "string" },
+    scope: { type: "string" },
+    host: { type: "string" },
+    "no-default": { type: "boolean" },
+    "app-id": { type: "string" },
+    "installation-id": { type: "string" },
+    description: { type: "string" },
+    "from-file": { type: "string" },
+    "from-env": { type: "string" },
+  },
   help: { ...HELP },
 } as const satisfies Record<string, ParseArgsOptionsConfig>;
 type Verb = keyof typeof VERBS;
@@ -94,6 +127,12 @@ const VALUE_OPTIONS_BEFORE_VERB = new Set(["--server", "--token", "--context", "
 /** argv (without node and the script) → the command to run and the connection flags. */
 export function parseCommandLine(argv: readonly string[]): ParsedArgs {
   const verb = findVerb(argv);
+  // Checked before parsing, whose errors quote arguments: a value typed on the command line must
+  // not come back on the terminal (nor stay in `ps` output and shell history unremarked).
+  if (verb === "credentials" && argv.some((a) => /^--value(=|$)/.test(a)))
+    throw new UsageError(
+      "credentials never take a value on the command line: pipe it to stdin, or use --from-file FILE or --from-env VAR",
+    );
   if (verb === undefined) {
     if (argv.some((a) => a === "--help" || a === "-h") || argv.length === 0)
       return { command: { kind: "help" }, connection: {} };
@@ -237,6 +276,79 @@ function toCommand(verb: Verb, values: Values, words: string[]): Command {
     case "version":
       noExtra(words);
       return { kind: "version", clientOnly: bool("client"), output: dataOutputOf(str("output")) };
+    case "credentials":
+      return credentialsCommand(words, str, bool);
+  }
+}
+
+const CREDENTIAL_SET_FLAGS = ["type", "scope", "host", "no-default", "app-id", "installation-id", "description"];
+
+function credentialsCommand(
+  words: string[],
+  str: (name: string) => string | undefined,
+  bool: (name: string) => boolean,
+): Command {
+  const [sub, name, ...extra] = words;
+  // Never quote a stray argument: it may be the value typed where it does not belong.
+  if (extra.length)
+    throw new UsageError(
+      `credentials ${sub ?? ""} takes one NAME; the value comes from stdin, --from-file FILE or --from-env VAR, never the command line`,
+    );
+  const output = dataOutputOf(str("output"));
+  const refuse = (flags: string[], what: string) => {
+    for (const flag of flags)
+      if (flag === "no-default" ? bool(flag) : str(flag) !== undefined)
+        throw new UsageError(`--${flag} cannot be used with credentials ${what}`);
+  };
+  const needName = (what: string) =>
+    required(name, `credentials ${what} needs a NAME: smithctl credentials ${what} NAME`);
+  const source = (): ValueSource => {
+    const file = str("from-file");
+    const env = str("from-env");
+    if (file !== undefined && env !== undefined)
+      throw new UsageError("--from-file and --from-env cannot be used together");
+    if (file !== undefined) return { kind: "file", path: file };
+    if (env !== undefined) return { kind: "env", name: env };
+    return { kind: "stdin" };
+  };
+  switch (sub) {
+    case "set": {
+      const typeName = required(str("type"), `credentials set needs --type ${CredentialType.options.join("|")}`);
+      const type = CredentialType.safeParse(typeName);
+      if (!type.success)
+        throw new UsageError(
+          `--type must be one of ${CredentialType.options.join(", ")}; got ${JSON.stringify(typeName)}`,
+        );
+      const appId = intOf("app-id", str("app-id"), 1);
+      const installationId = intOf("installation-id", str("installation-id"), 1);
+      const set: CredentialSetFlags = { name: needName("set"), type: type.data, default: !bool("no-default") };
+      const optional = {
+        owner: str("scope"),
+        host: str("host"),
+        appId,
+        installationId,
+        description: str("description"),
+      };
+      for (const [k, v] of Object.entries(optional)) if (v !== undefined) Object.assign(set, { [k]: v });
+      return { kind: "credentials-set", set, source: source(), output };
+    }
+    case "rotate":
+      refuse(CREDENTIAL_SET_FLAGS, "rotate");
+      return { kind: "credentials-rotate", name: needName("rotate"), source: source(), output };
+    case "revoke":
+      refuse([...CREDENTIAL_SET_FLAGS, "from-file", "from-env"], "revoke");
+      return { kind: "credentials-revoke", name: needName("revoke"), output };
+    case "list":
+    case "reseal":
+      refuse([...CREDENTIAL_SET_FLAGS, "from-file", "from-env"], sub);
+      if (name !== undefined) throw new UsageError(`credentials ${sub} takes no NAME`);
+      return sub === "list" ? { kind: "credentials-list", output } : { kind: "credentials-reseal", output };
+    case undefined:
+      throw new UsageError("credentials needs a subcommand: set, list, rotate, revoke or reseal");
+    default:
+      throw new UsageError(
+        `unknown credentials subcommand ${JSON.stringify(sub)}: use set, list, rotate, revoke or reseal`,
+      );
   }
 }
 

@@ -26,6 +26,15 @@ const USAGE: Record<string, string> = {
   smithctl config use-context NAME
   smithctl config set-context NAME [--url URL] [--token T | --token-file FILE]`,
   version: `  smithctl version [--client] [-o json|yaml]`,
+  credentials: `  smithctl credentials set NAME --type github-token|github-app|anthropic|openai
+        [--scope OWNER] [--host HOST] [--no-default] [--app-id N] [--installation-id N]
+        [--description TEXT] [--from-file FILE | --from-env VAR] [-o json|yaml]
+      Store a credential (admin). The value comes from stdin, a file or an environment variable,
+      never from the command line. A github-app's value is the App's PEM private key.
+  smithctl credentials rotate NAME [--from-file FILE | --from-env VAR]
+  smithctl credentials revoke NAME
+  smithctl credentials list [-o json|yaml]        metadata only: values are write-only
+  smithctl credentials reseal                     after rotating SMITH_CREDENTIALS_KEY`,
 };
 
 const GLOBAL = `Connection (every command but config):

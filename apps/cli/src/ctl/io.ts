@@ -11,6 +11,10 @@ export interface CtlIO {
   /** The directory relative paths in flags are resolved against. */
   cwd: string;
   readFile(path: string): string;
+  /** All of stdin (a credential's value); `tty` says whether a person is typing it. */
+  readStdin(): Promise<{ text: string; tty: boolean }>;
+  /** Any variable of smithctl's environment (`credentials set --from-env VAR`). */
+  getEnv(name: string): string | undefined;
   now(): Date;
   /**
    * Registers what to do on Ctrl-C (or SIGTERM) while a command streams; returns the

@@ -3,6 +3,13 @@ import { parseCommandLine, type Command } from "./args.ts";
 import { transition, steer } from "./commands/actions.ts";
 import { config } from "./commands/config.ts";
 import { createBatch, createLoop } from "./commands/create.ts";
+import {
+  credentialsList,
+  credentialsReseal,
+  credentialsRevoke,
+  credentialsRotate,
+  credentialsSet,
+} from "./commands/credentials.ts";
 import { describeLoopCommand } from "./commands/describe.ts";
 import { getLoop, getLoops } from "./commands/get.ts";
 import { logs } from "./commands/logs.ts";
@@ -84,6 +91,16 @@ function dispatch(client: SmithClient, command: ServerCommand, io: CtlIO): Promi
       return audit(client, command, io);
     case "cost":
       return cost(client, command, io);
+    case "credentials-set":
+      return credentialsSet(client, command, io);
+    case "credentials-rotate":
+      return credentialsRotate(client, command, io);
+    case "credentials-revoke":
+      return credentialsRevoke(client, command, io);
+    case "credentials-list":
+      return credentialsList(client, command, io);
+    case "credentials-reseal":
+      return credentialsReseal(client, command, io);
   }
 }
 

@@ -11,6 +11,8 @@ function fakeIO(): { io: CtlIO; interrupt: () => void; handlers: Set<() => void>
     configPath: "/c.json",
     cwd: "/",
     readFile: () => "",
+    readStdin: () => Promise.resolve({ text: "", tty: false }),
+    getEnv: () => undefined,
     now: () => new Date(0),
     onInterrupt: (h) => {
       handlers.add(h);

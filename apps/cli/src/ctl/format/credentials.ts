@@ -1,0 +1,35 @@
+import type { CredentialMetadata } from "@smith/core";
+import { formatAge, renderTable, truncate } from "./table.ts";
+
+/** Control characters shown as `\xNN`: names and descriptions were typed by someone else. */
+function visible(text: string): string {
+  // eslint-disable-next-line no-control-regex -- control characters are exactly what is escaped
+  return text.replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`);
+}
+
+function scopeOf(c: CredentialMetadata): string {
+  const where = [c.scope.host, c.scope.owner ?? "*"].filter(Boolean).join("/");
+  return c.scope.default ? where : `${where} (named only)`;
+}
+
+function ago(at: string | undefined, now: Date): string {
+  return at ? formatAge(now.getTime() - Date.parse(at)) : "-";
+}
+
+/** `smithctl credentials list`: metadata only (the API never returns a value). */
+export function credentialsTable(items: readonly CredentialMetadata[], now: Date): string {
+  return renderTable(
+    ["NAME", "TYPE", "SCOPE", "STATUS", "CREATED", "ROTATED", "LAST USED", "KEY", "DESCRIPTION"],
+    items.map((c) => [
+      c.name,
+      c.type,
+      visible(scopeOf(c)),
+      c.revokedAt ? "revoked" : "active",
+      ago(c.createdAt, now),
+      ago(c.rotatedAt, now),
+      ago(c.lastUsedAt, now),
+      c.keyId ?? "-",
+      truncate(visible(c.description ?? "-"), 60),
+    ]),
+  );
+}
