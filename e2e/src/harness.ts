@@ -1,4 +1,5 @@
-import { ApiServer, silentLogger } from "@smith/api";
+import { ApiServer } from "@smith/api";
+import { silentLogger } from "@smith/logger";
 import { createSmithClient, type SmithClient } from "@smith/client";
 import type { CreateLoopRequest, JournalEntry, ListedReplica, Loop, LoopState } from "@smith/core";
 import { SmithStore } from "@smith/store";

@@ -1,12 +1,13 @@
 #!/usr/bin/env node
-import { ApiServer, jsonLogger } from "@smith/api";
+import { ApiServer } from "@smith/api";
+import { createLogger } from "@smith/logger";
 import { CredentialKeyring, SmithStore } from "@smith/store";
 import { parseEnv } from "./env.ts";
 
 /** The API process: parse env, build the store and server, start, and stop in order on a signal. */
 async function main(): Promise<void> {
-  const log = jsonLogger("api");
   const env = parseEnv(process.env);
+  const log = createLogger({ component: "api", level: env.SMITH_LOG_LEVEL });
   const githubToken = env.SMITH_GITHUB_TOKEN;
   const store = new SmithStore({ endpoints: env.SMITH_ETCD_ENDPOINTS, prefix: env.SMITH_ETCD_PREFIX });
   const server = new ApiServer({
@@ -28,7 +29,7 @@ async function main(): Promise<void> {
     },
   });
   const { url } = await server.start({ port: env.SMITH_API_PORT, host: env.SMITH_API_HOST });
-  log.info("listening", { url, etcd: env.SMITH_ETCD_ENDPOINTS, prefix: env.SMITH_ETCD_PREFIX });
+  log.info({ url, etcd: env.SMITH_ETCD_ENDPOINTS, prefix: env.SMITH_ETCD_PREFIX }, "listening");
   if (!env.SMITH_CREDENTIALS_KEY)
     log.warn("no SMITH_CREDENTIALS_KEY: credentials cannot be stored, and loops that need one will fail");
   if (!env.SMITH_ADMIN_TOKEN) log.warn("no SMITH_ADMIN_TOKEN: only tokens already stored in etcd can call the API");
@@ -37,7 +38,7 @@ async function main(): Promise<void> {
   const stop = async (signal: string) => {
     if (stopping) return;
     stopping = true;
-    log.info("stopping", { signal });
+    log.info({ signal }, "stopping");
     await server.stop();
     store.close();
     log.info("stopped");

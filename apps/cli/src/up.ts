@@ -1,8 +1,9 @@
-import { ApiServer, jsonLogger, silentLogger } from "@smith/api";
+import { ApiServer } from "@smith/api";
 import { createSmithClient } from "@smith/client";
 import type { JournalEntry, Loop } from "@smith/core";
 import { createDemoRepository } from "@smith/demo";
 import { LocalProcessExecutor, replicaEnv } from "@smith/executor";
+import { createLogger, silentLogger } from "@smith/logger";
 import { Scheduler } from "@smith/scheduler";
 import { CredentialKeyring, SmithStore } from "@smith/store";
 import { mkdirSync } from "node:fs";
@@ -61,13 +62,14 @@ export async function up(o: UpOptions): Promise<number> {
     }
     const store = new SmithStore({ endpoints });
     stack.push({ name: "store", stop: () => store.close() });
-    const log = o.verbose ? jsonLogger("smith") : silentLogger;
+    // --verbose: the API's and the scheduler's records, debug and up, as JSON lines on stderr.
+    const logger = (component: string) => (o.verbose ? createLogger({ component, level: "debug" }) : silentLogger);
     const api = new ApiServer({
       store,
       signingKey: secrets.signingKey,
       adminToken: secrets.adminToken,
       credentialsKeyring: CredentialKeyring.fromText(secrets.credentialsKey),
-      logger: log,
+      logger: logger("api"),
     });
     const { url } = await api.start({ port: o.apiPort, host: "127.0.0.1" });
     stack.push({ name: "api", stop: () => api.stop() });
@@ -87,7 +89,7 @@ export async function up(o: UpOptions): Promise<number> {
       executor,
       signingKey: secrets.signingKey,
       claim: { perKeyLimit: 2 },
-      log,
+      log: logger("scheduler"),
       startGraceMs: 30_000,
       reconcileIntervalMs: 2_000,
       pollIntervalMs: 1_000,

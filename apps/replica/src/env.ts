@@ -1,3 +1,4 @@
+import { LOG_LEVELS } from "@smith/logger";
 import { z } from "zod";
 
 const Env = z.object({
@@ -24,6 +25,8 @@ const Env = z.object({
   SMITH_REPLAY_STEP_DELAY_MS: z.coerce.number().int().min(0).max(60_000).default(0),
   /** Lock renewal / cancel check interval. */
   SMITH_HEARTBEAT_MS: z.coerce.number().int().min(100).default(2_000),
+  /** How much the replica logs (JSON lines on stderr, which the executor keeps as replica.log). */
+  SMITH_LOG_LEVEL: z.enum(LOG_LEVELS).default("info"),
 });
 export type ReplicaEnv = z.infer<typeof Env>;
 

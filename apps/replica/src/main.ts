@@ -1,11 +1,16 @@
 #!/usr/bin/env node
 import { createSmithClient } from "@smith/client";
+import { createLogger } from "@smith/logger";
 import { parseEnv } from "./env.ts";
 import { ReplicaRunner } from "./runner.ts";
 
 /** One attempt of one loop. Exit 0: finalized; 2: stopped (cancelled or superseded); 1: failed. */
 async function main(): Promise<number> {
   const env = parseEnv(process.env);
+  const log = createLogger({ component: "replica", level: env.SMITH_LOG_LEVEL }).child({
+    loopId: env.SMITH_LOOP_ID,
+    attempt: env.SMITH_ATTEMPT,
+  });
   const client = createSmithClient({
     url: env.SMITH_API_URL,
     token: env.SMITH_TOKEN,
@@ -23,13 +28,12 @@ async function main(): Promise<number> {
     gateTimeoutMs: env.SMITH_GATE_TIMEOUT_MS,
     replayStepDelayMs: env.SMITH_REPLAY_STEP_DELAY_MS,
     heartbeatMs: env.SMITH_HEARTBEAT_MS,
-    log: (line) =>
-      process.stderr.write(`${new Date().toISOString()} replica ${env.SMITH_LOOP_ID}/${env.SMITH_ATTEMPT}: ${line}\n`),
+    log: (line) => log.info(line),
   });
   // SIGTERM (the executor stopping us): abort the attempt so that the agent's process tree (its
   // own process group) is killed too, then exit even if something hangs.
   process.on("SIGTERM", () => {
-    process.stderr.write("replica: SIGTERM\n");
+    log.warn({ signal: "SIGTERM" }, "stopping the attempt");
     runner.terminate("the replica received SIGTERM");
     setTimeout(() => process.exit(2), 3000).unref();
   });

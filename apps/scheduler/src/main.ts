@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import type { Executor } from "@smith/core";
 import { createServer, type Server } from "node:http";
-import { jsonLogger, type Logger } from "@smith/logger";
+import { createLogger, type Logger } from "@smith/logger";
 import { LocalProcessExecutor, replicaEnv } from "@smith/executor";
 import { SmithStore } from "@smith/store";
 import { Scheduler } from "@smith/scheduler";
@@ -26,14 +26,16 @@ async function buildExecutor(
   const executor = new KubernetesJobExecutor({
     ...options,
     kubeConfig: loadKubeConfig(source),
-    onWatchError: (err) =>
-      log.warn("replica Job watch failed; reading Jobs directly until it is back", { error: err.message }),
+    onWatchError: (err) => log.warn({ err }, "replica Job watch failed; reading Jobs directly until it is back"),
   });
-  log.info("kubernetes executor", {
-    namespace: options.namespace,
-    image: options.image,
-    kubeconfig: source.type === "file" ? source.path : "in-cluster",
-  });
+  log.info(
+    {
+      namespace: options.namespace,
+      image: options.image,
+      kubeconfig: source.type === "file" ? source.path : "in-cluster",
+    },
+    "kubernetes executor",
+  );
   return { executor, close: () => executor.close() };
 }
 
@@ -60,8 +62,8 @@ function healthServer(scheduler: Scheduler, host: string, port: number): Promise
 
 /** A scheduler process: claims loops and starts replicas; SIGTERM stops claiming, releases the lease, exits. */
 async function main(): Promise<void> {
-  const log = jsonLogger("scheduler");
   const env = parseEnv(process.env);
+  const log = createLogger({ component: "scheduler", level: env.SMITH_LOG_LEVEL });
   const { executor, close: closeExecutor } = await buildExecutor(env, log);
   const store = new SmithStore({ endpoints: env.SMITH_ETCD_ENDPOINTS, prefix: env.SMITH_ETCD_PREFIX });
   const scheduler = new Scheduler({
@@ -90,7 +92,7 @@ async function main(): Promise<void> {
   const stop = async (signal: string) => {
     if (stopping) return;
     stopping = true;
-    log.info("stopping", { signal });
+    log.info({ signal }, "stopping");
     await scheduler.stop();
     health?.close();
     await closeExecutor();

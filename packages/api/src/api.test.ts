@@ -1,5 +1,6 @@
 import { TRPCClientError } from "@smith/client";
 import { LIMITS } from "@smith/core";
+import { captureLogs } from "@smith/logger";
 import { apiTest } from "./fixtures.ts";
 import { describe, expect } from "vitest";
 import { lockedReplica, loopInput, runLoop, startTestApi } from "./testSupport.ts";
@@ -428,5 +429,32 @@ describe("API", () => {
       );
     });
     expect(seen).toEqual(Array.from({ length: 351 }, (_, i) => i + 1));
+  });
+
+  test("an internal failure is one structured error record: the procedure, the cause, no token", async ({
+    etcdEndpoint,
+    prefix,
+  }) => {
+    const { log, records } = captureLogs("api");
+    const api = await startTestApi(etcdEndpoint, prefix, { logger: log });
+    try {
+      const op = api.client(api.tokens.operator);
+      const { loop } = await op.loops.create.mutate(loopInput());
+      // A record written by a newer build: this one cannot read it, which is an internal error.
+      await api.store.client.put(api.store.keys.loop(loop.id)).value(JSON.stringify({ schemaVersion: 99 }));
+      expect((await fail(op.loops.get.query({ id: loop.id }))).code).toBe("INTERNAL_SERVER_ERROR");
+      const errors = records.filter((r) => r.level === "error");
+      expect(errors).toEqual([
+        expect.objectContaining({
+          component: "api",
+          msg: "procedure failed",
+          path: "loops.get",
+          err: expect.objectContaining({ type: "SmithError", message: expect.stringContaining("schemaVersion 99") }),
+        }),
+      ]);
+      expect(JSON.stringify(records)).not.toContain(api.tokens.operator);
+    } finally {
+      await api.close();
+    }
   });
 });

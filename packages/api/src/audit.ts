@@ -16,10 +16,7 @@ export class AuditRecorder {
     try {
       await this.store.audit.append(event);
     } catch (err) {
-      this.log.error("audit write failed", {
-        action: event.action,
-        error: err instanceof Error ? err.message : String(err),
-      });
+      this.log.error({ action: event.action, err }, "audit write failed");
     }
   }
 }

@@ -1,7 +1,6 @@
 export { appRouter, type AppRouter } from "./root.ts";
 export { ApiServer, type ApiServerOptions, type ApiServerState } from "./server.ts";
 export { Authenticator } from "./authenticator.ts";
-export { jsonLogger, silentLogger, type Logger } from "@smith/logger";
 export { trpcCodeOf, toTRPCError } from "./errors.ts";
 export { GitHubIngress, githubPrincipal } from "./github/ingress.ts";
 export {

@@ -5,7 +5,7 @@ import type { AddressInfo } from "node:net";
 import { AuditRecorder } from "./audit.ts";
 import { Authenticator } from "./authenticator.ts";
 import { createContext } from "./context.ts";
-import { jsonLogger, type Logger } from "@smith/logger";
+import { createLogger, type Logger } from "@smith/logger";
 import { ApiMetrics } from "./metrics.ts";
 import { CredentialOperations } from "./operations/credentials.ts";
 import { LoopOperations } from "./operations/loops.ts";
@@ -56,7 +56,7 @@ export class ApiServer {
 
   constructor(options: ApiServerOptions) {
     this.options = options;
-    const log = options.logger ?? jsonLogger("api");
+    const log = options.logger ?? createLogger({ component: "api" });
     const auth = new Authenticator({
       store: options.store,
       signingKey: options.signingKey,
@@ -95,8 +95,7 @@ export class ApiServer {
       maxBodySize: options.maxBodyBytes ?? 8 * 1024 * 1024,
       createContext: ({ req }) => createContext(this.services, req),
       onError: ({ error, path }) => {
-        if (error.code === "INTERNAL_SERVER_ERROR")
-          log.error("procedure failed", { path, error: error.message, cause: String(error.cause) });
+        if (error.code === "INTERNAL_SERVER_ERROR") log.error({ path, err: error.cause ?? error }, "procedure failed");
       },
     });
     this.server = createServer((req, res) => {
@@ -135,7 +134,7 @@ export class ApiServer {
         });
       text(res, 404, "not found\n");
     } catch (err) {
-      this.services.log.error("request failed", { path, error: err instanceof Error ? err.message : String(err) });
+      this.services.log.error({ path, err }, "request failed");
       if (!res.headersSent) text(res, 500, "internal error\n");
       else res.destroy();
     }

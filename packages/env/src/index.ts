@@ -1,4 +1,5 @@
 import { readFileSync } from "node:fs";
+import { LOG_LEVELS } from "@smith/logger";
 import { z } from "zod";
 
 /**
@@ -12,6 +13,12 @@ export function readSecret(env: NodeJS.ProcessEnv, name: string): string | undef
   if (file) return readFileSync(file, "utf8").trim();
   return env[name]?.trim() || undefined;
 }
+
+/** How much each process logs (JSON lines on stderr). */
+export const LogLevelEnv = {
+  /** One of fatal, error, warn, info, debug, trace, silent. */
+  SMITH_LOG_LEVEL: z.enum(LOG_LEVELS).default("info"),
+};
 
 /** The variables that say where etcd is and which keys are Smith's, and the shared signing key. */
 export const SharedEnv = {
@@ -30,6 +37,7 @@ export const SharedEnv = {
   SMITH_ETCD_PREFIX: z.string().startsWith("/").default("/smith/v1"),
   /** Replica token signing key (>= 32 bytes), the same for the API and the schedulers. Or SMITH_SIGNING_KEY_FILE. */
   SMITH_SIGNING_KEY: z.string().min(32, "SMITH_SIGNING_KEY must be at least 32 bytes"),
+  ...LogLevelEnv,
 };
 
 /** The env with file-backed secrets resolved, ready for a schema using SharedEnv. */

@@ -70,10 +70,7 @@ export class Reconciler {
           !isSmithError(err) ||
           !(err.code === "conflict" || err.code === "invalid_transition" || err.code === "stale_attempt")
         ) {
-          this.o.log.error("reconcile failed", {
-            loopId: v.loop.id,
-            error: err instanceof Error ? err.message : String(err),
-          });
+          this.o.log.error({ loopId: v.loop.id, err }, "reconcile failed");
         }
       }
     }

@@ -68,8 +68,7 @@ export class Scheduler {
       backoff: new ExponentialBackoff({ initialDelay: 500, maxDelay: options.maxReconnectDelayMs ?? 10_000 }),
     });
     this.reconnect.onRetry((r) => {
-      if ("error" in r)
-        this.o.log.warn("etcd unreachable; retrying", { id: this.id, error: r.error.message, delayMs: r.delay });
+      if ("error" in r) this.o.log.warn({ id: this.id, err: r.error, delayMs: r.delay }, "etcd unreachable; retrying");
     });
   }
 
@@ -104,7 +103,7 @@ export class Scheduler {
     this.queueFollower = this.followQueue();
     this.claimLoop = this.runClaimLoop();
     this.campaignForReconciler();
-    this.o.log.info("scheduler started", { id: this.id, executor: this.o.executor.kind });
+    this.o.log.info({ id: this.id, executor: this.o.executor.kind }, "scheduler started");
   }
 
   private async openSession(): Promise<void> {
@@ -115,7 +114,7 @@ export class Scheduler {
     });
     session.once("lost", () => {
       if (this.stateValue !== "running") return;
-      this.o.log.warn("session lease lost; opening a new one", { id: this.id });
+      this.o.log.warn({ id: this.id }, "session lease lost; opening a new one");
       // Claims of the old lease are gone; the reconciler retries their loops if no replica started.
       void this.reconnect
         .execute(() => this.openSession(), this.stopping.signal)
@@ -176,7 +175,7 @@ export class Scheduler {
           await this.launch(claimed);
         }
       } catch (err) {
-        this.o.log.error("claiming failed", { error: err instanceof Error ? err.message : String(err) });
+        this.o.log.error({ err }, "claiming failed");
         // The next poll would retry too; this only keeps a failing etcd from being hammered.
         await delay(500, undefined, { signal: this.stopping.signal }).catch(() => undefined);
         this.dirty = true;
@@ -200,10 +199,10 @@ export class Scheduler {
           metadata: { executor: handle, attempt },
         },
       ]);
-      this.o.log.info("replica started", { loopId: loop.id, attempt, handle: handle.id });
+      this.o.log.info({ loopId: loop.id, attempt, handle: handle.id }, "replica started");
     } catch (err) {
       const message = err instanceof Error ? err.message : String(err);
-      this.o.log.error("replica start failed", { loopId: loop.id, attempt, error: message });
+      this.o.log.error({ loopId: loop.id, attempt, err }, "replica start failed");
       await store.journal
         .append(loop.id, [
           {
@@ -236,13 +235,11 @@ export class Scheduler {
     this.leadership = leadership;
     leadership.on("elected", () => {
       this.leader = true;
-      this.o.log.info("elected reconciler", { id: this.id });
+      this.o.log.info({ id: this.id }, "elected reconciler");
       const tick = () => {
         if (!this.leader || this.stateValue !== "running") return;
         this.reconciling = this.reconcileNow()
-          .catch((err: unknown) =>
-            this.o.log.error("reconcile pass failed", { error: err instanceof Error ? err.message : String(err) }),
-          )
+          .catch((err: unknown) => this.o.log.error({ err }, "reconcile pass failed"))
           .finally(() => {
             if (this.leader && this.stateValue === "running")
               this.reconcileTimer = setTimeout(tick, this.o.reconcileIntervalMs ?? 5_000);
@@ -252,7 +249,7 @@ export class Scheduler {
     });
     leadership.on("lost", (err) => {
       this.leader = false;
-      this.o.log.warn("reconciler election lost", { error: err.message });
+      this.o.log.warn({ err }, "reconciler election lost");
       void delay(1000, undefined, { signal: this.stopping.signal })
         .then(() => this.stateValue === "running" && this.campaignForReconciler())
         .catch(() => undefined);
@@ -269,7 +266,7 @@ export class Scheduler {
       report.stopped.length ||
       report.purged.length
     )
-      this.o.log.info("reconciled", { ...report });
+      this.o.log.info({ ...report }, "reconciled");
     if (report.retried.length || report.slotsReleased) this.poke();
   }
 
@@ -290,6 +287,6 @@ export class Scheduler {
     await this.leadership?.resign().catch(() => undefined);
     await this.session?.close();
     this.stateValue = "stopped";
-    this.o.log.info("scheduler stopped", { id: this.id });
+    this.o.log.info({ id: this.id }, "scheduler stopped");
   }
 }

@@ -166,11 +166,7 @@ export async function handleGitHubWebhook(
         },
       });
     }
-    log.error("github webhook failed", {
-      delivery: deliveryId,
-      event,
-      error: err instanceof Error ? err.message : String(err),
-    });
+    log.error({ delivery: deliveryId, event, err }, "github webhook failed");
     reply(res, 503, {
       error: { code: "unavailable", message: "the webhook could not be handled; GitHub may redeliver it" },
     });
