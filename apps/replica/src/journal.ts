@@ -1,5 +1,6 @@
 import type { SmithClient } from "@smith/client";
 import type { JournalEntryRequest } from "@smith/core";
+import { apiRetryPolicy, errorCode, perTryTimeout } from "./retry.ts";
 
 /**
  * Batches journal entries and ships them to the API: every `flushMs`, or at once when
@@ -20,6 +21,8 @@ export class JournalWriter {
   private readonly flushMs: number;
   private readonly maxBatch: number;
   private readonly maxPending: number;
+  /** About 2.5 minutes of tries per batch (30, backing off to 5 s) before waiting for the next flush. */
+  private readonly retry = apiRetryPolicy({ maxAttempts: 30 });
   /** Set when the API refuses this attempt's writes (CONFLICT): the attempt is over. */
   fenced = false;
 
@@ -66,14 +69,17 @@ export class JournalWriter {
       });
       this.dropped = 0;
     }
-    for (let attempt = 0; this.pending.length > 0 && !this.fenced; attempt++) {
+    while (this.pending.length > 0 && !this.fenced) {
       const batch = this.pending.slice(0, this.maxBatch);
       try {
-        await this.client.replica.appendJournal.mutate({ loopId: this.loopId, entries: batch });
+        await this.retry.execute(() =>
+          perTryTimeout.execute(() =>
+            this.client.replica.appendJournal.mutate({ loopId: this.loopId, entries: batch }),
+          ),
+        );
         this.pending.splice(0, batch.length);
-        attempt = 0;
       } catch (err) {
-        const code = (err as { data?: { code?: string } }).data?.code;
+        const code = errorCode(err);
         if (code === "CONFLICT" || code === "FORBIDDEN" || code === "UNAUTHORIZED") {
           this.fenced = true;
           this.pending = [];
@@ -98,8 +104,9 @@ export class JournalWriter {
           }
           continue;
         }
-        await new Promise((r) => setTimeout(r, Math.min(200 * 2 ** attempt, 5_000)));
-        if (attempt > 30) return;
+        // The API stayed away through every retry (or gave an answer no retry changes): keep the
+        // entries for the next flush.
+        return;
       }
     }
   }

@@ -1,3 +1,5 @@
+import { ExponentialBackoff, TimeoutStrategy, handleWhen, retry, timeout } from "cockatiel";
+
 /** The tRPC error code of a failed call, if the server answered. */
 export function errorCode(err: unknown): string | undefined {
   return (err as { data?: { code?: string } } | undefined)?.data?.code;
@@ -6,7 +8,7 @@ export function errorCode(err: unknown): string | undefined {
 /**
  * Whether a failed API call may succeed if sent again unchanged: the API was unreachable
  * (restarting, network), overloaded, or etcd was briefly away. Answers like CONFLICT (a newer
- * attempt), BAD_REQUEST or FORBIDDEN are final.
+ * attempt), BAD_REQUEST or FORBIDDEN are final. The one place the replica decides this.
  */
 export function isTransient(err: unknown): boolean {
   const code = errorCode(err);
@@ -22,23 +24,54 @@ export function isTransient(err: unknown): boolean {
 }
 
 /**
- * Runs an API call, retrying transient failures with capped exponential backoff for up to
- * `totalMs` (default 2 minutes). Every call wrapped here is idempotent on the
- * server: recordIteration ignores an iteration already recorded, handoffs replace, acks remove
- * ids, finalize of a finished loop is refused as CONFLICT/PRECONDITION_FAILED.
+ * One try of an API call may take this long: a half-open connection to an API that stopped
+ * answering must not hang the attempt. The abandoned call is harmless because every call sent
+ * through these policies is idempotent on the server (see withRetry).
+ */
+const CALL_TIMEOUT_MS = 60_000;
+
+/**
+ * Transient failures of replica→API calls are retried with exponential backoff from 200 ms to
+ * 5 s, with decorrelated jitter (so replicas that lost the API together do not return together),
+ * at most `maxAttempts` times and not after `deadline` (epoch ms).
+ */
+export function apiRetryPolicy(options: { maxAttempts?: number; deadline?: number } = {}) {
+  const deadline = options.deadline ?? Infinity;
+  return retry(
+    handleWhen((err) => isTransient(err) && Date.now() < deadline),
+    {
+      maxAttempts: options.maxAttempts ?? Infinity,
+      backoff: new ExponentialBackoff({ initialDelay: 200, maxDelay: 5_000 }),
+    },
+  );
+}
+
+/**
+ * Bounds one try. Not linked to the caller's signal: an attempt being stopped still lets the
+ * call in flight finish (a recorded iteration or a handoff is worth keeping).
+ */
+export const perTryTimeout = timeout(CALL_TIMEOUT_MS, TimeoutStrategy.Aggressive);
+
+/**
+ * Runs an API call, retrying transient failures for up to `totalMs` (default 2 minutes). Every
+ * call wrapped here is idempotent on the server: recordIteration ignores an iteration already
+ * recorded, handoffs replace, acks remove ids, finalize of a finished loop is refused as
+ * CONFLICT/PRECONDITION_FAILED. After the last try the last error is thrown as it was.
  */
 export async function withRetry<T>(
   call: () => Promise<T>,
   options: { totalMs?: number; signal?: AbortSignal; onRetry?: (err: unknown, attempt: number) => void } = {},
 ): Promise<T> {
-  const deadline = Date.now() + (options.totalMs ?? 120_000);
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await call();
-    } catch (err) {
-      if (!isTransient(err) || Date.now() >= deadline || options.signal?.aborted) throw err;
-      options.onRetry?.(err, attempt);
-      await new Promise((r) => setTimeout(r, Math.min(200 * 2 ** (attempt - 1), 5_000)));
-    }
+  const policy = apiRetryPolicy({ deadline: Date.now() + (options.totalMs ?? 120_000) });
+  const { onRetry } = options;
+  const listener = onRetry
+    ? policy.onRetry((r) => {
+        if ("error" in r) onRetry(r.error, r.attempt);
+      })
+    : undefined;
+  try {
+    return await policy.execute(() => perTryTimeout.execute(() => call()), options.signal);
+  } finally {
+    listener?.dispose();
   }
 }
