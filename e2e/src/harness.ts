@@ -57,6 +57,7 @@ export class Stack {
       lockTtlMs: this.lockTtlMs,
       logger: silentLogger,
       defaultMetrics: false,
+      allowLocalRepos: true,
     });
   }
 

@@ -37,6 +37,7 @@ function start(ctx: BenchContext): Promise<RunningApi> {
         SMITH_API_PORT: "0",
         SMITH_SIGNING_KEY: SIGNING_KEY,
         SMITH_ADMIN_TOKEN: ADMIN_TOKEN,
+        SMITH_ALLOW_LOCAL_REPOS: "true",
       },
       stdio: ["ignore", "ignore", "pipe"],
     });

@@ -13,7 +13,15 @@ describe("api env", () => {
       SMITH_ETCD_ENDPOINTS: ["http://127.0.0.1:2379"],
       SMITH_ETCD_PREFIX: "/smith/v1",
       SMITH_API_PORT: 7070,
+      SMITH_ALLOW_LOCAL_REPOS: false,
     });
+  });
+
+  it("allows local repositories only when told exactly so", () => {
+    expect(parseEnv({ SMITH_SIGNING_KEY: KEY, SMITH_ALLOW_LOCAL_REPOS: "true" }).SMITH_ALLOW_LOCAL_REPOS).toBe(true);
+    expect(() => parseEnv({ SMITH_SIGNING_KEY: KEY, SMITH_ALLOW_LOCAL_REPOS: "yes" })).toThrow(
+      /SMITH_ALLOW_LOCAL_REPOS/,
+    );
   });
 
   it("names the variable and the limit when one is wrong", () => {

@@ -29,6 +29,14 @@ const Env = z
     /** Replica lock TTL in ms: a replica missing heartbeats this long is considered lost. */
     SMITH_LOCK_TTL_MS: z.coerce.number().int().min(3000).max(600_000).default(30_000),
     /**
+     * Accept file://, local-path and plain-http repository URLs. Only for a single-machine stack or
+     * tests: on a shared API it lets any operator have a replica clone the replica's own disk.
+     */
+    SMITH_ALLOW_LOCAL_REPOS: z
+      .enum(["true", "false"])
+      .default("false")
+      .transform((v) => v === "true"),
+    /**
      * Seals credential values in etcd (AES-256-GCM): 32 bytes as base64 or 64 hex digits. Or
      * SMITH_CREDENTIALS_KEY_FILE. Without it the credentials API refuses to store or hand out values.
      */

@@ -15,6 +15,7 @@ async function main(): Promise<void> {
     signingKey: env.SMITH_SIGNING_KEY,
     adminToken: env.SMITH_ADMIN_TOKEN,
     lockTtlMs: env.SMITH_LOCK_TTL_MS,
+    allowLocalRepos: env.SMITH_ALLOW_LOCAL_REPOS,
     logger: log,
     credentialsKeyring: env.SMITH_CREDENTIALS_KEY
       ? CredentialKeyring.fromText(env.SMITH_CREDENTIALS_KEY, env.SMITH_CREDENTIALS_PREVIOUS_KEYS)

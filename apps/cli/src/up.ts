@@ -70,6 +70,7 @@ export async function up(o: UpOptions): Promise<number> {
       adminToken: secrets.adminToken,
       credentialsKeyring: CredentialKeyring.fromText(secrets.credentialsKey),
       logger: logger("api"),
+      allowLocalRepos: true,
     });
     const { url } = await api.start({ port: o.apiPort, host: "127.0.0.1" });
     stack.push({ name: "api", stop: () => api.stop() });

@@ -1,4 +1,4 @@
-import { workBranchOf, type Loop } from "@smith/core";
+import { classifyRepoUrl, gitProtocolOf, workBranchOf, type Loop } from "@smith/core";
 import { Git } from "@smith/git";
 import { mkdirSync, rmSync } from "node:fs";
 import { dirname } from "node:path";
@@ -20,7 +20,10 @@ export async function prepareWorkspace(
   loop: Loop,
   env: Record<string, string>,
 ): Promise<Workspace> {
-  const git = new Git({ cwd: ctx.workDir, env });
+  // Git may use only the transport of the loop's own remote (none at all for a URL the door
+  // refuses now: a loop stored before the check).
+  const repo = classifyRepoUrl(loop.spec.repo.url);
+  const git = new Git({ cwd: ctx.workDir, env, allowProtocols: "kind" in repo ? [gitProtocolOf(repo.kind)] : [] });
   const branch = workBranchOf(loop);
   const base = `origin/${loop.spec.repo.baseBranch}`;
   rmSync(ctx.workDir, { recursive: true, force: true });

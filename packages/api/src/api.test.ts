@@ -202,7 +202,10 @@ describe("API", () => {
     expect(malformed.code).toBe("BAD_REQUEST");
     expect(malformed.issues?.[0]?.path).toBe("id");
     const badRepo = await fail(
-      op.loops.create.mutate({ ...input, spec: { ...input.spec, repo: { url: "x", baseBranch: "bad..branch" } } }),
+      op.loops.create.mutate({
+        ...input,
+        spec: { ...input.spec, repo: { url: "https://github.com/acme/app.git", baseBranch: "bad..branch" } },
+      }),
     );
     expect(badRepo.issues?.[0]?.path).toBe("spec.repo.baseBranch");
     expect((await op.loops.list.query()).items).toHaveLength(0);

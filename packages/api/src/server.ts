@@ -36,6 +36,8 @@ export interface ApiServerOptions {
   credentialsKeyring?: CredentialKeyring;
   /** GitHub's REST base URL for minting App installation tokens (default https://api.github.com). */
   githubApiUrl?: string;
+  /** Accept file://, local-path and plain-http repositories (default false; `smith up` and tests set it). */
+  allowLocalRepos?: boolean;
   /** Node's default process metrics in /metrics (default true; tests turn them off). */
   defaultMetrics?: boolean;
   /** GitHub: the webhook secret, the label, the API URL and token source (see GitHubOptions). */
@@ -67,7 +69,7 @@ export class ApiServer {
       githubApiUrl: options.githubApiUrl ?? options.github?.apiUrl,
     });
     const audit = new AuditRecorder(options.store, log);
-    const loops = new LoopOperations(options.store, credentials);
+    const loops = new LoopOperations(options.store, { credentials, allowLocalRepos: options.allowLocalRepos });
     const apiUrl = options.github?.apiUrl ?? options.githubApiUrl;
     const webHost = resolveGitHubOptions({ apiUrl }).webHosts[0] ?? "github.com";
     // A configured token wins; else the git credential (PAT or App installation token) that

@@ -62,6 +62,7 @@ export async function startTestApi(
     logger: silentLogger,
     defaultMetrics: false,
     credentialsKeyring: new CredentialKeyring(randomBytes(32)),
+    allowLocalRepos: true,
     ...options,
   });
   const { url } = await server.start();

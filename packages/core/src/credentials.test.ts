@@ -1,12 +1,7 @@
 import { describe, expect, it } from "vitest";
-import {
-  CreateCredentialInput,
-  CredentialName,
-  credentialUse,
-  repoLocation,
-  repoUrlCredentialProblem,
-} from "./credentials.ts";
+import { CreateCredentialInput, CredentialName, credentialUse, repoLocation } from "./credentials.ts";
 import { CreateLoopInput } from "./loop.ts";
+import { repoUrlProblem } from "./repoUrl.ts";
 
 const TOKEN = "ghp_0123456789abcdefghijklmnopqrstuvwxyz";
 const PEM = "-----BEGIN RSA PRIVATE KEY-----\nMIIE...\n-----END RSA PRIVATE KEY-----\n";
@@ -28,14 +23,14 @@ describe("repoLocation", () => {
   });
 });
 
-describe("repoUrlCredentialProblem", () => {
+describe("repoUrlProblem: credentials in the URL", () => {
   it.each([
     `https://x-access-token:${TOKEN}@github.com/acme/app.git`,
     `https://${TOKEN}@github.com/acme/app.git`,
     `http://user:pw@host/acme/app.git`,
     `ssh://git:pw@host/acme/app.git`,
   ])("refuses %s without repeating it", (url) => {
-    const problem = repoUrlCredentialProblem(url);
+    const problem = repoUrlProblem(url, { allowLocal: true });
     expect(problem).toMatch(/must not embed credentials/);
     expect(problem).not.toContain(TOKEN);
     expect(problem).not.toContain("pw");
@@ -44,7 +39,7 @@ describe("repoUrlCredentialProblem", () => {
   it.each(["https://github.com/acme/app.git", "git@github.com:acme/app.git", "ssh://git@host/a/b", "/srv/app.git"])(
     "accepts %s",
     (url) => {
-      expect(repoUrlCredentialProblem(url)).toBeUndefined();
+      expect(repoUrlProblem(url, { allowLocal: true })).toBeUndefined();
     },
   );
 

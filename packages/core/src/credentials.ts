@@ -205,23 +205,3 @@ export function repoLocation(url: string): RepoLocation | undefined {
   if (!host || !owner || !name) return undefined;
   return { host: host.toLowerCase(), owner, name };
 }
-
-/**
- * Why a repository URL must be refused because it carries a secret: http(s) user info (GitHub
- * takes `https://TOKEN@github.com/...` as readily as `user:token@`), or an ssh password. The
- * message never repeats the URL.
- */
-export function repoUrlCredentialProblem(url: string): string | undefined {
-  const u = url.trim();
-  if (!/^[a-z][a-z0-9+.-]*:\/\//i.test(u)) return undefined;
-  let parsed: URL;
-  try {
-    parsed = new URL(u);
-  } catch {
-    return undefined;
-  }
-  const http = parsed.protocol === "http:" || parsed.protocol === "https:";
-  if ((http && (parsed.username || parsed.password)) || parsed.password)
-    return "must not embed credentials (user:token@); store the token with `smithctl credentials set` and name it in spec.repo.credential";
-  return undefined;
-}

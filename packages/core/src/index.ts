@@ -2,6 +2,7 @@ export * from "./errors.ts";
 export * from "./limits.ts";
 export * from "./ids.ts";
 export * from "./loop.ts";
+export * from "./repoUrl.ts";
 export * from "./records.ts";
 export * from "./lifecycle.ts";
 export * from "./executor.ts";

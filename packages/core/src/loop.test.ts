@@ -73,7 +73,10 @@ describe("CreateLoopInput", () => {
   it.each(["smith/01jb8z6m3k9w4x7q2r5t8v1c0d", "feature/x-1", "release-1.2", "a.b", "_wip", "user/topic/sub"])(
     "accepts the work branch %j",
     (workBranch) => {
-      expect(CreateLoopInput.safeParse(request({ spec: { repo: { url: "x", workBranch } } })).success).toBe(true);
+      expect(
+        CreateLoopInput.safeParse(request({ spec: { repo: { url: "https://github.com/acme/app.git", workBranch } } }))
+          .success,
+      ).toBe(true);
     },
   );
 
@@ -103,13 +106,15 @@ describe("CreateLoopInput", () => {
     "a/.b",
     "a.lock/b",
   ])("rejects the work branch %j at spec.repo.workBranch", (workBranch) => {
-    expect(issuePaths(request({ spec: { repo: { url: "x", workBranch } } }))).toEqual(["spec.repo.workBranch"]);
+    expect(issuePaths(request({ spec: { repo: { url: "https://github.com/acme/app.git", workBranch } } }))).toEqual([
+      "spec.repo.workBranch",
+    ]);
   });
 
   it("checks the base branch the same way", () => {
-    expect(issuePaths(request({ spec: { repo: { url: "x", baseBranch: "-main" } } }))).toEqual([
-      "spec.repo.baseBranch",
-    ]);
+    expect(
+      issuePaths(request({ spec: { repo: { url: "https://github.com/acme/app.git", baseBranch: "-main" } } })),
+    ).toEqual(["spec.repo.baseBranch"]);
   });
 
   it("rejects provider `command` without a command, at spec.agent.command", () => {
@@ -149,7 +154,10 @@ describe("CreateLoopInput", () => {
 
   it("reports every bad field, not just the first", () => {
     const paths = issuePaths(
-      request({ priority: 1000, spec: { repo: { url: "x", workBranch: ".." }, limits: { maxCostUsd: -1 } } }),
+      request({
+        priority: 1000,
+        spec: { repo: { url: "https://github.com/acme/app.git", workBranch: ".." }, limits: { maxCostUsd: -1 } },
+      }),
     );
     expect(paths.sort()).toEqual(["priority", "spec.limits.maxCostUsd", "spec.repo.workBranch"]);
   });
@@ -219,11 +227,13 @@ describe("workBranchOf", () => {
     const spec = CreateLoopInput.parse(request()).spec;
     const branch = workBranchOf({ id, spec });
     expect(branch).toBe(`smith/${id}`);
-    expect(RepoSpec.safeParse({ url: "x", workBranch: branch }).success).toBe(true);
+    expect(RepoSpec.safeParse({ url: "https://github.com/acme/app.git", workBranch: branch }).success).toBe(true);
   });
 
   it("uses the spec's work branch when there is one", () => {
-    const spec = CreateLoopInput.parse(request({ spec: { repo: { url: "x", workBranch: "feature/x" } } })).spec;
+    const spec = CreateLoopInput.parse(
+      request({ spec: { repo: { url: "https://github.com/acme/app.git", workBranch: "feature/x" } } }),
+    ).spec;
     expect(workBranchOf({ id: newId(), spec })).toBe("feature/x");
   });
 });

@@ -1,8 +1,9 @@
 import { z } from "zod";
 import { LoopEvidence } from "./evidence.ts";
 import { ID_PATTERN } from "./ids.ts";
-import { CredentialName, repoUrlCredentialProblem } from "./credentials.ts";
+import { CredentialName } from "./credentials.ts";
 import { LIMITS } from "./limits.ts";
+import { repoUrlProblem } from "./repoUrl.ts";
 
 import { SCHEMA_VERSION } from "./schemaVersion.ts";
 
@@ -201,7 +202,11 @@ const GitRef = z
   );
 
 export const RepoSpec = z.object({
-  /** Anything `git clone` accepts: https URL, ssh, or a local path / file:// URL. */
+  /**
+   * https://, ssh:// or user@host:path; file://, absolute paths and http:// only where the API
+   * allows local repositories. Checked at creation (CreateLoopInput), not on read: a loop stored
+   * before the check stays readable.
+   */
   url: z.string().min(1).max(2048),
   baseBranch: GitRef.default("main"),
   /** Defaults to `smith/<loop id>`. */
@@ -283,8 +288,9 @@ export const CreateLoopInput = z
     labels: z.record(z.string().max(63), z.string().max(256)).default({}),
   })
   .superRefine((input, ctx) => {
-    // Refused here rather than in RepoSpec so that loops stored before the rule still read back.
-    const problem = repoUrlCredentialProblem(input.spec.repo.url);
+    // What no installation accepts (options, remote helpers, credentials); whether local
+    // repositories are allowed is the API's setting, checked at its door.
+    const problem = repoUrlProblem(input.spec.repo.url, { allowLocal: true });
     if (problem) ctx.addIssue({ code: "custom", path: ["spec", "repo", "url"], message: problem });
     if (input.source.type === "github_issue" && !GITHUB_ISSUE_REF.test(input.source.ref ?? ""))
       ctx.addIssue({

@@ -1,9 +1,11 @@
 import { tmpDirTest as test } from "@smith/testing";
 import { execFileSync } from "node:child_process";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { describe, expect } from "vitest";
-import { Git } from "./git.ts";
+import { Git, permanentCloneFailure } from "./git.ts";
 
 function bareRemote(dir: string): string {
   const seed = join(dir, "seed");
@@ -29,7 +31,7 @@ describe("git", () => {
   test("clone, branch, commit, push and resume from the remote work branch", async ({ tmpDir }) => {
     const remote = bareRemote(tmpDir);
     const env = { PATH: process.env.PATH ?? "", HOME: tmpDir };
-    const a = new Git({ cwd: join(tmpDir, "a"), env });
+    const a = new Git({ cwd: join(tmpDir, "a"), env, allowProtocols: ["file"] });
     await a.clone(remote);
     expect(await a.remoteBranchExists("smith/x")).toBe(false);
     await a.checkoutNew("smith/x", "origin/main");
@@ -41,7 +43,7 @@ describe("git", () => {
     await a.push("smith/x");
     expect(await a.changedPaths()).toEqual([]);
 
-    const b = new Git({ cwd: join(tmpDir, "b"), env });
+    const b = new Git({ cwd: join(tmpDir, "b"), env, allowProtocols: ["file"] });
     await b.clone(remote);
     expect(await b.remoteBranchExists("smith/x")).toBe(true);
     await b.fetch("smith/x");
@@ -56,5 +58,81 @@ describe("git", () => {
       code: "internal",
       details: { command: "git checkout nope" },
     });
+  });
+
+  test("a URL that looks like an option is a path to git, never an option", async ({ tmpDir }) => {
+    const marker = join(tmpDir, "pwned");
+    const g = new Git({ cwd: join(tmpDir, "w"), env: { PATH: process.env.PATH ?? "" }, allowProtocols: ["file"] });
+    const err = await g.clone(`--upload-pack=touch ${marker}`).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).toMatchObject({ code: "internal", details: { permanent: "repo-not-found" } });
+    expect(existsSync(marker)).toBe(false);
+  });
+
+  test("GIT_ALLOW_PROTOCOL: ext:: and a transport the caller did not allow are refused for good", async ({
+    tmpDir,
+  }) => {
+    const marker = join(tmpDir, "pwned");
+    const remote = bareRemote(tmpDir);
+    const env = { PATH: process.env.PATH ?? "" };
+    const ext = new Git({ cwd: join(tmpDir, "x"), env, allowProtocols: ["https", "ssh"] });
+    await expect(ext.clone(`ext::sh -c touch% ${marker}`)).rejects.toMatchObject({
+      details: { permanent: "protocol-not-allowed" },
+    });
+    expect(existsSync(marker)).toBe(false);
+    // The default (https, ssh) does not read the replica's own disk.
+    const local = new Git({ cwd: join(tmpDir, "l"), env });
+    await expect(local.clone(remote)).rejects.toMatchObject({ details: { permanent: "protocol-not-allowed" } });
+  });
+
+  test("a missing repository and refused credentials are permanent failures, with git's message", async ({
+    tmpDir,
+  }) => {
+    const env = { PATH: process.env.PATH ?? "", HOME: tmpDir };
+    const missing = new Git({ cwd: join(tmpDir, "m"), env, allowProtocols: ["file"] });
+    await expect(missing.clone(join(tmpDir, "nope.git"))).rejects.toMatchObject({
+      message: expect.stringMatching(/does not exist/),
+      details: { permanent: "repo-not-found" },
+    });
+    // A smart-HTTP server that wants credentials answers 401 with a Basic challenge, as GitHub does.
+    const server = createServer((_req, res) => {
+      res.writeHead(401, { "www-authenticate": 'Basic realm="git"' });
+      res.end();
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    try {
+      const { port } = server.address() as AddressInfo;
+      const auth = new Git({ cwd: join(tmpDir, "a"), env, allowProtocols: ["http"] });
+      await expect(auth.clone(`http://127.0.0.1:${port}/acme/app.git`)).rejects.toMatchObject({
+        details: { permanent: "auth-failed" },
+      });
+    } finally {
+      server.close();
+    }
+  });
+});
+
+describe("permanentCloneFailure", () => {
+  test.each([
+    ["remote: Repository not found.\nfatal: repository 'https://github.com/a/b/' not found", "repo-not-found"],
+    [
+      "fatal: '/x' does not appear to be a git repository\nfatal: Could not read from remote repository.",
+      "repo-not-found",
+    ],
+    ["git@github.com: Permission denied (publickey).\nfatal: Could not read from remote repository.", "auth-failed"],
+    ["fatal: Authentication failed for 'https://github.com/a/b/'", "auth-failed"],
+    ["fatal: transport 'ext' not allowed", "protocol-not-allowed"],
+  ])("%j is %s", (stderr, kind) => {
+    expect(permanentCloneFailure(stderr)).toBe(kind);
+  });
+
+  test.each([
+    "fatal: unable to access 'https://github.com/a/b/': Could not resolve host: github.com",
+    "ssh: connect to host github.com port 22: Connection timed out\nfatal: Could not read from remote repository.",
+    "fatal: the remote end hung up unexpectedly",
+  ])("%j may pass on a retry", (stderr) => {
+    expect(permanentCloneFailure(stderr)).toBeUndefined();
   });
 });

@@ -1,11 +1,22 @@
 import { SmithError, tailText } from "@smith/core";
 import { execFile } from "node:child_process";
 
+/** The transports git may use: `GIT_ALLOW_PROTOCOL` (ext::, fd:: and the rest are never in it). */
+export type GitProtocol = "https" | "http" | "ssh" | "file";
+
+/** Why a clone failed for good: a retry of the same clone cannot succeed. */
+export type PermanentGitFailure = "repo-not-found" | "auth-failed" | "protocol-not-allowed";
+
 export interface GitOptions {
   /** The working tree. */
   cwd: string;
   /** Environment for git (sanitized by the caller); GIT_TERMINAL_PROMPT=0 is always added. */
   env?: Record<string, string>;
+  /**
+   * The only transports git may use, for the clone and everything it pulls in (submodules,
+   * redirects, alternates) (default https and ssh). A caller passes the one its remote needs.
+   */
+  allowProtocols?: readonly GitProtocol[];
   /** Per-command timeout (default 5 minutes: clones and pushes of large repos). */
   timeoutMs?: number;
   author?: { name: string; email: string };
@@ -26,7 +37,11 @@ export class Git {
 
   constructor(options: GitOptions) {
     this.cwd = options.cwd;
-    this.env = { ...(options.env ?? {}), GIT_TERMINAL_PROMPT: "0" };
+    this.env = {
+      ...(options.env ?? {}),
+      GIT_TERMINAL_PROMPT: "0",
+      GIT_ALLOW_PROTOCOL: (options.allowProtocols ?? ["https", "ssh"]).join(":"),
+    };
     this.timeoutMs = options.timeoutMs ?? 5 * 60_000;
     this.author = options.author ?? { name: "Smith", email: "smith@localhost" };
   }
@@ -74,25 +89,38 @@ export class Git {
     return result;
   }
 
-  /** Clones `url` into this working tree's directory (which must not exist or be empty). */
+  /**
+   * Clones `url` into this working tree's directory (which must not exist or be empty). A
+   * failure a retry cannot fix carries `details.permanent` (a `PermanentGitFailure`).
+   */
   async clone(url: string): Promise<void> {
-    await this.run(["clone", "--no-tags", "--quiet", url, this.cwd], { cwd: "/" });
+    // `--` ends the options: a URL or path is never read as one (`--upload-pack=...`).
+    const r = await this.run(["clone", "--no-tags", "--quiet", "--", url, this.cwd], { cwd: "/", allowFailure: true });
+    if (r.exitCode === 0) return;
+    const stderr = r.stderr.trim() || r.stdout.trim();
+    const permanent = permanentCloneFailure(stderr);
+    throw new SmithError("internal", `git clone failed (exit ${r.exitCode}): ${tailText(stderr, 2000)}`, {
+      command: "git clone",
+      exitCode: r.exitCode,
+      ...(permanent ? { permanent } : {}),
+    });
   }
 
   async remoteBranchExists(branch: string, remote = "origin"): Promise<boolean> {
-    const r = await this.run(["ls-remote", "--exit-code", "--heads", remote, branch], { allowFailure: true });
+    const r = await this.run(["ls-remote", "--exit-code", "--heads", "--", remote, branch], { allowFailure: true });
     if (r.exitCode === 2) return false;
     if (r.exitCode !== 0) throw new SmithError("internal", `git ls-remote failed: ${r.stderr.trim()}`);
     return true;
   }
 
   async fetch(branch: string, remote = "origin"): Promise<void> {
-    await this.run(["fetch", "--quiet", remote, `+refs/heads/${branch}:refs/remotes/${remote}/${branch}`]);
+    await this.run(["fetch", "--quiet", "--", remote, `+refs/heads/${branch}:refs/remotes/${remote}/${branch}`]);
   }
 
   /** Creates (or resets) `branch` at `startPoint` and checks it out. */
   async checkoutNew(branch: string, startPoint: string): Promise<void> {
-    await this.run(["checkout", "--quiet", "-B", branch, startPoint]);
+    // The trailing `--` makes git read `startPoint` as a revision, never as a path.
+    await this.run(["checkout", "--quiet", "-B", branch, startPoint, "--"]);
   }
 
   async headSha(): Promise<string> {
@@ -223,7 +251,7 @@ export class Git {
   }
 
   async push(branch: string, remote = "origin"): Promise<void> {
-    await this.run(["push", "--quiet", remote, `HEAD:refs/heads/${branch}`]);
+    await this.run(["push", "--quiet", "--", remote, `HEAD:refs/heads/${branch}`]);
   }
 
   /**
@@ -242,13 +270,35 @@ export class Git {
 
   /** `git diff --stat` between two revisions, bounded. */
   async diffStat(from: string, to = "HEAD"): Promise<string> {
-    const r = await this.run(["diff", "--stat", `${from}..${to}`], { allowFailure: true });
+    const r = await this.run(["diff", "--stat", `${from}..${to}`, "--"], { allowFailure: true });
     return tailText(r.stdout.trim(), 16 * 1024);
   }
 
   /** Commit subjects from `from` (exclusive) to HEAD, oldest first. */
   async subjects(from: string): Promise<string[]> {
-    const r = await this.run(["log", "--reverse", "--format=%s", `${from}..HEAD`]);
+    const r = await this.run(["log", "--reverse", "--format=%s", `${from}..HEAD`, "--"]);
     return r.stdout.split("\n").filter(Boolean);
   }
+}
+
+/**
+ * A clone failure a retry cannot fix, from git's own message (git has no machine-readable
+ * status: these are the sentences git and the common hosts print). Anything else (a network
+ * error, a timeout, a full disk) may pass on the next attempt.
+ */
+export function permanentCloneFailure(stderr: string): PermanentGitFailure | undefined {
+  if (/transport '[^']*' not allowed/i.test(stderr)) return "protocol-not-allowed";
+  if (
+    /Authentication failed|could not read (Username|Password)|Permission denied \(publickey|Host key verification failed|returned error: 40[13]|HTTP (Basic: )?Access denied/i.test(
+      stderr,
+    )
+  )
+    return "auth-failed";
+  if (
+    /repository '[^']*' (does not exist|not found)|Repository not found|does not appear to be a git repository|returned error: 404/i.test(
+      stderr,
+    )
+  )
+    return "repo-not-found";
+  return undefined;
 }

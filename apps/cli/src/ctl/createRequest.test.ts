@@ -12,7 +12,7 @@ describe("buildCreateRequest", () => {
   it("--prd sends the file's content inline; every flag lands in its field", () => {
     const request = buildCreateRequest(
       {
-        repo: "r",
+        repo: "git@github.com:acme/app.git",
         base: "dev",
         title: "T",
         prdFile: "prd.json",
@@ -27,7 +27,7 @@ describe("buildCreateRequest", () => {
     expect(request).toEqual({
       spec: {
         title: "T",
-        repo: { url: "r", baseBranch: "dev" },
+        repo: { url: "git@github.com:acme/app.git", baseBranch: "dev" },
         prd: { kind: "inline", content: '{"stories":[]}' },
         agent: { provider: "codex" },
         limits: { maxIterations: 9 },

@@ -443,6 +443,7 @@ describe("smith tui screens", () => {
         adminToken: ADMIN_TOKEN,
         logger: silentLogger,
         defaultMetrics: false,
+        allowLocalRepos: true,
       });
       await restarted.start({ port });
       const f = await ui.waitFor(

@@ -3,6 +3,7 @@ import { principalId } from "@smith/auth";
 import {
   LIMITS,
   SmithError,
+  checkRepoUrl,
   newId,
   tooLarge,
   utf8Length,
@@ -25,18 +26,36 @@ export function actorOf(principal: Principal): Actor {
     : { type: "operator", id: principalId(principal) };
 }
 
+export interface LoopOperationsOptions {
+  /** Checks the credentials a loop names (absent: references are not checked). */
+  credentials?: CredentialOperations;
+  /** Accept file://, local paths and plain http:// repositories (default false: a shared API must not clone its own disk). */
+  allowLocalRepos?: boolean;
+}
+
 /**
  * What people and programs do to loops. Each operation validates, writes through the store's
  * revision-checked transitions, and journals what it did, so that a loop's journal tells its
  * whole story (who cancelled it and why, which steering message arrived when).
  */
+
 export class LoopOperations {
   private readonly store: SmithStore;
   private readonly credentials: CredentialOperations | undefined;
+  private readonly allowLocalRepos: boolean;
 
-  constructor(store: SmithStore, credentials?: CredentialOperations) {
+  constructor(store: SmithStore, options: LoopOperationsOptions = {}) {
     this.store = store;
-    this.credentials = credentials;
+    this.credentials = options.credentials;
+    this.allowLocalRepos = options.allowLocalRepos ?? false;
+  }
+
+  /** Refuses a repository URL this installation does not clone (before anything is written). */
+  private checkRepo(request: CreateLoopRequest, field = "spec.repo.url"): void {
+    const url = request.spec?.repo?.url;
+    if (typeof url !== "string") return; // the schema reports a missing URL
+    const err = checkRepoUrl(url, { allowLocal: this.allowLocalRepos }, field);
+    if (err) throw err;
   }
 
   /** Refuses an inline PRD that is not ready (the report's diagnostics become the error's issues). */
@@ -58,6 +77,7 @@ export class LoopOperations {
   }
 
   async create(request: CreateLoopRequest, principal: Principal, correlationId: string): Promise<CreateLoopResult> {
+    this.checkRepo(request);
     this.checkPrd(request);
     await this.credentials?.checkReferences(request);
     const result = await this.store.loops.create(request);
@@ -78,7 +98,10 @@ export class LoopOperations {
     correlationId: string,
   ): Promise<CreateBatchItemResult[]> {
     if (requests.length > LIMITS.batchLoops) throw tooLarge("items", LIMITS.batchLoops, requests.length, "loops");
-    requests.forEach((r, i) => this.checkPrd(r, `items[${i}].spec.prd.content`));
+    requests.forEach((r, i) => {
+      this.checkRepo(r, `items[${i}].spec.repo.url`);
+      this.checkPrd(r, `items[${i}].spec.prd.content`);
+    });
     for (const [i, r] of requests.entries()) await this.credentials?.checkReferences(r, `items[${i}].`);
     const results = await this.store.loops.createBatch(requests);
     for (const r of results) {
