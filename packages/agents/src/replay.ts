@@ -1,6 +1,7 @@
 import { copyFile, lstat, mkdir, readFile, readdir, rm, stat } from "node:fs/promises";
 import { dirname, isAbsolute, join, normalize, relative, sep } from "node:path";
 import { performance } from "node:perf_hooks";
+import { setTimeout as delay } from "node:timers/promises";
 import type { AgentAdapter, AgentResult, AgentRunOptions } from "@smith/core";
 import { eventEmitter } from "./agentCli.ts";
 import { isObject } from "./json.ts";
@@ -108,7 +109,9 @@ export class ReplayAdapter implements AgentAdapter {
         }
         applied++;
         emit({ type: "tool_use", tool: step.tool, input: step.path });
-        await sleep(this.stepDelayMs, stop.signal);
+        // Aborting ends the pause at once (the rejection is the abort, checked below).
+        if (this.stepDelayMs > 0)
+          await delay(this.stepDelayMs, undefined, { signal: stop.signal }).catch(() => undefined);
       }
       if (stop.signal.aborted) {
         const why = timedOut ? "timed out" : "cancelled";
@@ -249,18 +252,4 @@ function parseUsage(text: string): NonNullable<Recording["usage"]> {
     outputTokens: value.outputTokens,
     ...(typeof usd === "number" ? { usd } : {}),
   };
-}
-
-/** Resolves after `ms`, or at once when `signal` aborts. */
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  if (ms <= 0 || signal.aborted) return Promise.resolve();
-  return new Promise((resolve) => {
-    const done = (): void => {
-      clearTimeout(timer);
-      signal.removeEventListener("abort", done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal.addEventListener("abort", done, { once: true });
-  });
 }

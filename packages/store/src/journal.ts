@@ -11,7 +11,9 @@ import {
   utf8Length,
   type JournalEntryRequest,
 } from "@smith/core";
+import { ExponentialBackoff, type IBackoff } from "cockatiel";
 import type { IOperation } from "etcd3";
+import { setTimeout as delay } from "node:timers/promises";
 import { decode, encode } from "./codec.ts";
 import type { StoreContext } from "./context.ts";
 import { etcdCall } from "./etcd.ts";
@@ -242,7 +244,9 @@ export class JournalRepository {
   async *tail(loopId: string, options: TailOptions = {}): AsyncGenerator<JournalEntry> {
     let next = (options.afterSeq ?? 0) + 1;
     const signal = options.signal;
-    let backoffMs = 100;
+    // etcd away or a watch fallen behind: wait 100 ms, doubling with jitter up to 2 s, then re-read.
+    const backoffs = new ExponentialBackoff({ initialDelay: 100, maxDelay: 2000 });
+    let backoff: IBackoff<unknown> | undefined;
     const prefix = this.ctx.keys.journalPrefix(loopId);
 
     const backfill = async function* (this: JournalRepository): AsyncGenerator<JournalEntry> {
@@ -264,7 +268,7 @@ export class JournalRepository {
       try {
         await stream.ready();
         yield* backfill();
-        backoffMs = 100;
+        backoff = undefined;
         for await (const item of stream) {
           if (item.type === "resync") {
             yield* backfill();
@@ -287,26 +291,12 @@ export class JournalRepository {
         if (signal?.aborted) return;
         if (!(err instanceof SmithError) || !err.recoverable) throw err;
         // etcd is away (restart, cut connection) or we fell behind: wait, then re-read from `next`.
-        await sleep(backoffMs, signal);
-        backoffMs = Math.min(backoffMs * 2, 2000);
+        backoff = (backoff ?? backoffs).next(undefined);
+        await delay(backoff.duration, undefined, { signal }).catch(() => undefined);
       } finally {
         signal?.removeEventListener("abort", onAbort);
         stream.close();
       }
     }
   }
-}
-
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const t = setTimeout(resolve, ms);
-    signal?.addEventListener(
-      "abort",
-      () => {
-        clearTimeout(t);
-        resolve();
-      },
-      { once: true },
-    );
-  });
 }

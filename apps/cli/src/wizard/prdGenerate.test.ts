@@ -6,7 +6,8 @@ import { parsePrd, prdFromMarkdown, validatePrd } from "@smith/core";
 import { tmpDirTest as test } from "@smith/testing";
 import { describe, expect } from "vitest";
 import { runPrdGenerate, type PrdGenerateOptions } from "./prdGenerate.ts";
-import { FakeTerminalInput, FakeTerminalOutput, KEYS, sleep, waitUntil } from "./testSupport.ts";
+import { FakeTerminalInput, FakeTerminalOutput, KEYS, waitUntil } from "./testSupport.ts";
+import { setTimeout as sleep } from "node:timers/promises";
 
 const REQUEST = "A tiny shop: a product list and a cart";
 

@@ -6,7 +6,8 @@ import { parsePrd, validatePrd } from "@smith/core";
 import { tmpDirTest as test } from "@smith/testing";
 import { describe, expect } from "vitest";
 import { markdownPathFor, runPrdNew } from "./prdNew.ts";
-import { FakeTerminalInput, FakeTerminalOutput, KEYS, sleep, waitUntil } from "./testSupport.ts";
+import { FakeTerminalInput, FakeTerminalOutput, KEYS, waitUntil } from "./testSupport.ts";
+import { setTimeout as sleep } from "node:timers/promises";
 
 describe("runPrdNew", () => {
   test("types a one-story PRD in a (fake) terminal and writes it", async ({ tmpDir }) => {

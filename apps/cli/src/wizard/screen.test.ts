@@ -7,7 +7,8 @@ import React from "react";
 import { afterEach, describe, expect } from "vitest";
 import { markdownPathFor, writePrdFiles } from "./prdNew.ts";
 import { PrdWizard, type WizardResult } from "./screen.ts";
-import { KEYS, sleep, waitUntil } from "./testSupport.ts";
+import { KEYS, waitUntil } from "./testSupport.ts";
+import { setTimeout as sleep } from "node:timers/promises";
 
 const h = React.createElement;
 let unmount: (() => void) | undefined;

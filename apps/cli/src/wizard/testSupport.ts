@@ -4,6 +4,7 @@
  * a terminal: raw mode on, 'readable' events, utf8 chunks.
  */
 import { PassThrough, Writable } from "node:stream";
+import { setTimeout as sleep } from "node:timers/promises";
 
 /** Keys as a terminal sends them. */
 export const KEYS = {
@@ -44,10 +45,6 @@ export class FakeTerminalOutput extends Writable {
     this.text += String(chunk);
     callback();
   }
-}
-
-export function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 /** Polls until `check` is true; fails with `what` after `timeoutMs`. */
