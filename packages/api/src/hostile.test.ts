@@ -4,7 +4,7 @@
 import { TRPCClientError } from "@smith/client";
 import { describe, expect } from "vitest";
 import { apiTest } from "./fixtures.ts";
-import { loopInput, startTestApi, type TestApi } from "./testSupport.ts";
+import { lockedReplica, loopInput, startTestApi, type TestApi } from "./testSupport.ts";
 
 interface ErrorShape {
   code?: string;
@@ -94,5 +94,27 @@ describe("hostile input: repository URLs", () => {
     } finally {
       await shared.close();
     }
+  });
+});
+
+describe("evidence integrity: a refused call writes nothing", () => {
+  apiTest("a refused replica.finalize leaves no journal entry and the loop running", async ({ api }) => {
+    const { loopId, r } = await lockedReplica(api);
+    const journalBefore = (await api.store.journal.list(loopId)).entries.map((e) => e.message);
+    for (const bad of [
+      { outcome: "synced", reason: "operator-override" },
+      { outcome: "flatline", reason: "all-stories-passed" },
+    ] as const) {
+      const e = await refusal(r.replica.finalize.mutate({ loopId, ...bad }));
+      expect(e.code).toBe("BAD_REQUEST");
+      expect(e.smith?.details.field).toBe("reason");
+    }
+    expect((await api.store.journal.list(loopId)).entries.map((e) => e.message)).toEqual(journalBefore);
+    expect((await api.store.loops.getOrThrow(loopId)).loop.status.state).toBe("running");
+    // Still healthy: the honest finalize is journaled once and applied.
+    const done = await r.replica.finalize.mutate({ loopId, outcome: "synced", reason: "all-stories-passed" });
+    expect(done.status.state).toBe("synced");
+    const after = (await api.store.journal.list(loopId)).entries.map((e) => e.message);
+    expect(after.filter((m) => m.startsWith("synced"))).toEqual(["synced (all-stories-passed)"]);
   });
 });

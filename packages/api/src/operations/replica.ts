@@ -1,5 +1,6 @@
 import {
   SmithError,
+  transition,
   type Handoff,
   type HandoffInput,
   type JournalEntry,
@@ -150,6 +151,26 @@ export class ReplicaOperations {
     },
     correlationId: string,
   ): Promise<Loop> {
+    const event = {
+      type: "finalized" as const,
+      attempt,
+      outcome: input.outcome,
+      reason: input.reason,
+      message: input.message,
+      question: input.question,
+      resumeAt: input.resumeAt,
+      at: new Date().toISOString(),
+    };
+    // A finalize the lifecycle refuses writes nothing, the journal included: the journal must
+    // never claim an outcome that did not happen. The pure check runs on the current loop; the
+    // store's revision-checked transition below still catches a race.
+    const checked = transition(await this.current(loopId, attempt), event);
+    if (!checked.ok)
+      throw new SmithError(
+        checked.error.code,
+        checked.error.message,
+        checked.error.code === "invalid_argument" ? { field: "reason" } : {},
+      );
     // Journal first, fenced: once the loop leaves `running` the lock is gone with it.
     await this.store.journal.append(
       loopId,
@@ -175,16 +196,7 @@ export class ReplicaOperations {
       ],
       { fence: await this.store.locks.fence(loopId, attempt), correlationId },
     );
-    const result = await this.store.loops.transition(loopId, {
-      type: "finalized",
-      attempt,
-      outcome: input.outcome,
-      reason: input.reason,
-      message: input.message,
-      question: input.question,
-      resumeAt: input.resumeAt,
-      at: new Date().toISOString(),
-    });
+    const result = await this.store.loops.transition(loopId, event);
     return result.loop;
   }
 
