@@ -1,6 +1,7 @@
 import type { Handoff, Prd } from "@smith/core";
 import type { AttemptContext, Outcome } from "./context.ts";
 import type { GateResult } from "./gates.ts";
+import { publishPullRequest } from "./publish.ts";
 import { withRetry } from "./retry.ts";
 import type { Workspace } from "./workspace.ts";
 
@@ -8,7 +9,7 @@ import type { Workspace } from "./workspace.ts";
 export async function finish(
   ctx: AttemptContext,
   ws: Workspace,
-  state: { prd: Prd; lastGates: readonly GateResult[]; decisions: readonly string[] },
+  state: { prd: Prd; lastGates: readonly GateResult[]; decisions: readonly string[]; gates?: readonly string[] },
   outcome: Outcome,
 ): Promise<Outcome> {
   const { prd, lastGates: gates } = state;
@@ -31,6 +32,18 @@ export async function finish(
         : prd.stories.filter((s) => s.status !== "done").map((s) => `finish ${s.id}: ${s.title}`),
     artifactRefs: sha ? [`commit:${sha}`] : [],
   };
+  // The pull request goes out before the handoff so that the handoff names it; a retried attempt
+  // updates the same pull request (the API finds it by its head branch).
+  if (outcome.outcome === "synced") {
+    const url = await publishPullRequest(ctx, ws, {
+      prd,
+      gates: state.gates ?? gates.filter((g) => g.passed).map((g) => g.command),
+      decisions: handoff.decisions,
+      uncertain: handoff.uncertain,
+      diffStat: diffSummary,
+    });
+    if (url) handoff.artifactRefs.push(`pr:${url}`);
+  }
   await withRetry(() => ctx.client.replica.writeHandoff.mutate({ loopId: ctx.loopId, handoff }));
   ctx.note("handoff", `handoff written: ${handoff.done.length} done, ${handoff.remaining.length} remaining`);
   return outcome;

@@ -45,7 +45,8 @@ export async function runIterations(ctx: AttemptContext, input: IterationsInput)
   let lastGates: GateResult[] = [];
   // Smith's own files are not the agent's change: they do not count as progress.
   const ignore = [loaded.prdPath, loaded.notesPath];
-  const end = (outcome: Outcome) => finish(ctx, ws, { prd: loaded.prd, lastGates, decisions }, outcome);
+  const end = (outcome: Outcome) =>
+    finish(ctx, ws, { prd: loaded.prd, lastGates, decisions, gates: loaded.gates }, outcome);
 
   for (;;) {
     ctx.checkStop();

@@ -15,6 +15,7 @@ import type { ApiServices } from "./services.ts";
 import { DEFAULT_MAX_BUFFERED, type CredentialKeyring } from "@smith/store";
 import { GitHubIngress } from "./github/ingress.ts";
 import { GitHubClients, resolveGitHubOptions, type GitHubOptions, type GitHubTokenSource } from "./github/options.ts";
+import { GitHubPublisher } from "./github/publisher.ts";
 import { handleGitHubWebhook } from "./github/webhook.ts";
 
 export interface ApiServerOptions {
@@ -85,6 +86,7 @@ export class ApiServer {
       loops,
       github: new GitHubIngress({ options: github, store: options.store, loops, audit, clients: githubClients }),
       githubClients,
+      githubPublisher: new GitHubPublisher({ options: github, store: options.store, clients: githubClients }),
       replica: new ReplicaOperations(options.store, { lockTtlMs: options.lockTtlMs, credentials }),
       credentials,
       metrics: new ApiMetrics(options.store, { defaultMetrics: options.defaultMetrics }),

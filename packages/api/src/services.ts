@@ -8,6 +8,7 @@ import type { LoopOperations } from "./operations/loops.ts";
 import type { ReplicaOperations } from "./operations/replica.ts";
 import type { GitHubIngress } from "./github/ingress.ts";
 import type { GitHubClients } from "./github/options.ts";
+import type { GitHubPublisher } from "./github/publisher.ts";
 
 /** What the routers reach through their context. Built once per API process. */
 export interface ApiServices {
@@ -19,6 +20,8 @@ export interface ApiServices {
   github: GitHubIngress;
   /** GitHub API clients per repository (pull requests out, permission checks). */
   githubClients: GitHubClients;
+  /** Pull requests out at synced; the source issue's comments. */
+  githubPublisher: GitHubPublisher;
   replica: ReplicaOperations;
   credentials: CredentialOperations;
   metrics: ApiMetrics;

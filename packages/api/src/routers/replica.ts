@@ -1,5 +1,6 @@
 import { HandoffInput, JournalEntryInput, LIMITS, LoopCost, LoopId, Progress, ReasonCode } from "@smith/core";
 import { z } from "zod";
+import { PullRequestReportInput } from "../github/publisher.ts";
 import { replicaProcedure, router } from "../trpc.ts";
 
 const Loop = z.object({ loopId: LoopId });
@@ -62,8 +63,8 @@ export const replicaRouter = router({
         resumeAt: z.string().datetime({ offset: true }).optional(),
       }),
     )
-    .mutation(({ ctx, input }) =>
-      ctx.services.replica.finalize(
+    .mutation(async ({ ctx, input }) => {
+      const loop = await ctx.services.replica.finalize(
         input.loopId,
         ctx.replica.attempt,
         {
@@ -74,8 +75,12 @@ export const replicaRouter = router({
           resumeAt: input.resumeAt,
         },
         ctx.correlationId,
-      ),
-    ),
+      );
+      // The source issue hears why the loop stopped; GitHub being away must not undo the finalize.
+      if (loop.status.state === "flatline")
+        await ctx.services.githubPublisher.commentFlatline(loop, input.reason, input.message).catch(() => false);
+      return loop;
+    }),
 
   /**
    * The credentials this loop needs, for this attempt only: the git token (a GitHub App's is
@@ -85,6 +90,16 @@ export const replicaRouter = router({
   credentials: replicaProcedure
     .input(Loop)
     .mutation(({ ctx, input }) => ctx.services.replica.credentials(input.loopId, ctx.replica.attempt)),
+
+  /**
+   * At synced: opens the work branch's pull request on GitHub, or updates the open one for that
+   * head, stores its URL on the loop and tells the source issue. Non-GitHub remotes: nothing.
+   */
+  publishPullRequest: replicaProcedure
+    .input(Loop.extend({ report: PullRequestReportInput }))
+    .mutation(({ ctx, input }) =>
+      ctx.services.githubPublisher.publishFor(input.loopId, ctx.replica.attempt, input.report, ctx.correlationId),
+    ),
 
   /** Steering messages the replica has put into a prompt. */
   ackSteering: replicaProcedure
