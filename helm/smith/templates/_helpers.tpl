@@ -145,3 +145,11 @@ affinity:
 {{- end -}}
 {{- join "," $out -}}
 {{- end -}}
+
+{{- define "smith.githubWebhookSecret" -}}
+{{- default (printf "%s-github-webhook" (include "smith.fullname" .)) .Values.github.webhookSecret.existingSecret -}}
+{{- end }}
+
+{{- define "smith.githubTokenSecret" -}}
+{{- default (printf "%s-github-token" (include "smith.fullname" .)) .Values.github.token.existingSecret -}}
+{{- end }}

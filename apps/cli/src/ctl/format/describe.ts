@@ -46,7 +46,9 @@ export function describeLoop(d: LoopDescription, now: Date): string {
     "PRD",
     spec.prd.kind === "inline"
       ? `inline, ${Buffer.byteLength(spec.prd.content, "utf8")} bytes, written to ${spec.prd.path}`
-      : `${spec.prd.path} in the repository`,
+      : spec.prd.kind === "issue"
+        ? `drafted from the source issue into ${spec.prd.path}`
+        : `${spec.prd.path} in the repository`,
     2,
   );
   const agent = spec.agent;
@@ -75,6 +77,8 @@ export function describeLoop(d: LoopDescription, now: Date): string {
   field("Attempt", `${s.attempt} (${s.attempt - s.attemptBase} of ${l.maxAttempts} counted)`, 2);
   field("Iteration", `${s.iteration} (${s.iteration - s.iterationBase} of ${l.maxIterations} counted)`, 2);
   field("Executor", s.executor ? `${s.executor.kind}/${s.executor.id}` : "<none>", 2);
+  if (s.pullRequest) field("Pull Request", `#${s.pullRequest.number} ${s.pullRequest.url}`, 2);
+  if (s.reviewRound) field("Review Round", `${s.reviewRound} of ${l.maxReviewRounds}`, 2);
   if (s.claimedBy) field("Claimed By", s.claimedBy, 2);
   if (s.notBefore) field("Not Before", s.notBefore, 2);
   field("Created", `${s.createdAt} (${formatAge(now.getTime() - Date.parse(s.createdAt))} ago)`, 2);

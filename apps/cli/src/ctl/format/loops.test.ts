@@ -45,10 +45,14 @@ describe("loop table", () => {
     ]);
   });
 
-  it("wide adds PRIORITY, KEY, AGENT, EXECUTOR", () => {
+  it("wide adds PRIORITY, KEY, AGENT, EXECUTOR, PR", () => {
     const [header, row] = loopTable([running], "wide", NOW).split("\n");
-    expect(header).toMatch(/AGE\s+PRIORITY\s+KEY\s+AGENT\s+EXECUTOR$/);
-    expect(row?.split(/\s{3,}/).slice(-4)).toEqual(["200", "github.com_acme_app", "replay", "local/run-1"]);
+    expect(header).toMatch(/AGE\s+PRIORITY\s+KEY\s+AGENT\s+EXECUTOR\s+PR$/);
+    expect(row?.split(/\s{3,}/).slice(-5)).toEqual(["200", "github.com_acme_app", "replay", "local/run-1", "-"]);
+    const withPr = sampleLoop({
+      status: { ...running.status, pullRequest: { url: "https://github.com/acme/app/pull/7", number: 7 } },
+    });
+    expect(loopRow(withPr, "wide", NOW).at(-1)).toBe("https://github.com/acme/app/pull/7");
     expect(loopRow(sampleLoop(), "wide", NOW).at(-1)).toBe("-");
   });
 

@@ -4,9 +4,9 @@ import { formatAge, formatUsd, renderRow, renderTable, truncate } from "./table.
 export type LoopColumns = "table" | "wide";
 
 const HEADERS = ["ID", "TITLE/REPO", "STATE", "REASON", "PROGRESS", "ITER", "ATTEMPT", "COST", "AGE"];
-const WIDE_HEADERS = [...HEADERS, "PRIORITY", "KEY", "AGENT", "EXECUTOR"];
+const WIDE_HEADERS = [...HEADERS, "PRIORITY", "KEY", "AGENT", "EXECUTOR", "PR"];
 /** Column widths for streamed rows (`--watch`), wide enough for the usual values. */
-const STREAM_WIDTHS = [26, 40, 10, 22, 8, 4, 7, 8, 5, 8, 30, 7, 0];
+const STREAM_WIDTHS = [26, 40, 10, 22, 8, 4, 7, 8, 5, 8, 30, 7, 24, 0];
 const TITLE_WIDTH = 40;
 
 export function loopHeaders(columns: LoopColumns): string[] {
@@ -33,6 +33,7 @@ export function loopRow(loop: Loop, columns: LoopColumns, now: Date): string[] {
       loop.concurrencyKey,
       loop.spec.agent.provider,
       s.executor ? `${s.executor.kind}/${s.executor.id}` : "-",
+      s.pullRequest?.url ?? "-",
     );
   }
   return row;
