@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { ApiServer } from "@smith/api";
 import { createLogger } from "@smith/logger";
+import { handleMcpHttp } from "@smith/mcp";
 import { CredentialKeyring, SmithStore } from "@smith/store";
 import { parseEnv } from "./env.ts";
 
@@ -28,6 +29,7 @@ async function main(): Promise<void> {
       token: githubToken ? async () => githubToken : undefined,
       loopTemplate: env.SMITH_GITHUB_LOOP_TEMPLATE,
     },
+    mcp: handleMcpHttp,
   });
   const { url } = await server.start({ port: env.SMITH_API_PORT, host: env.SMITH_API_HOST });
   log.info({ url, etcd: env.SMITH_ETCD_ENDPOINTS, prefix: env.SMITH_ETCD_PREFIX }, "listening");

@@ -9,6 +9,7 @@ import { up } from "./up.ts";
 import { runPrdGenerate, runPrdNew } from "./wizard/index.ts";
 import { resolveEndpoint } from "./ctl/run.ts";
 import { runTui } from "./tui/index.ts";
+import { runMcpStdio } from "./mcp.ts";
 import { readFileSync } from "node:fs";
 
 const HELP = `smith ${SMITH_VERSION}: autonomous coding loops at scale
@@ -22,6 +23,9 @@ Usage:
   smith tui [--server URL] [--token T] [--context NAME]
       The live dashboard (connection as smithctl: flags > --context > SMITH_API_URL/SMITH_TOKEN >
       the current context, which \`smith up\` writes)
+  smith mcp [--server URL] [--token T] [--context NAME]
+      Smith's MCP server on stdio, for agent hosts: tools over loops, journals, PRDs and cost,
+      loops as resources; it may do what the token's role allows (connection as smith tui)
   smith prd new [--out PATH] [--markdown]  Write a PRD with an interactive wizard (default
                                            .agents/tasks/prd.json; --markdown adds prd.md)
   smith prd generate "REQUEST" [--agent claude|codex|command] [--agent-command CMD] [--out PATH] [--markdown]
@@ -67,7 +71,8 @@ async function main(argv: string[]): Promise<number> {
     case "version":
       print(SMITH_VERSION);
       return 0;
-    case "tui": {
+    case "tui":
+    case "mcp": {
       const configPath = defaultConfigPath(process.env);
       const endpoint = resolveEndpoint(
         { server: values.server, token: values.token, context: values.context },
@@ -79,6 +84,7 @@ async function main(argv: string[]): Promise<number> {
           "no token: pass --token, set SMITH_TOKEN, or use a context with a token (smith up writes one)",
           { field: "token" },
         );
+      if (command === "mcp") return runMcpStdio({ url: endpoint.url, token: endpoint.token });
       return runTui({ url: endpoint.url, token: endpoint.token, context: endpoint.contextName ?? "(flags)" });
     }
     case "prd": {

@@ -1,3 +1,4 @@
+import { handleMcpHttp } from "@smith/mcp";
 import { ApiServer } from "@smith/api";
 import { createSmithClient } from "@smith/client";
 import type { JournalEntry, Loop } from "@smith/core";
@@ -71,6 +72,7 @@ export async function up(o: UpOptions): Promise<number> {
       credentialsKeyring: CredentialKeyring.fromText(secrets.credentialsKey),
       logger: logger("api"),
       allowLocalRepos: true,
+      mcp: handleMcpHttp,
     });
     const { url } = await api.start({ port: o.apiPort, host: "127.0.0.1" });
     stack.push({ name: "api", stop: () => api.stop() });

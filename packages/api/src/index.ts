@@ -1,5 +1,5 @@
 export { appRouter, type AppRouter } from "./root.ts";
-export { ApiServer, type ApiServerOptions, type ApiServerState } from "./server.ts";
+export { ApiServer, type ApiServerOptions, type ApiServerState, type McpHttpHandler } from "./server.ts";
 export { Authenticator } from "./authenticator.ts";
 export { trpcCodeOf, toTRPCError } from "./errors.ts";
 export { GitHubIngress, githubPrincipal } from "./github/ingress.ts";

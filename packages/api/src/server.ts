@@ -4,13 +4,15 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from "node:net";
 import { AuditRecorder } from "./audit.ts";
 import { Authenticator } from "./authenticator.ts";
-import { createContext } from "./context.ts";
+import { bearerToken, createContext } from "./context.ts";
+import { localClient } from "./localClient.ts";
 import { createLogger, type Logger } from "@smith/logger";
 import { ApiMetrics } from "./metrics.ts";
 import { CredentialOperations } from "./operations/credentials.ts";
 import { LoopOperations } from "./operations/loops.ts";
 import { ReplicaOperations } from "./operations/replica.ts";
-import { appRouter } from "./root.ts";
+import { appRouter, type AppRouter } from "./root.ts";
+import type { TRPCClient } from "@trpc/client";
 import type { ApiServices } from "./services.ts";
 import { DEFAULT_MAX_BUFFERED, type CredentialKeyring } from "@smith/store";
 import { GitHubIngress } from "./github/ingress.ts";
@@ -43,7 +45,19 @@ export interface ApiServerOptions {
   defaultMetrics?: boolean;
   /** GitHub: the webhook secret, the label, the API URL and token source (see GitHubOptions). */
   github?: GitHubOptions;
+  /**
+   * Serves MCP over streamable HTTP at /mcp (`handleMcpHttp` from @smith/mcp; the composition
+   * root passes it, so that this package does not depend on the MCP SDK). The caller's bearer
+   * token is checked here; the handler gets a client that acts with it.
+   */
+  mcp?: McpHttpHandler;
 }
+
+export type McpHttpHandler = (
+  req: IncomingMessage,
+  res: ServerResponse,
+  client: TRPCClient<AppRouter>,
+) => Promise<void>;
 
 export type ApiServerState = "created" | "starting" | "running" | "draining" | "stopped";
 
@@ -136,12 +150,25 @@ export class ApiServer {
           audit: this.services.audit,
           log: this.services.log,
         });
+      if (path === "/mcp" && this.options.mcp) return await this.mcp(req, res, this.options.mcp);
       text(res, 404, "not found\n");
     } catch (err) {
       this.services.log.error({ path, err }, "request failed");
       if (!res.headersSent) text(res, 500, "internal error\n");
       else res.destroy();
     }
+  }
+
+  /** Refuses a request without a valid token at the door (401, as MCP's HTTP auth expects). */
+  private async mcp(req: IncomingMessage, res: ServerResponse, handler: McpHttpHandler): Promise<void> {
+    const token = bearerToken(req);
+    const result = token ? await this.services.auth.authenticate(token) : { message: "a bearer token is required" };
+    if (!("principal" in result)) {
+      res.writeHead(401, { "content-type": "application/json", "www-authenticate": 'Bearer realm="smith"' });
+      res.end(JSON.stringify({ jsonrpc: "2.0", error: { code: -32001, message: result.message }, id: null }));
+      return;
+    }
+    await handler(req, res, localClient(this.services, req));
   }
 
   get state(): ApiServerState {
