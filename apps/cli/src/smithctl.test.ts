@@ -3,7 +3,7 @@ import type { Loop } from "@smith/core";
 import { etcdTest as test } from "@smith/testing";
 import { spawn } from "node:child_process";
 import { createServer } from "node:net";
-import { writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect } from "vitest";
@@ -104,6 +104,36 @@ function ctl(api: TestApi, dir: string, token: string = api.tokens.operator) {
 }
 
 describe("smithctl", () => {
+  test("get loops -o json through a slow pipe: more than 1 MiB arrives whole", async ({
+    etcdEndpoint,
+    prefix,
+    tmpDir,
+  }) => {
+    const api = await startTestApi(etcdEndpoint, prefix);
+    try {
+      const op = api.client(api.tokens.operator);
+      const prd = JSON.parse(TEST_PRD) as { stories: { description: string }[] };
+      for (const story of prd.stories) story.description = "x".repeat(150_000);
+      for (let i = 0; i < 4; i++)
+        await op.loops.create.mutate({
+          spec: { repo: { url: "https://example.com/a.git" }, prd: { kind: "inline", content: JSON.stringify(prd) } },
+        });
+      // A reader that starts late, as `| jq` on a busy machine: smithctl must wait for it.
+      const out = join(tmpDir, "out.json");
+      const shell = `${JSON.stringify(process.execPath)} ${JSON.stringify(SMITHCTL)} get loops -o json | (sleep 1; cat > ${JSON.stringify(out)})`;
+      const child = spawn("sh", ["-c", shell], {
+        env: ctlEnv(tmpDir, { SMITH_API_URL: api.url, SMITH_TOKEN: api.tokens.operator }),
+        stdio: "ignore",
+      });
+      expect(await new Promise((r) => child.on("close", r))).toBe(0);
+      const text = readFileSync(out, "utf8");
+      expect(text.length).toBeGreaterThan(1024 * 1024);
+      expect((JSON.parse(text) as { items: unknown[] }).items).toHaveLength(4);
+    } finally {
+      await api.close();
+    }
+  });
+
   test("a loop's life: create -o json, get, describe, logs, steer, retry (refused, then from flatline), cancel, audit, cost", async ({
     etcdEndpoint,
     prefix,

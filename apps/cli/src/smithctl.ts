@@ -41,12 +41,27 @@ runSmithctl(process.argv.slice(2), {
     return () => interruptHandlers.delete(handler);
   },
 }).then(
-  // Exit explicitly: the HTTP client's keep-alive sockets would otherwise hold the process open.
-  (code) => process.exit(code),
+  (code) => exitAfterDrain(code),
   (err: unknown) => {
     process.stderr.write(
       `smithctl: internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
     );
-    process.exit(1);
+    exitAfterDrain(1);
   },
 );
+
+/**
+ * Exits once stdout and stderr have handed everything to the OS. Writes to a pipe are
+ * asynchronous in Node: exiting at once would cut `smithctl get loops -o json | jq` at the pipe's
+ * buffer (64 KiB) and still exit 0. Exit explicitly all the same: the HTTP client's keep-alive
+ * sockets would otherwise hold the process open.
+ */
+function exitAfterDrain(code: number): void {
+  let pending = 2;
+  const done = () => {
+    if (--pending === 0) process.exit(code);
+  };
+  // A write's callback runs once it and everything queued before it are flushed.
+  process.stdout.write("", done);
+  process.stderr.write("", done);
+}
