@@ -17,6 +17,7 @@ import {
   type ReplicaLaunch,
   type ReplicaStatus,
 } from "@smith/core";
+import { ExponentialBackoff, type IBackoff } from "cockatiel";
 import { kubeError, kubeStatusCode } from "./errors.ts";
 import {
   buildJob,
@@ -71,7 +72,7 @@ export interface KubernetesJobExecutorOptions {
   tolerations?: V1Toleration[];
   /** Server-side field manager. Default `smith-scheduler`. */
   fieldManager?: string;
-  /** First delay before the Job watch is re-established after an error; doubles up to 30 s. Default 1000. */
+  /** First delay before the Job watch is re-established after an error; doubles (with jitter) up to 30 s. Default 1000. */
   watchRetryMs?: number;
   /** Told about watch errors (the executor falls back to GETs meanwhile). */
   onWatchError?: (err: Error) => void;
@@ -155,7 +156,9 @@ export class KubernetesJobExecutor implements Executor {
   private watchState: WatchState = "idle";
   private watchStart: Promise<void> | undefined;
   private retryTimer: NodeJS.Timeout | undefined;
-  private retryDelay: number;
+  /** Restarts of a broken Job watch back off from watchRetryMs, doubling with jitter, to 30 s. */
+  private readonly watchBackoffs: ExponentialBackoff<unknown>;
+  private watchBackoff: IBackoff<unknown> | undefined;
   /** Jobs this executor deleted whose DELETED event the watch has not delivered yet. */
   private readonly deleted = new Set<string>();
 
@@ -164,7 +167,7 @@ export class KubernetesJobExecutor implements Executor {
     this.batch = this.o.kubeConfig.makeApiClient(BatchV1Api);
     this.core = this.o.kubeConfig.makeApiClient(CoreV1Api);
     this.selector = labelSelector(selectorLabels(this.o.template));
-    this.retryDelay = this.o.watchRetryMs;
+    this.watchBackoffs = new ExponentialBackoff({ initialDelay: this.o.watchRetryMs, maxDelay: 30_000 });
   }
 
   get namespace(): string {
@@ -363,12 +366,12 @@ export class KubernetesJobExecutor implements Executor {
         if (this.watchState === "closed") return;
         this.watchState = "broken";
         this.o.onWatchError(err instanceof Error ? err : new Error(String(err)));
+        this.watchBackoff = (this.watchBackoff ?? this.watchBackoffs).next(undefined);
         this.retryTimer = setTimeout(() => {
           if (this.watchState !== "broken") return;
           this.watchStart = this.startWatch();
-        }, this.retryDelay);
+        }, this.watchBackoff.duration);
         this.retryTimer.unref();
-        this.retryDelay = Math.min(this.retryDelay * 2, 30_000);
       });
       this.informer = informer;
     }
@@ -383,7 +386,7 @@ export class KubernetesJobExecutor implements Executor {
     // error (which set the state to broken).
     if (this.watchState === "starting") {
       this.watchState = "synced";
-      this.retryDelay = this.o.watchRetryMs;
+      this.watchBackoff = undefined;
       // Tombstones of Jobs whose DELETED event a broken watch never delivered.
       for (const name of this.deleted) if (!informer.get(name, namespace)) this.deleted.delete(name);
     }
