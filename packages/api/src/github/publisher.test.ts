@@ -135,4 +135,20 @@ describe("replica.publishPullRequest", () => {
     expect(comment?.body).toContain("max-iterations-reached");
     expect(comment?.body).toContain("50 iterations");
   });
+
+  test("replica.sourceIssue gives the running attempt the issue's title, body and comments", async ({
+    api,
+    github,
+  }) => {
+    const { loopId, r, issue, attempt } = await runningLoop(api, github);
+    github.addIssueComment(owner, name, issue.number, { author: "alice", body: "Blue ones." });
+    expect(await r.replica.sourceIssue.query({ loopId })).toMatchObject({
+      ref: `${owner}/${name}#${issue.number}`,
+      title: "Widgets",
+      labels: ["smith"],
+      comments: [{ author: "alice", body: "Blue ones." }],
+    });
+    const stale = api.client(api.replicaToken(loopId, attempt + 1));
+    await expect(stale.replica.sourceIssue.query({ loopId })).rejects.toMatchObject({ data: { code: "CONFLICT" } });
+  });
 });

@@ -45,6 +45,15 @@ export const PullRequestReportInput = z.object({
 });
 export type PullRequestReportInput = z.infer<typeof PullRequestReportInput>;
 
+export interface SourceIssue {
+  ref: string;
+  url: string;
+  title: string;
+  body: string;
+  labels: string[];
+  comments: { author: string; body: string }[];
+}
+
 export type PublishResult =
   | { published: true; pullRequest: PullRequestRef; created: boolean; issueCommented: boolean; autoMerge: boolean }
   | { published: false; why: string };
@@ -180,6 +189,40 @@ export class GitHubPublisher {
         )
       : false;
     return { published: true, pullRequest: ref, created, issueCommented, autoMerge };
+  }
+
+  /**
+   * The source issue of a `github_issue` loop, for the replica that drafts its PRD: title, body
+   * and comments (bounded), read for the loop's current running attempt only.
+   */
+  async sourceIssueFor(loopId: string, attempt: number): Promise<SourceIssue> {
+    const { loop } = await this.store.loops.getOrThrow(loopId);
+    if (loop.status.attempt !== attempt || loop.status.state !== "running")
+      throw new SmithError("stale_attempt", `loop ${loopId}: attempt ${attempt} is not the running attempt`, {
+        field: "attempt",
+      });
+    const ref = loop.source.type === "github_issue" && loop.source.ref ? parseIssueRef(loop.source.ref) : undefined;
+    if (!ref)
+      throw new SmithError("invalid_argument", `loop ${loopId} does not come from a GitHub issue`, { field: "source" });
+    const client = this.clients.for(ref);
+    if (!client) throw new SmithError("unavailable", "no GitHub token is configured for this API", { field: "source" });
+    let issue;
+    try {
+      issue = await client.getIssue(ref);
+    } catch (err) {
+      throw toSmithError(err);
+    }
+    return {
+      ref: loop.source.ref ?? "",
+      url: issue.url,
+      title: issue.title,
+      // Bounded so that a PRD prompt stays far below an agent's context and etcd's request limit.
+      body: issue.body.slice(0, 32 * 1024),
+      labels: issue.labels,
+      comments: issue.comments
+        .slice(-50)
+        .map((c) => ({ author: c.author ?? "ghost", body: c.body.slice(0, 8 * 1024) })),
+    };
   }
 
   /** Tells the source issue that the loop gave up, with the reason (once per attempt). */

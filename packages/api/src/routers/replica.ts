@@ -101,6 +101,11 @@ export const replicaRouter = router({
       ctx.services.githubPublisher.publishFor(input.loopId, ctx.replica.attempt, input.report, ctx.correlationId),
     ),
 
+  /** The source issue (title, body, comments) of a loop made from a GitHub issue: what its PRD is drafted from. */
+  sourceIssue: replicaProcedure
+    .input(Loop)
+    .query(({ ctx, input }) => ctx.services.githubPublisher.sourceIssueFor(input.loopId, ctx.replica.attempt)),
+
   /** Steering messages the replica has put into a prompt. */
   ackSteering: replicaProcedure
     .input(Loop.extend({ ids: z.array(z.string().max(64)).min(1).max(100) }))
