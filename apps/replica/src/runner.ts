@@ -137,6 +137,7 @@ export class ReplicaRunner {
     const loop: Loop = spec.loop;
     const env = sanitizeEnv(this.o.baseEnv) as Record<string, string>;
     const ws = await prepareWorkspace(ctx, loop, env);
+    if ("outcome" in ws) return ws;
     ctx.checkStop();
     const loaded = loadPrd(ctx, loop);
     if ("outcome" in loaded) return loaded;

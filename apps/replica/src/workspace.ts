@@ -1,8 +1,8 @@
-import { classifyRepoUrl, gitProtocolOf, workBranchOf, type Loop } from "@smith/core";
+import { classifyRepoUrl, gitProtocolOf, isSmithError, workBranchOf, type Loop } from "@smith/core";
 import { Git } from "@smith/git";
 import { mkdirSync, rmSync } from "node:fs";
 import { dirname } from "node:path";
-import type { AttemptContext } from "./context.ts";
+import type { AttemptContext, Outcome } from "./context.ts";
 
 export interface Workspace {
   git: Git;
@@ -19,7 +19,7 @@ export async function prepareWorkspace(
   ctx: AttemptContext,
   loop: Loop,
   env: Record<string, string>,
-): Promise<Workspace> {
+): Promise<Workspace | Outcome> {
   // Git may use only the transport of the loop's own remote (none at all for a URL the door
   // refuses now: a loop stored before the check).
   const repo = classifyRepoUrl(loop.spec.repo.url);
@@ -29,7 +29,21 @@ export async function prepareWorkspace(
   rmSync(ctx.workDir, { recursive: true, force: true });
   mkdirSync(dirname(ctx.workDir), { recursive: true });
   const start = performance.now();
-  await git.clone(loop.spec.repo.url);
+  try {
+    await git.clone(loop.spec.repo.url);
+  } catch (err) {
+    // Not found, authentication failed, a transport git may not use: the next attempt would fail
+    // the same way, so the loop ends now with git's own words instead of burning its attempts.
+    if (!isSmithError(err) || typeof err.details.permanent !== "string") throw err;
+    const message = "problem" in repo ? `spec.repo.url ${repo.problem}` : err.message;
+    ctx.note("workspace", `cannot clone (${err.details.permanent}): ${message}`, {
+      level: "error",
+      command: "git clone",
+      exitCode: typeof err.details.exitCode === "number" ? err.details.exitCode : undefined,
+      metadata: { permanent: err.details.permanent },
+    });
+    return { outcome: "flatline", reason: "clone-failed", message };
+  }
   const resumed = await git.remoteBranchExists(branch);
   if (resumed) {
     await git.fetch(branch);

@@ -481,6 +481,7 @@ describe("finalized", () => {
     "replica-lost",
     "budget-exceeded",
     "timed-out",
+    "clone-failed",
     "abandoned",
   ];
   const waitingReasons: ReasonCode[] = [

@@ -38,6 +38,9 @@ export const FLATLINE_REASON_CODES = [
   "budget-exceeded",
   "replica-lost",
   "timed-out",
+  // The repository cannot be cloned for a reason a retry cannot fix (not found, authentication
+  // failed, a transport git may not use): the replica flatlines at once with git's message.
+  "clone-failed",
   // A `waiting` loop nobody answered within limits.waitingTimeoutMs (the reconciler sets it).
   "abandoned",
 ] as const;
