@@ -9,6 +9,7 @@ export default defineConfig({
       "apps/*/src/**/*.test.tsx",
       "e2e/src/**/*.test.ts",
       "scripts/image/**/*.test.ts",
+      "scripts/docs/**/*.test.ts",
     ],
     // Integration tests start real etcd servers and processes; on a 2-core machine more
     // parallel files only add contention and timeouts.
