@@ -94,9 +94,11 @@ async function claimTrial(ctx: BenchContext, claimers: number, queued: number): 
 async function drain(ctx: BenchContext, store: SmithStore, session: Session | undefined): Promise<string[]> {
   if (!session) throw new BenchCheckError("a claimer has no session");
   const ids: string[] = [];
+  // As a scheduler claims: one claimer that reads ahead, spread over the head's first entries.
+  const claimer = store.claims.claimer(session, { perKeyLimit: BENCH.claims.perKeyLimit, spread: 32 });
   for (;;) {
     ctx.signal.throwIfAborted();
-    const claimed = await store.claims.claimNext(session, { perKeyLimit: BENCH.claims.perKeyLimit });
+    const claimed = await claimer.next();
     if (!claimed) return ids;
     ids.push(claimed.loop.id);
   }

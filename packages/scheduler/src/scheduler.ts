@@ -167,10 +167,12 @@ export class Scheduler {
       this.dirty = false;
       if (this.stateValue !== "running") break;
       try {
-        for (;;) {
-          const session = this.session;
-          if (!session || session.state !== "running" || this.stateValue !== "running") break;
-          const claimed = await this.o.store.claims.claimNext(session, this.o.claim);
+        const session = this.session;
+        // One claimer per pass: it reads the queue's head once for many claims. Schedulers spread
+        // over the first entries of the head's priority so that they rarely race for one loop.
+        const claimer = session && this.o.store.claims.claimer(session, { spread: 32, ...this.o.claim });
+        while (claimer && session?.state === "running" && this.stateValue === "running") {
+          const claimed = await claimer.next();
           if (!claimed) break;
           await this.launch(claimed);
         }
