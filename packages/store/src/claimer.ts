@@ -38,6 +38,7 @@ export class Claimer {
   private readonly options: ClaimOptions;
   private readonly stats: ClaimStats;
   private page: Candidate[] = [];
+  private backoffUntil: number | undefined;
   /** Occupied slot keys per concurrency key, from the page read and refreshed by failed claims. */
   private occupied = new Map<string, Set<string>>();
 
@@ -49,72 +50,128 @@ export class Claimer {
     this.stats = stats;
   }
 
-  /** Claims the next loop, or undefined when nothing is claimable now. */
+  /**
+   * The earliest retry backoff (ms since the epoch) among the queue entries the last `next()` read
+   * and skipped: no queue event announces that they become claimable.
+   */
+  get nextBackoffExpiry(): number | undefined {
+    return this.backoffUntil;
+  }
+
+  /**
+   * Claims the next loop, or undefined when nothing is claimable now. The page left from the last
+   * call is used first; then pages are read from the queue's head on, as far as it takes to find a
+   * claimable entry (entries of full keys do not hide the ones behind them).
+   */
   async next(): Promise<VersionedLoop | undefined> {
-    for (let refills = 0; refills < 3; refills++) {
-      if (this.page.length === 0 && !(await this.refill())) return undefined;
-      while (this.page.length > 0) {
-        if (this.session.state !== "running") return undefined;
-        const candidate = this.page.shift();
-        if (!candidate) break;
-        // Its key's earlier entries go first (the claim txn would fail): try it after them.
-        if (candidate.before.some((k) => this.page.some((p) => p.queueKey === k))) {
-          this.page.push(candidate);
-          continue;
-        }
-        const result = await this.tryCandidate(candidate);
-        if (result === "full") return undefined;
-        if (result) return result;
-      }
+    this.backoffUntil = undefined;
+    const left = await this.drainPage();
+    if (left !== undefined) return left === "full" ? undefined : left;
+    let from = "";
+    for (let pages = 0; pages < 100; pages++) {
+      const read = await this.refill(from);
+      if (read === undefined) return undefined;
+      const conflicts = this.stats.conflicts;
+      const claimed = await this.drainPage();
+      if (claimed !== undefined) return claimed === "full" ? undefined : claimed;
+      // A lost race means the head moved: read it again instead of moving on.
+      from = this.stats.conflicts > conflicts ? "" : read;
     }
     return undefined;
   }
 
-  /** Reads the queue's head and, in one txn, the loops and slots it needs. False when nothing is eligible. */
-  private async refill(): Promise<boolean> {
+  /** Tries the page's candidates in order until one is claimed (or the global limit is reached). */
+  private async drainPage(): Promise<VersionedLoop | "full" | undefined> {
+    while (this.page.length > 0) {
+      if (this.session.state !== "running") return "full";
+      const candidate = this.page.shift();
+      if (!candidate) break;
+      // Its key's earlier entries go first (the claim txn would fail): try it after them.
+      if (candidate.before.some((k) => this.page.some((p) => p.queueKey === k))) {
+        this.page.push(candidate);
+        continue;
+      }
+      const result = await this.tryCandidate(candidate);
+      if (result) return result;
+    }
+    return undefined;
+  }
+
+  /**
+   * Reads one page of the queue from `from` (the head when empty or absent) and, in one txn, the
+   * loops and slots it needs. Returns where the next page starts, or undefined at the queue's end.
+   */
+  private async refill(from: string | undefined): Promise<string | undefined> {
     const { client, keys } = this.ctx;
     const pageSize = this.options.pageSize ?? 32;
     const queuePrefix = keys.queuePrefix();
+    if (from === "\0") return undefined;
     // Serializable: the claim txn compares everything this read suggests.
     const res = await etcdCall(() =>
       client
         .getAll()
-        .inRange({ start: queuePrefix, end: prefixEnd(queuePrefix) })
+        .inRange({ start: from || queuePrefix, end: prefixEnd(queuePrefix) })
         .limit(pageSize)
         .serializable(true)
         .exec(),
     );
+    const last = res.kvs[res.kvs.length - 1];
+    if (!last) return undefined;
+    // "\0" marks the end: the caller stops after this page.
+    let nextFrom = res.more ? last.key.toString() + "\0" : "\0";
     const now = this.ctx.now().getTime();
-    const eligible = res.kvs
-      .map((kv) => ({ queueKey: kv.key.toString(), entry: JSON.parse(kv.value.toString()) as QueueValue }))
-      .filter((e) => !e.entry.notBefore || Date.parse(e.entry.notBefore) <= now);
-    if (eligible.length === 0) return false;
-    const slotKeys = [...new Set(eligible.map((e) => e.entry.concurrencyKey))];
+    const entries = res.kvs.map((kv) => ({
+      queueKey: kv.key.toString(),
+      entry: JSON.parse(kv.value.toString()) as QueueValue,
+    }));
+    const eligible = entries.filter((e) => !e.entry.notBefore || Date.parse(e.entry.notBefore) <= now);
+    for (const e of entries) {
+      const at = e.entry.notBefore ? Date.parse(e.entry.notBefore) : NaN;
+      if (at > now && (this.backoffUntil === undefined || at < this.backoffUntil)) this.backoffUntil = at;
+    }
+    if (eligible.length === 0) return nextFrom;
+    // Earlier entries of the same key, from the queue keys alone (a queue key is deleted in the
+    // txn that takes its loop out of `unresolved`, so a present one is a real waiting loop).
+    const seen = new Map<string, string[]>();
+    const before = eligible.map((e) => {
+      const earlier = seen.get(e.entry.concurrencyKey) ?? [];
+      seen.set(e.entry.concurrencyKey, [...earlier, e.queueKey]);
+      return earlier;
+    });
+    // Only `readAhead` loops are read, from a random offset among the first `spread` entries of
+    // the head's priority: racing claimers mostly read (and claim) different loops.
+    const readAhead = Math.max(1, this.options.readAhead ?? pageSize);
+    const headRun = eligible.findIndex((e) => priorityOf(e.queueKey) !== priorityOf(eligible[0]?.queueKey ?? ""));
+    const maxOffset = Math.min(this.options.spread ?? 1, headRun === -1 ? eligible.length : headRun);
+    const offset = maxOffset > 1 ? Math.floor(Math.random() * maxOffset) : 0;
+    const window = eligible
+      .slice(offset, offset + readAhead)
+      .map((e, i) => ({ ...e, before: before[offset + i] ?? [] }));
+    const slotKeys = [...new Set(window.map((e) => e.entry.concurrencyKey))];
     if (this.options.maxRunning !== undefined) slotKeys.push(GLOBAL_SLOT_KEY);
     const ops: IOperation[] = [
-      ...eligible.map((e) => client.get(keys.loop(e.entry.loopId))),
+      ...window.map((e) => client.get(keys.loop(e.entry.loopId))),
       ...slotKeys.map((k) => client.getAll().prefix(keys.slotsPrefix(k))),
     ];
-    // A read-only txn: one round trip for every loop and slot of the page. The compare is
+    // A read-only txn: one round trip for every loop and slot of the window. The compare is
     // irrelevant (both branches read the same).
     const read = await txn(client, [absent(queuePrefix)], ops, ops);
     this.occupied = new Map(
-      slotKeys.map((k, i) => [k, new Set(rangeKvs(read, eligible.length + i).map((kv) => kv.key.toString()))]),
+      slotKeys.map((k, i) => [k, new Set(rangeKvs(read, window.length + i).map((kv) => kv.key.toString()))]),
     );
     const candidates: Candidate[] = [];
-    const seen = new Map<string, string[]>();
-    eligible.forEach((e, i) => {
+    window.forEach((e, i) => {
       const kv: IKeyValue | undefined = rangeKvs(read, i)[0];
       if (!kv) return;
       const loop = decode(Loop, kv.value, keys.loop(e.entry.loopId));
-      // A queue key whose loop moved on (a crash between writes) is skipped, and blocks nothing.
       if (loop.status.state !== "unresolved" || loop.status.queueKey !== e.queueKey) return;
-      const before = seen.get(e.entry.concurrencyKey) ?? [];
-      seen.set(e.entry.concurrencyKey, [...before, e.queueKey]);
-      candidates.push({ ...e, current: { loop, revision: kv.mod_revision }, before });
+      candidates.push({ ...e, current: { loop, revision: kv.mod_revision } });
     });
+    // The next read continues after the window, so entries of full keys hide nothing behind them.
+    const lastInWindow = window[window.length - 1];
+    if (lastInWindow && offset + window.length < eligible.length) nextFrom = lastInWindow.queueKey + "\0";
     this.page = spread(candidates, this.options.spread ?? 1);
-    return this.page.length > 0;
+    return nextFrom;
   }
 
   private async tryCandidate(c: Candidate): Promise<VersionedLoop | "full" | undefined> {
@@ -212,6 +269,11 @@ export class Claimer {
   }
 }
 
+/** `<prefix>/queue/<priority>` of a queue key `<prefix>/queue/<priority>/<enqueuedAt>/<id>`. */
+function priorityOf(queueKey: string): string {
+  return queueKey.slice(0, queueKey.lastIndexOf("/", queueKey.lastIndexOf("/") - 1));
+}
+
 /**
  * The page in claim order: the first `window` entries of the head's priority in random order, then
  * the rest in order. Racing claimers thus mostly try different loops.
@@ -219,11 +281,9 @@ export class Claimer {
 function spread(candidates: Candidate[], window: number): Candidate[] {
   const first = candidates[0];
   if (!first || window <= 1) return candidates;
-  const priorityOf = (c: Candidate) =>
-    c.queueKey.slice(0, c.queueKey.lastIndexOf("/", c.queueKey.lastIndexOf("/") - 1));
-  const head = priorityOf(first);
+  const head = priorityOf(first.queueKey);
   let n = 0;
-  while (n < Math.min(window, candidates.length) && priorityOf(candidates[n] as Candidate) === head) n++;
+  while (n < Math.min(window, candidates.length) && priorityOf((candidates[n] as Candidate).queueKey) === head) n++;
   const shuffled = candidates.slice(0, n);
   for (let i = shuffled.length - 1; i > 0; i--) {
     const j = Math.floor(Math.random() * (i + 1));

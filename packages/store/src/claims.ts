@@ -26,6 +26,8 @@ export interface ClaimOptions {
    * concurrency key (enforced by the claim txn), not across keys.
    */
   spread?: number;
+  /** Loops read ahead per queue read (default: the page size). */
+  readAhead?: number;
 }
 
 export interface ClaimStats {
@@ -70,7 +72,8 @@ export class ClaimRepository {
    */
   async claimNext(session: Session, options: ClaimOptions = {}): Promise<VersionedLoop | undefined> {
     if (session.state !== "running") return undefined;
-    return this.claimer(session, options).next();
+    // A single claim reads a few loops ahead, not a whole page.
+    return this.claimer(session, { readAhead: 4, ...options }).next();
   }
 
   /** A claimer for one session that reads the queue's head ahead (see Claimer). */

@@ -6,6 +6,7 @@ export {
   DEFAULT_RETRY_BACKOFF_MS,
   type CreateBatchItemResult,
   type CreateLoopResult,
+  type CreateOptions,
   type ListLoopsOptions,
   type ListLoopsResult,
   type LoopChange,

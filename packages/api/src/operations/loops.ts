@@ -9,6 +9,7 @@ import {
   utf8Length,
   validatePrd,
   type Actor,
+  type AuditEventRequest,
   type CreateLoopRequest,
   type Loop,
   type LoopState,
@@ -76,20 +77,43 @@ export class LoopOperations {
     }
   }
 
-  async create(request: CreateLoopRequest, principal: Principal, correlationId: string): Promise<CreateLoopResult> {
+  /**
+   * Creates a loop with its "created" journal entry and (when given) its audit event in one txn;
+   * an idempotent repeat writes neither.
+   */
+  async create(
+    request: CreateLoopRequest,
+    principal: Principal,
+    correlationId: string,
+    audit?: Omit<AuditEventRequest, "loopId">,
+  ): Promise<CreateLoopResult> {
     this.checkRepo(request);
     this.checkPrd(request);
     await this.credentials?.checkReferences(request);
-    const result = await this.store.loops.create(request);
-    if (result.created)
-      await this.journal(
-        result.loop.id,
-        principal,
-        "lifecycle",
-        `loop created by ${principalId(principal)}`,
-        correlationId,
-      );
-    return result;
+    // The "created" entry is written in the loop's own txn.
+    return this.store.loops.create(request, {
+      extra: (loop) => {
+        const journal = this.store.journal.planFirst(
+          loop.id,
+          [
+            {
+              phase: "lifecycle",
+              level: "info",
+              actor: actorOf(principal),
+              message: `loop created by ${principalId(principal)}`,
+              metadata: {},
+              correlationId,
+            },
+          ],
+          correlationId,
+        );
+        const event = audit ? this.store.audit.plan({ ...audit, loopId: loop.id }) : undefined;
+        return {
+          compares: [...journal.compares, ...(event?.compares ?? [])],
+          ops: [...journal.ops, ...(event?.ops ?? [])],
+        };
+      },
+    });
   }
 
   async createBatch(
