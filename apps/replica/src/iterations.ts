@@ -2,12 +2,14 @@ import {
   guardAfterIteration,
   guardBeforeIteration,
   isWaitingReason,
+  questionFrom,
   markStory,
   nextReadyStory,
   NO_STREAKS,
   storyProgress,
   updateStreaks,
   type AgentAdapter,
+  type AgentResult,
   type Loop,
 } from "@smith/core";
 import { agentFailure } from "./agentJournal.ts";
@@ -82,6 +84,18 @@ export async function runIterations(ctx: AttemptContext, input: IterationsInput)
     });
     costUsd += result.usd ?? 0;
     if (result.summary) decisions.push(`${story.id}: ${result.summary.slice(0, 500)}`);
+    const question = questionFrom(result.summary);
+    if (question !== undefined) {
+      // The agent stopped to ask: its uncommitted change is not gated or kept; the next attempt
+      // starts again from the pushed work branch with the answer in its prompt.
+      await recordIteration(ctx, iteration, loaded, result);
+      return end({
+        outcome: "waiting",
+        reason: "question",
+        message: `the agent asked a question on ${story.id}`,
+        question,
+      });
+    }
 
     const changed = await ws.git.changedPaths(ignore);
     let failure = agentFailure(result, limits.agentTimeoutMs);
@@ -111,14 +125,24 @@ export async function runIterations(ctx: AttemptContext, input: IterationsInput)
       lastFailure = { story: story.id, text: failure ?? "" };
     }
     streaks = updateStreaks(streaks, { storyId: story.id, passed, changedFiles: changed.length });
-    const iterationDone = {
-      loopId: ctx.loopId,
-      iteration,
-      progress: storyProgress(loaded.prd),
-      usage: { inputTokens: result.inputTokens, outputTokens: result.outputTokens, usd: result.usd ?? 0 },
-    };
-    await withRetry(() => ctx.client.replica.recordIteration.mutate(iterationDone), { signal: ctx.signal });
+    await recordIteration(ctx, iteration, loaded, result);
     const after = guardAfterIteration(limits, streaks, { storyId: story.id, passed, failure });
     if (after) return end({ outcome: isWaitingReason(after.reason) ? "waiting" : "flatline", ...after });
   }
+}
+
+/** Records a finished iteration at the API: its number, the progress, the agent's usage. */
+async function recordIteration(
+  ctx: AttemptContext,
+  iteration: number,
+  loaded: LoadedPrd,
+  result: AgentResult,
+): Promise<void> {
+  const done = {
+    loopId: ctx.loopId,
+    iteration,
+    progress: storyProgress(loaded.prd),
+    usage: { inputTokens: result.inputTokens, outputTokens: result.outputTokens, usd: result.usd ?? 0 },
+  };
+  await withRetry(() => ctx.client.replica.recordIteration.mutate(done), { signal: ctx.signal });
 }

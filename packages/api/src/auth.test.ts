@@ -244,6 +244,13 @@ const ROWS: Record<string, Row> = {
     type: "mutation",
     call: (c, w) => c.loops.steer.mutate({ id: w.loopId, message: "steer" }),
   },
+  // Only a waiting loop can be answered; the world's loop is running.
+  "loops.answer": {
+    access: "operator",
+    type: "mutation",
+    call: (c, w) => c.loops.answer.mutate({ id: w.loopId, answer: "use v2" }),
+    allowedOutcome: "PRECONDITION_FAILED",
+  },
   "loops.override": {
     access: "admin",
     type: "mutation",

@@ -164,6 +164,27 @@ export class LoopOperations {
     return result;
   }
 
+  /** A person's answer to a waiting loop: back to the queue, the answer for the next prompt. */
+  async answer(id: string, answer: string, principal: Principal, correlationId: string): Promise<VersionedLoop> {
+    const bytes = utf8Length(answer);
+    if (bytes > LIMITS.steerMessageBytes) throw tooLarge("answer", LIMITS.steerMessageBytes, bytes);
+    const current = await this.store.loops.getOrThrow(id);
+    const question = current.loop.status.question;
+    const result = await this.store.loops.transition(
+      id,
+      { type: "answered", answer, actor: principalId(principal), id: newId(), at: new Date().toISOString() },
+      { expectedRevision: current.revision },
+    );
+    await this.journal(
+      id,
+      principal,
+      "lifecycle",
+      `answered by ${principalId(principal)}${question ? ` (question: ${question.slice(0, 1000)})` : ""}: ${answer.slice(0, 4000)}`,
+      correlationId,
+    );
+    return result;
+  }
+
   async override(
     id: string,
     to: LoopState,

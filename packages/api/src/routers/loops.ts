@@ -79,6 +79,25 @@ export const loopsRouter = router({
       ctx.services.loops.steer(input.id, input.message, ctx.principal, ctx.correlationId),
     ),
 
+  /**
+   * Answers a `waiting` loop: it goes back to the queue, and its next attempt resumes the work
+   * branch with the answer (and the question it answers) in its prompt.
+   */
+  answer: operatorProcedure
+    .input(
+      z.object({
+        id: LoopId,
+        answer: z
+          .string()
+          .min(1, "an answer is required")
+          .max(LIMITS.steerMessageBytes, `the answer is limited to ${LIMITS.steerMessageBytes} bytes`),
+      }),
+    )
+    .mutation(
+      async ({ ctx, input }) =>
+        (await ctx.services.loops.answer(input.id, input.answer, ctx.principal, ctx.correlationId)).loop,
+    ),
+
   /** Forces a state (only where the lifecycle allows it), with a reason. Admin only. */
   override: adminProcedure
     .input(z.object({ id: LoopId, to: LoopState, reason: Reason }))
