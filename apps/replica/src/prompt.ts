@@ -56,8 +56,11 @@ export function buildPrompt(input: PromptInput): string {
   const messages = input.steering.filter((s) => s.question === undefined);
   if (answers.length) {
     lines.push("", "## Answers from a person (the loop waited for them; follow them)");
-    for (const a of answers)
-      lines.push("", `Question: ${a.question ?? ""}`, `Answer (${a.actor}, ${a.at}): ${a.message}`);
+    for (const a of answers) {
+      lines.push("");
+      if (a.question) lines.push(`Question: ${a.question}`);
+      lines.push(`Answer (${a.actor}, ${a.at}): ${a.message}`);
+    }
   }
   if (messages.length) {
     lines.push("", "## Messages from the operator (follow them)");

@@ -52,9 +52,11 @@ describe("describeLoop", () => {
       limits: { maxCostUsd: 5 },
     },
     status: {
-      state: "flatline",
+      state: "waiting",
       reason: "needs-human",
       message: "US-002 failed 3 times",
+      question: "Which printer\u001b[2J?",
+      waitingSince: SAMPLE_CREATED,
       attempt: 2,
       iteration: 9,
       progress: { done: 1, total: 2 },
@@ -85,7 +87,11 @@ describe("describeLoop", () => {
   });
 
   it("shows the status, stories, steering, handoff and the last journal lines", () => {
-    expect(text).toContain("  State:            flatline");
+    expect(text).toContain("  State:            waiting");
+    expect(text).toContain("  Question:         Which printer\\x1b[2J?");
+    expect(text).toContain(
+      `  Waiting Since:    2025-01-01T12:00:00.000Z (answer: smithctl answer ${SAMPLE_ID} "TEXT")`,
+    );
     expect(text).toContain("  Reason:           needs-human");
     expect(text).toContain("  Message:          US-002 failed 3 times");
     expect(text).toContain("  Created:          2025-01-01T12:00:00.000Z (60m ago)");

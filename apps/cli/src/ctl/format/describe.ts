@@ -74,6 +74,11 @@ export function describeLoop(d: LoopDescription, now: Date): string {
   field("State", s.state, 2);
   field("Reason", s.reason ?? "<none>", 2);
   if (s.message) field("Message", s.message, 2);
+  // The question is the agent's own text: control characters are shown, never sent to the terminal.
+  // eslint-disable-next-line no-control-regex -- matching control characters is the point
+  if (s.question) field("Question", s.question.replace(/[\u0000-\u001f\u007f-\u009f]/g, visibleControl), 2);
+  if (s.waitingSince) field("Waiting Since", `${s.waitingSince} (answer: smithctl answer ${loop.id} "TEXT")`, 2);
+  if (s.resumeAt) field("Resumes At", s.resumeAt, 2);
   field("Attempt", `${s.attempt} (${s.attempt - s.attemptBase} of ${l.maxAttempts} counted)`, 2);
   field("Iteration", `${s.iteration} (${s.iteration - s.iterationBase} of ${l.maxIterations} counted)`, 2);
   field("Executor", s.executor ? `${s.executor.kind}/${s.executor.id}` : "<none>", 2);
@@ -135,4 +140,8 @@ function inlineStories(loop: Loop): string[] {
   } catch {
     return ["(the inline PRD could not be read)"];
   }
+}
+
+function visibleControl(c: string): string {
+  return `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`;
 }
