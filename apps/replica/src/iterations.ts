@@ -28,6 +28,8 @@ export interface IterationsInput {
   loaded: LoadedPrd;
   agent: AgentAdapter;
   env: Record<string, string>;
+  /** The agent's environment: `env` plus its provider key (gates never see that key). */
+  agentEnv?: Record<string, string>;
   gateTimeoutMs: number;
 }
 
@@ -76,7 +78,7 @@ export async function runIterations(ctx: AttemptContext, input: IterationsInput)
     const result = await runAgentStep(ctx, {
       loop,
       agent,
-      env,
+      env: input.agentEnv ?? env,
       loaded,
       story,
       iteration,

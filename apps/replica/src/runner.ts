@@ -9,6 +9,7 @@ import { JournalWriter } from "./journal.ts";
 import { loadPrd } from "./prd.ts";
 import { withRetry } from "./retry.ts";
 import { prepareWorkspace } from "./workspace.ts";
+import { GIT_AUTH_VARIABLES, GitAskpass } from "./gitAuth.ts";
 
 export interface ReplicaOptions {
   client: SmithClient;
@@ -38,6 +39,7 @@ export class ReplicaRunner {
   private stopReason: Stop | undefined;
   private heartbeat: NodeJS.Timeout | undefined;
   private readonly ctx: AttemptContext;
+  private askpass: GitAskpass | undefined;
 
   constructor(options: ReplicaOptions) {
     this.o = options;
@@ -101,6 +103,7 @@ export class ReplicaRunner {
       return 1;
     } finally {
       if (this.heartbeat) clearInterval(this.heartbeat);
+      this.askpass?.dispose();
     }
   }
 
@@ -135,8 +138,36 @@ export class ReplicaRunner {
       signal: ctx.signal,
     });
     const loop: Loop = spec.loop;
-    const env = sanitizeEnv(this.o.baseEnv) as Record<string, string>;
-    const ws = await prepareWorkspace(ctx, loop, env);
+    const env = Object.fromEntries(
+      Object.entries(sanitizeEnv(this.o.baseEnv)).filter(([name]) => !GIT_AUTH_VARIABLES.test(name)),
+    );
+    const credentials = await withRetry(() => ctx.client.replica.credentials.mutate({ loopId: ctx.loopId }), {
+      signal: ctx.signal,
+    });
+    ctx.note(
+      "workspace",
+      [
+        credentials.git
+          ? `git token from credential ${credentials.git.credential} (${credentials.git.type}${credentials.git.expiresAt ? `, expires ${credentials.git.expiresAt}` : ""})`
+          : "no git credential",
+        credentials.agent ? `agent key from credential ${credentials.agent.credential}` : "no agent credential",
+      ].join("; "),
+      {
+        metadata: {
+          gitCredential: credentials.git?.credential ?? null,
+          agentCredential: credentials.agent?.credential ?? null,
+        },
+      },
+    );
+    const askpass = credentials.git
+      ? new GitAskpass(credentials.git, async () => {
+          const fresh = await withRetry(() => ctx.client.replica.credentials.mutate({ loopId: ctx.loopId }));
+          if (!fresh.git) throw new Error("the loop's git credential is gone");
+          return fresh.git;
+        })
+      : undefined;
+    this.askpass = askpass;
+    const ws = await prepareWorkspace(ctx, loop, env, askpass);
     if ("outcome" in ws) return ws;
     ctx.checkStop();
     const loaded = loadPrd(ctx, loop);
@@ -156,6 +187,7 @@ export class ReplicaRunner {
       loaded,
       agent,
       env,
+      agentEnv: { ...env, ...(credentials.agent?.env ?? {}) },
       gateTimeoutMs: this.o.gateTimeoutMs ?? 10 * 60_000,
     });
   }

@@ -20,6 +20,12 @@ export interface GitOptions {
   /** Per-command timeout (default 5 minutes: clones and pushes of large repos). */
   timeoutMs?: number;
   author?: { name: string; email: string };
+  /**
+   * Wraps each command (e.g. to put a credential in place for the network ones only); receives
+   * the command's arguments. Its variables (`authEnv`) are added to this git's environment only.
+   */
+  auth?: { around<T>(args: readonly string[], run: () => Promise<T>): Promise<T> };
+  authEnv?: Record<string, string>;
 }
 
 export interface GitResult {
@@ -34,20 +40,27 @@ export class Git {
   private readonly env: Record<string, string>;
   private readonly timeoutMs: number;
   private readonly author: { name: string; email: string };
+  private readonly auth: GitOptions["auth"];
 
   constructor(options: GitOptions) {
     this.cwd = options.cwd;
     this.env = {
       ...(options.env ?? {}),
+      ...(options.authEnv ?? {}),
       GIT_TERMINAL_PROMPT: "0",
       GIT_ALLOW_PROTOCOL: (options.allowProtocols ?? ["https", "ssh"]).join(":"),
     };
+    this.auth = options.auth;
     this.timeoutMs = options.timeoutMs ?? 5 * 60_000;
     this.author = options.author ?? { name: "Smith", email: "smith@localhost" };
   }
 
   /** Runs git; a non-zero exit is a `SmithError` unless `allowFailure`. */
   async run(args: string[], options: { allowFailure?: boolean; cwd?: string } = {}): Promise<GitResult> {
+    return this.auth ? this.auth.around(args, () => this.exec(args, options)) : this.exec(args, options);
+  }
+
+  private async exec(args: string[], options: { allowFailure?: boolean; cwd?: string }): Promise<GitResult> {
     const env = {
       ...this.env,
       GIT_AUTHOR_NAME: this.author.name,
