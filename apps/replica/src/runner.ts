@@ -4,6 +4,9 @@ import type { Loop } from "@smith/core";
 import { rmSync } from "node:fs";
 import { isAbsolute, join } from "node:path";
 import { AttemptContext, Stop, type Outcome } from "./context.ts";
+import { establishBaseline } from "./baseline.ts";
+import { planGates } from "./gatePlan.ts";
+import { runSetup } from "./gates.ts";
 import { runIterations } from "./iterations.ts";
 import { JournalWriter } from "./journal.ts";
 import { loadPrd } from "./prd.ts";
@@ -181,14 +184,34 @@ export class ReplicaRunner {
           : join(this.o.workDir, loop.spec.agent.replayDir)
         : undefined,
     });
+    const gateTimeoutMs = this.o.gateTimeoutMs ?? 10 * 60_000;
+    const plan = await planGates(ctx, loop, loaded);
+    if ("outcome" in plan) return plan;
+    await runSetup(ctx, plan.setup, { env, timeoutMs: gateTimeoutMs });
+    const baseline = await establishBaseline(ctx, { loop, ws, plan, env, timeoutMs: gateTimeoutMs });
+    if ("outcome" in baseline) return baseline;
     return runIterations(ctx, {
       loop,
       ws,
       loaded,
+      plan,
+      baseline,
       agent,
       env,
       agentEnv: { ...env, ...(credentials.agent?.env ?? {}) },
-      gateTimeoutMs: this.o.gateTimeoutMs ?? 10 * 60_000,
+      gateTimeoutMs,
+      // The provider key fetched for the agent is one the replica holds too.
+      secrets: [...heldSecrets(this.o.baseEnv), ...heldSecrets(credentials.agent?.env ?? {})],
     });
   }
+}
+
+/** Names whose values are secrets (provider keys, tokens); the same rule as the agent env's. */
+const SECRET_NAME = /TOKEN|SECRET|PASSWORD|PASSWD|PASSPHRASE|KEY|CREDENTIAL/i;
+
+/** The secret values in the replica's environment: a change that contains one is never committed. */
+function heldSecrets(env: Readonly<Record<string, string | undefined>>): string[] {
+  return Object.entries(env)
+    .filter(([name, value]) => SECRET_NAME.test(name) && value !== undefined && value.length >= 12)
+    .map(([, value]) => value ?? "");
 }

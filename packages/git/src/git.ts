@@ -180,9 +180,17 @@ export class Git {
     return this.headSha();
   }
 
-  /** Paths added, copied, modified, renamed or type-changed in the index relative to `from`. */
-  async stagedPaths(from: string): Promise<string[]> {
-    const r = await this.run(["diff", "--cached", "--name-only", "--no-renames", "--diff-filter=ACMT", "-z", from]);
+  /** Paths added, copied, modified or type-changed (or those `filter` names) in the index relative to `from`. */
+  async stagedPaths(from: string, filter = "ACMT"): Promise<string[]> {
+    const r = await this.run([
+      "diff",
+      "--cached",
+      "--name-only",
+      "--no-renames",
+      `--diff-filter=${filter}`,
+      "-z",
+      from,
+    ]);
     return r.stdout.split("\0").filter(Boolean);
   }
 
@@ -213,11 +221,14 @@ export class Git {
   /** Which of `paths` the repository's ignore rules match (whether or not they are tracked). */
   async ignoredPaths(paths: readonly string[]): Promise<string[]> {
     if (paths.length === 0) return [];
-    const r = await this.run(["check-ignore", "--no-index", "-z", "--", ...paths], { allowFailure: true });
+    const r = await this.run(["-c", "core.quotePath=false", "check-ignore", "--no-index", "--", ...paths], {
+      allowFailure: true,
+    });
     // Exit 1: none is ignored.
     if (r.exitCode !== 0 && r.exitCode !== 1)
       throw new SmithError("internal", `git check-ignore failed: ${r.stderr.trim()}`);
-    return r.stdout.split("\0").filter(Boolean);
+    const listed = new Set(r.stdout.split("\n").filter(Boolean));
+    return paths.filter((p) => listed.has(p));
   }
 
   /** Moves HEAD (and the index) to `to`, leaving the working tree as it is. */

@@ -1,4 +1,5 @@
 import { parsePrd, type Handoff, type JournalEntry, type Loop, type Override } from "@smith/core";
+import { describeEvidence } from "./evidence.ts";
 import { journalLine } from "./journal.ts";
 import { formatAge, formatDuration, formatUsd } from "./table.ts";
 
@@ -69,6 +70,11 @@ export function describeLoop(d: LoopDescription, now: Date): string {
   );
   field("Quality Gates", spec.qualityGates.length ? "" : "<none> (the PRD's own only)", 2);
   if (spec.qualityGates.length) list(spec.qualityGates, 4);
+  field(
+    "Verification",
+    `gates ${spec.gates}, baseline ${spec.baseline}, integrate by ${spec.integrate}, hooks ${spec.commit.noVerify ? "skipped (noVerify)" : "run"}, files up to ${spec.commit.maxFileBytes} bytes`,
+    2,
+  );
 
   out.push("Status:");
   field("State", s.state, 2);
@@ -98,6 +104,8 @@ export function describeLoop(d: LoopDescription, now: Date): string {
 
   out.push(`Stories:            ${s.progress.done}/${s.progress.total} done`);
   for (const line of inlineStories(loop)) out.push(`  ${line}`);
+
+  out.push(...describeEvidence(loop.evidence));
 
   out.push(`Steering:           ${loop.steering.length ? `${loop.steering.length} pending` : "<none>"}`);
   for (const m of loop.steering) out.push(`  ${m.at} ${m.actor}: ${m.message.replace(/\r?\n/g, "\\n")}`);
