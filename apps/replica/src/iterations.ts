@@ -153,6 +153,16 @@ export async function runIterations(ctx: AttemptContext, input: IterationsInput)
 
     const at = new Date().toISOString();
     let commit: string | undefined;
+    const gatesPassed = failure === undefined;
+    // The progress notes go into the story's commit (the next attempt reads them from the branch).
+    appendNotes(loaded, {
+      at,
+      storyId: story.id,
+      iteration,
+      attempt: ctx.attempt,
+      passed: gatesPassed,
+      text: gatesPassed ? (result.summary ?? "") : (failure ?? ""),
+    });
     if (failure === undefined) {
       const before = loaded.prd;
       if (!pendingFinal) {
@@ -187,14 +197,9 @@ export async function runIterations(ctx: AttemptContext, input: IterationsInput)
       await ws.git.run(["clean", "-fdq", "--", ".", ...ignore.map((p) => `:!${p}`)], { allowFailure: true });
     }
     const passed = failure === undefined;
-    appendNotes(loaded, {
-      at,
-      storyId: story.id,
-      iteration,
-      attempt: ctx.attempt,
-      passed,
-      text: passed ? (result.summary ?? "") : (failure ?? ""),
-    });
+    // Written after a passed commit only when it was refused: the notes of a passed story are in its commit.
+    if (!passed && gatesPassed)
+      appendNotes(loaded, { at, storyId: story.id, iteration, attempt: ctx.attempt, passed, text: failure ?? "" });
     if (passed) {
       lastFailure = undefined;
       pendingFinal = undefined;

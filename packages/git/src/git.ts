@@ -252,8 +252,8 @@ export class Git {
   ): Promise<{ ok: true } | { ok: false; conflicts: string[]; output: string }> {
     const args =
       method === "rebase"
-        ? ["rebase", "--quiet", onto]
-        : ["merge", "--quiet", "--no-edit", "--no-ff", ...(message ? ["-m", message] : []), onto];
+        ? ["rebase", "--quiet", "--autostash", onto]
+        : ["merge", "--quiet", "--autostash", "--no-edit", "--no-ff", ...(message ? ["-m", message] : []), onto];
     const r = await this.run(args, { allowFailure: true });
     if (r.exitCode === 0) return { ok: true };
     const conflicts = (await this.run(["diff", "--name-only", "--diff-filter=U"], { allowFailure: true })).stdout
