@@ -349,6 +349,17 @@ const ROWS: Record<string, Row> = {
           .state,
       ).toBe("synced"),
   },
+  "replica.recordEvidence": {
+    access: "replica",
+    type: "mutation",
+    call: async (c, w) =>
+      expect(
+        await c.replica.recordEvidence.mutate({
+          loopId: w.loopId,
+          update: { gates: { source: "spec", commands: ["true"], detectedFrom: [] } },
+        }),
+      ).toEqual({ stories: 0 }),
+  },
   "replica.ackSteering": {
     access: "replica",
     type: "mutation",
