@@ -67,7 +67,7 @@ export async function runIterations(ctx: AttemptContext, input: IterationsInput)
   // Smith's own files are not the agent's change: they do not count as progress.
   const ignore = [loaded.prdPath, loaded.notesPath];
   const end = (outcome: Outcome) =>
-    finish(ctx, ws, { prd: loaded.prd, lastGates, decisions, gates: loaded.gates }, outcome);
+    finish(ctx, ws, { prd: loaded.prd, lastGates, decisions, gates: plan.gates }, outcome);
 
   for (;;) {
     ctx.checkStop();
