@@ -141,7 +141,7 @@ describe("git: what a commit check needs", () => {
   test("staged paths and blobs, ignored paths, hooks refusing a commit, reset keeps the files", async ({ tmpDir }) => {
     const remote = bareRemote(tmpDir);
     const env = { PATH: process.env.PATH ?? "", HOME: tmpDir };
-    const g = new Git({ cwd: join(tmpDir, "w"), env });
+    const g = new Git({ cwd: join(tmpDir, "w"), env, allowProtocols: ["file"] });
     await g.clone(remote);
     const start = await g.headSha();
     writeFileSync(join(g.cwd, ".gitignore"), "dist/\n");
