@@ -10,6 +10,11 @@ source scripts/lib/k8s.sh
 # (~13 min the first time on 2 cores, then instant). Without Go this returns 2 and those tests
 # skip with a message; CI sets SMITH_REQUIRE_KUBE_TESTS=1 so that a missing Go fails the run.
 smith_ensure_k8s_tools || [ $? -eq 2 ]
+source scripts/lib/images.sh
+# The images (API + scheduler, replica, etcd), built for real with a local Docker engine from a
+# debootstrapped base (~/.cache/smith/images, once per machine; then Docker's layer cache). Without
+# a Docker engine this returns 2 and the image tests skip; CI sets SMITH_REQUIRE_IMAGE_TESTS=1.
+smith_build_images || [ $? -eq 2 ]
 echo "smith: node $(node --version), $(etcd --version | head -1)" >&2
 
 echo "== format" >&2

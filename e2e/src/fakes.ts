@@ -44,9 +44,7 @@ fs.writeFileSync("done-" + story + ".txt", "done\\n");`;
 
 export const FAKE_PRD = {
   project: "fake",
-  // Green on the untouched base (a baseline that fails would not hold stories back), red once the
-  // liar's notes.txt exists.
-  qualityGates: ["test ! -e notes.txt"],
+  qualityGates: ['test -n "$(ls done-*.txt 2>/dev/null)"'],
   stories: [
     {
       id: "US-001",

@@ -2,8 +2,7 @@ import { ApiServer } from "@smith/api";
 import { silentLogger } from "@smith/logger";
 import { createSmithClient, type SmithClient } from "@smith/client";
 import type { CreateLoopRequest, JournalEntry, ListedReplica, Loop, LoopState } from "@smith/core";
-import { CredentialKeyring, SmithStore } from "@smith/store";
-import { randomBytes } from "node:crypto";
+import { SmithStore } from "@smith/store";
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdirSync, writeFileSync, chmodSync } from "node:fs";
 import { join, resolve } from "node:path";
@@ -40,8 +39,6 @@ export class Stack {
   url = "";
   admin!: SmithClient;
   readonly schedulers: SchedulerProcess[] = [];
-  /** The API's credentials key, kept across API restarts. */
-  readonly credentialsKeyring = new CredentialKeyring(randomBytes(32));
 
   private constructor(endpoint: string, prefix: string, dir: string, options: StackOptions) {
     this.endpoint = endpoint;
@@ -58,7 +55,6 @@ export class Stack {
       signingKey: SIGNING_KEY,
       adminToken: ADMIN_TOKEN,
       lockTtlMs: this.lockTtlMs,
-      credentialsKeyring: this.credentialsKeyring,
       logger: silentLogger,
       defaultMetrics: false,
       allowLocalRepos: true,

@@ -129,14 +129,6 @@ describe("parseCommandLine", () => {
     expect(usage(`cancel ${ID} --reason`)).toMatch(/--reason <value>' argument missing/);
     expect(usage("retry --reason x")).toMatch(/retry needs a loop id/);
     expect(usage(`steer ${ID}`)).toMatch(/--message/);
-    expect(parseCommandLine(["answer", ID, "use the v2 API"]).command).toEqual({
-      kind: "answer",
-      id: ID,
-      answer: "use the v2 API",
-      output: "table",
-    });
-    expect(usage(`answer ${ID}`)).toMatch(/answer needs the answer/);
-    expect(usage(`answer ${ID} a b`)).toMatch(/b/);
     expect(usage(`logs ${ID} --tail x`)).toMatch(/--tail must be a whole number/);
   });
 
@@ -147,7 +139,7 @@ describe("parseCommandLine", () => {
     expect(parse(`cost ${ID} -o json`).command).toEqual({ kind: "cost", id: ID, output: "json" });
     expect(usage(`cost ${ID} --state synced`)).toMatch(/--state sums over loops/);
     expect(usage("get loops --state done")).toMatch(
-      /--state must be one of unresolved, running, waiting, synced, flatline, cancelled/,
+      /--state must be one of unresolved, running, synced, flatline, cancelled/,
     );
     expect(parse("version --client").command).toEqual({ kind: "version", clientOnly: true, output: "table" });
   });

@@ -1,13 +1,4 @@
-import {
-  EvidenceUpdate,
-  HandoffInput,
-  JournalEntryInput,
-  LIMITS,
-  LoopCost,
-  LoopId,
-  Progress,
-  ReasonCode,
-} from "@smith/core";
+import { HandoffInput, JournalEntryInput, LIMITS, LoopCost, LoopId, Progress, ReasonCode } from "@smith/core";
 import { z } from "zod";
 import { PullRequestReportInput } from "../github/publisher.ts";
 import { replicaProcedure, router } from "../trpc.ts";
@@ -55,11 +46,6 @@ export const replicaRouter = router({
         cost: input.usage,
       }),
     ),
-
-  /** Gate evidence: the gate plan, the baseline, one story's results and commit, the final verification. */
-  recordEvidence: replicaProcedure
-    .input(Loop.extend({ update: EvidenceUpdate }))
-    .mutation(({ ctx, input }) => ctx.services.replica.recordEvidence(input.loopId, ctx.replica.attempt, input.update)),
 
   writeHandoff: replicaProcedure
     .input(Loop.extend({ handoff: HandoffInput }))
