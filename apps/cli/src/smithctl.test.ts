@@ -356,11 +356,12 @@ describe("smithctl", () => {
       expect(cancelled[1]).toMatch(new RegExp(`^${newest.id}\\s+first\\s+cancelled\\s+operator-cancelled\\s`));
       expect((await c.ok("get", "loops", "--limit", "1")).trimEnd().split("\n")).toHaveLength(2);
       const wide = (await c.ok("get", "loops", "-o", "wide")).trimEnd().split("\n");
-      expect(wide[0]).toMatch(/AGE\s+PRIORITY\s+KEY\s+AGENT\s+EXECUTOR$/);
-      expect(wide.slice(1).map((l) => l.split(/\s{3,}/).slice(-4))).toEqual([
-        ["100", "example.com_a", "replay", "-"],
-        ["5", "example.com_b", "claude", "-"],
-        ["100", "example.com_a", "replay", "-"],
+      expect(wide[0]).toMatch(/AGE\s+PRIORITY\s+KEY\s+AGENT\s+EXECUTOR\s+PR$/);
+      // PRIORITY KEY AGENT EXECUTOR PR (no executor and no pull request yet).
+      expect(wide.slice(1).map((l) => l.split(/\s{3,}/).slice(-5))).toEqual([
+        ["100", "example.com_a", "replay", "-", "-"],
+        ["5", "example.com_b", "claude", "-", "-"],
+        ["100", "example.com_a", "replay", "-", "-"],
       ]);
     } finally {
       await api.close();
@@ -394,7 +395,7 @@ describe("smithctl", () => {
           /^Error from server \(BAD_REQUEST\): message: a steering message cannot be empty\n$/,
         ],
         [
-          ["create", "loop", "--repo", "r", "--prd-path", "p", "--concurrency-key", "a/b"],
+          ["create", "loop", "--repo", "https://git.example.com/r.git", "--prd-path", "p", "--concurrency-key", "a/b"],
           1,
           /^Error from server \(BAD_REQUEST\): concurrencyKey: /,
         ],

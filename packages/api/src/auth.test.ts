@@ -352,6 +352,26 @@ const ROWS: Record<string, Row> = {
     type: "mutation",
     call: async (c, w) => expect(await c.replica.credentials.mutate({ loopId: w.loopId })).toEqual({}),
   },
+  "replica.publishPullRequest": {
+    access: "replica",
+    type: "mutation",
+    // The world's loop has a non-GitHub remote: the call is authorized and publishes nothing.
+    call: async (c, w) =>
+      expect(await c.replica.publishPullRequest.mutate({ loopId: w.loopId, report: { stories: [] } })).toMatchObject({
+        published: false,
+      }),
+  },
+  "replica.sourceIssue": {
+    access: "replica",
+    type: "query",
+    // The world's loop is not from a GitHub issue: an authorized caller gets past the token
+    // checks to the typed BAD_REQUEST about the source; anyone else is refused before it.
+    call: (c, w) =>
+      c.replica.sourceIssue.query({ loopId: w.loopId }).catch((err: unknown) => {
+        if (errorData(err).code === "BAD_REQUEST") return "not from a GitHub issue";
+        throw err;
+      }),
+  },
   "credentials.create": {
     access: "admin",
     type: "mutation",

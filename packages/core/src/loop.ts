@@ -293,7 +293,9 @@ export const CreateLoopInput = z
   .superRefine((input, ctx) => {
     // What no installation accepts (options, remote helpers, credentials); whether local
     // repositories are allowed is the API's setting, checked at its door.
-    const problem = repoUrlProblem(input.spec.repo.url, { allowLocal: true });
+    // An empty URL is already reported by the field's own min(1): one error per problem.
+    const url = input.spec.repo.url;
+    const problem = url.length > 0 ? repoUrlProblem(url, { allowLocal: true }) : undefined;
     if (problem) ctx.addIssue({ code: "custom", path: ["spec", "repo", "url"], message: problem });
     if (input.source.type === "github_issue" && !GITHUB_ISSUE_REF.test(input.source.ref ?? ""))
       ctx.addIssue({

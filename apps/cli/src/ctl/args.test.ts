@@ -139,7 +139,7 @@ describe("parseCommandLine", () => {
     expect(parse(`cost ${ID} -o json`).command).toEqual({ kind: "cost", id: ID, output: "json" });
     expect(usage(`cost ${ID} --state synced`)).toMatch(/--state sums over loops/);
     expect(usage("get loops --state done")).toMatch(
-      /--state must be one of unresolved, running, synced, flatline, cancelled/,
+      /--state must be one of unresolved, running, waiting, synced, flatline, cancelled/,
     );
     expect(parse("version --client").command).toEqual({ kind: "version", clientOnly: true, output: "table" });
   });

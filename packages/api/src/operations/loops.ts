@@ -53,7 +53,8 @@ export class LoopOperations {
   /** Refuses a repository URL this installation does not clone (before anything is written). */
   private checkRepo(request: CreateLoopRequest, field = "spec.repo.url"): void {
     const url = request.spec?.repo?.url;
-    if (typeof url !== "string") return; // the schema reports a missing URL
+    // The schema reports a missing or empty URL: one error per problem.
+    if (typeof url !== "string" || url.length === 0) return;
     const err = checkRepoUrl(url, { allowLocal: this.allowLocalRepos }, field);
     if (err) throw err;
   }
