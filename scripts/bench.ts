@@ -12,6 +12,7 @@ import { runInterleaved } from "./bench/load.ts";
 import { loopsSuite } from "./bench/loops.ts";
 import { type MachineInfo, formatMachine, machineInfo } from "./bench/machine.ts";
 import { rawSuite } from "./bench/raw.ts";
+import { schedulerSuite } from "./bench/scheduler.ts";
 import { Cleanups, createContext } from "./bench/runner.ts";
 import { formatTable, ratios } from "./bench/stats.ts";
 import type { BenchContext, Measurement, Suite, Workload } from "./bench/suite.ts";
@@ -21,7 +22,7 @@ import type { BenchContext, Measurement, Suite, Workload } from "./bench/suite.t
  * interleaved rounds; then each suite's `run` in this order (the two latency measurements next to
  * each other, the long claim drains last).
  */
-const SUITES: readonly Suite[] = [rawSuite, loopsSuite, journalSuite, apiSuite, claimsSuite];
+const SUITES: readonly Suite[] = [rawSuite, loopsSuite, journalSuite, apiSuite, claimsSuite, schedulerSuite];
 
 async function runSuites(ctx: BenchContext): Promise<Measurement[]> {
   const workloads: { suite: Suite; workload: Workload }[] = [];

@@ -44,7 +44,9 @@ fs.writeFileSync("done-" + story + ".txt", "done\\n");`;
 
 export const FAKE_PRD = {
   project: "fake",
-  qualityGates: ['test -n "$(ls done-*.txt 2>/dev/null)"'],
+  // Green on the untouched base (a baseline that fails would not hold stories back), red once the
+  // liar's notes.txt exists.
+  qualityGates: ["test ! -e notes.txt"],
   stories: [
     {
       id: "US-001",

@@ -2,7 +2,8 @@ import { ApiServer } from "@smith/api";
 import { silentLogger } from "@smith/logger";
 import { createSmithClient, type SmithClient } from "@smith/client";
 import type { CreateLoopRequest, JournalEntry, ListedReplica, Loop, LoopState } from "@smith/core";
-import { SmithStore } from "@smith/store";
+import { CredentialKeyring, SmithStore } from "@smith/store";
+import { randomBytes } from "node:crypto";
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdirSync, writeFileSync, chmodSync } from "node:fs";
 import { join, resolve } from "node:path";
@@ -39,6 +40,8 @@ export class Stack {
   url = "";
   admin!: SmithClient;
   readonly schedulers: SchedulerProcess[] = [];
+  /** The API's credentials key, kept across API restarts. */
+  readonly credentialsKeyring = new CredentialKeyring(randomBytes(32));
 
   private constructor(endpoint: string, prefix: string, dir: string, options: StackOptions) {
     this.endpoint = endpoint;
@@ -55,6 +58,7 @@ export class Stack {
       signingKey: SIGNING_KEY,
       adminToken: ADMIN_TOKEN,
       lockTtlMs: this.lockTtlMs,
+      credentialsKeyring: this.credentialsKeyring,
       logger: silentLogger,
       defaultMetrics: false,
       allowLocalRepos: true,

@@ -13,11 +13,22 @@ export const BENCH = {
   rounds: 5,
   /** Value size of the raw puts: about a journal entry's size (see docs/benchmarks.md). */
   rawValueBytes: 320,
+  scheduler: {
+    /** Scheduler counts for the enqueue→claimed/started latency. */
+    schedulers: [1, 3],
+    /** Loops enqueued one at a time for the latency, and the rate. */
+    loops: 100,
+    perSecond: 20,
+    idleSeconds: 10,
+    drainQueued: 1000,
+  },
   claims: {
     /** Loops queued for each claim trial, each with its own concurrency key. */
     queued: 500,
     /** Claimers racing for the queue, each with its own client and session. */
     claimers: [1, 4],
+    /** Claimers spread over child processes, as schedulers on separate machines. */
+    multiProcess: { claimers: 8, processes: 4 },
     trials: 3,
     warmupQueued: 100,
     /** High enough that slot limits never make a claimer skip an entry. */

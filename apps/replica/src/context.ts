@@ -17,7 +17,18 @@ export type Outcome =
   | { outcome: "flatline" | "waiting"; reason: ReasonCode; message: string; question?: string; resumeAt?: string };
 
 export type NotePhase =
-  "workspace" | "prd" | "prompt" | "agent" | "gate" | "commit" | "push" | "guard" | "handoff" | "steer";
+  | "workspace"
+  | "prd"
+  | "prompt"
+  | "agent"
+  | "gate"
+  | "baseline"
+  | "verify"
+  | "commit"
+  | "push"
+  | "guard"
+  | "handoff"
+  | "steer";
 
 export interface NoteExtra {
   level?: "info" | "warn" | "error";

@@ -11,6 +11,8 @@ export interface GateResult {
   /** The last bytes of stdout and stderr together (bounded). */
   outputTail: string;
   passed: boolean;
+  /** Failed, but it failed on the untouched base too (does not block under `baseline: no-worse`). */
+  failedAtBaseline?: boolean;
 }
 
 export interface GateOptions {
@@ -55,40 +57,85 @@ export interface GatesRun {
   failure: string;
 }
 
-/** Runs the gates in order, journaling each; stops at the first that fails. */
+export interface GatesOptions {
+  env: Record<string, string>;
+  timeoutMs: number;
+  /** Where they run (default: the workspace). */
+  cwd?: string;
+  /** The journal phase: story gates, the baseline, or the final verification. */
+  phase?: "gate" | "baseline" | "verify";
+  storyId?: string;
+  /**
+   * Commands that failed on the untouched base: with `baseline: no-worse` their failure does not
+   * block (the story did not break them), and the remaining gates still run.
+   */
+  failingAtBaseline?: ReadonlySet<string>;
+  /** Run every gate even after one blocks (the baseline wants every result). */
+  runAll?: boolean;
+}
+
+/** Runs the gates in order, journaling each; stops at the first that blocks unless `runAll`. */
 export async function runGates(
   ctx: AttemptContext,
   gates: readonly string[],
-  options: { env: Record<string, string>; timeoutMs: number; storyId: string },
+  options: GatesOptions,
 ): Promise<GatesRun> {
   const results: GateResult[] = [];
+  const failures: string[] = [];
+  const phase = options.phase ?? "gate";
   for (const gate of gates) {
     ctx.checkStop();
-    const g = await runGate(gate, {
-      cwd: ctx.workDir,
+    const run = await runGate(gate, {
+      cwd: options.cwd ?? ctx.workDir,
       env: options.env,
       timeoutMs: options.timeoutMs,
       signal: ctx.signal,
     });
+    const g: GateResult =
+      !run.passed && options.failingAtBaseline?.has(gate) ? { ...run, failedAtBaseline: true } : run;
     results.push(g);
     ctx.note(
-      "gate",
-      `${g.passed ? "passed" : "failed"}: ${gate}${g.timedOut ? " (timed out)" : ""}${g.passed ? "" : `\n${g.outputTail}`}`,
+      phase,
+      `${g.passed ? "passed" : g.failedAtBaseline ? "failed (as on the base: not held against the story)" : "failed"}: ${gate}${g.timedOut ? " (timed out)" : ""}${g.passed ? "" : `\n${g.outputTail}`}`,
       {
-        level: g.passed ? "info" : "warn",
+        level: g.passed || g.failedAtBaseline ? "info" : "warn",
         command: gate,
         exitCode: g.exitCode ?? undefined,
         durationMs: g.durationMs,
-        metadata: { outputTail: g.outputTail, storyId: options.storyId },
+        metadata: { outputTail: g.outputTail, ...(options.storyId ? { storyId: options.storyId } : {}) },
       },
     );
-    if (!g.passed) {
-      return {
-        passed: false,
-        results,
-        failure: `quality gate \`${gate}\` failed (exit ${g.exitCode}):\n${g.outputTail}`,
-      };
+    if (!g.passed && !g.failedAtBaseline) {
+      failures.push(
+        `quality gate \`${gate}\` failed (exit ${g.exitCode}${g.timedOut ? ", timed out" : ""}):\n${g.outputTail}`,
+      );
+      if (!options.runAll) break;
     }
   }
-  return { passed: true, results, failure: "" };
+  return { passed: failures.length === 0, results, failure: failures.join("\n\n") };
+}
+
+/** Runs setup commands (dependency installs) in order; the first failure is returned. */
+export async function runSetup(
+  ctx: AttemptContext,
+  commands: readonly string[],
+  options: { env: Record<string, string>; timeoutMs: number; cwd?: string },
+): Promise<GateResult | undefined> {
+  for (const command of commands) {
+    ctx.checkStop();
+    const r = await runGate(command, {
+      cwd: options.cwd ?? ctx.workDir,
+      env: options.env,
+      timeoutMs: options.timeoutMs,
+      signal: ctx.signal,
+    });
+    ctx.note("workspace", `setup ${r.passed ? "done" : "failed"}: ${command}${r.passed ? "" : `\n${r.outputTail}`}`, {
+      level: r.passed ? "info" : "warn",
+      command,
+      exitCode: r.exitCode ?? undefined,
+      durationMs: r.durationMs,
+    });
+    if (!r.passed) return r;
+  }
+  return undefined;
 }

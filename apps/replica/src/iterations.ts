@@ -2,59 +2,94 @@ import {
   guardAfterIteration,
   guardBeforeIteration,
   isWaitingReason,
+  questionFrom,
   markStory,
   nextReadyStory,
   NO_STREAKS,
   storyProgress,
   updateStreaks,
   type AgentAdapter,
+  type AgentResult,
   type Loop,
+  type PrdStory,
 } from "@smith/core";
 import { agentFailure } from "./agentJournal.ts";
 import { runAgentStep } from "./agentStep.ts";
-import { commitAndPush } from "./commit.ts";
+import type { Baseline } from "./baseline.ts";
+import { commitStory, finalStory, pushBranch } from "./commit.ts";
 import type { AttemptContext, Outcome } from "./context.ts";
+import { recordEvidence, toGateRun } from "./evidence.ts";
 import { finish } from "./finish.ts";
+import type { GatePlan } from "./gatePlan.ts";
 import { runGates, type GateResult } from "./gates.ts";
 import { appendNotes, savePrd, type LoadedPrd } from "./prd.ts";
 import { withRetry } from "./retry.ts";
+import { verifyFinal } from "./verify.ts";
 import type { Workspace } from "./workspace.ts";
 
 export interface IterationsInput {
   loop: Loop;
   ws: Workspace;
   loaded: LoadedPrd;
+  plan: GatePlan;
+  baseline: Baseline;
   agent: AgentAdapter;
   env: Record<string, string>;
+  /** The agent's environment: `env` plus its provider key (gates never see that key). */
+  agentEnv?: Record<string, string>;
   gateTimeoutMs: number;
+  /** Secret values the replica holds; a change containing one is never committed. */
+  secrets: readonly string[];
 }
 
 /**
  * The loop proper: until every story is done or a guard stops it, pick the next ready story, run
- * the agent on it, run the gates, and commit and push only when they pass. Each iteration is
- * recorded at the API (iteration number, progress, usage) before the next starts.
+ * the agent on it, run the gates, and commit and push only when they pass (and the change is safe
+ * to commit). With every story done, the final verification integrates the latest base and runs
+ * the gates once more; a conflict or a failing gate there is one more iteration, within the same
+ * limits. Each iteration is recorded at the API (iteration number, progress, usage, evidence).
  */
 export async function runIterations(ctx: AttemptContext, input: IterationsInput): Promise<Outcome> {
-  const { loop, ws, loaded, agent, env } = input;
+  const { loop, ws, loaded, agent, env, plan } = input;
   const limits = loop.spec.limits;
+  const failingAtBaseline = loop.spec.baseline === "no-worse" ? input.baseline.failing : new Set<string>();
   let iteration = loop.status.iteration;
   let costUsd = loop.cost.usd;
   let streaks = NO_STREAKS;
   let lastFailure: { story: string; text: string } | undefined;
   const decisions: string[] = [];
   let lastGates: GateResult[] = [];
+  /** Iterations spent per story in this attempt (for the evidence). */
+  const spent = new Map<string, number>();
+  for (const s of loop.evidence?.stories ?? []) spent.set(s.storyId, s.iterations);
+  /** Set when the final verification failed: the next iteration repairs it. */
+  let pendingFinal: { failure: string; conflicts: string[] } | undefined;
   // Smith's own files are not the agent's change: they do not count as progress.
   const ignore = [loaded.prdPath, loaded.notesPath];
   const end = (outcome: Outcome) =>
-    finish(ctx, ws, { prd: loaded.prd, lastGates, decisions, gates: loaded.gates }, outcome);
+    finish(ctx, ws, { prd: loaded.prd, lastGates, decisions, gates: plan.gates }, outcome);
 
   for (;;) {
     ctx.checkStop();
-    const story = nextReadyStory(loaded.prd);
     const progress = storyProgress(loaded.prd);
-    if (progress.done === progress.total) {
-      return end({ outcome: "synced", reason: "all-stories-passed", message: `all ${progress.total} stories pass` });
+    if (progress.done === progress.total && !pendingFinal) {
+      const v = await verifyFinal(ctx, {
+        loop,
+        ws,
+        plan,
+        baseline: input.baseline,
+        env,
+        timeoutMs: input.gateTimeoutMs,
+      });
+      if (v.gates.length) lastGates = v.gates;
+      if (v.ok)
+        return end({ outcome: "synced", reason: "all-stories-passed", message: `all ${progress.total} stories pass` });
+      pendingFinal = { failure: v.failure, conflicts: v.conflicts };
+      lastFailure = { story: "final-verification", text: v.failure };
     }
+    const story: PrdStory | undefined = pendingFinal
+      ? finalStory(loop.spec.repo.baseBranch, pendingFinal)
+      : nextReadyStory(loaded.prd);
     if (!story) {
       return end({
         outcome: "waiting",
@@ -68,13 +103,16 @@ export async function runIterations(ctx: AttemptContext, input: IterationsInput)
       startedAt: loop.status.startedAt,
       now: Date.now(),
     });
-    if (stop) return end({ outcome: "flatline", ...stop });
+    if (stop) return end({ outcome: isWaitingReason(stop.reason) ? "waiting" : "flatline", ...stop });
 
     iteration++;
+    const startSha = await ws.git.headSha();
+    // A conflict is repaired where a person would: the merge in progress, markers in the files.
+    if (pendingFinal && pendingFinal.conflicts.length > 0) await ws.git.mergeKeepingConflicts(ws.base);
     const result = await runAgentStep(ctx, {
       loop,
       agent,
-      env,
+      env: input.agentEnv ?? env,
       loaded,
       story,
       iteration,
@@ -82,43 +120,129 @@ export async function runIterations(ctx: AttemptContext, input: IterationsInput)
     });
     costUsd += result.usd ?? 0;
     if (result.summary) decisions.push(`${story.id}: ${result.summary.slice(0, 500)}`);
+    const question = questionFrom(result.summary);
+    if (question !== undefined) {
+      // The agent stopped to ask: its uncommitted change is not gated or kept; the next attempt
+      // starts again from the pushed work branch with the answer in its prompt.
+      await recordIteration(ctx, iteration, loaded, result);
+      return end({
+        outcome: "waiting",
+        reason: "question",
+        message: `the agent asked a question on ${story.id}`,
+        question,
+      });
+    }
 
     const changed = await ws.git.changedPaths(ignore);
     let failure = agentFailure(result, limits.agentTimeoutMs);
+    // Gates that passed before the agent ran pass after it did nothing: that is no evidence.
+    if (failure === undefined && changed.length === 0 && !pendingFinal)
+      failure = "the agent changed no file: a story is done only on a change that passes the quality gates";
+    let storyGates: GateResult[] = [];
     if (failure === undefined) {
-      const gates = await runGates(ctx, loaded.gates, { env, timeoutMs: input.gateTimeoutMs, storyId: story.id });
-      lastGates = gates.results;
+      const gates = await runGates(ctx, plan.gates, {
+        env,
+        timeoutMs: input.gateTimeoutMs,
+        storyId: story.id,
+        failingAtBaseline,
+      });
+      lastGates = storyGates = gates.results;
       if (!gates.passed) failure = gates.failure;
     }
-    const passed = failure === undefined;
     ctx.checkStop();
 
     const at = new Date().toISOString();
+    let commit: string | undefined;
+    const gatesPassed = failure === undefined;
+    // The progress notes go into the story's commit (the next attempt reads them from the branch).
     appendNotes(loaded, {
       at,
       storyId: story.id,
       iteration,
       attempt: ctx.attempt,
-      passed,
-      text: passed ? (result.summary ?? "") : (failure ?? ""),
+      passed: gatesPassed,
+      text: gatesPassed ? (result.summary ?? "") : (failure ?? ""),
     });
+    if (failure === undefined) {
+      const before = loaded.prd;
+      if (!pendingFinal) {
+        loaded.prd = markStory(loaded.prd, story.id, "done", at);
+        savePrd(loaded, loaded.prd);
+      }
+      const c = await commitStory(ctx, ws, {
+        message: pendingFinal
+          ? `fix: integrate the latest ${loop.spec.repo.baseBranch}`
+          : `feat(${story.id}): ${story.title}`,
+        storyId: story.id,
+        startSha,
+        policy: loop.spec.commit,
+        secrets: input.secrets,
+        changed,
+      });
+      if (c.ok) {
+        commit = c.sha;
+        // The final verification pushes (with a lease when it rebased): not a plain push here.
+        if (!pendingFinal) await pushBranch(ctx, ws);
+      } else {
+        failure = c.failure;
+        if (!pendingFinal) {
+          loaded.prd = before;
+          savePrd(loaded, loaded.prd);
+        }
+      }
+    } else if (pendingFinal) {
+      // Start the repair from a clean tree again: a half-resolved merge helps nobody.
+      await ws.git.run(["merge", "--abort"], { allowFailure: true });
+      await ws.git.run(["reset", "--quiet", "--hard", startSha]);
+      await ws.git.run(["clean", "-fdq", "--", ".", ...ignore.map((p) => `:!${p}`)], { allowFailure: true });
+    }
+    const passed = failure === undefined;
+    // Written after a passed commit only when it was refused: the notes of a passed story are in its commit.
+    if (!passed && gatesPassed)
+      appendNotes(loaded, { at, storyId: story.id, iteration, attempt: ctx.attempt, passed, text: failure ?? "" });
     if (passed) {
-      loaded.prd = markStory(loaded.prd, story.id, "done", at);
-      savePrd(loaded, loaded.prd);
-      await commitAndPush(ctx, ws, story, changed);
       lastFailure = undefined;
+      pendingFinal = undefined;
     } else {
       lastFailure = { story: story.id, text: failure ?? "" };
     }
+    spent.set(story.id, (spent.get(story.id) ?? 0) + 1);
+    {
+      await recordEvidence(ctx, {
+        story: {
+          storyId: story.id.slice(0, 200),
+          title: story.title.slice(0, 500),
+          state: passed ? "passed" : "failed",
+          iterations: spent.get(story.id) ?? 1,
+          iteration,
+          at,
+          gates: storyGates.slice(0, 50).map(toGateRun),
+          ...(commit ? { commit } : {}),
+          ...(failure !== undefined && storyGates.every((g) => g.passed || g.failedAtBaseline)
+            ? { failure: failure.slice(0, 1000) }
+            : {}),
+        },
+      });
+    }
     streaks = updateStreaks(streaks, { storyId: story.id, passed, changedFiles: changed.length });
-    const iterationDone = {
-      loopId: ctx.loopId,
-      iteration,
-      progress: storyProgress(loaded.prd),
-      usage: { inputTokens: result.inputTokens, outputTokens: result.outputTokens, usd: result.usd ?? 0 },
-    };
-    await withRetry(() => ctx.client.replica.recordIteration.mutate(iterationDone), { signal: ctx.signal });
+    await recordIteration(ctx, iteration, loaded, result);
     const after = guardAfterIteration(limits, streaks, { storyId: story.id, passed, failure });
     if (after) return end({ outcome: isWaitingReason(after.reason) ? "waiting" : "flatline", ...after });
   }
+}
+
+/** Records a finished iteration at the API: its number, the progress, the agent's usage. */
+async function recordIteration(
+  ctx: AttemptContext,
+  iteration: number,
+  loaded: LoadedPrd,
+  result: AgentResult,
+): Promise<void> {
+  const done = {
+    loopId: ctx.loopId,
+    iteration,
+    progress: storyProgress(loaded.prd),
+    usage: { inputTokens: result.inputTokens, outputTokens: result.outputTokens, usd: result.usd ?? 0 },
+  };
+  await withRetry(() => ctx.client.replica.recordIteration.mutate(done), { signal: ctx.signal });
 }

@@ -71,4 +71,31 @@ describe("prompt", () => {
       expect(text).toContain(part);
     }
   });
+
+  it("puts a person's answer under its question, apart from operator messages, and tells how to ask", () => {
+    const story = prd.stories[1];
+    if (!story) throw new Error("fixture");
+    const text = buildPrompt({
+      prd,
+      story,
+      gates: [],
+      prdPath: ".agents/tasks/prd.json",
+      progressNotes: "",
+      steering: [
+        { message: "prefer pure functions", actor: "alice", at: "2026-01-01T00:00:00Z" },
+        { message: "v2", actor: "bob", at: "2026-01-01T00:01:00Z", question: "Which API version?" },
+      ],
+      iteration: 5,
+      attempt: 3,
+    });
+    expect(text).toContain("SMITH-QUESTION: <your question>");
+    const answers = text.indexOf("## Answers from a person");
+    const messages = text.indexOf("## Messages from the operator");
+    expect(answers).toBeGreaterThan(0);
+    expect(text.slice(answers, messages)).toContain(
+      "Question: Which API version?\nAnswer (bob, 2026-01-01T00:01:00Z): v2",
+    );
+    expect(text.slice(messages)).toContain("- (alice, 2026-01-01T00:00:00Z) prefer pure functions");
+    expect(text.slice(messages)).not.toContain("v2");
+  });
 });

@@ -1,5 +1,5 @@
 import type { Handoff, Prd, PrdStory } from "@smith/core";
-import { tailText } from "@smith/core";
+import { QUESTION_MARKER, tailText } from "@smith/core";
 
 export interface PromptInput {
   prd: Prd;
@@ -8,7 +8,8 @@ export interface PromptInput {
   prdPath: string;
   progressNotes: string;
   handoff?: Handoff;
-  steering: { message: string; actor: string; at: string }[];
+  /** Operator messages; one with a `question` answers the question the loop waited on. */
+  steering: { message: string; actor: string; at: string; question?: string | undefined }[];
   iteration: number;
   attempt: number;
   /** Why the previous iteration on this story failed, if it did. */
@@ -23,6 +24,9 @@ export function buildPrompt(input: PromptInput): string {
   lines.push(`Implement the story below so that every acceptance criterion holds and the quality gates pass.`);
   lines.push(`Do not commit or push: Smith runs the quality gates and commits when they pass.`);
   lines.push(`Do not edit ${input.prdPath}: Smith marks the story done itself.`);
+  lines.push(
+    `If you cannot go on without a decision from a person, stop and end your final message with one line: ${QUESTION_MARKER} <your question>`,
+  );
   lines.push("");
   lines.push(`# Project: ${prd.project}`);
   if (prd.overview) lines.push("", tailText(prd.overview, 8 * 1024));
@@ -48,9 +52,19 @@ export function buildPrompt(input: PromptInput): string {
     if (h.uncertain.length) lines.push("Uncertain:", ...h.uncertain.map((d) => `- ${d}`));
     if (h.nextSteps.length) lines.push("Next steps:", ...h.nextSteps.map((d) => `- ${d}`));
   }
-  if (input.steering.length) {
+  const answers = input.steering.filter((s) => s.question !== undefined);
+  const messages = input.steering.filter((s) => s.question === undefined);
+  if (answers.length) {
+    lines.push("", "## Answers from a person (the loop waited for them; follow them)");
+    for (const a of answers) {
+      lines.push("");
+      if (a.question) lines.push(`Question: ${a.question}`);
+      lines.push(`Answer (${a.actor}, ${a.at}): ${a.message}`);
+    }
+  }
+  if (messages.length) {
     lines.push("", "## Messages from the operator (follow them)");
-    for (const s of input.steering) lines.push(`- (${s.actor}, ${s.at}) ${s.message}`);
+    for (const s of messages) lines.push(`- (${s.actor}, ${s.at}) ${s.message}`);
   }
   lines.push("", `(iteration ${input.iteration}, attempt ${input.attempt})`);
   return lines.join("\n") + "\n";

@@ -4,11 +4,15 @@ import type { Loop } from "@smith/core";
 import { rmSync } from "node:fs";
 import { isAbsolute, join } from "node:path";
 import { AttemptContext, Stop, type Outcome } from "./context.ts";
+import { establishBaseline } from "./baseline.ts";
+import { planGates } from "./gatePlan.ts";
+import { runSetup } from "./gates.ts";
 import { runIterations } from "./iterations.ts";
 import { JournalWriter } from "./journal.ts";
 import { loadPrd } from "./prd.ts";
 import { withRetry } from "./retry.ts";
 import { prepareWorkspace } from "./workspace.ts";
+import { GIT_AUTH_VARIABLES, GitAskpass } from "./gitAuth.ts";
 
 export interface ReplicaOptions {
   client: SmithClient;
@@ -38,6 +42,7 @@ export class ReplicaRunner {
   private stopReason: Stop | undefined;
   private heartbeat: NodeJS.Timeout | undefined;
   private readonly ctx: AttemptContext;
+  private askpass: GitAskpass | undefined;
 
   constructor(options: ReplicaOptions) {
     this.o = options;
@@ -101,6 +106,7 @@ export class ReplicaRunner {
       return 1;
     } finally {
       if (this.heartbeat) clearInterval(this.heartbeat);
+      this.askpass?.dispose();
     }
   }
 
@@ -135,8 +141,36 @@ export class ReplicaRunner {
       signal: ctx.signal,
     });
     const loop: Loop = spec.loop;
-    const env = sanitizeEnv(this.o.baseEnv) as Record<string, string>;
-    const ws = await prepareWorkspace(ctx, loop, env);
+    const env = Object.fromEntries(
+      Object.entries(sanitizeEnv(this.o.baseEnv)).filter(([name]) => !GIT_AUTH_VARIABLES.test(name)),
+    );
+    const credentials = await withRetry(() => ctx.client.replica.credentials.mutate({ loopId: ctx.loopId }), {
+      signal: ctx.signal,
+    });
+    ctx.note(
+      "workspace",
+      [
+        credentials.git
+          ? `git token from credential ${credentials.git.credential} (${credentials.git.type}${credentials.git.expiresAt ? `, expires ${credentials.git.expiresAt}` : ""})`
+          : "no git credential",
+        credentials.agent ? `agent key from credential ${credentials.agent.credential}` : "no agent credential",
+      ].join("; "),
+      {
+        metadata: {
+          gitCredential: credentials.git?.credential ?? null,
+          agentCredential: credentials.agent?.credential ?? null,
+        },
+      },
+    );
+    const askpass = credentials.git
+      ? new GitAskpass(credentials.git, async () => {
+          const fresh = await withRetry(() => ctx.client.replica.credentials.mutate({ loopId: ctx.loopId }));
+          if (!fresh.git) throw new Error("the loop's git credential is gone");
+          return fresh.git;
+        })
+      : undefined;
+    this.askpass = askpass;
+    const ws = await prepareWorkspace(ctx, loop, env, askpass);
     if ("outcome" in ws) return ws;
     ctx.checkStop();
     const loaded = loadPrd(ctx, loop);
@@ -150,13 +184,34 @@ export class ReplicaRunner {
           : join(this.o.workDir, loop.spec.agent.replayDir)
         : undefined,
     });
+    const gateTimeoutMs = this.o.gateTimeoutMs ?? 10 * 60_000;
+    const plan = await planGates(ctx, loop, loaded);
+    if ("outcome" in plan) return plan;
+    await runSetup(ctx, plan.setup, { env, timeoutMs: gateTimeoutMs });
+    const baseline = await establishBaseline(ctx, { loop, ws, plan, env, timeoutMs: gateTimeoutMs });
+    if ("outcome" in baseline) return baseline;
     return runIterations(ctx, {
       loop,
       ws,
       loaded,
+      plan,
+      baseline,
       agent,
       env,
-      gateTimeoutMs: this.o.gateTimeoutMs ?? 10 * 60_000,
+      agentEnv: { ...env, ...(credentials.agent?.env ?? {}) },
+      gateTimeoutMs,
+      // The provider key fetched for the agent is one the replica holds too.
+      secrets: [...heldSecrets(this.o.baseEnv), ...heldSecrets(credentials.agent?.env ?? {})],
     });
   }
+}
+
+/** Names whose values are secrets (provider keys, tokens); the same rule as the agent env's. */
+const SECRET_NAME = /TOKEN|SECRET|PASSWORD|PASSWD|PASSPHRASE|KEY|CREDENTIAL/i;
+
+/** The secret values in the replica's environment: a change that contains one is never committed. */
+function heldSecrets(env: Readonly<Record<string, string | undefined>>): string[] {
+  return Object.entries(env)
+    .filter(([name, value]) => SECRET_NAME.test(name) && value !== undefined && value.length >= 12)
+    .map(([, value]) => value ?? "");
 }

@@ -3,6 +3,7 @@ import { Git } from "@smith/git";
 import { mkdirSync, rmSync } from "node:fs";
 import { dirname } from "node:path";
 import type { AttemptContext, Outcome } from "./context.ts";
+import type { GitAskpass } from "./gitAuth.ts";
 
 export interface Workspace {
   git: Git;
@@ -19,11 +20,17 @@ export async function prepareWorkspace(
   ctx: AttemptContext,
   loop: Loop,
   env: Record<string, string>,
+  askpass?: GitAskpass,
 ): Promise<Workspace | Outcome> {
   // Git may use only the transport of the loop's own remote (none at all for a URL the door
   // refuses now: a loop stored before the check).
   const repo = classifyRepoUrl(loop.spec.repo.url);
-  const git = new Git({ cwd: ctx.workDir, env, allowProtocols: "kind" in repo ? [gitProtocolOf(repo.kind)] : [] });
+  const git = new Git({
+    cwd: ctx.workDir,
+    env,
+    allowProtocols: "kind" in repo ? [gitProtocolOf(repo.kind)] : [],
+    ...(askpass ? { auth: askpass, authEnv: askpass.env() } : {}),
+  });
   const branch = workBranchOf(loop);
   const base = `origin/${loop.spec.repo.baseBranch}`;
   rmSync(ctx.workDir, { recursive: true, force: true });

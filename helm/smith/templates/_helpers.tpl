@@ -96,6 +96,10 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- default (printf "%s-signing-key" (include "smith.fullname" .)) .Values.secrets.signingKey.existingSecret -}}
 {{- end -}}
 
+{{- define "smith.credentialsKeySecret" -}}
+{{- default (printf "%s-credentials-key" (include "smith.fullname" .)) .Values.secrets.credentialsKey.existingSecret -}}
+{{- end -}}
+
 {{- define "smith.adminTokenSecret" -}}
 {{- default (printf "%s-admin-token" (include "smith.fullname" .)) .Values.secrets.adminToken.existingSecret -}}
 {{- end -}}

@@ -107,6 +107,51 @@ describe("API", () => {
     expect(tooLong.message).toMatch(/8192/);
   });
 
+  test("a replica finalizes into waiting with a question; an answer requeues the loop with it for the next prompt", async ({
+    api,
+  }) => {
+    const op = api.client(api.tokens.operator);
+    const { loop } = await op.loops.create.mutate(loopInput());
+    const early = await fail(op.loops.answer.mutate({ id: loop.id, answer: "too early" }));
+    expect(early).toMatchObject({ code: "PRECONDITION_FAILED", smith: { code: "invalid_transition" } });
+    const attempt = await runLoop(api, loop.id);
+    const replica = api.client(api.replicaToken(loop.id, attempt));
+    await replica.replica.acquireLock.mutate({ loopId: loop.id });
+    const waiting = await replica.replica.finalize.mutate({
+      loopId: loop.id,
+      outcome: "waiting",
+      reason: "question",
+      message: "the agent asked a question",
+      question: "Which API version should the client use?",
+    });
+    expect(waiting.status).toMatchObject({
+      state: "waiting",
+      reason: "question",
+      question: "Which API version should the client use?",
+    });
+    // The slots went with the attempt (deleted in the same txn).
+    expect(waiting.status.slots).toBeUndefined();
+    const blank = await fail(op.loops.answer.mutate({ id: loop.id, answer: " \n " }));
+    expect(blank).toMatchObject({ code: "BAD_REQUEST", smith: { code: "invalid_argument" } });
+    const tooLong = await fail(
+      op.loops.answer.mutate({ id: loop.id, answer: "x".repeat(LIMITS.steerMessageBytes + 1) }),
+    );
+    expect(tooLong.code).toBe("BAD_REQUEST");
+    expect((await op.loops.get.query({ id: loop.id })).status.state).toBe("waiting");
+
+    const answered = await op.loops.answer.mutate({ id: loop.id, answer: "v2, the v1 one is deprecated" });
+    expect(answered.status).toMatchObject({ state: "unresolved", reason: "answered" });
+    expect(answered.status.message).toMatch(/^answered by op/);
+    expect(answered.status.question).toBeUndefined();
+    expect(answered.steering).toMatchObject([
+      { message: "v2, the v1 one is deprecated", question: "Which API version should the client use?" },
+    ]);
+    const journal = await op.journal.list.query({ loopId: loop.id });
+    expect(journal.entries.at(-1)?.message).toMatch(/answered by op.*question: Which API version.*: v2, the v1/);
+    const audit = await op.audit.list.query({ loopId: loop.id });
+    expect(audit.items.map((a) => `${a.action}:${a.outcome}`)).toContain("loops.answer:ok");
+  });
+
   test("a replica's full attempt: lock, heartbeat, journal, iteration, handoff, finalize", async ({ api }) => {
     const op = api.client(api.tokens.operator);
     const { loop } = await op.loops.create.mutate(loopInput());

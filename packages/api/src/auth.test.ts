@@ -244,6 +244,13 @@ const ROWS: Record<string, Row> = {
     type: "mutation",
     call: (c, w) => c.loops.steer.mutate({ id: w.loopId, message: "steer" }),
   },
+  // Only a waiting loop can be answered; the world's loop is running.
+  "loops.answer": {
+    access: "operator",
+    type: "mutation",
+    call: (c, w) => c.loops.answer.mutate({ id: w.loopId, answer: "use v2" }),
+    allowedOutcome: "PRECONDITION_FAILED",
+  },
   "loops.override": {
     access: "admin",
     type: "mutation",
@@ -341,6 +348,17 @@ const ROWS: Record<string, Row> = {
         (await c.replica.finalize.mutate({ loopId: w.loopId, outcome: "synced", reason: "all-stories-passed" })).status
           .state,
       ).toBe("synced"),
+  },
+  "replica.recordEvidence": {
+    access: "replica",
+    type: "mutation",
+    call: async (c, w) =>
+      expect(
+        await c.replica.recordEvidence.mutate({
+          loopId: w.loopId,
+          update: { gates: { source: "spec", commands: ["true"], detectedFrom: [] } },
+        }),
+      ).toEqual({ stories: 0 }),
   },
   "replica.ackSteering": {
     access: "replica",

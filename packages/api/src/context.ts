@@ -12,6 +12,11 @@ export interface Context {
   /** The caller, or why it could not be authenticated. */
   auth: { principal: Principal } | { error: "missing" | "invalid"; message: string };
   correlationId: string;
+  /**
+   * @internal Set by a procedure that wrote its own audit event inside its txn (loops.create), so
+   * that the audit middleware does not write a second one.
+   */
+  auditWritten?: { done: boolean };
 }
 
 const CORRELATION_ID = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -32,6 +37,7 @@ export async function createContext(services: ApiServices, req: IncomingMessage)
   return {
     services,
     correlationId,
+    auditWritten: { done: false },
     auth: "principal" in result ? { principal: result.principal } : { error: "invalid", message: result.message },
   };
 }

@@ -1,5 +1,5 @@
 import { roleAtLeast, principalId, type Principal, type Role } from "@smith/auth";
-import { LoopId, SmithError, issuePath } from "@smith/core";
+import { LoopId, SmithError, issuePath, type AuditEventRequest } from "@smith/core";
 import { TRPCError, initTRPC } from "@trpc/server";
 import superjson from "superjson";
 import { ZodError } from "zod";
@@ -101,18 +101,13 @@ function role(needed: Role) {
 const audited = t.middleware(async ({ ctx, next, path, type, getRawInput }) => {
   const result = await next();
   if (type !== "mutation" || path === "replica.appendJournal" || path === "replica.heartbeat") return result;
+  if (result.ok && ctx.auditWritten?.done) return result;
   const input = (await getRawInput().catch(() => undefined)) as Record<string, unknown> | undefined;
   const principal = "principal" in ctx.auth ? ctx.auth.principal : undefined;
   const loopId = pickLoopId(input) ?? (result.ok ? pickLoopId(result.data) : undefined);
   const cause = result.ok ? undefined : smithCause(result.error);
   await ctx.services.audit.record({
-    actor: principal
-      ? {
-          type: principalType(principal),
-          id: principalId(principal),
-          ...(principal.kind === "user" ? { role: principal.role } : {}),
-        }
-      : { type: "api", id: "anonymous" },
+    actor: auditActor(principal),
     action: path,
     loopId,
     reason: typeof input?.reason === "string" ? input.reason.slice(0, 1024) : undefined,
@@ -122,6 +117,17 @@ const audited = t.middleware(async ({ ctx, next, path, type, getRawInput }) => {
   });
   return result;
 });
+
+/** Who an audit event names: the caller (with its role), or an anonymous API call. */
+export function auditActor(principal: Principal | undefined): AuditEventRequest["actor"] {
+  return principal
+    ? {
+        type: principalType(principal),
+        id: principalId(principal),
+        ...(principal.kind === "user" ? { role: principal.role } : {}),
+      }
+    : { type: "api", id: "anonymous" };
+}
 
 function pickLoopId(value: unknown): string | undefined {
   if (!value || typeof value !== "object") return undefined;

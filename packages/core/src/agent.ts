@@ -58,3 +58,23 @@ export interface AgentAdapter {
   readonly provider: AgentProvider;
   run(options: AgentRunOptions): Promise<AgentResult>;
 }
+
+/**
+ * How an agent asks a person a question: a line of its final message that starts with this
+ * marker (docs/agents.md). The replica then stops the attempt and the loop waits for an answer.
+ */
+export const QUESTION_MARKER = "SMITH-QUESTION:";
+
+/** The question in an agent's final message (the last marked line), bounded; none when unmarked or blank. */
+export function questionFrom(text: string | undefined): string | undefined {
+  if (!text) return undefined;
+  let found: string | undefined;
+  for (const line of text.split(/\r?\n/)) {
+    const at = line.indexOf(QUESTION_MARKER);
+    // Only markdown decoration (quote, bold, list dash) may come before the marker on its line.
+    if (at === -1 || line.slice(0, at).replace(/[>*_`\s-]/g, "") !== "") continue;
+    const question = line.slice(at + QUESTION_MARKER.length).trim();
+    if (question) found = question;
+  }
+  return found === undefined ? undefined : found.slice(0, 4000);
+}

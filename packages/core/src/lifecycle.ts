@@ -233,7 +233,15 @@ export function transition(loop: Loop, event: LoopEvent): TransitionResult {
       // question it answers, and is acknowledged by the replica once it is in a prompt.
       const steering = [
         ...loop.steering,
-        { id: event.id, message: answer, at: event.at, actor: event.actor, question: loop.status.question },
+        {
+          id: event.id,
+          message: answer,
+          at: event.at,
+          actor: event.actor,
+          // What the loop waited on: the agent's question, else why it stopped (a loop that
+          // waits for a person always carries one of the two; "" still marks it as an answer).
+          question: loop.status.question ?? loop.status.message ?? "",
+        },
       ];
       return next(resumeStatus(loop, "answered", `answered by ${event.actor}`), { steering });
     }

@@ -413,7 +413,7 @@ export const Loop = z.object({
         message: z.string().max(LIMITS.steerMessageBytes),
         at: z.string().datetime(),
         actor: z.string(),
-        /** Set when the message answers the question a `waiting` loop asked. */
+        /** Set when the message answers a `waiting` loop: its question, else why it waited. */
         question: z.string().max(4096).optional(),
       }),
     )

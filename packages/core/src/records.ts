@@ -18,6 +18,9 @@ export const JOURNAL_PHASES = [
   "prompt",
   "agent",
   "gate",
+  // The gates on the untouched base before the first story, and on the integrated tree before synced.
+  "baseline",
+  "verify",
   "commit",
   "push",
   "steer",

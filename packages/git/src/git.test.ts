@@ -136,3 +136,35 @@ describe("permanentCloneFailure", () => {
     expect(permanentCloneFailure(stderr)).toBeUndefined();
   });
 });
+
+describe("git: what a commit check needs", () => {
+  test("staged paths and blobs, ignored paths, hooks refusing a commit, reset keeps the files", async ({ tmpDir }) => {
+    const remote = bareRemote(tmpDir);
+    const env = { PATH: process.env.PATH ?? "", HOME: tmpDir };
+    const g = new Git({ cwd: join(tmpDir, "w"), env, allowProtocols: ["file"] });
+    await g.clone(remote);
+    const start = await g.headSha();
+    writeFileSync(join(g.cwd, ".gitignore"), "dist/\n");
+    mkdirSync(join(g.cwd, "dist"));
+    writeFileSync(join(g.cwd, "dist", "out.js"), "x\n");
+    writeFileSync(join(g.cwd, "README.md"), "changed\n");
+    writeFileSync(join(g.cwd, "bin.dat"), Buffer.from([1, 0, 2, 3]));
+    await g.stageAll();
+    expect((await g.stagedPaths(start)).sort()).toEqual([".gitignore", "README.md", "bin.dat"]);
+    expect((await g.stagedPaths(start, "A")).sort()).toEqual([".gitignore", "bin.dat"]);
+    expect(await g.ignoredPaths(["dist/out.js", "README.md"])).toEqual(["dist/out.js"]);
+    const blob = await g.stagedBlob("README.md", 3);
+    expect(blob).toEqual({ sizeBytes: 8, head: Buffer.from("cha") });
+
+    mkdirSync(join(g.cwd, "hooks"));
+    writeFileSync(join(g.cwd, "hooks", "pre-commit"), "#!/bin/sh\necho 'lint failed' >&2\nexit 1\n", { mode: 0o755 });
+    await g.run(["config", "core.hooksPath", "hooks"]);
+    const refused = await g.commitStaged("feat: x");
+    expect(refused).toMatchObject({ ok: false, output: expect.stringContaining("lint failed") });
+    const forced = await g.commitStaged("feat: x", { noVerify: true });
+    expect(forced.ok).toBe(true);
+    await g.resetTo(start);
+    expect(await g.headSha()).toBe(start);
+    expect((await g.changedPaths()).sort()).toEqual([".gitignore", "README.md", "bin.dat", "hooks/pre-commit"]);
+  });
+});

@@ -20,6 +20,12 @@ export interface GitOptions {
   /** Per-command timeout (default 5 minutes: clones and pushes of large repos). */
   timeoutMs?: number;
   author?: { name: string; email: string };
+  /**
+   * Wraps each command (e.g. to put a credential in place for the network ones only); receives
+   * the command's arguments. Its variables (`authEnv`) are added to this git's environment only.
+   */
+  auth?: { around<T>(args: readonly string[], run: () => Promise<T>): Promise<T> };
+  authEnv?: Record<string, string>;
 }
 
 export interface GitResult {
@@ -34,20 +40,27 @@ export class Git {
   private readonly env: Record<string, string>;
   private readonly timeoutMs: number;
   private readonly author: { name: string; email: string };
+  private readonly auth: GitOptions["auth"];
 
   constructor(options: GitOptions) {
     this.cwd = options.cwd;
     this.env = {
       ...(options.env ?? {}),
+      ...(options.authEnv ?? {}),
       GIT_TERMINAL_PROMPT: "0",
       GIT_ALLOW_PROTOCOL: (options.allowProtocols ?? ["https", "ssh"]).join(":"),
     };
+    this.auth = options.auth;
     this.timeoutMs = options.timeoutMs ?? 5 * 60_000;
     this.author = options.author ?? { name: "Smith", email: "smith@localhost" };
   }
 
   /** Runs git; a non-zero exit is a `SmithError` unless `allowFailure`. */
   async run(args: string[], options: { allowFailure?: boolean; cwd?: string } = {}): Promise<GitResult> {
+    return this.auth ? this.auth.around(args, () => this.exec(args, options)) : this.exec(args, options);
+  }
+
+  private async exec(args: string[], options: { allowFailure?: boolean; cwd?: string }): Promise<GitResult> {
     const env = {
       ...this.env,
       GIT_AUTHOR_NAME: this.author.name,
@@ -167,9 +180,17 @@ export class Git {
     return this.headSha();
   }
 
-  /** Paths added, copied, modified, renamed or type-changed in the index relative to `from`. */
-  async stagedPaths(from: string): Promise<string[]> {
-    const r = await this.run(["diff", "--cached", "--name-only", "--no-renames", "--diff-filter=ACMT", "-z", from]);
+  /** Paths added, copied, modified or type-changed (or those `filter` names) in the index relative to `from`. */
+  async stagedPaths(from: string, filter = "ACMT"): Promise<string[]> {
+    const r = await this.run([
+      "diff",
+      "--cached",
+      "--name-only",
+      "--no-renames",
+      `--diff-filter=${filter}`,
+      "-z",
+      from,
+    ]);
     return r.stdout.split("\0").filter(Boolean);
   }
 
@@ -200,11 +221,14 @@ export class Git {
   /** Which of `paths` the repository's ignore rules match (whether or not they are tracked). */
   async ignoredPaths(paths: readonly string[]): Promise<string[]> {
     if (paths.length === 0) return [];
-    const r = await this.run(["check-ignore", "--no-index", "-z", "--", ...paths], { allowFailure: true });
+    const r = await this.run(["-c", "core.quotePath=false", "check-ignore", "--no-index", "--", ...paths], {
+      allowFailure: true,
+    });
     // Exit 1: none is ignored.
     if (r.exitCode !== 0 && r.exitCode !== 1)
       throw new SmithError("internal", `git check-ignore failed: ${r.stderr.trim()}`);
-    return r.stdout.split("\0").filter(Boolean);
+    const listed = new Set(r.stdout.split("\n").filter(Boolean));
+    return paths.filter((p) => listed.has(p));
   }
 
   /** Moves HEAD (and the index) to `to`, leaving the working tree as it is. */
@@ -228,8 +252,8 @@ export class Git {
   ): Promise<{ ok: true } | { ok: false; conflicts: string[]; output: string }> {
     const args =
       method === "rebase"
-        ? ["rebase", "--quiet", onto]
-        : ["merge", "--quiet", "--no-edit", "--no-ff", ...(message ? ["-m", message] : []), onto];
+        ? ["rebase", "--quiet", "--autostash", onto]
+        : ["merge", "--quiet", "--autostash", "--no-edit", "--no-ff", ...(message ? ["-m", message] : []), onto];
     const r = await this.run(args, { allowFailure: true });
     if (r.exitCode === 0) return { ok: true };
     const conflicts = (await this.run(["diff", "--name-only", "--diff-filter=U"], { allowFailure: true })).stdout

@@ -54,7 +54,16 @@ describe("reconciler", () => {
       const after = await store.loops.getOrThrow(loop.id);
       expect(after.loop.status).toMatchObject({ state: "unresolved", reason: "retry-scheduled", attempt: 1 });
       const second = await reconciler.runOnce();
-      expect(second).toEqual({ retried: [], flatlined: [], timedOut: [], stopped: [], slotsReleased: 0, purged: [] });
+      expect(second).toEqual({
+        retried: [],
+        flatlined: [],
+        timedOut: [],
+        stopped: [],
+        slotsReleased: 0,
+        purged: [],
+        resumed: [],
+        abandoned: [],
+      });
       expect((await store.loops.getOrThrow(loop.id)).revision).toBe(after.revision);
     } finally {
       store.close();
@@ -78,6 +87,56 @@ describe("reconciler", () => {
         attempt: 2,
       });
       expect(await store.client.getAll().prefix(store.keys.slotsPrefix()).count()).toBe(0);
+    } finally {
+      store.close();
+    }
+  });
+
+  test("waiting loops: a quota loop resumes after its reset time, a person's loop is abandoned after its waiting timeout", async ({
+    etcdEndpoint,
+    prefix,
+    tmpDir,
+  }) => {
+    const { store, reconciler, advance } = setup(etcdEndpoint, prefix, tmpDir);
+    try {
+      const session = await store.openSession();
+      const park = async (reason: "quota" | "needs-human", resumeAt?: string) => {
+        const { loop } = await store.loops.create(request({ waitingTimeoutMs: 60_000 }));
+        const claimed = await store.claims.claimNext(session);
+        expect(claimed?.loop.id).toBe(loop.id);
+        const at = new Date(Date.now()).toISOString();
+        await store.loops.transition(loop.id, {
+          type: "finalized",
+          attempt: 1,
+          outcome: "waiting",
+          reason,
+          resumeAt,
+          at,
+        });
+        return loop.id;
+      };
+      const quota = await park("quota", new Date(Date.now() + 30_000).toISOString());
+      const human = await park("needs-human");
+      // Waiting holds no slot: the attempt released it.
+      expect(await store.client.getAll().prefix(store.keys.slotsPrefix()).count()).toBe(0);
+      expect(await reconciler.runOnce()).toMatchObject({ resumed: [], abandoned: [] });
+
+      advance(31_000);
+      expect(await reconciler.runOnce()).toMatchObject({ resumed: [quota], abandoned: [] });
+      expect((await store.loops.getOrThrow(quota)).loop.status).toMatchObject({
+        state: "unresolved",
+        reason: "quota-reset",
+      });
+      expect((await store.loops.getOrThrow(human)).loop.status.state).toBe("waiting");
+
+      advance(30_000);
+      expect(await reconciler.runOnce()).toMatchObject({ resumed: [], abandoned: [human] });
+      expect((await store.loops.getOrThrow(human)).loop.status).toMatchObject({
+        state: "flatline",
+        reason: "abandoned",
+      });
+      const journal = await store.journal.list(human);
+      expect(journal.entries.at(-1)?.message).toMatch(/without an answer: flatline \(abandoned\)/);
     } finally {
       store.close();
     }
@@ -189,7 +248,16 @@ describe("reconciler", () => {
       });
       for (const r of await executor.list()) expect(r.status.phase).not.toBe("running");
       const again = await reconciler.runOnce();
-      expect(again).toEqual({ retried: [], flatlined: [], timedOut: [], stopped: [], slotsReleased: 0, purged: [] });
+      expect(again).toEqual({
+        retried: [],
+        flatlined: [],
+        timedOut: [],
+        stopped: [],
+        slotsReleased: 0,
+        purged: [],
+        resumed: [],
+        abandoned: [],
+      });
     } finally {
       store.close();
     }

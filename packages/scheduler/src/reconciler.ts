@@ -2,6 +2,7 @@ import type { Logger } from "@smith/logger";
 import {
   isSmithError,
   loopTimedOut,
+  waitingDecision,
   type Executor,
   type ListedReplica,
   type Loop,
@@ -32,6 +33,10 @@ export interface ReconcileReport {
   slotsReleased: number;
   /** Finished loops deleted under the retention policy. */
   purged: string[];
+  /** Loops parked for a quota whose reset time passed: back in the queue. */
+  resumed: string[];
+  /** Waiting loops nobody answered within their waiting timeout: flatline (abandoned). */
+  abandoned: string[];
 }
 
 /**
@@ -59,11 +64,15 @@ export class Reconciler {
       stopped: [],
       slotsReleased: 0,
       purged: [],
+      resumed: [],
+      abandoned: [],
     };
     this.listed = undefined;
-    for (const v of await this.all(["running", "unresolved"])) {
+    const waiting = await this.all(["waiting"]);
+    for (const v of [...(await this.all(["running", "unresolved"])), ...waiting]) {
       try {
-        await this.reconcileLoop(v, report);
+        if (v.loop.status.state === "waiting") await this.reconcileWaiting(v, report);
+        else await this.reconcileLoop(v, report);
       } catch (err) {
         // A lost race means someone else moved the loop: the next pass sees the new state.
         if (
@@ -195,6 +204,31 @@ export class Reconciler {
   private listOwn(): Promise<ListedReplica[]> {
     this.listed ??= this.o.executor.list();
     return this.listed;
+  }
+
+  /** A waiting loop resumes after its quota reset time, or is abandoned after its waiting timeout. */
+  private async reconcileWaiting({ loop, revision }: VersionedLoop, report: ReconcileReport): Promise<void> {
+    const now = this.now();
+    const decision = waitingDecision(loop, now);
+    if (decision.action === "none") return;
+    const at = now.toISOString();
+    if (decision.action === "resume") {
+      await this.o.store.loops.transition(loop.id, { type: "resumed", at }, { expectedRevision: revision });
+      await this.journal(
+        loop.id,
+        "info",
+        `the agent's usage limit reset at ${loop.status.resumeAt ?? at}: back in the queue`,
+      );
+      report.resumed.push(loop.id);
+      return;
+    }
+    await this.o.store.loops.transition(loop.id, { type: "timedOut", at }, { expectedRevision: revision });
+    await this.journal(
+      loop.id,
+      "error",
+      `waited ${loop.spec.limits.waitingTimeoutMs} ms (${loop.status.reason ?? "waiting"}) without an answer: flatline (abandoned)`,
+    );
+    report.abandoned.push(loop.id);
   }
 
   /**

@@ -15,7 +15,11 @@ export interface SchedulerOptions {
   claim?: ClaimOptions;
   /** Session lease TTL (default 10 s): a dead scheduler's claims vanish this long after it died. */
   sessionTtlSeconds?: number;
-  /** The queue is re-read at least this often (retry backoffs expire without a queue event). */
+  /**
+   * While the queue watch is down, the queue is re-read this often (default 2 s). With a live
+   * watch it is re-read on its events, when the earliest retry backoff seen expires, and every
+   * 30 s as a safety net: an idle scheduler costs etcd almost nothing.
+   */
   pollIntervalMs?: number;
   reconcileIntervalMs?: number;
   startGraceMs?: number;
@@ -26,6 +30,9 @@ export interface SchedulerOptions {
   maxReconnectDelayMs?: number;
   log: Logger;
 }
+
+/** With a live queue watch, the queue is still re-read this often, in case an event was missed. */
+const IDLE_REREAD_MS = 30_000;
 
 export type SchedulerState = "created" | "starting" | "running" | "draining" | "stopped";
 
@@ -44,6 +51,8 @@ export class Scheduler {
   private session: Session | undefined;
   private wake: (() => void) | undefined;
   private dirty = true;
+  /** The queue watch is established: the claim loop may sleep until an event. */
+  private queueWatchLive = false;
   private claimLoop: Promise<void> | undefined;
   private queueFollower: Promise<void> | undefined;
   private reconcileTimer: NodeJS.Timeout | undefined;
@@ -131,12 +140,21 @@ export class Scheduler {
         const stream = this.o.store.claims.watchQueue({ maxBuffered: 1000 });
         const close = () => stream.close();
         this.stopping.signal.addEventListener("abort", close, { once: true });
+        let ended = false;
+        void stream.ready().then(() => {
+          if (ended) return;
+          this.queueWatchLive = true;
+          // Anything enqueued before the watch was up is found by one read now.
+          this.poke();
+        });
         try {
           for await (const item of stream) {
             // A resync may have missed an enqueue; a delete frees nothing claimable.
             if (item.type !== "delete") this.poke();
           }
         } finally {
+          ended = true;
+          this.queueWatchLive = false;
           this.stopping.signal.removeEventListener("abort", close);
         }
         // Meanwhile the poll interval keeps claiming going.
@@ -153,10 +171,14 @@ export class Scheduler {
 
   private async runClaimLoop(): Promise<void> {
     const poll = this.o.pollIntervalMs ?? 2_000;
+    let backoffExpiry: number | undefined;
     while (this.stateValue === "running") {
       if (!this.dirty) {
+        const wait = this.queueWatchLive
+          ? Math.max(50, Math.min(IDLE_REREAD_MS, (backoffExpiry ?? Infinity) - Date.now()))
+          : poll;
         await new Promise<void>((resolve) => {
-          const t = setTimeout(resolve, poll);
+          const t = setTimeout(resolve, wait);
           this.wake = () => {
             clearTimeout(t);
             resolve();
@@ -167,13 +189,16 @@ export class Scheduler {
       this.dirty = false;
       if (this.stateValue !== "running") break;
       try {
-        for (;;) {
-          const session = this.session;
-          if (!session || session.state !== "running" || this.stateValue !== "running") break;
-          const claimed = await this.o.store.claims.claimNext(session, this.o.claim);
+        const session = this.session;
+        // One claimer per pass: it reads the queue's head once for many claims. Schedulers spread
+        // over the first entries of the head's priority so that they rarely race for one loop.
+        const claimer = session && this.o.store.claims.claimer(session, { spread: 32, readAhead: 8, ...this.o.claim });
+        while (claimer && session?.state === "running" && this.stateValue === "running") {
+          const claimed = await claimer.next();
           if (!claimed) break;
           await this.launch(claimed);
         }
+        backoffExpiry = claimer?.nextBackoffExpiry;
       } catch (err) {
         this.o.log.error({ err }, "claiming failed");
         // The next poll would retry too; this only keeps a failing etcd from being hammered.

@@ -57,6 +57,44 @@ describe("claiming", () => {
     }
   });
 
+  test("spread claimers (read-ahead claimer, random start) claim each loop once and keep FIFO per concurrency key", async ({
+    etcdEndpoint,
+    prefix,
+  }) => {
+    const creator = testStore(etcdEndpoint, prefix);
+    const claimers = Array.from({ length: 4 }, () => testStore(etcdEndpoint, prefix));
+    try {
+      const requests = Array.from({ length: 90 }, (_, i) => loopRequest({ concurrencyKey: `key-${i % 3}` }));
+      const res = await creator.loops.createBatch(requests);
+      expect(res.every((r) => r.ok)).toBe(true);
+      const sessions = await Promise.all(claimers.map((s) => s.openSession({ ttlSeconds: 30 })));
+      const results = await Promise.all(
+        claimers.map(async (s, i) => {
+          const session = sessions[i];
+          if (!session) throw new Error("no session");
+          const claimer = s.claims.claimer(session, { perKeyLimit: 10_000, spread: 32 });
+          const out: { loop: Loop; revision: string }[] = [];
+          for (let c = await claimer.next(); c; c = await claimer.next()) out.push(c);
+          return out;
+        }),
+      );
+      const all = results.flat();
+      expect(all).toHaveLength(90);
+      expect(new Set(all.map((c) => c.loop.id)).size).toBe(90);
+      for (const key of ["key-0", "key-1", "key-2"]) {
+        const ofKey = all
+          .filter((c) => c.loop.concurrencyKey === key)
+          .sort((a, b) => Number(a.revision) - Number(b.revision))
+          .map((c) => c.loop.id);
+        expect(ofKey).toEqual([...ofKey].sort());
+      }
+      await Promise.all(sessions.map((s) => s.close()));
+    } finally {
+      creator.close();
+      for (const s of claimers) s.close();
+    }
+  });
+
   test("a concurrency key limit of 2 is never exceeded until slots are released", async ({ etcdEndpoint, prefix }) => {
     const store = testStore(etcdEndpoint, prefix);
     const other = testStore(etcdEndpoint, prefix);

@@ -6,6 +6,7 @@ export {
   DEFAULT_RETRY_BACKOFF_MS,
   type CreateBatchItemResult,
   type CreateLoopResult,
+  type CreateOptions,
   type ListLoopsOptions,
   type ListLoopsResult,
   type LoopChange,
@@ -14,6 +15,7 @@ export {
 export { JournalRepository, type AppendOptions, type TailOptions } from "./journal.ts";
 export { LockRepository, DEFAULT_LOCK_TTL_MS, type LockState, type LockRecord } from "./locks.ts";
 export { ClaimRepository, GLOBAL_SLOT_KEY, type ClaimOptions, type ClaimRecord } from "./claims.ts";
+export { Claimer } from "./claimer.ts";
 export { Leadership, type CampaignOptions } from "./election.ts";
 export { Session, type SessionOptions, type SessionState } from "./session.ts";
 export { HandoffRepository, OverrideRepository, AuditRepository, type AuditListOptions } from "./records.ts";

@@ -179,6 +179,28 @@ export class JournalRepository {
     throw new SmithError("conflict", `loop ${loopId}: journal append kept losing races; retry`);
   }
 
+  /**
+   * The writes of a new loop's first entries (seq 1..n), for the txn that creates the loop: the
+   * journal then never lacks its "created" entry, and creating costs one txn, not two.
+   */
+  planFirst(
+    loopId: string,
+    requests: JournalEntryRequest[],
+    correlationId?: string,
+  ): { compares: Compare[]; ops: IOperation[] } {
+    const { client, keys } = this.ctx;
+    const entries = this.prepare(loopId, requests, correlationId).map((e, i) => ({ ...e, seq: i + 1 }));
+    if (entries.length > ENTRIES_PER_TXN) throw tooLarge("entries", ENTRIES_PER_TXN, entries.length, "entries");
+    const ops: IOperation[] = entries.flatMap((e) => [
+      client.put(keys.journal(loopId, e.seq)).value(encode(e)),
+      client.put(keys.journalId(loopId, e.id)).value(String(e.seq)),
+    ]);
+    ops.push(
+      client.put(keys.journalHead(loopId)).value(encode({ schemaVersion: SCHEMA_VERSION, seq: entries.length })),
+    );
+    return { compares: [absent(keys.journalHead(loopId))], ops };
+  }
+
   private remember(loopId: string, head: Head): void {
     // Bounded: a long-lived API process sees many loops.
     if (this.heads.size >= 10_000) {

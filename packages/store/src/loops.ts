@@ -61,6 +61,11 @@ export interface ListLoopsResult {
 export type LoopChange =
   { type: "put"; loop: Loop; revision: string } | { type: "delete"; id: string; revision: string };
 
+export interface CreateOptions {
+  /** Writes (and compares) that go into the create txn; not written when the loop already existed. */
+  extra?: (loop: Loop) => { compares?: Compare[]; ops?: IOperation[] };
+}
+
 export interface TransitionOptions {
   /** Write only if the loop is still at this mod revision; otherwise CONFLICT. */
   expectedRevision?: string;
@@ -134,12 +139,16 @@ export class LoopRepository {
     return loop;
   }
 
-  /** One txn: the loop, its queue key and (when given) its idempotency key. */
-  async create(request: CreateLoopRequest): Promise<CreateLoopResult> {
-    return this.insert(this.build(request));
+  /**
+   * One txn: the loop, its queue key, (when given) its idempotency key, and `extra` writes that
+   * belong with the new loop (its first journal entries, its audit event). An idempotent repeat
+   * writes none of them.
+   */
+  async create(request: CreateLoopRequest, options: CreateOptions = {}): Promise<CreateLoopResult> {
+    return this.insert(this.build(request), options.extra);
   }
 
-  private async insert(loop: Loop): Promise<CreateLoopResult> {
+  private async insert(loop: Loop, extra?: CreateOptions["extra"]): Promise<CreateLoopResult> {
     const { client, keys } = this.ctx;
     const loopKey = keys.loop(loop.id);
     const queueKey = loop.status.queueKey;
@@ -156,7 +165,8 @@ export class LoopRepository {
       ops.push(client.put(idemKey).value(encode({ schemaVersion: SCHEMA_VERSION, loopId: loop.id })));
       failure.push(client.get(idemKey));
     }
-    const res = await txn(client, compares, ops, failure);
+    const more = extra?.(loop);
+    const res = await txn(client, [...compares, ...(more?.compares ?? [])], [...ops, ...(more?.ops ?? [])], failure);
     if (res.succeeded) return { loop, revision: res.header.revision, created: true };
     const idem = rangeKvs(res, 0)[0];
     if (!idem) throw new SmithError("conflict", `loop ${loop.id} already exists`);

@@ -17,6 +17,7 @@ import {
   type LoopState,
   type VersionedLoop,
 } from "@smith/core";
+import type { IOperation } from "etcd3";
 import type { z } from "zod";
 import { decode, encode } from "./codec.ts";
 import type { StoreContext } from "./context.ts";
@@ -187,6 +188,13 @@ export class AuditRepository {
 
   /** Appends an audit event (and its per-loop index entry) in one txn. */
   async append(request: AuditEventRequest): Promise<AuditEvent> {
+    const { event, compares, ops } = this.plan(request);
+    await txn(this.ctx.client, compares, ops);
+    return event;
+  }
+
+  /** Validates an event and returns its writes, for a caller's own txn (a loop's create). */
+  plan(request: AuditEventRequest): { event: AuditEvent; compares: Compare[]; ops: IOperation[] } {
     const parsed = AuditEventInput.safeParse(request);
     if (!parsed.success) throw invalid("audit", parsed.error);
     const now = this.ctx.now();
@@ -201,10 +209,9 @@ export class AuditRepository {
     if (bytes > LIMITS.journalEntryBytes) throw tooLarge("audit", LIMITS.journalEntryBytes, bytes);
     const { client, keys } = this.ctx;
     const key = keys.audit(now, event.id);
-    const ops = [client.put(key).value(value)];
+    const ops: IOperation[] = [client.put(key).value(value)];
     if (event.loopId) ops.push(client.put(keys.auditByLoop(event.loopId, event.id)).value(key));
-    await txn(client, [absent(key)], ops);
-    return event;
+    return { event, compares: [absent(key)], ops };
   }
 
   /** Events in time order, by loop or by time range, paginated. */

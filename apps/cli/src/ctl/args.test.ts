@@ -129,6 +129,14 @@ describe("parseCommandLine", () => {
     expect(usage(`cancel ${ID} --reason`)).toMatch(/--reason <value>' argument missing/);
     expect(usage("retry --reason x")).toMatch(/retry needs a loop id/);
     expect(usage(`steer ${ID}`)).toMatch(/--message/);
+    expect(parseCommandLine(["answer", ID, "use the v2 API"]).command).toEqual({
+      kind: "answer",
+      id: ID,
+      answer: "use the v2 API",
+      output: "table",
+    });
+    expect(usage(`answer ${ID}`)).toMatch(/answer needs the answer/);
+    expect(usage(`answer ${ID} a b`)).toMatch(/b/);
     expect(usage(`logs ${ID} --tail x`)).toMatch(/--tail must be a whole number/);
   });
 

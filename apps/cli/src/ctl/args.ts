@@ -18,6 +18,7 @@ export type Command =
   | { kind: "logs"; id: string; follow: boolean; sinceSeq?: number; tail?: number; output: DataOutput }
   | { kind: "cancel" | "retry"; id: string; reason: string; output: DataOutput }
   | { kind: "steer"; id: string; message: string; output: DataOutput }
+  | { kind: "answer"; id: string; answer: string; output: DataOutput }
   | { kind: "audit"; id?: string; output: DataOutput }
   | { kind: "cost"; id?: string; states?: LoopState[]; output: DataOutput }
   | { kind: "config-get-contexts"; output: DataOutput }
@@ -98,6 +99,7 @@ const VERBS = {
   cancel: { ...CONNECTION, ...HELP, ...OUTPUT, reason: { type: "string" } },
   retry: { ...CONNECTION, ...HELP, ...OUTPUT, reason: { type: "string" } },
   steer: { ...CONNECTION, ...HELP, ...OUTPUT, message: { type: "string", short: "m" } },
+  answer: { ...CONNECTION, ...HELP, ...OUTPUT },
   audit: { ...CONNECTION, ...HELP, ...OUTPUT },
   cost: { ...CONNECTION, ...HELP, ...OUTPUT, state: { type: "string" } },
   // `config` talks to no server: --token here is the token a context stores.
@@ -251,6 +253,16 @@ function toCommand(verb: Verb, values: Values, words: string[]): Command {
         kind: "steer",
         id: required(id, "steer needs a loop id: smithctl steer <id> --message TEXT"),
         message: required(str("message"), "steer needs --message TEXT"),
+        output: dataOutputOf(str("output")),
+      };
+    }
+    case "answer": {
+      const [id, answer, ...extra] = words;
+      noExtra(extra);
+      return {
+        kind: "answer",
+        id: required(id, 'answer needs a loop id: smithctl answer <id> "TEXT"'),
+        answer: required(answer, 'answer needs the answer: smithctl answer <id> "TEXT"'),
         output: dataOutputOf(str("output")),
       };
     }

@@ -18,6 +18,9 @@ const USAGE: Record<string, string> = {
   retry: `  smithctl retry <id> --reason TEXT [-o json|yaml]     (only from flatline)`,
   steer: `  smithctl steer <id> -m|--message TEXT [-o json|yaml]
       Queue a message for the loop's next iteration.`,
+  answer: `  smithctl answer <id> "TEXT" [-o json|yaml]
+      Answer a waiting loop (its question is in describe): it goes back to the queue, and its
+      next attempt resumes the work branch with the answer in its prompt.`,
   audit: `  smithctl audit [<id>] [-o json|yaml]      Audit events, oldest first`,
   cost: `  smithctl cost [<id>] [--state S[,S...]] [-o json|yaml]
       One loop's cost, or the total over all loops (of the given states).`,

@@ -1,6 +1,6 @@
 import { createSmithClient, type SmithClient } from "@smith/client";
 import { parseCommandLine, type Command } from "./args.ts";
-import { transition, steer } from "./commands/actions.ts";
+import { answer, transition, steer } from "./commands/actions.ts";
 import { config } from "./commands/config.ts";
 import { createBatch, createLoop } from "./commands/create.ts";
 import {
@@ -87,6 +87,8 @@ function dispatch(client: SmithClient, command: ServerCommand, io: CtlIO): Promi
       return transition(client, command, io);
     case "steer":
       return steer(client, command, io);
+    case "answer":
+      return answer(client, command, io);
     case "audit":
       return audit(client, command, io);
     case "cost":

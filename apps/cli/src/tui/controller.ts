@@ -190,6 +190,11 @@ export class TuiController {
             await this.client.loops.steer.mutate({ id: command.loopId, message: command.message });
             this.status("info", `steering message queued for loop ${id}`);
             break;
+          case "answer": {
+            const loop = await this.client.loops.answer.mutate({ id: command.loopId, answer: command.answer });
+            this.status("info", `loop ${id} answered: ${loop.status.state}`);
+            break;
+          }
         }
       } catch (err) {
         this.status("error", `${command.type} ${id} failed, ${describe(err)}`);

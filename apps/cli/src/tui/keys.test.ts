@@ -84,6 +84,13 @@ describe("key map", () => {
     s = press(press(s, "", { escape: true }).state, "s").state;
     s = press(s, "use the v2 API").state;
     expect(press(s, "", { return: true }).command).toEqual({ type: "steer", loopId: id, message: "use the v2 API" });
+    s = press(press(s, "", { escape: true }).state, "a").state;
+    expect(s.prompt).toMatchObject({ kind: "answer", loopId: id });
+    expect(press(s, "", { return: true }).state.status).toMatchObject({
+      text: expect.stringContaining("an answer is required"),
+    });
+    s = press(s, "v2").state;
+    expect(press(s, "", { return: true }).command).toEqual({ type: "answer", loopId: id, answer: "v2" });
   });
 
   test("actions on loops need a loop: with none, c does nothing", () => {

@@ -16,7 +16,8 @@ export type Command =
   | { type: "quit" }
   | { type: "cancel"; loopId: string; reason: string }
   | { type: "retry"; loopId: string; reason: string }
-  | { type: "steer"; loopId: string; message: string };
+  | { type: "steer"; loopId: string; message: string }
+  | { type: "answer"; loopId: string; answer: string };
 
 export interface KeyResult {
   actions: Action[];
@@ -52,6 +53,7 @@ export const KEY_HELP: { title: string; keys: [string, string][] }[] = [
       ["c", "cancel the loop (asks, then a reason)"],
       ["r", "retry a flatlined loop (with a reason)"],
       ["s", "steer: a message for the loop's next iteration"],
+      ["a", "answer a waiting loop (its question is in the detail view)"],
       ["?", "this help (any key closes it)"],
       ["q, ctrl-c", "quit"],
     ],
@@ -93,11 +95,11 @@ export function handleKey(state: TuiState, input: string, key: KeyInfo): KeyResu
   if (input === "?") return { actions: [{ type: "help", open: true }] };
   if (input === "q") return { actions: [], command: { type: "quit" } };
   const target = targetLoopId(state);
-  if (target && (input === "c" || input === "r" || input === "s")) {
+  if (target && (input === "c" || input === "r" || input === "s" || input === "a")) {
     const prompt: Prompt =
       input === "c"
         ? { kind: "confirm-cancel", loopId: target }
-        : { kind: input === "r" ? "retry-reason" : "steer", loopId: target, value: "" };
+        : { kind: input === "r" ? "retry-reason" : input === "a" ? "answer" : "steer", loopId: target, value: "" };
     return { actions: [{ type: "prompt", prompt }] };
   }
   return state.view.kind === "table" ? tableKey(state, input, key) : detailKey(state, input, key);
@@ -146,7 +148,7 @@ function promptKey(state: TuiState, prompt: Prompt, input: string, key: KeyInfo)
     if (prompt.kind === "filter") return { actions: [{ type: "prompt", prompt: undefined }] };
     const text = prompt.value.trim();
     if (!text) {
-      const what = prompt.kind === "steer" ? "a message" : "a reason";
+      const what = prompt.kind === "steer" ? "a message" : prompt.kind === "answer" ? "an answer" : "a reason";
       return {
         actions: [{ type: "status", level: "error", text: `${what} is required (esc to give up)`, at: state.now }],
       };
@@ -155,7 +157,9 @@ function promptKey(state: TuiState, prompt: Prompt, input: string, key: KeyInfo)
     const command: Command =
       prompt.kind === "steer"
         ? { type: "steer", loopId: prompt.loopId, message: text }
-        : { type: prompt.kind === "cancel-reason" ? "cancel" : "retry", loopId: prompt.loopId, reason: text };
+        : prompt.kind === "answer"
+          ? { type: "answer", loopId: prompt.loopId, answer: text }
+          : { type: prompt.kind === "cancel-reason" ? "cancel" : "retry", loopId: prompt.loopId, reason: text };
     return { actions: [close], command };
   }
   if (key.backspace || key.delete)

@@ -16,7 +16,7 @@ export type Prompt =
   /** `/`: the filter, applied as it is typed; `previous` comes back on esc. */
   | { kind: "filter"; value: string; previous: string }
   | { kind: "confirm-cancel"; loopId: string }
-  | { kind: "cancel-reason" | "retry-reason" | "steer"; loopId: string; value: string };
+  | { kind: "cancel-reason" | "retry-reason" | "steer" | "answer"; loopId: string; value: string };
 
 export interface StatusLine {
   text: string;

@@ -9,6 +9,7 @@ import {
   utf8Length,
   validatePrd,
   type Actor,
+  type AuditEventRequest,
   type CreateLoopRequest,
   type Loop,
   type LoopState,
@@ -77,20 +78,43 @@ export class LoopOperations {
     }
   }
 
-  async create(request: CreateLoopRequest, principal: Principal, correlationId: string): Promise<CreateLoopResult> {
+  /**
+   * Creates a loop with its "created" journal entry and (when given) its audit event in one txn;
+   * an idempotent repeat writes neither.
+   */
+  async create(
+    request: CreateLoopRequest,
+    principal: Principal,
+    correlationId: string,
+    audit?: Omit<AuditEventRequest, "loopId">,
+  ): Promise<CreateLoopResult> {
     this.checkRepo(request);
     this.checkPrd(request);
     await this.credentials?.checkReferences(request);
-    const result = await this.store.loops.create(request);
-    if (result.created)
-      await this.journal(
-        result.loop.id,
-        principal,
-        "lifecycle",
-        `loop created by ${principalId(principal)}`,
-        correlationId,
-      );
-    return result;
+    // The "created" entry is written in the loop's own txn.
+    return this.store.loops.create(request, {
+      extra: (loop) => {
+        const journal = this.store.journal.planFirst(
+          loop.id,
+          [
+            {
+              phase: "lifecycle",
+              level: "info",
+              actor: actorOf(principal),
+              message: `loop created by ${principalId(principal)}`,
+              metadata: {},
+              correlationId,
+            },
+          ],
+          correlationId,
+        );
+        const event = audit ? this.store.audit.plan({ ...audit, loopId: loop.id }) : undefined;
+        return {
+          compares: [...journal.compares, ...(event?.compares ?? [])],
+          ops: [...journal.ops, ...(event?.ops ?? [])],
+        };
+      },
+    });
   }
 
   async createBatch(
@@ -136,6 +160,27 @@ export class LoopOperations {
       principal,
       "lifecycle",
       `retry requested by ${principalId(principal)}: ${reason}`,
+      correlationId,
+    );
+    return result;
+  }
+
+  /** A person's answer to a waiting loop: back to the queue, the answer for the next prompt. */
+  async answer(id: string, answer: string, principal: Principal, correlationId: string): Promise<VersionedLoop> {
+    const bytes = utf8Length(answer);
+    if (bytes > LIMITS.steerMessageBytes) throw tooLarge("answer", LIMITS.steerMessageBytes, bytes);
+    const current = await this.store.loops.getOrThrow(id);
+    const question = current.loop.status.question;
+    const result = await this.store.loops.transition(
+      id,
+      { type: "answered", answer, actor: principalId(principal), id: newId(), at: new Date().toISOString() },
+      { expectedRevision: current.revision },
+    );
+    await this.journal(
+      id,
+      principal,
+      "lifecycle",
+      `answered by ${principalId(principal)}${question ? ` (question: ${question.slice(0, 1000)})` : ""}: ${answer.slice(0, 4000)}`,
       correlationId,
     );
     return result;

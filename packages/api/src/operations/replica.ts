@@ -1,6 +1,8 @@
 import {
+  mergeEvidence,
   SmithError,
   transition,
+  type EvidenceUpdate,
   type Handoff,
   type HandoffInput,
   type JournalEntry,
@@ -212,6 +214,25 @@ export class ReplicaOperations {
       });
     if (!this.credentialOps) return {};
     return this.credentialOps.resolveForLoop(loop);
+  }
+
+  /**
+   * Records gate evidence on the loop (the gate plan, the baseline, a story's results and commit,
+   * the final verification). Bounded by `mergeEvidence`, so the loop record stays far below etcd's
+   * request limit however many stories and gates there are. Only the current, running attempt writes.
+   */
+  async recordEvidence(loopId: string, attempt: number, update: EvidenceUpdate): Promise<{ stories: number }> {
+    await this.current(loopId, attempt);
+    const { loop } = await this.store.loops.update(loopId, (l) => {
+      if (l.status.attempt !== attempt || l.status.state !== "running") {
+        throw new SmithError("stale_attempt", `loop ${loopId}: attempt ${attempt} may no longer write evidence`, {
+          field: "attempt",
+          currentAttempt: l.status.attempt,
+        });
+      }
+      return { ...l, evidence: mergeEvidence(l.evidence, update) };
+    });
+    return { stories: loop.evidence?.stories.length ?? 0 };
   }
 
   /** Removes steering messages the replica has put into a prompt. */

@@ -2,13 +2,20 @@ import { CreateLoopInput, LIMITS, LOOP_STATES, LoopId, LoopSourceType, LoopState
 import { tracked } from "@trpc/server";
 import { z } from "zod";
 import { subscriptionError } from "../subscriptions.ts";
-import { adminProcedure, operatorProcedure, router, viewerProcedure } from "../trpc.ts";
+import { adminProcedure, auditActor, operatorProcedure, router, viewerProcedure } from "../trpc.ts";
 
 const IdInput = z.object({ id: LoopId });
 
 export const loopsRouter = router({
-  create: operatorProcedure.input(CreateLoopInput).mutation(async ({ ctx, input }) => {
-    const r = await ctx.services.loops.create(input, ctx.principal, ctx.correlationId);
+  create: operatorProcedure.input(CreateLoopInput).mutation(async ({ ctx, input, path }) => {
+    // The audit event goes into the create txn: one write instead of three.
+    const r = await ctx.services.loops.create(input, ctx.principal, ctx.correlationId, {
+      actor: auditActor(ctx.principal),
+      action: path,
+      outcome: "ok",
+      correlationId: ctx.correlationId,
+    });
+    if (r.created && ctx.auditWritten) ctx.auditWritten.done = true;
     return { loop: r.loop, created: r.created };
   }),
 
@@ -70,6 +77,25 @@ export const loopsRouter = router({
     )
     .mutation(async ({ ctx, input }) =>
       ctx.services.loops.steer(input.id, input.message, ctx.principal, ctx.correlationId),
+    ),
+
+  /**
+   * Answers a `waiting` loop: it goes back to the queue, and its next attempt resumes the work
+   * branch with the answer (and the question it answers) in its prompt.
+   */
+  answer: operatorProcedure
+    .input(
+      z.object({
+        id: LoopId,
+        answer: z
+          .string()
+          .min(1, "an answer is required")
+          .max(LIMITS.steerMessageBytes, `the answer is limited to ${LIMITS.steerMessageBytes} bytes`),
+      }),
+    )
+    .mutation(
+      async ({ ctx, input }) =>
+        (await ctx.services.loops.answer(input.id, input.answer, ctx.principal, ctx.correlationId)).loop,
     ),
 
   /** Forces a state (only where the lifecycle allows it), with a reason. Admin only. */

@@ -1,4 +1,13 @@
-import { HandoffInput, JournalEntryInput, LIMITS, LoopCost, LoopId, Progress, ReasonCode } from "@smith/core";
+import {
+  EvidenceUpdate,
+  HandoffInput,
+  JournalEntryInput,
+  LIMITS,
+  LoopCost,
+  LoopId,
+  Progress,
+  ReasonCode,
+} from "@smith/core";
 import { z } from "zod";
 import { PullRequestReportInput } from "../github/publisher.ts";
 import { replicaProcedure, router } from "../trpc.ts";
@@ -46,6 +55,11 @@ export const replicaRouter = router({
         cost: input.usage,
       }),
     ),
+
+  /** Gate evidence: the gate plan, the baseline, one story's results and commit, the final verification. */
+  recordEvidence: replicaProcedure
+    .input(Loop.extend({ update: EvidenceUpdate }))
+    .mutation(({ ctx, input }) => ctx.services.replica.recordEvidence(input.loopId, ctx.replica.attempt, input.update)),
 
   writeHandoff: replicaProcedure
     .input(Loop.extend({ handoff: HandoffInput }))

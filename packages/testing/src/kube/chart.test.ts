@@ -122,6 +122,7 @@ describeKube("helm/smith", () => {
         "Role/smith-scheduler",
         "RoleBinding/smith-scheduler",
         "Secret/smith-admin-token",
+        "Secret/smith-credentials-key",
         "Secret/smith-providers",
         "Secret/smith-signing-key",
         "Service/smith-api",

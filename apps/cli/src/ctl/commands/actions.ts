@@ -21,6 +21,18 @@ export async function transition(
   return 0;
 }
 
+export async function answer(
+  client: SmithClient,
+  cmd: Extract<Command, { kind: "answer" }>,
+  io: CtlIO,
+): Promise<number> {
+  const loop = await client.loops.answer.mutate({ id: cmd.id, answer: cmd.answer });
+  io.stdout(
+    cmd.output === "table" ? `loop/${loop.id} answered (now ${loop.status.state})` : formatData(loop, cmd.output),
+  );
+  return 0;
+}
+
 export async function steer(client: SmithClient, cmd: Extract<Command, { kind: "steer" }>, io: CtlIO): Promise<number> {
   const result = await client.loops.steer.mutate({ id: cmd.id, message: cmd.message });
   io.stdout(

@@ -1,4 +1,4 @@
-import type { Handoff, JournalEntry } from "@smith/core";
+import { LoopEvidence, type Handoff, type JournalEntry } from "@smith/core";
 import { describe, expect, it } from "vitest";
 import { describeLoop } from "./describe.ts";
 import { SAMPLE_CREATED, SAMPLE_ID, sampleLoop } from "./testSupport.ts";
@@ -52,9 +52,11 @@ describe("describeLoop", () => {
       limits: { maxCostUsd: 5 },
     },
     status: {
-      state: "flatline",
+      state: "waiting",
       reason: "needs-human",
       message: "US-002 failed 3 times",
+      question: "Which printer\u001b[2J?",
+      waitingSince: SAMPLE_CREATED,
       attempt: 2,
       iteration: 9,
       progress: { done: 1, total: 2 },
@@ -85,7 +87,11 @@ describe("describeLoop", () => {
   });
 
   it("shows the status, stories, steering, handoff and the last journal lines", () => {
-    expect(text).toContain("  State:            flatline");
+    expect(text).toContain("  State:            waiting");
+    expect(text).toContain("  Question:         Which printer\\x1b[2J?");
+    expect(text).toContain(
+      `  Waiting Since:    2025-01-01T12:00:00.000Z (answer: smithctl answer ${SAMPLE_ID} "TEXT")`,
+    );
     expect(text).toContain("  Reason:           needs-human");
     expect(text).toContain("  Message:          US-002 failed 3 times");
     expect(text).toContain("  Created:          2025-01-01T12:00:00.000Z (60m ago)");
@@ -106,5 +112,60 @@ describe("describeLoop", () => {
     expect(plain).toContain("Journal:            <none>");
     expect(plain).toContain("Steering:           <none>");
     expect(plain).not.toContain("Overrides:");
+  });
+
+  it("shows each story's evidence: gates with exit code and duration, the commit, a failed gate's output tail made visible", () => {
+    const run = (command: string, passed: boolean, outputTail = "") => ({
+      command,
+      exitCode: passed ? 0 : 1,
+      durationMs: 1500,
+      passed,
+      timedOut: false,
+      outputTail,
+    });
+    const withEvidence = {
+      ...sampleLoop(),
+      evidence: LoopEvidence.parse({
+        gates: { source: "detected", commands: ["npm test"], detectedFrom: ["package.json scripts.test (npm)"] },
+        baseline: { at: SAMPLE_CREATED, commit: "a".repeat(40), gates: [run("npm test", true)], passed: true },
+        stories: [
+          {
+            storyId: "US-001",
+            title: "Parse input",
+            state: "passed",
+            iterations: 1,
+            iteration: 1,
+            at: SAMPLE_CREATED,
+            gates: [run("npm test", true)],
+            commit: "b".repeat(40),
+          },
+          {
+            storyId: "US-002",
+            state: "failed",
+            iterations: 2,
+            iteration: 3,
+            at: SAMPLE_CREATED,
+            gates: [run("npm test", false, "ok 1\nnot ok 2 - prints \u001b[31mred\u001b[0m\n")],
+          },
+        ],
+      }),
+    };
+    const text = describeLoop({ loop: withEvidence, journal: [], journalTotal: 0, overrides: [] }, NOW);
+    expect(text).toContain("  Gates:            detected: npm test\n    detected from package.json scripts.test (npm)");
+    expect(text).toContain(`  Baseline:         green on aaaaaaaaaaaa at ${SAMPLE_CREATED}`);
+    expect(text).toContain(
+      `  US-001  passed  1 iteration  commit bbbbbbbbbbbb  ${SAMPLE_CREATED}  Parse input\n    pass  npm test  exit 0  1.5s`,
+    );
+    expect(text).toContain("  US-002  failed  2 iterations");
+    expect(text).toContain(
+      "    FAIL  npm test  exit 1  1.5s\n      | ok 1\n      | not ok 2 - prints \\x1b[31mred\\x1b[0m",
+    );
+    expect(text).not.toContain("\u001b");
+  });
+
+  it("says when a loop has no evidence yet", () => {
+    expect(describeLoop({ loop: sampleLoop(), journal: [], journalTotal: 0, overrides: [] }, NOW)).toContain(
+      "Evidence:           <none>",
+    );
   });
 });

@@ -1,4 +1,5 @@
 import { parsePrd, type Handoff, type JournalEntry, type Loop, type Override } from "@smith/core";
+import { describeEvidence } from "./evidence.ts";
 import { journalLine } from "./journal.ts";
 import { formatAge, formatDuration, formatUsd } from "./table.ts";
 
@@ -69,11 +70,21 @@ export function describeLoop(d: LoopDescription, now: Date): string {
   );
   field("Quality Gates", spec.qualityGates.length ? "" : "<none> (the PRD's own only)", 2);
   if (spec.qualityGates.length) list(spec.qualityGates, 4);
+  field(
+    "Verification",
+    `gates ${spec.gates}, baseline ${spec.baseline}, integrate by ${spec.integrate}, hooks ${spec.commit.noVerify ? "skipped (noVerify)" : "run"}, files up to ${spec.commit.maxFileBytes} bytes`,
+    2,
+  );
 
   out.push("Status:");
   field("State", s.state, 2);
   field("Reason", s.reason ?? "<none>", 2);
   if (s.message) field("Message", s.message, 2);
+  // The question is the agent's own text: control characters are shown, never sent to the terminal.
+  // eslint-disable-next-line no-control-regex -- matching control characters is the point
+  if (s.question) field("Question", s.question.replace(/[\u0000-\u001f\u007f-\u009f]/g, visibleControl), 2);
+  if (s.waitingSince) field("Waiting Since", `${s.waitingSince} (answer: smithctl answer ${loop.id} "TEXT")`, 2);
+  if (s.resumeAt) field("Resumes At", s.resumeAt, 2);
   field("Attempt", `${s.attempt} (${s.attempt - s.attemptBase} of ${l.maxAttempts} counted)`, 2);
   field("Iteration", `${s.iteration} (${s.iteration - s.iterationBase} of ${l.maxIterations} counted)`, 2);
   field("Executor", s.executor ? `${s.executor.kind}/${s.executor.id}` : "<none>", 2);
@@ -93,6 +104,8 @@ export function describeLoop(d: LoopDescription, now: Date): string {
 
   out.push(`Stories:            ${s.progress.done}/${s.progress.total} done`);
   for (const line of inlineStories(loop)) out.push(`  ${line}`);
+
+  out.push(...describeEvidence(loop.evidence));
 
   out.push(`Steering:           ${loop.steering.length ? `${loop.steering.length} pending` : "<none>"}`);
   for (const m of loop.steering) out.push(`  ${m.at} ${m.actor}: ${m.message.replace(/\r?\n/g, "\\n")}`);
@@ -135,4 +148,8 @@ function inlineStories(loop: Loop): string[] {
   } catch {
     return ["(the inline PRD could not be read)"];
   }
+}
+
+function visibleControl(c: string): string {
+  return `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`;
 }

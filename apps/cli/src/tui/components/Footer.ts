@@ -6,8 +6,8 @@ import type { Prompt, TuiState } from "../state.ts";
 const h = React.createElement;
 
 const HINTS = {
-  table: "enter open  / filter  c cancel  r retry  s steer  ? help  q quit",
-  detail: "esc back  ↑↓ pgup pgdn scroll  f follow  c cancel  r retry  s steer  ? help  q quit",
+  table: "enter open  / filter  c cancel  r retry  s steer  a answer  ? help  q quit",
+  detail: "esc back  ↑↓ pgup pgdn scroll  f follow  c cancel  r retry  s steer  a answer  ? help  q quit",
 } as const;
 
 /** Two rows: the status of the last action (errors in red), then the prompt being typed or the key hints. */
@@ -37,6 +37,7 @@ function PromptLine({ state, prompt }: { state: TuiState; prompt: Prompt }): Rea
     "cancel-reason": "cancel reason: ",
     "retry-reason": "retry reason: ",
     steer: "steer message: ",
+    answer: "answer: ",
   }[prompt.kind];
   return h(
     Text,

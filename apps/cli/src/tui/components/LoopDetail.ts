@@ -43,7 +43,12 @@ function Summary({ loop, now }: { loop: Loop; now: number }): React.ReactElement
       { label: "state" },
       h(Text, { color: STATE_COLORS[s.state], bold: true }, s.state),
       s.reason ? ` (${s.reason})` : "",
-      s.message ? `  ${s.message.split("\n")[0] ?? ""}` : "",
+      // A waiting loop's question is what the person pressing `a` needs to read.
+      s.question
+        ? `  asks: ${s.question.split("\n")[0] ?? ""}`
+        : s.message
+          ? `  ${s.message.split("\n")[0] ?? ""}`
+          : "",
     ),
     h(
       Field,
