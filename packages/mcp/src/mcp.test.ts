@@ -5,7 +5,7 @@ import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import { etcdTest } from "@smith/testing";
 import { describe, expect } from "vitest";
-import { TEST_PRD, startTestApi, type TestApi } from "../../api/src/testSupport.ts";
+import { TEST_PRD, lockedReplica, startTestApi, type TestApi } from "../../api/src/testSupport.ts";
 import { handleMcpHttp } from "./index.ts";
 
 const test = etcdTest.extend("api", async ({ etcdEndpoint, prefix }, { onCleanup }) => {
@@ -45,6 +45,7 @@ describe("MCP over streamable HTTP at /mcp", () => {
     try {
       const { tools } = await mcp.listTools();
       expect(tools.map((t) => t.name).sort()).toEqual([
+        "answer_loop",
         "cancel_loop",
         "create_loop",
         "get_loop",
@@ -185,5 +186,46 @@ describe("MCP over streamable HTTP at /mcp", () => {
 
     await expect(connect(api, undefined)).rejects.toThrow(/401|bearer token is required/);
     await expect(connect(api, "smith_not-a-token")).rejects.toThrow(/401|invalid token/);
+  });
+
+  test("answer_loop answers a waiting loop for an operator, and is forbidden to a viewer", async ({ api }) => {
+    const { loopId, r } = await lockedReplica(api);
+    await r.replica.finalize.mutate({
+      loopId,
+      outcome: "waiting",
+      reason: "question",
+      message: "the agent asked a question",
+      question: "Which API version should the client use?",
+    });
+    const viewer = await connect(api, api.tokens.viewer);
+    const operator = await connect(api, api.tokens.operator);
+    try {
+      const denied = await viewer.callTool({ name: "answer_loop", arguments: { id: loopId, answer: "v2" } });
+      expect(errorText(denied)).toMatch(/^FORBIDDEN: loops\.answer needs the operator role; this token has viewer/);
+      expect((await api.store.loops.getOrThrow(loopId)).loop.status.state).toBe("waiting");
+
+      const blank = await operator.callTool({ name: "answer_loop", arguments: { id: loopId, answer: "" } });
+      expect(errorText(blank)).toMatch(/answer/);
+      const answered = parsed(
+        await operator.callTool({ name: "answer_loop", arguments: { id: loopId, answer: "v2, v1 is deprecated" } }),
+      );
+      expect(answered).toMatchObject({
+        status: { state: "unresolved", reason: "answered" },
+        steering: [{ message: "v2, v1 is deprecated", question: "Which API version should the client use?" }],
+      });
+      // Answering again is refused by the lifecycle: the loop is no longer waiting.
+      const again = await operator.callTool({ name: "answer_loop", arguments: { id: loopId, answer: "v3" } });
+      expect(errorText(again)).toMatch(/^PRECONDITION_FAILED \/ invalid_transition: /);
+      const audit = (await api.store.audit.list()).items.filter((e) => e.action === "loops.answer");
+      // A denied call is refused before its role is known to hold: the actor is the token's id.
+      expect(audit.map((e) => [e.outcome, e.outcome === "denied" ? /viewer/.test(e.actor.id) : e.actor.role])).toEqual([
+        ["denied", true],
+        ["ok", "operator"],
+        ["error", "operator"],
+      ]);
+    } finally {
+      await viewer.close();
+      await operator.close();
+    }
   });
 });

@@ -199,6 +199,17 @@ export function createSmithMcpServer(options: SmithMcpOptions): McpServer {
   );
 
   server.registerTool(
+    "answer_loop",
+    {
+      title: "Answer a waiting loop",
+      description:
+        "Answers the question of a loop in the waiting state: it goes back to the queue and its next attempt gets the answer (and the question) in its prompt. Needs the operator role.",
+      inputSchema: { id: LoopIdArg, answer: z.string().min(1).describe("the answer to the loop's question") },
+    },
+    (args) => call(() => client.loops.answer.mutate(args)),
+  );
+
+  server.registerTool(
     "read_journal",
     {
       title: "Read a journal page",
