@@ -21,6 +21,35 @@ describe("scheduler env", () => {
     expect(() => parseEnv({ ...BASE, SMITH_EXECUTOR: "nomad" })).toThrow(/SMITH_EXECUTOR/);
   });
 
+  it("notification webhooks: bounded, well-formed, and never without a signing secret", () => {
+    const secret = "s".repeat(16);
+    const env = parseEnv({
+      ...BASE,
+      SMITH_NOTIFY_URLS: " https://hooks.example/a , http://127.0.0.1:9/b",
+      SMITH_NOTIFY_SECRET: secret,
+    });
+    expect(env.SMITH_NOTIFY_URLS).toEqual(["https://hooks.example/a", "http://127.0.0.1:9/b"]);
+    expect(env.SMITH_NOTIFY_MAX_ATTEMPTS).toBe(5);
+    expect(parseEnv(BASE).SMITH_NOTIFY_URLS).toEqual([]);
+    expect(() => parseEnv({ ...BASE, SMITH_NOTIFY_URLS: "https://hooks.example/a" })).toThrow(
+      /SMITH_NOTIFY_SECRET: required when SMITH_NOTIFY_URLS is set/,
+    );
+    const six = Array.from({ length: 6 }, (_, i) => `https://h${i}.example/`).join(",");
+    expect(() => parseEnv({ ...BASE, SMITH_NOTIFY_URLS: six, SMITH_NOTIFY_SECRET: secret })).toThrow(
+      /SMITH_NOTIFY_URLS: at most 5 URLs, got 6/,
+    );
+    expect(() => parseEnv({ ...BASE, SMITH_NOTIFY_URLS: "ftp://x.example/", SMITH_NOTIFY_SECRET: secret })).toThrow(
+      /SMITH_NOTIFY_URLS: URL 1 must be an http:\/\/ or https:\/\/ URL/,
+    );
+    expect(() =>
+      parseEnv({ ...BASE, SMITH_NOTIFY_URLS: "https://user:pw@x.example/", SMITH_NOTIFY_SECRET: secret }),
+    ).toThrow(/URL 1 must not carry a user name or password/);
+    expect(() =>
+      parseEnv({ ...BASE, SMITH_NOTIFY_URLS: `https://x.example/${"a".repeat(2048)}`, SMITH_NOTIFY_SECRET: secret }),
+    ).toThrow(/URL 1 is longer than 2048 characters/);
+    expect(() => parseEnv({ ...BASE, SMITH_NOTIFY_SECRET: "short" })).toThrow(/SMITH_NOTIFY_SECRET.*16 bytes/);
+  });
+
   describe("SMITH_EXECUTOR=kubernetes", () => {
     const K8S = {
       ...BASE,

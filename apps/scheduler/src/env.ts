@@ -1,4 +1,5 @@
 import { SharedEnv, envError, withSecrets } from "@smith/env";
+import { NOTIFY_LIMITS, notifyUrlProblem } from "@smith/core";
 import { homedir } from "node:os";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -133,6 +134,33 @@ const Env = z.object({
   /** Finished loops (and their journals, handoffs, overrides) are deleted this many days after they finished. Unset: kept forever. */
   SMITH_RETENTION_DAYS: z.coerce.number().min(0.001).max(36_500).optional(),
   SMITH_SESSION_TTL_S: z.coerce.number().int().min(2).max(300).default(10),
+  /**
+   * Comma-separated webhook URLs told of every loop's transitions into waiting, flatline and synced
+   * (at most 5, each an http(s) URL of at most 2048 characters without credentials). Needs SMITH_NOTIFY_SECRET.
+   */
+  SMITH_NOTIFY_URLS: z
+    .string()
+    .default("")
+    .transform((s, ctx) => {
+      const urls = s
+        .split(",")
+        .map((p) => p.trim())
+        .filter(Boolean);
+      if (urls.length > NOTIFY_LIMITS.urls)
+        ctx.addIssue({ code: "custom", message: `at most ${NOTIFY_LIMITS.urls} URLs, got ${urls.length}` });
+      urls.forEach((url, i) => {
+        const problem =
+          url.length > NOTIFY_LIMITS.urlChars
+            ? `is longer than ${NOTIFY_LIMITS.urlChars} characters`
+            : notifyUrlProblem(url);
+        if (problem) ctx.addIssue({ code: "custom", message: `URL ${i + 1} ${problem}` });
+      });
+      return urls;
+    }),
+  /** The HMAC-SHA256 key notifications are signed with (X-Smith-Signature); or SMITH_NOTIFY_SECRET_FILE. At least 16 bytes. */
+  SMITH_NOTIFY_SECRET: z.string().min(16, "SMITH_NOTIFY_SECRET must be at least 16 bytes").optional(),
+  /** Tries per notification target before it is journaled `failed` (backoff 1 s doubling, at most 60 s). */
+  SMITH_NOTIFY_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(20).default(5),
   /** Port of /healthz and /readyz for Kubernetes probes (unset: no HTTP listener). */
   SMITH_HEALTH_PORT: z.coerce.number().int().min(0).max(65535).optional(),
   /** Address the health listener binds. */
@@ -182,6 +210,12 @@ const Env = z.object({
 export type SchedulerEnv = z.infer<typeof Env>;
 
 const CheckedEnv = Env.superRefine((env, ctx) => {
+  if (env.SMITH_NOTIFY_URLS.length > 0 && !env.SMITH_NOTIFY_SECRET)
+    ctx.addIssue({
+      code: "custom",
+      path: ["SMITH_NOTIFY_SECRET"],
+      message: "required when SMITH_NOTIFY_URLS is set: notifications are always signed",
+    });
   if (env.SMITH_EXECUTOR !== "kubernetes") return;
   if (!env.SMITH_K8S_NAMESPACE)
     ctx.addIssue({ code: "custom", path: ["SMITH_K8S_NAMESPACE"], message: "required when SMITH_EXECUTOR=kubernetes" });
@@ -197,7 +231,7 @@ const CheckedEnv = Env.superRefine((env, ctx) => {
 });
 
 export function parseEnv(env: NodeJS.ProcessEnv): SchedulerEnv {
-  const parsed = CheckedEnv.safeParse(withSecrets(env, ["SMITH_SIGNING_KEY"]));
+  const parsed = CheckedEnv.safeParse(withSecrets(env, ["SMITH_SIGNING_KEY", "SMITH_NOTIFY_SECRET"]));
   if (!parsed.success) {
     throw envError(parsed.error.issues);
   }

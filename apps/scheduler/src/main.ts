@@ -81,6 +81,12 @@ async function main(): Promise<void> {
     startGraceMs: env.SMITH_START_GRACE_MS,
     retryBackoffMs: env.SMITH_RETRY_BACKOFF_MS,
     ...(env.SMITH_RETENTION_DAYS !== undefined ? { retentionMs: env.SMITH_RETENTION_DAYS * 86_400_000 } : {}),
+    // Always on: a loop's own spec.notify.urls need a notifier even when SMITH_NOTIFY_URLS is empty.
+    notify: {
+      urls: env.SMITH_NOTIFY_URLS,
+      ...(env.SMITH_NOTIFY_SECRET ? { secret: env.SMITH_NOTIFY_SECRET } : {}),
+      maxAttempts: env.SMITH_NOTIFY_MAX_ATTEMPTS,
+    },
     log,
   });
   // Up before start(): while it waits for etcd, /healthz answers (alive) and /readyz says not ready.

@@ -15,3 +15,4 @@ export * from "./waiting.ts";
 export * from "./gateDetection.ts";
 export * from "./commitSafety.ts";
 export * from "./evidence.ts";
+export * from "./notify.ts";

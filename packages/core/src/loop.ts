@@ -3,6 +3,7 @@ import { LoopEvidence } from "./evidence.ts";
 import { ID_PATTERN } from "./ids.ts";
 import { CredentialName } from "./credentials.ts";
 import { LIMITS } from "./limits.ts";
+import { NotifySpec } from "./notify.ts";
 import { repoUrlProblem } from "./repoUrl.ts";
 
 import { SCHEMA_VERSION } from "./schemaVersion.ts";
@@ -262,6 +263,8 @@ export const LoopSpec = z.object({
   /** How the work branch takes in the latest base before `synced` (then every gate runs once more). */
   integrate: z.enum(["rebase", "merge"]).default("rebase"),
   commit: CommitPolicy.default(CommitPolicy.parse({})),
+  /** Webhooks told when this loop enters waiting, flatline or synced (docs/operations.md#notifications). */
+  notify: NotifySpec.optional(),
 });
 export type LoopSpec = z.infer<typeof LoopSpec>;
 export type LoopSpecInput = z.input<typeof LoopSpec>;

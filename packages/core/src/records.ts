@@ -28,6 +28,8 @@ export const JOURNAL_PHASES = [
   "handoff",
   "finalize",
   "reconcile",
+  // Outbound webhooks about the loop's transitions (delivered or failed).
+  "notify",
 ] as const;
 export const JournalPhase = z.enum(JOURNAL_PHASES);
 export type JournalPhase = z.infer<typeof JournalPhase>;

@@ -4,6 +4,7 @@ import { isSmithError, newId, type Executor, type VersionedLoop } from "@smith/c
 import type { ClaimOptions, Leadership, Session, SmithStore } from "@smith/store";
 import { ExponentialBackoff, handleAll, retry, type RetryPolicy } from "cockatiel";
 import { setTimeout as delay } from "node:timers/promises";
+import { Notifier, type NotifierOptions } from "./notifier.ts";
 import { Reconciler } from "./reconciler.ts";
 
 export interface SchedulerOptions {
@@ -28,6 +29,11 @@ export interface SchedulerOptions {
   retentionMs?: number;
   /** Longest wait between two tries to reach etcd (session, queue watch); default 10 s. */
   maxReconnectDelayMs?: number;
+  /**
+   * Outbound webhooks for transitions into waiting, flatline and synced (see Notifier). Every
+   * scheduler runs a notifier when this is given; the store's dedupe key makes one of them send.
+   */
+  notify?: Omit<NotifierOptions, "store" | "id" | "log">;
   log: Logger;
 }
 
@@ -60,6 +66,7 @@ export class Scheduler {
   private leader = false;
   private reconciling: Promise<unknown> | undefined;
   readonly reconciler: Reconciler;
+  private notifier: Notifier | undefined;
 
   constructor(options: SchedulerOptions) {
     this.o = options;
@@ -112,6 +119,10 @@ export class Scheduler {
     this.queueFollower = this.followQueue();
     this.claimLoop = this.runClaimLoop();
     this.campaignForReconciler();
+    if (this.o.notify) {
+      this.notifier = new Notifier({ ...this.o.notify, store: this.o.store, id: this.id, log: this.o.log });
+      this.notifier.start();
+    }
     this.o.log.info({ id: this.id, executor: this.o.executor.kind }, "scheduler started");
   }
 
@@ -308,6 +319,7 @@ export class Scheduler {
     await this.queueFollower;
     await this.claimLoop?.catch(() => undefined);
     await this.reconciling?.catch(() => undefined);
+    await this.notifier?.stop();
     this.leader = false;
     await this.leadership?.resign().catch(() => undefined);
     await this.session?.close();

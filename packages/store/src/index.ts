@@ -22,6 +22,7 @@ export { HandoffRepository, OverrideRepository, AuditRepository, type AuditListO
 export { WatchStream, DEFAULT_MAX_BUFFERED, type WatchItem, type WatchOptions } from "./watch.ts";
 export { TokenRepository, TokenRecord, TokenRole } from "./tokens.ts";
 export { WebhookDeliveryRepository, WebhookDelivery } from "./webhooks.ts";
+export { NotificationRepository, NotificationRecord, NotificationTarget } from "./notifications.ts";
 export type { Compare } from "./txn.ts";
 export { batchReady } from "./batch.ts";
 export { CredentialRepository, CredentialRecord, defaultSlot } from "./credentials.ts";

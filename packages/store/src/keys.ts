@@ -137,6 +137,14 @@ export class Keyspace {
     return this.k("webhooks", "deliveries", encodeKeyPart(id));
   }
 
+  /** `notifications/<loop>/<transition>`: one per announced transition, created once by whichever notifier gets there first. */
+  notificationsPrefix(loopId?: string): string {
+    return loopId === undefined ? this.k("notifications", "") : this.k("notifications", loopId, "");
+  }
+  notification(loopId: string, transition: string): string {
+    return this.k("notifications", loopId, encodeKeyPart(transition));
+  }
+
   tokensPrefix(): string {
     return this.k("tokens", "");
   }

@@ -370,7 +370,7 @@ export class LoopRepository {
   /**
    * Deletes a finished loop (`synced`, `cancelled` or `flatline`) and everything stored for it:
    * journal, journal head and id index, handoffs, overrides, the per-loop audit index and its
-   * idempotency key — in one txn that compares the loop's revision, so a loop that changed
+   * idempotency key and its notification records — in one txn that compares the loop's revision, so a loop that changed
    * meanwhile (an operator retried it) is not purged. Audit events themselves stay: they are the
    * record of who did what. Returns false when the loop is gone or not finished.
    */
@@ -388,6 +388,7 @@ export class LoopRepository {
       client.delete().prefix(keys.handoffsPrefix(id)),
       client.delete().prefix(keys.overridesPrefix(id)),
       client.delete().prefix(keys.auditByLoopPrefix(id)),
+      client.delete().prefix(keys.notificationsPrefix(id)),
     ];
     if (current.loop.idempotencyKey) ops.push(client.delete().key(keys.idempotency(current.loop.idempotencyKey)));
     const res = await txn(client, [modIs(keys.loop(id), current.revision)], ops);

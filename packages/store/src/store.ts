@@ -12,6 +12,7 @@ import { Session, type SessionOptions } from "./session.ts";
 import { TokenRepository } from "./tokens.ts";
 import { CredentialRepository } from "./credentials.ts";
 import { WebhookDeliveryRepository } from "./webhooks.ts";
+import { NotificationRepository } from "./notifications.ts";
 
 export interface StoreOptions extends EtcdClientOptions {
   /** Key prefix (default `/smith/v1`). */
@@ -34,6 +35,7 @@ export class SmithStore {
   readonly tokens: TokenRepository;
   readonly credentials: CredentialRepository;
   readonly webhooks: WebhookDeliveryRepository;
+  readonly notifications: NotificationRepository;
   private readonly ctx: StoreContext;
   private readonly ownsClient: boolean;
 
@@ -52,6 +54,7 @@ export class SmithStore {
     this.tokens = new TokenRepository(this.ctx);
     this.credentials = new CredentialRepository(this.ctx);
     this.webhooks = new WebhookDeliveryRepository(this.ctx);
+    this.notifications = new NotificationRepository(this.ctx);
   }
 
   /** Opens this process's lease-backed session (see Session). */
