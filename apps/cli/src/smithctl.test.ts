@@ -439,6 +439,70 @@ describe("smithctl", () => {
     }
   });
 
+  test("hostile text in a title and journal messages: escaped by get, describe and logs, exact in -o json and yaml", async ({
+    etcdEndpoint,
+    prefix,
+    tmpDir,
+  }) => {
+    const api = await startTestApi(etcdEndpoint, prefix);
+    try {
+      const c = ctl(api, tmpDir);
+      // What an agent's output or a careless title can carry: clear screen, set the window title
+      // (OSC ... BEL), return to column 0 to print over a failure, reverse the text that follows.
+      const hostile = ["\u001b[2J", "\u001b]0;x\u0007", "\r ALL TESTS PASSED", "\u202e"];
+      const shown = ["\\x1b[2J", "\\x1b]0;x\\x07", "\\r ALL TESTS PASSED", "\\u202e"];
+      const title = `t${hostile.join("")}`;
+      const { loop } = await api.client(api.tokens.operator).loops.create.mutate({
+        spec: { title, repo: { url: "https://example.com/a.git" }, prd: { kind: "path" } },
+      });
+      await api.store.journal.append(
+        loop.id,
+        hostile.map((message) => ({ phase: "agent", level: "warn", actor: { type: "agent", id: "fake" }, message })),
+      );
+      await api.store.journal.append(loop.id, [
+        { phase: "gate", actor: { type: "replica", id: "r1" }, message: `FAIL\n${hostile.join("")}` },
+      ]);
+      // Anything a terminal would act on: C0 but newline, DEL, C1, bidi controls.
+      // eslint-disable-next-line no-control-regex -- control characters are what is checked
+      const raw = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/;
+
+      const [table, wide, description, logs, asJson, asYaml, logsJson, badFlag] = await Promise.all([
+        c.run("get", "loops"),
+        c.run("get", "loop", loop.id, "-o", "wide"),
+        c.run("describe", "loop", loop.id),
+        c.run("logs", loop.id),
+        c.ok("get", "loop", loop.id, "-o", "json"),
+        c.ok("get", "loop", loop.id, "-o", "yaml"),
+        c.ok("logs", loop.id, "-o", "json"),
+        c.run("get", "loops", "--x\u001b[2J"),
+      ]);
+      for (const r of [table, wide, description, logs, badFlag]) {
+        expect(r.stdout + r.stderr).not.toMatch(raw);
+      }
+      expect(table.stdout.split("\n")[1]).toContain(`t${shown[0]}${shown[1]}${shown[2]}`.slice(0, 39) + "…");
+      expect(wide.stdout.split("\n")[1]).toContain(`t${shown[0]}${shown[1]}`);
+      expect(description.stdout).toContain(`Title:              t${shown.join("")}\n`);
+      const logLines = logs.stdout.trimEnd().split("\n");
+      expect(logLines.slice(1).map((l) => l.replace(/^ +\d+ \S+ \S+ +\S+ +/, ""))).toEqual([
+        ...shown,
+        `FAIL\\n${shown.join("")}`,
+      ]);
+      expect(description.stdout).toContain(`FAIL\\n${shown.join("")}`);
+      expect(badFlag).toMatchObject({ code: 2, stderr: expect.stringContaining("--x\\x1b[2J") });
+
+      // The machine-readable outputs are the data, exactly.
+      expect((JSON.parse(asJson) as Loop).spec.title).toBe(title);
+      expect((parseYaml(asYaml) as Loop).spec.title).toBe(title);
+      const messages = logsJson
+        .trimEnd()
+        .split("\n")
+        .map((l) => (JSON.parse(l) as { message: string }).message);
+      expect(messages.slice(1)).toEqual([...hostile, `FAIL\n${hostile.join("")}`]);
+    } finally {
+      await api.close();
+    }
+  });
+
   test("config: set-context, use-context, get-contexts with a temporary SMITH_CONFIG; flags > env > context", async ({
     etcdEndpoint,
     prefix,

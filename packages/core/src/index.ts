@@ -16,3 +16,4 @@ export * from "./gateDetection.ts";
 export * from "./commitSafety.ts";
 export * from "./evidence.ts";
 export * from "./notify.ts";
+export * from "./terminalText.ts";

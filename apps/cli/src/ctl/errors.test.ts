@@ -27,6 +27,17 @@ describe("explainError", () => {
     });
   });
 
+  it("a server message that echoes hostile text is printed with its control characters escaped", () => {
+    const e = serverError("loop busy: \u001b[2Jtitle\r ALL TESTS PASSED\u202e", {
+      code: "CONFLICT",
+      issues: [{ path: "title\u001b]0;x\u0007", message: "bad\nline" }],
+    });
+    expect(explainError(e).lines).toEqual([
+      "Error from server (CONFLICT): loop busy: \\x1b[2Jtitle\\r ALL TESTS PASSED\\u202e",
+      "  title\\x1b]0;x\\x07: bad\\nline",
+    ]);
+  });
+
   it("a single invalid field is the message as it is", () => {
     const e = serverError("reason: a reason is required", {
       code: "BAD_REQUEST",

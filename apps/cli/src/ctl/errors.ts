@@ -1,4 +1,5 @@
 import { TRPCClientError } from "@smith/client";
+import { visibleLine } from "@smith/core";
 
 /** The command line is wrong: unknown command or flag, a missing or malformed argument. Exit 2. */
 export class UsageError extends Error {
@@ -23,8 +24,17 @@ interface ServerErrorData {
   issues: { path: string; message: string }[];
 }
 
-/** What smithctl prints to stderr for an error, and the exit code it ends with. */
+/**
+ * What smithctl prints to stderr for an error, and the exit code it ends with. A server's message
+ * may echo a title, a reason or an argument: each line is shown as one visible line (control
+ * characters escaped).
+ */
 export function explainError(err: unknown, serverUrl?: string): ExplainedError {
+  const explained = explainRaw(err, serverUrl);
+  return { lines: explained.lines.map(visibleLine), exitCode: explained.exitCode };
+}
+
+function explainRaw(err: unknown, serverUrl?: string): ExplainedError {
   if (err instanceof UsageError)
     return { lines: [`error: ${err.message}`, "Run 'smithctl --help' for usage."], exitCode: EXIT_USAGE };
   if (err instanceof TRPCClientError) {

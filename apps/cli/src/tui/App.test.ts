@@ -59,6 +59,8 @@ function mount(api: TestApi, options: { journalLimit?: number; token?: string } 
   };
 }
 
+const escapeRegExp = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+
 const KEY = { enter: "\r", esc: "\u001b", down: "\u001b[B", up: "\u001b[A", pageUp: "\u001b[5~" } as const;
 
 /** The table row of a loop (by its short id). */
@@ -157,6 +159,39 @@ describe("smith tui screens", () => {
         (f) => f.includes("TITLE / REPO") && rowOf(f, ids.running).startsWith("▶ "),
         "the table again, same selection",
       );
+    } finally {
+      ui.unmount();
+      await api.close();
+    }
+  });
+
+  test("a title and journal messages with terminal control sequences are shown escaped in the table and the detail view", async ({
+    etcdEndpoint,
+    prefix,
+  }) => {
+    const api = await startTestApi(etcdEndpoint, prefix);
+    // Clear screen, set the window title (OSC ... BEL), print over a failure from column 0, reverse the rest.
+    const hostile = ["\u001b[2J", "\u001b]0;x\u0007", "\r ALL TESTS PASSED", "\u202e"];
+    const shown = ["\\x1b[2J", "\\x1b]0;x\\x07", "\\r ALL TESTS PASSED", "\\u202e"];
+    const op = api.client(api.tokens.operator);
+    const { loop } = await op.loops.create.mutate(
+      loopInput({ spec: { ...loopInput().spec, title: `t${hostile.join("")}` } }),
+    );
+    await api.store.journal.append(
+      loop.id,
+      hostile.map((message) => ({ phase: "agent", actor: { type: "agent", id: "fake" }, message: `m${message}` })),
+    );
+    // eslint-disable-next-line no-control-regex -- control characters are what is checked
+    const raw = /\u001b\[2J|\u001b\]0;|\u0007|\r|\u202e/;
+    const ui = mount(api);
+    try {
+      const table = await ui.waitFor((f) => rowOf(f, loop.id).includes(`t${shown[0]}`), "the escaped title");
+      expect(table).not.toMatch(raw);
+      ui.press(KEY.enter);
+      const detail = await ui.waitFor((f) => f.includes(`m${shown[3]}`), "the escaped journal");
+      expect(detail).not.toMatch(raw);
+      expect(detail).toMatch(new RegExp(`title +${escapeRegExp(`t${shown.join("")}`)}`));
+      for (const s of shown) expect(detail).toMatch(new RegExp(`agent +${escapeRegExp(`m${s}`)}`));
     } finally {
       ui.unmount();
       await api.close();

@@ -1,6 +1,8 @@
-import type { JournalEntry, Loop, LoopState } from "@smith/core";
+import { visibleLine, type JournalEntry, type Loop, type LoopState } from "@smith/core";
 
 // Pure text formatting for the screens: no React, no terminal; each function is unit-tested.
+// Text from loops and journals (titles, messages, URLs) is shown with `visibleLine`: control
+// characters escaped, so that an agent's output cannot move the cursor or rewrite the screen.
 
 /**
  * The last 8 characters of a loop id. Ids are ULIDs whose first 10 characters are a millisecond
@@ -10,9 +12,9 @@ export function shortId(id: string): string {
   return id.slice(-8);
 }
 
-/** What the table calls a loop: its title, else its repository without scheme and `.git`. */
+/** What the table calls a loop: its title, else its repository without scheme and `.git` (visible). */
 export function loopName(loop: Loop): string {
-  return loop.spec.title ?? repoName(loop.spec.repo.url);
+  return visibleLine(loop.spec.title ?? repoName(loop.spec.repo.url));
 }
 
 export function repoName(url: string): string {
@@ -82,8 +84,11 @@ export function fitStart(text: string, width: number): string {
   return width === 1 ? "…" : "…" + text.slice(text.length - width + 1);
 }
 
-/** One journal entry on one line: `seq time phase message`; a multi-line message shows its first line and `↵`. */
+/**
+ * One journal entry on one line: `seq time phase message`; a multi-line message shows its first
+ * line and `↵`, with control characters escaped.
+ */
 export function journalLine(entry: JournalEntry): string {
-  const [first = "", ...rest] = entry.message.split("\n");
-  return `${String(entry.seq).padStart(6)} ${clock(Date.parse(entry.ts))} ${entry.phase.padEnd(9)} ${first}${rest.length > 0 ? " ↵" : ""}`;
+  const [first = "", ...rest] = entry.message.split(/\r?\n/);
+  return `${String(entry.seq).padStart(6)} ${clock(Date.parse(entry.ts))} ${entry.phase.padEnd(9)} ${visibleLine(first)}${rest.length > 0 ? " ↵" : ""}`;
 }

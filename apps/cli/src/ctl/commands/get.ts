@@ -1,4 +1,5 @@
 import type { SmithClient } from "@smith/client";
+import { visibleLine } from "@smith/core";
 import type { Command } from "../args.ts";
 import { formatData, formatStreamItem } from "../format/output.ts";
 import { deletedLoopStreamRow, loopStreamHeader, loopStreamRow, loopTable } from "../format/loops.ts";
@@ -66,7 +67,7 @@ function watchLoops(client: SmithClient, cmd: Extract<Command, { kind: "get-loop
         onError: (err) => finish(err),
         onConnectionStateChange: (state) => {
           if (state.state === "connecting" && state.error)
-            io.stderr(`watch: reconnecting after: ${state.error.message}`);
+            io.stderr(`watch: reconnecting after: ${visibleLine(state.error.message)}`);
         },
       },
     ),

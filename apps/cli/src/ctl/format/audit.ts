@@ -1,4 +1,4 @@
-import type { AuditEvent } from "@smith/core";
+import { visibleLine, type AuditEvent } from "@smith/core";
 import { renderTable, truncate } from "./table.ts";
 
 /** `smithctl audit`: one row per event, oldest first, as the API returns them. */
@@ -11,7 +11,7 @@ export function auditTable(events: readonly AuditEvent[]): string {
       e.action,
       e.loopId ?? "-",
       e.outcome,
-      truncate([e.error, e.reason].filter(Boolean).join(": ").replace(/\r?\n/g, " ") || "-", 80),
+      truncate(visibleLine([e.error, e.reason].filter(Boolean).join(": ")) || "-", 80),
     ]),
   );
 }

@@ -1,3 +1,4 @@
+import { visibleLine } from "@smith/core";
 import { renderTable, truncate } from "./table.ts";
 
 /** A `loops.createBatch` result item, as far as the table needs it. */
@@ -12,7 +13,7 @@ export function batchResultTable(results: readonly BatchItemResult[]): string {
     results.map((r) =>
       r.ok
         ? [String(r.index), r.loop.id, r.created ? "created" : "exists", "-"]
-        : [String(r.index), "-", "failed", truncate(`${r.error.code}: ${r.error.message}`, 120)],
+        : [String(r.index), "-", "failed", truncate(visibleLine(`${r.error.code}: ${r.error.message}`), 120)],
     ),
   );
 }

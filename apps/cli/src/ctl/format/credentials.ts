@@ -1,11 +1,5 @@
-import type { CredentialMetadata } from "@smith/core";
+import { visibleLine, type CredentialMetadata } from "@smith/core";
 import { formatAge, renderTable, truncate } from "./table.ts";
-
-/** Control characters shown as `\xNN`: names and descriptions were typed by someone else. */
-function visible(text: string): string {
-  // eslint-disable-next-line no-control-regex -- control characters are exactly what is escaped
-  return text.replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`);
-}
 
 function scopeOf(c: CredentialMetadata): string {
   const where = [c.scope.host, c.scope.owner ?? "*"].filter(Boolean).join("/");
@@ -23,13 +17,13 @@ export function credentialsTable(items: readonly CredentialMetadata[], now: Date
     items.map((c) => [
       c.name,
       c.type,
-      visible(scopeOf(c)),
+      visibleLine(scopeOf(c)),
       c.revokedAt ? "revoked" : "active",
       ago(c.createdAt, now),
       ago(c.rotatedAt, now),
       ago(c.lastUsedAt, now),
       c.keyId ?? "-",
-      truncate(visible(c.description ?? "-"), 60),
+      truncate(visibleLine(c.description ?? "-"), 60),
     ]),
   );
 }

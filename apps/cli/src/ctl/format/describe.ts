@@ -1,4 +1,12 @@
-import { parsePrd, type Handoff, type JournalEntry, type Loop, type Override } from "@smith/core";
+import {
+  parsePrd,
+  visibleLine,
+  visibleText,
+  type Handoff,
+  type JournalEntry,
+  type Loop,
+  type Override,
+} from "@smith/core";
 import { describeEvidence } from "./evidence.ts";
 import { journalLine } from "./journal.ts";
 import { formatAge, formatDuration, formatUsd } from "./table.ts";
@@ -13,17 +21,22 @@ export interface LoopDescription {
   overrides: Override[];
 }
 
-/** `smithctl describe loop`: spec, status, story progress, steering, latest handoff, last journal lines. */
+/**
+ * `smithctl describe loop`: spec, status, story progress, steering, latest handoff, last journal lines.
+ * Titles, messages, questions, handoffs and journal lines were written by agents and people: each
+ * value is shown as one visible line (control characters escaped, newlines as `\n`), so that none
+ * can move the cursor or pass for a line of the description.
+ */
 export function describeLoop(d: LoopDescription, now: Date): string {
   const { loop } = d;
   const s = loop.status;
   const spec = loop.spec;
   const out: string[] = [];
   const field = (name: string, value: string, indent = 0) =>
-    out.push(`${" ".repeat(indent)}${(name + ":").padEnd(20 - indent)}${value}`.trimEnd());
+    out.push(`${" ".repeat(indent)}${(name + ":").padEnd(20 - indent)}${visibleLine(value)}`.trimEnd());
   const list = (items: readonly string[], indent: number) => {
     if (items.length === 0) out.push(`${" ".repeat(indent)}<none>`);
-    for (const i of items) out.push(`${" ".repeat(indent)}- ${i}`);
+    for (const i of items) out.push(`${" ".repeat(indent)}- ${visibleLine(i)}`);
   };
 
   field("ID", loop.id);
@@ -80,9 +93,7 @@ export function describeLoop(d: LoopDescription, now: Date): string {
   field("State", s.state, 2);
   field("Reason", s.reason ?? "<none>", 2);
   if (s.message) field("Message", s.message, 2);
-  // The question is the agent's own text: control characters are shown, never sent to the terminal.
-  // eslint-disable-next-line no-control-regex -- matching control characters is the point
-  if (s.question) field("Question", s.question.replace(/[\u0000-\u001f\u007f-\u009f]/g, visibleControl), 2);
+  if (s.question) field("Question", s.question, 2);
   if (s.waitingSince) field("Waiting Since", `${s.waitingSince} (answer: smithctl answer ${loop.id} "TEXT")`, 2);
   if (s.resumeAt) field("Resumes At", s.resumeAt, 2);
   field("Attempt", `${s.attempt} (${s.attempt - s.attemptBase} of ${l.maxAttempts} counted)`, 2);
@@ -103,16 +114,17 @@ export function describeLoop(d: LoopDescription, now: Date): string {
   );
 
   out.push(`Stories:            ${s.progress.done}/${s.progress.total} done`);
-  for (const line of inlineStories(loop)) out.push(`  ${line}`);
+  for (const line of inlineStories(loop)) out.push(`  ${visibleLine(line)}`);
 
   out.push(...describeEvidence(loop.evidence));
 
   out.push(`Steering:           ${loop.steering.length ? `${loop.steering.length} pending` : "<none>"}`);
-  for (const m of loop.steering) out.push(`  ${m.at} ${m.actor}: ${m.message.replace(/\r?\n/g, "\\n")}`);
+  for (const m of loop.steering) out.push(`  ${m.at} ${visibleLine(m.actor)}: ${visibleLine(m.message)}`);
 
   if (d.overrides.length) {
     out.push("Overrides:");
-    for (const o of d.overrides) out.push(`  ${o.at} ${o.actor.id}: ${o.from} → ${o.to}: ${o.reason}`);
+    for (const o of d.overrides)
+      out.push(`  ${o.at} ${visibleLine(o.actor.id)}: ${o.from} → ${o.to}: ${visibleLine(o.reason)}`);
   }
 
   const h = d.latestHandoff;
@@ -137,7 +149,8 @@ export function describeLoop(d: LoopDescription, now: Date): string {
     d.journal.length ? `Journal (last ${d.journal.length} of ${d.journalTotal}):` : "Journal:            <none>",
   );
   for (const e of d.journal) out.push(journalLine(e));
-  return out.join("\n");
+  // Every value above is already one visible line; this keeps a value added later from slipping through.
+  return visibleText(out.join("\n"));
 }
 
 /** The stories of an inline PRD (id and title), in document order; nothing for a PRD in the repository. */
@@ -148,8 +161,4 @@ function inlineStories(loop: Loop): string[] {
   } catch {
     return ["(the inline PRD could not be read)"];
   }
-}
-
-function visibleControl(c: string): string {
-  return `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`;
 }

@@ -1,4 +1,4 @@
-import type { Loop } from "@smith/core";
+import { visibleLine, type Loop } from "@smith/core";
 import { formatAge, formatUsd, renderRow, renderTable, truncate } from "./table.ts";
 
 export type LoopColumns = "table" | "wide";
@@ -18,7 +18,7 @@ export function loopRow(loop: Loop, columns: LoopColumns, now: Date): string[] {
   const s = loop.status;
   const row = [
     loop.id,
-    truncate(loop.spec.title ?? loop.spec.repo.url, TITLE_WIDTH),
+    truncate(visibleLine(loop.spec.title ?? loop.spec.repo.url), TITLE_WIDTH),
     s.state,
     s.reason ?? "-",
     `${s.progress.done}/${s.progress.total}`,

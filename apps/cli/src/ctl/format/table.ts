@@ -1,9 +1,16 @@
-/** kubectl-style plain tables: upper-case headers, columns padded and separated by three spaces. */
+import { visibleLine } from "@smith/core";
+
+/**
+ * kubectl-style plain tables: upper-case headers, columns padded and separated by three spaces.
+ * Cells come from loops, journals and other people's input: each is shown as one visible line
+ * (control characters escaped), so no cell can move the cursor or start a row of its own.
+ */
 
 const GAP = "   ";
 
 /** A whole table, each column as wide as its widest cell. No trailing spaces. */
-export function renderTable(headers: readonly string[], rows: readonly (readonly string[])[]): string {
+export function renderTable(headers: readonly string[], rawRows: readonly (readonly string[])[]): string {
+  const rows = rawRows.map((r) => r.map(visibleLine));
   const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
   return [headers, ...rows].map((r) => renderRow(r, widths)).join("\n");
 }
@@ -14,6 +21,7 @@ export function renderTable(headers: readonly string[], rows: readonly (readonly
  */
 export function renderRow(cells: readonly string[], widths: readonly number[]): string {
   return cells
+    .map(visibleLine)
     .map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i] ?? 0)))
     .join(GAP)
     .trimEnd();

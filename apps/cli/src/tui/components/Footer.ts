@@ -1,3 +1,4 @@
+import { visibleLine } from "@smith/core";
 import { Box, Text } from "ink";
 import React from "react";
 import { loopName, shortId } from "../format.ts";
@@ -16,7 +17,11 @@ export function Footer({ state }: { state: TuiState }): React.ReactElement {
   return h(
     Box,
     { flexDirection: "column", height: 2 },
-    h(Text, { wrap: "truncate", color: status?.level === "error" ? "red" : "green" }, status ? status.text : " "),
+    h(
+      Text,
+      { wrap: "truncate", color: status?.level === "error" ? "red" : "green" }, // A status line may quote the server's message, which may quote a title or a reason.
+      status ? visibleLine(status.text) : " ",
+    ),
     state.prompt
       ? h(PromptLine, { state, prompt: state.prompt })
       : h(Text, { dimColor: true, wrap: "truncate" }, HINTS[state.view.kind]),
@@ -43,7 +48,7 @@ function PromptLine({ state, prompt }: { state: TuiState; prompt: Prompt }): Rea
     Text,
     { wrap: "truncate-start" },
     h(Text, { color: "yellow" }, label),
-    prompt.value,
+    visibleLine(prompt.value),
     h(Text, { inverse: true }, " "),
   );
 }

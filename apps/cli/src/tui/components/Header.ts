@@ -1,4 +1,4 @@
-import { LOOP_STATES } from "@smith/core";
+import { LOOP_STATES, visibleLine } from "@smith/core";
 import { Box, Text } from "ink";
 import React from "react";
 import { STATE_COLORS, clock, formatAge, shortId } from "../format.ts";
@@ -27,9 +27,9 @@ export function Header({ state, context, url }: HeaderProps): React.ReactElement
         { wrap: "truncate" },
         h(Text, { bold: true, color: "magenta" }, "smith"),
         "  context ",
-        h(Text, { bold: true }, context),
+        h(Text, { bold: true }, visibleLine(context)),
         "  api ",
-        h(Text, { color: "cyan" }, url),
+        h(Text, { color: "cyan" }, visibleLine(url)),
       ),
       h(ConnectionBadge, { connection: state.connection, now: state.now }),
     ),
@@ -43,7 +43,9 @@ export function Header({ state, context, url }: HeaderProps): React.ReactElement
       Text,
       { wrap: "truncate" },
       h(Text, { bold: true }, crumb),
-      state.filter && state.view.kind === "table" ? h(Text, { color: "yellow" }, `  filter /${state.filter}`) : "",
+      state.filter && state.view.kind === "table"
+        ? h(Text, { color: "yellow" }, `  filter /${visibleLine(state.filter)}`)
+        : "",
     ),
     h(Text, { dimColor: true, wrap: "truncate" }, "─".repeat(Math.max(0, state.columns))),
   );
@@ -53,7 +55,7 @@ export function Header({ state, context, url }: HeaderProps): React.ReactElement
 export function connectionLabel(connection: Connection, now: number): { text: string; color: string } {
   switch (connection.status) {
     case "connecting":
-      return { text: `○ connecting…${connection.error ? ` (${connection.error})` : ""}`, color: "yellow" };
+      return { text: `○ connecting…${connection.error ? ` (${visibleLine(connection.error)})` : ""}`, color: "yellow" };
     case "reconnecting":
       return {
         text: `◌ reconnecting… lost ${clock(connection.lostAt)} (${formatAge(now - connection.lostAt)} ago)`,

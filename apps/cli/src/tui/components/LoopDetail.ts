@@ -1,4 +1,4 @@
-import { workBranchOf, type Loop } from "@smith/core";
+import { visibleLine, workBranchOf, type Loop } from "@smith/core";
 import { Box, Text } from "ink";
 import React from "react";
 import { LEVEL_COLORS, STATE_COLORS, clock, formatAge, formatCost, journalLine, progressBar } from "../format.ts";
@@ -8,7 +8,11 @@ import { connectionLabel } from "./Header.ts";
 
 const h = React.createElement;
 
-/** A loop's summary (8 rows) above its live journal. */
+/**
+ * A loop's summary (8 rows) above its live journal. Every value that came from a person or an
+ * agent (title, repository, branches, message, question, model) is shown with control
+ * characters escaped.
+ */
 export function LoopDetail({ state, loopId }: { state: TuiState; loopId: string }): React.ReactElement {
   const loop = state.loops.get(loopId);
   return h(
@@ -36,8 +40,12 @@ function Summary({ loop, now }: { loop: Loop; now: number }): React.ReactElement
     Box,
     { flexDirection: "column" },
     h(Field, { label: "id" }, loop.id),
-    h(Field, { label: "title" }, loop.spec.title ?? "-"),
-    h(Field, { label: "repo" }, `${loop.spec.repo.url}  ${loop.spec.repo.baseBranch} → ${workBranchOf(loop)}`),
+    h(Field, { label: "title" }, visibleLine(loop.spec.title ?? "-")),
+    h(
+      Field,
+      { label: "repo" },
+      visibleLine(`${loop.spec.repo.url}  ${loop.spec.repo.baseBranch} → ${workBranchOf(loop)}`),
+    ),
     h(
       Field,
       { label: "state" },
@@ -45,9 +53,9 @@ function Summary({ loop, now }: { loop: Loop; now: number }): React.ReactElement
       s.reason ? ` (${s.reason})` : "",
       // A waiting loop's question is what the person pressing `a` needs to read.
       s.question
-        ? `  asks: ${s.question.split("\n")[0] ?? ""}`
+        ? `  asks: ${visibleLine(s.question.split(/\r?\n/)[0] ?? "")}`
         : s.message
-          ? `  ${s.message.split("\n")[0] ?? ""}`
+          ? `  ${visibleLine(s.message.split(/\r?\n/)[0] ?? "")}`
           : "",
     ),
     h(
@@ -59,7 +67,7 @@ function Summary({ loop, now }: { loop: Loop; now: number }): React.ReactElement
     h(
       Field,
       { label: "cost" },
-      `${formatCost(loop.cost.usd)}${limits.maxCostUsd ? ` of ${formatCost(limits.maxCostUsd)}` : ""}   tokens in ${loop.cost.inputTokens} / out ${loop.cost.outputTokens}   agent ${loop.spec.agent.provider}${loop.spec.agent.model ? ` ${loop.spec.agent.model}` : ""}`,
+      `${formatCost(loop.cost.usd)}${limits.maxCostUsd ? ` of ${formatCost(limits.maxCostUsd)}` : ""}   tokens in ${loop.cost.inputTokens} / out ${loop.cost.outputTokens}   agent ${loop.spec.agent.provider}${loop.spec.agent.model ? ` ${visibleLine(loop.spec.agent.model)}` : ""}`,
     ),
     h(
       Field,

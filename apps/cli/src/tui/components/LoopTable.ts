@@ -1,4 +1,4 @@
-import type { Loop } from "@smith/core";
+import { visibleLine, type Loop } from "@smith/core";
 import { Box, Text } from "ink";
 import React from "react";
 import {
@@ -86,8 +86,10 @@ function LoopRow({
   const s = loop.status;
   const cells = [
     h(Text, { key: "id" }, fit(shortId(loop.id), COLUMNS.id)),
-    h(Text, { key: "name" }, fit(repo > 0 ? (loop.spec.title ?? "-") : loopName(loop), name)),
-    ...(repo > 0 ? [h(Text, { key: "repo", dimColor: true }, fitStart(repoName(loop.spec.repo.url), repo))] : []),
+    h(Text, { key: "name" }, fit(repo > 0 ? visibleLine(loop.spec.title ?? "-") : loopName(loop), name)),
+    ...(repo > 0
+      ? [h(Text, { key: "repo", dimColor: true }, fitStart(visibleLine(repoName(loop.spec.repo.url)), repo))]
+      : []),
     h(Text, { key: "state", color: STATE_COLORS[s.state] }, fit(s.state, COLUMNS.state)),
     h(
       Text,
