@@ -10,6 +10,7 @@ export default defineConfig({
       "e2e/src/**/*.test.ts",
       "scripts/image/**/*.test.ts",
       "scripts/docs/**/*.test.ts",
+      "scripts/lint/**/*.test.ts",
     ],
     // Integration tests start real etcd servers and processes; on a 2-core machine more
     // parallel files only add contention and timeouts.

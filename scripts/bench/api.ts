@@ -4,7 +4,7 @@ import type { JournalEntry } from "@smith/core";
 import type { SmithStore } from "@smith/store";
 import { spawn } from "node:child_process";
 import { createInterface } from "node:readline";
-import { ADMIN_TOKEN, SIGNING_KEY, loopInput } from "../../packages/api/src/testSupport.ts";
+import { ADMIN_TOKEN, SIGNING_KEY, loopInput } from "@smith/api/testSupport";
 import { BENCH } from "./config.ts";
 import { paced } from "./load.ts";
 import { percentile } from "./stats.ts";

@@ -2,7 +2,7 @@
 // claimers (own client and session each), prints "ready", drains the queue on "go" from stdin and
 // prints {ids, conflicts} as one JSON line. Run as `node claimWorker.ts <endpoint> <prefix> <claimers> <perKeyLimit>`.
 import { createInterface } from "node:readline";
-import { testStore } from "../../packages/store/src/testSupport.ts";
+import { testStore } from "@smith/store/testSupport";
 
 const [endpoint, prefix, claimersArg, perKeyArg] = process.argv.slice(2);
 if (!endpoint || !prefix || !claimersArg || !perKeyArg) {

@@ -2,7 +2,7 @@ import type { Session, SmithStore } from "@smith/store";
 import { spawn } from "node:child_process";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
-import { loopRequest } from "../../packages/store/src/testSupport.ts";
+import { loopRequest } from "@smith/store/testSupport";
 import { BENCH } from "./config.ts";
 import { type CpuPerOp, cpuPerOp, cpuSnapshot, formatCpu, meanCpu } from "./cpu.ts";
 import { forEachConcurrently } from "./load.ts";

@@ -1,6 +1,6 @@
 import type { JournalEntryRequest } from "@smith/core";
 import type { SmithStore } from "@smith/store";
-import { loopRequest } from "../../packages/store/src/testSupport.ts";
+import { loopRequest } from "@smith/store/testSupport";
 import { BENCH } from "./config.ts";
 import { LatencyProbe, describeLatency, measureLatency } from "./latency.ts";
 import { forEachConcurrently } from "./load.ts";

@@ -1,4 +1,4 @@
-import { loopRequest } from "../../packages/store/src/testSupport.ts";
+import { loopRequest } from "@smith/store/testSupport";
 import { BENCH } from "./config.ts";
 import type { BenchContext, Suite, Workload } from "./suite.ts";
 

@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import type { SmithStore } from "@smith/store";
-import { testStore } from "../../packages/store/src/testSupport.ts";
+import { testStore } from "@smith/store/testSupport";
 import type { BenchContext } from "./suite.ts";
 
 /** Clean-up steps run in reverse order of registration; each gets a few seconds at most. */

@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as delay } from "node:timers/promises";
-import { loopRequest } from "../../packages/store/src/testSupport.ts";
+import { loopRequest } from "@smith/store/testSupport";
 import { BENCH } from "./config.ts";
 import { percentile } from "./stats.ts";
 import { BenchCheckError, type BenchContext, type Measurement, type Suite } from "./suite.ts";

@@ -6,8 +6,8 @@ import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect } from "vitest";
-import { apiTest as test } from "../../../packages/api/src/fixtures.ts";
-import type { TestApi } from "../../../packages/api/src/testSupport.ts";
+import { apiTest as test } from "@smith/api/fixtures";
+import type { TestApi } from "@smith/api/testSupport";
 
 const SMITH = resolve(fileURLToPath(import.meta.url), "../smith.ts");
 

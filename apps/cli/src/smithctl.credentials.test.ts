@@ -6,7 +6,7 @@ import { writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect } from "vitest";
-import { startTestApi, type TestApi } from "../../../packages/api/src/testSupport.ts";
+import { startTestApi, type TestApi } from "@smith/api/testSupport";
 
 const SMITHCTL = resolve(fileURLToPath(import.meta.url), "../smithctl.ts");
 

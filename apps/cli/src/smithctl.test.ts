@@ -8,7 +8,7 @@ import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect } from "vitest";
 import { parse as parseYaml } from "yaml";
-import { startTestApi, TEST_PRD, type TestApi } from "../../../packages/api/src/testSupport.ts";
+import { startTestApi, TEST_PRD, type TestApi } from "@smith/api/testSupport";
 
 const SMITHCTL = resolve(fileURLToPath(import.meta.url), "../smithctl.ts");
 const UNKNOWN_ID = "01jz0000000000000000000000";

@@ -1,4 +1,5 @@
-// Shared by this package's integration tests and the benchmark. Not exported from index.
+// Shared by the integration tests of this package and of its consumers (as @smith/api/testSupport)
+// and the benchmark. Not exported from index.
 import { mintReplicaToken } from "@smith/auth";
 import { createSmithClient, type SmithClient } from "@smith/client";
 import type { CreateLoopRequest } from "@smith/core";

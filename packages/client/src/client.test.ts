@@ -1,6 +1,6 @@
 import { etcdTest as test } from "@smith/testing";
 import { describe, expect } from "vitest";
-import { startTestApi, type TestApi } from "../../api/src/testSupport.ts";
+import { startTestApi, type TestApi } from "@smith/api/testSupport";
 import { TRPCClientError, createSmithClient } from "./index.ts";
 
 /** Waits for the first entry of a loop's journal through `client`; rejects with the subscription's error. */

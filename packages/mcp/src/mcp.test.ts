@@ -5,7 +5,7 @@ import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import { etcdTest } from "@smith/testing";
 import { describe, expect } from "vitest";
-import { TEST_PRD, lockedReplica, startTestApi, type TestApi } from "../../api/src/testSupport.ts";
+import { TEST_PRD, lockedReplica, startTestApi, type TestApi } from "@smith/api/testSupport";
 import { handleMcpHttp } from "./index.ts";
 
 const test = etcdTest.extend("api", async ({ etcdEndpoint, prefix }, { onCleanup }) => {

@@ -1,4 +1,5 @@
-// Helpers shared by this package's integration tests (and the benchmark). Not exported from index.
+// Helpers shared by the integration tests of this package and of its consumers (as
+// @smith/store/testSupport) and the benchmark. Not exported from index.
 import type { CreateLoopRequest } from "@smith/core";
 import { ConsecutiveBreaker, circuitBreaker, handleWhen, noop } from "cockatiel";
 import { Etcd3, isRecoverableError } from "etcd3";

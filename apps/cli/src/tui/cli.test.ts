@@ -4,7 +4,7 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect } from "vitest";
-import { loopInput, startTestApi } from "../../../../packages/api/src/testSupport.ts";
+import { loopInput, startTestApi } from "@smith/api/testSupport";
 import { shortId } from "./format.ts";
 
 // The real binary in a real pseudo-terminal: tmux runs `node cli.ts` in a 160x45 pane, keys go

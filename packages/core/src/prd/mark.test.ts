@@ -4,7 +4,7 @@ import { markStory } from "./mark.ts";
 import type { PrdStoryStatus } from "./model.ts";
 import { parsePrd } from "./parse.ts";
 import { serializePrd } from "./serialize.ts";
-import { altSmithText, ralphText, richSmithText } from "./test-fixtures.ts";
+import { altSmithText, ralphText, richSmithText } from "./testFixtures.ts";
 
 const T1 = "2025-03-01T10:00:00.000Z";
 const T2 = "2025-03-01T11:00:00.000Z";

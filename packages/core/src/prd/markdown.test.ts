@@ -6,7 +6,7 @@ import { prdFromMarkdown, prdToMarkdown } from "./markdown.ts";
 import type { Prd } from "./model.ts";
 import { parsePrd } from "./parse.ts";
 import { serializePrd } from "./serialize.ts";
-import { altSmithText, ralphText, richSmithText } from "./test-fixtures.ts";
+import { altSmithText, ralphText, richSmithText } from "./testFixtures.ts";
 
 function thrown(fn: () => unknown): SmithError {
   try {

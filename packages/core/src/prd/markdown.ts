@@ -1,7 +1,7 @@
 /**
  * Markdown export and import of a PRD that round-trip: prdFromMarkdown(prdToMarkdown(p)) equals p.
  *
- * The body is for people (see markdown-body.ts). What it cannot show — the source format, key
+ * The body is for people (see markdownBody.ts). What it cannot show — the source format, key
  * order, extra keys, timestamps, context blocks, and any text the body would not read back
  * exactly (a title with a newline, a description holding a heading) — goes into a ```json block
  * under `## Metadata` at the end. The block is written only when needed, so a hand-written PRD
@@ -11,7 +11,7 @@
 import { z } from "zod";
 import { SmithError, tooLarge, utf8Length } from "../errors.ts";
 import { LIMITS } from "../limits.ts";
-import { readBody, renderBody, type ShownPrd, type ShownStory } from "./markdown-body.ts";
+import { readBody, renderBody, type ShownPrd, type ShownStory } from "./markdownBody.ts";
 import { Prd, PrdFormat, PrdStory, PrdStoryStatus } from "./model.ts";
 import { PrdContext } from "./shapes.ts";
 

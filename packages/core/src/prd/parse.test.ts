@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { SmithError } from "../errors.ts";
 import { LIMITS } from "../limits.ts";
 import { parsePrd, parsePrdObject } from "./parse.ts";
-import { altSmithDocument, altSmithText, documentText, ralphText, richSmithText } from "./test-fixtures.ts";
+import { altSmithDocument, altSmithText, documentText, ralphText, richSmithText } from "./testFixtures.ts";
 
 function thrown(fn: () => unknown): SmithError {
   try {

@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { markStory } from "./mark.ts";
 import { parsePrd, parsePrdObject } from "./parse.ts";
 import { nextReadyStory, storyProgress } from "./select.ts";
-import { ralphText, richSmithText } from "./test-fixtures.ts";
+import { ralphText, richSmithText } from "./testFixtures.ts";
 
 function smith(stories: Array<Record<string, unknown>>) {
   return parsePrdObject({

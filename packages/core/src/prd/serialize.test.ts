@@ -3,7 +3,7 @@ import { markStory } from "./mark.ts";
 import type { Prd } from "./model.ts";
 import { parsePrd, parsePrdObject } from "./parse.ts";
 import { prdToDocument, serializePrd } from "./serialize.ts";
-import { altSmithDocument, altSmithText, ralphText, richSmithText } from "./test-fixtures.ts";
+import { altSmithDocument, altSmithText, ralphText, richSmithText } from "./testFixtures.ts";
 
 describe("serializePrd", () => {
   it.each([

@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { LIMITS } from "../limits.ts";
 import { PRD_DIAGNOSTIC_CODES, type PrdDiagnosticCode, type PrdValidationReport } from "./diagnostics.ts";
 import { parsePrd } from "./parse.ts";
-import { altSmithText, documentText, ralphText, richSmithText } from "./test-fixtures.ts";
+import { altSmithText, documentText, ralphText, richSmithText } from "./testFixtures.ts";
 import { validatePrd } from "./validate.ts";
 
 interface StoryInput {

@@ -4,17 +4,10 @@ import React from "react";
 import { describe, expect } from "vitest";
 import { ApiServer } from "@smith/api";
 import { silentLogger } from "@smith/logger";
-import {
-  ADMIN_TOKEN,
-  SIGNING_KEY,
-  loopInput,
-  runLoop,
-  startTestApi,
-  type TestApi,
-} from "../../../../packages/api/src/testSupport.ts";
-import { App } from "./components/App.ts";
-import { TuiController } from "./controller.ts";
-import { shortId } from "./format.ts";
+import { ADMIN_TOKEN, SIGNING_KEY, loopInput, runLoop, startTestApi, type TestApi } from "@smith/api/testSupport";
+import { App } from "./App.ts";
+import { TuiController } from "../controller.ts";
+import { shortId } from "../format.ts";
 
 // The screens against a real API and etcd: loops and journal entries are written through the
 // API and the store, and reach the screen through loops.watch and journal.tail.
