@@ -1,4 +1,4 @@
-import { ApiServer } from "@smith/api";
+import { ApiServer, type GitHubOptions } from "@smith/api";
 import { silentLogger } from "@smith/logger";
 import { createSmithClient, type SmithClient } from "@smith/client";
 import type { CreateLoopRequest, JournalEntry, ListedReplica, Loop, LoopState } from "@smith/core";
@@ -24,6 +24,8 @@ export interface SchedulerProcess {
 export interface StackOptions {
   /** Replica lock TTL at the API (short, so that a killed replica is noticed quickly). */
   lockTtlMs?: number;
+  /** GitHub for the API: the webhook, issue ingress and pull requests. */
+  github?: GitHubOptions;
 }
 
 /**
@@ -34,6 +36,7 @@ export class Stack {
   readonly store: SmithStore;
   api: ApiServer;
   private readonly lockTtlMs: number;
+  private readonly github: GitHubOptions | undefined;
   readonly dir: string;
   readonly endpoint: string;
   readonly prefix: string;
@@ -49,6 +52,7 @@ export class Stack {
     this.dir = dir;
     this.store = new SmithStore({ endpoints: [endpoint], prefix });
     this.lockTtlMs = options.lockTtlMs ?? 3_000;
+    this.github = options.github;
     this.api = this.newApi();
   }
 
@@ -62,6 +66,7 @@ export class Stack {
       logger: silentLogger,
       defaultMetrics: false,
       allowLocalRepos: true,
+      ...(this.github ? { github: this.github } : {}),
     });
   }
 

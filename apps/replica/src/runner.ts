@@ -1,7 +1,7 @@
 import { createAgent, sanitizeEnv } from "@smith/agents";
 import type { SmithClient } from "@smith/client";
 import type { Loop } from "@smith/core";
-import { rmSync } from "node:fs";
+import { existsSync, rmSync } from "node:fs";
 import { isAbsolute, join } from "node:path";
 import { AttemptContext, Stop, type Outcome } from "./context.ts";
 import { establishBaseline } from "./baseline.ts";
@@ -9,6 +9,7 @@ import { planGates } from "./gatePlan.ts";
 import { runSetup } from "./gates.ts";
 import { runIterations } from "./iterations.ts";
 import { JournalWriter } from "./journal.ts";
+import { draftPrdFromIssue } from "./draft.ts";
 import { loadPrd } from "./prd.ts";
 import { withRetry } from "./retry.ts";
 import { prepareWorkspace } from "./workspace.ts";
@@ -140,7 +141,7 @@ export class ReplicaRunner {
     const spec = await withRetry(() => ctx.client.replica.getSpec.query({ loopId: ctx.loopId }), {
       signal: ctx.signal,
     });
-    const loop: Loop = spec.loop;
+    let loop: Loop = spec.loop;
     const env = Object.fromEntries(
       Object.entries(sanitizeEnv(this.o.baseEnv)).filter(([name]) => !GIT_AUTH_VARIABLES.test(name)),
     );
@@ -173,8 +174,6 @@ export class ReplicaRunner {
     const ws = await prepareWorkspace(ctx, loop, env, askpass);
     if ("outcome" in ws) return ws;
     ctx.checkStop();
-    const loaded = loadPrd(ctx, loop);
-    if ("outcome" in loaded) return loaded;
     const agent = createAgent(loop.spec.agent, {
       binaries: this.o.binaries,
       replayStepDelayMs: this.o.replayStepDelayMs,
@@ -184,6 +183,18 @@ export class ReplicaRunner {
           : join(this.o.workDir, loop.spec.agent.replayDir)
         : undefined,
     });
+    const agentEnv = { ...env, ...(credentials.agent?.env ?? {}) };
+    // The provider key fetched for the agent is one the replica holds too.
+    const secrets = [...heldSecrets(this.o.baseEnv), ...heldSecrets(credentials.agent?.env ?? {})];
+    if (loop.spec.prd.kind === "issue" && !existsSync(join(ctx.workDir, loop.spec.prd.path))) {
+      const drafted = await draftPrdFromIssue(ctx, { loop, ws, agent, env: agentEnv, secrets });
+      if (drafted) return drafted;
+      // The draft was an iteration: the loop's counters moved.
+      loop = (await withRetry(() => ctx.client.replica.getSpec.query({ loopId: ctx.loopId }), { signal: ctx.signal }))
+        .loop;
+    }
+    const loaded = loadPrd(ctx, loop);
+    if ("outcome" in loaded) return loaded;
     const gateTimeoutMs = this.o.gateTimeoutMs ?? 10 * 60_000;
     const plan = await planGates(ctx, loop, loaded);
     if ("outcome" in plan) return plan;
@@ -198,10 +209,9 @@ export class ReplicaRunner {
       baseline,
       agent,
       env,
-      agentEnv: { ...env, ...(credentials.agent?.env ?? {}) },
+      agentEnv,
       gateTimeoutMs,
-      // The provider key fetched for the agent is one the replica holds too.
-      secrets: [...heldSecrets(this.o.baseEnv), ...heldSecrets(credentials.agent?.env ?? {})],
+      secrets,
     });
   }
 }

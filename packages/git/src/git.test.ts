@@ -1,6 +1,6 @@
 import { tmpDirTest as test } from "@smith/testing";
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
@@ -166,5 +166,15 @@ describe("git: what a commit check needs", () => {
     await g.resetTo(start);
     expect(await g.headSha()).toBe(start);
     expect((await g.changedPaths()).sort()).toEqual([".gitignore", "README.md", "bin.dat", "hooks/pre-commit"]);
+
+    // Discarding: tracked changes undone, untracked files and directories gone, ignored files kept.
+    await g.run(["config", "core.hooksPath", ".git/hooks"]);
+    writeFileSync(join(g.cwd, ".git", "info", "exclude"), "dist/\n");
+    await g.discardChanges();
+    expect(await g.changedPaths()).toEqual([]);
+    expect(readFileSync(join(g.cwd, "README.md"), "utf8")).toBe("hello\n");
+    expect(existsSync(join(g.cwd, "hooks"))).toBe(false);
+    expect(existsSync(join(g.cwd, ".gitignore"))).toBe(false);
+    expect(existsSync(join(g.cwd, "dist", "out.js"))).toBe(true);
   });
 });

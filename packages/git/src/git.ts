@@ -231,6 +231,12 @@ export class Git {
     return paths.filter((p) => listed.has(p));
   }
 
+  /** Puts the working tree and the index back to HEAD: tracked changes undone, untracked files removed (ignored ones kept). */
+  async discardChanges(): Promise<void> {
+    await this.run(["reset", "--quiet", "--hard", "HEAD"]);
+    await this.run(["clean", "--quiet", "-d", "--force"]);
+  }
+
   /** Moves HEAD (and the index) to `to`, leaving the working tree as it is. */
   async resetTo(to: string): Promise<void> {
     await this.run(["reset", "--quiet", "--mixed", to]);

@@ -58,6 +58,7 @@ export class GitHubServer {
   private readonly server: Server;
   private readonly root: TempDir;
   private rate: { limit: number; remaining: number; resetAt: Date };
+  private readonly holds = new Map<string, { arrived: () => void; released: Promise<void> }>();
 
   private constructor(root: TempDir, options: StartGitHubServerOptions) {
     this.root = root;
@@ -104,6 +105,25 @@ export class GitHubServer {
   /** The bare repository on disk, for tests that inspect what was pushed. */
   repoPath(owner: string, name: string): string {
     return join(this.root.path, "git", owner.toLowerCase(), `${name.toLowerCase()}.git`);
+  }
+
+  /**
+   * Holds every GraphQL request of the named operation (e.g. `SmithAddComment`) until `release()`:
+   * a test stops a client in the middle of a flow. `arrived` resolves when the first one is held.
+   */
+  hold(operationName: string): { arrived: Promise<void>; release: () => void } {
+    let arrived!: () => void;
+    let release!: () => void;
+    const arrivedP = new Promise<void>((r) => (arrived = r));
+    const released = new Promise<void>((r) => (release = r));
+    this.holds.set(operationName, { arrived, released });
+    return {
+      arrived: arrivedP,
+      release: () => {
+        this.holds.delete(operationName);
+        release();
+      },
+    };
   }
 
   async close(): Promise<void> {
@@ -460,6 +480,12 @@ export class GitHubServer {
       return json(res, 400, { message: "Problems parsing JSON" });
     }
     this.rate.remaining = Math.max(0, this.rate.remaining - 1);
+    const operation = /\b(?:query|mutation)\s+(\w+)/.exec(typeof request.query === "string" ? request.query : "")?.[1];
+    const hold = operation ? this.holds.get(operation) : undefined;
+    if (hold) {
+      hold.arrived();
+      await hold.released;
+    }
     const host: GraphQLHost = {
       state: this.state,
       webUrl: this.url,
