@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { kubernetesExecutorOptions, parseEnv } from "./env.ts";
+import { kubernetesExecutorOptions, parseEnv, retentionPolicy } from "./env.ts";
 
 const BASE = { SMITH_SIGNING_KEY: "k".repeat(32), SMITH_API_URL: "http://127.0.0.1:7070" };
 
@@ -48,6 +48,21 @@ describe("scheduler env", () => {
       parseEnv({ ...BASE, SMITH_NOTIFY_URLS: `https://x.example/${"a".repeat(2048)}`, SMITH_NOTIFY_SECRET: secret }),
     ).toThrow(/URL 1 is longer than 2048 characters/);
     expect(() => parseEnv({ ...BASE, SMITH_NOTIFY_SECRET: "short" })).toThrow(/SMITH_NOTIFY_SECRET.*16 bytes/);
+  });
+
+  it("retention: SMITH_RETENTION_DAYS is the default of each state's window; audit and the cap have their own", () => {
+    expect(retentionPolicy(parseEnv(BASE))).toBeUndefined();
+    expect(
+      retentionPolicy(parseEnv({ ...BASE, SMITH_RETENTION_DAYS: "30", SMITH_RETENTION_SYNCED_DAYS: "7" })),
+    ).toEqual({
+      windows: { synced: 7 * 86_400_000, flatline: 30 * 86_400_000, cancelled: 30 * 86_400_000 },
+      maxPerPass: 500,
+    });
+    expect(
+      retentionPolicy(parseEnv({ ...BASE, SMITH_RETENTION_AUDIT_DAYS: "90", SMITH_RETENTION_MAX_PER_PASS: "50" })),
+    ).toEqual({ windows: {}, auditMs: 90 * 86_400_000, maxPerPass: 50 });
+    expect(() => parseEnv({ ...BASE, SMITH_RETENTION_MAX_PER_PASS: "0" })).toThrow(/SMITH_RETENTION_MAX_PER_PASS/);
+    expect(() => parseEnv({ ...BASE, SMITH_RETENTION_FLATLINE_DAYS: "-1" })).toThrow(/SMITH_RETENTION_FLATLINE_DAYS/);
   });
 
   describe("SMITH_EXECUTOR=kubernetes", () => {

@@ -1,3 +1,4 @@
+import { RETENTION_MAX_PER_PASS, type RetentionPolicyInput } from "@smith/core";
 import { SharedEnv, envError, withSecrets } from "@smith/env";
 import { NOTIFY_LIMITS, notifyUrlProblem } from "@smith/core";
 import { homedir } from "node:os";
@@ -95,6 +96,9 @@ const Tolerations = z
     return [];
   });
 
+/** A retention window in days (up to 100 years). */
+const RetentionDays = z.coerce.number().min(0.001).max(36_500).optional();
+
 const Env = z.object({
   ...SharedEnv,
   /** `local` (replicas are processes on this machine) or `kubernetes`. */
@@ -131,8 +135,18 @@ const Env = z.object({
   SMITH_RECONCILE_INTERVAL_MS: z.coerce.number().int().min(200).default(5_000),
   SMITH_POLL_INTERVAL_MS: z.coerce.number().int().min(100).default(2_000),
   /** The scheduler's lease TTL: its claims vanish this long after it dies. */
-  /** Finished loops (and their journals, handoffs, overrides) are deleted this many days after they finished. Unset: kept forever. */
-  SMITH_RETENTION_DAYS: z.coerce.number().min(0.001).max(36_500).optional(),
+  /** Finished loops (and their journals, handoffs, overrides) are deleted this many days after they finished. Unset: kept forever. The default of the three windows below. */
+  SMITH_RETENTION_DAYS: RetentionDays,
+  /** Days `synced` loops are kept (default SMITH_RETENTION_DAYS). */
+  SMITH_RETENTION_SYNCED_DAYS: RetentionDays,
+  /** Days `flatline` loops are kept (default SMITH_RETENTION_DAYS). */
+  SMITH_RETENTION_FLATLINE_DAYS: RetentionDays,
+  /** Days `cancelled` loops are kept (default SMITH_RETENTION_DAYS). */
+  SMITH_RETENTION_CANCELLED_DAYS: RetentionDays,
+  /** Days audit events are kept (whole UTC days). Unset: kept forever. */
+  SMITH_RETENTION_AUDIT_DAYS: RetentionDays,
+  /** Loops (and audit events) deleted at most per reconcile pass; the rest go in the next. */
+  SMITH_RETENTION_MAX_PER_PASS: z.coerce.number().int().min(1).max(RETENTION_MAX_PER_PASS).default(500),
   SMITH_SESSION_TTL_S: z.coerce.number().int().min(2).max(300).default(10),
   /**
    * Comma-separated webhook URLs told of every loop's transitions into waiting, flatline and synced
@@ -229,6 +243,22 @@ const CheckedEnv = Env.superRefine((env, ctx) => {
     });
   }
 });
+
+/** The retention policy the SMITH_RETENTION_* variables give, or undefined when none is set (keep everything). */
+export function retentionPolicy(env: SchedulerEnv): RetentionPolicyInput | undefined {
+  const days = (v: number | undefined) => (v === undefined ? undefined : Math.round(v * 86_400_000));
+  const fallback = env.SMITH_RETENTION_DAYS;
+  const windows: RetentionPolicyInput["windows"] = {};
+  const synced = days(env.SMITH_RETENTION_SYNCED_DAYS ?? fallback);
+  const flatline = days(env.SMITH_RETENTION_FLATLINE_DAYS ?? fallback);
+  const cancelled = days(env.SMITH_RETENTION_CANCELLED_DAYS ?? fallback);
+  if (synced !== undefined) windows.synced = synced;
+  if (flatline !== undefined) windows.flatline = flatline;
+  if (cancelled !== undefined) windows.cancelled = cancelled;
+  const auditMs = days(env.SMITH_RETENTION_AUDIT_DAYS);
+  if (Object.keys(windows).length === 0 && auditMs === undefined) return undefined;
+  return { windows, maxPerPass: env.SMITH_RETENTION_MAX_PER_PASS, ...(auditMs !== undefined ? { auditMs } : {}) };
+}
 
 export function parseEnv(env: NodeJS.ProcessEnv): SchedulerEnv {
   const parsed = CheckedEnv.safeParse(withSecrets(env, ["SMITH_SIGNING_KEY", "SMITH_NOTIFY_SECRET"]));

@@ -5,7 +5,7 @@ import { createLogger, type Logger } from "@smith/logger";
 import { LocalProcessExecutor, replicaEnv } from "@smith/executor";
 import { SmithStore } from "@smith/store";
 import { Scheduler } from "@smith/scheduler";
-import { kubernetesExecutorOptions, parseEnv, type SchedulerEnv } from "./env.ts";
+import { kubernetesExecutorOptions, parseEnv, retentionPolicy, type SchedulerEnv } from "./env.ts";
 
 /** The executor named by SMITH_EXECUTOR, and how to release it on shutdown. */
 async function buildExecutor(
@@ -80,7 +80,7 @@ async function main(): Promise<void> {
     reconcileIntervalMs: env.SMITH_RECONCILE_INTERVAL_MS,
     startGraceMs: env.SMITH_START_GRACE_MS,
     retryBackoffMs: env.SMITH_RETRY_BACKOFF_MS,
-    ...(env.SMITH_RETENTION_DAYS !== undefined ? { retentionMs: env.SMITH_RETENTION_DAYS * 86_400_000 } : {}),
+    retention: retentionPolicy(env),
     // Always on: a loop's own spec.notify.urls need a notifier even when SMITH_NOTIFY_URLS is empty.
     notify: {
       urls: env.SMITH_NOTIFY_URLS,

@@ -17,3 +17,4 @@ export * from "./commitSafety.ts";
 export * from "./evidence.ts";
 export * from "./notify.ts";
 export * from "./terminalText.ts";
+export * from "./retention.ts";

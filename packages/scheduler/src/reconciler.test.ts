@@ -284,7 +284,7 @@ describe("reconciler", () => {
       retryBackoffMs: 1_000,
       log: silentLogger,
       now: clock,
-      retentionMs: 86_400_000,
+      retention: { windows: { synced: 86_400_000, flatline: 86_400_000, cancelled: 86_400_000 } },
     });
     try {
       const { loop: done } = await store.loops.create({ ...request(), idempotencyKey: "old-request" });
@@ -306,8 +306,15 @@ describe("reconciler", () => {
       expect(await store.loops.get(done.id)).toBeUndefined();
       expect(await store.client.getAll().prefix(store.keys.journalPrefix(done.id)).count()).toBe(0);
       expect(await store.client.get(store.keys.idempotency("old-request")).exists()).toBe(false);
-      // The audit event itself stays: it is the record of who did what.
-      expect((await store.audit.list()).items.map((e) => e.action)).toContain("loops.cancel");
+      // The audit event itself stays: it is the record of who did what; the deletion has its own.
+      const events = (await store.audit.list()).items;
+      expect(events.map((e) => e.action)).toContain("loops.cancel");
+      expect(events.find((e) => e.action === "retention")).toMatchObject({
+        actor: { type: "scheduler", id: "reconciler" },
+        loopId: done.id,
+        outcome: "ok",
+        details: { state: "cancelled" },
+      });
       // The other loop was running: this pass timed it out (a day past its 4 h timeout), but it
       // finished only now, so it is kept.
       expect(report.timedOut).toEqual([live.id]);

@@ -1,6 +1,7 @@
 import type { Logger } from "@smith/logger";
 import {
   isSmithError,
+  type RetentionPolicyInput,
   loopTimedOut,
   waitingDecision,
   type Executor,
@@ -21,8 +22,11 @@ export interface ReconcilerOptions {
   retryBackoffMs: number;
   log: Logger;
   now?: () => Date;
-  /** Finished loops are purged (with their journal, handoffs, overrides) this long after they finished. Off when absent. */
-  retentionMs?: number;
+  /**
+   * Finished loops are purged (with their journal, handoffs, overrides) and audit events deleted
+   * under this policy, each deletion audited. Off when absent.
+   */
+  retention?: RetentionPolicyInput;
 }
 
 export interface ReconcileReport {
@@ -85,31 +89,19 @@ export class Reconciler {
     }
     await this.stopStrays(report);
     report.slotsReleased = await this.o.store.claims.releaseStaleSlots();
-    if (this.o.retentionMs !== undefined) await this.purgeExpired(this.o.retentionMs, report);
+    if (this.o.retention) await this.purgeExpired(this.o.retention, report);
     return report;
   }
 
-  /** Deletes loops that finished more than `retentionMs` ago (a retried one is no longer finished). */
-  private async purgeExpired(retentionMs: number, report: ReconcileReport): Promise<void> {
-    const cutoff = this.now().getTime() - retentionMs;
-    let cursor: string | undefined;
-    do {
-      const page = await this.o.store.loops.list({
-        state: ["synced", "cancelled", "flatline"],
-        cursor,
-        limit: 500,
-        order: "asc",
-      });
-      for (const loop of page.items) {
-        if (!loop.status.finishedAt || Date.parse(loop.status.finishedAt) > cutoff) continue;
-        try {
-          if (await this.o.store.loops.purge(loop.id)) report.purged.push(loop.id);
-        } catch (err) {
-          if (!isSmithError(err, "conflict")) throw err;
-        }
-      }
-      cursor = page.nextCursor;
-    } while (cursor);
+  /** Deletes what the retention policy says is due (a retried loop is no longer finished: kept). */
+  private async purgeExpired(policy: RetentionPolicyInput, report: ReconcileReport): Promise<void> {
+    const r = await this.o.store.retention.sweep(policy, {
+      actor: { type: "scheduler", id: "reconciler" },
+      action: "retention",
+      correlationId: `retention-${this.now().toISOString()}`,
+    });
+    report.purged.push(...r.deleted.map((d) => d.id));
+    if (r.capped) this.o.log.info({ deleted: r.deleted.length }, "retention pass capped: more loops are due");
   }
 
   private async all(states: Loop["status"]["state"][]): Promise<VersionedLoop[]> {

@@ -1,6 +1,6 @@
 import type { Logger } from "@smith/logger";
 import { mintReplicaToken } from "@smith/auth";
-import { isSmithError, newId, type Executor, type VersionedLoop } from "@smith/core";
+import { isSmithError, newId, type Executor, type RetentionPolicyInput, type VersionedLoop } from "@smith/core";
 import type { ClaimOptions, Leadership, Session, SmithStore } from "@smith/store";
 import { ExponentialBackoff, handleAll, retry, type RetryPolicy } from "cockatiel";
 import { setTimeout as delay } from "node:timers/promises";
@@ -25,8 +25,8 @@ export interface SchedulerOptions {
   reconcileIntervalMs?: number;
   startGraceMs?: number;
   retryBackoffMs?: number;
-  /** Finished loops are purged this long after they finished (off when absent). */
-  retentionMs?: number;
+  /** Finished loops and audit events are deleted under this policy by the reconciler (off when absent). */
+  retention?: RetentionPolicyInput;
   /** Longest wait between two tries to reach etcd (session, queue watch); default 10 s. */
   maxReconnectDelayMs?: number;
   /**
@@ -77,7 +77,7 @@ export class Scheduler {
       startGraceMs: options.startGraceMs ?? 60_000,
       retryBackoffMs: options.retryBackoffMs ?? 5_000,
       log: options.log,
-      retentionMs: options.retentionMs,
+      retention: options.retention,
     });
     this.reconnect = retry(handleAll, {
       maxAttempts: Number.POSITIVE_INFINITY,

@@ -18,7 +18,20 @@ export { ClaimRepository, GLOBAL_SLOT_KEY, type ClaimOptions, type ClaimRecord }
 export { Claimer } from "./claimer.ts";
 export { Leadership, type CampaignOptions } from "./election.ts";
 export { Session, type SessionOptions, type SessionState } from "./session.ts";
-export { HandoffRepository, OverrideRepository, AuditRepository, type AuditListOptions } from "./records.ts";
+export {
+  HandoffRepository,
+  OverrideRepository,
+  AuditRepository,
+  type AuditChange,
+  type AuditListOptions,
+} from "./records.ts";
+export {
+  RetentionRepository,
+  type DeleteLoopResult,
+  type DeletionAudit,
+  type RetentionLoopItem,
+  type RetentionReport,
+} from "./retention.ts";
 export { WatchStream, DEFAULT_MAX_BUFFERED, type WatchItem, type WatchOptions } from "./watch.ts";
 export { TokenRepository, TokenRecord, TokenRole } from "./tokens.ts";
 export { WebhookDeliveryRepository, WebhookDelivery } from "./webhooks.ts";

@@ -374,7 +374,11 @@ export class LoopRepository {
    * meanwhile (an operator retried it) is not purged. Audit events themselves stay: they are the
    * record of who did what. Returns false when the loop is gone or not finished.
    */
-  async purge(id: string, expectedRevision?: string): Promise<boolean> {
+  async purge(
+    id: string,
+    expectedRevision?: string,
+    extra?: (loop: Loop) => { compares: Compare[]; ops: IOperation[] },
+  ): Promise<boolean> {
     const { client, keys } = this.ctx;
     const current = await this.get(id);
     if (!current || !isFinished(current.loop.status.state)) return false;
@@ -391,7 +395,13 @@ export class LoopRepository {
       client.delete().prefix(keys.notificationsPrefix(id)),
     ];
     if (current.loop.idempotencyKey) ops.push(client.delete().key(keys.idempotency(current.loop.idempotencyKey)));
-    const res = await txn(client, [modIs(keys.loop(id), current.revision)], ops);
+    // The caller's writes (the audit event of the deletion) land in the same txn: no deletion goes unrecorded.
+    const more = extra?.(current.loop);
+    const res = await txn(
+      client,
+      [modIs(keys.loop(id), current.revision), ...(more?.compares ?? [])],
+      [...ops, ...(more?.ops ?? [])],
+    );
     if (!res.succeeded) throw conflict(id, current.revision);
     return true;
   }

@@ -25,6 +25,7 @@ import { etcdCall } from "./etcd.ts";
 import { prefixEnd } from "./keys.ts";
 import type { LoopRepository } from "./loops.ts";
 import { absent, exists, txn, type Compare } from "./txn.ts";
+import { WatchStream, type WatchOptions } from "./watch.ts";
 
 function invalid(field: string, error: z.ZodError): SmithError {
   const issues = error.issues.map((i) => ({ path: issuePath(i.path, field), message: i.message }));
@@ -169,6 +170,11 @@ export class OverrideRepository {
   }
 }
 
+export interface AuditChange {
+  event: AuditEvent;
+  revision: string;
+}
+
 export interface AuditListOptions {
   loopId?: string;
   /** ISO times; `from` inclusive, `to` exclusive. */
@@ -194,7 +200,10 @@ export class AuditRepository {
   }
 
   /** Validates an event and returns its writes, for a caller's own txn (a loop's create). */
-  plan(request: AuditEventRequest): { event: AuditEvent; compares: Compare[]; ops: IOperation[] } {
+  plan(
+    request: AuditEventRequest,
+    options: { indexByLoop?: boolean } = {},
+  ): { event: AuditEvent; compares: Compare[]; ops: IOperation[] } {
     const parsed = AuditEventInput.safeParse(request);
     if (!parsed.success) throw invalid("audit", parsed.error);
     const now = this.ctx.now();
@@ -210,8 +219,35 @@ export class AuditRepository {
     const { client, keys } = this.ctx;
     const key = keys.audit(now, event.id);
     const ops: IOperation[] = [client.put(key).value(value)];
-    if (event.loopId) ops.push(client.put(keys.auditByLoop(event.loopId, event.id)).value(key));
+    // A loop's deletion deletes its index in the same txn, so its own event goes unindexed.
+    if (event.loopId && options.indexByLoop !== false)
+      ops.push(client.put(keys.auditByLoop(event.loopId, event.id)).value(key));
     return { event, compares: [absent(key)], ops };
+  }
+
+  /**
+   * New audit events from a revision on, fed by an etcd watch on the audit prefix (deletions by
+   * the retention pass are not events). `revision` is the etcd revision of the write: a resume
+   * point that survives an API restart.
+   */
+  watch(options: Omit<WatchOptions, "prefix"> = {}): AsyncIterable<AuditChange> & { close(): void } {
+    const prefix = this.ctx.keys.auditPrefix();
+    const stream = new WatchStream(this.ctx.client, { ...options, prefix });
+    return {
+      close: () => stream.close(),
+      async *[Symbol.asyncIterator](): AsyncGenerator<AuditChange> {
+        for await (const ev of stream) {
+          if (ev.type !== "put") continue;
+          yield { event: decode(AuditEvent, ev.kv.value, ev.kv.key.toString()), revision: ev.kv.mod_revision };
+        }
+      },
+    };
+  }
+
+  /** The store's current revision: a watch from the next one misses nothing written after this call. */
+  async revision(): Promise<string> {
+    const res = await etcdCall(() => this.ctx.client.get(this.ctx.keys.auditPrefix()).exec());
+    return res.header.revision;
   }
 
   /** Events in time order, by loop or by time range, paginated. */

@@ -8,6 +8,7 @@ import { DEFAULT_PREFIX, Keyspace } from "./keys.ts";
 import { LockRepository } from "./locks.ts";
 import { LoopRepository } from "./loops.ts";
 import { AuditRepository, HandoffRepository, OverrideRepository } from "./records.ts";
+import { RetentionRepository } from "./retention.ts";
 import { Session, type SessionOptions } from "./session.ts";
 import { TokenRepository } from "./tokens.ts";
 import { CredentialRepository } from "./credentials.ts";
@@ -32,6 +33,7 @@ export class SmithStore {
   readonly handoffs: HandoffRepository;
   readonly overrides: OverrideRepository;
   readonly audit: AuditRepository;
+  readonly retention: RetentionRepository;
   readonly tokens: TokenRepository;
   readonly credentials: CredentialRepository;
   readonly webhooks: WebhookDeliveryRepository;
@@ -51,6 +53,7 @@ export class SmithStore {
     this.handoffs = new HandoffRepository(this.ctx);
     this.overrides = new OverrideRepository(this.ctx, this.loops);
     this.audit = new AuditRepository(this.ctx);
+    this.retention = new RetentionRepository(this.ctx, this.loops, this.audit);
     this.tokens = new TokenRepository(this.ctx);
     this.credentials = new CredentialRepository(this.ctx);
     this.webhooks = new WebhookDeliveryRepository(this.ctx);
