@@ -31,8 +31,6 @@ async function main(): Promise<void> {
     },
     mcp: handleMcpHttp,
   });
-  const { url } = await server.start({ port: env.SMITH_API_PORT, host: env.SMITH_API_HOST });
-  log.info({ url, etcd: env.SMITH_ETCD_ENDPOINTS, prefix: env.SMITH_ETCD_PREFIX }, "listening");
   if (!env.SMITH_CREDENTIALS_KEY)
     log.warn("no SMITH_CREDENTIALS_KEY: credentials cannot be stored, and loops that need one will fail");
   if (!env.SMITH_ADMIN_TOKEN) log.warn("no SMITH_ADMIN_TOKEN: only tokens already stored in etcd can call the API");
@@ -47,8 +45,12 @@ async function main(): Promise<void> {
     log.info("stopped");
     process.exit(0);
   };
+  // Before start(): it waits for etcd as long as it takes, and a SIGTERM meanwhile must end it.
   process.on("SIGTERM", () => void stop("SIGTERM"));
   process.on("SIGINT", () => void stop("SIGINT"));
+  const { url } = await server.start({ port: env.SMITH_API_PORT, host: env.SMITH_API_HOST });
+  if (server.state === "running")
+    log.info({ url, etcd: env.SMITH_ETCD_ENDPOINTS, prefix: env.SMITH_ETCD_PREFIX }, "listening, etcd ready");
 }
 
 main().catch((err: unknown) => {

@@ -1,4 +1,6 @@
+import { SmithError, isSmithError } from "@smith/core";
 import type { SmithStore } from "@smith/store";
+import { ExponentialBackoff, handleWhen, retry } from "cockatiel";
 import { createHTTPHandler } from "@trpc/server/adapters/standalone";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -51,6 +53,8 @@ export interface ApiServerOptions {
    * token is checked here; the handler gets a client that acts with it.
    */
   mcp?: McpHttpHandler;
+  /** Longest pause between two tries while start() waits for etcd (default 5 s). */
+  maxEtcdWaitDelayMs?: number;
 }
 
 export type McpHttpHandler = (
@@ -70,6 +74,8 @@ export class ApiServer {
   private readonly options: ApiServerOptions;
   private readonly server: Server;
   private stateValue: ApiServerState = "created";
+  /** Aborted by stop(): ends start()'s wait for etcd. */
+  private readonly stopping = new AbortController();
 
   constructor(options: ApiServerOptions) {
     this.options = options;
@@ -175,11 +181,15 @@ export class ApiServer {
     return this.stateValue;
   }
 
-  /** Binds (port 0 picks a free port) and stores the bootstrap admin token. */
+  /**
+   * Binds (port 0 picks a free port), then waits for etcd with backoff, as long as it takes (the
+   * API may start before etcd, or during an etcd restart), and stores the bootstrap admin token.
+   * Meanwhile /healthz answers and /readyz says not ready. A stop() during the wait ends it;
+   * start() then resolves with the server stopped.
+   */
   async start(options: { port?: number; host?: string } = {}): Promise<{ url: string; port: number }> {
     if (this.stateValue !== "created") throw new Error(`cannot start an API server that is ${this.stateValue}`);
     this.stateValue = "starting";
-    if (this.options.adminToken) await this.services.auth.bootstrap(this.options.adminToken);
     await new Promise<void>((resolve, reject) => {
       this.server.once("error", reject);
       this.server.listen(options.port ?? 0, options.host ?? "127.0.0.1", () => {
@@ -187,8 +197,38 @@ export class ApiServer {
         resolve();
       });
     });
+    const address = { url: this.url, port: this.port };
+    try {
+      await this.waitForEtcd();
+    } catch (err) {
+      if (this.stopping.signal.aborted) return address;
+      throw err;
+    }
+    if (this.stopping.signal.aborted) return address;
     this.stateValue = "running";
-    return { url: this.url, port: this.port };
+    return address;
+  }
+
+  /** Retries only what a wait can fix (etcd unreachable); a bad admin token fails at once. */
+  private async waitForEtcd(): Promise<void> {
+    const policy = retry(
+      handleWhen((err) => isSmithError(err, "unavailable")),
+      {
+        maxAttempts: Number.POSITIVE_INFINITY,
+        backoff: new ExponentialBackoff({ initialDelay: 200, maxDelay: this.options.maxEtcdWaitDelayMs ?? 5_000 }),
+      },
+    );
+    const listener = policy.onRetry((r) => {
+      if ("error" in r) this.services.log.warn({ err: r.error, delayMs: r.delay }, "etcd unreachable; waiting");
+    });
+    try {
+      await policy.execute(async () => {
+        if (!(await this.options.store.ping())) throw new SmithError("unavailable", "etcd does not answer");
+        if (this.options.adminToken) await this.services.auth.bootstrap(this.options.adminToken);
+      }, this.stopping.signal);
+    } finally {
+      listener.dispose();
+    }
   }
 
   get port(): number {
@@ -213,6 +253,7 @@ export class ApiServer {
       return;
     }
     this.stateValue = "draining";
+    this.stopping.abort();
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
     this.server.closeIdleConnections();
     const timer = setTimeout(() => this.server.closeAllConnections(), graceMs);
