@@ -413,6 +413,19 @@ const ROWS: Record<string, Row> = {
   },
   "credentials.list": { access: "admin", type: "query", call: (c) => c.credentials.list.query() },
   "credentials.reseal": { access: "admin", type: "mutation", call: (c) => c.credentials.reseal.mutate() },
+  // This API has no GitHub token: an allowed caller learns that GitHub cannot be reached from here.
+  "github.createFromIssue": {
+    access: "operator",
+    type: "mutation",
+    call: (c) => c.github.createFromIssue.mutate({ ref: "acme/app#1" }),
+    allowedOutcome: "SERVICE_UNAVAILABLE",
+  },
+  "github.ingest": {
+    access: "operator",
+    type: "mutation",
+    call: (c) => c.github.ingest.mutate({ repo: "acme/app" }),
+    allowedOutcome: "SERVICE_UNAVAILABLE",
+  },
   "tokens.create": {
     access: "admin",
     type: "mutation",

@@ -1,4 +1,5 @@
 import { credentialsRouter } from "./routers/credentials.ts";
+import { githubRouter } from "./routers/github.ts";
 import { healthRouter } from "./routers/health.ts";
 import { journalRouter } from "./routers/journal.ts";
 import { loopsRouter } from "./routers/loops.ts";
@@ -19,6 +20,7 @@ export const appRouter = router({
   replica: replicaRouter,
   tokens: tokensRouter,
   credentials: credentialsRouter,
+  github: githubRouter,
   health: healthRouter,
 });
 

@@ -109,7 +109,7 @@ export class GitHubIngress {
 
   /** Reads an issue (and its repository) through the API and makes its loop. */
   async createFromIssue(ref: IssueRef, principal: Principal, correlationId: string): Promise<IngressOutcome> {
-    const client = this.requireClient(ref);
+    const client = await this.requireClient(ref);
     const [repo, issue] = await Promise.all([
       client.getRepository(ref).catch(githubToSmith),
       client.getIssue(ref).catch(githubToSmith),
@@ -128,7 +128,7 @@ export class GitHubIngress {
     correlationId: string,
     label = this.options.label,
   ): Promise<{ ref: string; outcome: IngressOutcome }[]> {
-    const client = this.requireClient(repo);
+    const client = await this.requireClient(repo);
     const [info, issues] = await Promise.all([
       client.getRepository(repo).catch(githubToSmith),
       client.issuesWithLabel(repo, label).catch(githubToSmith),
@@ -146,7 +146,14 @@ export class GitHubIngress {
     return results;
   }
 
-  private requireClient(repo: RepoRef) {
+  private async requireClient(repo: RepoRef) {
+    // No token for the repository is the API's configuration, not the caller's permission.
+    if (!(await this.options.token?.(repo)))
+      throw new SmithError(
+        "unavailable",
+        `no GitHub token for ${repo.owner}/${repo.name}: set SMITH_GITHUB_TOKEN or store a github-token or github-app credential for it`,
+        { field: "repo" },
+      );
     const client = this.clients.for(repo);
     if (!client)
       throw new SmithError(
