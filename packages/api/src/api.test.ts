@@ -386,6 +386,74 @@ describe("API", () => {
     expect(metrics).toMatch(/smith_queue_depth 0/);
   });
 
+  test("audit.watch: the newest events first, then new ones as written; lastEventId resumes without loss or duplicate", async ({
+    api,
+  }) => {
+    const op = api.client(api.tokens.operator);
+    const viewer = api.client(api.tokens.viewer);
+    const { loop } = await op.loops.create.mutate(loopInput());
+    /** Collects `count` events of the subscription, then unsubscribes. */
+    const collect = (input: { recent?: number; lastEventId?: string; loopId?: string }, count: number) =>
+      new Promise<{ id: string; action: string }[]>((resolve, reject) => {
+        const got: { id: string; action: string }[] = [];
+        const sub = viewer.audit.watch.subscribe(input, {
+          onData: ({ id, data }) => {
+            got.push({ id, action: data.action });
+            if (got.length === count) {
+              sub.unsubscribe();
+              resolve(got);
+            }
+          },
+          onError: reject,
+        });
+      });
+    const first = collect({ recent: 1, loopId: loop.id }, 2);
+    // The subscription is live once its backfill arrived; the steer comes after.
+    await new Promise((r) => setTimeout(r, 300));
+    await op.loops.steer.mutate({ id: loop.id, message: "one" });
+    const events = await first;
+    expect(events.map((e) => e.action)).toEqual(["loops.create", "loops.steer"]);
+    await op.loops.steer.mutate({ id: loop.id, message: "two" });
+    await op.loops.cancel.mutate({ id: loop.id, reason: "while away" });
+    const last = events[1]?.id ?? "";
+    const resumed = await collect({ lastEventId: last, loopId: loop.id }, 2);
+    expect(resumed.map((e) => e.action)).toEqual(["loops.steer", "loops.cancel"]);
+    expect(Number(resumed[0]?.id)).toBeGreaterThan(Number(last));
+  });
+
+  test("loops.trace: the loop, its journal, handoffs, overrides and audit in one call", async ({ api }) => {
+    const admin = api.client(api.tokens.admin);
+    const { loopId, r } = await lockedReplica(api);
+    await r.replica.appendJournal.mutate({
+      loopId,
+      entries: [{ phase: "agent", level: "info", actor: { type: "agent", id: "claude" }, message: "working" }],
+    });
+    await r.replica.writeHandoff.mutate({
+      loopId,
+      handoff: { done: ["US-001"], remaining: ["US-002"], validation: { state: "partial" } },
+    });
+    await admin.loops.override.mutate({ id: loopId, to: "flatline", reason: "stuck" });
+    const trace = await api.client(api.tokens.viewer).loops.trace.query({ id: loopId });
+    expect(trace.loop).toMatchObject({ id: loopId, status: { state: "flatline" } });
+    expect(trace.journal.map((e) => e.seq)).toEqual(trace.journal.map((_, i) => i + 1));
+    expect(trace.journal.map((e) => e.message)).toContain("working");
+    expect(trace.journalMore).toBe(false);
+    expect(trace.handoffs).toMatchObject([{ attempt: 1, done: ["US-001"], remaining: ["US-002"] }]);
+    expect(trace.overrides).toMatchObject([{ from: "running", to: "flatline", reason: "stuck" }]);
+    expect(trace.audit.map((e) => e.action)).toEqual([
+      "loops.create",
+      "replica.acquireLock",
+      "replica.writeHandoff",
+      "loops.override",
+    ]);
+    const short = await api.client(api.tokens.viewer).loops.trace.query({ id: loopId, journalLimit: 1 });
+    expect(short.journal).toHaveLength(1);
+    expect(short.journal[0]?.seq).toBe(trace.journal.at(-1)?.seq);
+    expect(short.journalMore).toBe(true);
+    const unknown = await fail(api.client(api.tokens.viewer).loops.trace.query({ id: "01jz0000000000000000000000" }));
+    expect(unknown.code).toBe("NOT_FOUND");
+  });
+
   test("subscriptions fail with a final error instead of retrying: an unknown loop, a compacted revision", async ({
     api,
   }) => {

@@ -257,6 +257,33 @@ const ROWS: Record<string, Row> = {
     call: async (c, w) =>
       expect((await c.loops.override.mutate({ id: w.loopId, to: "flatline", reason })).status.state).toBe("flatline"),
   },
+  // An unknown id: nothing to delete, so concurrent cases keep their loops; the call is audited.
+  "loops.delete": {
+    access: "admin",
+    type: "mutation",
+    call: async (c) =>
+      expect((await c.loops.delete.mutate({ ids: ["01jz0000000000000000000000"] })).results).toEqual([
+        { id: "01jz0000000000000000000000", outcome: "not_found" },
+      ]),
+  },
+  // A dry run: the other cases' loops stay.
+  "loops.cleanup": {
+    access: "admin",
+    type: "mutation",
+    call: async (c) =>
+      expect(await c.loops.cleanup.mutate({ state: ["synced"], olderThanMs: 1, dryRun: true })).toMatchObject({
+        dryRun: true,
+      }),
+  },
+  "loops.trace": {
+    access: "viewer",
+    type: "query",
+    call: async (c, w) =>
+      expect(await c.loops.trace.query({ id: w.loopId })).toMatchObject({
+        loop: { id: w.loopId },
+        journal: expect.arrayContaining([expect.objectContaining({ seq: 1 })]),
+      }),
+  },
   "loops.watch": {
     access: "viewer",
     type: "subscription",
@@ -282,6 +309,11 @@ const ROWS: Record<string, Row> = {
   "handoffs.list": { access: "viewer", type: "query", call: (c, w) => c.handoffs.list.query({ loopId: w.loopId }) },
   "overrides.list": { access: "viewer", type: "query", call: (c, w) => c.overrides.list.query({ loopId: w.loopId }) },
   "audit.list": { access: "viewer", type: "query", call: (c, w) => c.audit.list.query({ loopId: w.loopId }) },
+  "audit.watch": {
+    access: "viewer",
+    type: "subscription",
+    call: (c) => firstEvent((h) => c.audit.watch.subscribe({ recent: 1 }, h)),
+  },
   "cost.get": { access: "viewer", type: "query", call: (c, w) => c.cost.get.query({ loopId: w.loopId }) },
   "cost.summary": { access: "viewer", type: "query", call: (c) => c.cost.summary.query({ state: ["synced"] }) },
   "prd.validate": {

@@ -244,10 +244,20 @@ export class AuditRepository {
     };
   }
 
-  /** The store's current revision: a watch from the next one misses nothing written after this call. */
-  async revision(): Promise<string> {
-    const res = await etcdCall(() => this.ctx.client.get(this.ctx.keys.auditPrefix()).exec());
-    return res.header.revision;
+  /**
+   * The newest `limit` events, oldest first, and the revision they were read at: a watch from the
+   * next revision continues exactly where they end.
+   */
+  async recent(limit: number): Promise<{ items: AuditEvent[]; revision: string }> {
+    const { client, keys } = this.ctx;
+    const n = Math.min(Math.max(limit, 0), LIMITS.pageSize);
+    if (n === 0) {
+      const res = await etcdCall(() => client.get(keys.auditPrefix()).exec());
+      return { items: [], revision: res.header.revision };
+    }
+    const res = await etcdCall(() => client.getAll().prefix(keys.auditPrefix()).sort("Key", "Descend").limit(n).exec());
+    const items = res.kvs.map((kv) => decode(AuditEvent, kv.value, kv.key.toString())).reverse();
+    return { items, revision: res.header.revision };
   }
 
   /** Events in time order, by loop or by time range, paginated. */

@@ -1,4 +1,14 @@
-import { CreateLoopInput, LIMITS, LOOP_STATES, LoopId, LoopSourceType, LoopState, Reason } from "@smith/core";
+import {
+  CreateLoopInput,
+  LIMITS,
+  LOOP_STATES,
+  LoopId,
+  LoopSourceType,
+  LoopState,
+  RETENTION_MAX_PER_PASS,
+  Reason,
+  RetentionWindowMs,
+} from "@smith/core";
 import { tracked } from "@trpc/server";
 import { z } from "zod";
 import { subscriptionError } from "../subscriptions.ts";
@@ -105,6 +115,88 @@ export const loopsRouter = router({
       async ({ ctx, input }) =>
         (await ctx.services.loops.override(input.id, input.to, input.reason, ctx.principal, ctx.correlationId)).loop,
     ),
+
+  /**
+   * Deletes finished loops with everything stored for them (journal, handoffs, overrides). Active
+   * loops are skipped and say why; each deletion and each skip is audited. Admin only.
+   */
+  delete: adminProcedure
+    .input(
+      z.object({
+        ids: z
+          .array(LoopId)
+          .min(1, "at least one loop id")
+          .max(LIMITS.batchLoops, `at most ${LIMITS.batchLoops} loops per call`),
+        reason: Reason.optional(),
+      }),
+    )
+    .mutation(async ({ ctx, input, path }) => ({
+      results: await ctx.services.store.retention.deleteLoops(input.ids, {
+        actor: auditActor(ctx.principal),
+        action: path,
+        correlationId: ctx.correlationId,
+        ...(input.reason ? { reason: input.reason } : {}),
+      }),
+    })),
+
+  /**
+   * The retention rules on demand: loops of the given states older than `olderThanMs` (since they
+   * finished) are deleted, at most `limit`; active loops are reported, never deleted. `dryRun`
+   * reports and writes nothing. Admin only.
+   */
+  cleanup: adminProcedure
+    .input(
+      z.object({
+        state: z.array(LoopState).min(1, "at least one state").max(LOOP_STATES.length),
+        olderThanMs: RetentionWindowMs,
+        dryRun: z.boolean().default(false),
+        limit: z
+          .number()
+          .int()
+          .min(1)
+          .max(RETENTION_MAX_PER_PASS, `at most ${RETENTION_MAX_PER_PASS} loops per call`)
+          .default(500),
+      }),
+    )
+    .mutation(async ({ ctx, input, path }) =>
+      ctx.services.store.retention.sweep(
+        { windows: Object.fromEntries(input.state.map((s) => [s, input.olderThanMs])), maxPerPass: input.limit },
+        { actor: auditActor(ctx.principal), action: path, correlationId: ctx.correlationId },
+        { dryRun: input.dryRun },
+      ),
+    ),
+
+  /**
+   * Everything about one loop in one call: the loop, the newest journal entries (up to
+   * `journalLimit`, oldest first; `journalMore` says older ones exist), its handoffs, overrides and
+   * audit events (the first page; `auditNextCursor` continues through audit.list).
+   */
+  trace: viewerProcedure
+    .input(
+      z.object({
+        id: LoopId,
+        journalLimit: z.number().int().min(1).max(LIMITS.pageSize).default(LIMITS.pageSize),
+      }),
+    )
+    .query(async ({ ctx, input }) => {
+      const store = ctx.services.store;
+      const { loop } = await store.loops.getOrThrow(input.id);
+      const [journal, handoffs, overrides, audit] = await Promise.all([
+        store.journal.list(input.id, { order: "desc", limit: input.journalLimit }),
+        store.handoffs.list(input.id),
+        store.overrides.list(input.id),
+        store.audit.list({ loopId: input.id, limit: LIMITS.pageSize }),
+      ]);
+      return {
+        loop,
+        journal: journal.entries.reverse(),
+        journalMore: journal.more,
+        handoffs,
+        overrides,
+        audit: audit.items,
+        ...(audit.nextCursor ? { auditNextCursor: audit.nextCursor } : {}),
+      };
+    }),
 
   /**
    * Loop changes, fed by an etcd watch (any API process serves any client). Event ids are etcd

@@ -1,5 +1,7 @@
 import { LIMITS, LOOP_STATES, LoopId, LoopState } from "@smith/core";
+import { tracked } from "@trpc/server";
 import { z } from "zod";
+import { subscriptionError } from "../subscriptions.ts";
 import { router, viewerProcedure } from "../trpc.ts";
 
 export const handoffsRouter = router({
@@ -33,6 +35,44 @@ export const auditRouter = router({
     .query(async ({ ctx, input }) => {
       if (input.loopId) await ctx.services.store.loops.getOrThrow(input.loopId);
       return ctx.services.store.audit.list(input);
+    }),
+
+  /**
+   * New audit events as they are written, fed by an etcd watch (any API process serves any
+   * client). Event ids are etcd revisions: reconnecting with lastEventId resumes right after the
+   * last event seen. `recent` first sends that many of the newest events (ids: the read's revision).
+   */
+  watch: viewerProcedure
+    .input(
+      z
+        .object({
+          lastEventId: z.string().regex(/^\d+$/).nullish(),
+          recent: z.number().int().min(0).max(LIMITS.pageSize).default(0),
+          loopId: LoopId.optional(),
+        })
+        .default({ recent: 0 }),
+    )
+    .subscription(async function* ({ ctx, input, signal }) {
+      const store = ctx.services.store;
+      const wanted = (e: { loopId?: string }) => input.loopId === undefined || e.loopId === input.loopId;
+      let watch: ReturnType<typeof store.audit.watch> | undefined;
+      try {
+        let from: string;
+        if (input.lastEventId) from = String(BigInt(input.lastEventId) + 1n);
+        else {
+          const head = await store.audit.recent(input.recent);
+          from = String(BigInt(head.revision) + 1n);
+          for (const e of head.items) if (wanted(e)) yield tracked(head.revision, e);
+        }
+        watch = store.audit.watch({ fromRevision: from, maxBuffered: ctx.services.subscriptionBuffer });
+        const w = watch;
+        signal?.addEventListener("abort", () => w.close(), { once: true });
+        for await (const change of w) if (wanted(change.event)) yield tracked(change.revision, change.event);
+      } catch (err) {
+        throw subscriptionError(err);
+      } finally {
+        watch?.close();
+      }
     }),
 });
 
