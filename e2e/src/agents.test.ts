@@ -76,14 +76,34 @@ describe("end to end with scripted Claude Code fakes", () => {
     expect(branchSubjects(d.remoteUrl, `smith/${loop.id}`)).toEqual(["feat(US-001): First", "feat(US-002): Second"]);
   });
 
-  test("the agent and the gates get a sanitized environment: never the replica token", async ({ stack, tmpDir }) => {
+  test("the agent and the gates get a sanitized environment: never the replica token, not even in /proc or the run dir", async ({
+    stack,
+    tmpDir,
+  }) => {
     const d = demo(tmpDir, { prd: FAKE_PRD, recordings: {} });
     const envFile = join(tmpDir, "agent-env.json");
+    const probeFile = join(tmpDir, "agent-probe.json");
     const gateEnv = join(tmpDir, "gate-env.txt");
+    // The agent looks where a token could be: the initial environment and command line of every
+    // process of its replica's run (the wrapper shell, the replica, itself), and the run dir (the
+    // workspace's parent) where the executor wrote the token file.
+    const probe = `const runDir = require("node:path").resolve(process.cwd(), "..");
+const seen = [];
+const leaks = [];
+for (const pid of fs.readdirSync("/proc").filter((n) => /^\\d+$/.test(n))) {
+  let environ;
+  try { environ = fs.readFileSync("/proc/" + pid + "/environ", "latin1"); } catch { continue; }
+  if (!environ.includes("SMITH_RUN_DIR=" + runDir)) continue;
+  seen.push(pid);
+  let cmdline = "";
+  try { cmdline = fs.readFileSync("/proc/" + pid + "/cmdline", "latin1"); } catch {}
+  if ((environ + cmdline).includes("smr.")) leaks.push(pid);
+}
+fs.writeFileSync(${JSON.stringify(probeFile)}, JSON.stringify({ runDir, seen, leaks, files: fs.readdirSync(runDir) }));`;
     const bin = writeFakeAgent(
       tmpDir,
       "claude",
-      claudeFake(`fs.writeFileSync(${JSON.stringify(envFile)}, JSON.stringify(process.env));\n${WORKS}`),
+      claudeFake(`fs.writeFileSync(${JSON.stringify(envFile)}, JSON.stringify(process.env));\n${probe}\n${WORKS}`),
     );
     stack.startScheduler({ SMITH_CLAUDE_BIN: bin });
     const created = await stack.create(claudeLoop(d.remoteUrl, d.prdPath, {}, [`env > ${gateEnv}`]));
@@ -93,6 +113,18 @@ describe("end to end with scripted Claude Code fakes", () => {
     expect(JSON.stringify(agentEnv)).not.toMatch(/smr\./);
     expect(agentEnv.PATH).toBeTruthy();
     expect(readFileSync(gateEnv, "utf8")).not.toMatch(/SMITH_TOKEN|smr\./);
+    const found = JSON.parse(readFileSync(probeFile, "utf8")) as {
+      runDir: string;
+      seen: string[];
+      leaks: string[];
+      files: string[];
+    };
+    // The wrapper shell and the replica were seen (the probe works), and neither holds the token.
+    expect(found.seen.length).toBeGreaterThanOrEqual(2);
+    expect(found.leaks).toEqual([]);
+    // The replica removed the token file before the agent started.
+    expect(found.files).toContain("workspace");
+    expect(found.files).not.toContain("token");
   });
 
   test("cancel mid-iteration: the agent is killed, the loop is cancelled and its slot released", async ({

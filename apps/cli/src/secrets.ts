@@ -1,7 +1,7 @@
 import { generateSigningKey } from "@smith/auth";
 import { generateCredentialsKey } from "@smith/store";
 import { randomBytes } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 
 export interface LocalSecrets {
@@ -14,7 +14,9 @@ export interface LocalSecrets {
 
 /**
  * The local stack's signing key, credentials key and bootstrap admin token: generated on the first `smith up`,
- * kept (mode 0600) in the state directory so later runs and smithctl keep working.
+ * kept (mode 0600, in a 0700 directory) in the state directory so later runs and smithctl keep
+ * working. Modes are set again on every load: a file copied in, restored from a backup or made by
+ * an older version with the umask's mode is made private before it is used.
  */
 export function loadOrCreateSecrets(stateDir: string): LocalSecrets {
   const dir = join(stateDir, "secrets");
@@ -27,6 +29,8 @@ export function loadOrCreateSecrets(stateDir: string): LocalSecrets {
     writeFileSync(credentialsKeyFile, generateCredentialsKey() + "\n", { mode: 0o600 });
   if (!existsSync(tokenFile))
     writeFileSync(tokenFile, `smith-admin-${randomBytes(24).toString("base64url")}\n`, { mode: 0o600 });
+  chmodSync(dir, 0o700);
+  for (const file of [keyFile, tokenFile, credentialsKeyFile]) chmodSync(file, 0o600);
   return {
     signingKey: readFileSync(keyFile, "utf8").trim(),
     adminToken: readFileSync(tokenFile, "utf8").trim(),

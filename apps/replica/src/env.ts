@@ -4,8 +4,16 @@ import { z } from "zod";
 const Env = z.object({
   /** The API the replica talks to (its only way to reach Smith). */
   SMITH_API_URL: z.string().url(),
-  /** The loop- and attempt-scoped replica token (minted by the scheduler). */
-  SMITH_TOKEN: z.string().min(1),
+  /**
+   * A file holding the loop- and attempt-scoped replica token (minted by the scheduler, written by
+   * the executor with mode 0600 outside the workspace). The replica reads it and removes it at start.
+   */
+  SMITH_TOKEN_FILE: z.string().min(1).optional(),
+  /**
+   * The replica token itself: a fallback for running a replica by hand, warned about at start,
+   * since a process's environment is readable in /proc/<pid>/environ by the same user's processes.
+   */
+  SMITH_TOKEN: z.string().min(1).optional(),
   SMITH_LOOP_ID: z.string().min(1),
   SMITH_ATTEMPT: z.coerce.number().int().min(1),
   /** Where the workspace is cloned; defaults to `<SMITH_RUN_DIR>/workspace`. */

@@ -3,6 +3,7 @@ import { createSmithClient } from "@smith/client";
 import { createLogger } from "@smith/logger";
 import { parseEnv } from "./env.ts";
 import { ReplicaRunner } from "./runner.ts";
+import { takeReplicaToken } from "./token.ts";
 
 /** One attempt of one loop. Exit 0: finalized; 2: stopped (cancelled or superseded); 1: failed. */
 async function main(): Promise<number> {
@@ -11,9 +12,17 @@ async function main(): Promise<number> {
     loopId: env.SMITH_LOOP_ID,
     attempt: env.SMITH_ATTEMPT,
   });
+  // First thing: the token file is removed before anything else (an agent above all) runs.
+  const token = takeReplicaToken(env);
+  delete process.env.SMITH_TOKEN;
+  if (token.source === "env")
+    log.warn(
+      "the replica token came from SMITH_TOKEN: other processes of this user can read it in /proc/<pid>/environ; use SMITH_TOKEN_FILE",
+    );
+  else if (!token.removed) log.info("the replica token file is on a read-only mount and stays there");
   const client = createSmithClient({
     url: env.SMITH_API_URL,
-    token: env.SMITH_TOKEN,
+    token: token.token,
     correlationId: `replica-${env.SMITH_LOOP_ID}-${env.SMITH_ATTEMPT}`,
   });
   // Agents and gates start from this process's environment minus everything Smith's own

@@ -1,6 +1,6 @@
 import { Loop, SCHEMA_VERSION, newId } from "@smith/core";
 import { tmpDirTest as test } from "@smith/testing";
-import { readFileSync, writeFileSync } from "node:fs";
+import { readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect } from "vitest";
 import { LocalProcessExecutor } from "./local.ts";
@@ -49,7 +49,7 @@ describe("LocalProcessExecutor", () => {
     const script = join(tmpDir, "replica.sh");
     writeFileSync(
       script,
-      'echo "loop=$SMITH_LOOP_ID attempt=$SMITH_ATTEMPT token=$SMITH_TOKEN api=$SMITH_API_URL"; exit 3\n',
+      'echo "loop=$SMITH_LOOP_ID attempt=$SMITH_ATTEMPT token=$(cat "$SMITH_TOKEN_FILE") api=$SMITH_API_URL"; exit 3\n',
     );
     const ex = new LocalProcessExecutor({
       stateDir: tmpDir,
@@ -63,6 +63,28 @@ describe("LocalProcessExecutor", () => {
     expect(await ex.status(handle)).toEqual({ phase: "failed", exitCode: 3 });
     expect(readFileSync(ex.logPath(handle), "utf8")).toBe(`loop=${l.id} attempt=2 token=tok api=http://api\n`);
     expect((await ex.list()).map((r) => [r.loopId, r.attempt, r.status.phase])).toEqual([[l.id, 2, "failed"]]);
+  });
+
+  test("the token reaches the replica in a 0600 file of its 0700 run dir, never in its environment", async ({
+    tmpDir,
+  }) => {
+    const script = join(tmpDir, "replica.sh");
+    const seen = join(tmpDir, "seen");
+    // What the replica's shell and its process can see: its own environ, as /proc shows it to others.
+    writeFileSync(script, `tr '\\0' '\\n' < /proc/$$/environ > ${seen}; stat -c %a "$SMITH_TOKEN_FILE" >> ${seen}\n`);
+    const ex = new LocalProcessExecutor({ stateDir: tmpDir, command: ["/bin/sh", script], env: {} });
+    const l = loop();
+    const handle = await ex.start({ loop: l, attempt: 1, token: "smr.secret-token" });
+    await until(async () => (await ex.status(handle)).phase !== "running");
+    const environ = readFileSync(seen, "utf8");
+    expect(environ).not.toContain("smr.secret-token");
+    expect(environ).not.toMatch(/^SMITH_TOKEN=/m);
+    const runDir = join(tmpDir, "replicas", `${l.id}-1`);
+    expect(environ).toContain(`SMITH_TOKEN_FILE=${join(runDir, "token")}\n`);
+    expect(environ.trimEnd().split("\n").at(-1)).toBe("600");
+    expect(readFileSync(join(runDir, "token"), "utf8")).toBe("smr.secret-token");
+    expect(statSync(runDir).mode & 0o777).toBe(0o700);
+    expect(statSync(join(tmpDir, "replicas")).mode & 0o777).toBe(0o700);
   });
 
   test("stop kills the whole process group; a SIGKILLed replica still leaves an exit record", async ({ tmpDir }) => {

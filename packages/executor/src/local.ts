@@ -7,7 +7,17 @@ import {
   type ReplicaStatus,
 } from "@smith/core";
 import { spawn } from "node:child_process";
-import { mkdirSync, openSync, closeSync, readFileSync, readdirSync, writeFileSync, existsSync } from "node:fs";
+import {
+  chmodSync,
+  closeSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
 import { join } from "node:path";
@@ -17,7 +27,10 @@ export interface LocalProcessExecutorOptions {
   stateDir: string;
   /** The replica command, e.g. `[process.execPath, "/path/to/apps/replica/src/main.ts"]`. */
   command: string[];
-  /** Environment for every replica (API URL, agent binaries...). The token and ids are added per launch. */
+  /**
+   * Environment for every replica (API URL, agent binaries...). The ids and the token file's path
+   * are added per launch; the token itself never is (see start()).
+   */
   env: Record<string, string>;
   /** Grace between SIGTERM and SIGKILL on stop (default 5 s). */
   stopGraceMs?: number;
@@ -25,6 +38,8 @@ export interface LocalProcessExecutorOptions {
 
 /** Names the state dir's executor instance; kept there so that a restarted scheduler is the same instance. */
 const INSTANCE_FILE = "instance";
+/** The replica token's file in a run dir: the replica reads it and removes it at start. */
+export const TOKEN_FILE = "token";
 
 interface RunRecord {
   loopId: string;
@@ -56,7 +71,9 @@ export class LocalProcessExecutor implements Executor {
       throw new SmithError("invalid_argument", "the replica command is empty", { field: "command" });
     this.options = options;
     this.root = join(options.stateDir, "replicas");
-    mkdirSync(this.root, { recursive: true });
+    mkdirSync(this.root, { recursive: true, mode: 0o700 });
+    // Run dirs hold tokens (for a moment), logs and workspaces: the owner's only, also when made earlier.
+    chmodSync(this.root, 0o700);
     this.instance = loadInstance(join(this.root, INSTANCE_FILE));
   }
 
@@ -66,10 +83,21 @@ export class LocalProcessExecutor implements Executor {
     return join(this.root, id);
   }
 
+  /**
+   * Starts the replica in its run dir. The token goes into `<run dir>/token` (mode 0600, outside
+   * the workspace), never into an environment: a process's initial environment stays readable in
+   * /proc/<pid>/environ for its whole life, to every process of the same user (an agent included).
+   * The replica reads the file and removes it at start.
+   */
   async start(launch: ReplicaLaunch): Promise<ExecutorHandle> {
     const id = `${launch.loop.id}-${launch.attempt}`;
     const dir = this.dir(id);
-    mkdirSync(dir, { recursive: true });
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    chmodSync(dir, 0o700);
+    const tokenFile = join(dir, TOKEN_FILE);
+    // `wx` after removing any leftover: the file is created here, with its mode, never reused.
+    rmSync(tokenFile, { force: true });
+    writeFileSync(tokenFile, launch.token, { mode: 0o600, flag: "wx" });
     const log = openSync(join(dir, "replica.log"), "a");
     const quoted = this.options.command.map(shellQuote).join(" ");
     // `exec` is not used: the shell stays as the group leader and records the exit code.
@@ -83,7 +111,7 @@ export class LocalProcessExecutor implements Executor {
           ...this.options.env,
           SMITH_LOOP_ID: launch.loop.id,
           SMITH_ATTEMPT: String(launch.attempt),
-          SMITH_TOKEN: launch.token,
+          SMITH_TOKEN_FILE: tokenFile,
           SMITH_RUN_DIR: dir,
         },
       });

@@ -151,15 +151,25 @@ describe("buildJob", () => {
     {
       field: "volume mounts",
       get: (j) => container(j).volumeMounts?.map((m) => m.mountPath),
-      expected: ["/workspace", "/home/smith", "/tmp"],
+      expected: ["/workspace", "/home/smith", "/tmp", "/var/run/smith/token"],
     },
     {
-      field: "volumes are emptyDirs",
-      get: (j) => pod(j).volumes?.map((v) => [v.name, v.emptyDir]),
+      field: "volumes are emptyDirs, and the token's Secret (read-only, 0400)",
+      get: (j) => [
+        pod(j).volumes?.map((v) => [v.name, v.emptyDir ?? v.secret]),
+        container(j).volumeMounts?.find((m) => m.name === "token")?.readOnly,
+      ],
       expected: [
-        ["workspace", {}],
-        ["home", {}],
-        ["tmp", {}],
+        [
+          ["workspace", {}],
+          ["home", {}],
+          ["tmp", {}],
+          [
+            "token",
+            { secretName: `smith-${LOOP}-2-token`, defaultMode: 0o400, items: [{ key: "token", path: "token" }] },
+          ],
+        ],
+        true,
       ],
     },
     {
@@ -172,7 +182,7 @@ describe("buildJob", () => {
         SMITH_LOOP_ID: LOOP,
         SMITH_ATTEMPT: "2",
         SMITH_WORK_DIR: "/workspace/repo",
-        SMITH_TOKEN: `<smith-${LOOP}-2-token/token>`,
+        SMITH_TOKEN_FILE: "/var/run/smith/token/token",
       },
     },
     {
@@ -273,12 +283,12 @@ describe("buildJob", () => {
       },
       check: (j) => {
         const env = container(j).env ?? [];
-        expect(env.filter((e) => e.name === "SMITH_TOKEN")).toHaveLength(1);
+        expect(env.filter((e) => e.name === "SMITH_TOKEN")).toHaveLength(0);
         expect(envOf(j)).toMatchObject({
           SMITH_GATE_TIMEOUT_MS: "60000",
           SMITH_LOOP_ID: LOOP,
           HOME: "/home/smith",
-          SMITH_TOKEN: `<smith-${LOOP}-2-token/token>`,
+          SMITH_TOKEN_FILE: "/var/run/smith/token/token",
         });
       },
     },

@@ -21,6 +21,11 @@ export const WORKSPACE_DIR = "/workspace";
 export const WORK_DIR = "/workspace/repo";
 export const HOME_DIR = "/home/smith";
 export const TMP_DIR = "/tmp";
+/**
+ * Where the replica token's Secret is mounted (read-only, mode 0400). A file and not an env var:
+ * a process's environment is readable in /proc/<pid>/environ by every process of its user.
+ */
+export const TOKEN_DIR = "/var/run/smith/token";
 
 /** The manifest-relevant settings of a KubernetesJobExecutor, with every default applied. */
 export interface ReplicaTemplate {
@@ -131,9 +136,10 @@ export function buildJob(template: ReplicaTemplate, input: ReplicaManifestInput)
     { name: "SMITH_LOOP_ID", value: input.loopId },
     { name: "SMITH_ATTEMPT", value: String(input.attempt) },
     { name: "SMITH_WORK_DIR", value: WORK_DIR },
-    { name: "SMITH_TOKEN", valueFrom: { secretKeyRef: { name: tokenSecretName(name), key: TOKEN_KEY } } },
+    { name: "SMITH_TOKEN_FILE", value: `${TOKEN_DIR}/${TOKEN_KEY}` },
   ];
-  const ownNames = new Set(own.map((e) => e.name));
+  // SMITH_TOKEN too: an extra variable must not hand the replica another token.
+  const ownNames = new Set([...own.map((e) => e.name), "SMITH_TOKEN"]);
   const extra = Object.keys(template.env)
     .sort()
     .filter((k) => !ownNames.has(k))
@@ -193,6 +199,7 @@ export function buildJob(template: ReplicaTemplate, input: ReplicaManifestInput)
                 { name: "workspace", mountPath: WORKSPACE_DIR },
                 { name: "home", mountPath: HOME_DIR },
                 { name: "tmp", mountPath: TMP_DIR },
+                { name: "token", mountPath: TOKEN_DIR, readOnly: true },
               ],
             },
           ],
@@ -203,6 +210,14 @@ export function buildJob(template: ReplicaTemplate, input: ReplicaManifestInput)
             },
             { name: "home", emptyDir: {} },
             { name: "tmp", emptyDir: {} },
+            {
+              name: "token",
+              secret: {
+                secretName: tokenSecretName(name),
+                defaultMode: 0o400,
+                items: [{ key: TOKEN_KEY, path: TOKEN_KEY }],
+              },
+            },
           ],
         },
       },
