@@ -178,8 +178,48 @@ describe("parseCommandLine", () => {
     expect(parse("get --help").command).toEqual({ kind: "help", topic: "get" });
   });
 
+  it("administration: get audit, trace, override, delete, cleanup, tokens", () => {
+    expect(parse(`get audit -w --loop ${ID}`).command).toEqual({
+      kind: "get-audit",
+      watch: true,
+      loopId: ID,
+      output: "table",
+    });
+    expect(usage("get audit --state running")).toMatch(/--state lists loops/);
+    expect(usage(`get loops --loop ${ID}`)).toMatch(/--loop filters audit events/);
+    expect(parse(`trace ${ID} -o yaml`).command).toEqual({ kind: "trace", id: ID, output: "yaml" });
+    expect(parse(`override ${ID} --to flatline --reason stuck`).command).toEqual({
+      kind: "override",
+      id: ID,
+      to: "flatline",
+      reason: "stuck",
+      output: "table",
+    });
+    expect(parse(`delete loops ${ID} ${ID}`).command).toMatchObject({ kind: "delete-loops", ids: [ID, ID] });
+    expect(usage(`delete loop ${Array.from({ length: 101 }, () => ID).join(" ")}`)).toBe(
+      "delete loop takes at most 100 loop ids; got 101",
+    );
+    expect(parse("cleanup --state synced,cancelled --older-than 1.5h --dry-run").command).toEqual({
+      kind: "cleanup",
+      states: ["synced", "cancelled"],
+      olderThanMs: 5_400_000,
+      dryRun: true,
+      output: "table",
+    });
+    expect(usage("cleanup --state synced --older-than 0s")).toBe('--older-than must be at least 1ms; got "0s"');
+    expect(usage("cleanup --state synced --older-than 30")).toMatch(/--older-than must be a duration such as 30d/);
+    expect(parse("tokens create ci --role operator").command).toEqual({
+      kind: "tokens-create",
+      name: "ci",
+      role: "operator",
+      output: "table",
+    });
+    expect(usage("tokens list --role admin")).toBe("--role cannot be used with tokens list");
+    expect(usage("tokens rotate x")).toMatch(/unknown tokens subcommand "rotate"/);
+  });
+
   it("unknown commands, flags, resources and extra arguments are usage errors naming them", () => {
-    expect(usage("delete loop x")).toBe('unknown command "delete"');
+    expect(usage("drain loop x")).toBe('unknown command "drain"');
     expect(usage("get loops --colour")).toMatch(/Unknown option '--colour'/);
     expect(usage("get pods")).toMatch(/unknown resource "pods"/);
     expect(usage(`logs ${ID} extra`)).toBe('unexpected argument "extra"');

@@ -1,4 +1,12 @@
-import { AgentProvider, CredentialType, LOOP_STATES, type LoopState } from "@smith/core";
+import {
+  AgentProvider,
+  CredentialType,
+  LIMITS,
+  LOOP_STATES,
+  MAX_RETENTION_MS,
+  RETENTION_MAX_PER_PASS,
+  type LoopState,
+} from "@smith/core";
 import { parseArgs, type ParseArgsOptionsConfig } from "node:util";
 import type { ConnectionFlags } from "./connection.ts";
 import type { CreateLoopFlags } from "./createRequest.ts";
@@ -30,7 +38,18 @@ export type Command =
   | { kind: "credentials-rotate"; name: string; source: ValueSource; output: DataOutput }
   | { kind: "credentials-revoke"; name: string; output: DataOutput }
   | { kind: "credentials-list"; output: DataOutput }
-  | { kind: "credentials-reseal"; output: DataOutput };
+  | { kind: "credentials-reseal"; output: DataOutput }
+  | { kind: "get-audit"; loopId?: string; watch: boolean; output: DataOutput }
+  | { kind: "override"; id: string; to: LoopState; reason: string; output: DataOutput }
+  | { kind: "tokens-create"; name: string; role: TokenRoleName; expiresInDays?: number; output: DataOutput }
+  | { kind: "tokens-list"; output: DataOutput }
+  | { kind: "tokens-revoke"; id: string; output: DataOutput }
+  | { kind: "delete-loops"; ids: string[]; reason?: string; output: DataOutput }
+  | { kind: "cleanup"; states: LoopState[]; olderThanMs: number; dryRun: boolean; limit?: number; output: DataOutput }
+  | { kind: "trace"; id: string; output: DataOutput };
+
+export const TOKEN_ROLES = ["viewer", "operator", "admin"] as const;
+export type TokenRoleName = (typeof TOKEN_ROLES)[number];
 
 /** Where a credential's value comes from: never argv, where `ps` and shell history would keep it. */
 export type ValueSource = { kind: "stdin" } | { kind: "file"; path: string } | { kind: "env"; name: string };
@@ -68,6 +87,7 @@ const VERBS = {
     state: { type: "string" },
     watch: { type: "boolean", short: "w" },
     limit: { type: "string" },
+    loop: { type: "string" },
   },
   describe: { ...CONNECTION, ...HELP },
   create: {
@@ -119,6 +139,19 @@ const VERBS = {
     "from-file": { type: "string" },
     "from-env": { type: "string" },
   },
+  override: { ...CONNECTION, ...HELP, ...OUTPUT, to: { type: "string" }, reason: { type: "string" } },
+  tokens: { ...CONNECTION, ...HELP, ...OUTPUT, role: { type: "string" }, "expires-in-days": { type: "string" } },
+  delete: { ...CONNECTION, ...HELP, ...OUTPUT, reason: { type: "string" } },
+  cleanup: {
+    ...CONNECTION,
+    ...HELP,
+    ...OUTPUT,
+    state: { type: "string" },
+    "older-than": { type: "string" },
+    "dry-run": { type: "boolean" },
+    limit: { type: "string" },
+  },
+  trace: { ...CONNECTION, ...HELP, ...OUTPUT },
   help: { ...HELP },
 } as const satisfies Record<string, ParseArgsOptionsConfig>;
 type Verb = keyof typeof VERBS;
@@ -165,6 +198,20 @@ function toCommand(verb: Verb, values: Values, words: string[]): Command {
       return { kind: "help", ...(words[0] !== undefined ? { topic: words[0] } : {}) };
     case "get": {
       const [resource, id, ...extra] = words;
+      if (resource === "audit") {
+        noExtra(id === undefined ? extra : [id, ...extra]);
+        for (const flag of ["state", "limit"])
+          if (values[flag] !== undefined)
+            throw new UsageError(`--${flag} lists loops; get audit takes --loop ID and -w`);
+        const loopId = str("loop");
+        return {
+          kind: "get-audit",
+          watch: bool("watch"),
+          output: dataOutputOf(str("output")),
+          ...(loopId !== undefined ? { loopId } : {}),
+        };
+      }
+      if (str("loop") !== undefined) throw new UsageError("--loop filters audit events: smithctl get audit --loop ID");
       requireResource("get", resource);
       noExtra(extra);
       const output = outputOf(str("output"), ["table", "wide", "json", "yaml"]);
@@ -290,7 +337,129 @@ function toCommand(verb: Verb, values: Values, words: string[]): Command {
       return { kind: "version", clientOnly: bool("client"), output: dataOutputOf(str("output")) };
     case "credentials":
       return credentialsCommand(words, str, bool);
+    case "override": {
+      const [id, ...extra] = words;
+      noExtra(extra);
+      const to = required(str("to"), `override needs --to ${LOOP_STATES.join("|")}`);
+      const state = LOOP_STATES.find((s) => s === to);
+      if (!state) throw new UsageError(`--to must be one of ${LOOP_STATES.join(", ")}; got ${JSON.stringify(to)}`);
+      return {
+        kind: "override",
+        id: required(id, "override needs a loop id: smithctl override <id> --to STATE --reason TEXT"),
+        to: state,
+        reason: required(str("reason"), "override needs --reason TEXT"),
+        output: dataOutputOf(str("output")),
+      };
+    }
+    case "tokens":
+      return tokensCommand(words, str);
+    case "delete": {
+      const [resource, ...ids] = words;
+      requireResource("delete", resource);
+      if (ids.length === 0)
+        throw new UsageError("delete loop needs at least one loop id: smithctl delete loop <id>...");
+      if (ids.length > LIMITS.batchLoops)
+        throw new UsageError(`delete loop takes at most ${LIMITS.batchLoops} loop ids; got ${ids.length}`);
+      const reason = str("reason");
+      return {
+        kind: "delete-loops",
+        ids,
+        output: dataOutputOf(str("output")),
+        ...(reason !== undefined ? { reason } : {}),
+      };
+    }
+    case "cleanup": {
+      noExtra(words);
+      const states = statesOf(required(str("state"), "cleanup needs --state S[,S...] (synced, flatline, cancelled)"));
+      const olderThanMs = durationOf(
+        "older-than",
+        required(str("older-than"), "cleanup needs --older-than DURATION (e.g. 30d, 12h)"),
+      );
+      const limit = intOf("limit", str("limit"), 1);
+      if (limit !== undefined && limit > RETENTION_MAX_PER_PASS)
+        throw new UsageError(`--limit must be at most ${RETENTION_MAX_PER_PASS}; got ${limit}`);
+      return {
+        kind: "cleanup",
+        states: states ?? [],
+        olderThanMs,
+        dryRun: bool("dry-run"),
+        output: dataOutputOf(str("output")),
+        ...(limit !== undefined ? { limit } : {}),
+      };
+    }
+    case "trace": {
+      const [id, ...extra] = words;
+      noExtra(extra);
+      return {
+        kind: "trace",
+        id: required(id, "trace needs a loop id: smithctl trace <id>"),
+        output: dataOutputOf(str("output")),
+      };
+    }
   }
+}
+
+function tokensCommand(words: string[], str: (name: string) => string | undefined): Command {
+  const [sub, arg, ...extra] = words;
+  noExtra(extra);
+  const output = dataOutputOf(str("output"));
+  const refuse = (what: string) => {
+    for (const flag of ["role", "expires-in-days"])
+      if (str(flag) !== undefined) throw new UsageError(`--${flag} cannot be used with tokens ${what}`);
+  };
+  switch (sub) {
+    case "create": {
+      const name = required(
+        arg,
+        "tokens create needs a NAME: smithctl tokens create NAME --role viewer|operator|admin",
+      );
+      const roleName = required(str("role"), `tokens create needs --role ${TOKEN_ROLES.join("|")}`);
+      const role = TOKEN_ROLES.find((r) => r === roleName);
+      if (!role)
+        throw new UsageError(`--role must be one of ${TOKEN_ROLES.join(", ")}; got ${JSON.stringify(roleName)}`);
+      const expiresInDays = intOf("expires-in-days", str("expires-in-days"), 1);
+      if (expiresInDays !== undefined && expiresInDays > 3650)
+        throw new UsageError(`--expires-in-days must be at most 3650; got ${expiresInDays}`);
+      return { kind: "tokens-create", name, role, output, ...(expiresInDays !== undefined ? { expiresInDays } : {}) };
+    }
+    case "list":
+      refuse("list");
+      if (arg !== undefined) throw new UsageError("tokens list takes no argument");
+      return { kind: "tokens-list", output };
+    case "revoke":
+      refuse("revoke");
+      return {
+        kind: "tokens-revoke",
+        id: required(arg, "tokens revoke needs a token id: smithctl tokens revoke ID"),
+        output,
+      };
+    case undefined:
+      throw new UsageError("tokens needs a subcommand: create, list or revoke");
+    default:
+      throw new UsageError(`unknown tokens subcommand ${JSON.stringify(sub)}: use create, list or revoke`);
+  }
+}
+
+const DURATION_UNITS: Record<string, number> = {
+  ms: 1,
+  s: 1000,
+  m: 60_000,
+  h: 3_600_000,
+  d: 86_400_000,
+  w: 604_800_000,
+};
+
+/** `30d`, `12h`, `90m`, `1.5h` → milliseconds, within the retention window's bounds. */
+export function durationOf(flag: string, value: string): number {
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h|d|w)$/.exec(value.trim());
+  const unit = m?.[2] !== undefined ? DURATION_UNITS[m[2]] : undefined;
+  if (!m || unit === undefined)
+    throw new UsageError(`--${flag} must be a duration such as 30d, 12h, 90m or 45s; got ${JSON.stringify(value)}`);
+  const ms = Math.round(Number(m[1]) * unit);
+  if (ms < 1) throw new UsageError(`--${flag} must be at least 1ms; got ${JSON.stringify(value)}`);
+  if (ms > MAX_RETENTION_MS)
+    throw new UsageError(`--${flag} must be at most 36500d (100 years); got ${JSON.stringify(value)}`);
+  return ms;
 }
 
 const CREDENTIAL_SET_FLAGS = ["type", "scope", "host", "no-default", "app-id", "installation-id", "description"];
@@ -489,7 +658,9 @@ function requireResource(verb: string, resource: string | undefined): void {
   if (resource === undefined)
     throw new UsageError(`${verb} needs a resource: smithctl ${verb} loop${verb === "get" ? "s" : ""} ...`);
   if (!isLoopResource(resource))
-    throw new UsageError(`unknown resource ${JSON.stringify(resource)}: smithctl ${verb} knows "loop" / "loops"`);
+    throw new UsageError(
+      `unknown resource ${JSON.stringify(resource)}: smithctl ${verb} knows "loop" / "loops"${verb === "get" ? ' and "audit"' : ""}`,
+    );
 }
 
 function noExtra(extra: readonly string[]): void {

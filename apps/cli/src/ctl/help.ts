@@ -3,7 +3,9 @@ import { SMITH_VERSION } from "@smith/core";
 const USAGE: Record<string, string> = {
   get: `  smithctl get loops [-o table|wide|json|yaml] [--state S[,S...]] [--limit N] [-w|--watch]
       List loops, newest first. --watch prints the current loops, then a row per change.
-  smithctl get loop <id> [-o table|wide|json|yaml]`,
+  smithctl get loop <id> [-o table|wide|json|yaml]
+  smithctl get audit [--loop ID] [-w|--watch] [-o json|yaml]
+      Audit events, oldest first. --watch prints the newest 20, then each new event.`,
   describe: `  smithctl describe loop <id>
       Spec, status, story progress, steering, latest handoff and the last journal lines.`,
   create: `  smithctl create loop --repo URL (--prd FILE | --prd-path PATH) [--base BRANCH] [--title T]
@@ -29,6 +31,21 @@ const USAGE: Record<string, string> = {
   smithctl config use-context NAME
   smithctl config set-context NAME [--url URL] [--token T | --token-file FILE]`,
   version: `  smithctl version [--client] [-o json|yaml]`,
+  override: `  smithctl override <id> --to STATE --reason TEXT [-o json|yaml]
+      Force a state where the lifecycle allows it (admin); recorded as an override and audited.`,
+  tokens: `  smithctl tokens create NAME --role viewer|operator|admin [--expires-in-days N] [-o json|yaml]
+      Create an API token (admin). The token is printed once, alone on stdout; keep it.
+  smithctl tokens list [-o json|yaml]
+  smithctl tokens revoke ID`,
+  delete: `  smithctl delete loop <id>... [--reason TEXT] [-o json|yaml]
+      Delete finished loops with their journal, handoffs and overrides (admin; audited).
+      Active loops are skipped and said so; exit 1 if any id was not deleted.`,
+  cleanup: `  smithctl cleanup --state S[,S...] --older-than DURATION [--dry-run] [--limit N] [-o json|yaml]
+      Delete loops of those states that finished more than DURATION (30d, 12h, 90m) ago, at most
+      N (default 500), by the retention rules (admin; each deletion audited). Active loops are
+      skipped and said so. --dry-run lists what would be deleted and changes nothing.`,
+  trace: `  smithctl trace <id> [-o json|yaml]
+      Everything about one loop from one API call: the loop, its journal, handoffs, overrides, audit.`,
   credentials: `  smithctl credentials set NAME --type github-token|github-app|anthropic|openai
         [--scope OWNER] [--host HOST] [--no-default] [--app-id N] [--installation-id N]
         [--description TEXT] [--from-file FILE | --from-env VAR] [-o json|yaml]

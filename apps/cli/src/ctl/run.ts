@@ -1,6 +1,6 @@
 import { createSmithClient, type SmithClient } from "@smith/client";
 import { parseCommandLine, type Command } from "./args.ts";
-import { answer, transition, steer } from "./commands/actions.ts";
+import { answer, override, transition, steer } from "./commands/actions.ts";
 import { config } from "./commands/config.ts";
 import { createBatch, createLoop } from "./commands/create.ts";
 import {
@@ -13,7 +13,10 @@ import {
 import { describeLoopCommand } from "./commands/describe.ts";
 import { getLoop, getLoops } from "./commands/get.ts";
 import { logs } from "./commands/logs.ts";
-import { audit, cost } from "./commands/records.ts";
+import { audit, cost, getAudit } from "./commands/records.ts";
+import { cleanup, deleteLoops } from "./commands/retention.ts";
+import { tokensCreate, tokensList, tokensRevoke } from "./commands/tokens.ts";
+import { trace } from "./commands/trace.ts";
 import { version } from "./commands/version.ts";
 import { resolveConnection, type ConnectionFlags } from "./connection.ts";
 import { loadContexts } from "./contexts.ts";
@@ -103,6 +106,22 @@ function dispatch(client: SmithClient, command: ServerCommand, io: CtlIO): Promi
       return credentialsList(client, command, io);
     case "credentials-reseal":
       return credentialsReseal(client, command, io);
+    case "get-audit":
+      return getAudit(client, command, io);
+    case "override":
+      return override(client, command, io);
+    case "tokens-create":
+      return tokensCreate(client, command, io);
+    case "tokens-list":
+      return tokensList(client, command, io);
+    case "tokens-revoke":
+      return tokensRevoke(client, command, io);
+    case "delete-loops":
+      return deleteLoops(client, command, io);
+    case "cleanup":
+      return cleanup(client, command, io);
+    case "trace":
+      return trace(client, command, io);
   }
 }
 

@@ -42,3 +42,16 @@ export async function steer(client: SmithClient, cmd: Extract<Command, { kind: "
   );
   return 0;
 }
+
+/** `override ID --to STATE --reason TEXT` (admin): forces a state where the lifecycle allows it. */
+export async function override(
+  client: SmithClient,
+  cmd: Extract<Command, { kind: "override" }>,
+  io: CtlIO,
+): Promise<number> {
+  const loop = await client.loops.override.mutate({ id: cmd.id, to: cmd.to, reason: cmd.reason });
+  io.stdout(
+    cmd.output === "table" ? `loop/${loop.id} overridden (now ${loop.status.state})` : formatData(loop, cmd.output),
+  );
+  return 0;
+}
