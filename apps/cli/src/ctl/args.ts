@@ -48,7 +48,7 @@ export type Command =
   | { kind: "cleanup"; states: LoopState[]; olderThanMs: number; dryRun: boolean; limit?: number; output: DataOutput }
   | { kind: "trace"; id: string; output: DataOutput };
 
-export const TOKEN_ROLES = ["viewer", "operator", "admin"] as const;
+const TOKEN_ROLES = ["viewer", "operator", "admin"] as const;
 export type TokenRoleName = (typeof TOKEN_ROLES)[number];
 
 /** Where a credential's value comes from: never argv, where `ps` and shell history would keep it. */
@@ -450,7 +450,7 @@ const DURATION_UNITS: Record<string, number> = {
 };
 
 /** `30d`, `12h`, `90m`, `1.5h` → milliseconds, within the retention window's bounds. */
-export function durationOf(flag: string, value: string): number {
+function durationOf(flag: string, value: string): number {
   const m = /^(\d+(?:\.\d+)?)(ms|s|m|h|d|w)$/.exec(value.trim());
   const unit = m?.[2] !== undefined ? DURATION_UNITS[m[2]] : undefined;
   if (!m || unit === undefined)
