@@ -66,3 +66,46 @@ export const FAKE_PRD = {
     },
   ],
 };
+
+/**
+ * Claude Code hitting its usage limit, as 2.x prints it (docs/agents.md#usage-and-rate-limits): a
+ * `rate_limit_event` with status `rejected` and the reset time in Unix seconds, the assistant's
+ * `rate_limit` error, and a failed `result`; the CLI exits 1. `resetsAtExpr` is a JavaScript
+ * expression for the Unix seconds (evaluated in the fake), or omitted for no reset time.
+ */
+export function claudeUsageLimit(resetsAtExpr?: string): string {
+  return `const resetsAt = ${resetsAtExpr ?? "undefined"};
+emit({ type: "rate_limit_event", rate_limit_info: { status: "rejected", ...(resetsAt ? { resetsAt } : {}), rateLimitType: "five_hour", overageStatus: "rejected", isUsingOverage: false }, uuid: "u1", session_id: "fake" });
+// Claude says the reset as a clock time in its own zone; the event's Unix time is what counts.
+const said = "You've hit your limit" + (resetsAt ? " · resets " + new Date(resetsAt * 1000).getUTCHours() + ":" + String(new Date(resetsAt * 1000).getUTCMinutes()).padStart(2, "0") + " (UTC)" : "");
+emit({ type: "assistant", error: "rate_limit", message: { role: "assistant", content: [{ type: "text", text: said }] } });
+emit({ type: "result", subtype: "success", is_error: true, duration_ms: 5, num_turns: 1, result: said, session_id: "fake", total_cost_usd: 0, usage: { input_tokens: 0, output_tokens: 0 } });
+process.exit(1);`;
+}
+
+/**
+ * A scripted fake that speaks `codex exec --json`: it reads the prompt on stdin, finds the story
+ * id, announces the thread and turn, runs `action`, reports the file it wrote and the turn's usage.
+ */
+export function codexFake(action: string): string {
+  return `
+const fs = require("node:fs");
+const prompt = fs.readFileSync(0, "utf8");
+const story = (/## Your story: (\\S+):/.exec(prompt) || [])[1] || "unknown";
+const emit = (o) => process.stdout.write(JSON.stringify(o) + "\\n");
+emit({ type: "thread.started", thread_id: "fake-thread" });
+emit({ type: "turn.started" });
+(async () => {
+${action}
+emit({ type: "item.completed", item: { id: "item_1", type: "file_change", changes: [{ path: "done-" + story + ".txt", kind: "add" }], status: "completed" } });
+emit({ type: "item.completed", item: { id: "item_2", type: "agent_message", text: "Implemented " + story } });
+emit({ type: "turn.completed", usage: { input_tokens: 200, cached_input_tokens: 0, output_tokens: 30 } });
+})();
+`;
+}
+
+/** Codex hitting its usage limit (codex-rs UsageLimitReachedError, no reset time known): an error event, then turn.failed; exit 1. */
+export const CODEX_USAGE_LIMIT = `const msg = "You've hit your usage limit. Try again later.";
+emit({ type: "error", message: msg });
+emit({ type: "turn.failed", error: { message: msg } });
+process.exit(1);`;

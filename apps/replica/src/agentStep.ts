@@ -1,4 +1,4 @@
-import type { AgentAdapter, AgentResult, Loop, PrdStory } from "@smith/core";
+import type { AgentAdapter, AgentConfig, AgentResult, Loop, PrdStory } from "@smith/core";
 import { agentSummary, journalAgentEvent } from "./agentJournal.ts";
 import type { AttemptContext } from "./context.ts";
 import { readNotes, type LoadedPrd } from "./prd.ts";
@@ -14,6 +14,8 @@ export async function runAgentStep(
   input: {
     loop: Loop;
     agent: AgentAdapter;
+    /** The agent's configuration: the loop's own, or the fallback in use. */
+    config: AgentConfig;
     env: Record<string, string>;
     loaded: LoadedPrd;
     story: PrdStory;
@@ -57,9 +59,9 @@ export async function runAgentStep(
     timeoutMs: loop.spec.limits.agentTimeoutMs,
     signal: ctx.signal,
     storyId: story.id,
-    model: loop.spec.agent.model,
-    args: loop.spec.agent.args,
-    onEvent: (e) => journalAgentEvent(ctx.journal, loop.spec.agent.provider, e),
+    model: input.config.model,
+    args: input.config.args,
+    onEvent: (e) => journalAgentEvent(ctx.journal, input.config.provider, e),
   });
   ctx.checkStop();
   ctx.note("agent", agentSummary(result), {
@@ -72,6 +74,10 @@ export async function runAgentStep(
       usd: result.usd,
       timedOut: result.timedOut,
       storyId: story.id,
+      provider: input.config.provider,
+      ...(result.limit
+        ? { limit: result.limit.kind, ...(result.limit.resetAt ? { resetAt: result.limit.resetAt.toISOString() } : {}) }
+        : {}),
     },
   });
   return result;

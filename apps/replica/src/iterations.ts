@@ -9,6 +9,8 @@ import {
   storyProgress,
   updateStreaks,
   type AgentAdapter,
+  type AgentConfig,
+  type AgentLimit,
   type AgentResult,
   type Loop,
   type PrdStory,
@@ -27,16 +29,23 @@ import { withRetry } from "./retry.ts";
 import { verifyFinal } from "./verify.ts";
 import type { Workspace } from "./workspace.ts";
 
+/** An agent the loop may run: its own (index 0), then its fallbacks in order. */
+export interface RunnableAgent {
+  config: AgentConfig;
+  adapter: AgentAdapter;
+  /** The agent's environment: the sanitized env plus the provider key meant for it (gates never see it). */
+  env: Record<string, string>;
+}
+
 export interface IterationsInput {
   loop: Loop;
   ws: Workspace;
   loaded: LoadedPrd;
   plan: GatePlan;
   baseline: Baseline;
-  agent: AgentAdapter;
+  /** The loop's agent first, then its fallbacks: a usage or rate limit moves on to the next. */
+  agents: readonly RunnableAgent[];
   env: Record<string, string>;
-  /** The agent's environment: `env` plus its provider key (gates never see that key). */
-  agentEnv?: Record<string, string>;
   gateTimeoutMs: number;
   /** Secret values the replica holds; a change containing one is never committed. */
   secrets: readonly string[];
@@ -50,7 +59,9 @@ export interface IterationsInput {
  * limits. Each iteration is recorded at the API (iteration number, progress, usage, evidence).
  */
 export async function runIterations(ctx: AttemptContext, input: IterationsInput): Promise<Outcome> {
-  const { loop, ws, loaded, agent, env, plan } = input;
+  const { loop, ws, loaded, env, plan } = input;
+  /** Which of input.agents runs the next iteration. */
+  let current = 0;
   const limits = loop.spec.limits;
   const failingAtBaseline = loop.spec.baseline === "no-worse" ? input.baseline.failing : new Set<string>();
   let iteration = loop.status.iteration;
@@ -109,16 +120,52 @@ export async function runIterations(ctx: AttemptContext, input: IterationsInput)
     const startSha = await ws.git.headSha();
     // A conflict is repaired where a person would: the merge in progress, markers in the files.
     if (pendingFinal && pendingFinal.conflicts.length > 0) await ws.git.mergeKeepingConflicts(ws.base);
+    const active = input.agents[current];
+    if (!active) throw new Error("the loop has no agent to run");
     const result = await runAgentStep(ctx, {
       loop,
-      agent,
-      env: input.agentEnv ?? env,
+      agent: active.adapter,
+      config: active.config,
+      env: active.env,
       loaded,
       story,
       iteration,
       lastFailure: lastFailure?.story === story.id ? lastFailure.text : undefined,
     });
     costUsd += result.usd ?? 0;
+    if (result.limit) {
+      // Not the story's failure: the provider refused to work. The change so far stays in the tree
+      // for the next agent; the iteration counts (it may have cost), the failure streaks do not.
+      await recordIteration(ctx, iteration, loaded, result);
+      // A repair of the final verification starts again from its merge; other work stays.
+      if (pendingFinal) await cleanTree(ws, startSha, ignore);
+      const next = input.agents[current + 1];
+      if (next) {
+        ctx.note("agent", failoverNote(active.config, next.config, current + 1, result.limit, iteration), {
+          level: "warn",
+          metadata: {
+            failover: true,
+            from: active.config.provider,
+            to: next.config.provider,
+            fallback: current + 1,
+            limit: result.limit.kind,
+          },
+        });
+        current++;
+        continue;
+      }
+      const resumeAt = parkUntil(result.limit, limits.quotaWaitMs);
+      return end({
+        outcome: "waiting",
+        reason: "quota",
+        message:
+          `${active.config.provider} hit its ${limitWords(result.limit)}${input.agents.length > 1 ? " and no fallback agent is left" : ""}: ${result.limit.message}`.slice(
+            0,
+            4000,
+          ),
+        resumeAt,
+      });
+    }
     if (result.summary) decisions.push(`${story.id}: ${result.summary.slice(0, 500)}`);
     const question = questionFrom(result.summary);
     if (question !== undefined) {
@@ -191,10 +238,7 @@ export async function runIterations(ctx: AttemptContext, input: IterationsInput)
         }
       }
     } else if (pendingFinal) {
-      // Start the repair from a clean tree again: a half-resolved merge helps nobody.
-      await ws.git.run(["merge", "--abort"], { allowFailure: true });
-      await ws.git.run(["reset", "--quiet", "--hard", startSha]);
-      await ws.git.run(["clean", "-fdq", "--", ".", ...ignore.map((p) => `:!${p}`)], { allowFailure: true });
+      await cleanTree(ws, startSha, ignore);
     }
     const passed = failure === undefined;
     // Written after a passed commit only when it was refused: the notes of a passed story are in its commit.
@@ -229,6 +273,37 @@ export async function runIterations(ctx: AttemptContext, input: IterationsInput)
     const after = guardAfterIteration(limits, streaks, { storyId: story.id, passed, failure });
     if (after) return end({ outcome: isWaitingReason(after.reason) ? "waiting" : "flatline", ...after });
   }
+}
+
+/** Back to `sha` with a clean tree: a half-resolved merge helps nobody. Smith's own files (`keep`) stay. */
+async function cleanTree(ws: Workspace, sha: string, keep: readonly string[]): Promise<void> {
+  await ws.git.run(["merge", "--abort"], { allowFailure: true });
+  await ws.git.run(["reset", "--quiet", "--hard", sha]);
+  await ws.git.run(["clean", "-fdq", "--", ".", ...keep.map((p) => `:!${p}`)], { allowFailure: true });
+}
+
+function limitWords(limit: AgentLimit): string {
+  return limit.kind === "usage-limit"
+    ? "usage limit"
+    : limit.kind === "rate-limit"
+      ? "rate limit"
+      : "capacity limit (overloaded)";
+}
+
+function failoverNote(from: AgentConfig, to: AgentConfig, index: number, limit: AgentLimit, iteration: number): string {
+  const name = (c: AgentConfig) => `${c.provider}${c.model ? ` (${c.model})` : ""}`;
+  const reset = limit.resetAt ? `, resets at ${limit.resetAt.toISOString()}` : "";
+  return `failover: ${name(from)} hit its ${limitWords(limit)}${reset} on iteration ${iteration}; the next iteration runs fallback ${index}, ${name(to)}`;
+}
+
+/**
+ * When a parked loop resumes: the reset time the agent gave, or `quotaWaitMs` from now when it
+ * gave none (or one already past).
+ */
+function parkUntil(limit: AgentLimit, quotaWaitMs: number): string {
+  const now = Date.now();
+  const at = limit.resetAt?.getTime();
+  return new Date(at !== undefined && at > now ? at : now + quotaWaitMs).toISOString();
 }
 
 /** Records a finished iteration at the API: its number, the progress, the agent's usage. */

@@ -1,13 +1,13 @@
 import { createAgent, sanitizeEnv } from "@smith/agents";
 import type { SmithClient } from "@smith/client";
-import type { Loop } from "@smith/core";
+import type { AgentConfig, Loop } from "@smith/core";
 import { existsSync, rmSync } from "node:fs";
 import { isAbsolute, join } from "node:path";
 import { AttemptContext, Stop, type Outcome } from "./context.ts";
 import { establishBaseline } from "./baseline.ts";
 import { planGates } from "./gatePlan.ts";
 import { runSetup } from "./gates.ts";
-import { runIterations } from "./iterations.ts";
+import { runIterations, type RunnableAgent } from "./iterations.ts";
 import { JournalWriter } from "./journal.ts";
 import { draftPrdFromIssue } from "./draft.ts";
 import { loadPrd } from "./prd.ts";
@@ -174,16 +174,25 @@ export class ReplicaRunner {
     const ws = await prepareWorkspace(ctx, loop, env, askpass);
     if ("outcome" in ws) return ws;
     ctx.checkStop();
-    const agent = createAgent(loop.spec.agent, {
-      binaries: this.o.binaries,
-      replayStepDelayMs: this.o.replayStepDelayMs,
-      replayDir: loop.spec.agent.replayDir
-        ? isAbsolute(loop.spec.agent.replayDir)
-          ? loop.spec.agent.replayDir
-          : join(this.o.workDir, loop.spec.agent.replayDir)
-        : undefined,
-    });
     const agentEnv = { ...env, ...(credentials.agent?.env ?? {}) };
+    const runnable = (config: AgentConfig): RunnableAgent => ({
+      config,
+      adapter: createAgent(config, {
+        binaries: this.o.binaries,
+        replayStepDelayMs: this.o.replayStepDelayMs,
+        replayDir: config.replayDir
+          ? isAbsolute(config.replayDir)
+            ? config.replayDir
+            : join(this.o.workDir, config.replayDir)
+          : undefined,
+      }),
+      // The key fetched for the loop's agent goes to a fallback of the same provider; another
+      // provider's fallback finds its key in the replica's environment, if anywhere.
+      env: config.provider === loop.spec.agent.provider ? agentEnv : env,
+    });
+    const agents = [loop.spec.agent, ...loop.spec.agent.fallbacks].map(runnable);
+    const agent = agents[0]?.adapter;
+    if (!agent) throw new Error("the loop has no agent");
     // The provider key fetched for the agent is one the replica holds too.
     const secrets = [...heldSecrets(this.o.baseEnv), ...heldSecrets(credentials.agent?.env ?? {})];
     if (loop.spec.prd.kind === "issue" && !existsSync(join(ctx.workDir, loop.spec.prd.path))) {
@@ -207,9 +216,8 @@ export class ReplicaRunner {
       loaded,
       plan,
       baseline,
-      agent,
+      agents,
       env,
-      agentEnv,
       gateTimeoutMs,
       secrets,
     });

@@ -1,4 +1,4 @@
-import type { AgentEvent, AgentResult, AgentRunOptions } from "@smith/core";
+import type { AgentEvent, AgentLimit, AgentResult, AgentRunOptions } from "@smith/core";
 import { BOUNDS, headText } from "./bounds.ts";
 import { type ProcessResult, runProcess } from "./process.ts";
 
@@ -10,6 +10,8 @@ export interface ParsedOutcome {
   summary?: string;
   /** The CLI reported failure, or never reported a final result. */
   isError: boolean;
+  /** The failure was a usage or rate limit of the provider (see limits.ts). */
+  limit?: AgentLimit;
 }
 
 /** Turns an agent CLI's stdout into events, line by line, and sums up the run at the end. */
@@ -73,6 +75,8 @@ export function agentResult(proc: ProcessResult, outcome: ParsedOutcome): AgentR
     ...(outcome.summary !== undefined ? { summary: headText(outcome.summary, BOUNDS.summaryBytes) } : {}),
     isError: outcome.isError,
     stderrTail: proc.stderrTail,
+    // A run that was killed (timeout, cancel) failed for that reason, whatever it printed before.
+    ...(outcome.limit && !proc.timedOut && !proc.cancelled ? { limit: outcome.limit } : {}),
   };
 }
 

@@ -2,6 +2,7 @@ import { type AgentEvent, tailText } from "@smith/core";
 import type { OutputParser, ParsedOutcome } from "./agentCli.ts";
 import { BOUNDS, headText } from "./bounds.ts";
 import { type JsonObject, count, isObject, parseJsonObject, str } from "./json.ts";
+import { claudeLimit, epochDate } from "./limits.ts";
 import { summarizeToolInput } from "./toolInput.ts";
 
 /** The message types of Claude Code's `--output-format stream-json` that this parser reads. */
@@ -15,6 +16,8 @@ export interface ClaudeStreamParserOptions {
    * whose JSON logging is not Claude's.
    */
   ownsAllJson?: boolean;
+  /** The clock that anchors a reset time given as a clock time ("resets 3pm"); default: now. */
+  now?: () => Date;
 }
 
 /**
@@ -26,15 +29,22 @@ export class ClaudeStreamParser implements OutputParser {
   /** tool_use id → tool name, so that a tool_result can name its tool. */
   private readonly toolNames = new Map<string, string>();
   private result: ParsedOutcome | undefined;
+  private readonly now: () => Date;
+  /** A `rate_limit_event` whose status was `rejected`: the request was refused until `resetsAt`. */
+  private rejected: { resetAt?: Date; type?: string } | undefined;
+  /** An assistant message carried `error: "rate_limit"` (the SDK's SDKAssistantMessageError), with its text. */
+  private assistantLimit: string | undefined;
 
   constructor(options: ClaudeStreamParserOptions = {}) {
     this.ownsAllJson = options.ownsAllJson ?? true;
+    this.now = options.now ?? (() => new Date());
   }
 
   parse(line: string): AgentEvent[] | undefined {
     const message = parseJsonObject(line);
     const type = str(message?.type);
     if (!message || type === undefined) return undefined;
+    if (type === "rate_limit_event" && this.ownsAllJson) return this.rateLimit(message);
     if (!CLAUDE_TYPES.has(type)) return this.ownsAllJson ? [] : undefined;
     switch (type) {
       case "assistant":
@@ -55,7 +65,41 @@ export class ClaudeStreamParser implements OutputParser {
 
   outcome(): ParsedOutcome {
     // No result message means the CLI died or was killed before finishing its turn.
-    return this.result ?? { inputTokens: 0, outputTokens: 0, isError: true };
+    const outcome = this.result ?? { inputTokens: 0, outputTokens: 0, isError: true };
+    if (!outcome.isError) return outcome;
+    // A failed run after a refused request is a usage limit, reset when the event said: its
+    // Unix time beats the result's clock time ("resets 3pm (Zone)").
+    if (this.rejected) {
+      const text = outcome.summary ?? this.assistantLimit ?? `rate limit ${this.rejected.type ?? ""} rejected`.trim();
+      const said = outcome.limit ?? claudeLimit(text, this.now());
+      const resetAt = this.rejected.resetAt ?? said?.resetAt;
+      return {
+        ...outcome,
+        limit: { kind: "usage-limit", message: said?.message ?? text, ...(resetAt ? { resetAt } : {}) },
+      };
+    }
+    if (outcome.limit || this.assistantLimit === undefined) return outcome;
+    const said = claudeLimit(this.assistantLimit, this.now());
+    return { ...outcome, limit: said ?? { kind: "rate-limit", message: this.assistantLimit } };
+  }
+
+  /**
+   * `{"type":"rate_limit_event","rate_limit_info":{"status":"allowed"|"allowed_warning"|"rejected",
+   * "resetsAt":<unix s>,"rateLimitType":"five_hour"|"seven_day"|…,…}}`: only a rejection matters.
+   */
+  private rateLimit(message: JsonObject): AgentEvent[] {
+    const info = isObject(message.rate_limit_info) ? message.rate_limit_info : {};
+    if (str(info.status) !== "rejected") return [];
+    const resetAt = epochDate(info.resetsAt);
+    const type = str(info.rateLimitType);
+    this.rejected = { ...(resetAt ? { resetAt } : {}), ...(type ? { type } : {}) };
+    return [
+      {
+        type: "log",
+        stream: "stdout",
+        line: `rate limit${type ? ` ${type}` : ""} rejected${resetAt ? `; resets at ${resetAt.toISOString()}` : ""}`,
+      },
+    ];
   }
 
   private system(message: JsonObject): AgentEvent[] {
@@ -76,6 +120,14 @@ export class ClaudeStreamParser implements OutputParser {
       events.push({ type: "log", stream: "stdout", line: `assistant error: ${headText(error, BOUNDS.logLineBytes)}` });
     const inner = isObject(message.message) ? message.message : undefined;
     const content = Array.isArray(inner?.content) ? inner.content : [];
+    if (error === "rate_limit") {
+      const said = content
+        .filter(isObject)
+        .map((b) => str(b.text) ?? "")
+        .join("\n")
+        .trim();
+      this.assistantLimit = said || "rate_limit";
+    }
     for (const block of content) {
       if (!isObject(block)) continue;
       if (block.type === "text") {
@@ -129,13 +181,17 @@ export class ClaudeStreamParser implements OutputParser {
       ? message.errors.filter((e): e is string => typeof e === "string")
       : [];
     const summary = str(message.result) ?? (errors.length > 0 ? errors.join("\n") : undefined);
+    // Error subtypes (error_max_turns, error_during_execution...) carry is_error too; trust either.
+    const isError = message.is_error === true || (str(message.subtype) ?? "success") !== "success";
+    const apiStatus = typeof message.api_error_status === "number" ? message.api_error_status : undefined;
+    const limit = isError ? claudeLimit([summary ?? "", ...errors].join("\n"), this.now(), apiStatus) : undefined;
     this.result = {
       inputTokens,
       outputTokens,
       ...(usd !== undefined ? { usd } : {}),
       ...(summary !== undefined ? { summary } : {}),
-      // Error subtypes (error_max_turns, error_during_execution...) carry is_error too; trust either.
-      isError: message.is_error === true || (str(message.subtype) ?? "success") !== "success",
+      isError,
+      ...(limit ? { limit } : {}),
     };
     return [{ type: "usage", inputTokens, outputTokens, ...(usd !== undefined ? { usd } : {}) }];
   }

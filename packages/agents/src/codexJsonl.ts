@@ -2,6 +2,7 @@ import { type AgentEvent, tailText } from "@smith/core";
 import type { OutputParser, ParsedOutcome } from "./agentCli.ts";
 import { BOUNDS, headText } from "./bounds.ts";
 import { type JsonObject, count, isObject, parseJsonObject, str } from "./json.ts";
+import { codexLimit } from "./limits.ts";
 import { summarizeToolInput } from "./toolInput.ts";
 
 /**
@@ -16,6 +17,14 @@ export class CodexJsonlParser implements OutputParser {
   private turnCompleted = false;
   private turnFailed: string | undefined;
   private lastMessage: string | undefined;
+  /** The last `error` event's message: a usage limit is announced there before the turn fails. */
+  private lastError: string | undefined;
+  private readonly now: () => Date;
+
+  /** `now` anchors a reset time given as a clock time ("Try again at 3:15 PM."). */
+  constructor(options: { now?: () => Date } = {}) {
+    this.now = options.now ?? (() => new Date());
+  }
 
   parse(line: string): AgentEvent[] | undefined {
     const event = parseJsonObject(line);
@@ -34,6 +43,7 @@ export class CodexJsonlParser implements OutputParser {
       case "error":
         // Not necessarily fatal: Codex reports its reconnect attempts as `error` events too
         // ("Reconnecting... 2/5"); the turn's end (`turn.completed` or `turn.failed`) decides.
+        this.lastError = str(event.message) ?? this.lastError;
         return [
           { type: "log", stream: "stdout", line: headText(`error: ${str(event.message) ?? ""}`, BOUNDS.logLineBytes) },
         ];
@@ -50,11 +60,17 @@ export class CodexJsonlParser implements OutputParser {
   outcome(): ParsedOutcome {
     const failed = this.turnFailed !== undefined || !this.turnCompleted;
     const summary = this.turnFailed ?? this.lastMessage;
+    // Only a failed run can have failed on a limit; the failure's own words first.
+    const limit = failed
+      ? ((this.turnFailed !== undefined ? codexLimit(this.turnFailed, this.now()) : undefined) ??
+        (this.lastError !== undefined ? codexLimit(this.lastError, this.now()) : undefined))
+      : undefined;
     return {
       inputTokens: this.usage?.inputTokens ?? 0,
       outputTokens: this.usage?.outputTokens ?? 0,
       ...(summary !== undefined ? { summary } : {}),
       isError: failed,
+      ...(limit ? { limit } : {}),
     };
   }
 

@@ -1,5 +1,5 @@
 import { isAbsolute } from "node:path";
-import { type AgentAdapter, type AgentSpec, SmithError, assertNever } from "@smith/core";
+import { type AgentAdapter, type AgentConfig, SmithError, assertNever } from "@smith/core";
 import { ClaudeCodeAdapter } from "./claudeCode.ts";
 import { CodexAdapter } from "./codex.ts";
 import { CommandAdapter, PROMPT_FILE_TOKEN } from "./command.ts";
@@ -23,7 +23,7 @@ export interface CreateAgentOptions {
  * gets the prompt in a file; any other command gets it on stdin. The spec's `model` and `args`
  * are not baked in: the caller passes them with each run.
  */
-export function createAgent(spec: AgentSpec, options: CreateAgentOptions = {}): AgentAdapter {
+export function createAgent(spec: AgentConfig, options: CreateAgentOptions = {}): AgentAdapter {
   switch (spec.provider) {
     case "claude":
       return new ClaudeCodeAdapter(options.binaries?.claude ? { binary: options.binaries.claude } : {});

@@ -36,6 +36,21 @@ export interface AgentRunOptions {
   onEvent?: (event: AgentEvent) => void;
 }
 
+/**
+ * The agent could not work because of its provider's limits, as its CLI reported them
+ * (docs/agents.md#usage-and-rate-limits): `usage-limit` (the account's or plan's quota is used
+ * up, usually until a reset time), `rate-limit` (HTTP 429 after the CLI's own retries) or
+ * `overloaded` (HTTP 529 / 503, "high demand"). Not a failure of the story: the replica switches
+ * to a fallback agent or parks the loop.
+ */
+export interface AgentLimit {
+  kind: "usage-limit" | "rate-limit" | "overloaded";
+  /** When the limit resets, when the CLI said so. */
+  resetAt?: Date;
+  /** The CLI's own words (bounded). */
+  message: string;
+}
+
 export interface AgentResult {
   /** The process exit code; null when killed by a signal. */
   exitCode: number | null;
@@ -52,6 +67,8 @@ export interface AgentResult {
   isError: boolean;
   /** The last lines of stderr (bounded), for the journal when the run failed. */
   stderrTail: string;
+  /** Set when the run failed on a usage or rate limit of the provider. */
+  limit?: AgentLimit;
 }
 
 export interface AgentAdapter {

@@ -38,7 +38,7 @@ describe("CreateLoopInput", () => {
     expect(parsed.concurrencyKey).toBeUndefined();
     expect("concurrencyKey" in parsed).toBe(false);
     expect(parsed.idempotencyKey).toBeUndefined();
-    expect(parsed.spec.agent).toEqual({ provider: "claude", args: [] });
+    expect(parsed.spec.agent).toEqual({ provider: "claude", args: [], fallbacks: [] });
     expect(parsed.spec.limits).toEqual({ ...DEFAULT_LIMITS });
     expect(parsed.spec.limits.maxCostUsd).toBeUndefined();
     expect(parsed.spec.qualityGates).toEqual([]);
@@ -50,8 +50,38 @@ describe("CreateLoopInput", () => {
     const parsed = CreateLoopInput.parse(
       request({ spec: { agent: { provider: "codex" }, limits: { maxAttempts: 5 } } }),
     );
-    expect(parsed.spec.agent).toEqual({ provider: "codex", args: [] });
+    expect(parsed.spec.agent).toEqual({ provider: "codex", args: [], fallbacks: [] });
     expect(parsed.spec.limits).toEqual({ ...DEFAULT_LIMITS, maxAttempts: 5 });
+  });
+
+  it("agent.fallbacks: bounded, each a whole agent config without a credential of its own", () => {
+    const fallbacks = (list: unknown[]) => {
+      // Unchecked input on purpose: what a client may send.
+      const r = CreateLoopInput.safeParse({
+        ...request(),
+        spec: { ...request().spec, agent: { provider: "claude", fallbacks: list } },
+      });
+      return r.success ? r.data.spec.agent.fallbacks : r.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`);
+    };
+    expect(
+      fallbacks([
+        { provider: "codex", model: "gpt-5" },
+        { provider: "claude", model: "haiku" },
+      ]),
+    ).toEqual([
+      { provider: "codex", model: "gpt-5", args: [] },
+      { provider: "claude", model: "haiku", args: [] },
+    ]);
+    expect(
+      fallbacks([{ provider: "codex" }, { provider: "codex" }, { provider: "codex" }, { provider: "codex" }]),
+    ).toEqual(["spec.agent.fallbacks: at most 3 fallback agents"]);
+    expect(fallbacks([{ provider: "command" }])).toEqual([
+      "spec.agent.fallbacks.0.command: agent.command is required when provider is `command`",
+    ]);
+    // No nesting, and no credential (the primary's key, or the replica's environment).
+    expect(fallbacks([{ provider: "codex", fallbacks: [], credential: "openai" }])).toEqual([
+      { provider: "codex", args: [] },
+    ]);
   });
 
   it("a github_issue source needs an owner/repo#N ref; a PRD drafted from an issue needs that source", () => {

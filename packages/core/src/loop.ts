@@ -97,28 +97,51 @@ export type LoopSource = z.infer<typeof LoopSource>;
 export const AgentProvider = z.enum(["replay", "claude", "codex", "command"]);
 export type AgentProvider = z.infer<typeof AgentProvider>;
 
-export const AgentSpec = z
-  .object({
-    provider: AgentProvider.default("claude"),
-    model: z.string().max(200).optional(),
-    /** For `command`: the command line run through the shell; the prompt arrives on stdin. */
-    command: z.string().max(4096).optional(),
-    /** For `replay`: a directory (in the repo, or absolute on the replica's host) of recorded changes. */
-    replayDir: z.string().max(4096).optional(),
-    /** Extra CLI arguments appended to the provider's own. */
-    args: z.array(z.string().max(1024)).max(64).default([]),
-    /** The provider key (an `anthropic` or `openai` credential); by default the one scoped to the repo's owner. */
-    credential: CredentialName.optional(),
-  })
-  .superRefine((agent, ctx) => {
-    if (agent.provider === "command" && !agent.command) {
-      ctx.addIssue({
-        code: "custom",
-        path: ["command"],
-        message: "agent.command is required when provider is `command`",
-      });
-    }
-  });
+const AgentFields = z.object({
+  provider: AgentProvider.default("claude"),
+  model: z.string().max(200).optional(),
+  /** For `command`: the command line run through the shell; the prompt arrives on stdin. */
+  command: z.string().max(4096).optional(),
+  /** For `replay`: a directory (in the repo, or absolute on the replica's host) of recorded changes. */
+  replayDir: z.string().max(4096).optional(),
+  /** Extra CLI arguments appended to the provider's own. */
+  args: z.array(z.string().max(1024)).max(64).default([]),
+  /** The provider key (an `anthropic` or `openai` credential); by default the one scoped to the repo's owner. */
+  credential: CredentialName.optional(),
+});
+
+function commandRequired(agent: { provider: AgentProvider; command?: string | undefined }, ctx: z.RefinementCtx): void {
+  if (agent.provider === "command" && !agent.command) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["command"],
+      message: "agent.command is required when provider is `command`",
+    });
+  }
+}
+
+/** Fallback agents a loop may list (agent.fallbacks). */
+export const AGENT_FALLBACKS_MAX = 3;
+
+/**
+ * One agent a loop may run: its provider and how to run it. A fallback has no `credential` of its
+ * own: it uses the primary's provider key when it has the same provider, else the provider keys in
+ * the replica's environment (docs/agents.md#fallbacks).
+ */
+export const AgentConfig = AgentFields.omit({ credential: true }).superRefine(commandRequired);
+export type AgentConfig = z.infer<typeof AgentConfig> & { credential?: CredentialName };
+
+export const AgentSpec = AgentFields.extend({
+  /**
+   * Agents to switch to, in order, when the current one reports a usage or rate limit: the next
+   * iteration runs the next one (journaled as a failover); with none left the loop is parked
+   * (`waiting`, `quota`) until the limit resets.
+   */
+  fallbacks: z
+    .array(AgentConfig)
+    .max(AGENT_FALLBACKS_MAX, `at most ${AGENT_FALLBACKS_MAX} fallback agents`)
+    .default([]),
+}).superRefine(commandRequired);
 export type AgentSpec = z.infer<typeof AgentSpec>;
 
 export const DEFAULT_LIMITS = {
@@ -130,6 +153,7 @@ export const DEFAULT_LIMITS = {
   noProgressIterations: 3,
   maxReviewRounds: 3,
   waitingTimeoutMs: 3 * 24 * 3600 * 1000,
+  quotaWaitMs: 15 * 60 * 1000,
 } as const;
 
 export const LoopLimits = z.object({
@@ -164,6 +188,16 @@ export const LoopLimits = z.object({
     .min(1000)
     .max(30 * 24 * 3600 * 1000)
     .default(DEFAULT_LIMITS.waitingTimeoutMs),
+  /**
+   * How long a loop is parked (`waiting`, `quota`) when its agents hit a usage or rate limit
+   * without saying when it resets; when they say, the loop resumes at that time instead.
+   */
+  quotaWaitMs: z
+    .number()
+    .int()
+    .min(1000)
+    .max(7 * 24 * 3600 * 1000)
+    .default(DEFAULT_LIMITS.quotaWaitMs),
   /** Cost budget in USD; no budget when absent. */
   maxCostUsd: z.number().positive().max(1_000_000).optional(),
 });
@@ -237,7 +271,7 @@ export const LoopSpec = z.object({
   title: z.string().max(200).optional(),
   repo: RepoSpec,
   prd: PrdSource,
-  agent: AgentSpec.default({ provider: "claude", args: [] }),
+  agent: AgentSpec.default({ provider: "claude", args: [], fallbacks: [] }),
   /** Gates run in addition to the PRD's own `qualityGates`. */
   qualityGates: z.array(z.string().min(1).max(4096)).max(50).default([]),
   limits: LoopLimits.default(LoopLimits.parse({})),
