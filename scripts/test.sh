@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The test command: works on a fresh machine. Provisions Node.js >= 22, installs the npm
-# dependencies and etcd (Debian's etcd-server), then runs lint, typecheck and every test.
+# dependencies and etcd (Debian's etcd-server), then runs format, lint, knip (dead code),
+# typecheck and every test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib/setup.sh
@@ -21,6 +22,8 @@ echo "== format" >&2
 npm run --silent format:check
 echo "== lint" >&2
 npm run --silent lint
+echo "== knip" >&2
+npm run --silent knip
 echo "== typecheck" >&2
 npm run --silent typecheck
 echo "== test" >&2

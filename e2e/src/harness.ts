@@ -12,8 +12,8 @@ import { fileURLToPath } from "node:url";
 export const SIGNING_KEY = "e2e-signing-key-0123456789abcdefghijklmnop";
 export const ADMIN_TOKEN = "e2e-admin-token-0123456789";
 const ROOT = resolve(fileURLToPath(import.meta.url), "../../..");
-export const SCHEDULER_MAIN = join(ROOT, "apps/scheduler/src/main.ts");
-export const REPLICA_MAIN = join(ROOT, "apps/replica/src/main.ts");
+const SCHEDULER_MAIN = join(ROOT, "apps/scheduler/src/main.ts");
+const REPLICA_MAIN = join(ROOT, "apps/replica/src/main.ts");
 
 export interface SchedulerProcess {
   child: ChildProcess;

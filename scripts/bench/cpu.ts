@@ -62,7 +62,7 @@ export function meanCpu(list: readonly CpuPerOp[]): CpuPerOp {
 }
 
 /** CPU time spent by the whole machine (every core, every process), from /proc/stat. */
-export function machineBusyMs(): number | undefined {
+function machineBusyMs(): number | undefined {
   try {
     const line = readFileSync("/proc/stat", "utf8").split("\n", 1)[0] ?? "";
     const [, ...ticks] = line.trim().split(/\s+/).map(Number);

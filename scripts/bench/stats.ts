@@ -19,7 +19,7 @@ export function spreadPercent(values: readonly number[]): number {
   return mid === 0 ? 0 : ((Math.max(...values) - Math.min(...values)) / 2 / mid) * 100;
 }
 
-export function formatNumber(value: number, unit: Measurement["unit"]): string {
+function formatNumber(value: number, unit: Measurement["unit"]): string {
   if (!Number.isFinite(value)) return "n/a";
   if (unit === "ms") return value.toFixed(value < 10 ? 2 : 1);
   if (unit === "ratio") return value.toFixed(2);

@@ -53,7 +53,7 @@ export function prdCommand(
   }
 }
 
-export function formatReport(file: string, report: PrdValidationReport): string {
+function formatReport(file: string, report: PrdValidationReport): string {
   const lines = [
     `${file}: ${report.readiness.toUpperCase()} (${report.errors.length} errors, ${report.warnings.length} warnings)`,
   ];

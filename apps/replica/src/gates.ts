@@ -15,7 +15,7 @@ export interface GateResult {
   failedAtBaseline?: boolean;
 }
 
-export interface GateOptions {
+interface GateOptions {
   cwd: string;
   env: Record<string, string>;
   timeoutMs: number;
@@ -27,7 +27,7 @@ export interface GateOptions {
  * so a timeout or a cancel kills everything it started (a test runner's workers, a dev server),
  * and a bounded tail of its output.
  */
-export async function runGate(command: string, options: GateOptions): Promise<GateResult> {
+async function runGate(command: string, options: GateOptions): Promise<GateResult> {
   const r = await runProcess({
     command: "/bin/sh",
     args: ["-c", command],

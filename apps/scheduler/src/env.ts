@@ -8,7 +8,7 @@ import type { KubeConfigSource, KubernetesJobExecutorOptions } from "@smith/exec
 import { z } from "zod";
 
 /** The replica entry point of this checkout, run with this Node binary. */
-export function defaultReplicaCommand(): string[] {
+function defaultReplicaCommand(): string[] {
   return [process.execPath, resolve(fileURLToPath(import.meta.url), "../../../replica/src/main.ts")];
 }
 
@@ -269,7 +269,7 @@ export function parseEnv(env: NodeJS.ProcessEnv): SchedulerEnv {
 }
 
 /** Scheduler variables a replica Job inherits: tuning only. Credentials come from SMITH_PROVIDER_SECRET, never through the Job spec. */
-export const KUBERNETES_REPLICA_ENV_PASSTHROUGH = [
+const KUBERNETES_REPLICA_ENV_PASSTHROUGH = [
   "SMITH_GATE_TIMEOUT_MS",
   "SMITH_HEARTBEAT_MS",
   "SMITH_CLAUDE_BIN",

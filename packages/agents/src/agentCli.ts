@@ -63,7 +63,7 @@ export async function runAgentCli(
   return agentResult(proc, parser.outcome());
 }
 
-export function agentResult(proc: ProcessResult, outcome: ParsedOutcome): AgentResult {
+function agentResult(proc: ProcessResult, outcome: ParsedOutcome): AgentResult {
   return {
     exitCode: proc.exitCode,
     timedOut: proc.timedOut,
@@ -80,7 +80,7 @@ export function agentResult(proc: ProcessResult, outcome: ParsedOutcome): AgentR
   };
 }
 
-export function logEvent(stream: "stdout" | "stderr", line: string): AgentEvent {
+function logEvent(stream: "stdout" | "stderr", line: string): AgentEvent {
   return { type: "log", stream, line: headText(line, BOUNDS.logLineBytes) };
 }
 

@@ -129,7 +129,7 @@ if (JSON.stringify(args.slice(0, fixed.length)) !== JSON.stringify(fixed) || arg
 `;
 
 /** Whether a process is still running (a zombie waiting to be reaped counts as gone). */
-export function isRunning(pid: number): boolean {
+function isRunning(pid: number): boolean {
   try {
     process.kill(pid, 0);
   } catch {

@@ -34,7 +34,6 @@ const t = initTRPC.context<Context>().create({
 });
 
 export const router = t.router;
-export const createCallerFactory = t.createCallerFactory;
 
 /**
  * Every call: turns domain errors thrown by handlers into tRPC errors (in one place, keeping the

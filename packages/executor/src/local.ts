@@ -39,7 +39,7 @@ export interface LocalProcessExecutorOptions {
 /** Names the state dir's executor instance; kept there so that a restarted scheduler is the same instance. */
 const INSTANCE_FILE = "instance";
 /** The replica token's file in a run dir: the replica reads it and removes it at start. */
-export const TOKEN_FILE = "token";
+const TOKEN_FILE = "token";
 
 interface RunRecord {
   loopId: string;

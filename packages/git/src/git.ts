@@ -2,7 +2,7 @@ import { SmithError, tailText } from "@smith/core";
 import { execFile } from "node:child_process";
 
 /** The transports git may use: `GIT_ALLOW_PROTOCOL` (ext::, fd:: and the rest are never in it). */
-export type GitProtocol = "https" | "http" | "ssh" | "file";
+type GitProtocol = "https" | "http" | "ssh" | "file";
 
 /** Why a clone failed for good: a retry of the same clone cannot succeed. */
 export type PermanentGitFailure = "repo-not-found" | "auth-failed" | "protocol-not-allowed";

@@ -296,7 +296,7 @@ function spread(candidates: Candidate[], window: number): Candidate[] {
  * A free slot of `limit`, chosen at random among the free ones: claimers racing for the same key
  * then rarely pick the same slot (which would fail one of the two txns for nothing).
  */
-export function freeSlot(occupied: Set<string>, base: string, limit: number): string | undefined {
+function freeSlot(occupied: Set<string>, base: string, limit: number): string | undefined {
   const free: string[] = [];
   for (let n = 0; n < limit && free.length < 64; n++) {
     const key = base + String(n);

@@ -2,7 +2,6 @@ import { SCHEMA_VERSION, type VersionedLoop } from "@smith/core";
 import { z } from "zod";
 import type { StoreContext } from "./context.ts";
 import { etcdCall } from "./etcd.ts";
-import type { LockRepository } from "./locks.ts";
 import type { LoopRepository } from "./loops.ts";
 import type { Session } from "./session.ts";
 import { Claimer } from "./claimer.ts";
@@ -53,13 +52,11 @@ export interface SlotRecord {
 export class ClaimRepository {
   private readonly ctx: StoreContext;
   private readonly loops: LoopRepository;
-  private readonly locks: LockRepository;
   readonly stats: ClaimStats = { conflicts: 0 };
 
-  constructor(ctx: StoreContext, loops: LoopRepository, locks: LockRepository) {
+  constructor(ctx: StoreContext, loops: LoopRepository) {
     this.ctx = ctx;
     this.loops = loops;
-    this.locks = locks;
   }
 
   /**
@@ -94,33 +91,6 @@ export class ClaimRepository {
     const key = this.ctx.keys.claim(loopId);
     const raw = await etcdCall(() => this.ctx.client.get(key).string());
     return raw ? ClaimRecord.parse(JSON.parse(raw)) : undefined;
-  }
-
-  /**
-   * Running loops with no live replica lock whose claim is gone (the scheduler died before a
-   * replica took the lock) or older than `startGraceMs` (a replica never started, or died).
-   * The reconciler checks the executor too before it retries them.
-   */
-  async orphans(options: { startGraceMs: number }): Promise<VersionedLoop[]> {
-    const out: VersionedLoop[] = [];
-    let cursor: string | undefined;
-    for (;;) {
-      const page = await this.loops.list({ state: "running", cursor, limit: 200 });
-      for (const loop of page.items) {
-        const lock = await this.locks.inspect(loop.id);
-        if (lock.alive && lock.lock?.attempt === loop.status.attempt) continue;
-        const claim = await this.getClaim(loop.id);
-        // The grace runs from the claim (as the doc above says), not from the last heartbeat: a
-        // replica that died after heartbeating would otherwise stay unnoticed for startGraceMs more.
-        const started = Date.parse(loop.status.attemptStartedAt ?? loop.status.updatedAt);
-        const pastGrace = this.ctx.now().getTime() - started > options.startGraceMs;
-        if (claim && claim.attempt === loop.status.attempt && !pastGrace) continue;
-        const fresh = await this.loops.get(loop.id);
-        if (fresh && fresh.loop.status.state === "running") out.push(fresh);
-      }
-      if (!page.nextCursor) return out;
-      cursor = page.nextCursor;
-    }
   }
 
   /**

@@ -10,7 +10,7 @@ export function padSeq(n: number, width = 20): string {
 }
 
 /** Higher priority sorts first in the queue: the key carries 999 - priority. */
-export function queuePriorityPart(priority: number): string {
+function queuePriorityPart(priority: number): string {
   return String(999 - priority).padStart(3, "0");
 }
 
@@ -173,7 +173,7 @@ export class Keyspace {
 }
 
 /** Makes an arbitrary string safe as one key segment (no `/`). */
-export function encodeKeyPart(part: string): string {
+function encodeKeyPart(part: string): string {
   return encodeURIComponent(part);
 }
 

@@ -27,13 +27,13 @@ export const LockRecord = z.object({
 });
 export type LockRecord = z.infer<typeof LockRecord>;
 
-export const HeartbeatRecord = z.object({
+const HeartbeatRecord = z.object({
   schemaVersion: z.literal(SCHEMA_VERSION),
   attempt: z.number().int().min(1),
   at: z.string(),
   expiresAt: z.string(),
 });
-export type HeartbeatRecord = z.infer<typeof HeartbeatRecord>;
+type HeartbeatRecord = z.infer<typeof HeartbeatRecord>;
 
 export interface LockState {
   lock?: LockRecord;
@@ -174,7 +174,7 @@ function heartbeat(attempt: number, now: Date, expiresAt: string): HeartbeatReco
   return { schemaVersion: SCHEMA_VERSION, attempt, at: now.toISOString(), expiresAt };
 }
 
-export function staleAttempt(loopId: string, attempt: number, current: number): SmithError {
+function staleAttempt(loopId: string, attempt: number, current: number): SmithError {
   return new SmithError(
     "stale_attempt",
     `loop ${loopId}: attempt ${attempt} is stale; the current attempt is ${current}`,

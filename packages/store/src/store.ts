@@ -49,7 +49,7 @@ export class SmithStore {
     this.loops = new LoopRepository(this.ctx);
     this.journal = new JournalRepository(this.ctx);
     this.locks = new LockRepository(this.ctx, this.loops);
-    this.claims = new ClaimRepository(this.ctx, this.loops, this.locks);
+    this.claims = new ClaimRepository(this.ctx, this.loops);
     this.handoffs = new HandoffRepository(this.ctx);
     this.overrides = new OverrideRepository(this.ctx, this.loops);
     this.audit = new AuditRepository(this.ctx);

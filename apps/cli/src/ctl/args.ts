@@ -13,8 +13,8 @@ import type { CreateLoopFlags } from "./createRequest.ts";
 import { UsageError } from "./errors.ts";
 
 /** `table` is each command's human form (a table, a description, a one-line confirmation). */
-export type Output = "table" | "wide" | "json" | "yaml";
-export type DataOutput = Exclude<Output, "wide">;
+type Output = "table" | "wide" | "json" | "yaml";
+type DataOutput = Exclude<Output, "wide">;
 
 export type Command =
   | { kind: "help"; topic?: string }
@@ -54,7 +54,7 @@ export type TokenRoleName = (typeof TOKEN_ROLES)[number];
 /** Where a credential's value comes from: never argv, where `ps` and shell history would keep it. */
 export type ValueSource = { kind: "stdin" } | { kind: "file"; path: string } | { kind: "env"; name: string };
 
-export interface CredentialSetFlags {
+interface CredentialSetFlags {
   name: string;
   type: CredentialType;
   owner?: string;

@@ -16,10 +16,10 @@ export interface ConnectionEnv {
   SMITH_CONTEXT?: string;
 }
 
-export type Source = "flag" | "env" | "context";
+type Source = "flag" | "env" | "context";
 
 /** Where the token comes from: a value, a file still to be read, or nothing (health calls only). */
-export type TokenRef =
+type TokenRef =
   | { kind: "value"; value: string; source: Source }
   | { kind: "file"; path: string; source: "context" }
   | { kind: "none" };

@@ -9,10 +9,9 @@ export class UsageError extends Error {
   }
 }
 
-export const EXIT_OK = 0;
 /** The server refused or failed, the server could not be reached, or a local file could not be read. */
-export const EXIT_FAILURE = 1;
-export const EXIT_USAGE = 2;
+const EXIT_FAILURE = 1;
+const EXIT_USAGE = 2;
 
 export interface ExplainedError {
   lines: string[];

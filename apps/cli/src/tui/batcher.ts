@@ -1,7 +1,7 @@
 /** The default pace of screen updates: at most one per 100 ms, however fast events arrive. */
-export const DEFAULT_BATCH_INTERVAL_MS = 100;
+const DEFAULT_BATCH_INTERVAL_MS = 100;
 /** Queued actions are folded into the working state once this many wait, so the queue stays small. */
-export const DEFAULT_MAX_QUEUED = 500;
+const DEFAULT_MAX_QUEUED = 500;
 
 export interface BatcherOptions<S, A> {
   initial: S;

@@ -28,7 +28,7 @@ interface ConnectionStateChange {
 }
 
 /** Journal entries shown when a loop is opened (older ones are a `smithctl logs` away). */
-export const JOURNAL_BACKLOG = 500;
+const JOURNAL_BACKLOG = 500;
 
 /**
  * Connects the pure state to the world: feeds `loops.watch` and `journal.tail` events into the
@@ -208,7 +208,7 @@ export class TuiController {
 }
 
 /** An API error as one line: the tRPC code first (`PRECONDITION_FAILED: …`), so that a narrow status line still shows it. */
-export function describe(err: unknown): string {
+function describe(err: unknown): string {
   if (err instanceof TRPCClientError) {
     const data: unknown = err.data;
     const code =

@@ -4,8 +4,6 @@ import React from "react";
 import { App } from "./components/App.ts";
 import { TuiController } from "./controller.ts";
 
-export { TuiController, type TuiControllerOptions } from "./controller.ts";
-
 export interface RunTuiOptions {
   /** The API's base URL, e.g. `http://127.0.0.1:7070`. */
   url: string;

@@ -1,7 +1,7 @@
 import type { JournalEntry } from "@smith/core";
 
 /** How many journal lines the detail view keeps by default; older ones are dropped. */
-export const DEFAULT_JOURNAL_LIMIT = 2_000;
+const DEFAULT_JOURNAL_LIMIT = 2_000;
 
 /**
  * The journal of the loop on screen: the newest `limit` entries (a ring buffer: appending past

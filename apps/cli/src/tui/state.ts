@@ -18,13 +18,13 @@ export type Prompt =
   | { kind: "confirm-cancel"; loopId: string }
   | { kind: "cancel-reason" | "retry-reason" | "steer" | "answer"; loopId: string; value: string };
 
-export interface StatusLine {
+interface StatusLine {
   text: string;
   level: "info" | "error";
   at: number;
 }
 
-export type View = { kind: "table" } | { kind: "detail"; loopId: string };
+type View = { kind: "table" } | { kind: "detail"; loopId: string };
 
 export interface TuiState {
   now: number;
@@ -50,7 +50,7 @@ export interface TuiState {
   status?: StatusLine;
 }
 
-export type WatchEvent = { type: "put"; loop: Loop } | { type: "delete"; id: string };
+type WatchEvent = { type: "put"; loop: Loop } | { type: "delete"; id: string };
 
 export type Action =
   | { type: "watch"; event: WatchEvent }
@@ -72,11 +72,11 @@ export type Action =
   | { type: "status"; text: string; level: "info" | "error"; at: number };
 
 /** Rows around the table: header (4), table heading (1), status and prompt lines (2). */
-export const TABLE_CHROME_ROWS = 7;
+const TABLE_CHROME_ROWS = 7;
 /** Rows around the journal in the detail view: header (4), loop summary (8), journal heading (1), status (2). */
-export const DETAIL_CHROME_ROWS = 15;
+const DETAIL_CHROME_ROWS = 15;
 /** Status messages disappear after this long. */
-export const STATUS_TTL_MS = 10_000;
+const STATUS_TTL_MS = 10_000;
 /** The header says "reconnected" this long after a reconnection. */
 export const RECONNECTED_NOTICE_MS = 30_000;
 
@@ -114,7 +114,7 @@ export function journalHeight(state: Pick<TuiState, "rows">): number {
 // ---- selectors ----
 
 /** Case-insensitive substring match on id, title, repository URL and state. */
-export function matchesFilter(loop: Loop, filter: string): boolean {
+function matchesFilter(loop: Loop, filter: string): boolean {
   const f = filter.trim().toLowerCase();
   if (!f) return true;
   return [loop.id, loop.spec.title ?? "", loop.spec.repo.url, loop.status.state].some((field) =>

@@ -8,7 +8,7 @@ import type { Prd, PrdStory } from "@smith/core";
 /** The lists of the document the wizard edits entry by entry. */
 export type DocumentList = "goals" | "nonGoals" | "qualityGates";
 
-export const STORY_ID_PREFIX = "US-";
+const STORY_ID_PREFIX = "US-";
 
 export function emptyPrd(): Prd {
   return {

@@ -19,7 +19,7 @@ export function extractPrdJson(text: string): Record<string, unknown> | undefine
 }
 
 /** A JSON object a PRD reader would recognise: stories (either shape), or a project with PRD fields. */
-export function looksLikePrd(value: unknown): value is Record<string, unknown> {
+function looksLikePrd(value: unknown): value is Record<string, unknown> {
   if (typeof value !== "object" || value === null || Array.isArray(value)) return false;
   const doc = value as Record<string, unknown>;
   if (Array.isArray(doc["stories"]) || Array.isArray(doc["userStories"])) return true;

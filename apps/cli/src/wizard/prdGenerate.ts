@@ -18,10 +18,10 @@ import { runPrdNew } from "./prdNew.ts";
 import { buildPrdPrompt } from "./prompt.ts";
 
 /** Where an agent that writes files (rather than answering) tends to put the PRD. */
-export const AGENT_PRD_PATH = join(".agents", "tasks", "prd.json");
+const AGENT_PRD_PATH = join(".agents", "tasks", "prd.json");
 
 /** How long the agent may take by default. */
-export const DEFAULT_GENERATE_TIMEOUT_MS = 15 * 60 * 1000;
+const DEFAULT_GENERATE_TIMEOUT_MS = 15 * 60 * 1000;
 
 export interface PrdGenerateOptions {
   /** What to build, in the person's words. */

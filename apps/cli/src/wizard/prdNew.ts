@@ -8,7 +8,7 @@ import React from "react";
 import { PrdWizard, type WizardResult } from "./screen.ts";
 
 /** Exit code when the person quits the wizard: 128 + SIGINT, as a shell reports ctrl+c. */
-export const CANCELLED_EXIT_CODE = 130;
+const CANCELLED_EXIT_CODE = 130;
 
 export interface PrdNewOptions {
   /** Where the PRD JSON is written (Smith shape). The CLI's default is `.agents/tasks/prd.json`. */

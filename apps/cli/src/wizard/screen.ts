@@ -63,7 +63,7 @@ export function PrdWizard(props: PrdWizardProps): ReactElement {
   });
 }
 
-export interface WizardViewProps {
+interface WizardViewProps {
   state: WizardState;
   outPath: string;
   markdownPath: string | undefined;
@@ -71,7 +71,7 @@ export interface WizardViewProps {
 }
 
 /** The whole screen for one state. */
-export function WizardView({ state, outPath, markdownPath, overwrites }: WizardViewProps): ReactElement {
+function WizardView({ state, outPath, markdownPath, overwrites }: WizardViewProps): ReactElement {
   const { report } = state;
   const readinessColor = report.readiness === "pass" ? "green" : report.readiness === "warn" ? "yellow" : "red";
   return h(

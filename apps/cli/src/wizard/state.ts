@@ -92,7 +92,7 @@ export function initialWizardState(initial?: Prd): WizardState {
   };
 }
 
-export function validateDraft(draft: Prd): PrdValidationReport {
+function validateDraft(draft: Prd): PrdValidationReport {
   return validatePrd(finalPrd(draft));
 }
 
@@ -425,7 +425,7 @@ const STORY_ANCHORS: Record<string, string | undefined> = {
 };
 
 /** The anchor a field's diagnostics are shown with (a list's after its last entry). */
-export function anchorOfField(field: Field): Anchor {
+function anchorOfField(field: Field): Anchor {
   switch (field.kind) {
     case "project":
     case "overview":
@@ -442,7 +442,7 @@ export function anchorOfField(field: Field): Anchor {
   }
 }
 
-export function stepOfAnchor(anchor: Anchor): WizardStep {
+function stepOfAnchor(anchor: Anchor): WizardStep {
   if (anchor === "project" || anchor === "overview") return "project";
   if (anchor === "goals" || anchor === "nonGoals") return "goals";
   if (anchor === "qualityGates") return "gates";

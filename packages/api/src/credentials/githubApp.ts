@@ -2,7 +2,7 @@ import { createAppAuth } from "@octokit/auth-app";
 import { request as octokitRequest } from "@octokit/request";
 import { SmithError } from "@smith/core";
 
-export const DEFAULT_GITHUB_API_URL = "https://api.github.com";
+const DEFAULT_GITHUB_API_URL = "https://api.github.com";
 
 export interface MintInstallationTokenOptions {
   /** The credential's name, for errors. */

@@ -257,7 +257,7 @@ export class GitHubIngress {
 }
 
 /** GitHub's refusals as domain errors, so the API maps them like any other. */
-export function githubToSmith(err: unknown): never {
+function githubToSmith(err: unknown): never {
   if (!(err instanceof GitHubError)) throw err;
   switch (err.code) {
     case "not-found":

@@ -19,9 +19,9 @@ import type { CreateBatchItemResult, CreateLoopResult, SmithStore } from "@smith
 import type { CredentialOperations } from "./credentials.ts";
 
 /** Steering messages waiting for a replica, at most. */
-export const MAX_PENDING_STEERING = 20;
+const MAX_PENDING_STEERING = 20;
 
-export function actorOf(principal: Principal): Actor {
+function actorOf(principal: Principal): Actor {
   return principal.kind === "replica"
     ? { type: "replica", id: principalId(principal) }
     : { type: "operator", id: principalId(principal) };

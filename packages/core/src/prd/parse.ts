@@ -266,7 +266,7 @@ function failed(diagnostics: PrdDiagnostic[]): PrdRead {
   return { ok: false, diagnostics, error };
 }
 
-export function isRecord(value: unknown): value is Record<string, unknown> {
+function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 

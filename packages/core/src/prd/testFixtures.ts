@@ -5,7 +5,7 @@
  */
 
 /** An iannuttall-style smith PRD using the list forms: uiNotes list, importFormat object. */
-export const richSmithDocument = {
+const richSmithDocument = {
   version: 1,
   project: "Invoice export",
   overview: "Let accountants export invoices as CSV and re-import corrected files.",
@@ -119,7 +119,7 @@ export const altSmithDocument = {
 };
 
 /** A snarktank/ralph prd.json, with the extra keys ralph forks add. */
-export const ralphDocument = {
+const ralphDocument = {
   project: "TaskApp",
   branchName: "ralph/task-priority",
   description: "Task Priority System - add priority levels to tasks",

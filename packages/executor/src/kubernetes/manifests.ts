@@ -20,12 +20,12 @@ export const REPLICA_CONTAINER = "replica";
 export const WORKSPACE_DIR = "/workspace";
 export const WORK_DIR = "/workspace/repo";
 export const HOME_DIR = "/home/smith";
-export const TMP_DIR = "/tmp";
+const TMP_DIR = "/tmp";
 /**
  * Where the replica token's Secret is mounted (read-only, mode 0400). A file and not an env var:
  * a process's environment is readable in /proc/<pid>/environ by every process of its user.
  */
-export const TOKEN_DIR = "/var/run/smith/token";
+const TOKEN_DIR = "/var/run/smith/token";
 
 /** The manifest-relevant settings of a KubernetesJobExecutor, with every default applied. */
 export interface ReplicaTemplate {

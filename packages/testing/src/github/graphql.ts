@@ -13,7 +13,7 @@ import {
 } from "./state.ts";
 
 /** A GraphQL error the way GitHub reports it: a `type` beside the message. */
-export class GitHubGraphQLError extends Error {
+class GitHubGraphQLError extends Error {
   readonly type: string;
   constructor(type: string, message: string) {
     super(message);

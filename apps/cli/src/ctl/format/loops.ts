@@ -9,7 +9,7 @@ const WIDE_HEADERS = [...HEADERS, "PRIORITY", "KEY", "AGENT", "EXECUTOR", "PR"];
 const STREAM_WIDTHS = [26, 40, 10, 22, 8, 4, 7, 8, 5, 8, 30, 7, 24, 0];
 const TITLE_WIDTH = 40;
 
-export function loopHeaders(columns: LoopColumns): string[] {
+function loopHeaders(columns: LoopColumns): string[] {
   return columns === "wide" ? WIDE_HEADERS : HEADERS;
 }
 
