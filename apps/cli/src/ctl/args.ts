@@ -49,7 +49,7 @@ export type Command =
   | { kind: "trace"; id: string; output: DataOutput };
 
 const TOKEN_ROLES = ["viewer", "operator", "admin"] as const;
-export type TokenRoleName = (typeof TOKEN_ROLES)[number];
+type TokenRoleName = (typeof TOKEN_ROLES)[number];
 
 /** Where a credential's value comes from: never argv, where `ps` and shell history would keep it. */
 export type ValueSource = { kind: "stdin" } | { kind: "file"; path: string } | { kind: "env"; name: string };
