@@ -82,85 +82,76 @@ function commentView(c: FakeComment, url: string) {
   };
 }
 
-class IssueView {
-  private readonly issue: FakeIssue;
-  private readonly repoUrl: string;
-  constructor(issue: FakeIssue, repoUrl: string) {
-    this.issue = issue;
-    this.repoUrl = repoUrl;
+/** The fields issues and pull requests share, read from the fake record (graphql's default resolvers read getters). */
+abstract class ItemView<T extends FakeIssue | FakePullRequest> {
+  protected readonly item: T;
+  constructor(item: T) {
+    this.item = item;
   }
   get id() {
-    return this.issue.id;
+    return this.item.id;
   }
   get number() {
-    return this.issue.number;
+    return this.item.number;
   }
   get title() {
-    return this.issue.title;
+    return this.item.title;
   }
   get body() {
-    return this.issue.body;
+    return this.item.body;
   }
   get state() {
-    return this.issue.state;
+    return this.item.state;
+  }
+}
+
+class IssueView extends ItemView<FakeIssue> {
+  private readonly repoUrl: string;
+  constructor(issue: FakeIssue, repoUrl: string) {
+    super(issue);
+    this.repoUrl = repoUrl;
   }
   get url() {
-    return `${this.repoUrl}/issues/${this.issue.number}`;
+    return `${this.repoUrl}/issues/${this.item.number}`;
   }
   get author() {
-    return user(this.issue.author);
+    return user(this.item.author);
   }
   labels(args: PageArgs) {
     return page(
-      this.issue.labels.map((name) => ({ name })),
+      this.item.labels.map((name) => ({ name })),
       args,
     );
   }
   comments(args: PageArgs) {
     return page(
-      this.issue.comments.map((c) => commentView(c, this.url)),
+      this.item.comments.map((c) => commentView(c, this.url)),
       args,
     );
   }
 }
 
-class PullRequestView {
-  private readonly pr: FakePullRequest;
+class PullRequestView extends ItemView<FakePullRequest> {
   private readonly repo: FakeRepository;
   private readonly host: GraphQLHost;
   constructor(pr: FakePullRequest, repo: FakeRepository, host: GraphQLHost) {
-    this.pr = pr;
+    super(pr);
     this.repo = repo;
     this.host = host;
   }
-  get id() {
-    return this.pr.id;
-  }
-  get number() {
-    return this.pr.number;
-  }
-  get title() {
-    return this.pr.title;
-  }
-  get body() {
-    return this.pr.body;
-  }
-  get state() {
-    return this.pr.state;
-  }
   get headRefName() {
-    return this.pr.headRefName;
+    return this.item.headRefName;
   }
   get baseRefName() {
-    return this.pr.baseRefName;
+    return this.item.baseRefName;
   }
   get url() {
-    return `${this.host.webUrl}/${this.repo.owner}/${this.repo.name}/pull/${this.pr.number}`;
+    return `${this.host.webUrl}/${this.repo.owner}/${this.repo.name}/pull/${this.item.number}`;
   }
   /** GitHub's rule: the latest review of each reviewer counts; any "changes requested" wins. */
   get reviewDecision() {
     const latest = new Map<string, string>();
-    for (const r of this.pr.reviews) if (r.state !== "COMMENTED") latest.set(r.author, r.state);
+    for (const r of this.item.reviews) if (r.state !== "COMMENTED") latest.set(r.author, r.state);
     const states = [...latest.values()];
     if (states.includes("CHANGES_REQUESTED")) return "CHANGES_REQUESTED";
     if (states.includes("APPROVED")) return "APPROVED";
@@ -168,13 +159,13 @@ class PullRequestView {
   }
   reviews(args: PageArgs) {
     return page(
-      this.pr.reviews.map((r) => ({ ...r, author: user(r.author) })),
+      this.item.reviews.map((r) => ({ ...r, author: user(r.author) })),
       args,
     );
   }
   reviewThreads(args: PageArgs) {
     return page(
-      this.pr.reviewThreads.map((t) => ({
+      this.item.reviewThreads.map((t) => ({
         isResolved: t.isResolved,
         isOutdated: t.isOutdated,
         path: t.path,
@@ -189,8 +180,8 @@ class PullRequestView {
     );
   }
   async commits(args: PageArgs) {
-    const sha = await this.host.branchSha(this.repo, this.pr.headRefName);
-    const runs = sha ? (this.pr.checkRuns.get(sha) ?? []) : [];
+    const sha = await this.host.branchSha(this.repo, this.item.headRefName);
+    const runs = sha ? (this.item.checkRuns.get(sha) ?? []) : [];
     const commit = {
       oid: sha ?? "0".repeat(40),
       checkSuites: (a: PageArgs) =>
