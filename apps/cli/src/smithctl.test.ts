@@ -396,11 +396,11 @@ describe("smithctl", () => {
         ],
         [
           ["create", "loop", "--repo", "https://git.example.com/r.git", "--prd-path", "p", "--concurrency-key", "a/b"],
-          1,
-          /^Error from server \(BAD_REQUEST\): concurrencyKey: /,
+          2,
+          /^error: --concurrency-key: must not contain whitespace or `\/`\n/,
         ],
         [
-          ["create", "loop", "--repo", "r", "--prd", join(tmpDir, "missing.json")],
+          ["create", "loop", "--repo", "https://git.example.com/r.git", "--prd", join(tmpDir, "missing.json")],
           1,
           /^error: cannot read --prd .*missing\.json: ENOENT/,
         ],

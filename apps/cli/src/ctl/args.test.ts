@@ -68,6 +68,23 @@ describe("parseCommandLine", () => {
       output: "table",
       flags: { repo: "r", prdPath: "docs/prd.json" },
     });
+    expect(
+      parse(
+        "create loop --repo r --prd a --model m --max-cost 2.5 --gate t1 --gate t2 --timeout 2h --max-attempts 5 --label a=1 --label b=x=y",
+      ).command,
+    ).toMatchObject({
+      flags: {
+        model: "m",
+        maxCostUsd: 2.5,
+        gates: ["t1", "t2"],
+        timeoutMs: 7_200_000,
+        maxAttempts: 5,
+        labels: { a: "1", b: "x=y" },
+      },
+    });
+    expect(usage("create loop --repo r --prd a --label =x")).toMatch(/--label must be KEY=VALUE/);
+    expect(usage("create loop --repo r --prd a --max-attempts 0")).toMatch(/--max-attempts must be a whole number ≥ 1/);
+    expect(usage("create -f loops.yaml --gate x")).toMatch(/--gate cannot be used with -f/);
     expect(usage("create loop --prd p.json")).toMatch(/--repo URL/);
     expect(usage("create loop --repo r")).toMatch(/--prd FILE.*--prd-path PATH/);
     expect(usage("create loop --repo r --prd a --prd-path b")).toMatch(/cannot be used together/);

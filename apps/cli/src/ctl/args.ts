@@ -107,6 +107,12 @@ const VERBS = {
     priority: { type: "string" },
     "concurrency-key": { type: "string" },
     "idempotency-key": { type: "string" },
+    model: { type: "string" },
+    "max-cost": { type: "string" },
+    gate: { type: "string", multiple: true },
+    timeout: { type: "string" },
+    "max-attempts": { type: "string" },
+    label: { type: "string", multiple: true },
   },
   logs: {
     ...CONNECTION,
@@ -184,7 +190,7 @@ export function parseCommandLine(argv: readonly string[]): ParsedArgs {
   return { command: toCommand(verb, values, words), connection };
 }
 
-type Values = Record<string, string | boolean | undefined>;
+type Values = Record<string, string | boolean | string[] | undefined>;
 
 function toCommand(verb: Verb, values: Values, words: string[]): Command {
   const str = (name: string): string | undefined => {
@@ -266,7 +272,7 @@ function toCommand(verb: Verb, values: Values, words: string[]): Command {
         );
       requireResource("create", resource);
       noExtra(extra);
-      return { kind: "create-loop", flags: createFlags(str), output };
+      return { kind: "create-loop", flags: createFlags(str, (name) => listOf(values[name])), output };
     }
     case "logs": {
       const [id, ...extra] = words;
@@ -449,13 +455,18 @@ const DURATION_UNITS: Record<string, number> = {
   w: 604_800_000,
 };
 
-/** `30d`, `12h`, `90m`, `1.5h` → milliseconds, within the retention window's bounds. */
-function durationOf(flag: string, value: string): number {
+/** `30d`, `12h`, `90m`, `1.5h` → milliseconds (bounds are the caller's). */
+function durationMs(flag: string, value: string): number {
   const m = /^(\d+(?:\.\d+)?)(ms|s|m|h|d|w)$/.exec(value.trim());
   const unit = m?.[2] !== undefined ? DURATION_UNITS[m[2]] : undefined;
   if (!m || unit === undefined)
     throw new UsageError(`--${flag} must be a duration such as 30d, 12h, 90m or 45s; got ${JSON.stringify(value)}`);
-  const ms = Math.round(Number(m[1]) * unit);
+  return Math.round(Number(m[1]) * unit);
+}
+
+/** A duration within the retention window's bounds. */
+function durationOf(flag: string, value: string): number {
+  const ms = durationMs(flag, value);
   if (ms < 1) throw new UsageError(`--${flag} must be at least 1ms; got ${JSON.stringify(value)}`);
   if (ms > MAX_RETENTION_MS)
     throw new UsageError(`--${flag} must be at most 36500d (100 years); got ${JSON.stringify(value)}`);
@@ -578,7 +589,11 @@ function configCommand(words: string[], str: (name: string) => string | undefine
   }
 }
 
-function createFlags(str: (name: string) => string | undefined): CreateLoopFlags {
+function listOf(v: Values[string]): string[] {
+  return Array.isArray(v) ? v : typeof v === "string" ? [v] : [];
+}
+
+function createFlags(str: (name: string) => string | undefined, list: (name: string) => string[]): CreateLoopFlags {
   const repo = required(str("repo"), "create loop needs --repo URL");
   const prdFile = str("prd");
   const prdPath = str("prd-path");
@@ -600,6 +615,22 @@ function createFlags(str: (name: string) => string | undefined): CreateLoopFlags
   }
   const maxIterations = intOf("max-iterations", str("max-iterations"), 1);
   const priority = intOf("priority", str("priority"), 0);
+  const maxAttempts = intOf("max-attempts", str("max-attempts"), 1);
+  const maxCost = str("max-cost");
+  if (maxCost !== undefined && !/^\d+(\.\d+)?$/.test(maxCost.trim()))
+    throw new UsageError(`--max-cost must be an amount of USD such as 5 or 12.50; got ${JSON.stringify(maxCost)}`);
+  const timeout = str("timeout");
+  const labels: Record<string, string> = {};
+  for (const pair of list("label")) {
+    const eq = pair.indexOf("=");
+    if (eq <= 0) throw new UsageError(`--label must be KEY=VALUE; got ${JSON.stringify(pair)}`);
+    // CreateLoopInput.labels' bounds; zod's own message for a record key does not say them.
+    if (eq > 63) throw new UsageError(`--label: the key must be at most 63 characters; got ${eq}`);
+    if (pair.length - eq - 1 > 256)
+      throw new UsageError(`--label: the value must be at most 256 characters; got ${pair.length - eq - 1}`);
+    labels[pair.slice(0, eq)] = pair.slice(eq + 1);
+  }
+  const gates = list("gate");
   const optional = {
     base: str("base"),
     title: str("title"),
@@ -612,6 +643,12 @@ function createFlags(str: (name: string) => string | undefined): CreateLoopFlags
     priority,
     concurrencyKey: str("concurrency-key"),
     idempotencyKey: str("idempotency-key"),
+    model: str("model"),
+    maxCostUsd: maxCost !== undefined ? Number(maxCost) : undefined,
+    gates: gates.length ? gates : undefined,
+    timeoutMs: timeout !== undefined ? durationMs("timeout", timeout) : undefined,
+    maxAttempts,
+    labels: Object.keys(labels).length ? labels : undefined,
   };
   const flags: CreateLoopFlags = { repo };
   for (const [k, v] of Object.entries(optional)) if (v !== undefined) Object.assign(flags, { [k]: v });

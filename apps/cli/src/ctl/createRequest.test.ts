@@ -1,6 +1,6 @@
 import { CreateLoopInput } from "@smith/core";
 import { describe, expect, it } from "vitest";
-import { buildCreateRequest } from "./createRequest.ts";
+import { buildCreateRequest, checkCreateRequest } from "./createRequest.ts";
 
 describe("buildCreateRequest", () => {
   it("only the given fields: the server's defaults apply to the rest", () => {
@@ -51,5 +51,22 @@ describe("buildCreateRequest", () => {
     expect(
       buildCreateRequest({ repo: "r", prdPath: "p", agent: "claude", replayDir: "rec" }, undefined).spec.agent,
     ).toEqual({ provider: "claude", replayDir: "rec" });
+  });
+
+  it("checkCreateRequest names the flag of a bad field, with the schema's limit", () => {
+    const ok = { repo: "https://x/a.git", prdPath: "p" };
+    expect(() =>
+      checkCreateRequest(buildCreateRequest({ ...ok, maxAttempts: 4, gates: ["npm test"] }, undefined)),
+    ).not.toThrow();
+    expect(() => checkCreateRequest(buildCreateRequest({ ...ok, maxAttempts: 21 }, undefined))).toThrow(
+      /^--max-attempts: Too big: expected number to be <=20$/,
+    );
+    expect(() => checkCreateRequest(buildCreateRequest({ ...ok, gates: ["a", ""] }, undefined))).toThrow(
+      /^--gate \(gate 2\): /,
+    );
+    expect(() => checkCreateRequest(buildCreateRequest({ ...ok, timeoutMs: 10 }, undefined))).toThrow(
+      "--timeout: must be between 1s and 7d",
+    );
+    expect(() => checkCreateRequest(buildCreateRequest({ ...ok, repo: "" }, undefined))).toThrow(/^--repo: /);
   });
 });

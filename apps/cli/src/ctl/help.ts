@@ -10,8 +10,11 @@ const USAGE: Record<string, string> = {
       Spec, status, story progress, steering, latest handoff and the last journal lines.`,
   create: `  smithctl create loop --repo URL (--prd FILE | --prd-path PATH) [--base BRANCH] [--title T]
         [--agent replay|claude|codex|command] [--agent-command CMD] [--replay-dir DIR]
-        [--max-iterations N] [--priority N] [--concurrency-key K] [--idempotency-key K] [-o json|yaml]
-      --prd reads a local PRD and sends it inline; --prd-path names a PRD inside the repository.
+        [--model M] [--max-cost USD] [--gate CMD]... [--timeout DURATION] [--max-attempts N]
+        [--max-iterations N] [--label K=V]... [--priority N] [--concurrency-key K]
+        [--idempotency-key K] [-o json|yaml]
+      --prd reads a local PRD (JSON in either shape, or markdown) and sends it inline; --prd-path
+      names a PRD inside the repository. A bad value is refused before anything is created.
   smithctl create -f FILE [-o json|yaml]
       Create the loops listed in a YAML or JSON file (loops.createBatch). Exit 1 if any fails.`,
   logs: `  smithctl logs <id> [-f|--follow] [--since-seq N] [--tail N] [-o json|yaml]

@@ -2,7 +2,7 @@ import type { SmithClient } from "@smith/client";
 import type { CreateLoopRequest } from "@smith/core";
 import { resolve } from "node:path";
 import type { Command } from "../args.ts";
-import { buildCreateRequest } from "../createRequest.ts";
+import { buildCreateRequest, checkCreateRequest } from "../createRequest.ts";
 import { batchResultTable, batchSummary } from "../format/batch.ts";
 import { formatData } from "../format/output.ts";
 import type { CtlIO } from "../io.ts";
@@ -13,7 +13,10 @@ export async function createLoop(
   cmd: Extract<Command, { kind: "create-loop" }>,
   io: CtlIO,
 ): Promise<number> {
-  const prd = cmd.flags.prdFile !== undefined ? readLocal(io, cmd.flags.prdFile, "--prd") : undefined;
+  // The flags first (the PRD aside): a bad value is a usage error before any call.
+  checkCreateRequest(buildCreateRequest({ ...cmd.flags, prdFile: undefined }, undefined));
+  const text = cmd.flags.prdFile !== undefined ? readLocal(io, cmd.flags.prdFile, "--prd") : undefined;
+  const prd = text === undefined ? undefined : await prdJson(client, text);
   const { loop, created } = await client.loops.create.mutate(buildCreateRequest(cmd.flags, prd));
   if (cmd.output !== "table") io.stdout(formatData(loop, cmd.output));
   else
@@ -50,4 +53,13 @@ function readLocal(io: CtlIO, path: string, flag: string): string {
   } catch (err) {
     throw new Error(`cannot read ${flag} ${path}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
   }
+}
+
+/**
+ * A PRD as the API takes it inline: JSON (either shape) as it is; markdown converted by the API's
+ * importer (prd.importMarkdown, which writes nothing), whose errors name what it could not read.
+ */
+async function prdJson(client: SmithClient, text: string): Promise<string> {
+  if (text.trimStart().startsWith("{")) return text;
+  return (await client.prd.importMarkdown.mutate({ markdown: text })).content;
 }
