@@ -2,6 +2,7 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { etcdTlsFromEnv } from "@smith/env";
 import { parseEnv } from "./env.ts";
 
 const KEY = "s".repeat(32);
@@ -90,5 +91,25 @@ describe("api env", () => {
     expect(() =>
       parseEnv({ SMITH_SIGNING_KEY: KEY, SMITH_GITHUB_LOOP_TEMPLATE: '{"limits":{"maxAttempts":0}}' }),
     ).toThrow(/SMITH_GITHUB_LOOP_TEMPLATE.limits.maxAttempts/);
+  });
+
+  it("etcd TLS: the CA, client certificate and key from *_FILE; a certificate without its key or CA names the variable", () => {
+    const dir = mkdtempSync(join(tmpdir(), "smith-env-"));
+    for (const name of ["ca", "cert", "key"]) writeFileSync(join(dir, name), `-----BEGIN ${name}-----\n`);
+    const env = parseEnv({
+      SMITH_SIGNING_KEY: KEY,
+      SMITH_ETCD_ENDPOINTS: "https://etcd:2379",
+      SMITH_ETCD_CA_FILE: join(dir, "ca"),
+      SMITH_ETCD_CERT_FILE: join(dir, "cert"),
+      SMITH_ETCD_KEY_FILE: join(dir, "key"),
+    });
+    expect(etcdTlsFromEnv(env)).toEqual({
+      ca: "-----BEGIN ca-----",
+      cert: "-----BEGIN cert-----",
+      key: "-----BEGIN key-----",
+    });
+    expect(etcdTlsFromEnv(parseEnv({ SMITH_SIGNING_KEY: KEY }))).toBeUndefined();
+    expect(() => etcdTlsFromEnv({ SMITH_ETCD_CA: "c", SMITH_ETCD_CERT: "x" })).toThrow(/SMITH_ETCD_KEY: /);
+    expect(() => etcdTlsFromEnv({ SMITH_ETCD_CERT: "x", SMITH_ETCD_KEY: "k" })).toThrow(/SMITH_ETCD_CA: /);
   });
 });

@@ -1,4 +1,4 @@
-import { SharedEnv, envError, withSecrets } from "@smith/env";
+import { SHARED_SECRETS, SharedEnv, envError, withSecrets } from "@smith/env";
 import { LoopSpec } from "@smith/core";
 import { parseCredentialsKey } from "@smith/store";
 import { z } from "zod";
@@ -98,7 +98,7 @@ export type ApiEnv = z.infer<typeof Env>;
 
 export function parseEnv(env: NodeJS.ProcessEnv): ApiEnv {
   const input = withSecrets(env, [
-    "SMITH_SIGNING_KEY",
+    ...SHARED_SECRETS,
     "SMITH_ADMIN_TOKEN",
     "SMITH_CREDENTIALS_KEY",
     "SMITH_CREDENTIALS_PREVIOUS_KEYS",

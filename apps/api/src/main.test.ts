@@ -69,6 +69,8 @@ describe("the API process", () => {
     }
     expect(child.exitCode).toBeNull();
     expect(stderr).toMatch(/etcd unreachable; waiting/);
+    // A plain-HTTP etcd is allowed, with a warning at start.
+    expect(stderr).toMatch(/etcd over plain HTTP/);
 
     await etcd.restart();
     await waitUntil(

@@ -2,7 +2,8 @@
 import { ApiServer } from "@smith/api";
 import { createLogger } from "@smith/logger";
 import { handleMcpHttp } from "@smith/mcp";
-import { CredentialKeyring, SmithStore } from "@smith/store";
+import { etcdTlsFromEnv } from "@smith/env";
+import { CredentialKeyring, SmithStore, plainTextEndpoints } from "@smith/store";
 import { parseEnv } from "./env.ts";
 
 /** The API process: parse env, build the store and server, start, and stop in order on a signal. */
@@ -10,7 +11,14 @@ async function main(): Promise<void> {
   const env = parseEnv(process.env);
   const log = createLogger({ component: "api", level: env.SMITH_LOG_LEVEL });
   const githubToken = env.SMITH_GITHUB_TOKEN;
-  const store = new SmithStore({ endpoints: env.SMITH_ETCD_ENDPOINTS, prefix: env.SMITH_ETCD_PREFIX });
+  const tls = etcdTlsFromEnv(env);
+  const store = new SmithStore({ endpoints: env.SMITH_ETCD_ENDPOINTS, prefix: env.SMITH_ETCD_PREFIX, tls });
+  const plain = plainTextEndpoints(env.SMITH_ETCD_ENDPOINTS);
+  if (plain.length && !tls)
+    log.warn(
+      { etcd: plain },
+      "etcd over plain HTTP: anyone who reaches it can read and rewrite every loop; set SMITH_ETCD_CA/CERT/KEY",
+    );
   const server = new ApiServer({
     store,
     signingKey: env.SMITH_SIGNING_KEY,

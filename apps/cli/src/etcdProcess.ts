@@ -1,6 +1,8 @@
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdirSync, openSync, closeSync } from "node:fs";
+import { mkdirSync, openSync, closeSync, readFileSync } from "node:fs";
+import { request } from "node:https";
 import { join } from "node:path";
+import type { EtcdCertFiles } from "./etcdCerts.ts";
 
 export interface EtcdProcessOptions {
   /** Data lives in `<dir>/data`, the log in `<dir>/etcd.log`. */
@@ -10,6 +12,11 @@ export interface EtcdProcessOptions {
   binary?: string;
   /** The environment etcd starts with (ETCD_* variables are dropped: etcd reads its flags from them). */
   env: NodeJS.ProcessEnv;
+  /**
+   * Serve clients over TLS only, and only those with a certificate signed by the CA
+   * (`--client-cert-auth`). Without it etcd speaks plain HTTP to anyone on loopback.
+   */
+  tls?: EtcdCertFiles;
 }
 
 /**
@@ -23,7 +30,7 @@ export class EtcdProcess {
 
   constructor(options: EtcdProcessOptions) {
     this.o = options;
-    this.endpoint = `http://127.0.0.1:${options.clientPort}`;
+    this.endpoint = `${options.tls ? "https" : "http"}://127.0.0.1:${options.clientPort}`;
   }
 
   async start(timeoutMs = 20_000): Promise<void> {
@@ -32,6 +39,15 @@ export class EtcdProcess {
     const peer = `http://127.0.0.1:${this.o.peerPort}`;
     const env: Record<string, string> = {};
     for (const [k, v] of Object.entries(this.o.env)) if (v !== undefined && !k.startsWith("ETCD_")) env[k] = v;
+    const tls = this.o.tls;
+    const tlsArgs = tls
+      ? [
+          `--cert-file=${tls.serverCertFile}`,
+          `--key-file=${tls.serverKeyFile}`,
+          `--trusted-ca-file=${tls.caFile}`,
+          "--client-cert-auth=true",
+        ]
+      : [];
     this.child = spawn(
       this.o.binary ?? "etcd",
       [
@@ -45,6 +61,7 @@ export class EtcdProcess {
         "--initial-cluster-state=new",
         "--logger=zap",
         "--log-outputs=stderr",
+        ...tlsArgs,
       ],
       { stdio: ["ignore", log, log], env },
     );
@@ -57,7 +74,7 @@ export class EtcdProcess {
     exited.catch(() => undefined);
     const end = Date.now() + timeoutMs;
     while (Date.now() < end) {
-      const ok = await Promise.race([healthy(this.endpoint), exited]);
+      const ok = await Promise.race([healthy(this.endpoint, this.o.tls), exited]);
       if (ok) return;
       await new Promise((r) => setTimeout(r, 100));
     }
@@ -76,7 +93,8 @@ export class EtcdProcess {
   }
 }
 
-async function healthy(endpoint: string): Promise<boolean> {
+async function healthy(endpoint: string, tls: EtcdCertFiles | undefined): Promise<boolean> {
+  if (tls) return healthyOverTls(endpoint, tls);
   try {
     const res = await fetch(`${endpoint}/health`, { signal: AbortSignal.timeout(1000) });
     const body = (await res.json()) as { health?: string };
@@ -84,4 +102,33 @@ async function healthy(endpoint: string): Promise<boolean> {
   } catch {
     return false;
   }
+}
+
+/** `/health` with the client certificate (fetch cannot present one). */
+function healthyOverTls(endpoint: string, tls: EtcdCertFiles): Promise<boolean> {
+  return new Promise((resolve) => {
+    const req = request(
+      `${endpoint}/health`,
+      {
+        ca: readFileSync(tls.caFile),
+        cert: readFileSync(tls.clientCertFile),
+        key: readFileSync(tls.clientKeyFile),
+        timeout: 1000,
+      },
+      (res) => {
+        let body = "";
+        res.on("data", (b: Buffer) => (body += b.toString()));
+        res.on("end", () => {
+          try {
+            resolve((JSON.parse(body) as { health?: string }).health === "true");
+          } catch {
+            resolve(false);
+          }
+        });
+      },
+    );
+    req.on("timeout", () => req.destroy());
+    req.on("error", () => resolve(false));
+    req.end();
+  });
 }

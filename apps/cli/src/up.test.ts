@@ -72,6 +72,9 @@ describe("smith up", () => {
     expect(await demo.exited).toBe(0);
     expect(demo.output()).toMatch(/demo\s+synced \(all-stories-passed\): 3\/3 stories/);
     expect(demo.output()).toMatch(/stopping etcd/);
+    // The private etcd speaks TLS with client certificates only; no plain-HTTP warning.
+    expect(demo.output()).toMatch(new RegExp(`etcd +https://127\\.0\\.0\\.1:${etcdPort} `));
+    expect(demo.output()).not.toMatch(/plain HTTP/);
     expect(processesUsing(stateDir)).toEqual([]);
 
     const again = smith(["up", ...args], env);

@@ -6,11 +6,12 @@ import { createDemoRepository } from "@smith/demo";
 import { LocalProcessExecutor, replicaEnv } from "@smith/executor";
 import { createLogger, silentLogger } from "@smith/logger";
 import { Scheduler } from "@smith/scheduler";
-import { CredentialKeyring, SmithStore } from "@smith/store";
+import { CredentialKeyring, SmithStore, plainTextEndpoints, type EtcdTls } from "@smith/store";
 import { mkdirSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { setContext } from "./config.ts";
+import { etcdClientTls, loadOrCreateEtcdCerts } from "./etcdCerts.ts";
 import { EtcdProcess } from "./etcdProcess.ts";
 import { loadOrCreateSecrets } from "./secrets.ts";
 
@@ -49,19 +50,29 @@ export async function up(o: UpOptions): Promise<number> {
   };
   try {
     let endpoints = o.etcd;
+    let tls: EtcdTls | undefined;
     if (!endpoints) {
+      // TLS with client certificates: an agent that finds etcd's port cannot talk to it.
+      const certs = loadOrCreateEtcdCerts(join(o.stateDir, "secrets"));
+      tls = etcdClientTls(certs);
       const etcd = new EtcdProcess({
         dir: join(o.stateDir, "etcd"),
         clientPort: o.etcdPort,
         peerPort: o.etcdPort + 1,
         env: o.env,
+        tls: certs,
       });
       await etcd.start();
       stack.push({ name: "etcd", stop: () => etcd.stop() });
       endpoints = [etcd.endpoint];
       o.out(`etcd        ${etcd.endpoint} (data in ${join(o.stateDir, "etcd")})`);
     }
-    const store = new SmithStore({ endpoints });
+    const plain = plainTextEndpoints(endpoints);
+    if (plain.length)
+      o.out(
+        `warning     etcd ${plain.join(", ")} is plain HTTP: anyone who reaches it (an agent included) can read and rewrite every loop`,
+      );
+    const store = new SmithStore({ endpoints, ...(tls ? { tls } : {}) });
     stack.push({ name: "store", stop: () => store.close() });
     // --verbose: the API's and the scheduler's records, debug and up, as JSON lines on stderr.
     const logger = (component: string) => (o.verbose ? createLogger({ component, level: "debug" }) : silentLogger);

@@ -1,5 +1,5 @@
 import { RETENTION_MAX_PER_PASS, type RetentionPolicyInput } from "@smith/core";
-import { SharedEnv, envError, withSecrets } from "@smith/env";
+import { SHARED_SECRETS, SharedEnv, envError, withSecrets } from "@smith/env";
 import { NOTIFY_LIMITS, notifyUrlProblem } from "@smith/core";
 import { homedir } from "node:os";
 import { join, resolve } from "node:path";
@@ -261,7 +261,7 @@ export function retentionPolicy(env: SchedulerEnv): RetentionPolicyInput | undef
 }
 
 export function parseEnv(env: NodeJS.ProcessEnv): SchedulerEnv {
-  const parsed = CheckedEnv.safeParse(withSecrets(env, ["SMITH_SIGNING_KEY", "SMITH_NOTIFY_SECRET"]));
+  const parsed = CheckedEnv.safeParse(withSecrets(env, [...SHARED_SECRETS, "SMITH_NOTIFY_SECRET"]));
   if (!parsed.success) {
     throw envError(parsed.error.issues);
   }

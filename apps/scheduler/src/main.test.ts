@@ -73,6 +73,7 @@ describe("the scheduler process", () => {
     }
     expect(child.exitCode).toBeNull();
     expect(stderr).toMatch(/etcd unreachable; retrying/);
+    expect(stderr).toMatch(/etcd over plain HTTP/);
 
     await etcd.restart();
     await waitUntil(

@@ -3,7 +3,8 @@ import type { Executor } from "@smith/core";
 import { createServer, type Server } from "node:http";
 import { createLogger, type Logger } from "@smith/logger";
 import { LocalProcessExecutor, replicaEnv } from "@smith/executor";
-import { SmithStore } from "@smith/store";
+import { etcdTlsFromEnv } from "@smith/env";
+import { SmithStore, plainTextEndpoints } from "@smith/store";
 import { Scheduler } from "@smith/scheduler";
 import { kubernetesExecutorOptions, parseEnv, retentionPolicy, type SchedulerEnv } from "./env.ts";
 
@@ -65,7 +66,14 @@ async function main(): Promise<void> {
   const env = parseEnv(process.env);
   const log = createLogger({ component: "scheduler", level: env.SMITH_LOG_LEVEL });
   const { executor, close: closeExecutor } = await buildExecutor(env, log);
-  const store = new SmithStore({ endpoints: env.SMITH_ETCD_ENDPOINTS, prefix: env.SMITH_ETCD_PREFIX });
+  const tls = etcdTlsFromEnv(env);
+  const store = new SmithStore({ endpoints: env.SMITH_ETCD_ENDPOINTS, prefix: env.SMITH_ETCD_PREFIX, tls });
+  const plain = plainTextEndpoints(env.SMITH_ETCD_ENDPOINTS);
+  if (plain.length && !tls)
+    log.warn(
+      { etcd: plain },
+      "etcd over plain HTTP: anyone who reaches it can read and rewrite every loop; set SMITH_ETCD_CA/CERT/KEY",
+    );
   const scheduler = new Scheduler({
     store,
     executor,

@@ -9,6 +9,23 @@ export interface EtcdClientOptions {
   dialTimeoutMs?: number;
   /** Deadline of one call in ms (default 10000). */
   callTimeoutMs?: number;
+  /**
+   * TLS to etcd (PEM text): the CA that signed etcd's server certificate, and this client's
+   * certificate and key when etcd asks for one (`--client-cert-auth`). Without it, `https://`
+   * endpoints are checked against the system's roots and `http://` ones are plain text.
+   */
+  tls?: EtcdTls;
+}
+
+export interface EtcdTls {
+  ca: string;
+  cert?: string;
+  key?: string;
+}
+
+/** Endpoints spoken to in plain text: anyone who can reach them can read and rewrite every loop. */
+export function plainTextEndpoints(endpoints: readonly string[]): string[] {
+  return endpoints.filter((e) => !e.startsWith("https://"));
 }
 
 /**
@@ -19,10 +36,26 @@ export function createEtcdClient(options: EtcdClientOptions): Etcd3 {
   if (options.endpoints.length === 0) {
     throw new SmithError("invalid_argument", "at least one etcd endpoint is required", { field: "endpoints" });
   }
+  const tls = options.tls;
+  if (tls && (tls.cert === undefined) !== (tls.key === undefined)) {
+    throw new SmithError("invalid_argument", "an etcd client certificate needs its key, and a key its certificate", {
+      field: tls.cert === undefined ? "tls.cert" : "tls.key",
+    });
+  }
   const callTimeoutMs = options.callTimeoutMs ?? 10_000;
   return new Etcd3({
     hosts: options.endpoints,
     dialTimeout: options.dialTimeoutMs ?? 3000,
+    ...(tls
+      ? {
+          credentials: {
+            rootCertificate: Buffer.from(tls.ca),
+            ...(tls.cert !== undefined && tls.key !== undefined
+              ? { certChain: Buffer.from(tls.cert), privateKey: Buffer.from(tls.key) }
+              : {}),
+          },
+        }
+      : {}),
     defaultCallOptions: (ctx) => (ctx.isStream ? {} : { deadline: Date.now() + callTimeoutMs }),
     faultHandling: {
       host: () =>

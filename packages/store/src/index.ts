@@ -1,5 +1,5 @@
 export { SmithStore, type StoreOptions } from "./store.ts";
-export { createEtcdClient, toSmithError, type EtcdClientOptions } from "./etcd.ts";
+export { createEtcdClient, plainTextEndpoints, toSmithError, type EtcdClientOptions, type EtcdTls } from "./etcd.ts";
 export { DEFAULT_PREFIX, Keyspace, padSeq } from "./keys.ts";
 export {
   LoopRepository,
