@@ -3,7 +3,7 @@
 // id; a clean snippet in the same place must pass. A rule that is misconfigured (a glob that
 // matches nothing, a resolver that resolves nothing) passes every file silently, which is why a
 // green `npm run lint` alone proves nothing here.
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import { ESLint, type Linter } from "eslint";
@@ -172,4 +172,53 @@ describe("file names (check-file/filename-naming-convention)", () => {
       await expectClean(path, code);
     });
   }
+});
+
+describe("workspace manifests", () => {
+  // The same layering one level up, where lint does not look: what the package.json files declare.
+  interface Manifest {
+    name: string;
+    dependencies?: Record<string, string>;
+    devDependencies?: Record<string, string>;
+  }
+  const manifests = new Map<string, Manifest>();
+  for (const parent of ["apps", "packages"]) {
+    for (const dir of readdirSync(join(root, parent))) {
+      const path = join(root, parent, dir, "package.json");
+      if (existsSync(path)) manifests.set(`${parent}/${dir}`, JSON.parse(readFileSync(path, "utf8")) as Manifest);
+    }
+  }
+  const apps = new Set([...manifests].filter(([dir]) => dir.startsWith("apps/")).map(([, m]) => m.name));
+  const byName = new Map([...manifests.values()].map((m) => [m.name, m]));
+
+  test("no workspace depends on an app", () => {
+    const offenders = [...manifests].flatMap(([dir, m]) =>
+      Object.keys({ ...m.dependencies, ...m.devDependencies })
+        .filter((dep) => apps.has(dep))
+        .map((dep) => `${dir} -> ${dep}`),
+    );
+    expect(apps.size).toBeGreaterThan(0);
+    expect(offenders).toEqual([]);
+  });
+
+  test("the workspaces' runtime dependencies form no cycle", () => {
+    // Depth-first search over `dependencies` (devDependencies may point back: a package's tests
+    // may use a client of it).
+    const done = new Set<string>();
+    const cycles: string[] = [];
+    const visit = (name: string, path: string[]): void => {
+      if (path.includes(name)) {
+        cycles.push([...path.slice(path.indexOf(name)), name].join(" -> "));
+        return;
+      }
+      if (done.has(name)) return;
+      for (const dep of Object.keys(byName.get(name)?.dependencies ?? {})) {
+        if (byName.has(dep)) visit(dep, [...path, name]);
+      }
+      done.add(name);
+    };
+    for (const name of byName.keys()) visit(name, []);
+    expect(byName.size).toBeGreaterThan(10);
+    expect(cycles).toEqual([]);
+  });
 });
