@@ -65,6 +65,14 @@ describe("scheduler env", () => {
     expect(() => parseEnv({ ...BASE, SMITH_RETENTION_FLATLINE_DAYS: "-1" })).toThrow(/SMITH_RETENTION_FLATLINE_DAYS/);
   });
 
+  it("a per-key daily budget in USD, positive", () => {
+    expect(parseEnv(BASE).SMITH_BUDGET_PER_KEY_USD_PER_DAY).toBeUndefined();
+    expect(parseEnv({ ...BASE, SMITH_BUDGET_PER_KEY_USD_PER_DAY: "12.5" }).SMITH_BUDGET_PER_KEY_USD_PER_DAY).toBe(12.5);
+    expect(() => parseEnv({ ...BASE, SMITH_BUDGET_PER_KEY_USD_PER_DAY: "0" })).toThrow(
+      /SMITH_BUDGET_PER_KEY_USD_PER_DAY/,
+    );
+  });
+
   describe("SMITH_EXECUTOR=kubernetes", () => {
     const K8S = {
       ...BASE,

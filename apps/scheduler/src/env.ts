@@ -113,6 +113,8 @@ const Env = z.object({
   SMITH_CONCURRENCY_PER_KEY: z.coerce.number().int().min(1).default(1),
   /** Per-key overrides: `key=limit,key2=limit`. */
   SMITH_CONCURRENCY_KEYS: KeyLimits,
+  /** USD a concurrency key may spend per UTC day: its loops are not claimed once it has (unset: no budget). */
+  SMITH_BUDGET_PER_KEY_USD_PER_DAY: z.coerce.number().positive().max(1_000_000).optional(),
   /** The replica command as a JSON array (default: this checkout's replica with this Node). */
   SMITH_REPLICA_COMMAND: z
     .string()

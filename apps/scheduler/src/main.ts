@@ -82,6 +82,9 @@ async function main(): Promise<void> {
       maxRunning: env.SMITH_MAX_RUNNING,
       perKeyLimit: env.SMITH_CONCURRENCY_PER_KEY,
       keyLimits: env.SMITH_CONCURRENCY_KEYS,
+      ...(env.SMITH_BUDGET_PER_KEY_USD_PER_DAY !== undefined
+        ? { budgetPerKeyUsdPerDay: env.SMITH_BUDGET_PER_KEY_USD_PER_DAY }
+        : {}),
     },
     sessionTtlSeconds: env.SMITH_SESSION_TTL_S,
     pollIntervalMs: env.SMITH_POLL_INTERVAL_MS,

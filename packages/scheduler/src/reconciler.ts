@@ -89,6 +89,8 @@ export class Reconciler {
     }
     await this.stopStrays(report);
     report.slotsReleased = await this.o.store.claims.releaseStaleSlots();
+    // The per-key daily budget reads today's spend only; a week of history is kept for a person.
+    await this.o.store.claims.pruneSpend(new Date(this.now().getTime() - 7 * 86_400_000));
     if (this.o.retention) await this.purgeExpired(this.o.retention, report);
     return report;
   }

@@ -75,4 +75,54 @@ describe("scheduler", () => {
       await proxy.close();
     }
   });
+
+  test("a key over its daily budget: its loop stays queued and its journal says why once, not every pass", async ({
+    etcdEndpoint,
+    prefix,
+    tmpDir,
+  }) => {
+    const store = new SmithStore({ endpoints: [etcdEndpoint], prefix });
+    const executor = new LocalProcessExecutor({ stateDir: tmpDir, command: ["/bin/sh", "-c", "exit 0"], env: {} });
+    const scheduler = new Scheduler({
+      store,
+      executor,
+      signingKey: "k".repeat(32),
+      log: silentLogger,
+      claim: { perKeyLimit: 5, budgetPerKeyUsdPerDay: 1 },
+      pollIntervalMs: 100,
+    });
+    try {
+      // A loop of the key spent $1.50 today.
+      const spender = (await store.loops.create({ ...request, concurrencyKey: "costly" })).loop;
+      const session = await store.openSession({ ttlSeconds: 10 });
+      await store.claims.claimNext(session);
+      const at = new Date().toISOString();
+      const cost = { inputTokens: 1, outputTokens: 1, usd: 1.5 };
+      await store.loops.transition(spender.id, { type: "iterationRecorded", attempt: 1, iteration: 1, cost, at });
+      await session.close();
+
+      const held = (await store.loops.create({ ...request, concurrencyKey: "costly" })).loop;
+      const other = (await store.loops.create({ ...request, concurrencyKey: "cheap" })).loop;
+      await scheduler.start();
+      await vi.waitFor(async () => expect((await store.loops.getOrThrow(other.id)).loop.status.state).toBe("running"), {
+        timeout: 15_000,
+        interval: 100,
+      });
+      // Several more passes over the queue.
+      for (let i = 0; i < 5; i++) {
+        scheduler.poke();
+        await new Promise((r) => setTimeout(r, 150));
+      }
+      expect((await store.loops.getOrThrow(held.id)).loop.status).toMatchObject({ state: "unresolved", attempt: 0 });
+      const notes = (await store.journal.list(held.id)).entries.filter((e) => e.phase === "scheduled");
+      expect(notes).toHaveLength(1);
+      expect(notes[0]?.message).toMatch(
+        /^not claimed: concurrency key costly spent \$1\.50 of its \$1 budget for \d{4}-\d{2}-\d{2} \(UTC\); the loop stays queued until 00:00 UTC$/,
+      );
+    } finally {
+      await scheduler.stop();
+      for (const r of await executor.list()) await executor.stop(r.handle);
+      store.close();
+    }
+  });
 });

@@ -1,7 +1,7 @@
 import type { Logger } from "@smith/logger";
 import { mintReplicaToken } from "@smith/auth";
 import { isSmithError, newId, type Executor, type RetentionPolicyInput, type VersionedLoop } from "@smith/core";
-import type { ClaimOptions, Leadership, Session, SmithStore } from "@smith/store";
+import type { BudgetExceeded, ClaimOptions, Leadership, Session, SmithStore } from "@smith/store";
 import { ExponentialBackoff, handleAll, retry, type RetryPolicy } from "cockatiel";
 import { setTimeout as delay } from "node:timers/promises";
 import { Notifier, type NotifierOptions } from "./notifier.ts";
@@ -67,6 +67,8 @@ export class Scheduler {
   private reconciling: Promise<unknown> | undefined;
   readonly reconciler: Reconciler;
   private notifier: Notifier | undefined;
+  /** Loops (per UTC day) already journaled as held back by their key's budget. */
+  private readonly budgetNoted = new Set<string>();
 
   constructor(options: SchedulerOptions) {
     this.o = options;
@@ -203,7 +205,14 @@ export class Scheduler {
         const session = this.session;
         // One claimer per pass: it reads the queue's head once for many claims. Schedulers spread
         // over the first entries of the head's priority so that they rarely race for one loop.
-        const claimer = session && this.o.store.claims.claimer(session, { spread: 32, readAhead: 8, ...this.o.claim });
+        const claimer =
+          session &&
+          this.o.store.claims.claimer(session, {
+            spread: 32,
+            readAhead: 8,
+            ...this.o.claim,
+            onBudgetExceeded: (e) => this.budgetExceeded(e),
+          });
         while (claimer && session?.state === "running" && this.stateValue === "running") {
           const claimed = await claimer.next();
           if (!claimed) break;
@@ -217,6 +226,29 @@ export class Scheduler {
         this.dirty = true;
       }
     }
+  }
+
+  /**
+   * A loop passed over because its concurrency key spent its daily budget: said once per loop and
+   * day in its journal (the entry id makes other schedulers' same entry a no-op), not every pass.
+   */
+  private budgetExceeded(e: BudgetExceeded): void {
+    const memo = `${e.loopId}/${e.day}`;
+    if (this.budgetNoted.has(memo)) return;
+    if (this.budgetNoted.size > 10_000) this.budgetNoted.clear();
+    this.budgetNoted.add(memo);
+    void this.o.store.journal
+      .append(e.loopId, [
+        {
+          id: `budget:${e.day}`,
+          phase: "scheduled",
+          level: "warn",
+          actor: { type: "scheduler", id: this.id },
+          message: `not claimed: concurrency key ${e.concurrencyKey} spent $${e.spentUsd.toFixed(2)} of its $${e.budgetUsd} budget for ${e.day} (UTC); the loop stays queued until 00:00 UTC`,
+          metadata: { budget: true, ...e },
+        },
+      ])
+      .catch((err: unknown) => this.o.log.warn({ loopId: e.loopId, err }, "budget journal entry failed"));
   }
 
   private async launch({ loop }: VersionedLoop): Promise<void> {

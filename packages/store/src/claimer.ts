@@ -3,8 +3,8 @@ import type { IKeyValue, IOperation } from "etcd3";
 import { decode, encode } from "./codec.ts";
 import type { StoreContext } from "./context.ts";
 import { etcdCall } from "./etcd.ts";
-import { prefixEnd } from "./keys.ts";
-import type { LoopRepository, QueueValue } from "./loops.ts";
+import { prefixEnd, utcDay } from "./keys.ts";
+import { SpendRecord, type LoopRepository, type QueueValue } from "./loops.ts";
 import type { Session } from "./session.ts";
 import { absent, exists, modIs, rangeKvs, txn, type Compare } from "./txn.ts";
 import type { ClaimOptions, ClaimRecord, ClaimStats, SlotRecord } from "./claims.ts";
@@ -41,6 +41,9 @@ export class Claimer {
   private backoffUntil: number | undefined;
   /** Occupied slot keys per concurrency key, from the page read and refreshed by failed claims. */
   private occupied = new Map<string, Set<string>>();
+  /** USD spent today per concurrency key, from the page read (only with a budget). */
+  private spent = new Map<string, number>();
+  private spentDay = "";
 
   constructor(ctx: StoreContext, loops: LoopRepository, session: Session, options: ClaimOptions, stats: ClaimStats) {
     this.ctx = ctx;
@@ -149,15 +152,30 @@ export class Claimer {
       .map((e, i) => ({ ...e, before: before[offset + i] ?? [] }));
     const slotKeys = [...new Set(window.map((e) => e.entry.concurrencyKey))];
     if (this.options.maxRunning !== undefined) slotKeys.push(GLOBAL_SLOT_KEY);
+    // With a daily budget, each key's spend of the day: one range per key, in the same read.
+    const budgetKeys =
+      this.options.budgetPerKeyUsdPerDay !== undefined ? [...new Set(window.map((e) => e.entry.concurrencyKey))] : [];
+    const day = utcDay(this.ctx.now());
     const ops: IOperation[] = [
       ...window.map((e) => client.get(keys.loop(e.entry.loopId))),
       ...slotKeys.map((k) => client.getAll().prefix(keys.slotsPrefix(k))),
+      ...budgetKeys.map((k) => client.getAll().prefix(keys.spendPrefix(day, k))),
     ];
     // A read-only txn: one round trip for every loop and slot of the window. The compare is
     // irrelevant (both branches read the same).
     const read = await txn(client, [absent(queuePrefix)], ops, ops);
     this.occupied = new Map(
       slotKeys.map((k, i) => [k, new Set(rangeKvs(read, window.length + i).map((kv) => kv.key.toString()))]),
+    );
+    this.spentDay = day;
+    this.spent = new Map(
+      budgetKeys.map((k, i) => [
+        k,
+        rangeKvs(read, window.length + slotKeys.length + i).reduce(
+          (sum, kv) => sum + decode(SpendRecord, kv.value, kv.key.toString()).usd,
+          0,
+        ),
+      ]),
     );
     const candidates: Candidate[] = [];
     window.forEach((e, i) => {
@@ -176,6 +194,18 @@ export class Claimer {
 
   private async tryCandidate(c: Candidate): Promise<VersionedLoop | "full" | undefined> {
     const { keys } = this.ctx;
+    const budget = this.options.budgetPerKeyUsdPerDay;
+    const spent = this.spent.get(c.entry.concurrencyKey) ?? 0;
+    if (budget !== undefined && spent >= budget) {
+      this.options.onBudgetExceeded?.({
+        loopId: c.current.loop.id,
+        concurrencyKey: c.entry.concurrencyKey,
+        day: this.spentDay,
+        spentUsd: Math.round(spent * 1e6) / 1e6,
+        budgetUsd: budget,
+      });
+      return undefined;
+    }
     const slots: string[] = [];
     if (this.options.maxRunning !== undefined) {
       const global = freeSlot(

@@ -223,4 +223,65 @@ describe("claiming", () => {
       store.close();
     }
   });
+
+  test("a per-key daily budget: a key that spent it today is not claimed (its loops stay queued), other keys are; the next day it is", async ({
+    etcdEndpoint,
+    prefix,
+  }) => {
+    let now = Date.parse("2026-03-01T22:00:00.000Z");
+    const store = testStore(etcdEndpoint, prefix, { now: () => new Date(now) });
+    try {
+      const session = await store.openSession({ ttlSeconds: 30 });
+      const spender = (await store.loops.create(loopRequest({ concurrencyKey: "repo-a" }))).loop;
+      const claimed = await store.claims.claimNext(session, { perKeyLimit: 5 });
+      expect(claimed?.loop.id).toBe(spender.id);
+      const at = new Date(now).toISOString();
+      // Two iterations' cost: the day's spend grows with each, in the loop's own txn.
+      for (const [iteration, usd] of [
+        [1, 1.25],
+        [2, 0.75],
+      ] as const) {
+        await store.loops.transition(spender.id, {
+          type: "iterationRecorded",
+          attempt: 1,
+          iteration,
+          cost: { inputTokens: 10, outputTokens: 1, usd },
+          at,
+        });
+      }
+      const spend = await store.client.get(store.keys.spend("2026-03-01", "repo-a", spender.id)).string();
+      expect(JSON.parse(spend ?? "{}")).toMatchObject({ loopId: spender.id, day: "2026-03-01", usd: 2 });
+
+      const queuedA = (await store.loops.create(loopRequest({ concurrencyKey: "repo-a" }))).loop;
+      const queuedB = (await store.loops.create(loopRequest({ concurrencyKey: "repo-b" }))).loop;
+      const told: unknown[] = [];
+      const options = { perKeyLimit: 5, budgetPerKeyUsdPerDay: 2, onBudgetExceeded: (e: unknown) => told.push(e) };
+      const first = await store.claims.claimNext(session, options);
+      expect(first?.loop.id).toBe(queuedB.id);
+      expect(await store.claims.claimNext(session, options)).toBeUndefined();
+      expect(told[0]).toEqual({
+        loopId: queuedA.id,
+        concurrencyKey: "repo-a",
+        day: "2026-03-01",
+        spentUsd: 2,
+        budgetUsd: 2,
+      });
+      expect((await store.loops.getOrThrow(queuedA.id)).loop.status.state).toBe("unresolved");
+      // Under the budget, or on the next UTC day, the key is claimed again.
+      expect((await store.claims.claimNext(session, { ...options, budgetPerKeyUsdPerDay: 2.5 }))?.loop.id).toBe(
+        queuedA.id,
+      );
+      const another = (await store.loops.create(loopRequest({ concurrencyKey: "repo-a" }))).loop;
+      expect(await store.claims.claimNext(session, options)).toBeUndefined();
+      now += 3 * 3600_000;
+      expect((await store.claims.claimNext(session, options))?.loop.id).toBe(another.id);
+      // Days before the given one are pruned; the day itself stays.
+      await store.claims.pruneSpend(new Date("2026-03-01T12:00:00.000Z"));
+      expect(await store.client.getAll().prefix(store.keys.spendPrefix()).count()).toBe(1);
+      await store.claims.pruneSpend(new Date("2026-03-02T00:00:00.000Z"));
+      expect(await store.client.getAll().prefix(store.keys.spendPrefix()).count()).toBe(0);
+    } finally {
+      store.close();
+    }
+  });
 });

@@ -5,6 +5,7 @@ import { etcdCall } from "./etcd.ts";
 import type { LoopRepository } from "./loops.ts";
 import type { Session } from "./session.ts";
 import { Claimer } from "./claimer.ts";
+import { utcDay } from "./keys.ts";
 import { modIs, txn } from "./txn.ts";
 import { WatchStream } from "./watch.ts";
 
@@ -27,6 +28,23 @@ export interface ClaimOptions {
   spread?: number;
   /** Loops read ahead per queue read (default: the page size). */
   readAhead?: number;
+  /**
+   * USD one concurrency key may spend per UTC day (SMITH_BUDGET_PER_KEY_USD_PER_DAY): a loop whose
+   * key has spent it stays queued until the day is over. No budget when absent.
+   */
+  budgetPerKeyUsdPerDay?: number;
+  /** Told of a loop passed over for its key's budget (each time: the caller says it once). */
+  onBudgetExceeded?: (event: BudgetExceeded) => void;
+}
+
+/** A loop left in the queue because its concurrency key spent its daily budget. */
+export interface BudgetExceeded {
+  loopId: string;
+  concurrencyKey: string;
+  /** The UTC day, `yyyy-mm-dd`. */
+  day: string;
+  spentUsd: number;
+  budgetUsd: number;
 }
 
 export interface ClaimStats {
@@ -91,6 +109,20 @@ export class ClaimRepository {
     const key = this.ctx.keys.claim(loopId);
     const raw = await etcdCall(() => this.ctx.client.get(key).string());
     return raw ? ClaimRecord.parse(JSON.parse(raw)) : undefined;
+  }
+
+  /**
+   * Deletes the spend records of UTC days before `before`'s (the budget reads only today's): one
+   * range delete, since days sort as strings.
+   */
+  async pruneSpend(before: Date): Promise<void> {
+    const { client, keys } = this.ctx;
+    await etcdCall(() =>
+      client
+        .delete()
+        .inRange({ start: keys.spendPrefix(), end: keys.spendPrefix(utcDay(before)) })
+        .exec(),
+    );
   }
 
   /**

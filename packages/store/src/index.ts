@@ -1,6 +1,6 @@
 export { SmithStore, type StoreOptions } from "./store.ts";
 export { createEtcdClient, plainTextEndpoints, toSmithError, type EtcdClientOptions, type EtcdTls } from "./etcd.ts";
-export { DEFAULT_PREFIX, Keyspace, padSeq } from "./keys.ts";
+export { DEFAULT_PREFIX, Keyspace, padSeq, utcDay } from "./keys.ts";
 export {
   LoopRepository,
   DEFAULT_RETRY_BACKOFF_MS,
@@ -11,10 +11,17 @@ export {
   type ListLoopsResult,
   type LoopChange,
   type TransitionOptions,
+  SpendRecord,
 } from "./loops.ts";
 export { JournalRepository, type AppendOptions, type TailOptions } from "./journal.ts";
 export { LockRepository, DEFAULT_LOCK_TTL_MS, type LockState, type LockRecord } from "./locks.ts";
-export { ClaimRepository, GLOBAL_SLOT_KEY, type ClaimOptions, type ClaimRecord } from "./claims.ts";
+export {
+  ClaimRepository,
+  GLOBAL_SLOT_KEY,
+  type BudgetExceeded,
+  type ClaimOptions,
+  type ClaimRecord,
+} from "./claims.ts";
 export { Claimer } from "./claimer.ts";
 export { Leadership, type CampaignOptions } from "./election.ts";
 export { Session, type SessionOptions, type SessionState } from "./session.ts";

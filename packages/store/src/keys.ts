@@ -145,6 +145,19 @@ export class Keyspace {
     return this.k("notifications", loopId, encodeKeyPart(transition));
   }
 
+  /**
+   * `spend/<yyyy-mm-dd>/<concurrencyKey>/<loopId>`: USD a loop spent on one UTC day (the per-key
+   * daily budget sums one day's range of a key; days sort as strings, so old days prune as a range).
+   */
+  spendPrefix(day?: string, concurrencyKey?: string): string {
+    if (day === undefined) return this.k("spend", "");
+    if (concurrencyKey === undefined) return this.k("spend", day, "");
+    return this.k("spend", day, encodeKeyPart(concurrencyKey), "");
+  }
+  spend(day: string, concurrencyKey: string, loopId: string): string {
+    return this.k("spend", day, encodeKeyPart(concurrencyKey), loopId);
+  }
+
   tokensPrefix(): string {
     return this.k("tokens", "");
   }
@@ -170,6 +183,11 @@ export class Keyspace {
   credentialUsed(name: string): string {
     return this.k("credential-used", encodeKeyPart(name));
   }
+}
+
+/** The UTC day of `at` as `yyyy-mm-dd` (the spend keys' day). */
+export function utcDay(at: Date): string {
+  return at.toISOString().slice(0, 10);
 }
 
 /** Makes an arbitrary string safe as one key segment (no `/`). */

@@ -22,10 +22,11 @@ import {
   type VersionedLoop,
 } from "@smith/core";
 import type { IOperation } from "etcd3";
+import { z } from "zod";
 import { decode, encode } from "./codec.ts";
 import type { StoreContext } from "./context.ts";
 import { etcdCall } from "./etcd.ts";
-import { prefixEnd } from "./keys.ts";
+import { prefixEnd, utcDay } from "./keys.ts";
 import { absent, modIs, rangeKvs, txn, type Compare } from "./txn.ts";
 import { WatchStream, type WatchOptions } from "./watch.ts";
 
@@ -323,14 +324,43 @@ export class LoopRepository {
       if (!result.changed) return current;
       const { ops, compares, loop } = this.plan(current.loop, result.loop);
       const extra = options.extra?.(loop, current.loop);
+      const spend = await this.spendWrites(current.loop, loop);
       const res = await txn(
         this.ctx.client,
-        [modIs(this.ctx.keys.loop(id), current.revision), ...compares, ...(extra?.compares ?? [])],
-        [...ops, ...(extra?.ops ?? [])],
+        [modIs(this.ctx.keys.loop(id), current.revision), ...compares, ...spend.compares, ...(extra?.compares ?? [])],
+        [...ops, ...spend.ops, ...(extra?.ops ?? [])],
       );
       if (res.succeeded) return { loop, revision: res.header.revision };
       if (i + 1 >= attempts) throw conflict(id, current.revision);
     }
+  }
+
+  /**
+   * When a write adds cost, the loop's spend of the day (UTC) grows by as much in the same txn:
+   * `spend/<day>/<concurrencyKey>/<loop>`, read first and compared, so that the per-key daily
+   * budget (checked at claim time) is a range read of one day and one key, never a scan of loops.
+   * Only this loop writes its key: the compare fails only when the loop's own write raced.
+   */
+  private async spendWrites(prev: Loop, next: Loop): Promise<{ ops: IOperation[]; compares: Compare[] }> {
+    const added = next.cost.usd - prev.cost.usd;
+    if (!(added > 0)) return { ops: [], compares: [] };
+    const { client, keys } = this.ctx;
+    const day = utcDay(this.ctx.now());
+    const key = keys.spend(day, next.concurrencyKey, next.id);
+    const res = await etcdCall(() => client.get(key).exec());
+    const kv = res.kvs[0];
+    const before = kv ? (decode(SpendRecord, kv.value, key).usd ?? 0) : 0;
+    const record: SpendRecord = {
+      schemaVersion: SCHEMA_VERSION,
+      loopId: next.id,
+      concurrencyKey: next.concurrencyKey,
+      day,
+      usd: Math.round((before + added) * 1e6) / 1e6,
+    };
+    return {
+      ops: [client.put(key).value(encode(record))],
+      compares: [kv ? modIs(key, kv.mod_revision) : absent(key)],
+    };
   }
 
   /**
@@ -424,6 +454,16 @@ export class LoopRepository {
     throw conflict(id);
   }
 }
+
+/** What one loop spent on one UTC day (`spend/<day>/<concurrencyKey>/<loop>`). */
+export const SpendRecord = z.object({
+  schemaVersion: z.literal(SCHEMA_VERSION),
+  loopId: z.string(),
+  concurrencyKey: z.string(),
+  day: z.string(),
+  usd: z.number().min(0),
+});
+export type SpendRecord = z.infer<typeof SpendRecord>;
 
 export interface QueueValue {
   schemaVersion: number;
