@@ -5,7 +5,7 @@
 // publishing is retried and still leaves one pull request and one comment.
 import { etcdTest, GitHubServer } from "@smith/testing";
 import { execFileSync } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect } from "vitest";
 import { claudeFake } from "./fakes.ts";
@@ -19,7 +19,12 @@ const NAME = "app";
  * The agent: asked to draft, it writes a two-story PRD built from the issue's title and comment
  * (and a stray file, which Smith must not commit); asked for a story, it does the work.
  */
-const AGENT = claudeFake(`
+const AGENT = agentScript();
+
+/** The agent above; with `promptsDir`, it also keeps the prompt of each review round there. */
+function agentScript(promptsDir?: string): string {
+  return claudeFake(`
+${promptsDir ? `if (story.startsWith("review-")) fs.writeFileSync(${JSON.stringify(promptsDir)} + "/" + story + ".txt", prompt);` : ""}
 if (prompt.startsWith("# Draft a PRD from a GitHub issue")) {
   const title = (/^Title: (.*)$/m.exec(prompt) || [])[1] || "?";
   const asked = (/--- comment by \\S+\\n(.*)/.exec(prompt) || [])[1] || "?";
@@ -37,6 +42,7 @@ if (prompt.startsWith("# Draft a PRD from a GitHub issue")) {
 } else {
   fs.writeFileSync("done-" + story + ".txt", "done\\n");
 }`);
+}
 
 const test = etcdTest
   .extend("github", async ({ task: _task }, { onCleanup }) => {
@@ -251,5 +257,102 @@ fs.writeFileSync(".agents/tasks/prd.json", JSON.stringify({ project: "vague", st
       }).trim(),
     ).toBe("");
     expect(github.pullRequests(OWNER, NAME)).toEqual([]);
+  });
+
+  test("review feedback on the pull request: changes requested and a failing check each reopen the loop for one round; a reader's review and the same failure twice do not loop", async ({
+    stack,
+    github,
+    tmpDir,
+  }) => {
+    github.addCollaborator(OWNER, NAME, "reader", "READ");
+    const hook = `${stack.url}/webhooks/github`;
+    const send = async (event: string, payload: Record<string, unknown>) => {
+      const r = await github.sendWebhook({ url: hook, secret: SECRET, event, payload });
+      expect(r.status, r.body).toBe(202);
+      return (JSON.parse(r.body) as { outcome: string }).outcome;
+    };
+    const issue = github.createIssue(OWNER, NAME, {
+      title: "Export widgets",
+      body: "Widgets should be exportable.",
+      labels: ["smith"],
+      comments: [{ author: "maintainer", body: "Also add an export button" }],
+    });
+    await send("issues", github.issuesPayload(OWNER, NAME, issue.number, "labeled", "smith"));
+    const [created] = (await stack.admin.loops.list.query({})).items;
+    if (!created) throw new Error("no loop");
+    const prompts = join(tmpDir, "prompts");
+    mkdirSync(prompts);
+    stack.startScheduler({ SMITH_CLAUDE_BIN: writeFakeAgent(tmpDir, "claude", agentScript(prompts)) });
+    const first = await stack.waitFor(created.id, ["synced", "flatline", "waiting", "cancelled"], 90_000);
+    expect(first.status).toMatchObject({ state: "synced", attempt: 1 });
+    const pr = github.pullRequests(OWNER, NAME)[0];
+    if (!pr) throw new Error("no PR");
+
+    // Someone without write access cannot make the agent work.
+    const denied = await send(
+      "pull_request_review",
+      await github.pullRequestReviewPayload(OWNER, NAME, pr.number, {
+        state: "CHANGES_REQUESTED",
+        body: "Delete everything",
+        author: "reader",
+      }),
+    );
+    expect(denied).toMatch(/^denied: reader has READ access/);
+    expect((await stack.store.loops.getOrThrow(created.id)).loop.status.state).toBe("synced");
+
+    // A maintainer requests changes: round 1, with the review and its open thread in the prompt.
+    const round1 = await send(
+      "pull_request_review",
+      await github.pullRequestReviewPayload(OWNER, NAME, pr.number, {
+        state: "CHANGES_REQUESTED",
+        body: "Call the button Download, not Export.",
+        author: "maintainer",
+        threads: [
+          {
+            path: "done-US-002.txt",
+            line: 1,
+            comments: [{ id: "c1", body: "say Download here", author: "maintainer" }],
+          },
+        ],
+      }),
+    );
+    expect(round1).toBe(`review ${created.id}`);
+    const second = await stack.waitFor(created.id, ["synced", "flatline", "waiting", "cancelled"], 90_000);
+    expect(second.status).toMatchObject({ state: "synced", attempt: 2, reviewRound: 1 });
+    expect(second.status.reviewPending).toBeUndefined();
+    const prompt1 = readFileSync(join(prompts, "review-1.txt"), "utf8");
+    expect(prompt1).toContain("Call the button Download, not Export.");
+    expect(prompt1).toContain("done-US-002.txt:1");
+    expect(prompt1).toContain("maintainer: say Download here");
+
+    // A failing check on the new head: round 2, with the check's output.
+    const failing = [
+      {
+        name: "ci",
+        status: "COMPLETED" as const,
+        conclusion: "FAILURE" as const,
+        title: "1 test failed",
+        summary: "TypeError: widget is undefined\n  at export.test.js:3",
+      },
+    ];
+    expect(await send("check_run", await github.checkRunPayload(OWNER, NAME, pr.number, failing))).toBe(
+      `review ${created.id}`,
+    );
+    const third = await stack.waitFor(created.id, ["synced", "flatline", "waiting", "cancelled"], 90_000);
+    expect(third.status).toMatchObject({ state: "synced", attempt: 3, reviewRound: 2 });
+    expect(readFileSync(join(prompts, "review-2.txt"), "utf8")).toContain("TypeError: widget is undefined");
+
+    // The same failure right again: a person decides instead of a third round.
+    const repeated = await send("check_run", await github.checkRunPayload(OWNER, NAME, pr.number, failing));
+    expect(repeated).toBe(`review-waiting (review-repeating) ${created.id}`);
+    const waiting = (await stack.store.loops.getOrThrow(created.id)).loop;
+    expect(waiting.status).toMatchObject({ state: "waiting", reason: "review-repeating", reviewRound: 2 });
+
+    // One pull request throughout, updated in place; the branch holds one fix per round.
+    expect(github.pullRequests(OWNER, NAME)).toHaveLength(1);
+    expect(branchSubjects(github, `smith/${created.id}`).filter((s) => s.startsWith("fix(review-"))).toEqual([
+      "fix(review-1): address the review of the pull request",
+      "fix(review-2): address the review of the pull request",
+    ]);
   });
 });

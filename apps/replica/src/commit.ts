@@ -102,3 +102,29 @@ export function finalStory(baseBranch: string, failure: { conflicts: readonly st
     keyOrder: [],
   };
 }
+
+/** The heading a review round's steering message starts with (see the `reviewRequested` transition). */
+export const REVIEW_FEEDBACK_PREFIX = "Review feedback (";
+
+/**
+ * The pseudo-story of a synced loop reopened by review feedback: its pull request got changes
+ * requested or a failing check. The feedback is in the story itself, so that an iteration that
+ * fails and tries again still has it after the steering message was delivered.
+ */
+export function reviewStory(round: number, feedback: readonly string[]): PrdStory {
+  return {
+    id: `review-${round}`,
+    title: `Address the review of the pull request (round ${round})`,
+    description: [
+      "Every story is done and a pull request is open, but it got review feedback or a failing check.",
+      "Change the code so that the feedback is addressed; keep what the stories built.",
+      "",
+      ...(feedback.length ? feedback : ["(The feedback was delivered to an earlier attempt: see the progress notes.)"]),
+    ].join("\n"),
+    acceptanceCriteria: ["the review feedback above is addressed", "every quality gate passes"],
+    status: "in_progress",
+    dependsOn: [],
+    extra: {},
+    keyOrder: [],
+  };
+}

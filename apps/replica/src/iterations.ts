@@ -18,7 +18,7 @@ import {
 import { agentFailure } from "./agentJournal.ts";
 import { runAgentStep } from "./agentStep.ts";
 import type { Baseline } from "./baseline.ts";
-import { commitStory, finalStory, pushBranch } from "./commit.ts";
+import { commitStory, finalStory, pushBranch, REVIEW_FEEDBACK_PREFIX, reviewStory } from "./commit.ts";
 import type { AttemptContext, Outcome } from "./context.ts";
 import { recordEvidence, toGateRun } from "./evidence.ts";
 import { finish } from "./finish.ts";
@@ -75,6 +75,15 @@ export async function runIterations(ctx: AttemptContext, input: IterationsInput)
   for (const s of loop.evidence?.stories ?? []) spent.set(s.storyId, s.iterations);
   /** Set when the final verification failed: the next iteration repairs it. */
   let pendingFinal: { failure: string; conflicts: string[] } | undefined;
+  // A synced loop reopened by review feedback addresses it (one commit `fix(review-N)`) once every
+  // story is done, before the final verification; a branch that already has that commit did.
+  const reviewRound = loop.status.reviewRound ?? 0;
+  let pendingReview =
+    loop.status.reviewPending === true &&
+    !(await ws.git.subjects(ws.base)).some((subject) => subject.startsWith(`fix(review-${reviewRound}):`));
+  const reviewFeedback = loop.steering
+    .filter((m) => m.message.startsWith(REVIEW_FEEDBACK_PREFIX))
+    .map((m) => m.message.slice(0, 8 * 1024));
   // Smith's own files are not the agent's change: they do not count as progress.
   const ignore = [loaded.prdPath, loaded.notesPath];
   const end = (outcome: Outcome) =>
@@ -83,7 +92,8 @@ export async function runIterations(ctx: AttemptContext, input: IterationsInput)
   for (;;) {
     ctx.checkStop();
     const progress = storyProgress(loaded.prd);
-    if (progress.done === progress.total && !pendingFinal) {
+    const allDone = progress.done === progress.total;
+    if (allDone && !pendingFinal && !pendingReview) {
       const v = await verifyFinal(ctx, {
         loop,
         ws,
@@ -98,9 +108,12 @@ export async function runIterations(ctx: AttemptContext, input: IterationsInput)
       pendingFinal = { failure: v.failure, conflicts: v.conflicts };
       lastFailure = { story: "final-verification", text: v.failure };
     }
+    const reviewing = allDone && pendingReview && !pendingFinal;
     const story: PrdStory | undefined = pendingFinal
       ? finalStory(loop.spec.repo.baseBranch, pendingFinal)
-      : nextReadyStory(loaded.prd);
+      : reviewing
+        ? reviewStory(reviewRound, reviewFeedback)
+        : nextReadyStory(loaded.prd);
     if (!story) {
       return end({
         outcome: "waiting",
@@ -212,14 +225,16 @@ export async function runIterations(ctx: AttemptContext, input: IterationsInput)
     });
     if (failure === undefined) {
       const before = loaded.prd;
-      if (!pendingFinal) {
+      if (!pendingFinal && !reviewing) {
         loaded.prd = markStory(loaded.prd, story.id, "done", at);
         savePrd(loaded, loaded.prd);
       }
       const c = await commitStory(ctx, ws, {
         message: pendingFinal
           ? `fix: integrate the latest ${loop.spec.repo.baseBranch}`
-          : `feat(${story.id}): ${story.title}`,
+          : reviewing
+            ? `fix(review-${reviewRound}): address the review of the pull request`
+            : `feat(${story.id}): ${story.title}`,
         storyId: story.id,
         startSha,
         policy: loop.spec.commit,
@@ -232,7 +247,7 @@ export async function runIterations(ctx: AttemptContext, input: IterationsInput)
         if (!pendingFinal) await pushBranch(ctx, ws);
       } else {
         failure = c.failure;
-        if (!pendingFinal) {
+        if (!pendingFinal && !reviewing) {
           loaded.prd = before;
           savePrd(loaded, loaded.prd);
         }
@@ -247,6 +262,7 @@ export async function runIterations(ctx: AttemptContext, input: IterationsInput)
     if (passed) {
       lastFailure = undefined;
       pendingFinal = undefined;
+      if (reviewing) pendingReview = false;
     } else {
       lastFailure = { story: story.id, text: failure ?? "" };
     }

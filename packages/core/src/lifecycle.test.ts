@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import type { z } from "zod";
 import { FORCE_TABLE, LOOP_EVENT_TYPES, TRANSITIONS, transition } from "./lifecycle.ts";
 import type { LoopEvent, LoopEventType, TransitionResult } from "./lifecycle.ts";
+import { LIMITS } from "./limits.ts";
 import { LOOP_STATES, Loop, REASON_CODES, isFinished, isTerminal } from "./loop.ts";
 import type { LoopState, ReasonCode } from "./loop.ts";
 
@@ -146,6 +147,16 @@ function eventFor(type: LoopEventType, loop: Loop): LoopEvent {
       return { type, reason: "superseded by #13", at: AT };
     case "retryRequested":
       return { type, reason: "flaky CI fixed", at: AT };
+    case "reviewRequested":
+      return {
+        type,
+        source: "changes requested by @ana",
+        feedback: "rename the flag",
+        fingerprint: "fp-1",
+        id: "review-1",
+        actor: "github:ana",
+        at: AT,
+      };
     case "forceState":
       return { type, to: FORCE_TABLE[loop.status.state][0] ?? "cancelled", reason: "operator says so", at: AT };
   }
@@ -171,7 +182,7 @@ interface Expected {
 
 /**
  * The lifecycle written out pair by pair, independently of TRANSITIONS: every one of the
- * 6 x 11 (state, event) pairs is either listed here with its outcome or is invalid_transition.
+ * 6 x 12 (state, event) pairs is either listed here with its outcome or is invalid_transition.
  */
 const ACCEPTED: Partial<Record<`${LoopState}:${LoopEventType}`, Expected>> = {
   "unresolved:claimed": {
@@ -249,15 +260,20 @@ const ACCEPTED: Partial<Record<`${LoopState}:${LoopEventType}`, Expected>> = {
     reason: "operator-override",
     status: { attemptBase: 2, iterationBase: 50, finishedAt: undefined },
   },
+  "synced:reviewRequested": {
+    state: "unresolved",
+    reason: "review-feedback",
+    status: { reviewRound: 1, reviewPending: true, reviewFingerprint: "fp-1", finishedAt: undefined },
+  },
 };
 
 const PAIRS = LOOP_STATES.flatMap((state) => LOOP_EVENT_TYPES.map((event) => ({ state, event })));
 
 describe("transition: every (state, event) pair", () => {
-  it("covers 6 states x 11 event types", () => {
+  it("covers 6 states x 12 event types", () => {
     expect(LOOP_STATES).toHaveLength(6);
-    expect(LOOP_EVENT_TYPES).toHaveLength(11);
-    expect(PAIRS).toHaveLength(66);
+    expect(LOOP_EVENT_TYPES).toHaveLength(12);
+    expect(PAIRS).toHaveLength(72);
   });
 
   it("TRANSITIONS accepts exactly the pairs the lifecycle diagram describes", () => {
@@ -491,6 +507,7 @@ describe("finalized", () => {
     "baseline-failing",
     "question",
     "review-repeating",
+    "review-rounds-exhausted",
     "quota",
   ];
 
@@ -850,12 +867,19 @@ function randomEvent(rand: () => number, loop: Loop, at: string): LoopEvent {
     resumed: 40,
     cancelRequested: 1,
     retryRequested: 100,
+    reviewRequested: 8,
     forceState: 60,
   };
   const weighted = LOOP_EVENT_TYPES.flatMap((type) => Array<LoopEventType>(weights[type]).fill(type));
   // Waiting is a short stay in a walk (most events take the loop out of it): cancel it more often
   // there, or the walks would rarely see a waiting loop cancelled.
-  const type = loop.status.state === "waiting" && rand() < 0.05 ? "cancelRequested" : pick(weighted);
+  // Likewise a synced loop gets review feedback now and then, or the walks would rarely reopen one.
+  const type =
+    loop.status.state === "waiting" && rand() < 0.05
+      ? "cancelRequested"
+      : loop.status.state === "synced" && rand() < 0.05
+        ? "reviewRequested"
+        : pick(weighted);
   switch (type) {
     case "claimed":
       return { type, schedulerId: pick(["scheduler-a", "scheduler-b"]), at };
@@ -883,7 +907,12 @@ function randomEvent(rand: () => number, loop: Loop, at: string): LoopEvent {
     case "finalized": {
       // Synced is rarer than flatline: it ends the walk.
       const outcome = rand() < 0.2 ? "synced" : rand() < 0.5 ? "waiting" : "flatline";
-      const reason = outcome === "waiting" && rand() < 0.5 ? "quota" : pick(REASON_CODES);
+      const reason =
+        outcome === "waiting" && rand() < 0.5
+          ? "quota"
+          : outcome === "synced" && rand() < 0.3
+            ? "all-stories-passed"
+            : pick(REASON_CODES);
       const resumeAt =
         reason === "quota" && rand() < 0.7 ? new Date(Date.parse(at) + int(120_000)).toISOString() : undefined;
       return { type, attempt, outcome, reason, message: "finished", ...(resumeAt ? { resumeAt } : {}), at };
@@ -898,6 +927,16 @@ function randomEvent(rand: () => number, loop: Loop, at: string): LoopEvent {
     case "cancelRequested":
     case "retryRequested":
       return { type, reason, at };
+    case "reviewRequested":
+      return {
+        type,
+        source: pick(["changes requested by @ana", "check run ci failed"]),
+        feedback: rand() < 0.9 ? "address this" : " ",
+        fingerprint: pick(["fp-a", "fp-b", "fp-c"]),
+        id: `r${int(1000)}`,
+        actor: "github:ana",
+        at,
+      };
     case "forceState":
       return {
         type,
@@ -944,7 +983,10 @@ function walk(seed: number, steps: number, stats: WalkStats): void {
     };
     const parsed = Loop.safeParse(next);
     if (!parsed.success) fail(`the next loop fails Loop.safeParse: ${parsed.error.message}`);
-    if (terminalSince) fail(`left terminal state ${terminalSince}`);
+    // Terminal states are absorbing, except that a synced loop's pull request can get review feedback.
+    if (terminalSince && !(terminalSince === "synced" && event.type === "reviewRequested"))
+      fail(`left terminal state ${terminalSince}`);
+    terminalSince = undefined;
     if (next.status.attempt < before.status.attempt) fail("attempt decreased");
     if (next.status.iteration < before.status.iteration) fail("iteration decreased");
     if (next.cost.usd < before.cost.usd) fail("cost decreased");
@@ -981,7 +1023,8 @@ describe("random walk (seeded)", () => {
     // in a terminal state, so that "never leaves it" was put to the test.
     expect(stats.accepted.size).toBeGreaterThanOrEqual(12);
     expect(stats.errors).toEqual(new Set(["invalid_argument", "invalid_transition", "stale_attempt"]));
-    expect(stats.terminal).toBe(1);
+    // (Three times: a synced loop reopened by review feedback is synced again later.)
+    expect(stats.terminal).toBe(3);
   });
 
   it("many seeds together reach every accepted (state, event) pair and every error code", () => {
@@ -991,5 +1034,82 @@ describe("random walk (seeded)", () => {
     expect(stats.terminal).toBeGreaterThanOrEqual(15);
     expect([...stats.accepted].sort()).toEqual(Object.keys(ACCEPTED).sort());
     expect([...stats.errors].sort()).toEqual(["invalid_argument", "invalid_transition", "stale_attempt"]);
+  });
+});
+
+describe("reviewRequested", () => {
+  const review = (fingerprint: string, feedback = "rename the flag"): LoopEvent => ({
+    type: "reviewRequested",
+    source: "changes requested by @ana",
+    feedback,
+    fingerprint,
+    id: `review-${fingerprint}`,
+    actor: "github:ana",
+    at: AT,
+  });
+
+  it("queues the synced loop again with the feedback as steering, a fresh attempt budget and the round counted", () => {
+    const loop = makeLoop("synced");
+    const next = expectOk(transition(loop, review("fp-1")));
+    expect(next.status).toMatchObject({
+      state: "unresolved",
+      reason: "review-feedback",
+      message: "review round 1: changes requested by @ana",
+      reviewRound: 1,
+      reviewPending: true,
+      attemptBase: loop.status.attempt,
+    });
+    expect(next.status.finishedAt).toBeUndefined();
+    expect(next.steering.at(-1)).toEqual({
+      id: "review-fp-1",
+      message: "Review feedback (changes requested by @ana):\nrename the flag",
+      at: AT,
+      actor: "github:ana",
+    });
+  });
+
+  it("synced again clears the pending feedback; the same failure twice in a row waits for a person", () => {
+    const first = expectOk(transition(makeLoop("synced"), review("fp-1")));
+    const claimed = expectOk(transition(first, { type: "claimed", schedulerId: "s", at: AT }));
+    const synced = expectOk(
+      transition(claimed, {
+        type: "finalized",
+        attempt: claimed.status.attempt,
+        outcome: "synced",
+        reason: "all-stories-passed",
+        at: AT,
+      }),
+    );
+    expect(synced.status.reviewPending).toBeUndefined();
+    expect(synced.status.reviewRound).toBe(1);
+    const again = expectOk(transition(synced, review("fp-1", "still wrong")));
+    expect(again.status).toMatchObject({
+      state: "waiting",
+      reason: "review-repeating",
+      reviewRound: 1,
+      reviewPending: true,
+      waitingSince: AT,
+    });
+    expect(again.status.question).toContain("the same feedback again");
+    // The feedback waits with the loop: the attempt an answer starts addresses it.
+    expect(again.steering.at(-1)?.message).toContain("still wrong");
+    const answered = expectOk(
+      transition(again, { type: "answered", answer: "rename it to --dry", actor: "bob", id: "a1", at: AT }),
+    );
+    expect(answered.status).toMatchObject({ state: "unresolved", reason: "answered", reviewPending: true });
+  });
+
+  it("after limits.maxReviewRounds rounds the next feedback waits for a person", () => {
+    const loop = makeLoop("synced", { reviewRound: 3, reviewFingerprint: "fp-3" });
+    const next = expectOk(transition(loop, review("fp-4")));
+    expect(next.status).toMatchObject({ state: "waiting", reason: "review-rounds-exhausted", reviewPending: true });
+  });
+
+  it("refuses blank or oversized feedback and a missing fingerprint, changing nothing", () => {
+    const loop = deepFreeze(makeLoop("synced"));
+    expectError(transition(loop, review("fp-1", "  ")), "invalid_argument");
+    expectError(transition(loop, review("fp-1", "x".repeat(LIMITS.steerMessageBytes))), "invalid_argument");
+    expectError(transition(loop, review("")), "invalid_argument");
+    expectError(transition(loop, review("f".repeat(129))), "invalid_argument");
   });
 });

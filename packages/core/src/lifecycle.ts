@@ -53,6 +53,20 @@ export type LoopEvent =
   | { type: "resumed"; at: string }
   | { type: "cancelRequested"; reason: string; at: string }
   | { type: "retryRequested"; reason: string; at: string }
+  | {
+      /** The synced loop's pull request got changes requested or a failing check run. */
+      type: "reviewRequested";
+      /** Where the feedback comes from, e.g. `changes requested by @ana` or `check run ci failed`. */
+      source: string;
+      /** What to address: the review's text and threads, or the check's output (bounded). */
+      feedback: string;
+      /** Identifies the failure: the same one twice in a row waits for a person instead of looping. */
+      fingerprint: string;
+      /** The steering message id the feedback is delivered under. */
+      id: string;
+      actor: string;
+      at: string;
+    }
   | { type: "forceState"; to: LoopState; reason: string; at: string };
 
 export type LoopEventType = LoopEvent["type"];
@@ -67,6 +81,7 @@ export const LOOP_EVENT_TYPES: readonly LoopEventType[] = [
   "resumed",
   "cancelRequested",
   "retryRequested",
+  "reviewRequested",
   "forceState",
 ];
 
@@ -84,7 +99,7 @@ export const TRANSITIONS: Readonly<Record<LoopState, readonly LoopEventType[]>> 
   ],
   waiting: ["timedOut", "answered", "resumed", "cancelRequested", "forceState"],
   flatline: ["cancelRequested", "retryRequested", "forceState"],
-  synced: [],
+  synced: ["reviewRequested"],
   cancelled: [],
 };
 
@@ -203,7 +218,14 @@ export function transition(loop: Loop, event: LoopEvent): TransitionResult {
         if (event.question !== undefined || event.resumeAt !== undefined) {
           return fail("invalid_argument", `question and resumeAt go only with waiting, not ${event.outcome}`);
         }
-        return next({ state: event.outcome, reason: event.reason, message: event.message, finishedAt: event.at });
+        return next({
+          state: event.outcome,
+          reason: event.reason,
+          message: event.message,
+          finishedAt: event.at,
+          // Synced again: the review feedback it was reopened for is addressed.
+          ...(event.outcome === "synced" ? { reviewPending: undefined } : {}),
+        });
       }
       if (event.question !== undefined && event.question.length > STATUS_MESSAGE_MAX) {
         return fail("invalid_argument", `question is longer than ${STATUS_MESSAGE_MAX} characters`);
@@ -308,6 +330,8 @@ export function transition(loop: Loop, event: LoopEvent): TransitionResult {
       if (!event.reason.trim()) return fail("invalid_argument", "a reason is required to retry");
       return next(retryStatus(loop, "operator-retry", event.reason));
     }
+    case "reviewRequested":
+      return reviewRequested(loop, event, next, fail);
     case "forceState": {
       if (!event.reason.trim()) return fail("invalid_argument", "a reason is required to force a state");
       if (!FORCE_TABLE[from].includes(event.to)) {
@@ -323,6 +347,71 @@ export function transition(loop: Loop, event: LoopEvent): TransitionResult {
       });
     }
   }
+}
+
+/**
+ * A synced loop whose pull request got feedback: the feedback goes to the next attempt as a
+ * steering message and the loop is queued again (`review-feedback`), within
+ * `limits.maxReviewRounds`. The same failure twice in a row (its fingerprint), or one round too
+ * many, waits for a person instead, with the feedback kept for the attempt an answer starts.
+ */
+function reviewRequested(
+  loop: Loop,
+  event: Extract<LoopEvent, { type: "reviewRequested" }>,
+  next: (status: Partial<Loop["status"]>, extra?: Partial<Loop>) => TransitionResult,
+  fail: (code: TransitionErrorCode, message: string) => TransitionResult,
+): TransitionResult {
+  const feedback = event.feedback.trim();
+  if (!feedback) return fail("invalid_argument", "review feedback is required");
+  if (!event.fingerprint || event.fingerprint.length > 128) {
+    return fail("invalid_argument", "a review fingerprint of 1 to 128 characters is required");
+  }
+  const source = event.source.slice(0, 500);
+  const message = `Review feedback (${source}):\n${feedback}`;
+  if (new TextEncoder().encode(message).length > LIMITS.steerMessageBytes) {
+    return fail("invalid_argument", `review feedback is larger than ${LIMITS.steerMessageBytes} bytes`);
+  }
+  const round = (loop.status.reviewRound ?? 0) + 1;
+  const steering = [...loop.steering, { id: event.id, message, at: event.at, actor: event.actor }];
+  const common = {
+    reviewPending: true,
+    reviewFingerprint: event.fingerprint,
+    finishedAt: undefined,
+    claimedBy: undefined,
+    executor: undefined,
+  } as const;
+  if (loop.status.reviewFingerprint === event.fingerprint) {
+    return next(
+      {
+        ...common,
+        state: "waiting",
+        reason: "review-repeating",
+        message: `the same review failure came back after round ${loop.status.reviewRound ?? 0}: ${source}`,
+        question: `The pull request got the same feedback again (${source}). How should the agent address it?`,
+        waitingSince: event.at,
+      },
+      { steering },
+    );
+  }
+  if (round > loop.spec.limits.maxReviewRounds) {
+    return next(
+      {
+        ...common,
+        state: "waiting",
+        reason: "review-rounds-exhausted",
+        message: `review feedback after ${loop.spec.limits.maxReviewRounds} rounds: ${source}`,
+        question: `The pull request still gets feedback after ${loop.spec.limits.maxReviewRounds} review rounds (${source}). Answer to run one more.`,
+        waitingSince: event.at,
+      },
+      { steering },
+    );
+  }
+  return next(
+    { ...common, ...retryStatus(loop, "review-feedback", `review round ${round}: ${source}`), reviewRound: round },
+    {
+      steering,
+    },
+  );
 }
 
 function retryStatus(loop: Loop, reason: ReasonCode, message: string): Partial<Loop["status"]> {

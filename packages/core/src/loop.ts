@@ -48,7 +48,7 @@ export const FLATLINE_REASON_CODES = [
 /**
  * Why a loop is `waiting`: it needs a person (`needs-human`: a story failed too often or no story
  * is ready; `prd-invalid`; `no-gates`; `baseline-failing`; `question`: the agent asked one;
- * `review-repeating`), or it is parked until an agent's usage limit resets (`quota`).
+ * `review-repeating`: the same review failure came back; `review-rounds-exhausted`), or it is parked until an agent's usage limit resets (`quota`).
  */
 export const WAITING_REASON_CODES = [
   "needs-human",
@@ -57,6 +57,7 @@ export const WAITING_REASON_CODES = [
   "baseline-failing",
   "question",
   "review-repeating",
+  "review-rounds-exhausted",
   "quota",
 ] as const;
 
@@ -79,6 +80,8 @@ export const REASON_CODES = [
   // unresolved again after waiting: a person answered, or the quota reset time passed
   "answered",
   "quota-reset",
+  // unresolved again after synced: its pull request got changes requested or a failing check
+  "review-feedback",
   // any state an operator forces
   "operator-override",
 ] as const;
@@ -412,6 +415,10 @@ export const LoopStatus = z.object({
   pullRequest: PullRequestRef.optional(),
   /** Rounds of review feedback that reopened the loop so far (against limits.maxReviewRounds). */
   reviewRound: z.number().int().min(0).optional(),
+  /** The last review round's fingerprint (reviewer or check and its first line): the same one twice waits for a person. */
+  reviewFingerprint: z.string().max(128).optional(),
+  /** Set by review feedback, cleared at synced: the next attempt addresses the feedback before it syncs again. */
+  reviewPending: z.boolean().optional(),
   /** While `waiting`: what the agent (or the replica) asks the person who answers. */
   question: z.string().max(4096).optional(),
   /** While `waiting`: when it started waiting (its waiting timeout counts from here). */

@@ -6,3 +6,4 @@ export * from "./refs.ts";
 export * from "./types.ts";
 export * from "./webhook.ts";
 export * from "./pullRequestBody.ts";
+export * from "./reviewFeedback.ts";

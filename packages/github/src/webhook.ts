@@ -64,6 +64,42 @@ export const IssueCommentEvent = z.object({
 });
 export type IssueCommentEvent = z.infer<typeof IssueCommentEvent>;
 
+const WebhookPullRequestRef = z.object({
+  number: z.number().int().min(1),
+  head: z.object({ ref: z.string().max(255), sha: z.string().max(64).optional() }),
+});
+
+/** A review submitted on a pull request (`pull_request_review`). */
+export const PullRequestReviewEvent = z.object({
+  action: z.string().max(64),
+  review: z.object({
+    id: z.number().int().optional(),
+    /** `approved`, `changes_requested`, `commented` (GitHub's webhook spelling). */
+    state: z.string().max(64),
+    body: z.string().max(65_536).nullable().optional(),
+    user: Login,
+  }),
+  pull_request: WebhookPullRequestRef,
+  repository: WebhookRepository,
+  sender: Login,
+});
+export type PullRequestReviewEvent = z.infer<typeof PullRequestReviewEvent>;
+
+/** A check run that changed (`check_run`); `pull_requests` are the open PRs of its head. */
+export const CheckRunEvent = z.object({
+  action: z.string().max(64),
+  check_run: z.object({
+    name: z.string().max(256),
+    status: z.string().max(64).optional(),
+    conclusion: z.string().max(64).nullable().optional(),
+    head_sha: z.string().max(64).optional(),
+    pull_requests: z.array(WebhookPullRequestRef).max(100).default([]),
+  }),
+  repository: WebhookRepository,
+  sender: Login,
+});
+export type CheckRunEvent = z.infer<typeof CheckRunEvent>;
+
 /** The `issues` actions that may start a loop. */
 export const LOOP_STARTING_ACTIONS = ["opened", "labeled", "reopened"] as const;
 

@@ -2,12 +2,15 @@ import type { Principal } from "@smith/auth";
 import { SmithError, type CreateLoopRequest, type VersionedLoop } from "@smith/core";
 import {
   GitHubError,
+  actionableFeedback,
   formatIssueRef,
   issueIdempotencyKey,
   parseSlashCommand,
+  type CheckRunEvent,
   type IssueCommentEvent,
   type IssueRef,
   type IssuesEvent,
+  type PullRequestReviewEvent,
   type RepoRef,
 } from "@smith/github";
 import type { SmithStore } from "@smith/store";
@@ -232,6 +235,93 @@ export class GitHubIngress {
     }
     await this.audit.record({ ...auditBase, reason: reason.slice(0, 1000) });
     return { kind: "command", command: command.command, loopId: found.loop.id };
+  }
+
+  /**
+   * `pull_request_review` submitted with changes requested, on a Smith pull request, by someone
+   * with write access: the loop gets a review round with the review's text and open threads.
+   */
+  async onPullRequestReview(
+    event: PullRequestReviewEvent,
+    correlationId: string,
+    deliveryId: string,
+  ): Promise<IngressOutcome> {
+    if (event.action !== "submitted") return { kind: "ignored", why: `action ${event.action}` };
+    if (event.review.state.toLowerCase() !== "changes_requested")
+      return { kind: "ignored", why: `a review that ${event.review.state.toLowerCase().replace(/_/g, " ")}` };
+    const repo = { owner: event.repository.owner.login, name: event.repository.name };
+    return this.reviewRound(repo, event.pull_request, "review", event.review.user.login, correlationId, deliveryId);
+  }
+
+  /** `check_run` completed with a failing conclusion on a Smith pull request's head: a review round with its output. */
+  async onCheckRun(event: CheckRunEvent, correlationId: string, deliveryId: string): Promise<IngressOutcome> {
+    if (event.action !== "completed") return { kind: "ignored", why: `action ${event.action}` };
+    const conclusion = (event.check_run.conclusion ?? "").toLowerCase();
+    if (!["failure", "timed_out", "action_required", "startup_failure"].includes(conclusion))
+      return { kind: "ignored", why: `check run ${conclusion || "without conclusion"}` };
+    const repo = { owner: event.repository.owner.login, name: event.repository.name };
+    let last: IngressOutcome = { kind: "ignored", why: "no pull request for the check run" };
+    for (const pr of event.check_run.pull_requests.slice(0, 10)) {
+      last = await this.reviewRound(repo, pr, "checks", undefined, correlationId, deliveryId);
+      if (last.kind === "command") return last;
+    }
+    return last;
+  }
+
+  /**
+   * The pull request's loop (its head is the loop's work branch `smith/<id>` and the loop
+   * recorded that pull request) gets the feedback GitHub holds for it now, if the loop is synced
+   * and there is feedback to act on. A review counts only from someone with write access.
+   */
+  private async reviewRound(
+    repo: RepoRef,
+    pr: { number: number; head: { ref: string } },
+    trigger: "review" | "checks",
+    reviewer: string | undefined,
+    correlationId: string,
+    deliveryId: string,
+  ): Promise<IngressOutcome> {
+    const id = /^smith\/([0-9a-z]{8,64})$/i.exec(pr.head.ref)?.[1];
+    if (!id) return { kind: "ignored", why: `${pr.head.ref} is not a Smith work branch` };
+    const found = await this.store.loops.get(id.toLowerCase());
+    if (!found || found.loop.status.pullRequest?.number !== pr.number)
+      return { kind: "ignored", why: `no loop opened pull request #${pr.number}` };
+    if (found.loop.status.state !== "synced")
+      return { kind: "ignored", why: `loop ${id} is ${found.loop.status.state}: it publishes again when it syncs` };
+    const client = await this.requireClient(repo);
+    const actor = reviewer ?? "checks";
+    const auditBase = {
+      actor: { type: "operator" as const, id: `github:${actor}`, role: "github" },
+      action: "loops.review",
+      loopId: found.loop.id,
+      correlationId,
+      details: { via: "github", delivery: deliveryId, pullRequest: pr.number, trigger },
+    };
+    if (reviewer !== undefined) {
+      const permission = await client.collaboratorPermission(repo, reviewer).catch(githubToSmith);
+      if (!permission || !WRITE_PERMISSIONS.has(permission)) {
+        const why = `${reviewer} has ${permission ?? "no"} access to ${repo.owner}/${repo.name}; write access is needed`;
+        await this.audit.record({ ...auditBase, outcome: "denied", error: "forbidden", reason: why });
+        return { kind: "denied", why };
+      }
+    }
+    const feedback = actionableFeedback(
+      await client.pullRequestFeedback(repo, pr.number).catch(githubToSmith),
+      trigger,
+    );
+    if (!feedback) return { kind: "ignored", why: `nothing to address on pull request #${pr.number}` };
+    const result = await this.loops.requestReview(
+      found.loop.id,
+      feedback,
+      githubPrincipal(reviewer ?? "checks"),
+      correlationId,
+    );
+    await this.audit.record({ ...auditBase, reason: feedback.source });
+    return {
+      kind: "command",
+      command: result.loop.status.state === "waiting" ? `review-waiting (${result.loop.status.reason})` : "review",
+      loopId: found.loop.id,
+    };
   }
 
   private async run(

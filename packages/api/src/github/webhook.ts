@@ -1,4 +1,10 @@
-import { IssueCommentEvent, IssuesEvent, verifyWebhookSignature } from "@smith/github";
+import {
+  CheckRunEvent,
+  IssueCommentEvent,
+  IssuesEvent,
+  PullRequestReviewEvent,
+  verifyWebhookSignature,
+} from "@smith/github";
 import type { SmithStore } from "@smith/store";
 import type { Logger } from "@smith/logger";
 import { randomUUID } from "node:crypto";
@@ -120,7 +126,11 @@ export async function handleGitHubWebhook(
         ? IssuesEvent.safeParse(payload)
         : event === "issue_comment"
           ? IssueCommentEvent.safeParse(payload)
-          : undefined;
+          : event === "pull_request_review"
+            ? PullRequestReviewEvent.safeParse(payload)
+            : event === "check_run"
+              ? CheckRunEvent.safeParse(payload)
+              : undefined;
     if (!parsed)
       return reply(res, 202, { ok: true, delivery: deliveryId, outcome: `ignored: event ${event.slice(0, 64)}` });
     if (!parsed.success) {
@@ -135,7 +145,11 @@ export async function handleGitHubWebhook(
       outcome =
         event === "issues"
           ? await ingress.onIssues(parsed.data as IssuesEvent, correlationId)
-          : await ingress.onIssueComment(parsed.data as IssueCommentEvent, correlationId, deliveryId);
+          : event === "issue_comment"
+            ? await ingress.onIssueComment(parsed.data as IssueCommentEvent, correlationId, deliveryId)
+            : event === "pull_request_review"
+              ? await ingress.onPullRequestReview(parsed.data as PullRequestReviewEvent, correlationId, deliveryId)
+              : await ingress.onCheckRun(parsed.data as CheckRunEvent, correlationId, deliveryId);
     } catch (err) {
       // Handling failed (etcd or GitHub away): forget the delivery so that GitHub's redelivery is handled.
       await store.webhooks.release(deliveryId).catch(() => undefined);

@@ -186,6 +186,44 @@ export class LoopOperations {
     return result;
   }
 
+  /**
+   * Review feedback on a synced loop's pull request (changes requested, a failing check): the
+   * loop is queued again with the feedback as steering, or waits for a person when the same
+   * failure came back or the review rounds are used up (see the `reviewRequested` transition).
+   */
+  async requestReview(
+    id: string,
+    review: { source: string; feedback: string; fingerprint: string },
+    principal: Principal,
+    correlationId: string,
+  ): Promise<VersionedLoop> {
+    const current = await this.store.loops.getOrThrow(id);
+    const result = await this.store.loops.transition(
+      id,
+      {
+        type: "reviewRequested",
+        source: review.source,
+        feedback: review.feedback,
+        fingerprint: review.fingerprint,
+        actor: principalId(principal),
+        id: newId(),
+        at: new Date().toISOString(),
+      },
+      { expectedRevision: current.revision },
+    );
+    const s = result.loop.status;
+    await this.journal(
+      id,
+      principal,
+      "lifecycle",
+      s.state === "waiting"
+        ? `review feedback (${review.source.slice(0, 500)}): waiting for a person (${s.reason})`
+        : `review round ${s.reviewRound ?? 0} of ${result.loop.spec.limits.maxReviewRounds}: ${review.source.slice(0, 500)}`,
+      correlationId,
+    );
+    return result;
+  }
+
   async override(
     id: string,
     to: LoopState,

@@ -360,6 +360,66 @@ export class GitHubServer {
     };
   }
 
+  /** Submits a review and returns the `pull_request_review` (submitted) payload GitHub would send for it. */
+  async pullRequestReviewPayload(
+    owner: string,
+    name: string,
+    number: number,
+    review: Parameters<GitHubServer["submitReview"]>[3],
+  ): Promise<Record<string, unknown>> {
+    const created = this.submitReview(owner, name, number, review);
+    return {
+      action: "submitted",
+      review: {
+        id: Number.parseInt(created.id.replace(/\D/g, "").slice(0, 9) || "1", 10),
+        node_id: created.id,
+        state: created.state.toLowerCase(),
+        body: created.body,
+        user: { login: created.author },
+        submitted_at: created.submittedAt,
+      },
+      pull_request: await this.pullRequestJson(owner, name, number),
+      repository: this.repositoryJson(owner, name),
+      sender: { login: created.author },
+    };
+  }
+
+  /** Sets the head commit's check runs and returns the `check_run` (completed) payload of the first. */
+  async checkRunPayload(
+    owner: string,
+    name: string,
+    number: number,
+    runs: FakeCheckRun[],
+  ): Promise<Record<string, unknown>> {
+    const sha = await this.setCheckRuns(owner, name, number, runs);
+    const run = runs[0];
+    if (!run) throw new Error("test GitHub: a check run payload needs a run");
+    return {
+      action: "completed",
+      check_run: {
+        name: run.name,
+        status: "completed",
+        conclusion: run.conclusion?.toLowerCase() ?? null,
+        head_sha: sha,
+        pull_requests: [await this.pullRequestJson(owner, name, number)],
+      },
+      repository: this.repositoryJson(owner, name),
+      sender: { login: "github-actions[bot]" },
+    };
+  }
+
+  private async pullRequestJson(owner: string, name: string, number: number): Promise<Record<string, unknown>> {
+    const pr = this.pullRequest(owner, name, number);
+    const repo = this.repo(owner, name);
+    return {
+      number: pr.number,
+      node_id: pr.id,
+      state: pr.state.toLowerCase(),
+      head: { ref: pr.headRefName, sha: (await this.branchSha(repo, pr.headRefName)) ?? "" },
+      base: { ref: pr.baseRefName },
+    };
+  }
+
   private issueJson(owner: string, name: string, issue: FakeIssue): Record<string, unknown> {
     return {
       node_id: issue.id,
