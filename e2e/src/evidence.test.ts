@@ -215,6 +215,72 @@ ${WORKS}`;
     ).toBe(true);
   });
 
+  test("the base branch changes the same lines as the agent: the final verification conflicts, one more iteration resolves it, verified again and synced", async ({
+    stack,
+    tmpDir,
+  }) => {
+    const remote = repo(tmpDir, {
+      "README.md": "# app\n",
+      "shared.txt": "original\n",
+      [PRD_PATH]: storyPrd(["test ! -e notes.txt", "! grep -q '<<<<<<<' shared.txt"]),
+    });
+    // While working on US-001 someone lands a change to shared.txt on main; the agent changes the
+    // same line. Once asked to integrate, it keeps both sides.
+    const other = join(tmpDir, "other");
+    const action = `if (story === "US-001" && !fs.existsSync(${JSON.stringify(other)})) {
+  const { execFileSync } = require("node:child_process");
+  const env = { ...process.env, GIT_AUTHOR_NAME: "o", GIT_AUTHOR_EMAIL: "o@o", GIT_COMMITTER_NAME: "o", GIT_COMMITTER_EMAIL: "o@o" };
+  execFileSync("git", ["clone", "--quiet", ${JSON.stringify(remote)}, ${JSON.stringify(other)}], { env });
+  fs.writeFileSync(${JSON.stringify(join(other, "shared.txt"))}, "from main\\n");
+  execFileSync("git", ["commit", "--quiet", "-am", "shared: main's version"], { cwd: ${JSON.stringify(other)}, env });
+  execFileSync("git", ["push", "--quiet", "origin", "main"], { cwd: ${JSON.stringify(other)}, env });
+}
+if (story === "final-verification") {
+  fs.appendFileSync(${JSON.stringify(join(tmpDir, "final-prompts.txt"))}, prompt);
+  fs.writeFileSync("shared.txt", "from main\\nfrom the agent\\n");
+} else {
+  if (story === "US-001") fs.writeFileSync("shared.txt", "from the agent\\n");
+  ${WORKS}
+}`;
+    const bin = writeFakeAgent(tmpDir, "claude", claudeFake(action));
+    stack.startScheduler({ SMITH_CLAUDE_BIN: bin });
+    const created = await stack.create({
+      spec: { repo: { url: remote }, prd: { kind: "path", path: PRD_PATH }, agent: { provider: "claude" } },
+    });
+    const loop = await stack.waitFor(created.id, ["waiting", "synced", "flatline", "cancelled"], 120_000);
+    if (loop.status.state !== "synced")
+      throw new Error(
+        `${loop.status.state} ${loop.status.reason}: ${loop.status.message}\n` +
+          (await stack.journal(loop.id)).map((e) => `${e.phase} ${e.level} ${e.message.slice(0, 400)}`).join("\n"),
+      );
+    expect(loop.status).toMatchObject({ state: "synced", attempt: 1, iteration: 3 });
+    const main = git(["--git-dir", remote, "rev-parse", "main"]).trim();
+    const branch = `smith/${loop.id}`;
+    execFileSync("git", ["--git-dir", remote, "merge-base", "--is-ancestor", main, branch]);
+    expect(git(["--git-dir", remote, "show", `${branch}:shared.txt`])).toBe("from main\nfrom the agent\n");
+    expect(git(["--git-dir", remote, "log", "--format=%s", "-1", branch]).trim()).toBe(
+      "fix: integrate the latest main",
+    );
+    // The repair iteration was told what conflicted, with the markers in the tree.
+    const prompt = readFileSync(join(tmpDir, "final-prompts.txt"), "utf8");
+    expect(prompt).toMatch(/no conflict markers remain in shared\.txt/);
+    const journal = await stack.journal(loop.id);
+    expect(
+      journal.some(
+        (e) =>
+          e.phase === "verify" &&
+          /^Integrating the latest main \([0-9a-f]{12}\) by rebase conflicts in: shared\.txt/.test(e.message),
+      ),
+    ).toBe(true);
+    expect(
+      journal.some(
+        (e) => e.phase === "verify" && e.message === `the work branch already contains main (${main.slice(0, 12)})`,
+      ),
+    ).toBe(true);
+    const head = git(["--git-dir", remote, "rev-parse", branch]).trim();
+    expect(loop.evidence?.final).toMatchObject({ passed: true, base: main, commit: head });
+  });
+
   test("a failing baseline: recorded, stories held to no worse by default; green asked for: waiting baseline-failing", async ({
     stack,
     tmpDir,
