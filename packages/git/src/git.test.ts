@@ -39,7 +39,8 @@ describe("git", () => {
     writeFileSync(join(a.cwd, "README.md"), "changed\n");
     expect((await a.changedPaths()).sort()).toEqual(["README.md", "new.txt"]);
     expect(await a.changedPaths(["README.md", "new.txt"])).toEqual([]);
-    await a.commitAll("feat(US-001): first");
+    await a.stageAll();
+    expect(await a.commitStaged("feat(US-001): first")).toMatchObject({ ok: true });
     await a.push("smith/x");
     expect(await a.changedPaths()).toEqual([]);
 

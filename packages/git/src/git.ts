@@ -174,12 +174,6 @@ export class Git {
     return { ok: true, sha: await this.headSha() };
   }
 
-  async commitAll(message: string): Promise<string> {
-    await this.stageAll();
-    await this.run(["commit", "--quiet", "--no-verify", "-m", message]);
-    return this.headSha();
-  }
-
   /** Paths added, copied, modified or type-changed (or those `filter` names) in the index relative to `from`. */
   async stagedPaths(from: string, filter = "ACMT"): Promise<string[]> {
     const r = await this.run([

@@ -94,10 +94,6 @@ export class Scheduler {
     return this.stateValue;
   }
 
-  get isLeader(): boolean {
-    return this.leader;
-  }
-
   /**
    * Opens the session, waiting with backoff while etcd is unreachable (a scheduler may start
    * before etcd), then claims and campaigns. A stop() meanwhile ends the wait; start() then

@@ -104,13 +104,6 @@ export class ClaimRepository {
     return new WatchStream(this.ctx.client, { prefix: this.ctx.keys.queuePrefix(), maxBuffered: options.maxBuffered });
   }
 
-  /** The claim record of a loop, if the claiming scheduler's lease is still alive. */
-  async getClaim(loopId: string): Promise<ClaimRecord | undefined> {
-    const key = this.ctx.keys.claim(loopId);
-    const raw = await etcdCall(() => this.ctx.client.get(key).string());
-    return raw ? ClaimRecord.parse(JSON.parse(raw)) : undefined;
-  }
-
   /**
    * Deletes the spend records of UTC days before `before`'s (the budget reads only today's): one
    * range delete, since days sort as strings.

@@ -47,9 +47,6 @@ export class Keyspace {
   }
 
   /** The replica lock: its value carries the attempt (the fencing token). */
-  locksPrefix(): string {
-    return this.k("locks", "");
-  }
   lock(id: string): string {
     return this.k("locks", id);
   }
@@ -122,17 +119,11 @@ export class Keyspace {
     return this.k("idempotency", encodeKeyPart(key));
   }
 
-  schedulersPrefix(): string {
-    return this.k("schedulers", "");
-  }
   scheduler(id: string): string {
     return this.k("schedulers", id);
   }
 
   /** Replay protection for inbound webhooks: one key per delivery id. */
-  webhookDeliveriesPrefix(): string {
-    return this.k("webhooks", "deliveries", "");
-  }
   webhookDelivery(id: string): string {
     return this.k("webhooks", "deliveries", encodeKeyPart(id));
   }
