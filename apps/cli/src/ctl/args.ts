@@ -46,7 +46,9 @@ export type Command =
   | { kind: "tokens-revoke"; id: string; output: DataOutput }
   | { kind: "delete-loops"; ids: string[]; reason?: string; output: DataOutput }
   | { kind: "cleanup"; states: LoopState[]; olderThanMs: number; dryRun: boolean; limit?: number; output: DataOutput }
-  | { kind: "trace"; id: string; output: DataOutput };
+  | { kind: "trace"; id: string; output: DataOutput }
+  | { kind: "create-from-github"; ref: string; output: DataOutput }
+  | { kind: "ingest-github"; repo: string; label?: string; output: DataOutput };
 
 const TOKEN_ROLES = ["viewer", "operator", "admin"] as const;
 type TokenRoleName = (typeof TOKEN_ROLES)[number];
@@ -95,6 +97,7 @@ const VERBS = {
     ...HELP,
     ...OUTPUT,
     filename: { type: "string", short: "f" },
+    "from-github": { type: "string" },
     repo: { type: "string" },
     base: { type: "string" },
     title: { type: "string" },
@@ -114,6 +117,7 @@ const VERBS = {
     "max-attempts": { type: "string" },
     label: { type: "string", multiple: true },
   },
+  ingest: { ...CONNECTION, ...HELP, ...OUTPUT, label: { type: "string" } },
   logs: {
     ...CONNECTION,
     ...HELP,
@@ -272,7 +276,37 @@ function toCommand(verb: Verb, values: Values, words: string[]): Command {
         );
       requireResource("create", resource);
       noExtra(extra);
+      const fromGitHub = str("from-github");
+      if (fromGitHub !== undefined) {
+        // The issue is the loop's source: its repository, title and PRD come from GitHub.
+        const others = Object.keys(values).filter(
+          (k) => !["from-github", "output", "server", "token", "context"].includes(k) && values[k] !== undefined,
+        );
+        if (others.length)
+          throw new UsageError(
+            `--${others[0]} cannot be used with --from-github: the issue and the API's loop template give the loop`,
+          );
+        if (!/^[^/\s#]+\/[^/\s#]+#[1-9]\d{0,9}$/.test(fromGitHub))
+          throw new UsageError(`--from-github must be an issue OWNER/REPO#N; got ${JSON.stringify(fromGitHub)}`);
+        return { kind: "create-from-github", ref: fromGitHub, output };
+      }
       return { kind: "create-loop", flags: createFlags(str, (name) => listOf(values[name])), output };
+    }
+    case "ingest": {
+      const [source, repo, ...extra] = words;
+      if (source !== "github")
+        throw new UsageError("ingest needs a source: smithctl ingest github OWNER/REPO [--label L]");
+      noExtra(extra);
+      const r = required(repo, "ingest github needs a repository: smithctl ingest github OWNER/REPO [--label L]");
+      if (!/^[^/\s#]+\/[^/\s#]+$/.test(r))
+        throw new UsageError(`ingest github needs a repository OWNER/REPO; got ${JSON.stringify(r)}`);
+      const label = str("label");
+      return {
+        kind: "ingest-github",
+        repo: r,
+        output: dataOutputOf(str("output")),
+        ...(label !== undefined ? { label } : {}),
+      };
     }
     case "logs": {
       const [id, ...extra] = words;

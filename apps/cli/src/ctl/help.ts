@@ -15,8 +15,14 @@ const USAGE: Record<string, string> = {
         [--idempotency-key K] [-o json|yaml]
       --prd reads a local PRD (JSON in either shape, or markdown) and sends it inline; --prd-path
       names a PRD inside the repository. A bad value is refused before anything is created.
+  smithctl create loop --from-github OWNER/REPO#N [-o json|yaml]
+      The loop of a GitHub issue, as the webhook makes it (its PRD is drafted from the issue).
+      Asking again, or after the webhook did, makes no second loop.
   smithctl create -f FILE [-o json|yaml]
       Create the loops listed in a YAML or JSON file (loops.createBatch). Exit 1 if any fails.`,
+  ingest: `  smithctl ingest github OWNER/REPO [--label L] [-o json|yaml]
+      A loop for every open issue of the repository carrying the label (default: the API's,
+      usually smith). Issues that already have their loop are listed as existing.`,
   logs: `  smithctl logs <id> [-f|--follow] [--since-seq N] [--tail N] [-o json|yaml]
       Journal entries: seq, time, phase, level, message. -f follows until the loop finishes.`,
   cancel: `  smithctl cancel <id> --reason TEXT [-o json|yaml]`,

@@ -11,6 +11,7 @@ import {
   credentialsSet,
 } from "./commands/credentials.ts";
 import { describeLoopCommand } from "./commands/describe.ts";
+import { createFromGitHub, ingestGitHub } from "./commands/github.ts";
 import { getLoop, getLoops } from "./commands/get.ts";
 import { logs } from "./commands/logs.ts";
 import { audit, cost, getAudit } from "./commands/records.ts";
@@ -122,6 +123,10 @@ function dispatch(client: SmithClient, command: ServerCommand, io: CtlIO): Promi
       return cleanup(client, command, io);
     case "trace":
       return trace(client, command, io);
+    case "create-from-github":
+      return createFromGitHub(client, command, io);
+    case "ingest-github":
+      return ingestGitHub(client, command, io);
   }
 }
 
