@@ -82,7 +82,8 @@ describe("scheduler", () => {
     tmpDir,
   }) => {
     const store = new SmithStore({ endpoints: [etcdEndpoint], prefix });
-    const executor = new LocalProcessExecutor({ stateDir: tmpDir, command: ["/bin/sh", "-c", "exit 0"], env: {} });
+    // The replica stays up: one that exits at once would be retried (and flatlined) by the reconciler.
+    const executor = new LocalProcessExecutor({ stateDir: tmpDir, command: ["/bin/sh", "-c", "sleep 30"], env: {} });
     const scheduler = new Scheduler({
       store,
       executor,
@@ -105,16 +106,18 @@ describe("scheduler", () => {
       const other = (await store.loops.create({ ...request, concurrencyKey: "cheap" })).loop;
       await scheduler.start();
       await vi.waitFor(async () => expect((await store.loops.getOrThrow(other.id)).loop.status.state).toBe("running"), {
-        timeout: 15_000,
+        timeout: 30_000,
         interval: 100,
       });
-      // Several more passes over the queue.
+      // The entry is written apart from the claim loop: wait for it, then for more passes.
+      const scheduled = async () => (await store.journal.list(held.id)).entries.filter((e) => e.phase === "scheduled");
+      await vi.waitFor(async () => expect(await scheduled()).toHaveLength(1), { timeout: 15_000, interval: 100 });
       for (let i = 0; i < 5; i++) {
         scheduler.poke();
-        await new Promise((r) => setTimeout(r, 150));
+        await new Promise((r) => setTimeout(r, 200));
       }
       expect((await store.loops.getOrThrow(held.id)).loop.status).toMatchObject({ state: "unresolved", attempt: 0 });
-      const notes = (await store.journal.list(held.id)).entries.filter((e) => e.phase === "scheduled");
+      const notes = await scheduled();
       expect(notes).toHaveLength(1);
       expect(notes[0]?.message).toMatch(
         /^not claimed: concurrency key costly spent \$1\.50 of its \$1 budget for \d{4}-\d{2}-\d{2} \(UTC\); the loop stays queued until 00:00 UTC$/,
