@@ -235,6 +235,12 @@ describe("parseCommandLine", () => {
     expect(usage("tokens rotate x")).toMatch(/unknown tokens subcommand "rotate"/);
   });
 
+  it("completion and the hidden __complete", () => {
+    expect(parse("completion fish").command).toEqual({ kind: "completion", shell: "fish" });
+    expect(usage("completion tcsh")).toBe('completion needs a shell: bash, zsh, fish; got "tcsh"');
+    expect(parse("__complete loops --server http://x").command).toEqual({ kind: "complete", what: "loops" });
+  });
+
   it("unknown commands, flags, resources and extra arguments are usage errors naming them", () => {
     expect(usage("drain loop x")).toBe('unknown command "drain"');
     expect(usage("get loops --colour")).toMatch(/Unknown option '--colour'/);

@@ -18,6 +18,9 @@ type DataOutput = Exclude<Output, "wide">;
 
 export type Command =
   | { kind: "help"; topic?: string }
+  | { kind: "completion"; shell: CompletionShell }
+  /** Hidden: what the completion scripts call for loop ids. */
+  | { kind: "complete"; what: "loops" }
   | { kind: "get-loops"; output: Output; states?: LoopState[]; watch: boolean; limit?: number }
   | { kind: "get-loop"; id: string; output: Output }
   | { kind: "describe-loop"; id: string }
@@ -51,6 +54,9 @@ export type Command =
   | { kind: "ingest-github"; repo: string; label?: string; output: DataOutput };
 
 const TOKEN_ROLES = ["viewer", "operator", "admin"] as const;
+
+export const COMPLETION_SHELLS = ["bash", "zsh", "fish"] as const;
+export type CompletionShell = (typeof COMPLETION_SHELLS)[number];
 type TokenRoleName = (typeof TOKEN_ROLES)[number];
 
 /** Where a credential's value comes from: never argv, where `ps` and shell history would keep it. */
@@ -162,6 +168,8 @@ const VERBS = {
     limit: { type: "string" },
   },
   trace: { ...CONNECTION, ...HELP, ...OUTPUT },
+  completion: { ...HELP },
+  __complete: { ...CONNECTION },
   help: { ...HELP },
 } as const satisfies Record<string, ParseArgsOptionsConfig>;
 type Verb = keyof typeof VERBS;
@@ -203,6 +211,22 @@ function toCommand(verb: Verb, values: Values, words: string[]): Command {
   };
   const bool = (name: string): boolean => values[name] === true;
   switch (verb) {
+    case "completion": {
+      const [shell, ...extra] = words;
+      noExtra(extra);
+      const found = COMPLETION_SHELLS.find((s) => s === shell);
+      if (!found)
+        throw new UsageError(
+          `completion needs a shell: ${COMPLETION_SHELLS.join(", ")}${shell !== undefined ? `; got ${JSON.stringify(shell)}` : ""}`,
+        );
+      return { kind: "completion", shell: found };
+    }
+    case "__complete": {
+      const [what, ...extra] = words;
+      noExtra(extra);
+      if (what !== "loops") throw new UsageError(`__complete knows "loops"; got ${JSON.stringify(what ?? "")}`);
+      return { kind: "complete", what };
+    }
     case "help":
       noExtra(words.slice(1));
       return { kind: "help", ...(words[0] !== undefined ? { topic: words[0] } : {}) };
@@ -775,4 +799,17 @@ function intOf(flag: string, value: string | undefined, min: number): number | u
     throw new UsageError(`--${flag} must be a whole number${min > 0 ? ` ≥ ${min}` : ""}; got ${JSON.stringify(value)}`);
   }
   return Number(value);
+}
+
+/** Each command (but the hidden ones) and the flags it takes, for the shell completion scripts. */
+export function verbFlags(): Record<string, string[]> {
+  const out: Record<string, string[]> = {};
+  for (const [verb, options] of Object.entries(VERBS)) {
+    if (verb.startsWith("__")) continue;
+    out[verb] = Object.entries(options as ParseArgsOptionsConfig).flatMap(([name, o]) => [
+      `--${name}`,
+      ...(o.short ? [`-${o.short}`] : []),
+    ]);
+  }
+  return out;
 }

@@ -40,6 +40,11 @@ const USAGE: Record<string, string> = {
   smithctl config use-context NAME
   smithctl config set-context NAME [--url URL] [--token T | --token-file FILE]`,
   version: `  smithctl version [--client] [-o json|yaml]`,
+  completion: `  smithctl completion bash|zsh|fish
+      Print the shell completion script (commands, flags, loop ids from the API):
+        source <(smithctl completion bash)      # ~/.bashrc
+        source <(smithctl completion zsh)       # ~/.zshrc, after compinit
+        smithctl completion fish | source       # ~/.config/fish/config.fish`,
   override: `  smithctl override <id> --to STATE --reason TEXT [-o json|yaml]
       Force a state where the lifecycle allows it (admin); recorded as an override and audited.`,
   tokens: `  smithctl tokens create NAME --role viewer|operator|admin [--expires-in-days N] [-o json|yaml]

@@ -22,6 +22,8 @@ import { version } from "./commands/version.ts";
 import { resolveConnection, type ConnectionFlags } from "./connection.ts";
 import { loadContexts } from "./contexts.ts";
 import { explainError } from "./errors.ts";
+import { completeLoopIds } from "./commands/complete.ts";
+import { completionScript } from "./completion.ts";
 import { helpText } from "./help.ts";
 import type { CtlIO } from "./io.ts";
 
@@ -49,6 +51,11 @@ export async function runSmithctl(argv: readonly string[], io: CtlIO): Promise<n
         return config(command, io);
       case "version":
         return await version(() => connect(connection), command, io);
+      case "completion":
+        io.stdout(completionScript(command.shell).trimEnd());
+        return 0;
+      case "complete":
+        return await completeLoopIds(connect(connection), io);
       default:
         return await dispatch(connect(connection), command, io);
     }
@@ -64,6 +71,8 @@ type ServerCommand = Exclude<
   {
     kind:
       | "help"
+      | "completion"
+      | "complete"
       | "version"
       | "config-get-contexts"
       | "config-current-context"
