@@ -15,7 +15,7 @@ import { readFileSync } from "node:fs";
 const HELP = `smith ${SMITH_VERSION}: autonomous coding loops at scale
 
 Usage:
-  smith up [--demo] [--state-dir DIR] [--etcd URLS] [--etcd-port N] [--api-port N] [--no-tui] [--verbose]
+  smith up [--demo] [--state-dir DIR] [--etcd URLS] [--etcd-port N] [--api-port N] [--agent-user NAME] [--no-tui] [--verbose]
       Run etcd, the API and a scheduler on this machine. --demo also creates a demo
       repository and runs a loop on it with the replay agent (no network, no API key).
       On a terminal it opens the dashboard (closing it stops the stack); without one it
@@ -49,6 +49,7 @@ async function main(argv: string[]): Promise<number> {
       "etcd-port": { type: "string", default: "23790" },
       "api-port": { type: "string", default: "7070" },
       verbose: { type: "boolean", default: false },
+      "agent-user": { type: "string" },
       "no-tui": { type: "boolean", default: false },
       output: { type: "string", short: "o" },
       out: { type: "string" },
@@ -151,6 +152,7 @@ async function main(argv: string[]): Promise<number> {
           ? { dashboard: (c: { url: string; token: string }) => runTui({ ...c, context: "local" }) }
           : {}),
         verbose: values.verbose,
+        ...(values["agent-user"] !== undefined ? { agentUser: values["agent-user"] } : {}),
       });
     }
     default:

@@ -3,7 +3,7 @@ import { ApiServer } from "@smith/api";
 import { createSmithClient } from "@smith/client";
 import type { JournalEntry, Loop } from "@smith/core";
 import { createDemoRepository } from "@smith/demo";
-import { LocalProcessExecutor, replicaEnv } from "@smith/executor";
+import { LocalProcessExecutor, ensureAgentUser, replicaEnv } from "@smith/executor";
 import { createLogger, silentLogger } from "@smith/logger";
 import { Scheduler } from "@smith/scheduler";
 import { CredentialKeyring, SmithStore, plainTextEndpoints, type EtcdTls } from "@smith/store";
@@ -31,11 +31,18 @@ export interface UpOptions {
   /** Exit once the demo loop finishes (non-interactive runs). */
   exitAfterDemo: boolean;
   verbose: boolean;
+  /**
+   * Run agents, gates and setup commands as this unprivileged user, created if missing (root
+   * only; `--agent-user`). Workspaces then live in /var/lib/smith/workspaces, which it can enter.
+   */
+  agentUser?: string;
   /** On a terminal: the dashboard to open on the running stack; closing it stops the stack. */
   dashboard?: (connection: { url: string; token: string }) => Promise<number>;
 }
 
 const REPLICA_MAIN = resolve(fileURLToPath(import.meta.url), "../../../replica/src/main.ts");
+/** Workspaces of agents run as another user: outside the state dir (under root's 0700 home). */
+const AGENT_WORK_ROOT = "/var/lib/smith/workspaces";
 
 /** `smith up`: the whole product on one machine, stopped in reverse order. */
 export async function up(o: UpOptions): Promise<number> {
@@ -88,8 +95,15 @@ export async function up(o: UpOptions): Promise<number> {
     const { url } = await api.start({ port: o.apiPort, host: "127.0.0.1" });
     stack.push({ name: "api", stop: () => api.stop() });
     // The demo's replay agent pauses between steps so that the run can be watched live.
+    if (o.agentUser !== undefined && !ensureAgentUser(o.agentUser))
+      throw new Error(`--agent-user ${o.agentUser}: only root can run agents as another user`);
+    if (o.agentUser === undefined && process.getuid?.() === 0)
+      o.out(
+        "warning     running as root: agents run as root too and can read the state dir; --agent-user smith-agent runs them as an unprivileged user",
+      );
     const replicaVars = {
       ...replicaEnv(o.env, url),
+      ...(o.agentUser !== undefined ? { SMITH_AGENT_USER: o.agentUser } : {}),
       ...(o.demo && o.dashboard ? { SMITH_REPLAY_STEP_DELAY_MS: "700" } : {}),
     };
     const executor = new LocalProcessExecutor({
@@ -97,6 +111,7 @@ export async function up(o: UpOptions): Promise<number> {
       command: [process.execPath, REPLICA_MAIN],
       env: replicaVars,
       stopGraceMs: 3_000,
+      ...(o.agentUser !== undefined ? { workRoot: AGENT_WORK_ROOT } : {}),
     });
     const scheduler = new Scheduler({
       store,

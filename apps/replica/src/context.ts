@@ -1,5 +1,6 @@
 import type { SmithClient } from "@smith/client";
-import { LIMITS, type JournalEntryRequest, type ReasonCode } from "@smith/core";
+import { LIMITS, type JournalEntryRequest, type ProcessIdentity, type ReasonCode } from "@smith/core";
+import type { AgentUser } from "./agentUser.ts";
 import type { JournalWriter } from "./journal.ts";
 
 /** Why the attempt ends without a normal finish. */
@@ -50,6 +51,8 @@ export class AttemptContext {
   readonly workDir: string;
   readonly journal: JournalWriter;
   readonly signal: AbortSignal;
+  /** Agents and gates run as this user when set (SMITH_AGENT_USER, a replica running as root). */
+  readonly agentUser: AgentUser | undefined;
   private readonly stopReason: () => Stop | undefined;
   private readonly actor: JournalEntryRequest["actor"];
 
@@ -61,7 +64,9 @@ export class AttemptContext {
     journal: JournalWriter;
     signal: AbortSignal;
     stopReason: () => Stop | undefined;
+    agentUser?: AgentUser;
   }) {
+    this.agentUser = options.agentUser;
     this.client = options.client;
     this.loopId = options.loopId;
     this.attempt = options.attempt;
@@ -80,6 +85,17 @@ export class AttemptContext {
       message: message.slice(0, LIMITS.journalMessageBytes / 4),
       ...extra,
     });
+  }
+
+  /**
+   * How to start untrusted code (the agent, a gate, a setup command) in `dir`: as the agent user
+   * when there is one, with `dir` made writable to it first and its own HOME; else as is.
+   */
+  untrusted(dir: string, env: Record<string, string>): { env: Record<string, string>; runAs?: ProcessIdentity } {
+    const user = this.agentUser;
+    if (!user) return { env };
+    user.grant(dir);
+    return { env: { ...env, ...user.env(dir) }, runAs: user.runAs };
   }
 
   /** Throws the reason to stop, if there is one: checked between steps. */

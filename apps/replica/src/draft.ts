@@ -48,7 +48,7 @@ export async function draftPrdFromIssue(
   const result = await input.agent.run({
     prompt,
     cwd: ctx.workDir,
-    env: input.env,
+    ...ctx.untrusted(ctx.workDir, input.env),
     timeoutMs: loop.spec.limits.agentTimeoutMs,
     signal: ctx.signal,
     storyId: "prd-draft",

@@ -31,6 +31,11 @@ const Env = z.object({
     .default(10 * 60_000),
   /** Pause between the replay agent's steps (demos: makes a replayed run watchable). */
   SMITH_REPLAY_STEP_DELAY_MS: z.coerce.number().int().min(0).max(60_000).default(0),
+  /**
+   * Run agents, gates and setup commands as this unprivileged user (the replica must be root):
+   * the replica's run dir, token file, git askpass and environment are then out of their reach.
+   */
+  SMITH_AGENT_USER: z.string().min(1).optional(),
   /** Lock renewal / cancel check interval. */
   SMITH_HEARTBEAT_MS: z.coerce.number().int().min(100).default(2_000),
   /** How much the replica logs (JSON lines on stderr, which the executor keeps as replica.log). */

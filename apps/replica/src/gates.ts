@@ -1,5 +1,5 @@
 import { runProcess } from "@smith/agents";
-import { LIMITS } from "@smith/core";
+import { LIMITS, type ProcessIdentity } from "@smith/core";
 import type { AttemptContext } from "./context.ts";
 
 export interface GateResult {
@@ -20,6 +20,7 @@ interface GateOptions {
   env: Record<string, string>;
   timeoutMs: number;
   signal?: AbortSignal;
+  runAs?: ProcessIdentity;
 }
 
 /**
@@ -38,6 +39,7 @@ async function runGate(command: string, options: GateOptions): Promise<GateResul
     // Gates print whole test reports; a line longer than this is noise in a tail of 8 KiB anyway.
     maxLineBytes: 64 * 1024,
     outputTailBytes: LIMITS.outputTailBytes,
+    ...(options.runAs ? { runAs: options.runAs } : {}),
   });
   return {
     command,
@@ -85,9 +87,10 @@ export async function runGates(
   const phase = options.phase ?? "gate";
   for (const gate of gates) {
     ctx.checkStop();
+    const cwd = options.cwd ?? ctx.workDir;
     const run = await runGate(gate, {
-      cwd: options.cwd ?? ctx.workDir,
-      env: options.env,
+      cwd,
+      ...ctx.untrusted(cwd, options.env),
       timeoutMs: options.timeoutMs,
       signal: ctx.signal,
     });
@@ -123,9 +126,10 @@ export async function runSetup(
 ): Promise<GateResult | undefined> {
   for (const command of commands) {
     ctx.checkStop();
+    const cwd = options.cwd ?? ctx.workDir;
     const r = await runGate(command, {
-      cwd: options.cwd ?? ctx.workDir,
-      env: options.env,
+      cwd,
+      ...ctx.untrusted(cwd, options.env),
       timeoutMs: options.timeoutMs,
       signal: ctx.signal,
     });

@@ -4,6 +4,7 @@ import { createLogger } from "@smith/logger";
 import { parseEnv } from "./env.ts";
 import { ReplicaRunner } from "./runner.ts";
 import { takeReplicaToken } from "./token.ts";
+import { AgentUser } from "./agentUser.ts";
 
 /** One attempt of one loop. Exit 0: finalized; 2: stopped (cancelled or superseded); 1: failed. */
 async function main(): Promise<number> {
@@ -37,6 +38,7 @@ async function main(): Promise<number> {
     gateTimeoutMs: env.SMITH_GATE_TIMEOUT_MS,
     replayStepDelayMs: env.SMITH_REPLAY_STEP_DELAY_MS,
     heartbeatMs: env.SMITH_HEARTBEAT_MS,
+    ...(env.SMITH_AGENT_USER ? { agentUser: AgentUser.resolve(env.SMITH_AGENT_USER) } : {}),
     log: (line) => log.info(line),
   });
   // SIGTERM (the executor stopping us): abort the attempt so that the agent's process tree (its

@@ -14,6 +14,7 @@ import { loadPrd } from "./prd.ts";
 import { withRetry } from "./retry.ts";
 import { prepareWorkspace } from "./workspace.ts";
 import { GIT_AUTH_VARIABLES, GitAskpass } from "./gitAuth.ts";
+import type { AgentUser } from "./agentUser.ts";
 
 export interface ReplicaOptions {
   client: SmithClient;
@@ -29,6 +30,8 @@ export interface ReplicaOptions {
   gateTimeoutMs?: number;
   /** How often the lock is renewed and cancel is checked (default: min(API's interval, 2 s)). */
   heartbeatMs?: number;
+  /** Agents, gates and setup commands run as this user (SMITH_AGENT_USER; the replica is root). */
+  agentUser?: AgentUser;
   log?: (line: string) => void;
 }
 
@@ -56,6 +59,7 @@ export class ReplicaRunner {
       journal: this.journal,
       signal: this.stopController.signal,
       stopReason: () => this.stopReason,
+      ...(options.agentUser ? { agentUser: options.agentUser } : {}),
     });
   }
 
@@ -91,7 +95,11 @@ export class ReplicaRunner {
       this.log(`finalized: ${outcome.outcome} (${outcome.reason})`);
       // A synced attempt's work is on the pushed branch: its checkout is only disk. A flatlined
       // one is kept for a person to inspect.
-      if (outcome.outcome === "synced") rmSync(this.o.workDir, { recursive: true, force: true });
+      if (outcome.outcome === "synced") {
+        rmSync(this.o.workDir, { recursive: true, force: true });
+        // The agent user's HOME next to it (AgentUser.home), when there was one.
+        if (this.o.agentUser) rmSync(`${this.o.workDir}.home`, { recursive: true, force: true });
+      }
       return 0;
     } catch (err) {
       if (err instanceof Stop) {

@@ -107,6 +107,16 @@ const Env = z.object({
   SMITH_API_URL: z.string().url(),
   /** State directory of the local executor (replica run dirs and logs). */
   SMITH_STATE_DIR: z.string().default(join(homedir(), ".local", "state", "smith")),
+  /**
+   * Local executor, scheduler running as root: agents, gates and setup commands run as this
+   * unprivileged user (passed to each replica), and workspaces go to SMITH_AGENT_WORK_ROOT.
+   */
+  SMITH_AGENT_USER: z.string().min(1).optional(),
+  /** Where workspaces go when SMITH_AGENT_USER is set (its parents must let that user pass). */
+  SMITH_AGENT_WORK_ROOT: z
+    .string()
+    .startsWith("/", "SMITH_AGENT_WORK_ROOT must be an absolute path")
+    .default("/var/lib/smith/workspaces"),
   /** At most this many loops running at once across all schedulers (unset: no limit). */
   SMITH_MAX_RUNNING: z.coerce.number().int().min(1).optional(),
   /** Loops running at once per concurrency key (by default, per repository). */

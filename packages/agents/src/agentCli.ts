@@ -49,6 +49,7 @@ export async function runAgentCli(
     ...(invocation.stdin !== undefined ? { stdin: invocation.stdin } : {}),
     timeoutMs: run.timeoutMs,
     ...(run.signal ? { signal: run.signal } : {}),
+    ...(run.runAs ? { runAs: run.runAs } : {}),
     onLine: (stream, line) => {
       if (stream === "stdout") {
         const events = parser.parse(line);

@@ -29,6 +29,8 @@ export interface RunProcessOptions {
   outputTailBytes?: number;
   /** Each complete stdout/stderr line, as soon as it arrives. Must not throw. */
   onLine?: (stream: "stdout" | "stderr", line: string) => void;
+  /** Run as this user and group (the caller must be root). Default: the caller's own. */
+  runAs?: { uid: number; gid: number };
 }
 
 export interface ProcessResult {
@@ -48,9 +50,10 @@ export interface ProcessResult {
 }
 
 interface ResolvedRunProcessOptions extends Required<
-  Omit<RunProcessOptions, "stdin" | "signal" | "onLine" | "outputTailBytes">
+  Omit<RunProcessOptions, "stdin" | "signal" | "onLine" | "outputTailBytes" | "runAs">
 > {
   stdin: string | undefined;
+  runAs: { uid: number; gid: number } | undefined;
   outputTailBytes: number | undefined;
   signal: AbortSignal | undefined;
   onLine: (stream: "stdout" | "stderr", line: string) => void;
@@ -60,6 +63,7 @@ function resolveRunProcessOptions(options: RunProcessOptions): ResolvedRunProces
   return {
     ...options,
     stdin: options.stdin,
+    runAs: options.runAs,
     outputTailBytes: options.outputTailBytes,
     signal: options.signal,
     killGraceMs: options.killGraceMs ?? 2000,
@@ -109,6 +113,7 @@ export function runProcess(options: RunProcessOptions): Promise<ProcessResult> {
       env: opts.env,
       detached: true,
       stdio: [opts.stdin === undefined ? "ignore" : "pipe", "pipe", "pipe"],
+      ...(opts.runAs ? { uid: opts.runAs.uid, gid: opts.runAs.gid } : {}),
     });
 
     const stdoutLines = new LineSplitter(opts.maxLineBytes, (line) => opts.onLine("stdout", line));

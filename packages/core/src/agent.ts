@@ -34,6 +34,17 @@ export interface AgentRunOptions {
   /** Extra CLI arguments. */
   args?: string[];
   onEvent?: (event: AgentEvent) => void;
+  /**
+   * Run the agent's process as this user and group (the replica runs as root and keeps its run
+   * dir, token and credentials out of the agent's reach). Absent: the replica's own user.
+   */
+  runAs?: ProcessIdentity;
+}
+
+/** A user and group id to run a child process as. */
+export interface ProcessIdentity {
+  uid: number;
+  gid: number;
 }
 
 /**

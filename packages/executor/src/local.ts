@@ -34,6 +34,12 @@ export interface LocalProcessExecutorOptions {
   env: Record<string, string>;
   /** Grace between SIGTERM and SIGKILL on stop (default 5 s). */
   stopGraceMs?: number;
+  /**
+   * Where workspaces go, as `<workRoot>/<loop>-<attempt>`, instead of `<run dir>/workspace`: for
+   * agents that run as another user (SMITH_AGENT_USER), which cannot enter the 0700 run dirs.
+   * Made 0711 (others may enter, not list). Every directory above it must let that user pass.
+   */
+  workRoot?: string;
 }
 
 /** Names the state dir's executor instance; kept there so that a restarted scheduler is the same instance. */
@@ -74,6 +80,10 @@ export class LocalProcessExecutor implements Executor {
     mkdirSync(this.root, { recursive: true, mode: 0o700 });
     // Run dirs hold tokens (for a moment), logs and workspaces: the owner's only, also when made earlier.
     chmodSync(this.root, 0o700);
+    if (options.workRoot) {
+      mkdirSync(options.workRoot, { recursive: true, mode: 0o711 });
+      chmodSync(options.workRoot, 0o711);
+    }
     this.instance = loadInstance(join(this.root, INSTANCE_FILE));
   }
 
@@ -113,6 +123,7 @@ export class LocalProcessExecutor implements Executor {
           SMITH_ATTEMPT: String(launch.attempt),
           SMITH_TOKEN_FILE: tokenFile,
           SMITH_RUN_DIR: dir,
+          ...(this.options.workRoot ? { SMITH_WORK_DIR: join(this.options.workRoot, id) } : {}),
         },
       });
       const pid = child.pid;

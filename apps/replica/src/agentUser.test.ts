@@ -1,0 +1,46 @@
+import { tmpDirTest as test } from "@smith/testing";
+import { lstatSync, mkdirSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { describe, expect } from "vitest";
+import { AgentUser } from "./agentUser.ts";
+
+const root = process.getuid?.() === 0;
+
+describe("AgentUser", () => {
+  test.skipIf(!root)(
+    "grant: the workspace becomes the agent's, but not .git and never through a symlink",
+    ({ tmpDir }) => {
+      const user = AgentUser.resolve("nobody");
+      const ws = join(tmpDir, "ws");
+      mkdirSync(join(ws, ".git", "hooks"), { recursive: true });
+      writeFileSync(join(ws, ".git", "config"), "[core]\n");
+      mkdirSync(join(ws, "src"));
+      writeFileSync(join(ws, "src", "a.ts"), "x");
+      const outside = join(tmpDir, "secret");
+      writeFileSync(outside, "root's", { mode: 0o600 });
+      symlinkSync(outside, join(ws, "src", "link"));
+
+      user.grant(ws);
+      const { uid, gid } = user.runAs;
+      expect(statSync(join(ws, "src", "a.ts")).uid).toBe(uid);
+      expect(statSync(join(ws, "src")).uid).toBe(uid);
+      expect(lstatSync(join(ws, "src", "link")).uid).toBe(uid);
+      // The link's target, the top directory and .git stay root's.
+      expect(statSync(outside).uid).toBe(0);
+      expect(statSync(ws)).toMatchObject({ uid: 0, gid });
+      expect(statSync(ws).mode & 0o7777).toBe(0o2770);
+      expect(statSync(join(ws, ".git", "config")).uid).toBe(0);
+      expect(statSync(join(ws, ".git", "hooks")).uid).toBe(0);
+
+      const env = user.env(ws);
+      expect(env).toMatchObject({ HOME: `${ws}.home`, GIT_CONFIG_KEY_0: "safe.directory", GIT_CONFIG_VALUE_0: ws });
+      expect(statSync(`${ws}.home`)).toMatchObject({ uid, gid });
+      expect(statSync(`${ws}.home`).mode & 0o777).toBe(0o700);
+    },
+  );
+
+  test.skipIf(!root)("resolve refuses root and unknown users, naming the variable", () => {
+    expect(() => AgentUser.resolve("root")).toThrow(/SMITH_AGENT_USER: root is root/);
+    expect(() => AgentUser.resolve("no-such-smith-user")).toThrow(/SMITH_AGENT_USER: no user "no-such-smith-user"/);
+  });
+});
