@@ -95,5 +95,5 @@ describe("notifications", () => {
         /^synced notification to http:\/\/127\.0\.0\.1:\d+ delivered \(HTTP 200\) after 1 attempt$/,
       ),
     ]);
-  });
+  }, 150_000);
 });

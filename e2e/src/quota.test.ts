@@ -60,7 +60,7 @@ describe("usage limits: parked until the reset, or a fallback agent", () => {
     expect(
       journal.some((e) => e.phase === "reconcile" && /usage limit reset at .*: back in the queue/.test(e.message)),
     ).toBe(true);
-  });
+  }, 150_000);
 
   test("Claude's usage limit with a Codex fallback: the next iteration runs Codex, journaled as a failover, and the loop syncs", async ({
     stack,

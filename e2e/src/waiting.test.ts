@@ -8,10 +8,15 @@ import { branchSubjects, demo } from "./support.ts";
 
 const ALL = ["synced", "flatline", "waiting", "cancelled"] as const;
 
-/** Records every prompt, then does the work only once a person's answer is in the prompt. */
+/**
+ * Records every prompt, then does the work once a person's answer has been in a prompt (an answer
+ * is delivered to one prompt only; the agent remembers it as a person would, in a file).
+ */
 function needsAnAnswer(prompts: string): string {
+  const answered = `${prompts}.answered`;
   return `fs.appendFileSync(${JSON.stringify(prompts)}, prompt + "\\n=====\\n");
-if (prompt.includes("## Answers from a person")) { ${WORKS} } else { ${CLAIMS_ONLY} }`;
+if (prompt.includes("## Answers from a person")) fs.writeFileSync(${JSON.stringify(answered)}, "");
+if (fs.existsSync(${JSON.stringify(answered)})) { ${WORKS} } else { ${CLAIMS_ONLY} }`;
 }
 
 function loopOf(remote: string, prdPath: string, limits: Record<string, number> = {}) {
@@ -55,7 +60,7 @@ describe("a loop that needs a person waits for one", () => {
     expect(branchSubjects(d.remoteUrl, `smith/${loop.id}`)).toEqual(["feat(US-001): First", "feat(US-002): Second"]);
     const journal = await stack.journal(loop.id);
     expect(journal.some((e) => e.phase === "lifecycle" && /^answered by bootstrap admin/.test(e.message))).toBe(true);
-  });
+  }, 150_000);
 
   test("an agent that asks with SMITH-QUESTION: waiting (question); the answer reaches the next prompt under the question", async ({
     stack,
