@@ -1,5 +1,5 @@
 import { tmpDirTest as test } from "@smith/testing";
-import { lstatSync, mkdirSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import { linkSync, lstatSync, mkdirSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect } from "vitest";
 import { AgentUser } from "./agentUser.ts";
@@ -8,7 +8,7 @@ const root = process.getuid?.() === 0;
 
 describe("AgentUser", () => {
   test.skipIf(!root)(
-    "grant: the workspace becomes the agent's, but not .git and never through a symlink",
+    "grant: the workspace becomes the agent's, but not .git, never through a symlink, never a hard-linked file of someone else",
     ({ tmpDir }) => {
       const user = AgentUser.resolve("nobody");
       const ws = join(tmpDir, "ws");
@@ -19,14 +19,16 @@ describe("AgentUser", () => {
       const outside = join(tmpDir, "secret");
       writeFileSync(outside, "root's", { mode: 0o600 });
       symlinkSync(outside, join(ws, "src", "link"));
+      linkSync(outside, join(ws, "src", "hardlink"));
 
       user.grant(ws);
       const { uid, gid } = user.runAs;
       expect(statSync(join(ws, "src", "a.ts")).uid).toBe(uid);
       expect(statSync(join(ws, "src")).uid).toBe(uid);
       expect(lstatSync(join(ws, "src", "link")).uid).toBe(uid);
-      // The link's target, the top directory and .git stay root's.
+      // The link's target (through a symlink or a hard link), the top directory and .git stay root's.
       expect(statSync(outside).uid).toBe(0);
+      expect(statSync(join(ws, "src", "hardlink")).uid).toBe(0);
       expect(statSync(ws)).toMatchObject({ uid: 0, gid });
       expect(statSync(ws).mode & 0o7777).toBe(0o2770);
       expect(statSync(join(ws, ".git", "config")).uid).toBe(0);

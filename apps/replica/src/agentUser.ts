@@ -53,6 +53,9 @@ export class AgentUser {
 
   private own(path: string): void {
     const st = lstatSync(path);
+    // A second hard link to a file of someone else (made where the kernel allows it) would hand
+    // that file over: such files are left as they are.
+    if (!st.isDirectory() && st.nlink > 1 && st.uid !== this.runAs.uid) return;
     lchownSync(path, this.runAs.uid, this.runAs.gid);
     if (st.isDirectory()) for (const name of readdirSync(path)) this.own(join(path, name));
   }
