@@ -51,11 +51,18 @@ describe("waitingDecision", () => {
       now: 300_000,
       want: { action: "resume" },
     },
+    // No reset time given: limits.quotaWaitMs (15 min by default) after it was parked, never abandoned.
     {
-      name: "a quota loop without a reset time, past the timeout",
+      name: "a quota loop without a reset time, past the waiting timeout",
       status: { reason: "quota" },
       now: 60_000,
-      want: { action: "abandon" },
+      want: { action: "none", until: "2025-01-01T00:15:00.000Z" },
+    },
+    {
+      name: "a quota loop without a reset time, after the default wait",
+      status: { reason: "quota" },
+      now: 900_000,
+      want: { action: "resume" },
     },
     {
       name: "a loop that is not waiting",
