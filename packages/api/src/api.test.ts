@@ -386,6 +386,38 @@ describe("API", () => {
     expect(metrics).toMatch(/smith_queue_depth 0/);
   });
 
+  test("loops.stats: live schedulers, queue depth and loops by state; each from etcd", async ({
+    api,
+    etcdEndpoint,
+    prefix,
+  }) => {
+    const op = api.client(api.tokens.operator);
+    const viewer = api.client(api.tokens.viewer);
+    const empty = await viewer.loops.stats.query();
+    expect(empty).toMatchObject({ schedulers: 0, queueDepth: 0, loops: { unresolved: 0, running: 0 } });
+    const a = (await op.loops.create.mutate(loopInput())).loop.id;
+    await runLoop(api, a); // opens a scheduler session, as a scheduler does
+    const b = (await op.loops.create.mutate(loopInput())).loop.id;
+    await op.loops.create.mutate(loopInput());
+    await op.loops.cancel.mutate({ id: b, reason: "not needed" });
+    // A fresh server: the 5 s cache of the first one would still show the empty cluster.
+    const fresh = await startTestApi(etcdEndpoint, prefix);
+    try {
+      const stats = await fresh.client(fresh.tokens.viewer).loops.stats.query();
+      expect(stats).toMatchObject({
+        schedulers: 1,
+        queueDepth: 1,
+        loops: { unresolved: 1, running: 1, cancelled: 1, waiting: 0, synced: 0, flatline: 0 },
+      });
+      expect(Date.parse(stats.at)).toBeGreaterThan(Date.now() - 10_000);
+      const metrics = await (await fetch(`${fresh.url}/metrics`)).text();
+      expect(metrics).toMatch(/smith_schedulers 1/);
+      expect(metrics).toMatch(/smith_queue_depth 1/);
+    } finally {
+      await fresh.close();
+    }
+  });
+
   test("audit.watch: the newest events first, then new ones as written; lastEventId resumes without loss or duplicate", async ({
     api,
   }) => {

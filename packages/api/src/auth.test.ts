@@ -226,6 +226,11 @@ const ROWS: Record<string, Row> = {
     call: async (c, w) => expect((await c.loops.get.query({ id: w.loopId })).id).toBe(w.loopId),
   },
   "loops.list": { access: "viewer", type: "query", call: (c) => c.loops.list.query({ limit: 1 }) },
+  "loops.stats": {
+    access: "viewer",
+    type: "query",
+    call: async (c) => expect((await c.loops.stats.query()).loops.running).toBeGreaterThanOrEqual(1),
+  },
   "loops.cancel": {
     access: "operator",
     type: "mutation",

@@ -119,6 +119,10 @@ export class Keyspace {
     return this.k("idempotency", encodeKeyPart(key));
   }
 
+  /** `schedulers/<id>`: one key per live scheduler session, bound to its lease. */
+  schedulersPrefix(): string {
+    return this.k("schedulers", "");
+  }
   scheduler(id: string): string {
     return this.k("schedulers", id);
   }

@@ -12,6 +12,8 @@ export interface TuiControllerOptions {
   journalLimit?: number;
   /** How often ages and the status line are refreshed (default 1 s). */
   tickMs?: number;
+  /** How often `loops.stats` (schedulers, queue depth) is polled for the header (default 5 s). */
+  statsMs?: number;
   /** Called once when the user quits (`q`, ctrl-c). */
   onQuit?: () => void;
   now?: () => number;
@@ -44,12 +46,15 @@ export class TuiController {
   private loopsSub: Subscription | undefined;
   private journalSub: (Subscription & { loopId: string }) | undefined;
   private ticker: ReturnType<typeof setInterval> | undefined;
+  private readonly statsMs: number;
+  private statsTimer: ReturnType<typeof setTimeout> | undefined;
   private stopped = false;
 
   constructor(options: TuiControllerOptions) {
     this.client = options.client;
     this.now = options.now ?? Date.now;
     this.tickMs = options.tickMs ?? 1_000;
+    this.statsMs = options.statsMs ?? 5_000;
     this.onQuit = options.onQuit ?? (() => undefined);
     this.store = new Batcher<TuiState, Action>({
       initial: initialState({ now: this.now(), journalLimit: options.journalLimit }),
@@ -74,12 +79,27 @@ export class TuiController {
       },
     );
     this.ticker = setInterval(() => this.store.enqueue({ type: "tick", now: this.now() }), this.tickMs);
+    void this.pollStats();
+  }
+
+  /** One `loops.stats` call, then the next one `statsMs` after it answered (calls never pile up). */
+  private async pollStats(): Promise<void> {
+    try {
+      const stats = await this.client.loops.stats.query();
+      if (this.stopped) return;
+      this.store.enqueue({ type: "cluster", info: { schedulers: stats.schedulers, queueDepth: stats.queueDepth } });
+    } catch (err) {
+      if (this.stopped) return;
+      this.store.enqueue({ type: "cluster", info: { error: describe(err) } });
+    }
+    this.statsTimer = setTimeout(() => void this.pollStats(), this.statsMs);
   }
 
   stop(): void {
     if (this.stopped) return;
     this.stopped = true;
     if (this.ticker) clearInterval(this.ticker);
+    if (this.statsTimer) clearTimeout(this.statsTimer);
     this.loopsSub?.unsubscribe();
     this.journalSub?.unsubscribe();
     this.journalSub = undefined;

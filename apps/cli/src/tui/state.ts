@@ -26,6 +26,9 @@ interface StatusLine {
 
 type View = { kind: "table" } | { kind: "detail"; loopId: string };
 
+/** `loops.stats`, polled: live schedulers and the queue's depth, or why the last poll failed. */
+export type ClusterInfo = { schedulers: number; queueDepth: number } | { error: string };
+
 export interface TuiState {
   now: number;
   rows: number;
@@ -48,6 +51,8 @@ export interface TuiState {
   journalConnection: Connection;
   journalLimit: number;
   status?: StatusLine;
+  /** Undefined until the first `loops.stats` answer. */
+  cluster?: ClusterInfo;
 }
 
 type WatchEvent = { type: "put"; loop: Loop } | { type: "delete"; id: string };
@@ -69,7 +74,8 @@ export type Action =
   | { type: "help"; open: boolean }
   | { type: "prompt"; prompt: Prompt | undefined }
   | { type: "setFilter"; value: string }
-  | { type: "status"; text: string; level: "info" | "error"; at: number };
+  | { type: "status"; text: string; level: "info" | "error"; at: number }
+  | { type: "cluster"; info: ClusterInfo };
 
 /** Rows around the table: header (4), table heading (1), status and prompt lines (2). */
 const TABLE_CHROME_ROWS = 7;
@@ -260,6 +266,8 @@ export function reduce(state: TuiState, action: Action): TuiState {
       return keepSelectionVisible({ ...state, filter: action.value });
     case "status":
       return { ...state, status: { text: action.text, level: action.level, at: action.at } };
+    case "cluster":
+      return { ...state, cluster: action.info };
   }
 }
 

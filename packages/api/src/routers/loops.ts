@@ -203,6 +203,9 @@ export const loopsRouter = router({
    * revisions: reconnecting with lastEventId resumes right after the last change seen. With
    * `snapshot`, the current loops come first (all with the snapshot's revision as id).
    */
+  /** Schedulers alive, queue depth and loops by state (what /metrics reports), cached 5 s. */
+  stats: viewerProcedure.query(({ ctx }) => ctx.services.metrics.cluster()),
+
   watch: viewerProcedure
     .input(
       z

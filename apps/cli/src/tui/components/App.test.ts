@@ -100,6 +100,9 @@ describe("smith tui screens", () => {
       expect(frame).toContain(api.url);
       expect(frame).toContain("● connected");
       expect(frame).toMatch(/3 loops +unresolved 1 +running 1 +waiting 0 +synced 0 +flatline 0 +cancelled 1/);
+      // loops.stats: the claim's scheduler session, and the one queued loop (the cancelled one left the queue).
+      const header = await ui.waitFor((f) => /schedulers \d/.test(f), "the scheduler count");
+      expect(header).toMatch(/^Loops +schedulers 1 {2}queue 1$/m);
       expect(rowOf(frame, ids.running)).toMatch(/busy work +running +█████░░░░░ 1\/2 +1 +1 +\$1\.25 +\d+s/);
       expect(rowOf(frame, ids.queued)).toMatch(/queued work +unresolved +░░░░░░░░░░ 0\/2 +0 +0 +\$0\.00/);
       expect(rowOf(frame, ids.cancelled)).toMatch(/dropped work +cancelled/);

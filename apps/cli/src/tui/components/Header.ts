@@ -2,7 +2,7 @@ import { LOOP_STATES, visibleLine } from "@smith/core";
 import { Box, Text } from "ink";
 import React from "react";
 import { STATE_COLORS, clock, formatAge, shortId } from "../format.ts";
-import { RECONNECTED_NOTICE_MS, countsByState, type Connection, type TuiState } from "../state.ts";
+import { RECONNECTED_NOTICE_MS, countsByState, type ClusterInfo, type Connection, type TuiState } from "../state.ts";
 
 const h = React.createElement;
 
@@ -40,12 +40,17 @@ export function Header({ state, context, url }: HeaderProps): React.ReactElement
       ...LOOP_STATES.map((s) => h(Text, { key: s }, "  ", h(Text, { color: STATE_COLORS[s] }, s), ` ${counts[s]}`)),
     ),
     h(
-      Text,
-      { wrap: "truncate" },
-      h(Text, { bold: true }, crumb),
-      state.filter && state.view.kind === "table"
-        ? h(Text, { color: "yellow" }, `  filter /${visibleLine(state.filter)}`)
-        : "",
+      Box,
+      { justifyContent: "space-between" },
+      h(
+        Text,
+        { wrap: "truncate" },
+        h(Text, { bold: true }, crumb),
+        state.filter && state.view.kind === "table"
+          ? h(Text, { color: "yellow" }, `  filter /${visibleLine(state.filter)}`)
+          : "",
+      ),
+      h(ClusterBadge, { cluster: state.cluster }),
     ),
     h(Text, { dimColor: true, wrap: "truncate" }, "─".repeat(Math.max(0, state.columns))),
   );
@@ -72,4 +77,19 @@ export function connectionLabel(connection: Connection, now: number): { text: st
 function ConnectionBadge({ connection, now }: { connection: Connection; now: number }): React.ReactElement {
   const { text, color } = connectionLabel(connection, now);
   return h(Text, { color, wrap: "truncate" }, text);
+}
+
+/** `schedulers 2  queue 5`; a scheduler count of 0 is red (nothing will run). */
+function ClusterBadge({ cluster }: { cluster: ClusterInfo | undefined }): React.ReactElement {
+  if (!cluster) return h(Text, { dimColor: true }, "schedulers …  queue …");
+  if ("error" in cluster)
+    return h(Text, { color: "red", wrap: "truncate" }, `schedulers ?  queue ? (${visibleLine(cluster.error)})`);
+  return h(
+    Text,
+    { wrap: "truncate" },
+    "schedulers ",
+    h(Text, { bold: true, color: cluster.schedulers === 0 ? "red" : "green" }, String(cluster.schedulers)),
+    "  queue ",
+    h(Text, { bold: true }, String(cluster.queueDepth)),
+  );
 }
