@@ -36,6 +36,7 @@ export const WebhookIssue = z.object({
   title: z.string().max(1024),
   html_url: z.string().max(2048).optional(),
   state: z.string().max(32).optional(),
+  updated_at: z.string().max(64).optional(),
   labels: z.array(Label).max(100).default([]),
   /** Present when the "issue" is a pull request (GitHub sends PR comments as issue_comment). */
   pull_request: z.object({}).passthrough().optional(),
@@ -58,6 +59,7 @@ export const IssueCommentEvent = z.object({
     body: z.string().max(65_536),
     user: Login,
     html_url: z.string().max(2048).optional(),
+    created_at: z.string().max(64).optional(),
   }),
   repository: WebhookRepository,
   sender: Login,
@@ -78,6 +80,7 @@ export const PullRequestReviewEvent = z.object({
     state: z.string().max(64),
     body: z.string().max(65_536).nullable().optional(),
     user: Login,
+    submitted_at: z.string().max(64).optional(),
   }),
   pull_request: WebhookPullRequestRef,
   repository: WebhookRepository,
@@ -93,12 +96,33 @@ export const CheckRunEvent = z.object({
     status: z.string().max(64).optional(),
     conclusion: z.string().max(64).nullable().optional(),
     head_sha: z.string().max(64).optional(),
+    completed_at: z.string().max(64).nullable().optional(),
     pull_requests: z.array(WebhookPullRequestRef).max(100).default([]),
   }),
   repository: WebhookRepository,
   sender: Login,
 });
 export type CheckRunEvent = z.infer<typeof CheckRunEvent>;
+
+/**
+ * When the event a delivery reports happened, as its payload says (the issue's last update, the
+ * comment's creation, the review's submission, the check's completion); undefined when it does
+ * not say. A delivery of an old event is a replay: the webhook refuses it past its replay window.
+ */
+export function eventTime(
+  event: IssuesEvent | IssueCommentEvent | PullRequestReviewEvent | CheckRunEvent,
+): Date | undefined {
+  const text =
+    "comment" in event
+      ? event.comment.created_at
+      : "review" in event
+        ? event.review.submitted_at
+        : "check_run" in event
+          ? (event.check_run.completed_at ?? undefined)
+          : event.issue.updated_at;
+  const ms = text ? Date.parse(text) : Number.NaN;
+  return Number.isNaN(ms) ? undefined : new Date(ms);
+}
 
 /** The `issues` actions that may start a loop. */
 export const LOOP_STARTING_ACTIONS = ["opened", "labeled", "reopened"] as const;

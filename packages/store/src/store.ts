@@ -20,6 +20,8 @@ export interface StoreOptions extends EtcdClientOptions {
   prefix?: string;
   /** Clock (default: the system clock). */
   now?: () => Date;
+  /** How long webhook deliveries are remembered against replays (default 7 days). */
+  webhookRetentionMs?: number;
 }
 
 /** Smith's etcd store: one client, one keyspace, a repository per noun. */
@@ -56,7 +58,10 @@ export class SmithStore {
     this.retention = new RetentionRepository(this.ctx, this.loops, this.audit);
     this.tokens = new TokenRepository(this.ctx);
     this.credentials = new CredentialRepository(this.ctx);
-    this.webhooks = new WebhookDeliveryRepository(this.ctx);
+    this.webhooks = new WebhookDeliveryRepository(
+      this.ctx,
+      options.webhookRetentionMs !== undefined ? { retentionMs: options.webhookRetentionMs } : {},
+    );
     this.notifications = new NotificationRepository(this.ctx);
   }
 

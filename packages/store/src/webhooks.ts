@@ -19,15 +19,42 @@ export const WebhookDelivery = z.object({
 });
 export type WebhookDelivery = z.infer<typeof WebhookDelivery>;
 
+/** How long a delivery is remembered by default: GitHub redelivers for 3 days; a replay later than this is refused by its age. */
+const DELIVERY_RETENTION_MS = 7 * 24 * 3600_000;
+
 /**
  * `webhooks/deliveries/<id>`: the deliveries an API has taken, so that a delivery GitHub sends
  * again (a redelivery, or a replay by someone who captured it) does nothing twice.
+ *
+ * The records expire by themselves: each is bound to an etcd lease of `retentionMs` plus a day,
+ * and the deliveries of one day share one lease (a lease per delivery would cost etcd a lease
+ * each). So a record lives between `retentionMs` and `retentionMs` + 1 day (a retention shorter
+ * than a day buckets by the retention itself); the webhook refuses a
+ * delivery whose event is older than `retentionMs`, so a replay outliving its record does nothing.
  */
 export class WebhookDeliveryRepository {
   private readonly ctx: StoreContext;
+  readonly retentionMs: number;
+  private lease: { id: string; renewAt: number } | undefined;
 
-  constructor(ctx: StoreContext) {
+  constructor(ctx: StoreContext, options: { retentionMs?: number } = {}) {
     this.ctx = ctx;
+    this.retentionMs = options.retentionMs ?? DELIVERY_RETENTION_MS;
+  }
+
+  /** The lease of this day's deliveries (granted once a day per process; never kept alive). */
+  private async dayLease(): Promise<string> {
+    const now = this.ctx.now().getTime();
+    if (this.lease && now < this.lease.renewAt) return this.lease.id;
+    // A day's bucket (shorter only when the retention itself is shorter than a day).
+    const bucket = Math.min(24 * 3600_000, this.retentionMs);
+    const ttlSeconds = Math.ceil((this.retentionMs + bucket) / 1000);
+    const lease = this.ctx.client.lease(ttlSeconds, { autoKeepAlive: false });
+    const id = await etcdCall(() => lease.grant());
+    // Detach the local handle: the lease lives on in etcd until its TTL.
+    lease.release();
+    this.lease = { id, renewAt: now + bucket };
+    return id;
   }
 
   /** Takes a delivery: true when it is new, false when it was taken before (by any API process). */
@@ -41,7 +68,12 @@ export class WebhookDeliveryRepository {
       receivedAt: this.ctx.now().toISOString(),
       state: "processing",
     };
-    const res = await txn(this.ctx.client, [absent(key)], [this.ctx.client.put(key).value(encode(record))]);
+    const lease = await this.dayLease();
+    const res = await txn(
+      this.ctx.client,
+      [absent(key)],
+      [this.ctx.client.put(key).value(encode(record)).lease(lease)],
+    );
     return res.succeeded;
   }
 
@@ -52,7 +84,9 @@ export class WebhookDeliveryRepository {
     if (!kv) return;
     const current = decode(WebhookDelivery, kv.value, key);
     const done: WebhookDelivery = { ...current, state: "done", outcome: outcome.slice(0, 512) };
-    await txn(this.ctx.client, [modIs(key, kv.mod_revision)], [this.ctx.client.put(key).value(encode(done))]);
+    // Same lease: the record keeps its expiry.
+    const put = this.ctx.client.put(key).value(encode(done));
+    await txn(this.ctx.client, [modIs(key, kv.mod_revision)], [kv.lease !== "0" ? put.lease(kv.lease) : put]);
   }
 
   /** Forgets a delivery whose handling failed, so that GitHub's redelivery is handled. */

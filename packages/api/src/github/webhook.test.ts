@@ -106,6 +106,28 @@ describe("POST /webhooks/github", () => {
     expect(await loops(api)).toEqual([]);
   });
 
+  test("a delivery of an event older than the replay window is refused by its age: no loop, no delivery record", async ({
+    api,
+    github,
+  }) => {
+    const issue = github.createIssue(owner, name, { title: "Old", labels: ["smith"] });
+    const payload = github.issuesPayload(owner, name, issue.number, "labeled", "smith") as {
+      issue: Record<string, unknown>;
+    };
+    payload.issue.updated_at = new Date(Date.now() - 8 * 24 * 3600_000).toISOString();
+    const r = await github.sendWebhook({ url: hookUrl(api), secret: SECRET, event: "issues", payload });
+    expect(r.status).toBe(202);
+    expect(JSON.parse(r.body).outcome).toMatch(
+      /^ignored: the event is from .*, older than the replay window of 168 h$/,
+    );
+    expect(await loops(api)).toEqual([]);
+    expect(await api.store.webhooks.get(r.deliveryId)).toBeUndefined();
+    // The same event, recent: taken.
+    payload.issue.updated_at = new Date().toISOString();
+    const fresh = await github.sendWebhook({ url: hookUrl(api), secret: SECRET, event: "issues", payload });
+    expect(JSON.parse(fresh.body).outcome).toMatch(/^loop-created /);
+  });
+
   test("a forged or missing signature is 401 and writes nothing but an audit event", async ({
     api,
     github,

@@ -3,6 +3,7 @@ import {
   IssueCommentEvent,
   IssuesEvent,
   PullRequestReviewEvent,
+  eventTime,
   verifyWebhookSignature,
 } from "@smith/github";
 import type { SmithStore } from "@smith/store";
@@ -138,6 +139,14 @@ export async function handleGitHubWebhook(
       const field = issue ? issue.path.map(String).join(".") : "body";
       throw new WebhookRefusal(400, "invalid_argument", `${field}: ${issue?.message ?? "invalid"}`, { field });
     }
+    // Past the replay window the delivery record may be gone: an event that old is refused by its age.
+    const happened = eventTime(parsed.data as IssuesEvent);
+    if (happened && Date.now() - happened.getTime() > store.webhooks.retentionMs)
+      return reply(res, 202, {
+        ok: true,
+        delivery: deliveryId,
+        outcome: `ignored: the event is from ${happened.toISOString()}, older than the replay window of ${Math.round(store.webhooks.retentionMs / 3600_000)} h`,
+      });
     if (!(await store.webhooks.claim(deliveryId, "github", event)))
       return reply(res, 200, { ok: true, delivery: deliveryId, outcome: "duplicate delivery: nothing done" });
     let outcome: IngressOutcome;
