@@ -82,8 +82,24 @@ export class TuiController {
     void this.pollStats();
   }
 
-  /** One `loops.stats` call, then the next one `statsMs` after it answered (calls never pile up). */
+  /**
+   * One `loops.stats` call (and, in the detail view, `handoffs.list` for the latest handoff),
+   * then the next ones `statsMs` after they answered (calls never pile up).
+   */
+  /** The latest handoff of the loop in the detail view; a failure leaves the last one shown. */
+  private async fetchHandoff(): Promise<void> {
+    const view = this.store.getState().view;
+    if (view.kind !== "detail") return;
+    try {
+      const handoffs = await this.client.handoffs.list.query({ loopId: view.loopId });
+      if (!this.stopped) this.store.enqueue({ type: "handoff", loopId: view.loopId, handoff: handoffs.at(-1) });
+    } catch {
+      // The loop may be gone (its deletion shows in the view); the next poll tries again.
+    }
+  }
+
   private async pollStats(): Promise<void> {
+    await this.fetchHandoff();
     try {
       const stats = await this.client.loops.stats.query();
       if (this.stopped) return;
@@ -127,6 +143,7 @@ export class TuiController {
     this.journalSub?.unsubscribe();
     this.journalSub = undefined;
     if (!wanted) return;
+    void this.fetchHandoff();
     const loopId = wanted;
     let sub: { unsubscribe(): void } | undefined;
     let cancelled = false;

@@ -1,5 +1,6 @@
-import { LOOP_STATES, type JournalEntry, type Loop, type LoopState } from "@smith/core";
+import { LOOP_STATES, type Handoff, type JournalEntry, type Loop, type LoopState } from "@smith/core";
 import { appendEntries, emptyJournal, scrollJournal, setFollow, type JournalView } from "./journalView.ts";
+import { storiesPanelRows } from "./stories.ts";
 
 // The TUI's whole state and the one pure function that changes it. Components only read it;
 // subscriptions and keys only produce actions. Nothing here touches the network or the terminal.
@@ -51,6 +52,8 @@ export interface TuiState {
   journalConnection: Connection;
   journalLimit: number;
   status?: StatusLine;
+  /** The latest handoff of the loop in the detail view, once `handoffs.list` answered. */
+  handoff?: { loopId: string; handoff: Handoff | undefined };
   /** Undefined until the first `loops.stats` answer. */
   cluster?: ClusterInfo;
 }
@@ -75,11 +78,15 @@ export type Action =
   | { type: "prompt"; prompt: Prompt | undefined }
   | { type: "setFilter"; value: string }
   | { type: "status"; text: string; level: "info" | "error"; at: number }
-  | { type: "cluster"; info: ClusterInfo };
+  | { type: "cluster"; info: ClusterInfo }
+  | { type: "handoff"; loopId: string; handoff: Handoff | undefined };
 
 /** Rows around the table: header (4), table heading (1), status and prompt lines (2). */
 const TABLE_CHROME_ROWS = 7;
-/** Rows around the journal in the detail view: header (4), loop summary (8), journal heading (1), status (2). */
+/**
+ * Rows around the journal in the detail view: header (4), loop summary (8), journal heading (1),
+ * status (2); the stories panel's rows come on top.
+ */
 const DETAIL_CHROME_ROWS = 15;
 /** Status messages disappear after this long. */
 const STATUS_TTL_MS = 10_000;
@@ -113,8 +120,15 @@ export function tableHeight(state: Pick<TuiState, "rows">): number {
   return Math.max(3, state.rows - TABLE_CHROME_ROWS);
 }
 
-export function journalHeight(state: Pick<TuiState, "rows">): number {
-  return Math.max(3, state.rows - DETAIL_CHROME_ROWS);
+export function journalHeight(state: Pick<TuiState, "rows" | "view" | "loops" | "handoff">): number {
+  return Math.max(3, state.rows - DETAIL_CHROME_ROWS - storiesPanelHeight(state));
+}
+
+/** The stories panel's rows in the detail view (0 on the table, or when the loop has nothing to show). */
+export function storiesPanelHeight(state: Pick<TuiState, "view" | "loops" | "handoff">): number {
+  if (state.view.kind !== "detail") return 0;
+  const handoff = state.handoff?.loopId === state.view.loopId ? state.handoff.handoff : undefined;
+  return storiesPanelRows(state.loops.get(state.view.loopId), handoff);
 }
 
 // ---- selectors ----
@@ -237,10 +251,17 @@ export function reduce(state: TuiState, action: Action): TuiState {
         selectedId: loop.id,
         journal: emptyJournal(loop.id, state.journalLimit),
         journalConnection: { status: "connecting" },
+        handoff: undefined,
       };
     }
     case "back":
-      return { ...state, view: { kind: "table" }, journal: undefined, journalConnection: { status: "connecting" } };
+      return {
+        ...state,
+        view: { kind: "table" },
+        journal: undefined,
+        journalConnection: { status: "connecting" },
+        handoff: undefined,
+      };
     case "scroll":
       return state.journal
         ? { ...state, journal: scrollJournal(state.journal, action.delta, journalHeight(state)) }
@@ -268,6 +289,9 @@ export function reduce(state: TuiState, action: Action): TuiState {
       return { ...state, status: { text: action.text, level: action.level, at: action.at } };
     case "cluster":
       return { ...state, cluster: action.info };
+    case "handoff":
+      if (state.view.kind !== "detail" || state.view.loopId !== action.loopId) return state;
+      return { ...state, handoff: { loopId: action.loopId, handoff: action.handoff } };
   }
 }
 

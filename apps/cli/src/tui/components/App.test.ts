@@ -4,7 +4,15 @@ import React from "react";
 import { describe, expect } from "vitest";
 import { ApiServer } from "@smith/api";
 import { silentLogger } from "@smith/logger";
-import { ADMIN_TOKEN, SIGNING_KEY, loopInput, runLoop, startTestApi, type TestApi } from "@smith/api/testSupport";
+import {
+  ADMIN_TOKEN,
+  SIGNING_KEY,
+  lockedReplica,
+  loopInput,
+  runLoop,
+  startTestApi,
+  type TestApi,
+} from "@smith/api/testSupport";
 import { App } from "./App.ts";
 import { TuiController } from "../controller.ts";
 import { shortId } from "../format.ts";
@@ -24,12 +32,15 @@ interface Mounted {
   unmount: () => void;
 }
 
-function mount(api: TestApi, options: { journalLimit?: number; token?: string } = {}): Mounted {
+function mount(
+  api: TestApi,
+  options: { journalLimit?: number; token?: string; size?: { rows: number; columns: number } } = {},
+): Mounted {
   const controller = new TuiController({
     client: api.client(options.token ?? api.tokens.operator),
     journalLimit: options.journalLimit,
   });
-  const r = render(React.createElement(App, { controller, context: "test", url: api.url, size: SIZE }));
+  const r = render(React.createElement(App, { controller, context: "test", url: api.url, size: options.size ?? SIZE }));
   controller.start();
   const frame = () => r.lastFrame() ?? "";
   return {
@@ -155,6 +166,86 @@ describe("smith tui screens", () => {
         (f) => f.includes("TITLE / REPO") && rowOf(f, ids.running).startsWith("▶ "),
         "the table again, same selection",
       );
+    } finally {
+      ui.unmount();
+      await api.close();
+    }
+  });
+
+  test("the loop view's stories panel: the PRD's stories with their evidence (state, gates, commit), the pull request and the latest handoff", async ({
+    etcdEndpoint,
+    prefix,
+  }) => {
+    const api = await startTestApi(etcdEndpoint, prefix);
+    const { loopId, r } = await lockedReplica(api, loopInput({ spec: { ...loopInput().spec, title: "storied" } }));
+    const gate = (command: string, passed: boolean) => ({
+      command,
+      exitCode: passed ? 0 : 1,
+      durationMs: 1200,
+      passed,
+      outputTail: passed ? "ok" : "1 failing",
+    });
+    const at = new Date().toISOString();
+    await r.replica.recordEvidence.mutate({
+      loopId,
+      update: {
+        story: {
+          storyId: "US-001",
+          state: "passed",
+          iterations: 1,
+          iteration: 1,
+          at,
+          gates: [gate("npm test", true), gate("npm run lint", true)],
+          commit: "0123456789abcdef0123456789abcdef01234567",
+        },
+      },
+    });
+    const ui = mount(api, { size: { rows: 30, columns: 160 } });
+    try {
+      await ui.waitFor((f) => f.includes("storied"), "the loop");
+      ui.press(KEY.enter);
+      let f = await ui.waitFor((s) => s.includes("Stories 1/2 passed"), "the stories panel");
+      expect(f).toMatch(/✓ US-001 +passed +One +gates 2\/2 +commit 0123456789$/m);
+      expect(f).toMatch(/· US-002 +open +Two$/m);
+      expect(f).not.toContain("Handoff");
+
+      // A failed iteration of the second story, a handoff and the pull request, all live.
+      await r.replica.recordEvidence.mutate({
+        loopId,
+        update: {
+          story: {
+            storyId: "US-002",
+            state: "failed",
+            iterations: 2,
+            iteration: 3,
+            at,
+            gates: [gate("npm test", false), gate("npm run lint", true)],
+          },
+        },
+      });
+      await r.replica.writeHandoff.mutate({
+        loopId,
+        handoff: {
+          done: ["US-001"],
+          remaining: ["US-002"],
+          diffSummary: " 3 files changed, 40 insertions(+), 2 deletions(-)\n",
+          nextSteps: ["fix the \u001b[2Jfailing test"],
+          validation: { state: "partial" },
+        },
+      });
+      await api.store.loops.update(loopId, (l) => ({
+        ...l,
+        status: { ...l.status, pullRequest: { url: "https://github.com/acme/app/pull/7", number: 7 } },
+      }));
+      // The handoff is polled with loops.stats (every 5 s).
+      f = await ui.waitFor((s) => s.includes("Handoff") && s.includes("pull/7"), "the handoff and the PR", 20_000);
+      expect(f).toMatch(/Stories 1\/2 passed +PR https:\/\/github\.com\/acme\/app\/pull\/7/);
+      expect(f).toMatch(/✗ US-002 +failed +Two +gates 1\/2$/m);
+      expect(f).toMatch(
+        /Handoff #1 \d\d:\d\d:\d\d \(\d+s ago\) partial · done 1 · remaining 1 · 3 files changed, 40 insertions\(\+\), 2 deletions\(-\) · next: fix the \\x1b\[2Jfailing test/,
+      );
+      // The journal still has its place below.
+      expect(f).toMatch(/Journal following/);
     } finally {
       ui.unmount();
       await api.close();

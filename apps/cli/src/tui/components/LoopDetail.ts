@@ -1,9 +1,10 @@
-import { visibleLine, workBranchOf, type Loop } from "@smith/core";
+import { visibleLine, workBranchOf, type Handoff, type Loop } from "@smith/core";
 import { Box, Text } from "ink";
 import React from "react";
 import { LEVEL_COLORS, STATE_COLORS, clock, formatAge, formatCost, journalLine, progressBar } from "../format.ts";
 import { journalWindow } from "../journalView.ts";
-import { journalHeight, type TuiState } from "../state.ts";
+import { journalHeight, storiesPanelHeight, type TuiState } from "../state.ts";
+import { STORY_ROWS, storyRows, type StoryRow } from "../stories.ts";
 import { connectionLabel } from "./Header.ts";
 
 const h = React.createElement;
@@ -23,6 +24,13 @@ export function LoopDetail({ state, loopId }: { state: TuiState; loopId: string 
       { flexDirection: "column", height: 8 },
       loop ? h(Summary, { loop, now: state.now }) : h(Text, { color: "red" }, `loop ${loopId} was deleted`),
     ),
+    loop && storiesPanelHeight(state) > 0
+      ? h(StoriesPanel, {
+          loop,
+          handoff: state.handoff?.loopId === loopId ? state.handoff.handoff : undefined,
+          now: state.now,
+        })
+      : null,
     h(Journal, { state }),
   );
 }
@@ -79,6 +87,87 @@ function Summary({ loop, now }: { loop: Loop; now: number }): React.ReactElement
       { label: "steering" },
       loop.steering.length === 0 ? "no message pending" : `${loop.steering.length} message(s) pending`,
     ),
+  );
+}
+
+const STORY_MARK: Record<string, { mark: string; color: string }> = {
+  passed: { mark: "✓", color: "green" },
+  done: { mark: "✓", color: "green" },
+  failed: { mark: "✗", color: "red" },
+  in_progress: { mark: "▸", color: "yellow" },
+  open: { mark: "·", color: "gray" },
+};
+
+/**
+ * The stories (PRD and evidence), the pull request and the latest handoff: a heading, at most
+ * STORY_ROWS stories, one handoff line. Its height is `storiesPanelHeight`.
+ */
+function StoriesPanel({
+  loop,
+  handoff,
+  now,
+}: {
+  loop: Loop;
+  handoff: Handoff | undefined;
+  now: number;
+}): React.ReactElement {
+  const rows = storyRows(loop);
+  const passed = rows.filter((r) => r.state === "passed" || r.state === "done").length;
+  const shown = rows.length > STORY_ROWS ? rows.slice(0, STORY_ROWS - 1) : rows;
+  const pr = loop.status.pullRequest;
+  return h(
+    Box,
+    { flexDirection: "column" },
+    h(
+      Text,
+      { wrap: "truncate" },
+      h(Text, { bold: true }, "Stories "),
+      rows.length > 0 ? `${passed}/${rows.length} passed` : h(Text, { dimColor: true }, "none known yet"),
+      pr ? h(Text, null, "   PR ", h(Text, { color: "cyan" }, visibleLine(pr.url))) : "",
+    ),
+    ...shown.map((r) => h(StoryLine, { key: r.id, row: r })),
+    rows.length > STORY_ROWS
+      ? h(Text, { key: "more", dimColor: true }, `  … ${rows.length - shown.length} more`)
+      : null,
+    handoff ? h(HandoffLine, { handoff, now }) : null,
+  );
+}
+
+function StoryLine({ row }: { row: StoryRow }): React.ReactElement {
+  const { mark, color } = STORY_MARK[row.state] ?? { mark: "?", color: "gray" };
+  const gates = row.gates ? `  gates ${row.gates.passed}/${row.gates.total}` : "";
+  const commit = row.commit ? `  commit ${visibleLine(row.commit.slice(0, 10))}` : "";
+  const failure = row.failure ? `  ${visibleLine(row.failure.split(/\r?\n/)[0] ?? "")}` : "";
+  return h(
+    Text,
+    { wrap: "truncate" },
+    h(Text, { color }, `${mark} `),
+    visibleLine(row.id).padEnd(8),
+    " ",
+    h(Text, { color }, row.state.padEnd(11)),
+    visibleLine(row.title),
+    h(Text, { dimColor: true }, `${gates}${commit}`),
+    row.failure ? h(Text, { color: "red" }, failure) : "",
+  );
+}
+
+/** `Handoff #2 12:03:04 (5m ago) passed · done 2 · remaining 1 · 3 files changed, … · next: …` (#: the attempt). */
+function HandoffLine({ handoff, now }: { handoff: Handoff; now: number }): React.ReactElement {
+  const at = Date.parse(handoff.createdAt);
+  const diff = handoff.diffSummary.split(/\r?\n/).find((l) => l.trim()) ?? "";
+  const next = handoff.nextSteps[0] ?? handoff.remaining[0];
+  const parts = [
+    `done ${handoff.done.length}`,
+    `remaining ${handoff.remaining.length}`,
+    ...(diff ? [visibleLine(diff.trim())] : []),
+    ...(next ? [`next: ${visibleLine(next.split(/\r?\n/)[0] ?? "")}`] : []),
+  ];
+  return h(
+    Text,
+    { wrap: "truncate" },
+    h(Text, { bold: true }, "Handoff "),
+    h(Text, { dimColor: true }, `#${handoff.attempt} ${clock(at)} (${formatAge(now - at)} ago) `),
+    `${handoff.validation.state} · ${parts.join(" · ")}`,
   );
 }
 
