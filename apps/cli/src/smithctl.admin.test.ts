@@ -5,7 +5,8 @@ import { spawn } from "node:child_process";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect } from "vitest";
-import { loopInput, startTestApi, type TestApi } from "@smith/api/testSupport";
+import { LocalProcessExecutor, LocalReplicaInspector } from "@smith/executor";
+import { loopInput, runLoop, startTestApi, type TestApi } from "@smith/api/testSupport";
 
 const SMITHCTL = resolve(fileURLToPath(import.meta.url), "../smithctl.ts");
 
@@ -242,6 +243,95 @@ describe("smithctl administration", () => {
         "loops.cancel",
       ]);
     } finally {
+      await api.close();
+    }
+  });
+
+  test("loops.runtime and logs --replica: a local replica's process and its own log; a Kubernetes one is not supported yet", async ({
+    etcdEndpoint,
+    prefix,
+    tmpDir,
+  }) => {
+    const stateDir = join(tmpDir, "state");
+    const executor = new LocalProcessExecutor({
+      stateDir,
+      command: ["/bin/sh", "-c", "printf 'replica up \\033[31m\\n'; echo working; exec sleep 30"],
+      env: {},
+      stopGraceMs: 500,
+    });
+    const api = await startTestApi(etcdEndpoint, prefix, {
+      replicaInspectors: [new LocalReplicaInspector({ stateDir })],
+    });
+    const handles: { kind: string; id: string; instance?: string }[] = [];
+    try {
+      const op = api.client(api.tokens.operator);
+      const { loop } = await op.loops.create.mutate(loopInput());
+      const attempt = await runLoop(api, loop.id);
+      const fresh = await api.store.loops.getOrThrow(loop.id);
+      const handle = await executor.start({ loop: fresh.loop, attempt, token: "t" });
+      handles.push(handle);
+      await api.store.loops.transition(loop.id, {
+        type: "replicaStarted",
+        attempt,
+        handle,
+        at: new Date().toISOString(),
+      });
+
+      const runtime = await api.client(api.tokens.viewer).loops.runtime.query({ id: loop.id });
+      expect(runtime).toMatchObject({
+        loopId: loop.id,
+        state: "running",
+        attempt: 1,
+        executor: { kind: "local", id: handle.id, instance: executor.instance },
+        lock: { alive: false },
+        replica: { phase: "running", pid: expect.any(Number), node: expect.any(String), startedAt: expect.any(String) },
+        inspected: true,
+      });
+
+      // The log arrives once the process has written it.
+      let out = "";
+      for (let i = 0; i < 50 && !out.includes("working"); i++) {
+        const r = await run(api, tmpDir, api.tokens.operator, ["logs", "--replica", loop.id]);
+        expect(r.code, r.stderr).toBe(0);
+        out = r.stdout;
+        if (!out.includes("working")) await new Promise((res) => setTimeout(res, 100));
+      }
+      // The replica's escape sequence is shown, not sent to the terminal.
+      expect(out).toBe("replica up \\x1b[31m\nworking\n");
+      const tail = await run(api, tmpDir, api.tokens.operator, ["logs", "--replica", loop.id, "--limit-bytes", "8"]);
+      expect(tail).toMatchObject({
+        code: 0,
+        stdout: "working\n",
+        stderr: expect.stringMatching(/the last 8 of \d+ bytes/),
+      });
+      // Operator role: a viewer may see where a replica runs, not read its log.
+      const viewer = await run(api, tmpDir, api.tokens.viewer, ["logs", "--replica", loop.id]);
+      expect(viewer).toMatchObject({ code: 1, stderr: expect.stringMatching(/FORBIDDEN/) });
+      expect(await run(api, tmpDir, api.tokens.operator, ["logs", "--replica", loop.id, "-f"])).toMatchObject({
+        code: 2,
+        stderr: expect.stringMatching(/--follow reads the journal; --replica reads the replica's own log/),
+      });
+
+      // A replica of an executor this API cannot read: a typed error naming what is missing.
+      const { loop: k8s } = await op.loops.create.mutate(loopInput());
+      const k8sAttempt = await runLoop(api, k8s.id);
+      await api.store.loops.transition(k8s.id, {
+        type: "replicaStarted",
+        attempt: k8sAttempt,
+        handle: { kind: "kubernetes", id: "smith-replica-x", instance: "cluster/smith" },
+        at: new Date().toISOString(),
+      });
+      expect(await api.client(api.tokens.viewer).loops.runtime.query({ id: k8s.id })).toMatchObject({
+        executor: { kind: "kubernetes" },
+        inspected: false,
+      });
+      const unsupported = await run(api, tmpDir, api.tokens.operator, ["logs", "--replica", k8s.id]);
+      expect(unsupported).toMatchObject({
+        code: 1,
+        stderr: expect.stringMatching(/NOT_IMPLEMENTED.*pods\/log\) is not supported by the API yet/s),
+      });
+    } finally {
+      for (const h of handles) await executor.stop(h);
       await api.close();
     }
   });

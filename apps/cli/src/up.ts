@@ -3,7 +3,7 @@ import { ApiServer } from "@smith/api";
 import { createSmithClient } from "@smith/client";
 import type { JournalEntry, Loop } from "@smith/core";
 import { createDemoRepository } from "@smith/demo";
-import { LocalProcessExecutor, ensureAgentUser, replicaEnv } from "@smith/executor";
+import { LocalProcessExecutor, LocalReplicaInspector, ensureAgentUser, replicaEnv } from "@smith/executor";
 import { createLogger, silentLogger } from "@smith/logger";
 import { Scheduler } from "@smith/scheduler";
 import { CredentialKeyring, SmithStore, plainTextEndpoints, type EtcdTls } from "@smith/store";
@@ -91,6 +91,8 @@ export async function up(o: UpOptions): Promise<number> {
       logger: logger("api"),
       allowLocalRepos: true,
       mcp: handleMcpHttp,
+      // The scheduler's executor below runs replicas from this state dir: the API reads them there.
+      replicaInspectors: [new LocalReplicaInspector({ stateDir: o.stateDir })],
     });
     const { url } = await api.start({ port: o.apiPort, host: "127.0.0.1" });
     stack.push({ name: "api", stop: () => api.stop() });

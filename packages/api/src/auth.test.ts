@@ -289,6 +289,18 @@ const ROWS: Record<string, Row> = {
         journal: expect.arrayContaining([expect.objectContaining({ seq: 1 })]),
       }),
   },
+  "loops.runtime": {
+    access: "viewer",
+    type: "query",
+    call: async (c, w) => expect(await c.loops.runtime.query({ id: w.loopId })).toMatchObject({ loopId: w.loopId }),
+  },
+  // The world's loop was claimed without an executor: it has no replica log to read.
+  "loops.replicaLog": {
+    access: "operator",
+    type: "query",
+    call: (c, w) => c.loops.replicaLog.query({ id: w.loopId }),
+    allowedOutcome: "NOT_FOUND",
+  },
   "loops.watch": {
     access: "viewer",
     type: "subscription",

@@ -26,6 +26,8 @@ export function trpcCodeOf(code: ErrorCode): TRPC_ERROR_CODE_KEY {
       return "FORBIDDEN";
     case "unavailable":
       return "SERVICE_UNAVAILABLE";
+    case "not_supported":
+      return "NOT_IMPLEMENTED";
     default:
       return assertNever(code, "error code");
   }

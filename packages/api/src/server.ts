@@ -1,3 +1,4 @@
+import type { ReplicaInspector } from "@smith/core";
 import { SmithError, isSmithError } from "@smith/core";
 import type { SmithStore } from "@smith/store";
 import { ExponentialBackoff, handleWhen, retry } from "cockatiel";
@@ -36,6 +37,11 @@ export interface ApiServerOptions {
   maxBodyBytes?: number;
   /** Events a subscription may buffer before its subscriber must resume (default 10,000). */
   subscriptionBuffer?: number;
+  /**
+   * Replicas this API process can read (loops.runtime's process details, loops.replicaLog): a
+   * LocalReplicaInspector on the local executor's state dir when both run on one machine.
+   */
+  replicaInspectors?: ReplicaInspector[];
   logger?: Logger;
   /** Seals credential values at rest (SMITH_CREDENTIALS_KEY); without it credentials cannot be stored or used. */
   credentialsKeyring?: CredentialKeyring;
@@ -112,6 +118,7 @@ export class ApiServer {
       metrics: new ApiMetrics(options.store, { defaultMetrics: options.defaultMetrics }),
       log,
       subscriptionBuffer: options.subscriptionBuffer ?? DEFAULT_MAX_BUFFERED,
+      replicaInspectors: options.replicaInspectors ?? [],
     };
     const trpc = createHTTPHandler({
       router: appRouter,

@@ -1,3 +1,4 @@
+import type { ReplicaInspector } from "@smith/core";
 import type { SmithStore } from "@smith/store";
 import type { AuditRecorder } from "./audit.ts";
 import type { Authenticator } from "./authenticator.ts";
@@ -28,4 +29,6 @@ export interface ApiServices {
   log: Logger;
   /** Events a subscription may buffer before the subscriber is told to resume (bounded memory). */
   subscriptionBuffer: number;
+  /** Replicas this process can inspect (see ApiServerOptions.replicaInspectors). */
+  replicaInspectors: ReplicaInspector[];
 }

@@ -14,6 +14,8 @@ export const ERROR_CODES = [
   "unauthenticated",
   "forbidden",
   "unavailable",
+  /** A valid request this installation cannot serve (yet): the message names what is missing. */
+  "not_supported",
   "internal",
 ] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];

@@ -41,3 +41,28 @@ export interface Executor {
   stop(handle: ExecutorHandle): Promise<void>;
   list(): Promise<ListedReplica[]>;
 }
+
+/** What an executor knows of one replica's process, for `loops.runtime`. */
+export interface ReplicaRuntime {
+  phase: ReplicaPhase;
+  exitCode?: number;
+  message?: string;
+  /** The machine (local: the host name) or Kubernetes node it runs on. */
+  node?: string;
+  /** The local process id. */
+  pid?: number;
+  startedAt?: string;
+}
+
+/**
+ * Read-only access to the replicas of one executor instance, for the API (`loops.runtime`,
+ * `loops.replicaLog`): an API process that shares a local executor's state dir, or can reach the
+ * cluster of a Kubernetes one, serves what it can see; other handles are not its to read.
+ */
+export interface ReplicaInspector {
+  readonly kind: string;
+  readonly instance: string;
+  inspect(handle: ExecutorHandle): Promise<ReplicaRuntime | undefined>;
+  /** The end of the replica's own log (stdout and stderr), at most `maxBytes`. */
+  readLog(handle: ExecutorHandle, maxBytes: number): Promise<{ text: string; truncated: boolean; bytes: number }>;
+}

@@ -1,4 +1,4 @@
-export { LocalProcessExecutor, type LocalProcessExecutorOptions } from "./local.ts";
+export { LocalProcessExecutor, LocalReplicaInspector, type LocalProcessExecutorOptions } from "./local.ts";
 export { REPLICA_ENV_PASSTHROUGH, replicaEnv } from "./localEnv.ts";
 export { DEFAULT_AGENT_USER, ensureAgentUser } from "./agentUser.ts";
 // The Kubernetes manifests (pure; no client is loaded). The KubernetesJobExecutor itself is

@@ -3,7 +3,9 @@ import {
   type Executor,
   type ExecutorHandle,
   type ListedReplica,
+  type ReplicaInspector,
   type ReplicaLaunch,
+  type ReplicaRuntime,
   type ReplicaStatus,
 } from "@smith/core";
 import { spawn } from "node:child_process";
@@ -14,8 +16,10 @@ import {
   mkdirSync,
   openSync,
   readFileSync,
+  readSync,
   readdirSync,
   rmSync,
+  statSync,
   writeFileSync,
 } from "node:fs";
 import { randomBytes } from "node:crypto";
@@ -183,6 +187,63 @@ export class LocalProcessExecutor implements Executor {
   /** The replica's log file, for `smithctl logs --replica` and debugging. */
   logPath(handle: ExecutorHandle): string {
     return join(this.dir(handle.id), "replica.log");
+  }
+}
+
+/**
+ * Reads the replicas of a local executor's state dir without starting or stopping any: for an API
+ * process on the same machine (`smith up`, or SMITH_STATE_DIR on the API), which serves
+ * `loops.runtime` and `loops.replicaLog` for this state dir's replicas.
+ */
+export class LocalReplicaInspector implements ReplicaInspector {
+  readonly kind = "local";
+  readonly instance: string;
+  private readonly root: string;
+
+  constructor(options: { stateDir: string }) {
+    this.root = join(options.stateDir, "replicas");
+    mkdirSync(this.root, { recursive: true, mode: 0o700 });
+    this.instance = loadInstance(join(this.root, INSTANCE_FILE));
+  }
+
+  private dir(handle: ExecutorHandle): string | undefined {
+    if (handle.kind !== this.kind || (handle.instance !== undefined && handle.instance !== this.instance))
+      return undefined;
+    if (!/^[0-9a-z]{26}-\d+$/.test(handle.id))
+      throw new SmithError("invalid_argument", `not a local replica handle: ${handle.id}`, { field: "handle.id" });
+    return join(this.root, handle.id);
+  }
+
+  async inspect(handle: ExecutorHandle): Promise<ReplicaRuntime | undefined> {
+    const dir = this.dir(handle);
+    const record = dir ? readRecord(dir) : undefined;
+    if (!dir || !record) return undefined;
+    const exit = readExit(dir);
+    const base = { node: hostname(), pid: record.pid, startedAt: record.startedAt };
+    if (exit !== undefined) return { ...base, phase: exit === 0 ? "succeeded" : "failed", exitCode: exit };
+    if (isAlive(record)) return { ...base, phase: "running" };
+    return { ...base, phase: "failed", message: "the replica process is gone without an exit record" };
+  }
+
+  async readLog(
+    handle: ExecutorHandle,
+    maxBytes: number,
+  ): Promise<{ text: string; truncated: boolean; bytes: number }> {
+    const dir = this.dir(handle);
+    if (!dir || !readRecord(dir))
+      throw new SmithError("not_found", `no run directory for replica ${handle.id} on this host`, { field: "handle" });
+    const file = join(dir, "replica.log");
+    if (!existsSync(file)) return { text: "", truncated: false, bytes: 0 };
+    const size = statSync(file).size;
+    const length = Math.min(size, maxBytes);
+    const buf = Buffer.alloc(length);
+    const fd = openSync(file, "r");
+    try {
+      readSync(fd, buf, 0, length, size - length);
+    } finally {
+      closeSync(fd);
+    }
+    return { text: buf.toString("utf8"), truncated: size > length, bytes: size };
   }
 }
 

@@ -27,6 +27,7 @@ export type Command =
   | { kind: "create-loop"; flags: CreateLoopFlags; output: DataOutput }
   | { kind: "create-batch"; file: string; output: DataOutput }
   | { kind: "logs"; id: string; follow: boolean; sinceSeq?: number; tail?: number; output: DataOutput }
+  | { kind: "replica-log"; id: string; maxBytes?: number; output: DataOutput }
   | { kind: "cancel" | "retry"; id: string; reason: string; output: DataOutput }
   | { kind: "steer"; id: string; message: string; output: DataOutput }
   | { kind: "answer"; id: string; answer: string; output: DataOutput }
@@ -131,6 +132,8 @@ const VERBS = {
     follow: { type: "boolean", short: "f" },
     "since-seq": { type: "string" },
     tail: { type: "string" },
+    replica: { type: "boolean" },
+    "limit-bytes": { type: "string" },
   },
   cancel: { ...CONNECTION, ...HELP, ...OUTPUT, reason: { type: "string" } },
   retry: { ...CONNECTION, ...HELP, ...OUTPUT, reason: { type: "string" } },
@@ -335,6 +338,21 @@ function toCommand(verb: Verb, values: Values, words: string[]): Command {
     case "logs": {
       const [id, ...extra] = words;
       noExtra(extra);
+      if (bool("replica")) {
+        for (const flag of ["follow", "since-seq", "tail"])
+          if (values[flag] !== undefined)
+            throw new UsageError(`--${flag} reads the journal; --replica reads the replica's own log`);
+        const maxBytes = intOf("limit-bytes", str("limit-bytes"), 1);
+        if (maxBytes !== undefined && maxBytes > 1024 * 1024)
+          throw new UsageError(`--limit-bytes must be at most 1048576; got ${maxBytes}`);
+        return {
+          kind: "replica-log",
+          id: required(id, "logs --replica needs a loop id: smithctl logs --replica <id>"),
+          output: dataOutputOf(str("output")),
+          ...(maxBytes !== undefined ? { maxBytes } : {}),
+        };
+      }
+      if (str("limit-bytes") !== undefined) throw new UsageError("--limit-bytes goes with --replica");
       const sinceSeq = intOf("since-seq", str("since-seq"), 0);
       const tail = intOf("tail", str("tail"), 0);
       return {

@@ -24,7 +24,9 @@ const USAGE: Record<string, string> = {
       A loop for every open issue of the repository carrying the label (default: the API's,
       usually smith). Issues that already have their loop are listed as existing.`,
   logs: `  smithctl logs <id> [-f|--follow] [--since-seq N] [--tail N] [-o json|yaml]
-      Journal entries: seq, time, phase, level, message. -f follows until the loop finishes.`,
+      Journal entries: seq, time, phase, level, message. -f follows until the loop finishes.
+  smithctl logs --replica <id> [--limit-bytes N] [-o json|yaml]
+      The end of the loop's replica's own log (stdout and stderr), where the API can read it.`,
   cancel: `  smithctl cancel <id> --reason TEXT [-o json|yaml]`,
   retry: `  smithctl retry <id> --reason TEXT [-o json|yaml]     (only from flatline)`,
   steer: `  smithctl steer <id> -m|--message TEXT [-o json|yaml]

@@ -13,7 +13,7 @@ import {
 import { describeLoopCommand } from "./commands/describe.ts";
 import { createFromGitHub, ingestGitHub } from "./commands/github.ts";
 import { getLoop, getLoops } from "./commands/get.ts";
-import { logs } from "./commands/logs.ts";
+import { logs, replicaLog } from "./commands/logs.ts";
 import { audit, cost, getAudit } from "./commands/records.ts";
 import { cleanup, deleteLoops } from "./commands/retention.ts";
 import { tokensCreate, tokensList, tokensRevoke } from "./commands/tokens.ts";
@@ -95,6 +95,8 @@ function dispatch(client: SmithClient, command: ServerCommand, io: CtlIO): Promi
       return createBatch(client, command, io);
     case "logs":
       return logs(client, command, io);
+    case "replica-log":
+      return replicaLog(client, command, io);
     case "cancel":
     case "retry":
       return transition(client, command, io);

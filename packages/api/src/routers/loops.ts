@@ -8,6 +8,9 @@ import {
   RETENTION_MAX_PER_PASS,
   Reason,
   RetentionWindowMs,
+  SmithError,
+  type ExecutorHandle,
+  type ReplicaInspector,
 } from "@smith/core";
 import { tracked } from "@trpc/server";
 import { z } from "zod";
@@ -15,6 +18,15 @@ import { subscriptionError } from "../subscriptions.ts";
 import { adminProcedure, auditActor, operatorProcedure, router, viewerProcedure } from "../trpc.ts";
 
 const IdInput = z.object({ id: LoopId });
+
+/** The most of a replica's log one call returns. */
+const REPLICA_LOG_MAX_BYTES = 1024 * 1024;
+
+function inspectorFor(inspectors: readonly ReplicaInspector[], handle: ExecutorHandle): ReplicaInspector | undefined {
+  return inspectors.find(
+    (i) => i.kind === handle.kind && (handle.instance === undefined || i.instance === handle.instance),
+  );
+}
 
 export const loopsRouter = router({
   create: operatorProcedure.input(CreateLoopInput).mutation(async ({ ctx, input, path }) => {
@@ -195,6 +207,78 @@ export const loopsRouter = router({
         overrides,
         audit: audit.items,
         ...(audit.nextCursor ? { auditNextCursor: audit.nextCursor } : {}),
+      };
+    }),
+
+  /**
+   * Where the loop's current replica runs: the executor handle and attempt (from the loop), the
+   * replica lock's holder and heartbeat (from etcd), and, when this API process can inspect that
+   * executor instance, the process itself (phase, node, pid, start time, exit code).
+   */
+  runtime: viewerProcedure.input(IdInput).query(async ({ ctx, input }) => {
+    const { loop } = await ctx.services.store.loops.getOrThrow(input.id);
+    const lock = await ctx.services.store.locks.inspect(loop.id);
+    const handle = loop.status.executor;
+    const inspector = handle ? inspectorFor(ctx.services.replicaInspectors, handle) : undefined;
+    const replica = handle && inspector ? await inspector.inspect(handle) : undefined;
+    return {
+      loopId: loop.id,
+      state: loop.status.state,
+      attempt: loop.status.attempt,
+      ...(loop.status.attemptStartedAt ? { attemptStartedAt: loop.status.attemptStartedAt } : {}),
+      ...(handle ? { executor: handle } : {}),
+      lock: {
+        alive: lock.alive,
+        ...(lock.lock
+          ? { holder: lock.lock.holder, attempt: lock.lock.attempt, acquiredAt: lock.lock.acquiredAt }
+          : {}),
+        ...(lock.heartbeat ? { heartbeatAt: lock.heartbeat.at, expiresAt: lock.heartbeat.expiresAt } : {}),
+      },
+      ...(replica ? { replica } : {}),
+      inspected: replica !== undefined,
+    };
+  }),
+
+  /**
+   * The end of the loop's current (or last) replica's own log: the local run dir's replica.log.
+   * Operator: a replica's log holds more than its journal. NOT_IMPLEMENTED (`not_supported`) for a
+   * replica this API process cannot read (another host's state dir; a Kubernetes pod's log is not
+   * served yet).
+   */
+  replicaLog: operatorProcedure
+    .input(
+      z.object({
+        id: LoopId,
+        maxBytes: z
+          .number()
+          .int()
+          .min(1)
+          .max(REPLICA_LOG_MAX_BYTES, `at most ${REPLICA_LOG_MAX_BYTES} bytes`)
+          .default(64 * 1024),
+      }),
+    )
+    .query(async ({ ctx, input }) => {
+      const { loop } = await ctx.services.store.loops.getOrThrow(input.id);
+      const handle = loop.status.executor;
+      if (!handle)
+        throw new SmithError("not_found", `loop ${loop.id} has no replica (it is ${loop.status.state})`, {
+          field: "id",
+        });
+      const inspector = inspectorFor(ctx.services.replicaInspectors, handle);
+      if (!inspector)
+        throw new SmithError(
+          "not_supported",
+          handle.kind === "kubernetes"
+            ? "the log of a Kubernetes replica (pods/log) is not supported by the API yet: use kubectl logs -l smith.dev/loop-id=" +
+                loop.id
+            : `this API process cannot read the replicas of ${handle.kind} executor ${handle.instance ?? "(unknown)"}: only an API given that executor's state dir (as \`smith up\` does) can`,
+          { field: "executor", kind: handle.kind },
+        );
+      return {
+        loopId: loop.id,
+        attempt: loop.status.attempt,
+        executor: handle,
+        ...(await inspector.readLog(handle, input.maxBytes)),
       };
     }),
 

@@ -1,8 +1,8 @@
 import type { SmithClient } from "@smith/client";
-import { isFinished, type JournalEntry } from "@smith/core";
+import { isFinished, visibleText, type JournalEntry } from "@smith/core";
 import type { Command } from "../args.ts";
 import { journalLine } from "../format/journal.ts";
-import { formatStreamItem } from "../format/output.ts";
+import { formatData, formatStreamItem } from "../format/output.ts";
 import type { CtlIO } from "../io.ts";
 import { readJournal } from "../pages.ts";
 import { runStream } from "../stream.ts";
@@ -60,4 +60,26 @@ export async function logs(client: SmithClient, cmd: Extract<Command, { kind: "l
       },
     };
   });
+}
+
+/**
+ * `logs --replica ID`: the end of the loop's replica's own log (its stdout and stderr), through the
+ * API. The text is the replica's and its agent's: shown with control characters made visible.
+ */
+export async function replicaLog(
+  client: SmithClient,
+  cmd: Extract<Command, { kind: "replica-log" }>,
+  io: CtlIO,
+): Promise<number> {
+  const log = await client.loops.replicaLog.query({
+    id: cmd.id,
+    ...(cmd.maxBytes !== undefined ? { maxBytes: cmd.maxBytes } : {}),
+  });
+  if (cmd.output !== "table") {
+    io.stdout(formatData(log, cmd.output));
+    return 0;
+  }
+  if (log.truncated) io.stderr(`(the last ${log.text.length} of ${log.bytes} bytes; --limit-bytes N shows more)`);
+  if (log.text) io.stdout(visibleText(log.text).trimEnd());
+  return 0;
 }
