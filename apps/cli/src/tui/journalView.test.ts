@@ -1,5 +1,14 @@
 import { describe, expect, test } from "vitest";
-import { appendEntries, emptyJournal, journalWindow, scrollJournal, setFollow } from "./journalView.ts";
+import {
+  appendEntries,
+  emptyJournal,
+  journalWindow,
+  matchCount,
+  nextMatch,
+  scrollJournal,
+  searchJournal,
+  setFollow,
+} from "./journalView.ts";
 import { makeEntries } from "./testSupport.ts";
 
 const LOOP = "01m7xsfsa5mwczyv4tg1eve02t";
@@ -59,5 +68,33 @@ describe("journal ring buffer", () => {
   test("an empty journal has an empty window", () => {
     expect(journalWindow(emptyJournal(LOOP), 10)).toEqual({ lines: [], above: 0, below: 0 });
     expect(scrollJournal(emptyJournal(LOOP), -1, 10).follow).toBe(false);
+  });
+});
+
+describe("journal search", () => {
+  const view = appendEntries(
+    emptyJournal(LOOP),
+    makeEntries(LOOP, 1, 10).map((e) => (e.seq % 4 === 0 ? { ...e, message: `the NEEDLE ${e.seq}` } : e)),
+  );
+
+  test("jumps to the newest match, then n/N walk older/newer matches and stop at the ends", () => {
+    const found = searchJournal(view, "needle");
+    expect(found.found).toBe(true);
+    expect(found.view).toMatchObject({ search: "needle", matchSeq: 8, anchorSeq: 8, follow: false });
+    expect(matchCount(found.view)).toBe(2);
+    const older = nextMatch(found.view, "older");
+    expect(older.view.matchSeq).toBe(4);
+    expect(nextMatch(older.view, "older")).toEqual({ view: older.view, found: false });
+    expect(nextMatch(older.view, "newer").view.matchSeq).toBe(8);
+    expect(nextMatch(found.view, "newer").found).toBe(false);
+  });
+
+  test("no match leaves the view where it was; an empty search clears it", () => {
+    const none = searchJournal(view, "absent");
+    expect(none.found).toBe(false);
+    expect(none.view).toMatchObject({ follow: true, search: "absent", matchSeq: undefined });
+    const cleared = searchJournal(searchJournal(view, "needle").view, "");
+    expect(cleared.view.search).toBeUndefined();
+    expect(cleared.view.matchSeq).toBeUndefined();
   });
 });

@@ -20,6 +20,10 @@ export interface JournalView {
   follow: boolean;
   /** With follow off: the seq of the bottom line on screen; it stays put while entries arrive. */
   anchorSeq?: number;
+  /** `/` in the journal: lines whose message contains it (case-insensitive) are marked. */
+  search?: string;
+  /** The match the view jumped to last (`n`/`N` go on from it). */
+  matchSeq?: number;
 }
 
 export function emptyJournal(loopId: string, limit: number = DEFAULT_JOURNAL_LIMIT): JournalView {
@@ -86,4 +90,54 @@ export function journalWindow(view: JournalView, height: number): JournalWindow 
   const top = Math.max(0, bottom - height + 1);
   const end = Math.min(view.entries.length, top + height);
   return { lines: view.entries.slice(top, end), above: top, below: view.entries.length - end };
+}
+
+/** Does the entry match the search (its message, case-insensitive)? */
+export function entryMatches(entry: JournalEntry, search: string | undefined): boolean {
+  const q = search?.toLowerCase();
+  return Boolean(q) && entry.message.toLowerCase().includes(q as string);
+}
+
+/** How many kept lines match the view's search. */
+export function matchCount(view: JournalView): number {
+  if (!view.search) return 0;
+  let n = 0;
+  for (const e of view.entries) if (entryMatches(e, view.search)) n++;
+  return n;
+}
+
+/**
+ * Sets the search and jumps to its newest match (the view stops following and puts that line at
+ * the bottom); an empty search clears it and leaves the view where it is. `found: false` when
+ * nothing matches (the view does not move).
+ */
+export function searchJournal(view: JournalView, search: string): { view: JournalView; found: boolean } {
+  if (!search) return { view: { ...view, search: undefined, matchSeq: undefined }, found: true };
+  const cleared = { ...view, search, matchSeq: undefined };
+  for (let i = view.entries.length - 1; i >= 0; i--) {
+    const e = view.entries[i];
+    if (e && entryMatches(e, search))
+      return { view: { ...cleared, follow: false, anchorSeq: e.seq, matchSeq: e.seq }, found: true };
+  }
+  return { view: cleared, found: false };
+}
+
+/**
+ * The next match older (up) or newer (down) than the current one (or than the bottom line when
+ * there is none yet). `found: false` when there is none that way: the view stays.
+ */
+export function nextMatch(view: JournalView, direction: "older" | "newer"): { view: JournalView; found: boolean } {
+  if (!view.search) return { view, found: false };
+  const from = view.matchSeq ?? view.entries[bottomIndex(view)]?.seq ?? 0;
+  const step = direction === "older" ? -1 : 1;
+  let i = view.entries.findIndex((e) => e.seq >= from);
+  if (i < 0) i = view.entries.length;
+  if (direction === "newer" && view.entries[i]?.seq === from) i += step;
+  else if (direction === "older") i += step;
+  for (; i >= 0 && i < view.entries.length; i += step) {
+    const e = view.entries[i];
+    if (e && entryMatches(e, view.search))
+      return { view: { ...view, follow: false, anchorSeq: e.seq, matchSeq: e.seq }, found: true };
+  }
+  return { view, found: false };
 }

@@ -44,7 +44,9 @@ export const KEY_HELP: { title: string; keys: [string, string][] }[] = [
       ["↑ ↓ / k j, pgup pgdn", "scroll the journal (stops following)"],
       ["f", "follow new journal lines on / off"],
       ["g / G", "oldest line / newest line and follow"],
-      ["esc", "back to the loops"],
+      ["/", "search the journal (jumps to the newest match as you type)"],
+      ["n / N", "the next older / newer match"],
+      ["esc", "clear the search; again: back to the loops"],
     ],
   },
   {
@@ -122,7 +124,12 @@ function tableKey(state: TuiState, input: string, key: KeyInfo): KeyResult {
 
 function detailKey(state: TuiState, input: string, key: KeyInfo): KeyResult {
   const page = Math.max(1, journalHeight(state) - 1);
-  if (key.escape) return { actions: [{ type: "back" }] };
+  const search = state.journal?.search ?? "";
+  if (key.escape) return { actions: [search ? { type: "journalSearch", value: "" } : { type: "back" }] };
+  if (input === "/")
+    return { actions: [{ type: "prompt", prompt: { kind: "search", value: search, previous: search } }] };
+  if (input === "n") return { actions: [{ type: "journalMatch", direction: "older" }] };
+  if (input === "N") return { actions: [{ type: "journalMatch", direction: "newer" }] };
   if (input === "k" || key.upArrow) return { actions: [{ type: "scroll", delta: -1 }] };
   if (input === "j" || key.downArrow) return { actions: [{ type: "scroll", delta: 1 }] };
   if (key.pageUp) return { actions: [{ type: "scroll", delta: -page }] };
@@ -142,10 +149,13 @@ function promptKey(state: TuiState, prompt: Prompt, input: string, key: KeyInfo)
   }
   if (key.escape) {
     const close: Action = { type: "prompt", prompt: undefined };
-    return { actions: prompt.kind === "filter" ? [close, { type: "setFilter", value: prompt.previous }] : [close] };
+    if (prompt.kind === "filter") return { actions: [close, { type: "setFilter", value: prompt.previous }] };
+    if (prompt.kind === "search") return { actions: [close, { type: "journalSearch", value: prompt.previous }] };
+    return { actions: [close] };
   }
   if (key.return) {
-    if (prompt.kind === "filter") return { actions: [{ type: "prompt", prompt: undefined }] };
+    if (prompt.kind === "filter" || prompt.kind === "search")
+      return { actions: [{ type: "prompt", prompt: undefined }] };
     const text = prompt.value.trim();
     if (!text) {
       const what = prompt.kind === "steer" ? "a message" : prompt.kind === "answer" ? "an answer" : "a reason";

@@ -1,5 +1,13 @@
 import { LOOP_STATES, type Handoff, type JournalEntry, type Loop, type LoopState } from "@smith/core";
-import { appendEntries, emptyJournal, scrollJournal, setFollow, type JournalView } from "./journalView.ts";
+import {
+  appendEntries,
+  emptyJournal,
+  nextMatch,
+  scrollJournal,
+  searchJournal,
+  setFollow,
+  type JournalView,
+} from "./journalView.ts";
 import { storiesPanelRows } from "./stories.ts";
 
 // The TUI's whole state and the one pure function that changes it. Components only read it;
@@ -16,6 +24,8 @@ export type Connection =
 export type Prompt =
   /** `/`: the filter, applied as it is typed; `previous` comes back on esc. */
   | { kind: "filter"; value: string; previous: string }
+  /** `/` in the journal: the search, applied as it is typed (jumping to the newest match); `previous` comes back on esc. */
+  | { kind: "search"; value: string; previous: string }
   | { kind: "confirm-cancel"; loopId: string }
   | { kind: "cancel-reason" | "retry-reason" | "steer" | "answer"; loopId: string; value: string };
 
@@ -79,6 +89,8 @@ export type Action =
   | { type: "setFilter"; value: string }
   | { type: "status"; text: string; level: "info" | "error"; at: number }
   | { type: "cluster"; info: ClusterInfo }
+  | { type: "journalSearch"; value: string }
+  | { type: "journalMatch"; direction: "older" | "newer" }
   | { type: "handoff"; loopId: string; handoff: Handoff | undefined };
 
 /** Rows around the table: header (4), table heading (1), status and prompt lines (2). */
@@ -281,7 +293,35 @@ export function reduce(state: TuiState, action: Action): TuiState {
       return { ...state, help: action.open };
     case "prompt": {
       const filter = action.prompt?.kind === "filter" ? action.prompt.value : state.filter;
-      return keepSelectionVisible({ ...state, prompt: action.prompt, filter });
+      const next = keepSelectionVisible({ ...state, prompt: action.prompt, filter });
+      return action.prompt?.kind === "search" && action.prompt.value !== state.journal?.search
+        ? reduce(next, { type: "journalSearch", value: action.prompt.value })
+        : next;
+    }
+    case "journalSearch": {
+      if (!state.journal) return state;
+      const r = searchJournal(state.journal, action.value);
+      return r.found
+        ? { ...state, journal: r.view }
+        : {
+            ...state,
+            journal: r.view,
+            status: { text: `no line matches /${action.value}`, level: "error", at: state.now },
+          };
+    }
+    case "journalMatch": {
+      if (!state.journal?.search) return state;
+      const r = nextMatch(state.journal, action.direction);
+      return r.found
+        ? { ...state, journal: r.view }
+        : {
+            ...state,
+            status: {
+              text: `no ${action.direction} line matches /${state.journal.search}`,
+              level: "error",
+              at: state.now,
+            },
+          };
     }
     case "setFilter":
       return keepSelectionVisible({ ...state, filter: action.value });

@@ -252,6 +252,60 @@ describe("smith tui screens", () => {
     }
   });
 
+  test("/ in the journal searches as it is typed and jumps to the newest match; n and N go to older and newer matches; esc clears, esc again goes back", async ({
+    etcdEndpoint,
+    prefix,
+  }) => {
+    const api = await startTestApi(etcdEndpoint, prefix);
+    const { loop } = await api
+      .client(api.tokens.operator)
+      .loops.create.mutate(loopInput({ spec: { ...loopInput().spec, title: "searched" } }));
+    const actor = { type: "agent", id: "replay" } as const;
+    // Three needles 20 lines apart: the journal shows 12 lines, so one needle at a time.
+    const messages = Array.from({ length: 60 }, (_, i) =>
+      i % 20 === 5 ? `found the Needle-${"ABC"[Math.floor(i / 20)]}` : `hay ${i}`,
+    );
+    await api.store.journal.append(
+      loop.id,
+      messages.map((message) => ({ phase: "agent", actor, message })),
+    );
+    const ui = mount(api);
+    const visible = (f: string) => ["A", "B", "C"].filter((n) => f.includes(`Needle-${n}`));
+    try {
+      await ui.waitFor((f) => f.includes("searched"), "the loop");
+      ui.press(KEY.enter);
+      await ui.waitFor((f) => f.includes("hay 59"), "the journal's newest lines");
+      ui.press("/");
+      ui.press("needle");
+      let f = await ui.waitFor((s) => s.includes("/needle 3 matching"), "the search");
+      expect(f).toContain("search /needle");
+      expect(visible(f)).toEqual(["C"]);
+      expect(f).toMatch(/Journal paused/);
+      ui.press(KEY.enter);
+      ui.press("n");
+      f = await ui.waitFor((s) => visible(s).join() === "B", "the older match");
+      ui.press("n");
+      f = await ui.waitFor((s) => visible(s).join() === "A", "the oldest match");
+      ui.press("n");
+      await ui.waitFor((s) => s.includes("no older line matches /needle"), "no older match");
+      ui.press("N");
+      await ui.waitFor((s) => visible(s).join() === "B", "the newer match again");
+      ui.press("/");
+      ui.press("zzz");
+      await ui.waitFor((s) => s.includes("no line matches /needlezzz"), "no match while typing");
+      ui.press(KEY.esc); // gives the typed search up: back to /needle
+      await ui.waitFor((s) => s.includes("/needle 3 matching") && !s.includes("search /"), "the previous search");
+      ui.press(KEY.esc); // clears it
+      f = await ui.waitFor((s) => !s.includes("matching (n/N)"), "the search cleared");
+      expect(f).toContain(`Loops ▸ ${shortId(loop.id)}`);
+      ui.press(KEY.esc); // back to the table
+      await ui.waitFor((s) => s.includes("TITLE / REPO"), "the table");
+    } finally {
+      ui.unmount();
+      await api.close();
+    }
+  });
+
   test("a title and journal messages with terminal control sequences are shown escaped in the table and the detail view", async ({
     etcdEndpoint,
     prefix,

@@ -8,7 +8,8 @@ const h = React.createElement;
 
 const HINTS = {
   table: "enter open  / filter  c cancel  r retry  s steer  a answer  ? help  q quit",
-  detail: "esc back  ↑↓ pgup pgdn scroll  f follow  c cancel  r retry  s steer  a answer  ? help  q quit",
+  detail:
+    "esc back  ↑↓ pgup pgdn scroll  f follow  / search  n N next  c cancel  r retry  s steer  a answer  ? help  q quit",
 } as const;
 
 /** Two rows: the status of the last action (errors in red), then the prompt being typed or the key hints. */
@@ -39,6 +40,7 @@ function PromptLine({ state, prompt }: { state: TuiState; prompt: Prompt }): Rea
   }
   const label = {
     filter: "/",
+    search: "search /",
     "cancel-reason": "cancel reason: ",
     "retry-reason": "retry reason: ",
     steer: "steer message: ",

@@ -2,7 +2,7 @@ import { visibleLine, workBranchOf, type Handoff, type Loop } from "@smith/core"
 import { Box, Text } from "ink";
 import React from "react";
 import { LEVEL_COLORS, STATE_COLORS, clock, formatAge, formatCost, journalLine, progressBar } from "../format.ts";
-import { journalWindow } from "../journalView.ts";
+import { entryMatches, journalWindow, matchCount } from "../journalView.ts";
 import { journalHeight, storiesPanelHeight, type TuiState } from "../state.ts";
 import { STORY_ROWS, storyRows, type StoryRow } from "../stories.ts";
 import { connectionLabel } from "./Header.ts";
@@ -189,6 +189,9 @@ function Journal({ state }: { state: TuiState }): React.ReactElement | null {
       { wrap: "truncate" },
       h(Text, { bold: true }, "Journal "),
       h(Text, { color: journal.follow ? "green" : "yellow" }, position),
+      journal.search
+        ? h(Text, { color: "yellow" }, `   /${visibleLine(journal.search)} ${matchCount(journal)} matching (n/N)`)
+        : "",
       h(
         Text,
         { dimColor: true },
@@ -199,7 +202,18 @@ function Journal({ state }: { state: TuiState }): React.ReactElement | null {
     h(
       Box,
       { flexDirection: "column", height },
-      ...win.lines.map((e) => h(Text, { key: e.seq, wrap: "truncate", color: LEVEL_COLORS[e.level] }, journalLine(e))),
+      ...win.lines.map((e) =>
+        h(
+          Text,
+          {
+            key: e.seq,
+            wrap: "truncate",
+            color: entryMatches(e, journal.search) ? "yellow" : LEVEL_COLORS[e.level],
+            inverse: e.seq === journal.matchSeq,
+          },
+          journalLine(e),
+        ),
+      ),
     ),
   );
 }
