@@ -112,4 +112,26 @@ describe("api env", () => {
     expect(() => etcdTlsFromEnv({ SMITH_ETCD_CA: "c", SMITH_ETCD_CERT: "x" })).toThrow(/SMITH_ETCD_KEY: /);
     expect(() => etcdTlsFromEnv({ SMITH_ETCD_CERT: "x", SMITH_ETCD_KEY: "k" })).toThrow(/SMITH_ETCD_CA: /);
   });
+
+  it("reads the repositories to poll and their interval, naming a bad one", () => {
+    const none = parseEnv({ SMITH_SIGNING_KEY: KEY });
+    expect(none.SMITH_GITHUB_POLL_REPOS).toEqual([]);
+    expect(none.SMITH_GITHUB_POLL_INTERVAL_S).toBe(60);
+    const env = parseEnv({
+      SMITH_SIGNING_KEY: KEY,
+      SMITH_GITHUB_POLL_REPOS: " acme/app, acme/web.site ,",
+      SMITH_GITHUB_POLL_INTERVAL_S: "300",
+    });
+    expect(env.SMITH_GITHUB_POLL_REPOS).toEqual([
+      { owner: "acme", name: "app" },
+      { owner: "acme", name: "web.site" },
+    ]);
+    expect(env.SMITH_GITHUB_POLL_INTERVAL_S).toBe(300);
+    expect(() => parseEnv({ SMITH_SIGNING_KEY: KEY, SMITH_GITHUB_POLL_REPOS: "acme/app,acme" })).toThrow(
+      /SMITH_GITHUB_POLL_REPOS: "acme" is not owner\/repo/,
+    );
+    expect(() => parseEnv({ SMITH_SIGNING_KEY: KEY, SMITH_GITHUB_POLL_INTERVAL_S: "5" })).toThrow(
+      /SMITH_GITHUB_POLL_INTERVAL_S/,
+    );
+  });
 });

@@ -3,6 +3,9 @@ import { LoopSpec } from "@smith/core";
 import { parseCredentialsKey } from "@smith/store";
 import { z } from "zod";
 
+/** `owner/repo` as GitHub allows them. */
+const GITHUB_REPO = /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})\/[A-Za-z0-9._-]{1,100}$/;
+
 /** The spec fields a loop made from a GitHub issue takes from configuration. */
 const LoopTemplate = LoopSpec.pick({ agent: true, qualityGates: true, limits: true, pullRequest: true }).partial();
 
@@ -59,6 +62,34 @@ const Env = z
       .optional(),
     /** The issue label that makes a loop. */
     SMITH_GITHUB_LABEL: z.string().min(1).max(50).default("smith"),
+    /** Repositories (`owner/repo,owner/repo`) whose labeled issues are polled, for installations webhooks cannot reach. */
+    SMITH_GITHUB_POLL_REPOS: z
+      .string()
+      .optional()
+      .transform((text, ctx) => {
+        const items = (text ?? "")
+          .split(",")
+          .map((t) => t.trim())
+          .filter(Boolean);
+        if (items.length > 100) {
+          ctx.addIssue({ code: "custom", message: "SMITH_GITHUB_POLL_REPOS: at most 100 repositories" });
+          return z.NEVER;
+        }
+        const bad = items.find((t) => !GITHUB_REPO.test(t));
+        if (bad !== undefined) {
+          ctx.addIssue({
+            code: "custom",
+            message: `SMITH_GITHUB_POLL_REPOS: ${JSON.stringify(bad)} is not owner/repo`,
+          });
+          return z.NEVER;
+        }
+        return items.map((t) => {
+          const [owner = "", name = ""] = t.split("/");
+          return { owner, name };
+        });
+      }),
+    /** Seconds between two polls of one repository, across all API processes (10 to 86400; default 60). */
+    SMITH_GITHUB_POLL_INTERVAL_S: z.coerce.number().int().min(10).max(86_400).default(60),
     /** A token (PAT) for GitHub API calls: issues, permission checks, pull requests. Or _FILE. */
     SMITH_GITHUB_TOKEN: z.string().min(1).optional(),
     /** JSON: agent, qualityGates, limits, pullRequest of loops made from issues. */

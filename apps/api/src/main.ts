@@ -36,6 +36,7 @@ async function main(): Promise<void> {
       apiUrl: env.SMITH_GITHUB_API_URL,
       token: githubToken ? async () => githubToken : undefined,
       loopTemplate: env.SMITH_GITHUB_LOOP_TEMPLATE,
+      poll: { repos: env.SMITH_GITHUB_POLL_REPOS, intervalMs: env.SMITH_GITHUB_POLL_INTERVAL_S * 1000 },
     },
     mcp: handleMcpHttp,
   });

@@ -20,6 +20,7 @@ import type { ApiServices } from "./services.ts";
 import { DEFAULT_MAX_BUFFERED, type CredentialKeyring } from "@smith/store";
 import { GitHubIngress } from "./github/ingress.ts";
 import { GitHubClients, resolveGitHubOptions, type GitHubOptions, type GitHubTokenSource } from "./github/options.ts";
+import { GitHubPoller } from "./github/poller.ts";
 import { GitHubPublisher } from "./github/publisher.ts";
 import { handleGitHubWebhook } from "./github/webhook.ts";
 
@@ -82,6 +83,8 @@ export class ApiServer {
   private stateValue: ApiServerState = "created";
   /** Aborted by stop(): ends start()'s wait for etcd. */
   private readonly stopping = new AbortController();
+  /** Polls the configured repositories for labeled issues (none without `github.poll`). */
+  private readonly poller: GitHubPoller | undefined;
 
   constructor(options: ApiServerOptions) {
     this.options = options;
@@ -120,6 +123,15 @@ export class ApiServer {
       subscriptionBuffer: options.subscriptionBuffer ?? DEFAULT_MAX_BUFFERED,
       replicaInspectors: options.replicaInspectors ?? [],
     };
+    this.poller = options.github?.poll?.repos.length
+      ? new GitHubPoller({
+          ingress: this.services.github,
+          store: options.store,
+          audit,
+          log,
+          options: options.github.poll,
+        })
+      : undefined;
     const trpc = createHTTPHandler({
       router: appRouter,
       basePath: "/trpc/",
@@ -213,6 +225,7 @@ export class ApiServer {
     }
     if (this.stopping.signal.aborted) return address;
     this.stateValue = "running";
+    this.poller?.start();
     return address;
   }
 
@@ -261,6 +274,7 @@ export class ApiServer {
     }
     this.stateValue = "draining";
     this.stopping.abort();
+    await this.poller?.stop();
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
     this.server.closeIdleConnections();
     const timer = setTimeout(() => this.server.closeAllConnections(), graceMs);

@@ -128,6 +128,11 @@ export class Keyspace {
   }
 
   /** Replay protection for inbound webhooks: one key per delivery id. */
+  /** `polls/<name>`: when a periodic job shared by every API process (e.g. a GitHub repository's poll) is next due. */
+  pollSlot(name: string): string {
+    return this.k("polls", encodeKeyPart(name));
+  }
+
   webhookDelivery(id: string): string {
     return this.k("webhooks", "deliveries", encodeKeyPart(id));
   }

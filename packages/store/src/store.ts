@@ -14,6 +14,7 @@ import { TokenRepository } from "./tokens.ts";
 import { CredentialRepository } from "./credentials.ts";
 import { WebhookDeliveryRepository } from "./webhooks.ts";
 import { NotificationRepository } from "./notifications.ts";
+import { PollSlotRepository } from "./polls.ts";
 
 export interface StoreOptions extends EtcdClientOptions {
   /** Key prefix (default `/smith/v1`). */
@@ -40,6 +41,7 @@ export class SmithStore {
   readonly credentials: CredentialRepository;
   readonly webhooks: WebhookDeliveryRepository;
   readonly notifications: NotificationRepository;
+  readonly polls: PollSlotRepository;
   private readonly ctx: StoreContext;
   private readonly ownsClient: boolean;
 
@@ -63,6 +65,7 @@ export class SmithStore {
       options.webhookRetentionMs !== undefined ? { retentionMs: options.webhookRetentionMs } : {},
     );
     this.notifications = new NotificationRepository(this.ctx);
+    this.polls = new PollSlotRepository(this.ctx);
   }
 
   /** Opens this process's lease-backed session (see Session). */

@@ -7,7 +7,16 @@ import { GitHubClient, GitHubError, type RepoRef } from "@smith/github";
  */
 export type GitHubTokenSource = (repo: RepoRef) => Promise<string | undefined>;
 
+export interface GitHubPollOptions {
+  /** Repositories whose open issues with the label become loops. */
+  repos: RepoRef[];
+  /** How often each repository is polled, across all API processes (default 60 s, at least 10 s). */
+  intervalMs?: number;
+}
+
 export interface GitHubOptions {
+  /** Poll these repositories for labeled issues (for installations GitHub's webhooks cannot reach). */
+  poll?: GitHubPollOptions;
   /** Shared secret of the webhook (HMAC SHA-256). Without it `POST /webhooks/github` answers 404. */
   webhookSecret?: string;
   /** The issue label that makes a loop (default `smith`). */
