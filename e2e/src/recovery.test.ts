@@ -91,7 +91,7 @@ describe("crash recovery", () => {
       expect(branchSubjects(d.remoteUrl, `smith/${l.id}`)).toHaveLength(3);
     }
     expect(b.child.exitCode).toBeNull();
-  });
+  }, 150_000);
 
   test("the API restarts while a replica works: the replica retries its calls and the loop finishes on attempt 1", async ({
     etcdEndpoint,

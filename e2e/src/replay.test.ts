@@ -93,5 +93,5 @@ describe("end to end with the replay agent", () => {
       .sort((a, b) => a[0] - b[0]);
     for (let i = 1; i < spans.length; i++) expect(spans[i]?.[0]).toBeGreaterThanOrEqual(spans[i - 1]?.[1] ?? Infinity);
     for (const l of loops) expect(branchSubjects(d.remoteUrl, `smith/${l.id}`)).toHaveLength(3);
-  });
+  }, 150_000);
 });

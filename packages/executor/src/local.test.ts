@@ -45,6 +45,25 @@ async function until(fn: () => Promise<boolean>, ms = 10_000): Promise<void> {
 }
 
 describe("LocalProcessExecutor", () => {
+  test("an exit record being written (empty) is no exit code: the replica still runs until the record says how it ended", async ({
+    tmpDir,
+  }) => {
+    const go = join(tmpDir, "go");
+    const ex = new LocalProcessExecutor({
+      stateDir: tmpDir,
+      command: ["/bin/sh", "-c", `while [ ! -e ${go} ]; do sleep 0.05; done`],
+      env: {},
+    });
+    const l = loop();
+    const handle = await ex.start({ loop: l, attempt: 1, token: "tok" });
+    // The wrapper's `echo $? > exit-code` opens (empties) the file before it writes the code.
+    writeFileSync(join(tmpDir, "replicas", handle.id, "exit-code"), "");
+    expect(await ex.status(handle)).toEqual({ phase: "running" });
+    writeFileSync(go, "");
+    await until(async () => (await ex.status(handle)).phase !== "running");
+    expect(await ex.status(handle)).toEqual({ phase: "succeeded", exitCode: 0 });
+  });
+
   test("runs a detached replica with its env, records its exit code and log", async ({ tmpDir }) => {
     const script = join(tmpDir, "replica.sh");
     writeFileSync(

@@ -154,10 +154,14 @@ export class LocalProcessExecutor implements Executor {
     const dir = this.dir(handle.id);
     const record = readRecord(dir);
     if (!record) return { phase: "unknown", message: "no run record" };
+    // Alive first, the exit record second: the wrapper writes the record and then exits, so a
+    // wrapper seen gone has written it (read in the other order, a replica ending between the
+    // two reads would look gone without one).
+    const alive = isAlive(record);
     const exit = readExit(dir);
     if (exit !== undefined)
       return exit === 0 ? { phase: "succeeded", exitCode: 0 } : { phase: "failed", exitCode: exit };
-    if (isAlive(record)) return { phase: "running" };
+    if (alive) return { phase: "running" };
     return { phase: "failed", message: "the replica process is gone without an exit record" };
   }
 
@@ -218,10 +222,11 @@ export class LocalReplicaInspector implements ReplicaInspector {
     const dir = this.dir(handle);
     const record = dir ? readRecord(dir) : undefined;
     if (!dir || !record) return undefined;
+    const alive = isAlive(record);
     const exit = readExit(dir);
     const base = { node: hostname(), pid: record.pid, startedAt: record.startedAt };
     if (exit !== undefined) return { ...base, phase: exit === 0 ? "succeeded" : "failed", exitCode: exit };
-    if (isAlive(record)) return { ...base, phase: "running" };
+    if (alive) return { ...base, phase: "running" };
     return { ...base, phase: "failed", message: "the replica process is gone without an exit record" };
   }
 
@@ -275,8 +280,9 @@ function readRecord(dir: string): RunRecord | undefined {
 function readExit(dir: string): number | undefined {
   const file = join(dir, "exit-code");
   if (!existsSync(file)) return undefined;
-  const n = Number(readFileSync(file, "utf8").trim());
-  return Number.isInteger(n) ? n : undefined;
+  // Empty while the wrapper is writing it: not an exit code yet (Number("") would be 0).
+  const text = readFileSync(file, "utf8").trim();
+  return /^\d{1,3}$/.test(text) ? Number(text) : undefined;
 }
 
 function startTicks(pid: number): string | undefined {
