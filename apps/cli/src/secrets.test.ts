@@ -6,10 +6,13 @@ import { describe, expect } from "vitest";
 import { loadOrCreateSecrets } from "./secrets.ts";
 
 describe("loadOrCreateSecrets", () => {
-  test("generates the signing key, admin token and credentials key once, readable by the owner only", ({ tmpDir }) => {
+  test("generates the signing key, admin token, credentials key and notification secret once, readable by the owner only", ({
+    tmpDir,
+  }) => {
     const first = loadOrCreateSecrets(tmpDir);
     expect(parseCredentialsKey(first.credentialsKey)).toHaveLength(32);
-    for (const file of ["signing-key", "admin-token", "credentials-key"])
+    expect(Buffer.from(first.notifySecret, "base64url")).toHaveLength(32);
+    for (const file of ["signing-key", "admin-token", "credentials-key", "notify-secret"])
       expect(statSync(join(tmpDir, "secrets", file)).mode & 0o777).toBe(0o600);
     expect(statSync(join(tmpDir, "secrets")).mode & 0o777).toBe(0o700);
     expect(loadOrCreateSecrets(tmpDir)).toEqual(first);
@@ -26,7 +29,7 @@ describe("loadOrCreateSecrets", () => {
     const secrets = loadOrCreateSecrets(tmpDir);
     expect(secrets.adminToken).toBe("smith-admin-restored");
     expect(statSync(dir).mode & 0o777).toBe(0o700);
-    for (const file of ["signing-key", "admin-token", "credentials-key"])
+    for (const file of ["signing-key", "admin-token", "credentials-key", "notify-secret"])
       expect(statSync(join(dir, file)).mode & 0o777).toBe(0o600);
   });
 });

@@ -124,6 +124,8 @@ export async function up(o: UpOptions): Promise<number> {
       startGraceMs: 30_000,
       reconcileIntervalMs: 2_000,
       pollIntervalMs: 1_000,
+      // A loop's spec.notify.urls are announced, signed with the stack's own secret.
+      notify: { secret: secrets.notifySecret },
     });
     await scheduler.start();
     stack.push({
