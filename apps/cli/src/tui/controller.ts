@@ -1,4 +1,5 @@
 import { TRPCClientError, type SmithClient } from "@smith/client";
+import type { AuditEvent } from "@smith/core";
 import { Batcher } from "./batcher.ts";
 import { shortId } from "./format.ts";
 import { handleInput, type Command, type KeyInfo } from "./keys.ts";
@@ -28,6 +29,11 @@ interface ConnectionStateChange {
   state: "idle" | "connecting" | "pending";
   error: { message: string } | null;
 }
+
+/** The audit view: events of the last day, at most AUDIT_PAGES pages read, the newest AUDIT_KEPT kept. */
+const AUDIT_WINDOW_MS = 24 * 3_600_000;
+const AUDIT_PAGES = 10;
+const AUDIT_KEPT = 500;
 
 /** Journal entries shown when a loop is opened (older ones are a `smithctl logs` away). */
 const JOURNAL_BACKLOG = 500;
@@ -86,6 +92,36 @@ export class TuiController {
    * One `loops.stats` call (and, in the detail view, `handoffs.list` for the latest handoff),
    * then the next ones `statsMs` after they answered (calls never pile up).
    */
+  /** The audit view's events (the last day's, newest first) or the cost view's totals; failures are shown in the view. */
+  private async fetchViewData(): Promise<void> {
+    const kind = this.store.getState().view.kind;
+    const at = () => this.now();
+    if (kind === "audit") {
+      try {
+        const from = new Date(this.now() - AUDIT_WINDOW_MS).toISOString();
+        let events: AuditEvent[] = [];
+        let cursor: string | undefined;
+        // Oldest first by page: read the day's pages, keep the newest.
+        for (let page = 0; page < AUDIT_PAGES; page++) {
+          const r = await this.client.audit.list.query({ from, cursor, limit: 500 });
+          events = events.concat(r.items).slice(-AUDIT_KEPT);
+          cursor = r.nextCursor;
+          if (!cursor) break;
+        }
+        if (!this.stopped) this.store.enqueue({ type: "auditLoaded", result: { value: events.reverse(), at: at() } });
+      } catch (err) {
+        if (!this.stopped) this.store.enqueue({ type: "auditLoaded", result: { error: describe(err), at: at() } });
+      }
+    } else if (kind === "cost") {
+      try {
+        const totals = await this.client.cost.summary.query({});
+        if (!this.stopped) this.store.enqueue({ type: "costLoaded", result: { value: totals, at: at() } });
+      } catch (err) {
+        if (!this.stopped) this.store.enqueue({ type: "costLoaded", result: { error: describe(err), at: at() } });
+      }
+    }
+  }
+
   /** The latest handoff of the loop in the detail view; a failure leaves the last one shown. */
   private async fetchHandoff(): Promise<void> {
     const view = this.store.getState().view;
@@ -99,7 +135,7 @@ export class TuiController {
   }
 
   private async pollStats(): Promise<void> {
-    await this.fetchHandoff();
+    await Promise.all([this.fetchHandoff(), this.fetchViewData()]);
     try {
       const stats = await this.client.loops.stats.query();
       if (this.stopped) return;
@@ -130,8 +166,10 @@ export class TuiController {
   key(input: string, key: KeyInfo): void {
     if (this.stopped) return;
     const { actions, commands } = handleInput(this.store.getState(), input, key);
+    const before = this.store.getState().view.kind;
     if (actions.length > 0) this.store.dispatchNow(actions);
     this.syncJournal();
+    if (this.store.getState().view.kind !== before) void this.fetchViewData();
     for (const command of commands) this.run(command);
   }
 

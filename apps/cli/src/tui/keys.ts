@@ -4,9 +4,11 @@ import {
   reduceAll,
   tableHeight,
   targetLoopId,
+  VIEW_NAMES,
   type Action,
   type Prompt,
   type TuiState,
+  type ViewName,
 } from "./state.ts";
 
 // The key map: a pure function from (state, key) to state actions and at most one command for
@@ -34,7 +36,7 @@ export const KEY_HELP: { title: string; keys: [string, string][] }[] = [
     keys: [
       ["j / ↓, k / ↑", "move the selection"],
       ["pgdn / pgup, g / G", "a page; first / last loop"],
-      ["enter", "open the loop: summary and live journal"],
+      ["enter", "open the loop: summary, stories and live journal"],
       ["/", "filter by id, title, repository or state (esc clears)"],
     ],
   },
@@ -42,22 +44,20 @@ export const KEY_HELP: { title: string; keys: [string, string][] }[] = [
     title: "Loop detail",
     keys: [
       ["↑ ↓ / k j, pgup pgdn", "scroll the journal (stops following)"],
-      ["f", "follow new journal lines on / off"],
-      ["g / G", "oldest line / newest line and follow"],
-      ["/", "search the journal (jumps to the newest match as you type)"],
-      ["n / N", "the next older / newer match"],
-      ["esc", "clear the search; again: back to the loops"],
+      ["f, g / G", "follow on / off; oldest line / newest line and follow"],
+      ["/, n / N", "search the journal; the next older / newer match"],
+      ["esc", "clear the search, else back to the loops (also from :audit, :cost)"],
     ],
   },
   {
     title: "Everywhere",
     keys: [
+      [":", "switch views: :loops, :audit (the last day's events), :cost"],
       ["c", "cancel the loop (asks, then a reason)"],
       ["r", "retry a flatlined loop (with a reason)"],
       ["s", "steer: a message for the loop's next iteration"],
       ["a", "answer a waiting loop (its question is in the detail view)"],
-      ["?", "this help (any key closes it)"],
-      ["q, ctrl-c", "quit"],
+      ["?, q / ctrl-c", "this help (any key closes it); quit"],
     ],
   },
 ];
@@ -96,6 +96,9 @@ export function handleKey(state: TuiState, input: string, key: KeyInfo): KeyResu
   if (state.help) return { actions: [{ type: "help", open: false }] };
   if (input === "?") return { actions: [{ type: "help", open: true }] };
   if (input === "q") return { actions: [], command: { type: "quit" } };
+  if (input === ":") return { actions: [{ type: "prompt", prompt: { kind: "command", value: "" } }] };
+  if (state.view.kind === "audit" || state.view.kind === "cost")
+    return key.escape ? { actions: [{ type: "switchView", to: "loops" }] } : none;
   const target = targetLoopId(state);
   if (target && (input === "c" || input === "r" || input === "s" || input === "a")) {
     const prompt: Prompt =
@@ -156,6 +159,8 @@ function promptKey(state: TuiState, prompt: Prompt, input: string, key: KeyInfo)
   if (key.return) {
     if (prompt.kind === "filter" || prompt.kind === "search")
       return { actions: [{ type: "prompt", prompt: undefined }] };
+    if (prompt.kind === "command")
+      return { actions: [{ type: "prompt", prompt: undefined }, switchTo(state, prompt.value)] };
     const text = prompt.value.trim();
     if (!text) {
       const what = prompt.kind === "steer" ? "a message" : prompt.kind === "answer" ? "an answer" : "a reason";
@@ -180,4 +185,16 @@ function promptKey(state: TuiState, prompt: Prompt, input: string, key: KeyInfo)
   const text = input.replace(/[\u0000-\u001f\u007f]/g, "");
   if (!text) return none;
   return { actions: [{ type: "prompt", prompt: { ...prompt, value: prompt.value + text } }] };
+}
+
+/** `:audit` (the colon optional): the view, or a status line naming the views there are. */
+function switchTo(state: TuiState, typed: string): Action {
+  const name = typed.trim().replace(/^:/, "");
+  if ((VIEW_NAMES as readonly string[]).includes(name)) return { type: "switchView", to: name as ViewName };
+  return {
+    type: "status",
+    level: "error",
+    text: `no view :${name} (there are :${VIEW_NAMES.join(", :")})`,
+    at: state.now,
+  };
 }

@@ -1,4 +1,4 @@
-import { LOOP_STATES, type Handoff, type JournalEntry, type Loop, type LoopState } from "@smith/core";
+import { LOOP_STATES, type AuditEvent, type Handoff, type JournalEntry, type Loop, type LoopState } from "@smith/core";
 import {
   appendEntries,
   emptyJournal,
@@ -27,6 +27,8 @@ export type Prompt =
   /** `/` in the journal: the search, applied as it is typed (jumping to the newest match); `previous` comes back on esc. */
   | { kind: "search"; value: string; previous: string }
   | { kind: "confirm-cancel"; loopId: string }
+  /** `:`: a view's name (`loops`, `audit`, `cost`), applied on enter. */
+  | { kind: "command"; value: string }
   | { kind: "cancel-reason" | "retry-reason" | "steer" | "answer"; loopId: string; value: string };
 
 interface StatusLine {
@@ -35,7 +37,22 @@ interface StatusLine {
   at: number;
 }
 
-type View = { kind: "table" } | { kind: "detail"; loopId: string };
+type View = { kind: "table" } | { kind: "detail"; loopId: string } | { kind: "audit" } | { kind: "cost" };
+
+/** The views `:` switches to. */
+export const VIEW_NAMES = ["loops", "audit", "cost"] as const;
+export type ViewName = (typeof VIEW_NAMES)[number];
+
+/** `cost.summary`: totals over every loop. */
+interface CostTotals {
+  loops: number;
+  inputTokens: number;
+  outputTokens: number;
+  usd: number;
+}
+
+/** A list the API answered, or why it did not; `at` is when it answered. */
+export type Fetched<T> = { value: T; at: number } | { error: string; at: number };
 
 /** `loops.stats`, polled: live schedulers and the queue's depth, or why the last poll failed. */
 export type ClusterInfo = { schedulers: number; queueDepth: number } | { error: string };
@@ -64,6 +81,10 @@ export interface TuiState {
   status?: StatusLine;
   /** The latest handoff of the loop in the detail view, once `handoffs.list` answered. */
   handoff?: { loopId: string; handoff: Handoff | undefined };
+  /** The audit view's events, newest first (`audit.list`), refreshed while the view is open. */
+  audit?: Fetched<readonly AuditEvent[]>;
+  /** The cost view's totals (`cost.summary`), refreshed while the view is open. */
+  cost?: Fetched<CostTotals>;
   /** Undefined until the first `loops.stats` answer. */
   cluster?: ClusterInfo;
 }
@@ -90,6 +111,9 @@ export type Action =
   | { type: "status"; text: string; level: "info" | "error"; at: number }
   | { type: "cluster"; info: ClusterInfo }
   | { type: "journalSearch"; value: string }
+  | { type: "switchView"; to: ViewName }
+  | { type: "auditLoaded"; result: Fetched<readonly AuditEvent[]> }
+  | { type: "costLoaded"; result: Fetched<CostTotals> }
   | { type: "journalMatch"; direction: "older" | "newer" }
   | { type: "handoff"; loopId: string; handoff: Handoff | undefined };
 
@@ -329,6 +353,19 @@ export function reduce(state: TuiState, action: Action): TuiState {
       return { ...state, status: { text: action.text, level: action.level, at: action.at } };
     case "cluster":
       return { ...state, cluster: action.info };
+    case "switchView":
+      if (action.to === "loops") return reduce(state, { type: "back" });
+      return {
+        ...state,
+        view: { kind: action.to },
+        journal: undefined,
+        journalConnection: { status: "connecting" },
+        handoff: undefined,
+      };
+    case "auditLoaded":
+      return { ...state, audit: action.result };
+    case "costLoaded":
+      return { ...state, cost: action.result };
     case "handoff":
       if (state.view.kind !== "detail" || state.view.loopId !== action.loopId) return state;
       return { ...state, handoff: { loopId: action.loopId, handoff: action.handoff } };

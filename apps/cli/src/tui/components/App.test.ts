@@ -306,6 +306,59 @@ describe("smith tui screens", () => {
     }
   });
 
+  test(": switches views: :audit lists the day's audit events newest first, :cost the totals and the costliest loops, :loops and esc come back; an unknown view is a status line", async ({
+    etcdEndpoint,
+    prefix,
+  }) => {
+    const api = await startTestApi(etcdEndpoint, prefix);
+    const ids = await threeLoops(api);
+    const ui = mount(api);
+    try {
+      await ui.waitFor(allThree, "the loops");
+      ui.press(":");
+      ui.press("audit");
+      await ui.waitFor((f) => f.includes(":audit"), "the command prompt");
+      ui.press(KEY.enter);
+      let f = await ui.waitFor((s) => s.includes("events in the last day, newest first"), "the audit view");
+      expect(f).toMatch(/^Audit /m);
+      const cancelRow = f.split("\n").find((l) => l.includes("loops.cancel")) ?? "";
+      expect(cancelRow).toMatch(
+        new RegExp(`\\d\\d:\\d\\d:\\d\\d +ok +loops\\.cancel +${shortId(ids.cancelled)} +operator:op.* +not needed$`),
+      );
+      // Newest first: the last create is above the cancel, which is above the first create.
+      const creates = f.split("\n").filter((l) => l.includes("loops.create"));
+      expect(creates).toHaveLength(3);
+      expect(f.indexOf(shortId(ids.queued))).toBeLessThan(f.indexOf("loops.cancel"));
+      const lines = f.split("\n");
+      const row = (action: string, id: string) => lines.findIndex((l) => l.includes(action) && l.includes(shortId(id)));
+      expect(row("loops.cancel", ids.cancelled)).toBeLessThan(row("loops.create", ids.cancelled));
+      expect(row("loops.create", ids.cancelled)).toBeLessThan(row("loops.create", ids.running));
+      expect(row("loops.create", ids.running)).toBeGreaterThan(0);
+      expect(f).not.toContain("busy work");
+
+      ui.press(":cost");
+      ui.press(KEY.enter);
+      f = await ui.waitFor((s) => s.includes("Total $1.25"), "the cost view");
+      expect(f).toMatch(/Total \$1\.25 +3 loops +tokens in 1000 \/ out 200/);
+      const rows = f.split("\n").filter((l) => /work$/.test(l));
+      expect(rows[0]).toMatch(new RegExp(`^${shortId(ids.running)} +\\$1\\.25 +- +1000 +200 +busy work$`));
+      expect(rows).toHaveLength(3);
+
+      ui.press(":nope");
+      ui.press(KEY.enter);
+      await ui.waitFor((s) => s.includes("no view :nope (there are :loops, :audit, :cost)"), "the unknown view");
+      ui.press(KEY.esc);
+      await ui.waitFor((s) => allThree(s) && s.includes("TITLE / REPO"), "the loops again");
+      ui.press(":audit\r");
+      await ui.waitFor((s) => s.includes("newest first"), "the audit view again");
+      ui.press(":loops\r");
+      await ui.waitFor((s) => s.includes("TITLE / REPO"), "the loops by :loops");
+    } finally {
+      ui.unmount();
+      await api.close();
+    }
+  });
+
   test("a title and journal messages with terminal control sequences are shown escaped in the table and the detail view", async ({
     etcdEndpoint,
     prefix,
@@ -384,7 +437,9 @@ describe("smith tui screens", () => {
       const help = await ui.waitFor((f) => f.includes("any key closes this help"), "the help");
       expect(help).toMatch(/enter +open the loop/);
       expect(help).toMatch(/c +cancel the loop/);
-      expect(help).toMatch(/f +follow new journal lines/);
+      expect(help).toMatch(/f, g \/ G +follow on \/ off/);
+      expect(help).toMatch(/\/, n \/ N +search the journal/);
+      expect(help).toMatch(/: +switch views: :loops, :audit/);
       expect(help).not.toContain("some work");
       ui.press("q"); // closes the help; does not quit
       await ui.waitFor((f) => f.includes("some work") && !f.includes("any key closes"), "the table again");

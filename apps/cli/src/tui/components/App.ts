@@ -6,6 +6,7 @@ import { Header } from "./Header.ts";
 import { HelpOverlay } from "./HelpOverlay.ts";
 import { LoopDetail } from "./LoopDetail.ts";
 import { LoopTable } from "./LoopTable.ts";
+import { AuditView, CostView } from "./RecordViews.ts";
 
 const h = React.createElement;
 
@@ -29,7 +30,11 @@ export function App({ controller, context, url, size }: AppProps): React.ReactEl
     ? h(HelpOverlay)
     : state.view.kind === "detail"
       ? h(LoopDetail, { state, loopId: state.view.loopId })
-      : h(LoopTable, { state });
+      : state.view.kind === "audit"
+        ? h(AuditView, { state })
+        : state.view.kind === "cost"
+          ? h(CostView, { state })
+          : h(LoopTable, { state });
   return h(
     Box,
     { flexDirection: "column", width: columns, height: rows },

@@ -7,9 +7,11 @@ import type { Prompt, TuiState } from "../state.ts";
 const h = React.createElement;
 
 const HINTS = {
-  table: "enter open  / filter  c cancel  r retry  s steer  a answer  ? help  q quit",
+  table: "enter open  / filter  c cancel  r retry  s steer  a answer  : views  ? help  q quit",
   detail:
-    "esc back  ↑↓ pgup pgdn scroll  f follow  / search  n N next  c cancel  r retry  s steer  a answer  ? help  q quit",
+    "esc back  ↑↓ pgup pgdn scroll  f follow  / search  n N next  c cancel  r retry  s steer  a answer  : views  ? help  q quit",
+  audit: "esc loops  : views (:loops :audit :cost)  ? help  q quit",
+  cost: "esc loops  : views (:loops :audit :cost)  ? help  q quit",
 } as const;
 
 /** Two rows: the status of the last action (errors in red), then the prompt being typed or the key hints. */
@@ -41,6 +43,7 @@ function PromptLine({ state, prompt }: { state: TuiState; prompt: Prompt }): Rea
   const label = {
     filter: "/",
     search: "search /",
+    command: ":",
     "cancel-reason": "cancel reason: ",
     "retry-reason": "retry reason: ",
     steer: "steer message: ",

@@ -15,7 +15,14 @@ export interface HeaderProps {
 /** Four rows: where we are connected and how well, the loops per state, the breadcrumb, a rule. */
 export function Header({ state, context, url }: HeaderProps): React.ReactElement {
   const counts = countsByState(state.loops);
-  const crumb = state.view.kind === "detail" ? `Loops ▸ ${shortId(state.view.loopId)}` : "Loops";
+  const crumb =
+    state.view.kind === "detail"
+      ? `Loops ▸ ${shortId(state.view.loopId)}`
+      : state.view.kind === "audit"
+        ? "Audit"
+        : state.view.kind === "cost"
+          ? "Cost"
+          : "Loops";
   return h(
     Box,
     { flexDirection: "column", height: 4 },
