@@ -2,6 +2,7 @@
 // tokens, override, delete, cleanup, trace and the audit stream.
 import { etcdTest as test } from "@smith/testing";
 import { spawn } from "node:child_process";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect } from "vitest";
@@ -247,7 +248,7 @@ describe("smithctl administration", () => {
     }
   });
 
-  test("loops.runtime and logs --replica: a local replica's process and its own log; a Kubernetes one is not supported yet", async ({
+  test("loops.runtime, logs --replica and exec: a local replica's process, its own log and its workspace; a Kubernetes one is not supported yet", async ({
     etcdEndpoint,
     prefix,
     tmpDir,
@@ -312,6 +313,46 @@ describe("smithctl administration", () => {
         stderr: expect.stringMatching(/--follow reads the journal; --replica reads the replica's own log/),
       });
 
+      // exec runs in the replica's workspace (made here as the replica would: it clones into it).
+      mkdirSync(join(stateDir, "replicas", handle.id, "workspace"), { recursive: true });
+      writeFileSync(join(stateDir, "replicas", handle.id, "workspace", "README.md"), "hello\n");
+      const ls = await run(api, tmpDir, api.tokens.operator, ["exec", loop.id, "--", "cat", "README.md"]);
+      expect(ls).toMatchObject({ code: 0, stdout: "hello\n" });
+      const failing = await run(api, tmpDir, api.tokens.operator, [
+        "exec",
+        loop.id,
+        "--",
+        "sh",
+        "-c",
+        "echo no >&2; exit 3",
+      ]);
+      expect(failing).toMatchObject({ code: 3, stdout: "", stderr: "no\n" });
+      expect(await run(api, tmpDir, api.tokens.viewer, ["exec", loop.id, "--", "true"])).toMatchObject({
+        code: 1,
+        stderr: expect.stringMatching(/FORBIDDEN/),
+      });
+      const long = await run(api, tmpDir, api.tokens.operator, ["exec", loop.id, "--", "echo", "x".repeat(9000)]);
+      expect(long).toMatchObject({ code: 1, stderr: expect.stringMatching(/the command is limited to 8192 bytes/) });
+      const execAudit = (await api.store.audit.list({ loopId: loop.id })).items.filter(
+        (e) => e.action === "loops.exec",
+      );
+      expect(execAudit.map((e) => [e.outcome, e.details.command, e.details.exitCode])).toEqual([
+        ["ok", "cat README.md", 0],
+        ["ok", "sh -c echo no >&2; exit 3", 3],
+        // The refused one is audited too, as any failed mutation.
+        ["error", undefined, undefined],
+      ]);
+      // The rate limit: 10 a minute per token (the 2 that ran count; the refused one never got that far).
+      let limited: { code: number | null; stderr: string } | undefined;
+      for (let i = 0; i < 9 && !limited; i++) {
+        const r = await run(api, tmpDir, api.tokens.operator, ["exec", loop.id, "--", "true"]);
+        if (r.code !== 0) limited = r;
+      }
+      expect(limited).toMatchObject({
+        code: 1,
+        stderr: expect.stringMatching(/TOO_MANY_REQUESTS.*limited to 10 calls per 60 s per token/s),
+      });
+
       // A replica of an executor this API cannot read: a typed error naming what is missing.
       const { loop: k8s } = await op.loops.create.mutate(loopInput());
       const k8sAttempt = await runLoop(api, k8s.id);
@@ -324,6 +365,11 @@ describe("smithctl administration", () => {
       expect(await api.client(api.tokens.viewer).loops.runtime.query({ id: k8s.id })).toMatchObject({
         executor: { kind: "kubernetes" },
         inspected: false,
+      });
+      const noExec = await run(api, tmpDir, api.tokens.admin, ["exec", k8s.id, "--", "ls"]);
+      expect(noExec).toMatchObject({
+        code: 1,
+        stderr: expect.stringMatching(/NOT_IMPLEMENTED.*pods\/exec\) is not supported/s),
       });
       const unsupported = await run(api, tmpDir, api.tokens.operator, ["logs", "--replica", k8s.id]);
       expect(unsupported).toMatchObject({

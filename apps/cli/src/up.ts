@@ -92,7 +92,13 @@ export async function up(o: UpOptions): Promise<number> {
       allowLocalRepos: true,
       mcp: handleMcpHttp,
       // The scheduler's executor below runs replicas from this state dir: the API reads them there.
-      replicaInspectors: [new LocalReplicaInspector({ stateDir: o.stateDir })],
+      replicaInspectors: [
+        new LocalReplicaInspector({
+          stateDir: o.stateDir,
+          ...(o.env.PATH !== undefined ? { path: o.env.PATH } : {}),
+          ...(o.agentUser !== undefined ? { workRoot: AGENT_WORK_ROOT } : {}),
+        }),
+      ],
     });
     const { url } = await api.start({ port: o.apiPort, host: "127.0.0.1" });
     stack.push({ name: "api", stop: () => api.stop() });

@@ -301,6 +301,13 @@ const ROWS: Record<string, Row> = {
     call: (c, w) => c.loops.replicaLog.query({ id: w.loopId }),
     allowedOutcome: "NOT_FOUND",
   },
+  // The world's loop runs without an executor handle: no replica to run a command in.
+  "loops.exec": {
+    access: "operator",
+    type: "mutation",
+    call: (c, w) => c.loops.exec.mutate({ id: w.loopId, command: ["true"] }),
+    allowedOutcome: "PRECONDITION_FAILED",
+  },
   "loops.watch": {
     access: "viewer",
     type: "subscription",

@@ -28,6 +28,8 @@ export function trpcCodeOf(code: ErrorCode): TRPC_ERROR_CODE_KEY {
       return "SERVICE_UNAVAILABLE";
     case "not_supported":
       return "NOT_IMPLEMENTED";
+    case "rate_limited":
+      return "TOO_MANY_REQUESTS";
     default:
       return assertNever(code, "error code");
   }

@@ -1,3 +1,5 @@
+import { RateLimiter } from "./rateLimit.ts";
+import { EXEC_LIMITS } from "./routers/loops.ts";
 import type { ReplicaInspector } from "@smith/core";
 import { SmithError, isSmithError } from "@smith/core";
 import type { SmithStore } from "@smith/store";
@@ -122,6 +124,7 @@ export class ApiServer {
       log,
       subscriptionBuffer: options.subscriptionBuffer ?? DEFAULT_MAX_BUFFERED,
       replicaInspectors: options.replicaInspectors ?? [],
+      execLimiter: new RateLimiter({ max: EXEC_LIMITS.perMinute, windowMs: 60_000 }),
     };
     this.poller = options.github?.poll?.repos.length
       ? new GitHubPoller({

@@ -1,6 +1,7 @@
 import type { ReplicaInspector } from "@smith/core";
 import type { SmithStore } from "@smith/store";
 import type { AuditRecorder } from "./audit.ts";
+import type { RateLimiter } from "./rateLimit.ts";
 import type { Authenticator } from "./authenticator.ts";
 import type { Logger } from "@smith/logger";
 import type { ApiMetrics } from "./metrics.ts";
@@ -31,4 +32,6 @@ export interface ApiServices {
   subscriptionBuffer: number;
   /** Replicas this process can inspect (see ApiServerOptions.replicaInspectors). */
   replicaInspectors: ReplicaInspector[];
+  /** loops.exec calls per token (EXEC_LIMITS.perMinute a minute). */
+  execLimiter: RateLimiter;
 }

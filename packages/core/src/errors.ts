@@ -16,6 +16,8 @@ export const ERROR_CODES = [
   "unavailable",
   /** A valid request this installation cannot serve (yet): the message names what is missing. */
   "not_supported",
+  /** Too many calls of a rate-limited kind: `details.retryAfterMs` says when to try again. */
+  "rate_limited",
   "internal",
 ] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];

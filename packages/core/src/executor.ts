@@ -65,4 +65,22 @@ export interface ReplicaInspector {
   inspect(handle: ExecutorHandle): Promise<ReplicaRuntime | undefined>;
   /** The end of the replica's own log (stdout and stderr), at most `maxBytes`. */
   readLog(handle: ExecutorHandle, maxBytes: number): Promise<{ text: string; truncated: boolean; bytes: number }>;
+  /** Runs a command (no shell) in the replica's workspace; absent where the executor cannot. */
+  exec?(handle: ExecutorHandle, command: readonly string[], options: ExecOptions): Promise<ExecResult>;
+}
+
+export interface ExecOptions {
+  timeoutMs: number;
+  /** Of stdout and of stderr, each; the rest is cut. */
+  maxOutputBytes: number;
+}
+
+export interface ExecResult {
+  /** Null when the command was killed (its timeout) or could not start. */
+  exitCode: number | null;
+  stdout: string;
+  stderr: string;
+  truncated: boolean;
+  timedOut: boolean;
+  durationMs: number;
 }

@@ -3,6 +3,8 @@ import {
   type Executor,
   type ExecutorHandle,
   type ListedReplica,
+  type ExecOptions,
+  type ExecResult,
   type ReplicaInspector,
   type ReplicaLaunch,
   type ReplicaRuntime,
@@ -204,7 +206,17 @@ export class LocalReplicaInspector implements ReplicaInspector {
   readonly instance: string;
   private readonly root: string;
 
-  constructor(options: { stateDir: string }) {
+  private readonly workRoot: string | undefined;
+
+  private readonly path: string;
+
+  /**
+   * `workRoot`: the executor's own (workspaces live there, not in the run dirs, when it is set).
+   * `path`: the PATH of commands run by exec (default /usr/local/bin:/usr/bin:/bin).
+   */
+  constructor(options: { stateDir: string; workRoot?: string; path?: string }) {
+    this.workRoot = options.workRoot;
+    this.path = options.path ?? "/usr/local/bin:/usr/bin:/bin";
     this.root = join(options.stateDir, "replicas");
     mkdirSync(this.root, { recursive: true, mode: 0o700 });
     this.instance = loadInstance(join(this.root, INSTANCE_FILE));
@@ -228,6 +240,56 @@ export class LocalReplicaInspector implements ReplicaInspector {
     if (exit !== undefined) return { ...base, phase: exit === 0 ? "succeeded" : "failed", exitCode: exit };
     if (alive) return { ...base, phase: "running" };
     return { ...base, phase: "failed", message: "the replica process is gone without an exit record" };
+  }
+
+  /**
+   * Runs `command` (argv, no shell) in the replica's workspace with a minimal environment (no
+   * token, no credential: only PATH and HOME), killed at its timeout, its output capped.
+   */
+  async exec(handle: ExecutorHandle, command: readonly string[], options: ExecOptions): Promise<ExecResult> {
+    const dir = this.dir(handle);
+    const [file, ...args] = command;
+    if (!dir || !readRecord(dir) || file === undefined)
+      throw new SmithError("not_found", `no run directory for replica ${handle.id} on this host`, { field: "handle" });
+    const cwd = this.workRoot ? join(this.workRoot, handle.id) : join(dir, "workspace");
+    if (!existsSync(cwd))
+      throw new SmithError("not_found", `replica ${handle.id} has no workspace yet`, { field: "handle" });
+    const started = Date.now();
+    return new Promise<ExecResult>((resolve) => {
+      const out = { stdout: Buffer.alloc(0), stderr: Buffer.alloc(0) };
+      let truncated = false;
+      let timedOut = false;
+      const child = spawn(file, args, {
+        cwd,
+        env: { PATH: this.path, HOME: cwd },
+        stdio: ["ignore", "pipe", "pipe"],
+        detached: true,
+      });
+      const take = (which: "stdout" | "stderr") => (chunk: Buffer) => {
+        const room = options.maxOutputBytes - out[which].length;
+        if (chunk.length > room) truncated = true;
+        if (room > 0) out[which] = Buffer.concat([out[which], chunk.subarray(0, room)]);
+      };
+      child.stdout.on("data", take("stdout"));
+      child.stderr.on("data", take("stderr"));
+      const timer = setTimeout(() => {
+        timedOut = true;
+        if (child.pid !== undefined) signalGroup(child.pid, "SIGKILL");
+      }, options.timeoutMs);
+      const finish = (exitCode: number | null, error?: string) => {
+        clearTimeout(timer);
+        resolve({
+          exitCode,
+          stdout: out.stdout.toString("utf8"),
+          stderr: error ?? out.stderr.toString("utf8"),
+          truncated,
+          timedOut,
+          durationMs: Date.now() - started,
+        });
+      };
+      child.on("error", (err) => finish(null, `cannot run ${file}: ${err.message}`));
+      child.on("close", (code) => finish(code));
+    });
   }
 
   async readLog(

@@ -28,6 +28,7 @@ export type Command =
   | { kind: "create-batch"; file: string; output: DataOutput }
   | { kind: "logs"; id: string; follow: boolean; sinceSeq?: number; tail?: number; output: DataOutput }
   | { kind: "replica-log"; id: string; maxBytes?: number; output: DataOutput }
+  | { kind: "exec"; id: string; command: string[]; timeoutMs?: number; output: DataOutput }
   | { kind: "cancel" | "retry"; id: string; reason: string; output: DataOutput }
   | { kind: "steer"; id: string; message: string; output: DataOutput }
   | { kind: "answer"; id: string; answer: string; output: DataOutput }
@@ -171,6 +172,7 @@ const VERBS = {
     limit: { type: "string" },
   },
   trace: { ...CONNECTION, ...HELP, ...OUTPUT },
+  exec: { ...CONNECTION, ...HELP, ...OUTPUT, timeout: { type: "string" } },
   completion: { ...HELP },
   __complete: { ...CONNECTION },
   help: { ...HELP },
@@ -202,12 +204,12 @@ export function parseCommandLine(argv: readonly string[]): ParsedArgs {
   if ("context" in values && typeof values.context === "string") connection.context = values.context;
   if (verb !== "config" && "token" in values && typeof values.token === "string") connection.token = values.token;
   if (values.help === true) return { command: { kind: "help", topic: verb }, connection };
-  return { command: toCommand(verb, values, words), connection };
+  return { command: toCommand(verb, values, words, argv), connection };
 }
 
 type Values = Record<string, string | boolean | string[] | undefined>;
 
-function toCommand(verb: Verb, values: Values, words: string[]): Command {
+function toCommand(verb: Verb, values: Values, words: string[], argv: readonly string[]): Command {
   const str = (name: string): string | undefined => {
     const v = values[name];
     return typeof v === "string" ? v : undefined;
@@ -467,6 +469,24 @@ function toCommand(verb: Verb, values: Values, words: string[]): Command {
         dryRun: bool("dry-run"),
         output: dataOutputOf(str("output")),
         ...(limit !== undefined ? { limit } : {}),
+      };
+    }
+    case "exec": {
+      if (!argv.includes("--"))
+        throw new UsageError("exec needs the command after --: smithctl exec <id> -- CMD [ARGS...]");
+      const [id, ...command] = words;
+      if (command.length === 0)
+        throw new UsageError("exec needs a command after --: smithctl exec <id> -- CMD [ARGS...]");
+      const timeout = str("timeout");
+      const timeoutMs = timeout !== undefined ? durationMs("timeout", timeout) : undefined;
+      if (timeoutMs !== undefined && (timeoutMs < 100 || timeoutMs > 60_000))
+        throw new UsageError(`--timeout must be between 100ms and 60s; got ${JSON.stringify(timeout)}`);
+      return {
+        kind: "exec",
+        id: required(id, "exec needs a loop id: smithctl exec <id> -- CMD"),
+        command,
+        output: dataOutputOf(str("output")),
+        ...(timeoutMs !== undefined ? { timeoutMs } : {}),
       };
     }
     case "trace": {

@@ -60,6 +60,9 @@ const USAGE: Record<string, string> = {
       Delete loops of those states that finished more than DURATION (30d, 12h, 90m) ago, at most
       N (default 500), by the retention rules (admin; each deletion audited). Active loops are
       skipped and said so. --dry-run lists what would be deleted and changes nothing.`,
+  exec: `  smithctl exec <id> [--timeout DURATION] -- CMD [ARGS...]
+      Run a command in the loop's running replica's workspace (operator; audited; at most 8 KiB of
+      command, 10 calls a minute, 60s). Its output and exit code are ours.`,
   trace: `  smithctl trace <id> [-o json|yaml]
       Everything about one loop from one API call: the loop, its journal, handoffs, overrides, audit.`,
   credentials: `  smithctl credentials set NAME --type github-token|github-app|anthropic|openai

@@ -13,6 +13,7 @@ import {
 import { describeLoopCommand } from "./commands/describe.ts";
 import { createFromGitHub, ingestGitHub } from "./commands/github.ts";
 import { getLoop, getLoops } from "./commands/get.ts";
+import { exec } from "./commands/exec.ts";
 import { logs, replicaLog } from "./commands/logs.ts";
 import { audit, cost, getAudit } from "./commands/records.ts";
 import { cleanup, deleteLoops } from "./commands/retention.ts";
@@ -97,6 +98,8 @@ function dispatch(client: SmithClient, command: ServerCommand, io: CtlIO): Promi
       return logs(client, command, io);
     case "replica-log":
       return replicaLog(client, command, io);
+    case "exec":
+      return exec(client, command, io);
     case "cancel":
     case "retry":
       return transition(client, command, io);

@@ -19,6 +19,16 @@ import { adminProcedure, auditActor, operatorProcedure, router, viewerProcedure 
 
 const IdInput = z.object({ id: LoopId });
 
+/** Bounds of loops.exec: what one call may send, wait for and get back, and how often. */
+export const EXEC_LIMITS = {
+  commandBytes: 8192,
+  args: 64,
+  maxTimeoutMs: 60_000,
+  defaultTimeoutMs: 30_000,
+  outputBytes: 64 * 1024,
+  perMinute: 10,
+} as const;
+
 /** The most of a replica's log one call returns. */
 const REPLICA_LOG_MAX_BYTES = 1024 * 1024;
 
@@ -280,6 +290,74 @@ export const loopsRouter = router({
         executor: handle,
         ...(await inspector.readLog(handle, input.maxBytes)),
       };
+    }),
+
+  /**
+   * Runs a command (argv, no shell) in the running replica's workspace, where this API process can
+   * (a local executor it inspects): operator role, at most EXEC_LIMITS.perMinute calls a minute per
+   * token, the command at most EXEC_LIMITS.commandBytes, audited with the command and its exit code.
+   */
+  exec: operatorProcedure
+    .input(
+      z.object({
+        id: LoopId,
+        command: z
+          .array(z.string().max(EXEC_LIMITS.commandBytes))
+          .min(1, "a command is required")
+          .max(EXEC_LIMITS.args, `at most ${EXEC_LIMITS.args} arguments`)
+          .refine(
+            (argv) => argv.reduce((n, a) => n + Buffer.byteLength(a) + 1, 0) <= EXEC_LIMITS.commandBytes,
+            `the command is limited to ${EXEC_LIMITS.commandBytes} bytes`,
+          )
+          .refine((argv) => (argv[0] ?? "").length > 0, "the command's first word is empty"),
+        timeoutMs: z
+          .number()
+          .int()
+          .min(100)
+          .max(EXEC_LIMITS.maxTimeoutMs, `at most ${EXEC_LIMITS.maxTimeoutMs} ms`)
+          .default(EXEC_LIMITS.defaultTimeoutMs),
+      }),
+    )
+    .mutation(async ({ ctx, input, path }) => {
+      ctx.services.execLimiter.take(auditActor(ctx.principal).id, "loops.exec");
+      const { loop } = await ctx.services.store.loops.getOrThrow(input.id);
+      const handle = loop.status.executor;
+      if (!handle || loop.status.state !== "running")
+        throw new SmithError(
+          "invalid_transition",
+          `loop ${loop.id} has no running replica (it is ${loop.status.state})`,
+          {
+            field: "id",
+          },
+        );
+      const inspector = inspectorFor(ctx.services.replicaInspectors, handle);
+      if (!inspector?.exec)
+        throw new SmithError(
+          "not_supported",
+          handle.kind === "kubernetes"
+            ? "exec in a Kubernetes replica (pods/exec) is not supported by the API yet: use kubectl exec"
+            : `this API process cannot reach the replicas of ${handle.kind} executor ${handle.instance ?? "(unknown)"}`,
+          { field: "executor", kind: handle.kind },
+        );
+      const result = await inspector.exec(handle, input.command, {
+        timeoutMs: input.timeoutMs,
+        maxOutputBytes: EXEC_LIMITS.outputBytes,
+      });
+      await ctx.services.audit.record({
+        actor: auditActor(ctx.principal),
+        action: path,
+        loopId: loop.id,
+        outcome: "ok",
+        correlationId: ctx.correlationId,
+        details: {
+          command: input.command.join(" ").slice(0, 1024),
+          exitCode: result.exitCode,
+          timedOut: result.timedOut,
+          durationMs: result.durationMs,
+        },
+      });
+      if (ctx.auditWritten) ctx.auditWritten.done = true;
+      return { loopId: loop.id, attempt: loop.status.attempt, ...result };
     }),
 
   /**
