@@ -1,5 +1,6 @@
 import { TRPCClientError, type SmithClient } from "@smith/client";
-import type { AuditEvent } from "@smith/core";
+import { LIMITS, visibleLine, type AuditEvent } from "@smith/core";
+import { readFile, stat } from "node:fs/promises";
 import { Batcher } from "./batcher.ts";
 import { shortId } from "./format.ts";
 import { handleInput, type Command, type KeyInfo } from "./keys.ts";
@@ -247,6 +248,10 @@ export class TuiController {
       this.onQuit();
       return;
     }
+    if (command.type === "create") {
+      void this.create(command.prdPath, command.repoUrl);
+      return;
+    }
     const id = shortId(command.loopId);
     void (async () => {
       try {
@@ -275,6 +280,41 @@ export class TuiController {
         this.status("error", `${command.type} ${id} failed, ${describe(err)}`);
       }
     })();
+  }
+
+  /**
+   * `n`: reads the PRD file (markdown through prd.importMarkdown), validates it with prd.validate
+   * and only then creates the loop with the PRD inline. Any failure is a status line; nothing is created.
+   */
+  private async create(prdPath: string, repoUrl: string): Promise<void> {
+    const shown = visibleLine(prdPath);
+    try {
+      const size = (await stat(prdPath)).size;
+      if (size > LIMITS.prdBytes) {
+        this.status("error", `PRD ${shown} is ${size} bytes; the limit is ${LIMITS.prdBytes}`);
+        return;
+      }
+      let content = await readFile(prdPath, "utf8");
+      if (/\.(md|markdown)$/i.test(prdPath))
+        content = (await this.client.prd.importMarkdown.mutate({ markdown: content })).content;
+      const report = await this.client.prd.validate.query({ content });
+      const first = report.errors[0];
+      if (!report.valid && first) {
+        const more = report.errors.length > 1 ? ` (+${report.errors.length - 1} more)` : "";
+        this.status(
+          "error",
+          `PRD ${shown} is not valid, nothing created: ${first.path || "document"}: ${first.message}${more}`,
+        );
+        return;
+      }
+      const { loop } = await this.client.loops.create.mutate({
+        spec: { repo: { url: repoUrl }, prd: { kind: "inline", content } },
+      });
+      this.status("info", `loop ${shortId(loop.id)} created from ${shown}`);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      this.status("error", `create from ${shown} failed, ${code === "ENOENT" ? "no such file" : describe(err)}`);
+    }
   }
 
   private status(level: "info" | "error", text: string): void {

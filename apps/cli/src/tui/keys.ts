@@ -19,7 +19,9 @@ export type Command =
   | { type: "cancel"; loopId: string; reason: string }
   | { type: "retry"; loopId: string; reason: string }
   | { type: "steer"; loopId: string; message: string }
-  | { type: "answer"; loopId: string; answer: string };
+  | { type: "answer"; loopId: string; answer: string }
+  /** A loop from a local PRD file (validated with prd.validate first) for a repository. */
+  | { type: "create"; prdPath: string; repoUrl: string };
 
 export interface KeyResult {
   actions: Action[];
@@ -38,6 +40,7 @@ export const KEY_HELP: { title: string; keys: [string, string][] }[] = [
       ["pgdn / pgup, g / G", "a page; first / last loop"],
       ["enter", "open the loop: summary, stories and live journal"],
       ["/", "filter by id, title, repository or state (esc clears)"],
+      ["n", "a new loop: a local PRD file, then the repository URL"],
     ],
   },
   {
@@ -119,6 +122,7 @@ function tableKey(state: TuiState, input: string, key: KeyInfo): KeyResult {
   if (input === "g" || key.home) return { actions: [{ type: "moveTo", index: "first" }] };
   if (input === "G" || key.end) return { actions: [{ type: "moveTo", index: "last" }] };
   if (key.return) return { actions: [{ type: "open" }] };
+  if (input === "n") return { actions: [{ type: "prompt", prompt: { kind: "new-prd", value: "" } }] };
   if (input === "/")
     return { actions: [{ type: "prompt", prompt: { kind: "filter", value: state.filter, previous: state.filter } }] };
   if (key.escape && state.filter) return { actions: [{ type: "setFilter", value: "" }] };
@@ -163,12 +167,25 @@ function promptKey(state: TuiState, prompt: Prompt, input: string, key: KeyInfo)
       return { actions: [{ type: "prompt", prompt: undefined }, switchTo(state, prompt.value)] };
     const text = prompt.value.trim();
     if (!text) {
-      const what = prompt.kind === "steer" ? "a message" : prompt.kind === "answer" ? "an answer" : "a reason";
+      const what =
+        prompt.kind === "steer"
+          ? "a message"
+          : prompt.kind === "answer"
+            ? "an answer"
+            : prompt.kind === "new-prd"
+              ? "a PRD file"
+              : prompt.kind === "new-repo"
+                ? "a repository URL"
+                : "a reason";
       return {
         actions: [{ type: "status", level: "error", text: `${what} is required (esc to give up)`, at: state.now }],
       };
     }
+    if (prompt.kind === "new-prd")
+      return { actions: [{ type: "prompt", prompt: { kind: "new-repo", prdPath: text, value: "" } }] };
     const close: Action = { type: "prompt", prompt: undefined };
+    if (prompt.kind === "new-repo")
+      return { actions: [close], command: { type: "create", prdPath: prompt.prdPath, repoUrl: text } };
     const command: Command =
       prompt.kind === "steer"
         ? { type: "steer", loopId: prompt.loopId, message: text }

@@ -27,6 +27,9 @@ export type Prompt =
   /** `/` in the journal: the search, applied as it is typed (jumping to the newest match); `previous` comes back on esc. */
   | { kind: "search"; value: string; previous: string }
   | { kind: "confirm-cancel"; loopId: string }
+  /** `n`: a new loop from a local PRD file (JSON or markdown), then its repository. */
+  | { kind: "new-prd"; value: string }
+  | { kind: "new-repo"; prdPath: string; value: string }
   /** `:`: a view's name (`loops`, `audit`, `cost`), applied on enter. */
   | { kind: "command"; value: string }
   | { kind: "cancel-reason" | "retry-reason" | "steer" | "answer"; loopId: string; value: string };

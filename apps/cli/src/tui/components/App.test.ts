@@ -2,10 +2,13 @@ import { etcdTest as test } from "@smith/testing";
 import { render } from "ink-testing-library";
 import React from "react";
 import { describe, expect } from "vitest";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { ApiServer } from "@smith/api";
 import { silentLogger } from "@smith/logger";
 import {
   ADMIN_TOKEN,
+  TEST_PRD,
   SIGNING_KEY,
   lockedReplica,
   loopInput,
@@ -353,6 +356,49 @@ describe("smith tui screens", () => {
       await ui.waitFor((s) => s.includes("newest first"), "the audit view again");
       ui.press(":loops\r");
       await ui.waitFor((s) => s.includes("TITLE / REPO"), "the loops by :loops");
+    } finally {
+      ui.unmount();
+      await api.close();
+    }
+  });
+
+  test("n creates a loop from a PRD file and a repository URL; a missing file or an invalid PRD is a status line and creates nothing", async ({
+    etcdEndpoint,
+    prefix,
+    tmpDir,
+  }) => {
+    const api = await startTestApi(etcdEndpoint, prefix);
+    const good = join(tmpDir, "prd.json");
+    writeFileSync(good, TEST_PRD);
+    const bad = join(tmpDir, "bad.json");
+    // The second story depends on one that does not exist.
+    writeFileSync(bad, TEST_PRD.replace('"dependsOn":["US-001"]', '"dependsOn":["US-404"]'));
+    const viewer = api.client(api.tokens.viewer);
+    const ui = mount(api);
+    const create = async (prd: string, repo: string) => {
+      ui.press("n");
+      await ui.waitFor((f) => f.includes("PRD file (JSON or .md):"), "the PRD prompt");
+      ui.press(prd);
+      ui.press(KEY.enter);
+      await ui.waitFor((f) => f.includes("repository URL:"), "the repository prompt");
+      ui.press(repo);
+      ui.press(KEY.enter);
+    };
+    try {
+      await ui.waitFor((f) => f.includes("no loop"), "the empty table");
+      await create(join(tmpDir, "missing.json"), "https://example.com/acme/app.git");
+      await ui.waitFor((f) => f.includes("failed, no such file"), "the missing file");
+      await create(bad, "https://example.com/acme/app.git");
+      const f = await ui.waitFor((s) => s.includes("is not valid, nothing created"), "the invalid PRD");
+      expect(f).toMatch(/stories\[1\]\.dependsOn\[0\]/);
+      expect((await viewer.loops.list.query({})).items).toHaveLength(0);
+
+      await create(good, "https://example.com/acme/app.git");
+      await ui.waitFor((s) => /created from .*prd\.json/.test(s) && s.includes("unresolved"), "the new loop");
+      const { items } = await viewer.loops.list.query({});
+      expect(items).toHaveLength(1);
+      expect(items[0]?.spec.prd).toMatchObject({ kind: "inline", content: TEST_PRD });
+      expect(items[0]?.spec.repo.url).toBe("https://example.com/acme/app.git");
     } finally {
       ui.unmount();
       await api.close();

@@ -7,7 +7,7 @@ import type { Prompt, TuiState } from "../state.ts";
 const h = React.createElement;
 
 const HINTS = {
-  table: "enter open  / filter  c cancel  r retry  s steer  a answer  : views  ? help  q quit",
+  table: "enter open  / filter  n new  c cancel  r retry  s steer  a answer  : views  ? help  q quit",
   detail:
     "esc back  ↑↓ pgup pgdn scroll  f follow  / search  n N next  c cancel  r retry  s steer  a answer  : views  ? help  q quit",
   audit: "esc loops  : views (:loops :audit :cost)  ? help  q quit",
@@ -44,6 +44,8 @@ function PromptLine({ state, prompt }: { state: TuiState; prompt: Prompt }): Rea
     filter: "/",
     search: "search /",
     command: ":",
+    "new-prd": "new loop, PRD file (JSON or .md): ",
+    "new-repo": "new loop, repository URL: ",
     "cancel-reason": "cancel reason: ",
     "retry-reason": "retry reason: ",
     steer: "steer message: ",
