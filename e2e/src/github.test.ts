@@ -5,11 +5,12 @@
 // publishing is retried and still leaves one pull request and one comment.
 import { etcdTest, GitHubServer } from "@smith/testing";
 import { execFileSync } from "node:child_process";
-import { mkdirSync, readFileSync } from "node:fs";
+import { generateKeyPairSync } from "node:crypto";
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect } from "vitest";
 import { claudeFake } from "./fakes.ts";
-import { Stack, writeFakeAgent } from "./harness.ts";
+import { ADMIN_TOKEN, Stack, writeFakeAgent } from "./harness.ts";
 
 const SECRET = "e2e-webhook-secret-0123456789";
 const OWNER = "acme";
@@ -22,9 +23,10 @@ const NAME = "app";
 const AGENT = agentScript();
 
 /** The agent above; with `promptsDir`, it also keeps the prompt of each review round there. */
-function agentScript(promptsDir?: string): string {
+function agentScript(promptsDir?: string, evidenceDir?: string): string {
   return claudeFake(`
 ${promptsDir ? `if (story.startsWith("review-")) fs.writeFileSync(${JSON.stringify(promptsDir)} + "/" + story + ".txt", prompt);` : ""}
+${evidenceDir ? `fs.writeFileSync(${JSON.stringify(evidenceDir)} + "/proc-" + story + "-" + process.pid, Buffer.concat([fs.readFileSync("/proc/" + process.pid + "/environ"), fs.readFileSync("/proc/" + process.pid + "/cmdline")]));` : ""}
 if (prompt.startsWith("# Draft a PRD from a GitHub issue")) {
   const title = (/^Title: (.*)$/m.exec(prompt) || [])[1] || "?";
   const asked = (/--- comment by \\S+\\n(.*)/.exec(prompt) || [])[1] || "?";
@@ -354,5 +356,99 @@ fs.writeFileSync(".agents/tasks/prd.json", JSON.stringify({ project: "vague", st
       "fix(review-1): address the review of the pull request",
       "fix(review-2): address the review of the pull request",
     ]);
+  });
+
+  test("secret hygiene with a GitHub App: the private key and every token minted appear nowhere but where they belong", async ({
+    stack,
+    github,
+    tmpDir,
+  }) => {
+    // The App replaces the fixture's PAT for git: installation tokens minted per attempt.
+    const { privateKey } = generateKeyPairSync("rsa", { modulusLength: 2048 });
+    const pem = privateKey.export({ type: "pkcs1", format: "pem" }).toString();
+    github.addApp({
+      appId: 5151,
+      privateKeyPem: pem,
+      installations: [{ id: 88, account: OWNER, repositories: [`${OWNER}/${NAME}`] }],
+    });
+    await stack.admin.credentials.revoke.mutate({ name: "acme-bot" });
+    await stack.admin.credentials.create.mutate({
+      name: "acme-app",
+      type: "github-app",
+      value: pem,
+      app: { appId: 5151 },
+      scope: { host: github.host, owner: OWNER },
+    });
+    const issue = github.createIssue(OWNER, NAME, {
+      title: "Export widgets",
+      body: "Widgets should be exportable.",
+      labels: ["smith"],
+      comments: [{ author: "maintainer", body: "Also add an export button" }],
+    });
+    const delivered = await github.sendWebhook({
+      url: `${stack.url}/webhooks/github`,
+      secret: SECRET,
+      event: "issues",
+      payload: github.issuesPayload(OWNER, NAME, issue.number, "labeled", "smith"),
+    });
+    expect(delivered.status).toBe(202);
+    const [created] = (await stack.admin.loops.list.query({})).items;
+    if (!created) throw new Error("no loop");
+    const evidence = join(tmpDir, "agent-evidence");
+    mkdirSync(evidence);
+    stack.startScheduler({ SMITH_CLAUDE_BIN: writeFakeAgent(tmpDir, "claude", agentScript(undefined, evidence)) });
+    const loop = await stack.waitFor(created.id, ["synced", "flatline", "waiting", "cancelled"], 90_000);
+    expect(loop.status, loop.status.message).toMatchObject({ state: "synced" });
+    expect(github.pullRequests(OWNER, NAME)).toHaveLength(1);
+
+    // What must not leak: the App's key (each line of its body) and every token GitHub handed out.
+    const minted = [...github.state.tokens.keys()].filter((t) => t.startsWith("ghs_"));
+    expect(minted.length).toBeGreaterThan(0);
+    const keyLines = pem.split("\n").filter((l) => l.length > 40);
+    const secrets = [...minted, ...keyLines];
+
+    const all = await stack.store.client.getAll().prefix(stack.store.keys.root).exec();
+    const etcd = all.kvs.map((kv) => `${kv.key.toString()}=${kv.value.toString()}`).join("\n");
+    const journal = JSON.stringify(await stack.journal(loop.id));
+    const answers = await Promise.all(
+      [
+        `/trpc/loops.get?input=${encodeURIComponent(JSON.stringify({ json: { id: loop.id } }))}`,
+        `/trpc/audit.list?input=${encodeURIComponent(JSON.stringify({ json: { limit: 500 } }))}`,
+        `/trpc/credentials.list`,
+        `/metrics`,
+      ].map(async (path) => {
+        const res = await fetch(`${stack.url}${path}`, {
+          headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
+        });
+        expect(res.status, path).toBe(200);
+        return res.text();
+      }),
+    );
+    const files: string[] = [];
+    const walk = (dir: string) => {
+      if (!existsSync(dir)) return;
+      for (const e of readdirSync(dir, { withFileTypes: true, recursive: true })) {
+        const path = join(e.parentPath, e.name);
+        if (e.isFile() && statSync(path).size < 8 * 1024 * 1024) files.push(readFileSync(path, "latin1"));
+      }
+    };
+    walk(join(stack.dir, "state"));
+    walk(evidence);
+    expect(readdirSync(evidence).length).toBeGreaterThan(0);
+    const haystacks: [string, string][] = [
+      ["etcd", etcd],
+      ["journal", journal],
+      ["api answers", answers.join("\n")],
+      ["scheduler and replica logs", stack.schedulers.map((p) => p.output()).join("\n")],
+      ["run dirs, workspaces and the agent's /proc environ and cmdline", files.join("\n")],
+      [
+        "the pull request and the issue",
+        JSON.stringify([github.pullRequests(OWNER, NAME)[0]?.body, github.issue(OWNER, NAME, issue.number).comments]),
+      ],
+    ];
+    for (const [where, text] of haystacks)
+      for (const secret of secrets) expect(text.includes(secret), `a secret in ${where}`).toBe(false);
+    // Sealed, not absent: the credential is in etcd, encrypted.
+    expect(etcd).toContain("/credentials/acme-app=");
   });
 });
