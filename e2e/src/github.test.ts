@@ -451,4 +451,41 @@ fs.writeFileSync(".agents/tasks/prd.json", JSON.stringify({ project: "vague", st
     // Sealed, not absent: the credential is in etcd, encrypted.
     expect(etcd).toContain("/credentials/acme-app=");
   });
+
+  test("a draft that is a link to a file outside the workspace is no draft: nothing of that file is read or committed", async ({
+    stack,
+    github,
+    tmpDir,
+  }) => {
+    const issue = github.createIssue(OWNER, NAME, { title: "Link", labels: ["smith"] });
+    const delivered = await github.sendWebhook({
+      url: `${stack.url}/webhooks/github`,
+      secret: SECRET,
+      event: "issues",
+      payload: github.issuesPayload(OWNER, NAME, issue.number, "opened"),
+    });
+    expect(delivered.status).toBe(202);
+    const [created] = (await stack.admin.loops.list.query({})).items;
+    if (!created) throw new Error("no loop");
+    // A valid PRD, but outside the workspace (as a secret of the replica's would be).
+    const outside = join(tmpDir, "outside-prd.json");
+    const marker = "outside-marker-7f3a";
+    const body = JSON.stringify({
+      project: marker,
+      stories: [{ id: "US-001", title: "t", status: "open", acceptanceCriteria: ["x"] }],
+    });
+    const linking = claudeFake(`fs.writeFileSync(${JSON.stringify(outside)}, ${JSON.stringify(body)});
+fs.mkdirSync(".agents/tasks", { recursive: true });
+fs.symlinkSync(${JSON.stringify(outside)}, ".agents/tasks/prd.json");`);
+    stack.startScheduler({ SMITH_CLAUDE_BIN: writeFakeAgent(tmpDir, "claude", linking) });
+    const loop = await stack.waitFor(created.id, ["synced", "flatline", "waiting", "cancelled"], 90_000);
+    expect(loop.status).toMatchObject({ state: "waiting", reason: "prd-invalid" });
+    expect(loop.status.message).toMatch(/^the agent wrote no PRD at \.agents\/tasks\/prd\.json/);
+    expect(JSON.stringify(await stack.journal(loop.id))).not.toContain(marker);
+    expect(
+      execFileSync("git", ["--git-dir", github.repoPath(OWNER, NAME), "branch", "--list", `smith/${loop.id}`], {
+        encoding: "utf8",
+      }).trim(),
+    ).toBe("");
+  });
 });

@@ -64,6 +64,16 @@ export async function runAgentStep(
     onEvent: (e) => journalAgentEvent(ctx.journal, input.config.provider, e),
   });
   ctx.checkStop();
+  noteAgentResult(ctx, result, { storyId: story.id, provider: input.config.provider });
+  return result;
+}
+
+/** The journal entry of one agent run: its summary, exit, duration and usage (and a usage limit it hit). */
+export function noteAgentResult(
+  ctx: AttemptContext,
+  result: AgentResult,
+  about: { storyId: string; provider: string },
+): void {
   ctx.note("agent", agentSummary(result), {
     level: result.exitCode === 0 && !result.isError ? "info" : "warn",
     exitCode: result.exitCode ?? undefined,
@@ -73,12 +83,11 @@ export async function runAgentStep(
       outputTokens: result.outputTokens,
       usd: result.usd,
       timedOut: result.timedOut,
-      storyId: story.id,
-      provider: input.config.provider,
+      storyId: about.storyId,
+      provider: about.provider,
       ...(result.limit
         ? { limit: result.limit.kind, ...(result.limit.resetAt ? { resetAt: result.limit.resetAt.toISOString() } : {}) }
         : {}),
     },
   });
-  return result;
 }

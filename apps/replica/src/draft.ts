@@ -1,7 +1,8 @@
 import { parsePrd, questionFrom, storyProgress, validatePrd, type AgentAdapter, type Loop } from "@smith/core";
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { dirname, join } from "node:path";
-import { agentFailure, agentSummary, journalAgentEvent } from "./agentJournal.ts";
+import { lstatSync, mkdirSync, readFileSync, realpathSync, writeFileSync } from "node:fs";
+import { dirname, join, sep } from "node:path";
+import { agentFailure, journalAgentEvent } from "./agentJournal.ts";
+import { noteAgentResult } from "./agentStep.ts";
 import { commitStory, pushBranch } from "./commit.ts";
 import type { AttemptContext, Outcome } from "./context.ts";
 import { buildDraftPrompt } from "./draftPrompt.ts";
@@ -57,21 +58,14 @@ export async function draftPrdFromIssue(
     onEvent: (e) => journalAgentEvent(ctx.journal, loop.spec.agent.provider, e),
   });
   ctx.checkStop();
-  ctx.note("agent", agentSummary(result), {
-    level: result.exitCode === 0 && !result.isError ? "info" : "warn",
-    exitCode: result.exitCode ?? undefined,
-    durationMs: result.durationMs,
-    metadata: {
-      inputTokens: result.inputTokens,
-      outputTokens: result.outputTokens,
-      usd: result.usd,
-      timedOut: result.timedOut,
-      storyId: "prd-draft",
-    },
-  });
+  noteAgentResult(ctx, result, { storyId: "prd-draft", provider: loop.spec.agent.provider });
 
   // Only the PRD is kept: read it, put the tree back where it was, write it alone.
-  const text = existsSync(prdFile) ? readFileSync(prdFile).subarray(0, MAX_DRAFT_BYTES + 1) : undefined;
+  // The agent is untrusted: only a regular file inside the workspace counts (a link it made to a
+  // file of the replica's would otherwise be read, and committed, with the replica's rights).
+  const text = isWorkspaceFile(ctx.workDir, prdFile)
+    ? readFileSync(prdFile).subarray(0, MAX_DRAFT_BYTES + 1)
+    : undefined;
   await ws.git.discardChanges();
   const report = text === undefined ? undefined : validatePrd(text.toString("utf8"));
   const drafted = text !== undefined && text.length <= MAX_DRAFT_BYTES && report?.valid === true;
@@ -138,4 +132,14 @@ export async function draftPrdFromIssue(
     { metadata: { storyId: "prd-draft", sha: committed.sha, issue: issue.ref } },
   );
   return undefined;
+}
+
+/** A regular file (not a link) whose real path is inside the workspace. */
+function isWorkspaceFile(workDir: string, file: string): boolean {
+  try {
+    if (!lstatSync(file).isFile()) return false;
+    return realpathSync(file).startsWith(realpathSync(workDir) + sep);
+  } catch {
+    return false;
+  }
 }

@@ -1,14 +1,8 @@
+import type { SmithClient } from "@smith/client";
 import { QUESTION_MARKER, tailText } from "@smith/core";
 
 /** The source issue of a loop made from a GitHub issue, as `replica.sourceIssue` answers it. */
-export interface DraftIssue {
-  ref: string;
-  url: string;
-  title: string;
-  body: string;
-  labels: string[];
-  comments: { author: string; body: string }[];
-}
+type DraftIssue = Awaited<ReturnType<SmithClient["replica"]["sourceIssue"]["query"]>>;
 
 /** The line a drafting prompt starts with (also how a scripted agent in the tests recognises one). */
 export const DRAFT_HEADING = "# Draft a PRD from a GitHub issue";
