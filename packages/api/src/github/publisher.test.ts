@@ -131,7 +131,12 @@ describe("replica.publishPullRequest", () => {
       reason: "max-iterations-reached",
       message: "50 iterations",
     });
-    const [comment] = github.issue(owner, name, issue.number).comments;
+    // The API's loop watch comments (once, whichever API process gets there first).
+    const comments = () => github.issue(owner, name, issue.number).comments;
+    const deadline = Date.now() + 10_000;
+    while (comments().length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    const [comment, ...more] = comments();
+    expect(more).toEqual([]);
     expect(comment?.body).toContain("max-iterations-reached");
     expect(comment?.body).toContain("50 iterations");
   });
