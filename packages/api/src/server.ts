@@ -22,7 +22,6 @@ import type { ApiServices } from "./services.ts";
 import { DEFAULT_MAX_BUFFERED, type CredentialKeyring } from "@smith/store";
 import { GitHubIngress } from "./github/ingress.ts";
 import { GitHubClients, resolveGitHubOptions, type GitHubOptions, type GitHubTokenSource } from "./github/options.ts";
-import { FlatlineCommenter } from "./github/flatlineComments.ts";
 import { GitHubPoller } from "./github/poller.ts";
 import { GitHubPublisher } from "./github/publisher.ts";
 import { handleGitHubWebhook } from "./github/webhook.ts";
@@ -88,8 +87,6 @@ export class ApiServer {
   private readonly stopping = new AbortController();
   /** Polls the configured repositories for labeled issues (none without `github.poll`). */
   private readonly poller: GitHubPoller | undefined;
-  /** Comments on a loop's source issue when it flatlines. */
-  private readonly flatlineCommenter: FlatlineCommenter;
 
   constructor(options: ApiServerOptions) {
     this.options = options;
@@ -129,11 +126,6 @@ export class ApiServer {
       replicaInspectors: options.replicaInspectors ?? [],
       execLimiter: new RateLimiter({ max: EXEC_LIMITS.perMinute, windowMs: 60_000 }),
     };
-    this.flatlineCommenter = new FlatlineCommenter({
-      store: options.store,
-      publisher: this.services.githubPublisher,
-      log,
-    });
     this.poller = options.github?.poll?.repos.length
       ? new GitHubPoller({
           ingress: this.services.github,
@@ -237,7 +229,6 @@ export class ApiServer {
     if (this.stopping.signal.aborted) return address;
     this.stateValue = "running";
     this.poller?.start();
-    this.flatlineCommenter.start();
     return address;
   }
 
@@ -287,7 +278,6 @@ export class ApiServer {
     this.stateValue = "draining";
     this.stopping.abort();
     await this.poller?.stop();
-    await this.flatlineCommenter.stop();
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
     this.server.closeIdleConnections();
     const timer = setTimeout(() => this.server.closeAllConnections(), graceMs);

@@ -90,6 +90,9 @@ export const replicaRouter = router({
         },
         ctx.correlationId,
       );
+      // The source issue hears why the loop stopped; GitHub being away must not undo the finalize.
+      if (loop.status.state === "flatline")
+        await ctx.services.githubPublisher.commentFlatline(loop, input.reason, input.message).catch(() => false);
       return loop;
     }),
 
