@@ -61,6 +61,7 @@ export class Scheduler {
   private queueWatchLive = false;
   private claimLoop: Promise<void> | undefined;
   private queueFollower: Promise<void> | undefined;
+  private slotsFollower: Promise<void> | undefined;
   private reconcileTimer: NodeJS.Timeout | undefined;
   private leadership: Leadership | undefined;
   private leader = false;
@@ -115,6 +116,7 @@ export class Scheduler {
     }
     this.stateValue = "running";
     this.queueFollower = this.followQueue();
+    this.slotsFollower = this.followSlots();
     this.claimLoop = this.runClaimLoop();
     this.campaignForReconciler();
     if (this.o.notify) {
@@ -168,6 +170,26 @@ export class Scheduler {
         }
         // Meanwhile the poll interval keeps claiming going.
         if (!this.stopping.signal.aborted) throw new Error("the queue watch ended");
+      }, this.stopping.signal)
+      .catch(() => undefined);
+  }
+
+  /**
+   * Pokes the claim loop when a slot is freed: a loop waiting for its key's limit (or the global
+   * one) becomes claimable without any queue change, and would otherwise wait for the idle re-read.
+   */
+  private async followSlots(): Promise<void> {
+    await this.reconnect
+      .execute(async () => {
+        const stream = this.o.store.claims.watchSlots({ maxBuffered: 1000 });
+        const close = () => stream.close();
+        this.stopping.signal.addEventListener("abort", close, { once: true });
+        try {
+          for await (const item of stream) if (item.type !== "put") this.poke();
+        } finally {
+          this.stopping.signal.removeEventListener("abort", close);
+        }
+        if (!this.stopping.signal.aborted) throw new Error("the slots watch ended");
       }, this.stopping.signal)
       .catch(() => undefined);
   }
@@ -345,6 +367,7 @@ export class Scheduler {
     this.wake?.();
     if (this.reconcileTimer) clearTimeout(this.reconcileTimer);
     await this.queueFollower;
+    await this.slotsFollower;
     await this.claimLoop?.catch(() => undefined);
     await this.reconciling?.catch(() => undefined);
     await this.notifier?.stop();

@@ -105,6 +105,14 @@ export class ClaimRepository {
   }
 
   /**
+   * Changes to the concurrency slots: a deleted slot is capacity freed (a loop left `running`), so
+   * a loop held back by its key's limit may be claimable now although the queue did not change.
+   */
+  watchSlots(options: { maxBuffered?: number } = {}): WatchStream {
+    return new WatchStream(this.ctx.client, { prefix: this.ctx.keys.slotsPrefix(), maxBuffered: options.maxBuffered });
+  }
+
+  /**
    * Deletes the spend records of UTC days before `before`'s (the budget reads only today's): one
    * range delete, since days sort as strings.
    */
