@@ -1,8 +1,8 @@
 import { createSmithClient } from "@smith/client";
 import { render } from "ink";
-import React from "react";
 import { App } from "./components/App.ts";
 import { TuiController } from "./controller.ts";
+import { html } from "./html.ts";
 
 export interface RunTuiOptions {
   /** The API's base URL, e.g. `http://127.0.0.1:7070`. */
@@ -33,7 +33,7 @@ export async function runTui(options: RunTuiOptions): Promise<number> {
     client: createSmithClient({ url: options.url, token: options.token }),
     onQuit: () => quit(),
   });
-  const instance = render(React.createElement(App, { controller, context: options.context, url: options.url }), {
+  const instance = render(html`<${App} controller=${controller} context=${options.context} url=${options.url} />`, {
     stdin,
     stdout,
     // q and ctrl-c go through the key map, so that subscriptions are closed before Ink unmounts.

@@ -1,6 +1,5 @@
 import { etcdTest as test } from "@smith/testing";
 import { render } from "ink-testing-library";
-import React from "react";
 import { describe, expect } from "vitest";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -19,6 +18,7 @@ import {
 import { App } from "./App.ts";
 import { TuiController } from "../controller.ts";
 import { shortId } from "../format.ts";
+import { html } from "../html.ts";
 
 // The screens against a real API and etcd: loops and journal entries are written through the
 // API and the store, and reach the screen through loops.watch and journal.tail.
@@ -43,7 +43,9 @@ function mount(
     client: api.client(options.token ?? api.tokens.operator),
     journalLimit: options.journalLimit,
   });
-  const r = render(React.createElement(App, { controller, context: "test", url: api.url, size: options.size ?? SIZE }));
+  const r = render(
+    html`<${App} controller=${controller} context="test" url=${api.url} size=${options.size ?? SIZE} />`,
+  );
   controller.start();
   const frame = () => r.lastFrame() ?? "";
   return {

@@ -1,14 +1,14 @@
 import { Box, useInput, useWindowSize } from "ink";
-import React, { useEffect, useSyncExternalStore } from "react";
+import type React from "react";
+import { useEffect, useSyncExternalStore } from "react";
 import type { TuiController } from "../controller.ts";
+import { html } from "../html.ts";
 import { Footer } from "./Footer.ts";
 import { Header } from "./Header.ts";
 import { HelpOverlay } from "./HelpOverlay.ts";
 import { LoopDetail } from "./LoopDetail.ts";
 import { LoopTable } from "./LoopTable.ts";
 import { AuditView, CostView } from "./RecordViews.ts";
-
-const h = React.createElement;
 
 export interface AppProps {
   controller: TuiController;
@@ -27,19 +27,19 @@ export function App({ controller, context, url, size }: AppProps): React.ReactEl
   useEffect(() => controller.resize(rows, columns), [controller, rows, columns]);
   useInput((input, key) => controller.key(input, key));
   const main = state.help
-    ? h(HelpOverlay)
+    ? html`<${HelpOverlay} />`
     : state.view.kind === "detail"
-      ? h(LoopDetail, { state, loopId: state.view.loopId })
+      ? html`<${LoopDetail} state=${state} loopId=${state.view.loopId} />`
       : state.view.kind === "audit"
-        ? h(AuditView, { state })
+        ? html`<${AuditView} state=${state} />`
         : state.view.kind === "cost"
-          ? h(CostView, { state })
-          : h(LoopTable, { state });
-  return h(
-    Box,
-    { flexDirection: "column", width: columns, height: rows },
-    h(Header, { state, context, url }),
-    h(Box, { flexDirection: "column", flexGrow: 1, overflow: "hidden" }, main),
-    h(Footer, { state }),
-  );
+          ? html`<${CostView} state=${state} />`
+          : html`<${LoopTable} state=${state} />`;
+  return html`
+    <${Box} flexDirection="column" width=${columns} height=${rows}>
+      <${Header} state=${state} context=${context} url=${url} />
+      <${Box} flexDirection="column" flexGrow=${1} overflow="hidden">${main}</${Box}>
+      <${Footer} state=${state} />
+    </${Box}>
+  `;
 }

@@ -1,10 +1,9 @@
 import { visibleLine } from "@smith/core";
 import { Box, Text } from "ink";
-import React from "react";
+import type React from "react";
 import { loopName, shortId } from "../format.ts";
+import { html } from "../html.ts";
 import type { Prompt, TuiState } from "../state.ts";
-
-const h = React.createElement;
 
 const HINTS = {
   table: "enter open  / filter  n new  c cancel  r retry  s steer  a answer  : views  ? help  q quit",
@@ -17,28 +16,29 @@ const HINTS = {
 /** Two rows: the status of the last action (errors in red), then the prompt being typed or the key hints. */
 export function Footer({ state }: { state: TuiState }): React.ReactElement {
   const status = state.status;
-  return h(
-    Box,
-    { flexDirection: "column", height: 2 },
-    h(
-      Text,
-      { wrap: "truncate", color: status?.level === "error" ? "red" : "green" }, // A status line may quote the server's message, which may quote a title or a reason.
-      status ? visibleLine(status.text) : " ",
-    ),
-    state.prompt
-      ? h(PromptLine, { state, prompt: state.prompt })
-      : h(Text, { dimColor: true, wrap: "truncate" }, HINTS[state.view.kind]),
-  );
+  // A status line may quote the server's message, which may quote a title or a reason.
+  return html`
+    <${Box} flexDirection="column" height=${2}>
+      <${Text} wrap="truncate" color=${status?.level === "error" ? "red" : "green"}>
+        ${status ? visibleLine(status.text) : " "}
+      </${Text}>
+      ${
+        state.prompt
+          ? html`<${PromptLine} state=${state} prompt=${state.prompt} />`
+          : html`<${Text} dimColor wrap="truncate">${HINTS[state.view.kind]}</${Text}>`
+      }
+    </${Box}>
+  `;
 }
 
 function PromptLine({ state, prompt }: { state: TuiState; prompt: Prompt }): React.ReactElement {
   if (prompt.kind === "confirm-cancel") {
     const loop = state.loops.get(prompt.loopId);
-    return h(
-      Text,
-      { color: "yellow", wrap: "truncate" },
-      `Cancel loop ${shortId(prompt.loopId)}${loop ? ` (${loopName(loop)})` : ""}? y/n`,
-    );
+    return html`
+      <${Text} color="yellow" wrap="truncate">
+        Cancel loop ${shortId(prompt.loopId)}${loop ? ` (${loopName(loop)})` : ""}? y/n
+      </${Text}>
+    `;
   }
   const label = {
     filter: "/",
@@ -51,11 +51,11 @@ function PromptLine({ state, prompt }: { state: TuiState; prompt: Prompt }): Rea
     steer: "steer message: ",
     answer: "answer: ",
   }[prompt.kind];
-  return h(
-    Text,
-    { wrap: "truncate-start" },
-    h(Text, { color: "yellow" }, label),
-    visibleLine(prompt.value),
-    h(Text, { inverse: true }, " "),
-  );
+  return html`
+    <${Text} wrap="truncate-start">
+      <${Text} color="yellow">${label}</${Text}>
+      ${visibleLine(prompt.value)}
+      <${Text} inverse>${" "}</${Text}>
+    </${Text}>
+  `;
 }

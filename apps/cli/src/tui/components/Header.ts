@@ -1,10 +1,9 @@
 import { LOOP_STATES, visibleLine } from "@smith/core";
 import { Box, Text } from "ink";
-import React from "react";
+import type React from "react";
 import { STATE_COLORS, clock, formatAge, shortId } from "../format.ts";
+import { html } from "../html.ts";
 import { RECONNECTED_NOTICE_MS, countsByState, type ClusterInfo, type Connection, type TuiState } from "../state.ts";
-
-const h = React.createElement;
 
 export interface HeaderProps {
   state: TuiState;
@@ -23,44 +22,38 @@ export function Header({ state, context, url }: HeaderProps): React.ReactElement
         : state.view.kind === "cost"
           ? "Cost"
           : "Loops";
-  return h(
-    Box,
-    { flexDirection: "column", height: 4 },
-    h(
-      Box,
-      { justifyContent: "space-between" },
-      h(
-        Text,
-        { wrap: "truncate" },
-        h(Text, { bold: true, color: "magenta" }, "smith"),
-        "  context ",
-        h(Text, { bold: true }, visibleLine(context)),
-        "  api ",
-        h(Text, { color: "cyan" }, visibleLine(url)),
-      ),
-      h(ConnectionBadge, { connection: state.connection, now: state.now }),
-    ),
-    h(
-      Text,
-      { wrap: "truncate" },
-      h(Text, { bold: true }, `${state.loops.size} ${state.loops.size === 1 ? "loop" : "loops"}`),
-      ...LOOP_STATES.map((s) => h(Text, { key: s }, "  ", h(Text, { color: STATE_COLORS[s] }, s), ` ${counts[s]}`)),
-    ),
-    h(
-      Box,
-      { justifyContent: "space-between" },
-      h(
-        Text,
-        { wrap: "truncate" },
-        h(Text, { bold: true }, crumb),
-        state.filter && state.view.kind === "table"
-          ? h(Text, { color: "yellow" }, `  filter /${visibleLine(state.filter)}`)
-          : "",
-      ),
-      h(ClusterBadge, { cluster: state.cluster }),
-    ),
-    h(Text, { dimColor: true, wrap: "truncate" }, "─".repeat(Math.max(0, state.columns))),
-  );
+  return html`
+    <${Box} flexDirection="column" height=${4}>
+      <${Box} justifyContent="space-between">
+        <${Text} wrap="truncate">
+          <${Text} bold color="magenta">smith</${Text}>
+          ${"  context "}
+          <${Text} bold>${visibleLine(context)}</${Text}>
+          ${"  api "}
+          <${Text} color="cyan">${visibleLine(url)}</${Text}>
+        </${Text}>
+        <${ConnectionBadge} connection=${state.connection} now=${state.now} />
+      </${Box}>
+      <${Text} wrap="truncate">
+        <${Text} bold>${state.loops.size} ${state.loops.size === 1 ? "loop" : "loops"}</${Text}>
+        ${LOOP_STATES.map(
+          (s) => html`<${Text} key=${s}>${"  "}<${Text} color=${STATE_COLORS[s]}>${s}</${Text}> ${counts[s]}</${Text}>`,
+        )}
+      </${Text}>
+      <${Box} justifyContent="space-between">
+        <${Text} wrap="truncate">
+          <${Text} bold>${crumb}</${Text}>
+          ${
+            state.filter && state.view.kind === "table"
+              ? html`<${Text} color="yellow">  filter /${visibleLine(state.filter)}</${Text}>`
+              : ""
+          }
+        </${Text}>
+        <${ClusterBadge} cluster=${state.cluster} />
+      </${Box}>
+      <${Text} dimColor wrap="truncate">${"─".repeat(Math.max(0, state.columns))}</${Text}>
+    </${Box}>
+  `;
 }
 
 /** `● connected`, `◌ reconnecting… lost 12:03:04 (5s)`, `● reconnected 12:03:10 (lost 12:03:04)`. */
@@ -83,20 +76,21 @@ export function connectionLabel(connection: Connection, now: number): { text: st
 
 function ConnectionBadge({ connection, now }: { connection: Connection; now: number }): React.ReactElement {
   const { text, color } = connectionLabel(connection, now);
-  return h(Text, { color, wrap: "truncate" }, text);
+  return html`<${Text} color=${color} wrap="truncate">${text}</${Text}>`;
 }
 
 /** `schedulers 2  queue 5`; a scheduler count of 0 is red (nothing will run). */
 function ClusterBadge({ cluster }: { cluster: ClusterInfo | undefined }): React.ReactElement {
-  if (!cluster) return h(Text, { dimColor: true }, "schedulers …  queue …");
-  if ("error" in cluster)
-    return h(Text, { color: "red", wrap: "truncate" }, `schedulers ?  queue ? (${visibleLine(cluster.error)})`);
-  return h(
-    Text,
-    { wrap: "truncate" },
-    "schedulers ",
-    h(Text, { bold: true, color: cluster.schedulers === 0 ? "red" : "green" }, String(cluster.schedulers)),
-    "  queue ",
-    h(Text, { bold: true }, String(cluster.queueDepth)),
-  );
+  if (!cluster) return html`<${Text} dimColor>schedulers …  queue …</${Text}>`;
+  if ("error" in cluster) {
+    return html`<${Text} color="red" wrap="truncate">schedulers ?  queue ? (${visibleLine(cluster.error)})</${Text}>`;
+  }
+  return html`
+    <${Text} wrap="truncate">
+      ${"schedulers "}
+      <${Text} bold color=${cluster.schedulers === 0 ? "red" : "green"}>${cluster.schedulers}</${Text}>
+      ${"  queue "}
+      <${Text} bold>${cluster.queueDepth}</${Text}>
+    </${Text}>
+  `;
 }

@@ -1,6 +1,6 @@
 import { visibleLine, type Loop } from "@smith/core";
 import { Box, Text } from "ink";
-import React from "react";
+import type React from "react";
 import {
   STATE_COLORS,
   fit,
@@ -12,9 +12,8 @@ import {
   repoName,
   shortId,
 } from "../format.ts";
+import { html } from "../html.ts";
 import { selectedRow, tableHeight, visibleLoops, type TuiState } from "../state.ts";
-
-const h = React.createElement;
 
 /** Fixed column widths; the name column takes what is left. */
 const COLUMNS = { id: 8, state: 10, progress: 16, iteration: 5, attempt: 3, cost: 8, age: 5 } as const;
@@ -51,8 +50,17 @@ export function LoopTable({ state }: { state: TuiState }): React.ReactElement {
     ].join(" ");
   const body: React.ReactElement[] = rows
     .slice(state.tableTop, state.tableTop + height)
-    .map((loop, i) =>
-      h(LoopRow, { key: loop.id, loop, selected: state.tableTop + i === selected, name, repo, now: state.now }),
+    .map(
+      (loop, i) => html`
+        <${LoopRow}
+          key=${loop.id}
+          loop=${loop}
+          selected=${state.tableTop + i === selected}
+          name=${name}
+          repo=${repo}
+          now=${state.now}
+        />
+      `,
     );
   if (rows.length === 0) {
     const empty = !state.loaded
@@ -60,14 +68,14 @@ export function LoopTable({ state }: { state: TuiState }): React.ReactElement {
       : state.filter
         ? `no loop matches /${state.filter} (esc clears the filter)`
         : "no loops yet: create one with smithctl or the API";
-    body.push(h(Text, { key: "empty", dimColor: true }, `  ${empty}`));
+    body.push(html`<${Text} key="empty" dimColor>  ${empty}</${Text}>`);
   }
-  return h(
-    Box,
-    { flexDirection: "column", height: height + 1 },
-    h(Text, { bold: true, wrap: "truncate" }, heading),
-    ...body,
-  );
+  return html`
+    <${Box} flexDirection="column" height=${height + 1}>
+      <${Text} bold wrap="truncate">${heading}</${Text}>
+      ${body}
+    </${Box}>
+  `;
 }
 
 function LoopRow({
@@ -84,23 +92,29 @@ function LoopRow({
   now: number;
 }): React.ReactElement {
   const s = loop.status;
+  const done = s.progress.total > 0 && s.progress.done === s.progress.total;
   const cells = [
-    h(Text, { key: "id" }, fit(shortId(loop.id), COLUMNS.id)),
-    h(Text, { key: "name" }, fit(repo > 0 ? visibleLine(loop.spec.title ?? "-") : loopName(loop), name)),
+    html`<${Text} key="id">${fit(shortId(loop.id), COLUMNS.id)}</${Text}>`,
+    html`<${Text} key="name">${fit(repo > 0 ? visibleLine(loop.spec.title ?? "-") : loopName(loop), name)}</${Text}>`,
     ...(repo > 0
-      ? [h(Text, { key: "repo", dimColor: true }, fitStart(visibleLine(repoName(loop.spec.repo.url)), repo))]
+      ? [html`<${Text} key="repo" dimColor>${fitStart(visibleLine(repoName(loop.spec.repo.url)), repo)}</${Text}>`]
       : []),
-    h(Text, { key: "state", color: STATE_COLORS[s.state] }, fit(s.state, COLUMNS.state)),
-    h(
-      Text,
-      { key: "progress", color: s.progress.total > 0 && s.progress.done === s.progress.total ? "green" : undefined },
-      fit(progressBar(s.progress.done, s.progress.total, PROGRESS_BAR_CELLS), COLUMNS.progress),
-    ),
-    h(Text, { key: "iter" }, fit(String(s.iteration), COLUMNS.iteration)),
-    h(Text, { key: "att" }, fit(String(s.attempt), COLUMNS.attempt)),
-    h(Text, { key: "cost" }, fit(formatCost(loop.cost.usd), COLUMNS.cost)),
-    h(Text, { key: "age" }, fit(formatAge(now - Date.parse(s.createdAt)), COLUMNS.age)),
+    html`<${Text} key="state" color=${STATE_COLORS[s.state]}>${fit(s.state, COLUMNS.state)}</${Text}>`,
+    html`
+      <${Text} key="progress" color=${done ? "green" : undefined}>
+        ${fit(progressBar(s.progress.done, s.progress.total, PROGRESS_BAR_CELLS), COLUMNS.progress)}
+      </${Text}>
+    `,
+    html`<${Text} key="iter">${fit(String(s.iteration), COLUMNS.iteration)}</${Text}>`,
+    html`<${Text} key="att">${fit(String(s.attempt), COLUMNS.attempt)}</${Text}>`,
+    html`<${Text} key="cost">${fit(formatCost(loop.cost.usd), COLUMNS.cost)}</${Text}>`,
+    html`<${Text} key="age">${fit(formatAge(now - Date.parse(s.createdAt)), COLUMNS.age)}</${Text}>`,
   ];
-  const spaced = cells.flatMap((c, i) => (i === 0 ? [c] : [h(Text, { key: `sp${i}` }, " "), c]));
-  return h(Text, { wrap: "truncate", inverse: selected, bold: selected }, selected ? "▶ " : "  ", ...spaced);
+  const spaced = cells.flatMap((c, i) => (i === 0 ? [c] : [html`<${Text} key=${`sp${i}`}>${" "}</${Text}>`, c]));
+  return html`
+    <${Text} wrap="truncate" inverse=${selected} bold=${selected}>
+      ${selected ? "▶ " : "  "}
+      ${spaced}
+    </${Text}>
+  `;
 }
