@@ -579,6 +579,48 @@ describe("API", () => {
     expect(seen).toEqual(Array.from({ length: 351 }, (_, i) => i + 1));
   });
 
+  test("ten subscribers of one loop in one API process cost etcd one watch; each gets every entry once, in order", async ({
+    api,
+    etcdEndpoint,
+  }) => {
+    /** etcd's own count of the watchers it serves. */
+    const watchers = async (): Promise<number> => {
+      const text = await (await fetch(`${etcdEndpoint}/metrics`)).text();
+      const line = text.split("\n").find((l) => l.startsWith("etcd_debugging_mvcc_watcher_total "));
+      return Number(line?.split(" ")[1] ?? NaN);
+    };
+    const op = api.client(api.tokens.operator);
+    const { loop } = await op.loops.create.mutate(loopInput());
+    const before = await watchers();
+    const seen = Array.from({ length: 10 }, () => [] as number[]);
+    const subs = seen.map((mine) =>
+      api
+        .client(api.tokens.viewer)
+        .journal.tailBatched.subscribe(
+          { loopId: loop.id },
+          { onData: ({ data }) => mine.push(...data.entries.map((e) => e.seq)) },
+        ),
+    );
+    try {
+      await expect.poll(() => seen.every((mine) => mine.length === 1), { timeout: 5000 }).toBe(true);
+      expect(await watchers()).toBe(before + 1);
+      for (let i = 0; i < 5; i++)
+        await api.store.journal.append(
+          loop.id,
+          Array.from({ length: 20 }, (_, k) => ({
+            phase: "agent" as const,
+            actor: { type: "agent" as const, id: "a" },
+            message: `m${i}-${k}`,
+          })),
+        );
+      await expect.poll(() => seen.every((mine) => mine.length === 101), { timeout: 10_000 }).toBe(true);
+      for (const mine of seen) expect(mine).toEqual(Array.from({ length: 101 }, (_, i) => i + 1));
+    } finally {
+      subs.forEach((s) => s.unsubscribe());
+    }
+    await expect.poll(watchers, { timeout: 5000 }).toBe(before);
+  });
+
   test("an internal failure is one structured error record: the procedure, the cause, no token", async ({
     etcdEndpoint,
     prefix,

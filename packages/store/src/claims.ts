@@ -101,7 +101,7 @@ export class ClaimRepository {
    * instead of polling. The stream fails on a lost watch; the caller watches again.
    */
   watchQueue(options: { maxBuffered?: number } = {}): WatchStream {
-    return new WatchStream(this.ctx.client, { prefix: this.ctx.keys.queuePrefix(), maxBuffered: options.maxBuffered });
+    return WatchStream.open(this.ctx.client, { prefix: this.ctx.keys.queuePrefix(), maxBuffered: options.maxBuffered });
   }
 
   /**
@@ -109,7 +109,7 @@ export class ClaimRepository {
    * a loop held back by its key's limit may be claimable now although the queue did not change.
    */
   watchSlots(options: { maxBuffered?: number } = {}): WatchStream {
-    return new WatchStream(this.ctx.client, { prefix: this.ctx.keys.slotsPrefix(), maxBuffered: options.maxBuffered });
+    return WatchStream.open(this.ctx.client, { prefix: this.ctx.keys.slotsPrefix(), maxBuffered: options.maxBuffered });
   }
 
   /**

@@ -225,6 +225,51 @@ describe("journal", () => {
     }
   });
 
+  test("tails of one loop in one process share one etcd watch; a slow one falls behind alone and misses nothing", async ({
+    etcdEndpoint,
+    prefix,
+  }) => {
+    /** etcd's own count of the watchers it serves. */
+    const watchers = async (): Promise<number> => {
+      const text = await (await fetch(`${etcdEndpoint}/metrics`)).text();
+      const line = text.split("\n").find((l) => l.startsWith("etcd_debugging_mvcc_watcher_total "));
+      if (!line) throw new Error("etcd exports no etcd_debugging_mvcc_watcher_total");
+      return Number(line.split(" ")[1]);
+    };
+    const store = testStore(etcdEndpoint, prefix);
+    try {
+      const { loop } = await store.loops.create(loopRequest());
+      await store.journal.append(loop.id, [entry("before")]);
+      const before = await watchers();
+      const fast = Array.from({ length: 10 }, () => take(store.journal.tail(loop.id), 301));
+      const slowIter = store.journal.tail(loop.id, { maxBuffered: 20 });
+      const slow = (async () => {
+        const got: JournalEntry[] = [];
+        for await (const e of slowIter) {
+          got.push(e);
+          // Busy on its first entry while the 300 others arrive: more than it may buffer.
+          if (got.length === 1) await new Promise((r) => setTimeout(r, 1500));
+          if (got.length === 301) break;
+        }
+        return got;
+      })();
+      // Every tail has read its backfill and joined the watch before the writes.
+      await new Promise((r) => setTimeout(r, 500));
+      expect(await watchers()).toBe(before + 1);
+      for (let i = 0; i < 3; i++)
+        await store.journal.append(
+          loop.id,
+          Array.from({ length: 100 }, (_, j) => entry(`b${i}-${j}`)),
+        );
+      for (const got of await Promise.all(fast)) checkComplete(got, 1, 301);
+      checkComplete(await slow, 1, 301);
+      // The last tail gone, the watch is cancelled.
+      await expect.poll(watchers, { timeout: 5000 }).toBe(before);
+    } finally {
+      store.close();
+    }
+  });
+
   test("fencing: a writer of a stale attempt is refused and writes nothing", async ({ etcdEndpoint, prefix }) => {
     const store = testStore(etcdEndpoint, prefix);
     try {

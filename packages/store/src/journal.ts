@@ -12,20 +12,35 @@ import {
   type JournalEntryRequest,
 } from "@smith/core";
 import { ExponentialBackoff, type IBackoff } from "cockatiel";
-import type { IOperation } from "etcd3";
+import type { IKeyValue, IOperation } from "etcd3";
 import { setTimeout as delay } from "node:timers/promises";
 import { decode, encode } from "./codec.ts";
 import type { StoreContext } from "./context.ts";
 import { etcdCall } from "./etcd.ts";
 import { prefixEnd } from "./keys.ts";
 import { absent, exists, modIs, rangeKvs, txn, type Compare } from "./txn.ts";
-import { WatchStream } from "./watch.ts";
 
 /**
  * etcd refuses a txn with more than 128 operations (--max-txn-ops): an entry costs two puts (the
  * entry and its id index) and one compare, plus the head counter and a few fencing compares.
  */
 const ENTRIES_PER_TXN = 50;
+
+/**
+ * Entries decoded from watch events, by event. The consumers of a shared watch get the same `kv`
+ * objects, so each appended entry is parsed and validated once per process however many tails
+ * follow its loop; the entries are read-only for everyone.
+ */
+const decodedEvents = new WeakMap<IKeyValue, JournalEntry>();
+
+function decodeShared(kv: IKeyValue, key: string): JournalEntry {
+  let entry = decodedEvents.get(kv);
+  if (!entry) {
+    entry = decode(JournalEntry, kv.value, key);
+    decodedEvents.set(kv, entry);
+  }
+  return entry;
+}
 
 export interface AppendOptions {
   /** Extra compares that must hold (the replica lock's fencing compare). */
@@ -284,7 +299,7 @@ export class JournalRepository {
     }.bind(this);
 
     while (!signal?.aborted) {
-      const stream = new WatchStream(this.ctx.client, { prefix, maxBuffered: options.maxBuffered });
+      const stream = this.ctx.watches.open(prefix, { maxBuffered: options.maxBuffered });
       const onAbort = () => stream.close();
       signal?.addEventListener("abort", onAbort, { once: true });
       try {
@@ -304,7 +319,7 @@ export class JournalRepository {
             yield* backfill();
             continue;
           }
-          const entry = decode(JournalEntry, item.kv.value, key);
+          const entry = decodeShared(item.kv, key);
           next++;
           yield entry;
         }

@@ -282,7 +282,7 @@ export class LoopRepository {
   /** Loop changes from a revision (exclusive of nothing: events at `fromRevision` and later). */
   watch(options: Omit<WatchOptions, "prefix"> = {}): AsyncIterable<LoopChange> & { close(): void } {
     const prefix = this.ctx.keys.loopsPrefix();
-    const stream = new WatchStream(this.ctx.client, { ...options, prefix });
+    const stream = WatchStream.open(this.ctx.client, { ...options, prefix });
     const iterable = {
       close: () => stream.close(),
       async *[Symbol.asyncIterator](): AsyncGenerator<LoopChange> {

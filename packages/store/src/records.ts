@@ -232,7 +232,7 @@ export class AuditRepository {
    */
   watch(options: Omit<WatchOptions, "prefix"> = {}): AsyncIterable<AuditChange> & { close(): void } {
     const prefix = this.ctx.keys.auditPrefix();
-    const stream = new WatchStream(this.ctx.client, { ...options, prefix });
+    const stream = WatchStream.open(this.ctx.client, { ...options, prefix });
     return {
       close: () => stream.close(),
       async *[Symbol.asyncIterator](): AsyncGenerator<AuditChange> {

@@ -15,6 +15,7 @@ import { CredentialRepository } from "./credentials.ts";
 import { WebhookDeliveryRepository } from "./webhooks.ts";
 import { NotificationRepository } from "./notifications.ts";
 import { PollSlotRepository } from "./polls.ts";
+import { WatchHub } from "./watch.ts";
 
 export interface StoreOptions extends EtcdClientOptions {
   /** Key prefix (default `/smith/v1`). */
@@ -49,7 +50,12 @@ export class SmithStore {
     this.ownsClient = !options.client;
     this.client = options.client ?? createEtcdClient(options);
     this.keys = new Keyspace(options.prefix ?? DEFAULT_PREFIX);
-    this.ctx = { client: this.client, keys: this.keys, now: options.now ?? (() => new Date()) };
+    this.ctx = {
+      client: this.client,
+      keys: this.keys,
+      now: options.now ?? (() => new Date()),
+      watches: new WatchHub(this.client),
+    };
     this.loops = new LoopRepository(this.ctx);
     this.journal = new JournalRepository(this.ctx);
     this.locks = new LockRepository(this.ctx, this.loops);

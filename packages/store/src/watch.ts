@@ -20,62 +20,72 @@ export type WatchItem =
 
 export const DEFAULT_MAX_BUFFERED = 10_000;
 
-/** An etcd watch as an async iterable with a bounded buffer. */
+/**
+ * An etcd watch as an async iterable with a bounded buffer: the consumer's side. `open` gives it
+ * an etcd watch of its own; `WatchHub.open` a place among the consumers of one shared watch.
+ */
 export class WatchStream implements AsyncIterable<WatchItem> {
   private readonly queue: WatchItem[] = [];
   private wake: (() => void) | undefined;
   private failure: Error | undefined;
   private closed = false;
-  private watcher: Watcher | undefined;
   private lastRevision: string | undefined;
   private readonly maxBuffered: number;
   private readonly readyPromise: Promise<void>;
-  private readyResolved = false;
+  private resolveReady!: () => void;
+  private isReady = false;
+  private detach: (() => void) | undefined;
 
-  constructor(client: Etcd3, options: WatchOptions) {
-    this.maxBuffered = options.maxBuffered ?? DEFAULT_MAX_BUFFERED;
+  private constructor(maxBuffered: number | undefined) {
+    this.maxBuffered = maxBuffered ?? DEFAULT_MAX_BUFFERED;
+    this.readyPromise = new Promise<void>((resolve) => {
+      this.resolveReady = resolve;
+    });
+  }
+
+  /** A stream with an etcd watch of its own (the only way to watch from a past revision). */
+  static open(client: Etcd3, options: WatchOptions): WatchStream {
+    const stream = new WatchStream(options.maxBuffered);
     let builder = client.watch().prefix(options.prefix);
     if (options.fromRevision) builder = builder.startRevision(options.fromRevision);
     // Listeners go on before the watch is created, so that an error at creation (a compacted
     // start revision) is seen like any other.
     const watcher = builder.watcher();
-    this.watcher = watcher;
+    stream.detach = () => void watcher.cancel().catch(() => undefined);
     let connectedOnce = false;
-    watcher.on("put", (kv) => this.push({ type: "put", kv }));
-    watcher.on("delete", (kv) => this.push({ type: "delete", kv }));
+    watcher.on("put", (kv) => stream.deliver({ type: "put", kv }));
+    watcher.on("delete", (kv) => stream.deliver({ type: "delete", kv }));
     watcher.on("disconnected", () => {
       connectedOnce = false;
     });
-    this.readyPromise = new Promise<void>((resolve) => {
-      watcher.on("connected", () => {
-        if (this.readyResolved && !connectedOnce) this.push({ type: "resync" });
-        connectedOnce = true;
-        this.readyResolved = true;
-        resolve();
-      });
-      watcher.on("error", (err) => {
-        void compactedSince(client, options).then((compacted) => {
-          if (compacted) {
-            // Retrying cannot help: the client must list again and watch from the list's revision.
-            this.fail(
-              new SmithError(
-                "not_found",
-                `etcd compacted the history this watch asked for (from revision ${options.fromRevision}): list again, then watch from the list's revision`,
-                {
-                  field: "lastEventId",
-                  compacted: true,
-                },
-              ),
-            );
-          } else this.fail(toSmithError(err));
-          resolve();
-        });
-      });
-      watcher.on("end", () => {
-        this.fail(new SmithError("unavailable", "the etcd watch ended"));
-        resolve();
+    watcher.on("connected", () => {
+      if (stream.isReady && !connectedOnce) stream.deliver({ type: "resync" });
+      connectedOnce = true;
+      stream.markReady();
+    });
+    watcher.on("error", (err) => {
+      void compactedSince(client, options).then((compacted) => {
+        if (compacted) {
+          // Retrying cannot help: the client must list again and watch from the list's revision.
+          stream.fail(
+            new SmithError(
+              "not_found",
+              `etcd compacted the history this watch asked for (from revision ${options.fromRevision}): list again, then watch from the list's revision`,
+              { field: "lastEventId", compacted: true },
+            ),
+          );
+        } else stream.fail(toSmithError(err));
       });
     });
+    watcher.on("end", () => stream.fail(new SmithError("unavailable", "the etcd watch ended")));
+    return stream;
+  }
+
+  /** @internal A stream fed by a shared watch; `detach` takes it off the watch. */
+  static attached(maxBuffered: number | undefined, detach: () => void): WatchStream {
+    const stream = new WatchStream(maxBuffered);
+    stream.detach = detach;
+    return stream;
   }
 
   /** Resolves once the watch is established: events from then on will be delivered. */
@@ -83,7 +93,19 @@ export class WatchStream implements AsyncIterable<WatchItem> {
     return this.readyPromise;
   }
 
-  private push(item: WatchItem): void {
+  /** @internal */
+  get established(): boolean {
+    return this.isReady;
+  }
+
+  /** @internal */
+  markReady(): void {
+    this.isReady = true;
+    this.resolveReady();
+  }
+
+  /** @internal */
+  deliver(item: WatchItem): void {
     if (this.closed || this.failure) return;
     if (item.type !== "resync") this.lastRevision = item.kv.mod_revision;
     if (this.queue.length >= this.maxBuffered) {
@@ -92,11 +114,7 @@ export class WatchStream implements AsyncIterable<WatchItem> {
         new SmithError(
           "unavailable",
           `the consumer fell more than ${this.maxBuffered} events behind; resume from the last one seen`,
-          {
-            limit: this.maxBuffered,
-            resumeRevision: this.lastRevision,
-            overflow: true,
-          },
+          { limit: this.maxBuffered, resumeRevision: this.lastRevision, overflow: true },
         ),
       );
       return;
@@ -105,24 +123,28 @@ export class WatchStream implements AsyncIterable<WatchItem> {
     this.wake?.();
   }
 
-  private fail(err: Error): void {
+  /** @internal Ends the stream with `err` (after the items already buffered). */
+  fail(err: Error): void {
     if (this.closed || this.failure) return;
     this.failure = err;
-    this.stopWatcher();
+    this.stopFeed();
+    // A stream that never got established must not leave its consumer waiting on ready().
+    this.resolveReady();
     this.wake?.();
   }
 
-  private stopWatcher(): void {
-    const w = this.watcher;
-    this.watcher = undefined;
-    if (w) void w.cancel().catch(() => undefined);
+  private stopFeed(): void {
+    const detach = this.detach;
+    this.detach = undefined;
+    detach?.();
   }
 
   close(): void {
     if (this.closed) return;
     this.closed = true;
     this.queue.length = 0;
-    this.stopWatcher();
+    this.stopFeed();
+    this.resolveReady();
     this.wake?.();
   }
 
@@ -144,6 +166,80 @@ export class WatchStream implements AsyncIterable<WatchItem> {
     } finally {
       this.close();
     }
+  }
+}
+
+interface SharedWatch {
+  watcher: Watcher;
+  consumers: Set<WatchStream>;
+  /** Whether etcd currently confirms the watch (between "connected" and "disconnected"). */
+  connected: boolean;
+}
+
+/**
+ * One etcd watch per prefix, shared by every consumer of that prefix in this process: a hundred
+ * dashboards following one loop's journal cost etcd one watch and this process one decode of
+ * each event (consumers get the same `kv` objects), while each consumer keeps its own bounded
+ * buffer, so a slow one overflows alone. The watch starts with the first consumer and is
+ * cancelled with the last. Only live watches are shared: a watch from a past revision is
+ * `WatchStream.open`.
+ */
+export class WatchHub {
+  private readonly watches = new Map<string, SharedWatch>();
+
+  private readonly client: Etcd3;
+
+  constructor(client: Etcd3) {
+    this.client = client;
+  }
+
+  /** The etcd watches open through this hub (one per prefix with consumers). */
+  get size(): number {
+    return this.watches.size;
+  }
+
+  open(prefix: string, options: { maxBuffered?: number } = {}): WatchStream {
+    const shared = this.watches.get(prefix) ?? this.start(prefix);
+    const stream = WatchStream.attached(options.maxBuffered, () => {
+      shared.consumers.delete(stream);
+      if (shared.consumers.size === 0) this.stop(prefix, shared);
+    });
+    shared.consumers.add(stream);
+    // Joining a watch etcd already confirmed: every event from now on reaches this consumer.
+    if (shared.connected) stream.markReady();
+    return stream;
+  }
+
+  private start(prefix: string): SharedWatch {
+    const watcher = this.client.watch().prefix(prefix).watcher();
+    const shared: SharedWatch = { watcher, consumers: new Set(), connected: false };
+    this.watches.set(prefix, shared);
+    const each = (fn: (s: WatchStream) => void) => {
+      for (const s of [...shared.consumers]) fn(s);
+    };
+    watcher.on("put", (kv) => each((s) => s.deliver({ type: "put", kv })));
+    watcher.on("delete", (kv) => each((s) => s.deliver({ type: "delete", kv })));
+    watcher.on("disconnected", () => {
+      shared.connected = false;
+    });
+    watcher.on("connected", () => {
+      shared.connected = true;
+      // Consumers that were following may have missed events while it was down: they re-read.
+      each((s) => (s.established ? s.deliver({ type: "resync" }) : s.markReady()));
+    });
+    const end = (err: Error) => {
+      // A failed watch is dropped at once, so that the next consumer starts a fresh one.
+      if (this.watches.get(prefix) === shared) this.watches.delete(prefix);
+      each((s) => s.fail(err));
+    };
+    watcher.on("error", (err) => end(toSmithError(err)));
+    watcher.on("end", () => end(new SmithError("unavailable", "the etcd watch ended")));
+    return shared;
+  }
+
+  private stop(prefix: string, shared: SharedWatch): void {
+    if (this.watches.get(prefix) === shared) this.watches.delete(prefix);
+    void shared.watcher.cancel().catch(() => undefined);
   }
 }
 
