@@ -324,4 +324,46 @@ describe("reconciler", () => {
       store.close();
     }
   });
+
+  test("the safety nets (stale slots, old spend, retention) run at most once per maintenance interval", async ({
+    etcdEndpoint,
+    prefix,
+    tmpDir,
+  }) => {
+    const T = Date.now();
+    let now = T - 2 * 86_400_000;
+    const clock = () => new Date(now);
+    const store = new SmithStore({ endpoints: [etcdEndpoint], prefix, now: clock });
+    const executor = new LocalProcessExecutor({ stateDir: tmpDir, command: ["/bin/true"], env: {}, stopGraceMs: 500 });
+    const reconciler = new Reconciler({
+      store,
+      executor,
+      startGraceMs: 600_000,
+      retryBackoffMs: 1_000,
+      log: silentLogger,
+      now: clock,
+      retention: { windows: { synced: 86_400_000, flatline: 86_400_000, cancelled: 86_400_000 } },
+      maintenanceIntervalMs: 60_000,
+    });
+    const finish = async () => {
+      const { loop } = await store.loops.create(request());
+      await store.loops.transition(loop.id, { type: "cancelRequested", reason: "done", at: clock().toISOString() });
+      return loop.id;
+    };
+    try {
+      const a = await finish();
+      now = T - 86_400_000 + 10_000;
+      // Due for deletion 10 s after T.
+      const b = await finish();
+      now = T;
+      expect((await reconciler.runOnce()).purged).toEqual([a]);
+      now = T + 30_000;
+      expect((await reconciler.runOnce()).purged).toEqual([]);
+      expect(await store.loops.get(b)).toBeDefined();
+      now = T + 61_000;
+      expect((await reconciler.runOnce()).purged).toEqual([b]);
+    } finally {
+      store.close();
+    }
+  });
 });

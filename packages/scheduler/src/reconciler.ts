@@ -27,6 +27,12 @@ export interface ReconcilerOptions {
    * under this policy, each deletion audited. Off when absent.
    */
   retention?: RetentionPolicyInput;
+  /**
+   * The safety nets that find nothing on a healthy installation (stale slots, old spend records,
+   * the retention sweep) run at most this often (default 0: every pass). The scheduler passes a
+   * minute, so that an idle reconciler costs etcd one range per pass.
+   */
+  maintenanceIntervalMs?: number;
 }
 
 export interface ReconcileReport {
@@ -51,6 +57,7 @@ export interface ReconcileReport {
 export class Reconciler {
   private readonly o: ReconcilerOptions;
   private listed: Promise<ListedReplica[]> | undefined;
+  private lastMaintenance: number | undefined;
 
   constructor(options: ReconcilerOptions) {
     this.o = options;
@@ -72,8 +79,8 @@ export class Reconciler {
       abandoned: [],
     };
     this.listed = undefined;
-    const waiting = await this.all(["waiting"]);
-    for (const v of [...(await this.all(["running", "unresolved"])), ...waiting]) {
+    // One scan of the loops for the states the reconciler acts on.
+    for (const v of await this.all(["running", "unresolved", "waiting"])) {
       try {
         if (v.loop.status.state === "waiting") await this.reconcileWaiting(v, report);
         else await this.reconcileLoop(v, report);
@@ -88,10 +95,15 @@ export class Reconciler {
       }
     }
     await this.stopStrays(report);
-    report.slotsReleased = await this.o.store.claims.releaseStaleSlots();
-    // The per-key daily budget reads today's spend only; a week of history is kept for a person.
-    await this.o.store.claims.pruneSpend(new Date(this.now().getTime() - 7 * 86_400_000));
-    if (this.o.retention) await this.purgeExpired(this.o.retention, report);
+    const now = this.now().getTime();
+    if (this.lastMaintenance === undefined || now - this.lastMaintenance >= (this.o.maintenanceIntervalMs ?? 0)) {
+      this.lastMaintenance = now;
+      // Transitions release their slots in the same txn: this only catches a loop deleted by hand.
+      report.slotsReleased = await this.o.store.claims.releaseStaleSlots();
+      // The per-key daily budget reads today's spend only; a week of history is kept for a person.
+      await this.o.store.claims.pruneSpend(new Date(now - 7 * 86_400_000));
+      if (this.o.retention) await this.purgeExpired(this.o.retention, report);
+    }
     return report;
   }
 

@@ -23,6 +23,8 @@ export interface SchedulerOptions {
    */
   pollIntervalMs?: number;
   reconcileIntervalMs?: number;
+  /** Stale slots, old spend and the retention sweep are checked this often (default 60 s). */
+  maintenanceIntervalMs?: number;
   startGraceMs?: number;
   retryBackoffMs?: number;
   /** Finished loops and audit events are deleted under this policy by the reconciler (off when absent). */
@@ -81,6 +83,7 @@ export class Scheduler {
       retryBackoffMs: options.retryBackoffMs ?? 5_000,
       log: options.log,
       retention: options.retention,
+      maintenanceIntervalMs: options.maintenanceIntervalMs ?? 60_000,
     });
     this.reconnect = retry(handleAll, {
       maxAttempts: Number.POSITIVE_INFINITY,
