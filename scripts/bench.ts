@@ -24,40 +24,51 @@ import type { BenchContext, Measurement, Suite, Workload } from "./bench/suite.t
  */
 const SUITES: readonly Suite[] = [rawSuite, loopsSuite, journalSuite, apiSuite, claimsSuite, schedulerSuite];
 
-async function runSuites(ctx: BenchContext): Promise<Measurement[]> {
+async function runSuites(ctx: BenchContext, suites: readonly Suite[]): Promise<Measurement[]> {
   const workloads: { suite: Suite; workload: Workload }[] = [];
-  for (const suite of SUITES) {
+  for (const suite of suites) {
     for (const workload of (await suite.workloads?.(ctx)) ?? []) workloads.push({ suite, workload });
   }
   const throughput = await runInterleaved(
     ctx,
     workloads.map((w) => w.workload),
   );
-  const bySuite = new Map<Suite, Measurement[]>(SUITES.map((s) => [s, []]));
+  const bySuite = new Map<Suite, Measurement[]>(suites.map((s) => [s, []]));
   workloads.forEach((w, i) => {
     const m = throughput[i];
     if (m) bySuite.get(w.suite)?.push(m);
   });
-  for (const suite of SUITES) {
+  for (const suite of suites) {
     ctx.signal.throwIfAborted();
     bySuite.get(suite)?.push(...((await suite.run?.(ctx)) ?? []));
   }
-  return SUITES.flatMap((s) => bySuite.get(s) ?? []);
+  return suites.flatMap((s) => bySuite.get(s) ?? []);
 }
 
-const USAGE = `usage: node scripts/bench.ts [--json <path>]
+const USAGE = `usage: node scripts/bench.ts [--json <path>] [--only <suite>[,<suite>...]]
 
 Starts a fresh etcd, measures raw etcd and the Smith store against it, prints a table and
-stops etcd. --json <path> also writes the figures as JSON (e.g. bench-results.json).`;
+stops etcd. --json <path> also writes the figures as JSON (e.g. bench-results.json).
+--only runs the raw baselines and the named suites (${SUITES.map((s) => s.name).join(", ")}):
+a quicker look at one area; record whole runs.`;
 
 function log(message: string): void {
   process.stderr.write(`bench: ${message}\n`);
 }
 
 async function main(): Promise<number> {
-  let args: { json?: string; help?: boolean };
+  let args: { json?: string; only?: string; help?: boolean };
+  let suites: readonly Suite[] = SUITES;
   try {
-    ({ values: args } = parseArgs({ options: { json: { type: "string" }, help: { type: "boolean", short: "h" } } }));
+    ({ values: args } = parseArgs({
+      options: { json: { type: "string" }, only: { type: "string" }, help: { type: "boolean", short: "h" } },
+    }));
+    if (args.only !== undefined) {
+      const names = args.only.split(",").map((n) => n.trim());
+      const unknown = names.filter((n) => !SUITES.some((s) => s.name === n));
+      if (unknown.length > 0) throw new Error(`--only: no suite named ${unknown.join(", ")}`);
+      suites = SUITES.filter((s) => s === rawSuite || names.includes(s.name));
+    }
   } catch (err) {
     process.stderr.write(`${err instanceof Error ? err.message : String(err)}\n${USAGE}\n`);
     return 2;
@@ -87,7 +98,7 @@ async function main(): Promise<number> {
     const ctx = createContext(server.endpoint, server.pid, abort.signal, cleanups);
     const machine = await machineInfo(server.endpoint);
     const otherLoad = new OtherLoad(server.pid);
-    const results = await runSuites(ctx);
+    const results = await runSuites(ctx, suites);
     const durationMs = performance.now() - started;
     const run: RunInfo = { durationMs, otherCores: otherLoad.cores() };
     report(machine, run, results);
