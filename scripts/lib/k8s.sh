@@ -5,6 +5,10 @@
 #   ~/.cache/smith/k8s/v<SMITH_K8S_VERSION>/bin/kube-apiserver
 #   ~/.cache/smith/k8s/helm-v<SMITH_HELM_VERSION>/bin/helm
 #
+# The other components (kube-controller-manager, kube-scheduler, kubelet, kube-proxy) build the
+# same way with smith_build_k8s_component <cmd> into the same bin directory; scripts/cluster.sh
+# needs them, the apiserver-only tests do not.
+#
 # There is no Docker here (no kind, no k3s); the Kubernetes tests run a kube-apiserver process
 # against their own etcd, the way controller-runtime's envtest does.
 #
@@ -102,9 +106,12 @@ smith_k8s_replaces() {
   ' "$gomod"
 }
 
-smith_build_kube_apiserver() {
-  local bin
-  bin="$(smith_k8s_dir)/bin/kube-apiserver"
+# smith_build_k8s_component <cmd> [version]: k8s.io/kubernetes/cmd/<cmd> at [version] (default
+# $SMITH_K8S_VERSION) into ~/.cache/smith/k8s/v<version>/bin/<cmd>.
+smith_build_k8s_component() {
+  local SMITH_K8S_VERSION="${2:-$SMITH_K8S_VERSION}"
+  local cmd="$1" bin
+  bin="$(smith_k8s_dir)/bin/$cmd"
   [ -x "$bin" ] && return 0
   local list replaces=()
   list="$(smith_k8s_replaces)" || return 1
@@ -114,8 +121,10 @@ smith_build_kube_apiserver() {
   minor="${minor%%.*}"
   # The version the binary reports on /version (else v0.0.0-master).
   local ldflags="-X k8s.io/component-base/version.gitVersion=v$SMITH_K8S_VERSION -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=$minor -X k8s.io/component-base/version.gitTreeState=clean"
-  _smith_go_build "$bin" "k8s.io/kubernetes@v$SMITH_K8S_VERSION" k8s.io/kubernetes/cmd/kube-apiserver "$ldflags" "${replaces[@]}"
+  _smith_go_build "$bin" "k8s.io/kubernetes@v$SMITH_K8S_VERSION" "k8s.io/kubernetes/cmd/$cmd" "$ldflags" "${replaces[@]}"
 }
+
+smith_build_kube_apiserver() { smith_build_k8s_component kube-apiserver; }
 
 smith_build_helm() {
   local bin go json gomod minor
