@@ -4,7 +4,7 @@ import { mkdir, writeFile } from "node:fs/promises";
 import { dirname } from "node:path";
 import { prdToMarkdown, serializePrd, validatePrd, type Prd } from "@smith/core";
 import { render } from "ink";
-import React from "react";
+import { html } from "../tui/html.ts";
 import { PrdWizard, type WizardResult } from "./screen.ts";
 
 /** Exit code when the person quits the wizard: 128 + SIGINT, as a shell reports ctrl+c. */
@@ -39,15 +39,17 @@ export async function runPrdNew(options: PrdNewOptions): Promise<number> {
   const markdownPath = options.markdown ? markdownPathFor(options.outPath) : undefined;
   let result: WizardResult | undefined;
   const app = render(
-    React.createElement(PrdWizard, {
-      ...(options.initial === undefined ? {} : { initial: options.initial }),
-      outPath: options.outPath,
-      ...(markdownPath === undefined ? {} : { markdownPath }),
-      overwrites: existsSync(options.outPath),
-      onDone: (done) => {
-        result = done;
-      },
-    }),
+    html`
+      <${PrdWizard}
+        initial=${options.initial}
+        outPath=${options.outPath}
+        markdownPath=${markdownPath}
+        overwrites=${existsSync(options.outPath)}
+        onDone=${(done: WizardResult) => {
+          result = done;
+        }}
+      />
+    `,
     // The wizard handles ctrl+c itself, so that quitting is an outcome (exit 130) rather than Ink
     // tearing down mid-render; a patched console would interleave other output with the frames.
     { stdin, stdout, stderr, exitOnCtrlC: false, patchConsole: false },

@@ -3,21 +3,22 @@ import { join } from "node:path";
 import { parsePrd, prdFromMarkdown, prdToMarkdown, validatePrd } from "@smith/core";
 import { tmpDirTest as test } from "@smith/testing";
 import { render } from "ink-testing-library";
-import React from "react";
+import type React from "react";
 import { afterEach, describe, expect } from "vitest";
+import { html } from "../tui/html.ts";
 import { markdownPathFor, writePrdFiles } from "./prdNew.ts";
 import { PrdWizard, type WizardResult } from "./screen.ts";
 import { KEYS, waitUntil } from "./testSupport.ts";
 import { setTimeout as sleep } from "node:timers/promises";
 
-const h = React.createElement;
 let unmount: (() => void) | undefined;
 afterEach(() => unmount?.());
 
 /** Renders the wizard and returns a driver that types keys and reads the screen. */
 function wizard(props: Partial<React.ComponentProps<typeof PrdWizard>> = {}) {
   let result: WizardResult | undefined;
-  const app = render(h(PrdWizard, { outPath: ".agents/tasks/prd.json", ...props, onDone: (r) => (result = r) }));
+  const onDone = (r: WizardResult) => (result = r);
+  const app = render(html`<${PrdWizard} outPath=".agents/tasks/prd.json" ...${props} onDone=${onDone} />`);
   unmount = app.unmount;
   const screen = () => app.lastFrame() ?? "";
   return {

@@ -1,10 +1,11 @@
 /**
  * The wizard's Ink screen. Thin: it renders a WizardState (state.ts) and feeds key presses to
- * wizardKeyReducer (keys.ts). Node's type stripping does not transform JSX, hence createElement.
+ * wizardKeyReducer (keys.ts). Written in html`…` templates (../tui/html.ts), as the TUI is.
  */
 import type { Prd } from "@smith/core";
 import { Box, Text, useApp, useInput } from "ink";
-import React, { useEffect, useReducer, type ReactElement, type ReactNode } from "react";
+import { useEffect, useReducer, type ReactElement, type ReactNode } from "react";
+import { html } from "../tui/html.ts";
 import { dependencyOptions } from "./draft.ts";
 import { keyHelpFor, wizardKeyReducer } from "./keys.ts";
 import {
@@ -24,8 +25,6 @@ import {
   type Field,
   type WizardState,
 } from "./state.ts";
-
-const h = React.createElement;
 
 export type WizardResult = { outcome: "finished"; prd: Prd } | { outcome: "cancelled" };
 
@@ -55,12 +54,14 @@ export function PrdWizard(props: PrdWizardProps): ReactElement {
     exit(result);
     // Only the outcome's change matters: the state is final once it is not "editing".
   }, [state.outcome]);
-  return h(WizardView, {
-    state,
-    outPath: props.outPath,
-    markdownPath: props.markdownPath,
-    overwrites: props.overwrites ?? false,
-  });
+  return html`
+    <${WizardView}
+      state=${state}
+      outPath=${props.outPath}
+      markdownPath=${props.markdownPath}
+      overwrites=${props.overwrites ?? false}
+    />
+  `;
 }
 
 interface WizardViewProps {
@@ -74,43 +75,47 @@ interface WizardViewProps {
 function WizardView({ state, outPath, markdownPath, overwrites }: WizardViewProps): ReactElement {
   const { report } = state;
   const readinessColor = report.readiness === "pass" ? "green" : report.readiness === "warn" ? "yellow" : "red";
-  return h(
-    Box,
-    { flexDirection: "column" },
-    h(Text, { bold: true }, "smith prd new"),
-    h(StepBar, { state }),
-    h(Box, { flexDirection: "column", marginTop: 1 }, stepBody(state, { outPath, markdownPath, overwrites })),
-    state.notice === undefined ? null : h(Box, { marginTop: 1 }, h(Text, { color: "yellow" }, state.notice)),
-    h(
-      Box,
-      { marginTop: 1 },
-      h(Text, null, "readiness "),
-      h(Text, { color: readinessColor, bold: true }, report.readiness.toUpperCase()),
-      h(
-        Text,
-        { dimColor: true },
-        ` (${count(report.errors.length, "error")}, ${count(report.warnings.length, "warning")})`,
-      ),
-    ),
-    h(Text, { dimColor: true }, keyHelpFor(state.step)),
-  );
+  return html`
+    <${Box} flexDirection="column">
+      <${Text} bold>smith prd new</${Text}>
+      <${StepBar} state=${state} />
+      <${Box} flexDirection="column" marginTop=${1}>${stepBody(state, { outPath, markdownPath, overwrites })}</${Box}>
+      ${
+        state.notice === undefined
+          ? null
+          : html`
+            <${Box} marginTop=${1}>
+              <${Text} color="yellow">${state.notice}</${Text}>
+            </${Box}>
+          `
+      }
+      <${Box} marginTop=${1}>
+        <${Text}>readiness${" "}</${Text}>
+        <${Text} color=${readinessColor} bold>${report.readiness.toUpperCase()}</${Text}>
+        <${Text} dimColor>
+          ${" "}(${count(report.errors.length, "error")}, ${count(report.warnings.length, "warning")})
+        </${Text}>
+      </${Box}>
+      <${Text} dimColor>${keyHelpFor(state.step)}</${Text}>
+    </${Box}>
+  `;
 }
 
 function StepBar({ state }: { state: WizardState }): ReactElement {
-  return h(
-    Box,
-    { gap: 2 },
-    ...WIZARD_STEPS.map((step, i) => {
-      const errors = errorCountOf(state.report, step);
-      const current = step === state.step;
-      return h(
-        Text,
-        { key: step, bold: current, color: current ? "cyan" : undefined, dimColor: !current },
-        `${current ? "▸" : " "}${i + 1} ${STEP_TITLES[step]}`,
-        errors > 0 ? h(Text, { color: "red" }, ` ✖${errors}`) : null,
-      );
-    }),
-  );
+  return html`
+    <${Box} gap=${2}>
+      ${WIZARD_STEPS.map((step, i) => {
+        const errors = errorCountOf(state.report, step);
+        const current = step === state.step;
+        return html`
+          <${Text} key=${step} bold=${current} color=${current ? "cyan" : undefined} dimColor=${!current}>
+            ${current ? "▸" : " "}${i + 1} ${STEP_TITLES[step]}
+            ${errors > 0 ? html`<${Text} color="red">${" "}✖${errors}</${Text}>` : null}
+          </${Text}>
+        `;
+      })}
+    </${Box}>
+  `;
 }
 
 function stepBody(
@@ -130,11 +135,11 @@ function stepBody(
       return [listRows(state, "Goals", "goals"), listRows(state, "Non-goals", "nonGoals")];
     case "gates":
       return [
-        h(
-          Text,
-          { key: "hint", dimColor: true },
-          "Shell commands run from the repository root after every story; all must pass.",
-        ),
+        html`
+          <${Text} key="hint" dimColor>
+            Shell commands run from the repository root after every story; all must pass.
+          </${Text}>
+        `,
         listRows(state, "Quality gates", "qualityGates"),
       ];
     case "stories":
@@ -148,67 +153,67 @@ function stepBody(
 function textRow(state: WizardState, label: string, field: Field, key: string): ReactElement {
   const focused = sameField(state.focus, field);
   const text = textOf(state.draft, field) ?? "";
-  return h(
-    Box,
-    { key },
-    h(Text, { color: focused ? "cyan" : undefined }, `${focused ? "›" : " "} ${label.padEnd(12)} `),
-    text === "" && !focused ? h(Text, { dimColor: true }, "(empty)") : h(Text, null, text),
-    focused ? h(Text, { color: "cyan" }, "▌") : null,
-  );
+  return html`
+    <${Box} key=${key}>
+      <${Text} color=${focused ? "cyan" : undefined}>${focused ? "›" : " "} ${label.padEnd(12)}${" "}</${Text}>
+      ${text === "" && !focused ? html`<${Text} dimColor>(empty)</${Text}>` : html`<${Text}>${text}</${Text}>`}
+      ${focused ? html`<${Text} color="cyan">▌</${Text}>` : null}
+    </${Box}>
+  `;
 }
 
 function listRows(state: WizardState, label: string, list: "goals" | "nonGoals" | "qualityGates"): ReactElement {
   const items = state.draft[list];
-  return h(
-    Box,
-    { key: list, flexDirection: "column", marginBottom: 1 },
-    h(Text, { bold: true }, label),
-    ...Array.from({ length: Math.max(1, items.length) }, (_, index) =>
-      textRow(state, `${index + 1}.`, { kind: "entry", list, index }, `${list}-${index}`),
-    ),
-    diagnostics(state, list),
-  );
+  return html`
+    <${Box} key=${list} flexDirection="column" marginBottom=${1}>
+      <${Text} bold>${label}</${Text}>
+      ${Array.from({ length: Math.max(1, items.length) }, (_, index) =>
+        textRow(state, `${index + 1}.`, { kind: "entry", list, index }, `${list}-${index}`),
+      )}
+      ${diagnostics(state, list)}
+    </${Box}>
+  `;
 }
 
 function storyBody(state: WizardState): ReactNode {
   const { draft } = state;
-  if (draft.stories.length === 0) return h(Text, { key: "none" }, "No stories. ctrl+n adds one.");
+  if (draft.stories.length === 0) return html`<${Text} key="none">No stories. ctrl+n adds one.</${Text}>`;
   const current = (state.focus === undefined ? undefined : storyOf(state.focus)) ?? 0;
   const story = draft.stories[current];
   if (story === undefined) return null;
-  const overview = h(
-    Box,
-    { key: "overview", gap: 1, flexWrap: "wrap" },
-    ...draft.stories.map((s, i) => {
-      const errors = state.report.errors.filter((d) => anchorOfPath(d.path).startsWith(`story ${i}`)).length;
-      return h(
-        Text,
-        { key: s.id + String(i), inverse: i === current, color: errors > 0 ? "red" : "green" },
-        `${s.id}${errors > 0 ? " ✖" : " ✔"}`,
-      );
-    }),
-  );
+  const overview = html`
+    <${Box} key="overview" gap=${1} flexWrap="wrap">
+      ${draft.stories.map((s, i) => {
+        const errors = state.report.errors.filter((d) => anchorOfPath(d.path).startsWith(`story ${i}`)).length;
+        return html`
+          <${Text} key=${s.id + String(i)} inverse=${i === current} color=${errors > 0 ? "red" : "green"}>
+            ${s.id}${errors > 0 ? " ✖" : " ✔"}
+          </${Text}>
+        `;
+      })}
+    </${Box}>
+  `;
   const criteria = story.acceptanceCriteria;
   return [
     overview,
     diagnostics(state, "stories"),
-    h(
-      Box,
-      { key: "story", flexDirection: "column", marginTop: 1 },
-      h(Text, { bold: true }, `${story.id} · story ${current + 1} of ${draft.stories.length} · ${story.status}`),
-      diagnostics(state, `story ${current}`),
-      textRow(state, "Title", { kind: "title", story: current }, "title"),
-      diagnostics(state, `story ${current} title`),
-      textRow(state, "Description", { kind: "description", story: current }, "description"),
-      diagnostics(state, `story ${current} description`),
-      h(Text, { key: "criteria-label" }, "  Acceptance criteria"),
-      ...Array.from({ length: Math.max(1, criteria.length) }, (_, index) =>
-        textRow(state, `  ${index + 1}.`, { kind: "criterion", story: current, index }, `criterion-${index}`),
-      ),
-      diagnostics(state, `story ${current} criteria`),
-      dependsOnRow(state, current),
-      diagnostics(state, `story ${current} deps`),
-    ),
+    html`
+      <${Box} key="story" flexDirection="column" marginTop=${1}>
+        <${Text} bold>${story.id} · story ${current + 1} of ${draft.stories.length} · ${story.status}</${Text}>
+        ${diagnostics(state, `story ${current}`)}
+        ${textRow(state, "Title", { kind: "title", story: current }, "title")}
+        ${diagnostics(state, `story ${current} title`)}
+        ${textRow(state, "Description", { kind: "description", story: current }, "description")}
+        ${diagnostics(state, `story ${current} description`)}
+        <${Text} key="criteria-label">  Acceptance criteria</${Text}>
+        ${Array.from({ length: Math.max(1, criteria.length) }, (_, index) =>
+          textRow(state, `  ${index + 1}.`, { kind: "criterion", story: current, index }, `criterion-${index}`),
+        )}
+        ${diagnostics(state, `story ${current} criteria`)}
+        ${dependsOnRow(state, current)}
+        ${diagnostics(state, `story ${current} deps`)}
+      </${Box}>
+    `,
   ];
 }
 
@@ -218,24 +223,23 @@ function dependsOnRow(state: WizardState, story: number): ReactElement {
   const field: Field = { kind: "deps", story };
   const focused = sameField(state.focus, field);
   const dependsOn = state.draft.stories[story]?.dependsOn ?? [];
-  return h(
-    Box,
-    { key: "deps", gap: 1 },
-    h(Text, { color: focused ? "cyan" : undefined }, `${focused ? "›" : " "} ${"Depends on".padEnd(12)}`),
-    ...(options.length === 0
-      ? [h(Text, { key: "none", dimColor: true }, "(no other stories yet)")]
-      : options.map((id, i) =>
-          h(
-            Text,
-            {
-              key: id,
-              underline: focused && i === state.option,
-              color: focused && i === state.option ? "cyan" : undefined,
-            },
-            `[${dependsOn.includes(id) ? "x" : " "}] ${id}`,
-          ),
-        )),
-  );
+  return html`
+    <${Box} key="deps" gap=${1}>
+      <${Text} color=${focused ? "cyan" : undefined}>${focused ? "›" : " "} ${"Depends on".padEnd(12)}</${Text}>
+      ${
+        options.length === 0
+          ? html`<${Text} key="none" dimColor>(no other stories yet)</${Text}>`
+          : options.map((id, i) => {
+              const highlighted = focused && i === state.option;
+              return html`
+              <${Text} key=${id} underline=${highlighted} color=${highlighted ? "cyan" : undefined}>
+                [${dependsOn.includes(id) ? "x" : " "}] ${id}
+              </${Text}>
+            `;
+            })
+      }
+    </${Box}>
+  `;
 }
 
 function reviewBody(
@@ -246,54 +250,59 @@ function reviewBody(
   const gates = draft.qualityGates.filter((g) => g.trim() !== "");
   const goals = draft.goals.filter((g) => g.trim() !== "");
   const problems = allDiagnostics(state.report);
+  const fails = state.report.readiness === "fail";
+  const also = where.markdownPath === undefined ? "" : ` and ${where.markdownPath}`;
   return [
-    h(Text, { key: "project", bold: true }, draft.project || "(no project name)"),
-    draft.overview === "" ? null : h(Text, { key: "overview" }, draft.overview),
-    h(Text, { key: "goals" }, `Goals: ${goals.length === 0 ? "none" : goals.join("; ")}`),
-    h(Text, { key: "gates" }, `Quality gates: ${gates.length === 0 ? "none" : gates.join(" && ")}`),
-    h(
-      Box,
-      { key: "stories", flexDirection: "column", marginTop: 1 },
-      h(Text, { bold: true }, `Stories (${draft.stories.length})`),
-      ...draft.stories.map((s, i) => {
-        const criteria = s.acceptanceCriteria.filter((c) => c.trim() !== "").length;
-        const deps = s.dependsOn.length === 0 ? "" : ` ← ${s.dependsOn.join(", ")}`;
-        return h(
-          Text,
-          { key: `${s.id}-${i}` },
-          `  ${s.id}  ${s.title || "(no title)"}  · ${count(criteria, "criterion", "criteria")}${deps}`,
-        );
-      }),
-    ),
-    h(
-      Box,
-      { key: "problems", flexDirection: "column", marginTop: 1 },
-      problems.length === 0 ? h(Text, { color: "green" }, "No problems found.") : h(Text, { bold: true }, "Problems"),
-      ...problems.map((shown, i) =>
-        h(
-          Box,
-          { key: `p-${i}`, flexDirection: "column" },
-          h(
-            Text,
-            { color: shown.severity === "error" ? "red" : "yellow" },
-            `${shown.severity === "error" ? "✖" : "⚠"} ${describeAnchor(anchorOfPath(shown.diagnostic.path), draft)}: ${shown.diagnostic.message}`,
-          ),
-          h(Text, { dimColor: true }, `  → ${shown.diagnostic.suggestion}`),
-        ),
-      ),
-    ),
-    h(
-      Box,
-      { key: "write", flexDirection: "column", marginTop: 1 },
-      h(
-        Text,
-        { color: state.report.readiness === "fail" ? "red" : "green" },
-        state.report.readiness === "fail"
-          ? "Fix the errors above before the PRD can be written."
-          : `enter writes ${where.outPath}${where.markdownPath === undefined ? "" : ` and ${where.markdownPath}`}`,
-      ),
-      where.overwrites ? h(Text, { color: "yellow" }, `${where.outPath} exists and will be replaced.`) : null,
-    ),
+    html`<${Text} key="project" bold>${draft.project || "(no project name)"}</${Text}>`,
+    draft.overview === "" ? null : html`<${Text} key="overview">${draft.overview}</${Text}>`,
+    html`<${Text} key="goals">Goals: ${goals.length === 0 ? "none" : goals.join("; ")}</${Text}>`,
+    html`<${Text} key="gates">Quality gates: ${gates.length === 0 ? "none" : gates.join(" && ")}</${Text}>`,
+    html`
+      <${Box} key="stories" flexDirection="column" marginTop=${1}>
+        <${Text} bold>Stories (${draft.stories.length})</${Text}>
+        ${draft.stories.map((s, i) => {
+          const criteria = s.acceptanceCriteria.filter((c) => c.trim() !== "").length;
+          const deps = s.dependsOn.length === 0 ? "" : ` ← ${s.dependsOn.join(", ")}`;
+          return html`
+            <${Text} key=${`${s.id}-${i}`}>
+              ${"  "}${s.id}  ${s.title || "(no title)"}  · ${count(criteria, "criterion", "criteria")}${deps}
+            </${Text}>
+          `;
+        })}
+      </${Box}>
+    `,
+    html`
+      <${Box} key="problems" flexDirection="column" marginTop=${1}>
+        ${
+          problems.length === 0
+            ? html`<${Text} color="green">No problems found.</${Text}>`
+            : html`<${Text} bold>Problems</${Text}>`
+        }
+        ${problems.map(
+          (shown, i) => html`
+            <${Box} key=${`p-${i}`} flexDirection="column">
+              <${Text} color=${shown.severity === "error" ? "red" : "yellow"}>
+                ${shown.severity === "error" ? "✖" : "⚠"}${" "}
+                ${describeAnchor(anchorOfPath(shown.diagnostic.path), draft)}: ${shown.diagnostic.message}
+              </${Text}>
+              <${Text} dimColor>  → ${shown.diagnostic.suggestion}</${Text}>
+            </${Box}>
+          `,
+        )}
+      </${Box}>
+    `,
+    html`
+      <${Box} key="write" flexDirection="column" marginTop=${1}>
+        <${Text} color=${fails ? "red" : "green"}>
+          ${fails ? "Fix the errors above before the PRD can be written." : `enter writes ${where.outPath}${also}`}
+        </${Text}>
+        ${
+          where.overwrites
+            ? html`<${Text} color="yellow">${where.outPath} exists and will be replaced.</${Text}>`
+            : null
+        }
+      </${Box}>
+    `,
   ];
 }
 
@@ -301,22 +310,20 @@ function reviewBody(
 function diagnostics(state: WizardState, anchor: Anchor): ReactElement | null {
   const shown = diagnosticsAt(state.report, anchor);
   if (shown.length === 0) return null;
-  return h(
-    Box,
-    { key: `d-${anchor}`, flexDirection: "column", marginLeft: 4 },
-    ...shown.map(({ severity, diagnostic }, i) =>
-      h(
-        Box,
-        { key: String(i), flexDirection: "column" },
-        h(
-          Text,
-          { color: severity === "error" ? "red" : "yellow" },
-          `${severity === "error" ? "✖" : "⚠"} ${diagnostic.message}`,
-        ),
-        h(Text, { dimColor: true }, `  → ${diagnostic.suggestion}`),
-      ),
-    ),
-  );
+  return html`
+    <${Box} key=${`d-${anchor}`} flexDirection="column" marginLeft=${4}>
+      ${shown.map(
+        ({ severity, diagnostic }, i) => html`
+          <${Box} key=${String(i)} flexDirection="column">
+            <${Text} color=${severity === "error" ? "red" : "yellow"}>
+              ${severity === "error" ? "✖" : "⚠"} ${diagnostic.message}
+            </${Text}>
+            <${Text} dimColor>  → ${diagnostic.suggestion}</${Text}>
+          </${Box}>
+        `,
+      )}
+    </${Box}>
+  `;
 }
 
 function count(n: number, one: string, many = `${one}s`): string {
