@@ -72,6 +72,29 @@ describe("api env", () => {
     );
   });
 
+  it("selects the credentials backend; kubernetes needs a namespace and a way to the Kubernetes API", () => {
+    expect(parseEnv({ SMITH_SIGNING_KEY: KEY }).SMITH_CREDENTIALS_BACKEND).toBe("etcd");
+    const env = parseEnv({
+      SMITH_SIGNING_KEY: KEY,
+      SMITH_CREDENTIALS_BACKEND: "kubernetes",
+      SMITH_CREDENTIALS_NAMESPACE: "smith",
+      KUBERNETES_SERVICE_HOST: "10.0.0.1",
+    });
+    expect(env).toMatchObject({ SMITH_CREDENTIALS_BACKEND: "kubernetes", SMITH_CREDENTIALS_NAMESPACE: "smith" });
+    expect(() => parseEnv({ SMITH_SIGNING_KEY: KEY, SMITH_CREDENTIALS_BACKEND: "kubernetes" })).toThrow(
+      /SMITH_CREDENTIALS_NAMESPACE: required when SMITH_CREDENTIALS_BACKEND=kubernetes/,
+    );
+    expect(() =>
+      parseEnv({ SMITH_SIGNING_KEY: KEY, SMITH_CREDENTIALS_BACKEND: "kubernetes", SMITH_CREDENTIALS_NAMESPACE: "s" }),
+    ).toThrow(/needs KUBECONFIG, or to run in a Pod/);
+    expect(() =>
+      parseEnv({
+        SMITH_SIGNING_KEY: KEY,
+        SMITH_CREDENTIALS_BACKEND: "vault",
+      }),
+    ).toThrow(/SMITH_CREDENTIALS_BACKEND/);
+  });
+
   it("reads the GitHub settings, the secrets from *_FILE, and checks the loop template", () => {
     const dir = mkdtempSync(join(tmpdir(), "smith-env-"));
     writeFileSync(join(dir, "hook"), "h".repeat(20) + "\n");

@@ -53,6 +53,24 @@ const Env = z
       .default("")
       .transform((s) => s.split(/[\s,]+/).filter(Boolean))
       .pipe(z.array(credentialsKey("SMITH_CREDENTIALS_PREVIOUS_KEYS")).max(16)),
+    /**
+     * Where credential values are kept: `etcd` (sealed with SMITH_CREDENTIALS_KEY) or `kubernetes`
+     * (a Secret per credential in SMITH_CREDENTIALS_NAMESPACE, metadata in etcd; values sealed in
+     * etcd earlier keep opening while SMITH_CREDENTIALS_KEY is given).
+     */
+    SMITH_CREDENTIALS_BACKEND: z.enum(["etcd", "kubernetes"]).default("etcd"),
+    /** The namespace of the credential Secrets (the chart passes the API's own). Required for kubernetes. */
+    SMITH_CREDENTIALS_NAMESPACE: z
+      .string()
+      .regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, "must be a DNS-1123 label (lower-case letters, digits and -)")
+      .optional(),
+    /** A kubeconfig file for the kubernetes backend; without it the API uses its Pod's ServiceAccount. */
+    KUBECONFIG: z.string().optional(),
+    /** The kubeconfig context (default: its current context). */
+    SMITH_KUBE_CONTEXT: z.string().optional(),
+    /** Set by Kubernetes in every Pod: the in-cluster API server. */
+    KUBERNETES_SERVICE_HOST: z.string().optional(),
+    KUBERNETES_SERVICE_PORT: z.string().default("443"),
     /** GitHub's REST base URL, for minting App installation tokens (GitHub Enterprise: https://HOST/api/v3). */
     SMITH_GITHUB_API_URL: z.string().url("SMITH_GITHUB_API_URL must be a URL").default("https://api.github.com"),
     /** Shared secret of the GitHub webhook (POST /webhooks/github); without it the endpoint is off. Or _FILE. */
@@ -123,6 +141,19 @@ const Env = z
         code: "custom",
         path: ["SMITH_CREDENTIALS_KEY"],
         message: "SMITH_CREDENTIALS_PREVIOUS_KEYS needs a primary SMITH_CREDENTIALS_KEY",
+      });
+    if (env.SMITH_CREDENTIALS_BACKEND !== "kubernetes") return;
+    if (!env.SMITH_CREDENTIALS_NAMESPACE)
+      ctx.addIssue({
+        code: "custom",
+        path: ["SMITH_CREDENTIALS_NAMESPACE"],
+        message: "required when SMITH_CREDENTIALS_BACKEND=kubernetes",
+      });
+    if (!env.KUBECONFIG && !env.KUBERNETES_SERVICE_HOST)
+      ctx.addIssue({
+        code: "custom",
+        path: ["KUBECONFIG"],
+        message: "SMITH_CREDENTIALS_BACKEND=kubernetes needs KUBECONFIG, or to run in a Pod (KUBERNETES_SERVICE_HOST)",
       });
   });
 export type ApiEnv = z.infer<typeof Env>;

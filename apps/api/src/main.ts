@@ -1,10 +1,10 @@
 #!/usr/bin/env node
-import { ApiServer } from "@smith/api";
+import { ApiServer, type CredentialSecretStore } from "@smith/api";
 import { createLogger } from "@smith/logger";
 import { handleMcpHttp } from "@smith/mcp";
 import { etcdTlsFromEnv } from "@smith/env";
 import { CredentialKeyring, SmithStore, plainTextEndpoints } from "@smith/store";
-import { parseEnv } from "./env.ts";
+import { type ApiEnv, parseEnv } from "./env.ts";
 
 /** The API process: parse env, build the store and server, start, and stop in order on a signal. */
 async function main(): Promise<void> {
@@ -19,6 +19,9 @@ async function main(): Promise<void> {
       { etcd: plain },
       "etcd over plain HTTP: anyone who reaches it can read and rewrite every loop; set SMITH_ETCD_CA/CERT/KEY",
     );
+  const credentialSecrets = env.SMITH_CREDENTIALS_BACKEND === "kubernetes" ? await kubernetesSecrets(env) : undefined;
+  if (credentialSecrets)
+    log.info({ namespace: credentialSecrets.namespace }, "credentials backend: Kubernetes Secrets, metadata in etcd");
   const server = new ApiServer({
     store,
     signingKey: env.SMITH_SIGNING_KEY,
@@ -29,6 +32,7 @@ async function main(): Promise<void> {
     credentialsKeyring: env.SMITH_CREDENTIALS_KEY
       ? CredentialKeyring.fromText(env.SMITH_CREDENTIALS_KEY, env.SMITH_CREDENTIALS_PREVIOUS_KEYS)
       : undefined,
+    credentialSecrets,
     githubApiUrl: env.SMITH_GITHUB_API_URL,
     github: {
       webhookSecret: env.SMITH_GITHUB_WEBHOOK_SECRET,
@@ -40,7 +44,7 @@ async function main(): Promise<void> {
     },
     mcp: handleMcpHttp,
   });
-  if (!env.SMITH_CREDENTIALS_KEY)
+  if (!env.SMITH_CREDENTIALS_KEY && !credentialSecrets)
     log.warn("no SMITH_CREDENTIALS_KEY: credentials cannot be stored, and loops that need one will fail");
   if (!env.SMITH_ADMIN_TOKEN) log.warn("no SMITH_ADMIN_TOKEN: only tokens already stored in etcd can call the API");
 
@@ -60,6 +64,20 @@ async function main(): Promise<void> {
   const { url } = await server.start({ port: env.SMITH_API_PORT, host: env.SMITH_API_HOST });
   if (server.state === "running")
     log.info({ url, etcd: env.SMITH_ETCD_ENDPOINTS, prefix: env.SMITH_ETCD_PREFIX }, "listening, etcd ready");
+}
+
+/** The credential Secrets of SMITH_CREDENTIALS_BACKEND=kubernetes, through KUBECONFIG or the Pod's ServiceAccount. */
+async function kubernetesSecrets(env: ApiEnv): Promise<CredentialSecretStore> {
+  // Loaded only here: the Kubernetes client is large, and the etcd backend does not need it.
+  const { KubernetesCredentialSecrets, loadKubeConfig } = await import("@smith/executor/kubernetes");
+  const namespace = env.SMITH_CREDENTIALS_NAMESPACE;
+  if (!namespace) throw new Error("SMITH_CREDENTIALS_NAMESPACE is required when SMITH_CREDENTIALS_BACKEND=kubernetes");
+  const kubeConfig = loadKubeConfig(
+    env.KUBECONFIG
+      ? { type: "file", path: env.KUBECONFIG.split(":")[0] ?? env.KUBECONFIG, context: env.SMITH_KUBE_CONTEXT }
+      : { type: "in-cluster", host: env.KUBERNETES_SERVICE_HOST ?? "", port: env.KUBERNETES_SERVICE_PORT },
+  );
+  return new KubernetesCredentialSecrets({ kubeConfig, namespace });
 }
 
 main().catch((err: unknown) => {

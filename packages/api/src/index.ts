@@ -9,3 +9,9 @@ export {
   type GitHubOptions,
   type GitHubTokenSource,
 } from "./github/options.ts";
+export {
+  KubernetesCredentialBackend,
+  type CredentialSecretStore,
+  type CredentialSecretValue,
+  type KubernetesCredentialBackendOptions,
+} from "./credentials/kubernetesBackend.ts";

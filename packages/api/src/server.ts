@@ -14,6 +14,11 @@ import { localClient } from "./localClient.ts";
 import { createLogger, type Logger } from "@smith/logger";
 import { ApiMetrics } from "./metrics.ts";
 import { CredentialOperations } from "./operations/credentials.ts";
+import {
+  KubernetesCredentialBackend,
+  type CredentialSecretStore,
+  type KubernetesCredentialBackendOptions,
+} from "./credentials/kubernetesBackend.ts";
 import { LoopOperations } from "./operations/loops.ts";
 import { ReplicaOperations } from "./operations/replica.ts";
 import { appRouter, type AppRouter } from "./root.ts";
@@ -48,6 +53,13 @@ export interface ApiServerOptions {
   logger?: Logger;
   /** Seals credential values at rest (SMITH_CREDENTIALS_KEY); without it credentials cannot be stored or used. */
   credentialsKeyring?: CredentialKeyring;
+  /**
+   * The kubernetes credentials backend (SMITH_CREDENTIALS_BACKEND=kubernetes): new values are kept
+   * in Kubernetes Secrets through this store, metadata in etcd. Default: sealed in etcd.
+   */
+  credentialSecrets?: CredentialSecretStore;
+  /** Options of the kubernetes backend (how old an unfinished write must be to be rolled back). */
+  credentialSecretsOptions?: KubernetesCredentialBackendOptions;
   /** GitHub's REST base URL for minting App installation tokens (default https://api.github.com). */
   githubApiUrl?: string;
   /** Accept file://, local-path and plain-http repositories (default false; `smith up` and tests set it). */
@@ -98,6 +110,9 @@ export class ApiServer {
     });
     const credentials = new CredentialOperations(options.store, {
       keyring: options.credentialsKeyring,
+      kubernetes: options.credentialSecrets
+        ? new KubernetesCredentialBackend(options.store, options.credentialSecrets, options.credentialSecretsOptions)
+        : undefined,
       githubApiUrl: options.githubApiUrl ?? options.github?.apiUrl,
     });
     const audit = new AuditRecorder(options.store, log);

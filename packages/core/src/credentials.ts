@@ -84,6 +84,8 @@ export const CredentialMetadata = z.object({
   revokedAt: z.string().datetime().optional(),
   /** The credentials key the value is sealed with (rotation of SMITH_CREDENTIALS_KEY re-seals). */
   keyId: z.string().max(64).optional(),
+  /** The Kubernetes Secret (`namespace/name`) holding the value, with the kubernetes backend. */
+  secret: z.string().max(320).optional(),
 });
 export type CredentialMetadata = z.infer<typeof CredentialMetadata>;
 

@@ -13,11 +13,44 @@ import { SealedValue } from "./credentialKeys.ts";
 import { etcdCall } from "./etcd.ts";
 import { absent, modIs, txn, type Compare } from "./txn.ts";
 import type { IOperation } from "etcd3";
-import type { z } from "zod";
+import { z } from "zod";
 
-/** A credential as stored: its metadata and its value sealed (absent once revoked). */
-export const CredentialRecord = CredentialMetadata.extend({ sealed: SealedValue.optional() });
+/**
+ * Where a credential's value lives with the Kubernetes backend: a Secret the API manages. etcd
+ * holds only this reference, never the value. The Secret carries a version annotation; the
+ * record vouches for `version` and, while a write is in flight (or was cut short by a crash),
+ * names the write's own version in `pending`, so that a later read can tell whether the write
+ * reached the Secret (roll forward) or not (roll back after `at` is old enough).
+ */
+export const CredentialSecretRef = z.object({
+  namespace: z.string().min(1).max(63),
+  name: z.string().min(1).max(253),
+  /** The version of the Secret this record vouches for; absent until the first write completes. */
+  version: z.string().min(1).max(64).optional(),
+  pending: z
+    .object({
+      version: z.string().min(1).max(64),
+      op: z.enum(["create", "rotate"]),
+      at: z.string().datetime(),
+      by: z.string().max(256),
+    })
+    .optional(),
+});
+export type CredentialSecretRef = z.infer<typeof CredentialSecretRef>;
+
+/**
+ * A credential as stored: its metadata and either its value sealed (etcd backend) or a reference
+ * to the Kubernetes Secret holding it (kubernetes backend). Once revoked neither is left; a
+ * revoked record still holding `kubeSecret` is a Secret whose deletion has not finished.
+ */
+export const CredentialRecord = CredentialMetadata.extend({
+  sealed: SealedValue.optional(),
+  kubeSecret: CredentialSecretRef.optional(),
+});
 export type CredentialRecord = z.infer<typeof CredentialRecord>;
+
+/** Where a new credential's value goes. */
+export type CredentialValueRef = { sealed: SealedValue } | { kubeSecret: CredentialSecretRef };
 
 /** The key of the default index a scope occupies, as parts (use, host, owner). */
 export function defaultSlot(type: CredentialType, scope: CredentialScope): [CredentialUse, string, string] {
@@ -26,11 +59,12 @@ export function defaultSlot(type: CredentialType, scope: CredentialScope): [Cred
   return [use, host, scope.owner?.toLowerCase() ?? "*"];
 }
 
-function metadataOf(record: CredentialRecord, lastUsedAt?: string): CredentialMetadata {
-  const { sealed, ...meta } = record;
+export function metadataOf(record: CredentialRecord, lastUsedAt?: string): CredentialMetadata {
+  const { sealed, kubeSecret, ...meta } = record;
   return {
     ...meta,
     ...(sealed ? { keyId: sealed.keyId } : {}),
+    ...(kubeSecret && !record.revokedAt ? { secret: `${kubeSecret.namespace}/${kubeSecret.name}` } : {}),
     ...(lastUsedAt ? { lastUsedAt } : {}),
   };
 }
@@ -74,12 +108,15 @@ export class CredentialRepository {
    * Stores a new credential, or replaces a revoked one of the same name. A live credential of
    * that name, or another default for the same scope, is `already_exists` and nothing is written.
    */
-  async create(meta: CredentialMetadata, sealed: SealedValue): Promise<CredentialMetadata> {
+  async create(meta: CredentialMetadata, value: CredentialValueRef): Promise<CredentialMetadata> {
     const { client, keys } = this.ctx;
     const key = keys.credential(meta.name);
     const current = await this.get(meta.name);
     if (current && !current.record.revokedAt) throw exists(meta.name);
-    const record: CredentialRecord = { ...meta, keyId: sealed.keyId, sealed };
+    const record: CredentialRecord =
+      "sealed" in value
+        ? { ...meta, keyId: value.sealed.keyId, sealed: value.sealed }
+        : { ...meta, kubeSecret: value.kubeSecret };
     const compares: Compare[] = [current ? modIs(key, current.revision) : absent(key)];
     const ops: IOperation[] = [client.put(key).value(encode(record))];
     const slot = meta.scope.default ? keys.credentialDefault(...defaultSlot(meta.type, meta.scope)) : undefined;
@@ -177,6 +214,35 @@ export class CredentialRepository {
     if (!current || current.record.revokedAt)
       throw new SmithError("not_found", `credential ${name} not found`, { field: "name" });
     return current;
+  }
+
+  /** Replaces a record if it is still at `revision`; false when it moved on (nothing written). */
+  async replace(name: string, revision: string, record: CredentialRecord): Promise<boolean> {
+    const { client, keys } = this.ctx;
+    const key = keys.credential(name);
+    const res = await txn(client, [modIs(key, revision)], [client.put(key).value(encode(record))]);
+    return res.succeeded;
+  }
+
+  /**
+   * Deletes a record still at `revision`, with its default slot and last-used mark: a create that
+   * never completed (its value never reached its Secret) gives its name and scope back.
+   */
+  async remove(name: string, revision: string): Promise<boolean> {
+    const current = await this.get(name);
+    if (!current || current.revision !== revision) return false;
+    const { client, keys } = this.ctx;
+    const compares: Compare[] = [modIs(keys.credential(name), revision)];
+    const ops: IOperation[] = [
+      client.delete().key(keys.credential(name)),
+      client.delete().key(keys.credentialUsed(name)),
+    ];
+    const slot = keys.credentialDefault(...defaultSlot(current.record.type, current.record.scope));
+    if ((await etcdCall(() => client.get(slot).string())) === name) {
+      compares.push({ key: slot, target: "Value", op: "==", value: name });
+      ops.push(client.delete().key(slot));
+    }
+    return (await txn(client, compares, ops)).succeeded;
   }
 
   private async write(name: string, revision: string, record: CredentialRecord): Promise<void> {

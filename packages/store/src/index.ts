@@ -45,7 +45,14 @@ export { WebhookDeliveryRepository, WebhookDelivery } from "./webhooks.ts";
 export { NotificationRepository, NotificationRecord, NotificationTarget } from "./notifications.ts";
 export type { Compare } from "./txn.ts";
 export { batchReady } from "./batch.ts";
-export { CredentialRepository, CredentialRecord, defaultSlot } from "./credentials.ts";
+export {
+  CredentialRepository,
+  CredentialRecord,
+  CredentialSecretRef,
+  type CredentialValueRef,
+  defaultSlot,
+  metadataOf,
+} from "./credentials.ts";
 export {
   CredentialKeyring,
   SealedValue,

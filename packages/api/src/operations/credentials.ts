@@ -17,10 +17,16 @@ import {
 import type { CredentialKeyring, CredentialRecord, SmithStore } from "@smith/store";
 import { createPrivateKey } from "node:crypto";
 import { mintInstallationToken } from "../credentials/githubApp.ts";
+import type { KubernetesCredentialBackend } from "../credentials/kubernetesBackend.ts";
 
 export interface CredentialOperationsOptions {
   /** Seals and opens values; without it credentials can be listed and revoked, not stored or used. */
   keyring?: CredentialKeyring;
+  /**
+   * The kubernetes backend: new values go to Kubernetes Secrets the API manages instead of being
+   * sealed in etcd. Values sealed earlier keep opening with `keyring`.
+   */
+  kubernetes?: KubernetesCredentialBackend;
   /** GitHub's REST base URL for minting App installation tokens (default https://api.github.com). */
   githubApiUrl?: string;
 }
@@ -68,7 +74,8 @@ export class CredentialOperations {
   }
 
   async create(input: CreateCredentialInput, by: string): Promise<CredentialMetadata> {
-    const keyring = this.keyring();
+    const kubernetes = this.options.kubernetes;
+    const keyring = kubernetes ? undefined : this.keyring();
     const value = normalize(input.type, input.value);
     const meta: CredentialMetadata = {
       schemaVersion: SCHEMA_VERSION,
@@ -80,24 +87,40 @@ export class CredentialOperations {
       createdAt: new Date().toISOString(),
       createdBy: by,
     };
-    return this.store.credentials.create(meta, keyring.seal(value, aad(meta.name, meta.type)));
+    if (kubernetes) return kubernetes.create(meta, value);
+    if (!keyring) throw new SmithError("internal", "no credentials backend");
+    return this.store.credentials.create(meta, { sealed: keyring.seal(value, aad(meta.name, meta.type)) });
   }
 
+  /** A credential keeps the backend it was created with: a Secret's value is rotated in its Secret. */
   async rotate(name: string, value: string, by: string): Promise<CredentialMetadata> {
-    const keyring = this.keyring();
     const current = await this.store.credentials.get(name);
     if (!current || current.record.revokedAt)
       throw new SmithError("not_found", `credential ${name} not found`, { field: "name" });
     const type = current.record.type;
+    if (current.record.kubeSecret) return this.kubernetes(name).rotate(current, normalize(type, value), by);
+    const keyring = this.keyring();
     return this.store.credentials.rotate(name, keyring.seal(normalize(type, value), aad(name, type)), by);
   }
 
   revoke(name: string, by: string): Promise<CredentialMetadata> {
+    if (this.options.kubernetes) return this.options.kubernetes.revoke(name, by);
     return this.store.credentials.revoke(name, by);
   }
 
   list(): Promise<CredentialMetadata[]> {
+    if (this.options.kubernetes) return this.options.kubernetes.list();
     return this.store.credentials.list();
+  }
+
+  private kubernetes(name: string): KubernetesCredentialBackend {
+    if (!this.options.kubernetes)
+      throw new SmithError(
+        "unavailable",
+        `credential ${name} is kept in a Kubernetes Secret, and this API has no Kubernetes credentials backend (SMITH_CREDENTIALS_BACKEND=kubernetes)`,
+        { field: "SMITH_CREDENTIALS_BACKEND" },
+      );
+    return this.options.kubernetes;
   }
 
   /**
@@ -179,11 +202,12 @@ export class CredentialOperations {
     const loc = repoLocation(repoUrl);
     const chosen = name ?? (loc ? await this.defaultName("git", loc.host, loc.owner) : undefined);
     if (!chosen) return undefined;
-    const record = await this.named(chosen, "spec.repo.credential");
+    const got = await this.namedRecord(chosen, "spec.repo.credential");
+    const record = got.record;
     const host = gitHost(record);
     if (loc && loc.host !== host)
       throw invalid("spec.repo.credential", `credential ${chosen} is for ${host}; the repository is on ${loc.host}`);
-    const value = this.open(record);
+    const value = await this.open(got);
     await this.store.credentials.markUsed(chosen);
     if (record.type === "github-token")
       return { credential: chosen, type: "github-token", host, username: "x-access-token", token: value };
@@ -218,11 +242,11 @@ export class CredentialOperations {
       chosen = await this.defaultName(use, "-", owner);
     }
     if (!chosen) return undefined;
-    const record = await this.named(chosen, "spec.agent.credential");
-    const recordUse = credentialUse(record.type);
+    const got = await this.namedRecord(chosen, "spec.agent.credential");
+    const recordUse = credentialUse(got.record.type);
     if (recordUse === "git")
       throw invalid("spec.agent.credential", `credential ${chosen} is a git credential, not a provider key`);
-    const value = this.open(record);
+    const value = await this.open(got);
     await this.store.credentials.markUsed(chosen);
     return { credential: chosen, env: { [PROVIDER_KEY_ENV[recordUse]]: value } };
   }
@@ -233,14 +257,20 @@ export class CredentialOperations {
   }
 
   private async named(name: string, field: string): Promise<CredentialRecord> {
-    const got = await this.store.credentials.get(name);
-    if (!got) throw new SmithError("not_found", `${field}: credential ${name} does not exist`, { field, name });
-    if (got.record.revokedAt || !got.record.sealed)
-      throw new SmithError("not_found", `${field}: credential ${name} was revoked`, { field, name });
-    return got.record;
+    return (await this.namedRecord(name, field)).record;
   }
 
-  private open(record: CredentialRecord): string {
+  private async namedRecord(name: string, field: string): Promise<{ record: CredentialRecord; revision: string }> {
+    const got = await this.store.credentials.get(name);
+    if (!got) throw new SmithError("not_found", `${field}: credential ${name} does not exist`, { field, name });
+    if (got.record.revokedAt || (!got.record.sealed && !got.record.kubeSecret))
+      throw new SmithError("not_found", `${field}: credential ${name} was revoked`, { field, name });
+    return got;
+  }
+
+  private async open(got: { record: CredentialRecord; revision: string }): Promise<string> {
+    const record = got.record;
+    if (record.kubeSecret) return this.kubernetes(record.name).open(got);
     if (!record.sealed) throw new SmithError("not_found", `credential ${record.name} was revoked`, { field: "name" });
     return this.keyring().open(record.sealed, aad(record.name, record.type), `credential ${record.name}`);
   }

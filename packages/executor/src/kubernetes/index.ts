@@ -27,3 +27,12 @@ export {
   tokenSecretName,
 } from "./manifests.ts";
 export { jobOwner, replicaStatusFromJob } from "./status.ts";
+export {
+  ANNOTATION_CREDENTIAL_VERSION,
+  CREDENTIAL_VALUE_KEY,
+  type CredentialSecret,
+  KubernetesCredentialSecrets,
+  type KubernetesCredentialSecretsOptions,
+  LABEL_CREDENTIAL,
+  credentialSecretName,
+} from "./secrets.ts";
