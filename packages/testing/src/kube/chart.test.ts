@@ -119,7 +119,9 @@ describeKube("helm/smith", () => {
         "PodDisruptionBudget/smith-api",
         "PodDisruptionBudget/smith-etcd",
         "PodDisruptionBudget/smith-scheduler",
+        "Role/smith-api",
         "Role/smith-scheduler",
+        "RoleBinding/smith-api",
         "RoleBinding/smith-scheduler",
         "Secret/smith-admin-token",
         "Secret/smith-credentials-key",
@@ -143,6 +145,28 @@ describeKube("helm/smith", () => {
     await expect(
       kube.kubeConfig.makeApiClient(CoreV1Api).readNamespacedConfigMap({ name: "smith-config", namespace }),
     ).rejects.toMatchObject({ code: 404 });
+
+    // credentials.backend defaults to kubernetes: the API keeps credential Secrets in its namespace.
+    const api = objects.find((o) => o.kind === "Deployment" && o.metadata?.name === "smith-api") as
+      | { spec: { template: { spec: { automountServiceAccountToken: boolean; containers: { env: object[] }[] } } } }
+      | undefined;
+    expect(api?.spec.template.spec.automountServiceAccountToken).toBe(true);
+    expect(api?.spec.template.spec.containers[0]?.env).toEqual(
+      expect.arrayContaining([
+        { name: "SMITH_CREDENTIALS_BACKEND", value: "kubernetes" },
+        { name: "SMITH_CREDENTIALS_NAMESPACE", value: namespace },
+      ]),
+    );
+    // With credentials.backend etcd the API has no Role and no Kubernetes token.
+    const etcdBackend = await helmTemplate(CHART, {
+      release: "smith",
+      namespace,
+      set: { "credentials.backend": "etcd" },
+    });
+    expect(kinds(etcdBackend).filter((k) => k.includes("smith-api") && k.startsWith("Role"))).toEqual([]);
+    const etcdApi = etcdBackend.find((o) => o.kind === "Deployment" && o.metadata?.name === "smith-api") as typeof api;
+    expect(etcdApi?.spec.template.spec.automountServiceAccountToken).toBe(false);
+    expect(JSON.stringify(etcdApi)).not.toContain("SMITH_CREDENTIALS_BACKEND");
 
     const scheduler = objects.find((o) => o.kind === "Deployment" && o.metadata?.name === "smith-scheduler") as
       { spec: { replicas: number } } | undefined;
@@ -178,13 +202,14 @@ describeKube("helm/smith", () => {
       [{ "secrets.signingKey.value": "short" }, /at least 32/],
       [{ "scheduler.concurrencyKeys": "a=0" }, /concurrencyKeys/],
       [{ "no.such.value": "1" }, /additional properties|not allowed/i],
+      [{ "credentials.backend": "vault" }, /credentials\.backend|must be one of/],
     ];
     for (const [set, error] of bad) {
       await expect(helmTemplate(CHART, { set }), JSON.stringify(set)).rejects.toThrow(error);
     }
   });
 
-  test("RBAC: the scheduler may do what the Job executor needs and no more; the replica may do nothing", async ({
+  test("RBAC: the scheduler may do what the Job executor needs, the API its credential Secrets, and no more; the replica may do nothing", async ({
     kube,
   }) => {
     const namespace = await createNamespace(kube.kubeConfig);
@@ -248,6 +273,20 @@ describeKube("helm/smith", () => {
       ).toBe(false);
     // Nothing outside the release namespace.
     expect(await can("smith-scheduler", "create", "jobs", "batch", undefined, "default")).toBe(false);
+
+    // The API: credential Secrets in its namespace, nothing else.
+    for (const verb of ["get", "create", "update", "delete"])
+      expect(await can("smith-api", verb, "secrets"), `api secrets ${verb}`).toBe(true);
+    for (const [verb, resource, group] of [
+      ["list", "secrets", ""],
+      ["watch", "secrets", ""],
+      ["patch", "secrets", ""],
+      ["get", "configmaps", ""],
+      ["create", "jobs", "batch"],
+      ["get", "pods", ""],
+    ] as const)
+      expect(await can("smith-api", verb, resource, group), `api ${verb} ${resource}`).toBe(false);
+    expect(await can("smith-api", "get", "secrets", "", undefined, "default")).toBe(false);
 
     for (const [verb, resource, group] of [
       ["get", "jobs", "batch"],
