@@ -169,6 +169,23 @@ export default tseslint.config(
     },
   },
   {
+    // apps/cli's Ink components (the TUI's and the PRD wizard's) are html`…` templates, the tag in
+    // apps/cli/src/tui/html.ts, so that they read like Ink's JSX examples: no createElement, called,
+    // imported, destructured or bound under another name.
+    files: ["apps/cli/src/**"],
+    rules: {
+      "no-restricted-syntax": [
+        "error",
+        {
+          selector:
+            ":matches(Identifier[name='createElement'], Literal[value='createElement']):matches(.property, .imported, .key)",
+          message:
+            "Write Ink elements as html`<${Box}>…</${Box}>` templates (apps/cli/src/tui/html.ts), not createElement calls.",
+        },
+      ],
+    },
+  },
+  {
     // Composition roots and tooling may read the environment.
     files: [
       "apps/*/src/env.ts",

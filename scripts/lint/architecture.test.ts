@@ -174,6 +174,36 @@ describe("file names (check-file/filename-naming-convention)", () => {
   }
 });
 
+describe("apps/cli's Ink elements are html templates, not createElement (no-restricted-syntax)", () => {
+  const component = "apps/cli/src/tui/components/Probe.ts";
+  for (const [how, code] of [
+    ["called on React", 'import React from "react";\nexport const e = React.createElement("x");\n'],
+    ["imported", 'import { createElement } from "react";\nexport const e = createElement("x");\n'],
+    ["imported under another name", 'import { createElement as h } from "react";\nexport const e = h("x");\n'],
+    ["destructured", 'import React from "react";\nconst { createElement: h } = React;\nexport const e = h("x");\n'],
+    ["by a computed key", 'import React from "react";\nexport const e = React["createElement"]("x");\n'],
+    [
+      "bound to htm",
+      'import htm from "htm";\nimport React from "react";\nexport const html = htm.bind(React.createElement);\n',
+    ],
+  ] as const) {
+    test(`createElement ${how}`, async () => {
+      expect(await reports(component, code, "no-restricted-syntax")).toEqual([expect.stringContaining("html`")]);
+    });
+  }
+
+  test("in the PRD wizard too", async () => {
+    const code = 'import React from "react";\nexport const e = React.createElement("x");\n';
+    expect(await reports("apps/cli/src/wizard/probe.ts", code, "no-restricted-syntax")).toHaveLength(1);
+  });
+
+  test("an html template passes", async () => {
+    const code =
+      'import { Box, Text } from "ink";\nimport { html } from "../html.ts";\nexport const Probe = ({ name }: { name: string }) => html`\n  <${Box}><${Text} bold>${name}</${Text}></${Box}>\n`;\n';
+    await expectClean(component, code);
+  });
+});
+
 describe("workspace manifests", () => {
   // The same layering one level up, where lint does not look: what the package.json files declare.
   interface Manifest {
