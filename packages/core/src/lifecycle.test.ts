@@ -700,6 +700,20 @@ describe("replicaLost", () => {
     expect(next.status.notBefore).toBeUndefined();
   });
 
+  it("an attempt that never started costs nothing: queued at once, even on the last attempt", () => {
+    const last = makeLoop("running", { attempt: 3 }, { maxAttempts: 3 });
+    const next = expectOk(
+      transition(last, { type: "replicaLost", attempt: 3, unstarted: true, backoffMs: 5000, at: AT }),
+    );
+    expect(next.status).toMatchObject({ state: "unresolved", reason: "retry-scheduled", attempt: 3, attemptBase: 1 });
+    expect(next.status.notBefore).toBeUndefined();
+    expect(next.status.claimedBy).toBeUndefined();
+    // The next claim is attempt 4, and it is still the third counted attempt: a real loss then flatlines.
+    const reclaimed = expectOk(transition(next, { type: "claimed", schedulerId: "s2", at: AT }));
+    expect(reclaimed.status).toMatchObject({ attempt: 4, attemptBase: 1 });
+    expect(expectOk(transition(reclaimed, { type: "replicaLost", attempt: 4, at: AT })).status.state).toBe("flatline");
+  });
+
   it("counts attempts from attemptBase", () => {
     const loop = makeLoop("running", { attempt: 5, attemptBase: 3 }, { maxAttempts: 3 });
     expect(expectOk(transition(loop, { type: "replicaLost", attempt: 5, at: AT })).status.state).toBe("unresolved");

@@ -43,6 +43,12 @@ export type LoopEvent =
       attempt: number;
       /** Delay before the retry may be claimed. */
       backoffMs?: number;
+      /**
+       * No replica ever ran for this attempt: its claimer's session ended between the claim and
+       * the start (the scheduler died). The attempt does not count against `maxAttempts` and the
+       * loop is queued at once.
+       */
+      unstarted?: boolean;
       message?: string;
       at: string;
     }
@@ -280,6 +286,18 @@ export function transition(loop: Loop, event: LoopEvent): TransitionResult {
       return next(resumeStatus(loop, "quota-reset", "the agent's usage limit has reset"));
     }
     case "replicaLost": {
+      if (event.unstarted) {
+        return next({
+          state: "unresolved",
+          reason: "retry-scheduled",
+          message:
+            event.message ?? `attempt ${loop.status.attempt} never started (its claimer went away); queued again`,
+          attemptBase: loop.status.attemptBase + 1,
+          claimedBy: undefined,
+          executor: undefined,
+          notBefore: undefined,
+        });
+      }
       const used = loop.status.attempt - loop.status.attemptBase;
       if (used >= loop.spec.limits.maxAttempts) {
         return next({

@@ -9,6 +9,21 @@ describe("judgeReplica: an attempt is lost only on evidence the reconciler owns"
   const cases: [string, ReplicaEvidence, "keep" | "stop" | "lost"][] = [
     ["a live lock", { ...base, now: 1e9, lock: { alive: true, everTaken: true } }, "keep"],
     [
+      "no replica recorded and the claim record gone, within the grace",
+      { ...base, now: 101_000, lock: never, claimGone: true },
+      "lost",
+    ],
+    [
+      "the claim record gone but its own executor runs the replica",
+      { ...base, now: 101_000, lock: never, own: { phase: "running" }, claimGone: true },
+      "keep",
+    ],
+    [
+      "the claim record gone but the lock alive",
+      { ...base, now: 101_000, lock: { alive: true, everTaken: true }, claimGone: true },
+      "keep",
+    ],
+    [
       "own replica running, lock not taken yet, within the grace",
       { ...base, now: 105_000, lock: never, own: { phase: "running" } },
       "keep",

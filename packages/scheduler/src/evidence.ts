@@ -15,6 +15,12 @@ export interface ReplicaEvidence {
    * nothing.
    */
   own?: { phase: ReplicaPhase };
+  /**
+   * No replica was recorded for the attempt and its claim record is gone: that record lives on the
+   * claimer's session lease, so the scheduler that claimed it died (or lost etcd for longer than
+   * its TTL) before it recorded a replica.
+   */
+  claimGone?: boolean;
 }
 
 export type Verdict =
@@ -22,7 +28,7 @@ export type Verdict =
   /** The replica lives but has held no lock for too long (hung or cut off): stop it, retry later. */
   | { action: "stop"; why: string }
   /** The attempt is over: retry the loop (or flatline it). */
-  | { action: "lost"; why: string };
+  | { action: "lost"; why: string; unstarted?: boolean };
 
 /**
  * Whether a running attempt's replica is gone, from evidence the reconciler owns: its own
@@ -39,6 +45,15 @@ export function judgeReplica(e: ReplicaEvidence): Verdict {
   const silence = e.lock.everTaken
     ? `the lock expired ${Math.round(silentFor / 1000)} s ago`
     : `no lock was taken in ${Math.round(sinceStart / 1000)} s`;
+  if (e.claimGone && !e.lock.everTaken && !e.own) {
+    // Not the loop's fault: queued again at once, the attempt not counted. A replica its claimer
+    // did start in its last moment is fenced out by the next attempt and exits.
+    return {
+      action: "lost",
+      unstarted: true,
+      why: `its claimer's session ended ${Math.round(sinceStart / 1000)} s after the claim, before a replica was recorded`,
+    };
+  }
   if (e.own) {
     const live = e.own.phase === "running" || e.own.phase === "pending";
     if (!live) return { action: "lost", why: `its executor reports it ${e.own.phase}` };

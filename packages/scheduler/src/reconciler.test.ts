@@ -63,6 +63,7 @@ describe("reconciler", () => {
         purged: [],
         resumed: [],
         abandoned: [],
+        requeued: [],
       });
       expect((await store.loops.getOrThrow(loop.id)).revision).toBe(after.revision);
     } finally {
@@ -257,7 +258,41 @@ describe("reconciler", () => {
         purged: [],
         resumed: [],
         abandoned: [],
+        requeued: [],
       });
+    } finally {
+      store.close();
+    }
+  });
+
+  test("a claim whose scheduler went away before starting a replica is queued again at once, the attempt not counted", async ({
+    etcdEndpoint,
+    prefix,
+    tmpDir,
+  }) => {
+    const { store, reconciler } = setup(etcdEndpoint, prefix, tmpDir);
+    try {
+      const { loop } = await store.loops.create(request({ maxAttempts: 1 }));
+      const gone = await store.openSession();
+      await store.claims.claimNext(gone);
+      // Alive and within the grace: nothing to do.
+      expect((await reconciler.runOnce()).requeued).toEqual([]);
+      // The scheduler dies: its lease (and the claim's slots on it) is gone, no replica was recorded.
+      await gone.close();
+      const report = await reconciler.runOnce();
+      expect(report).toMatchObject({ requeued: [loop.id], retried: [], flatlined: [] });
+      expect((await store.loops.getOrThrow(loop.id)).loop.status).toMatchObject({
+        state: "unresolved",
+        attempt: 1,
+        attemptBase: 1,
+      });
+      expect((await store.journal.list(loop.id)).entries.map((e) => e.message)).toContainEqual(
+        expect.stringMatching(/attempt 1 never started.*queued again, the attempt not counted/),
+      );
+      // With maxAttempts 1, the next claim is still the loop's one counted attempt.
+      const session = await store.openSession();
+      const again = await store.claims.claimNext(session);
+      expect(again?.loop.status).toMatchObject({ state: "running", attempt: 2, attemptBase: 1 });
     } finally {
       store.close();
     }

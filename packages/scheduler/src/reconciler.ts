@@ -47,6 +47,8 @@ export interface ReconcileReport {
   resumed: string[];
   /** Waiting loops nobody answered within their waiting timeout: flatline (abandoned). */
   abandoned: string[];
+  /** Claims whose scheduler went away before starting a replica: queued again, the attempt not counted. */
+  requeued: string[];
 }
 
 /**
@@ -77,6 +79,7 @@ export class Reconciler {
       purged: [],
       resumed: [],
       abandoned: [],
+      requeued: [],
     };
     this.listed = undefined;
     // One scan of the loops for the states the reconciler acts on.
@@ -149,6 +152,7 @@ export class Reconciler {
     if (lock.alive && lock.lock?.attempt === loop.status.attempt) return;
     const own = await this.ownReplica(loop);
     const everTaken = lock.heartbeat?.attempt === loop.status.attempt;
+    const claimGone = !loop.status.executor && !everTaken && !own && (await this.claimGone(loop));
     const verdict = judgeReplica({
       now: now.getTime(),
       attemptStartedAt: Date.parse(loop.status.attemptStartedAt ?? loop.status.updatedAt),
@@ -159,8 +163,20 @@ export class Reconciler {
         ...(everTaken && lock.heartbeat ? { expiredAt: Date.parse(lock.heartbeat.expiresAt) } : {}),
       },
       ...(own ? { own: { phase: own.status.phase } } : {}),
+      claimGone,
     });
     if (verdict.action === "keep") return;
+    if (verdict.action === "lost" && verdict.unstarted) {
+      const why = `attempt ${loop.status.attempt} never started: ${verdict.why}`;
+      await store.loops.transition(
+        loop.id,
+        { type: "replicaLost", attempt: loop.status.attempt, unstarted: true, message: why, at },
+        { expectedRevision: revision },
+      );
+      await this.journal(loop.id, "warn", `${why}; queued again, the attempt not counted`);
+      report.requeued.push(loop.id);
+      return;
+    }
     if (verdict.action === "stop" && own) {
       // The next pass retries the loop once the executor reports the replica gone.
       await executor.stop(own.handle);
@@ -188,6 +204,11 @@ export class Reconciler {
       await this.journal(loop.id, "warn", `${why}; retrying in ${backoffMs} ms`);
       report.retried.push(loop.id);
     }
+  }
+
+  /** Whether the claim record of the loop's attempt is gone (it lives on the claimer's session lease). */
+  private async claimGone(loop: Loop): Promise<boolean> {
+    return !(await this.o.store.claims.claimHeld(loop.id, loop.status.attempt));
   }
 
   /**

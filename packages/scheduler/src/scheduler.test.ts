@@ -57,6 +57,52 @@ describe("scheduler", () => {
     }
   });
 
+  test("a scheduler cut off between claim and start: its loop is claimed again once its lease expires, not after the start grace, and the lost attempt does not count", async ({
+    etcdEndpoint,
+    prefix,
+    tmpDir,
+  }) => {
+    const url = new URL(etcdEndpoint);
+    const proxy = await startTcpProxy({ host: url.hostname, port: Number(url.port) });
+    const direct = new SmithStore({ endpoints: [etcdEndpoint], prefix });
+    // The scheduler that dies: its claims ride on a 2 s session lease, through a connection we cut.
+    const dying = new SmithStore({ endpoints: [proxy.endpoint], prefix, dialTimeoutMs: 300, callTimeoutMs: 1_000 });
+    const executor = new LocalProcessExecutor({ stateDir: tmpDir, command: ["/bin/sh", "-c", "sleep 30"], env: {} });
+    const scheduler = new Scheduler({
+      store: direct,
+      executor,
+      signingKey: "k".repeat(32),
+      log: silentLogger,
+      // Ten minutes: the test ends long before, so only the claim's lease can be the evidence.
+      startGraceMs: 600_000,
+    });
+    try {
+      const { loop } = await direct.loops.create({ ...request, spec: { ...request.spec, limits: { maxAttempts: 1 } } });
+      const session = await dying.openSession({ ttlSeconds: 2 });
+      expect((await dying.claims.claimNext(session))?.loop.id).toBe(loop.id);
+      await scheduler.start();
+      proxy.cut();
+      await vi.waitFor(
+        async () =>
+          expect((await direct.loops.getOrThrow(loop.id)).loop.status).toMatchObject({
+            state: "running",
+            attempt: 2,
+            attemptBase: 1,
+            executor: { kind: "local" },
+          }),
+        { timeout: 20_000, interval: 200 },
+      );
+      const messages = (await direct.journal.list(loop.id)).entries.map((e) => e.message);
+      expect(messages).toContainEqual(expect.stringMatching(/attempt 1 never started/));
+    } finally {
+      await scheduler.stop();
+      for (const r of await executor.list()) await executor.stop(r.handle);
+      dying.close();
+      direct.close();
+      await proxy.close();
+    }
+  });
+
   test("stop() while it waits for etcd ends start() with the scheduler stopped", async ({ tmpDir }) => {
     const proxy = await startTcpProxy({ host: "127.0.0.1", port: 9 });
     proxy.cut();

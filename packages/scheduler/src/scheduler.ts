@@ -41,6 +41,8 @@ export interface SchedulerOptions {
 
 /** With a live queue watch, the queue is still re-read this often, in case an event was missed. */
 const IDLE_REREAD_MS = 30_000;
+/** An early reconcile pass (after a slot was freed) waits this long, for the burst to settle. */
+const EARLY_RECONCILE_MS = 250;
 
 export type SchedulerState = "created" | "starting" | "running" | "draining" | "stopped";
 
@@ -64,7 +66,11 @@ export class Scheduler {
   private claimLoop: Promise<void> | undefined;
   private queueFollower: Promise<void> | undefined;
   private slotsFollower: Promise<void> | undefined;
+  private claimsFollower: Promise<void> | undefined;
   private reconcileTimer: NodeJS.Timeout | undefined;
+  private reconcileInFlight = false;
+  private reconcileAgain = false;
+  private lastReconcileAt = 0;
   private leadership: Leadership | undefined;
   private leader = false;
   private reconciling: Promise<unknown> | undefined;
@@ -120,6 +126,7 @@ export class Scheduler {
     this.stateValue = "running";
     this.queueFollower = this.followQueue();
     this.slotsFollower = this.followSlots();
+    this.claimsFollower = this.followClaims();
     this.claimLoop = this.runClaimLoop();
     this.campaignForReconciler();
     if (this.o.notify) {
@@ -193,6 +200,34 @@ export class Scheduler {
           this.stopping.signal.removeEventListener("abort", close);
         }
         if (!this.stopping.signal.aborted) throw new Error("the slots watch ended");
+      }, this.stopping.signal)
+      .catch(() => undefined);
+  }
+
+  /**
+   * The elected reconciler follows claim records: one that vanishes while its loop still runs
+   * that attempt with no replica recorded is a scheduler that died between claim and start (the
+   * record lives on its session lease). A pass soon queues that loop again, within the lease TTL
+   * and a second, instead of after the start grace.
+   */
+  private async followClaims(): Promise<void> {
+    await this.reconnect
+      .execute(async () => {
+        const stream = this.o.store.claims.watchClaims({ maxBuffered: 1000 });
+        const close = () => stream.close();
+        this.stopping.signal.addEventListener("abort", close, { once: true });
+        const prefix = this.o.store.keys.claimsPrefix();
+        try {
+          for await (const item of stream) {
+            if (item.type !== "delete" || !this.leader) continue;
+            const loopId = item.kv.key.toString().slice(prefix.length);
+            const current = await this.o.store.loops.get(loopId).catch(() => undefined);
+            if (current?.loop.status.state === "running" && !current.loop.status.executor) this.reconcileSoon();
+          }
+        } finally {
+          this.stopping.signal.removeEventListener("abort", close);
+        }
+        if (!this.stopping.signal.aborted) throw new Error("the claims watch ended");
       }, this.stopping.signal)
       .catch(() => undefined);
   }
@@ -325,16 +360,7 @@ export class Scheduler {
     leadership.on("elected", () => {
       this.leader = true;
       this.o.log.info({ id: this.id }, "elected reconciler");
-      const tick = () => {
-        if (!this.leader || this.stateValue !== "running") return;
-        this.reconciling = this.reconcileNow()
-          .catch((err: unknown) => this.o.log.error({ err }, "reconcile pass failed"))
-          .finally(() => {
-            if (this.leader && this.stateValue === "running")
-              this.reconcileTimer = setTimeout(tick, this.o.reconcileIntervalMs ?? 5_000);
-          });
-      };
-      tick();
+      this.reconcileTick();
     });
     leadership.on("lost", (err) => {
       this.leader = false;
@@ -345,6 +371,37 @@ export class Scheduler {
     });
   }
 
+  /** A reconcile pass now, then the next one after the interval (or sooner, when asked meanwhile). */
+  private reconcileTick(): void {
+    if (!this.leader || this.stateValue !== "running") return;
+    this.reconcileInFlight = true;
+    this.lastReconcileAt = Date.now();
+    this.reconciling = this.reconcileNow()
+      .catch((err: unknown) => this.o.log.error({ err }, "reconcile pass failed"))
+      .finally(() => {
+        this.reconcileInFlight = false;
+        const again = this.reconcileAgain;
+        this.reconcileAgain = false;
+        if (this.leader && this.stateValue === "running")
+          this.reconcileTimer = setTimeout(
+            () => this.reconcileTick(),
+            again ? EARLY_RECONCILE_MS : (this.o.reconcileIntervalMs ?? 5_000),
+          );
+      });
+  }
+
+  /** Asks the elected reconciler for a pass soon (at most one a second). */
+  private reconcileSoon(): void {
+    if (!this.leader || this.stateValue !== "running") return;
+    if (this.reconcileInFlight) {
+      this.reconcileAgain = true;
+      return;
+    }
+    if (this.reconcileTimer) clearTimeout(this.reconcileTimer);
+    const wait = Math.max(EARLY_RECONCILE_MS, this.lastReconcileAt + 1000 - Date.now());
+    this.reconcileTimer = setTimeout(() => this.reconcileTick(), wait);
+  }
+
   /** One reconcile pass (the leader runs them periodically; tests call it directly). */
   async reconcileNow(): Promise<void> {
     const report = await this.reconciler.runOnce();
@@ -353,10 +410,11 @@ export class Scheduler {
       report.flatlined.length ||
       report.timedOut.length ||
       report.stopped.length ||
-      report.purged.length
+      report.purged.length ||
+      report.requeued.length
     )
       this.o.log.info({ ...report }, "reconciled");
-    if (report.retried.length || report.slotsReleased) this.poke();
+    if (report.retried.length || report.requeued.length || report.slotsReleased) this.poke();
   }
 
   /** Stops claiming, resigns leadership and releases the lease. Replicas keep running. */
@@ -371,6 +429,7 @@ export class Scheduler {
     if (this.reconcileTimer) clearTimeout(this.reconcileTimer);
     await this.queueFollower;
     await this.slotsFollower;
+    await this.claimsFollower;
     await this.claimLoop?.catch(() => undefined);
     await this.reconciling?.catch(() => undefined);
     await this.notifier?.stop();

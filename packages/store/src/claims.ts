@@ -1,6 +1,7 @@
 import { SCHEMA_VERSION, type VersionedLoop } from "@smith/core";
 import { z } from "zod";
 import type { StoreContext } from "./context.ts";
+import { decode } from "./codec.ts";
 import { etcdCall } from "./etcd.ts";
 import type { LoopRepository } from "./loops.ts";
 import type { Session } from "./session.ts";
@@ -116,6 +117,25 @@ export class ClaimRepository {
    * Deletes the spend records of UTC days before `before`'s (the budget reads only today's): one
    * range delete, since days sort as strings.
    */
+  /**
+   * Whether the claim record of the loop's `attempt` still exists. It lives on the claimer's
+   * session lease: gone while the loop still runs that attempt means the claiming scheduler's
+   * session ended (it died, or lost etcd for longer than its TTL).
+   */
+  async claimHeld(loopId: string, attempt: number): Promise<boolean> {
+    const raw = await etcdCall(() => this.ctx.client.get(this.ctx.keys.claim(loopId)).string());
+    if (raw === null) return false;
+    return decode(ClaimRecord, raw, this.ctx.keys.claim(loopId)).attempt === attempt;
+  }
+
+  /** Claim records as they come and go (a deletion is a finished attempt or an ended session). */
+  watchClaims(options: { maxBuffered?: number } = {}): WatchStream {
+    return WatchStream.open(this.ctx.client, {
+      prefix: this.ctx.keys.claimsPrefix(),
+      maxBuffered: options.maxBuffered,
+    });
+  }
+
   async pruneSpend(before: Date): Promise<void> {
     const { client, keys } = this.ctx;
     await etcdCall(() =>
