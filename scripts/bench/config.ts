@@ -21,6 +21,9 @@ export const BENCH = {
     perSecond: 20,
     idleSeconds: 10,
     drainQueued: 1000,
+    /** Crashes between claim and start, one after the other, and the dying claimer's lease TTL. */
+    crashes: 5,
+    crashTtlSeconds: 2,
   },
   claims: {
     /** Loops queued for each claim trial, each with its own concurrency key. */

@@ -23,7 +23,8 @@ function formatNumber(value: number, unit: Measurement["unit"]): string {
   if (!Number.isFinite(value)) return "n/a";
   if (unit === "ms") return value.toFixed(value < 10 ? 2 : 1);
   if (unit === "ratio") return value.toFixed(2);
-  return Math.round(value).toLocaleString("en-US");
+  // Small rates (an idle scheduler's requests per second) keep a decimal.
+  return value < 10 ? value.toFixed(1) : Math.round(value).toLocaleString("en-US");
 }
 
 /** `value / baseline` for each baseline of `m` that was measured. */
