@@ -27,10 +27,24 @@ export class EtcdProcess {
   readonly endpoint: string;
   private readonly o: EtcdProcessOptions;
   private child: ChildProcess | undefined;
+  private stopping = false;
+  private reportDeath: (why: string) => void = () => undefined;
+  /**
+   * Resolves, with a sentence naming etcd, its exit and its log, when etcd exits after a
+   * successful start without stop() having been called (killed, crashed, its data dir deleted).
+   * Never resolves otherwise.
+   */
+  readonly died: Promise<string>;
 
   constructor(options: EtcdProcessOptions) {
     this.o = options;
     this.endpoint = `${options.tls ? "https" : "http"}://127.0.0.1:${options.clientPort}`;
+    this.died = new Promise((resolve) => (this.reportDeath = resolve));
+  }
+
+  /** The log etcd writes (stdout and stderr). */
+  get logFile(): string {
+    return join(this.o.dir, "etcd.log");
   }
 
   async start(timeoutMs = 20_000): Promise<void> {
@@ -67,29 +81,48 @@ export class EtcdProcess {
     );
     closeSync(log);
     const exited = new Promise<never>((_, reject) =>
-      this.child?.once("exit", (code) =>
-        reject(new Error(`etcd exited (code ${code}); see ${join(this.o.dir, "etcd.log")}`)),
-      ),
+      this.child?.once("exit", (code) => reject(new Error(`etcd exited (code ${code}); see ${this.logFile}`))),
     );
     exited.catch(() => undefined);
     const end = Date.now() + timeoutMs;
     while (Date.now() < end) {
       const ok = await Promise.race([healthy(this.endpoint, this.o.tls), exited]);
-      if (ok) return;
+      if (ok) {
+        this.child?.once("exit", (code, signal) => {
+          if (!this.stopping)
+            this.reportDeath(
+              `etcd (pid ${this.child?.pid}) exited unexpectedly (${signal ? `signal ${signal}` : `code ${code}`}); its log: ${this.logFile}`,
+            );
+        });
+        return;
+      }
       await new Promise((r) => setTimeout(r, 100));
     }
     await this.stop();
     throw new Error(`etcd did not become healthy within ${timeoutMs} ms; see ${join(this.o.dir, "etcd.log")}`);
   }
 
-  async stop(): Promise<void> {
+  /**
+   * SIGTERM (with SIGCONT, so that a stopped etcd handles it), SIGKILL after `graceMs`: bounded
+   * whatever etcd is doing.
+   */
+  async stop(graceMs = 5_000): Promise<void> {
+    this.stopping = true;
     const child = this.child;
     if (!child || child.exitCode !== null || child.signalCode !== null) return;
     const done = new Promise<void>((r) => child.once("exit", () => r()));
     child.kill("SIGTERM");
-    const timer = setTimeout(() => child.kill("SIGKILL"), 5_000);
+    child.kill("SIGCONT");
+    const timer = setTimeout(() => child.kill("SIGKILL"), graceMs);
     await done;
     clearTimeout(timer);
+  }
+
+  /** SIGKILL at once, without waiting (a forced exit of `smith up`). */
+  kill(): void {
+    this.stopping = true;
+    const child = this.child;
+    if (child && child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
   }
 }
 

@@ -127,9 +127,24 @@ async function main(argv: string[]): Promise<number> {
           });
         return n;
       };
+      // The first signal stops the stack in order (each part's stop is bounded); a second one, or
+      // the stop overrunning its bound, kills what the stack started and exits at once.
+      let forcedKill = () => {};
+      const forceExit = (why: string) => {
+        process.stderr.write(`smith: ${why}: killing etcd and the replicas, exiting now\n`);
+        forcedKill();
+        process.exit(130);
+      };
       const stopSignal = new Promise<string>((resolve) => {
-        process.once("SIGINT", () => resolve("SIGINT"));
-        process.once("SIGTERM", () => resolve("SIGTERM"));
+        let received = 0;
+        const on = (signal: NodeJS.Signals) => {
+          received++;
+          if (received > 1) forceExit(`second ${signal}`);
+          setTimeout(() => forceExit("the stop took longer than 40 s"), 40_000).unref();
+          resolve(signal);
+        };
+        process.on("SIGINT", on);
+        process.on("SIGTERM", on);
       });
       return up({
         stateDir: values["state-dir"] ?? process.env.SMITH_STATE_DIR ?? join(homedir(), ".local", "state", "smith"),
@@ -146,6 +161,7 @@ async function main(argv: string[]): Promise<number> {
         env: process.env,
         out: print,
         stopSignal,
+        onForcedExit: (kill) => (forcedKill = kill),
         exitAfterDemo: values.demo && !process.stdout.isTTY,
         // On a terminal the stack opens the dashboard (`--no-tui` keeps plain progress lines).
         ...(process.stdout.isTTY && process.stdin.isTTY && !values["no-tui"]

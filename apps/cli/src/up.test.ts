@@ -1,7 +1,7 @@
 import { createSmithClient } from "@smith/client";
 import { freePorts, tmpDirTest as test } from "@smith/testing";
 import { spawn } from "node:child_process";
-import { readFileSync, readdirSync } from "node:fs";
+import { mkdirSync, readFileSync, readdirSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect } from "vitest";
@@ -59,6 +59,46 @@ function readdirPids(): string[] {
   return readdirSync("/proc").filter((n) => /^\d+$/.test(n));
 }
 
+/** The pid of the private etcd of the stack on `stateDir`. */
+function etcdPid(stateDir: string): number {
+  const found = processesUsing(stateDir).filter((p) => p.includes(`--data-dir=${join(stateDir, "etcd")}`));
+  if (found.length !== 1) throw new Error(`expected one etcd on ${stateDir}, found ${JSON.stringify(found)}`);
+  return Number(found[0]?.split(" ")[0]);
+}
+
+/** Milliseconds until the run exits, or the deadline (then it is killed and the test fails). */
+async function exitsWithin(run: Run, ms: number): Promise<{ code: number | null; ms: number }> {
+  const start = Date.now();
+  const timer = setTimeout(() => run.kill("SIGKILL"), ms);
+  const code = await run.exited;
+  clearTimeout(timer);
+  const took = Date.now() - start;
+  if (took >= ms) throw new Error(`smith up did not exit within ${ms} ms:\n${run.output()}`);
+  return { code, ms: took };
+}
+
+/** Kills whatever a failed test left behind on `stateDir` (a stopped etcd is continued first). */
+function killLeftovers(stateDir: string): void {
+  for (const p of processesUsing(stateDir)) {
+    const pid = Number(p.split(" ")[0]);
+    try {
+      process.kill(pid, "SIGKILL");
+    } catch {
+      // gone
+    }
+  }
+}
+
+async function startedStack(tmpDir: string, demo: boolean): Promise<{ run: Run; stateDir: string }> {
+  const [etcdPort] = await freePorts(1);
+  mkdirSync(tmpDir, { recursive: true });
+  const stateDir = join(tmpDir, "state");
+  const env = { HOME: tmpDir, SMITH_CONFIG: join(tmpDir, "config.json") };
+  const args = ["--state-dir", stateDir, "--api-port", "0", "--etcd-port", String(etcdPort)];
+  const run = smith(["up", ...(demo ? ["--demo"] : []), ...args], env);
+  return { run, stateDir };
+}
+
 describe("smith up", () => {
   test("--demo runs the demo loop to synced without a terminal; a second `up` on the same state dir keeps its loops; SIGTERM leaves no process behind", async ({
     tmpDir,
@@ -95,4 +135,64 @@ describe("smith up", () => {
     expect(again.output()).toMatch(/stopping scheduler and replicas[\s\S]*stopping api[\s\S]*stopping etcd/);
     expect(processesUsing(stateDir)).toEqual([]);
   });
+
+  test("its etcd killed (-9) while the demo loop runs: one line naming etcd, exit 1 within 25 s, the replica stopped, no process left", async ({
+    tmpDir,
+  }) => {
+    const { run, stateDir } = await startedStack(tmpDir, true);
+    try {
+      await until(() => /attempt 1 scheduled/.test(run.output()), 60_000, "the demo loop's replica", run);
+      process.kill(etcdPid(stateDir), "SIGKILL");
+      const { code } = await exitsWithin(run, 25_000);
+      expect(code).toBe(1);
+      const told = run
+        .output()
+        .split("\n")
+        .filter((l) => l.includes("exited unexpectedly"));
+      expect(told).toEqual([
+        expect.stringMatching(
+          new RegExp(
+            `^error {7}etcd \\(pid \\d+\\) exited unexpectedly \\(signal SIGKILL\\); its log: ${join(stateDir, "etcd", "etcd.log")}: stopping the stack$`,
+          ),
+        ),
+      ]);
+      expect(run.output()).toMatch(/stopping scheduler and replicas[\s\S]*stopping api[\s\S]*stopping etcd/);
+      expect(processesUsing(stateDir)).toEqual([]);
+    } finally {
+      killLeftovers(stateDir);
+    }
+  }, 120_000);
+
+  test("SIGTERM while its etcd is stopped (SIGSTOP): exit 0 within 25 s, etcd gone; a second SIGTERM exits at once, killing etcd", async ({
+    tmpDir,
+  }) => {
+    const first = await startedStack(join(tmpDir, "a"), false);
+    try {
+      await until(() => /running\s+Ctrl-C to stop/.test(first.run.output()), 60_000, "the stack", first.run);
+      process.kill(etcdPid(first.stateDir), "SIGSTOP");
+      first.run.kill("SIGTERM");
+      const { code } = await exitsWithin(first.run, 25_000);
+      expect(code).toBe(0);
+      expect(first.run.output()).toMatch(/received SIGTERM[\s\S]*stopping etcd/);
+      expect(processesUsing(first.stateDir)).toEqual([]);
+    } finally {
+      killLeftovers(first.stateDir);
+    }
+
+    const second = await startedStack(join(tmpDir, "b"), false);
+    try {
+      await until(() => /running\s+Ctrl-C to stop/.test(second.run.output()), 60_000, "the stack", second.run);
+      process.kill(etcdPid(second.stateDir), "SIGSTOP");
+      second.run.kill("SIGTERM");
+      await until(() => /stopping /.test(second.run.output()), 10_000, "the stop", second.run);
+      second.run.kill("SIGTERM");
+      const { code, ms } = await exitsWithin(second.run, 5_000);
+      expect(code).toBe(130);
+      expect(ms).toBeLessThan(3_000);
+      expect(second.run.output()).toMatch(/second SIGTERM: killing etcd and the replicas, exiting now/);
+      await expect.poll(() => processesUsing(second.stateDir), { timeout: 3_000 }).toEqual([]);
+    } finally {
+      killLeftovers(second.stateDir);
+    }
+  }, 180_000);
 });

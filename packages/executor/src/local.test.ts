@@ -140,6 +140,28 @@ describe("LocalProcessExecutor", () => {
     expect(await ex.status(h2)).toEqual({ phase: "failed", exitCode: 137 });
   });
 
+  test("signalAll kills every live replica group at once, without waiting (a forced exit)", async ({ tmpDir }) => {
+    const script = join(tmpDir, "replica.sh");
+    writeFileSync(script, `sleep 1000 & echo $! >> ${join(tmpDir, "children.pid")}; wait\n`);
+    const ex = new LocalProcessExecutor({ stateDir: tmpDir, command: ["/bin/sh", script], env: {} });
+    const handles = [
+      await ex.start({ loop: loop(), attempt: 1, token: "t" }),
+      await ex.start({ loop: loop(), attempt: 1, token: "t" }),
+    ];
+    const children = () => {
+      try {
+        return readFileSync(join(tmpDir, "children.pid"), "utf8").trim().split("\n").filter(Boolean).map(Number);
+      } catch {
+        return [];
+      }
+    };
+    await until(async () => children().length === 2);
+    for (const h of handles) expect((await ex.status(h)).phase).toBe("running");
+    ex.signalAll("SIGKILL");
+    for (const h of handles) await until(async () => (await ex.status(h)).phase !== "running");
+    for (const pid of children()) await until(async () => !running(pid));
+  });
+
   test("rejects handles that are not its own", async ({ tmpDir }) => {
     const ex = new LocalProcessExecutor({ stateDir: tmpDir, command: ["true"], env: {} });
     expect(await ex.status({ kind: "kubernetes", id: "x" })).toMatchObject({ phase: "unknown" });

@@ -178,6 +178,18 @@ export class LocalProcessExecutor implements Executor {
     if (groupAlive(record.pid)) signalGroup(record.pid, "SIGKILL");
   }
 
+  /**
+   * Sends `signal` to the process group of every live replica of this state dir at once, without
+   * waiting: for a forced exit (`smith up` on a second signal), where stop()'s grace is too long.
+   */
+  signalAll(signal: NodeJS.Signals): void {
+    for (const name of readdirSync(this.root)) {
+      if (name === INSTANCE_FILE) continue;
+      const record = readRecord(join(this.root, name));
+      if (record && isAlive(record)) signalGroup(record.pid, signal);
+    }
+  }
+
   async list(): Promise<ListedReplica[]> {
     const out: ListedReplica[] = [];
     for (const name of readdirSync(this.root)) {
