@@ -1,7 +1,14 @@
 import { ApiServer, type GitHubOptions } from "@smith/api";
 import { silentLogger } from "@smith/logger";
 import { createSmithClient, type SmithClient } from "@smith/client";
-import type { CreateLoopRequest, JournalEntry, ListedReplica, Loop, LoopState } from "@smith/core";
+import {
+  isSmithError,
+  type CreateLoopRequest,
+  type JournalEntry,
+  type ListedReplica,
+  type Loop,
+  type LoopState,
+} from "@smith/core";
 import { CredentialKeyring, SmithStore } from "@smith/store";
 import { randomBytes } from "node:crypto";
 import { spawn, type ChildProcess } from "node:child_process";
@@ -133,8 +140,13 @@ export class Stack {
     const end = Date.now() + timeoutMs;
     let last: Loop | undefined;
     while (Date.now() < end) {
-      last = (await this.store.loops.getOrThrow(loopId)).loop;
-      if (states.includes(last.status.state)) return last;
+      try {
+        last = (await this.store.loops.getOrThrow(loopId)).loop;
+        if (states.includes(last.status.state)) return last;
+      } catch (err) {
+        // etcd slow under a loaded machine (the client's breaker opens for a second): poll again.
+        if (!isSmithError(err) || !err.recoverable) throw err;
+      }
       await new Promise((r) => setTimeout(r, 150));
     }
     const journal = (await this.journal(loopId))
