@@ -1,4 +1,4 @@
-import { ApiServer, type GitHubOptions } from "@smith/api";
+import { ApiServer, type ApiServerOptions, type GitHubOptions } from "@smith/api";
 import { silentLogger } from "@smith/logger";
 import { createSmithClient, type SmithClient } from "@smith/client";
 import {
@@ -33,6 +33,8 @@ export interface StackOptions {
   lockTtlMs?: number;
   /** GitHub for the API: the webhook, issue ingress and pull requests. */
   github?: GitHubOptions;
+  /** How often the API reads the outbox of flatline comments (ApiServerOptions.githubOutbox). */
+  githubOutbox?: ApiServerOptions["githubOutbox"];
 }
 
 /**
@@ -44,6 +46,7 @@ export class Stack {
   api: ApiServer;
   private readonly lockTtlMs: number;
   private readonly github: GitHubOptions | undefined;
+  private readonly githubOutbox: ApiServerOptions["githubOutbox"];
   readonly dir: string;
   readonly endpoint: string;
   readonly prefix: string;
@@ -60,6 +63,7 @@ export class Stack {
     this.store = new SmithStore({ endpoints: [endpoint], prefix });
     this.lockTtlMs = options.lockTtlMs ?? 3_000;
     this.github = options.github;
+    this.githubOutbox = options.githubOutbox;
     this.api = this.newApi();
   }
 
@@ -74,6 +78,7 @@ export class Stack {
       defaultMetrics: false,
       allowLocalRepos: true,
       ...(this.github ? { github: this.github } : {}),
+      ...(this.githubOutbox ? { githubOutbox: this.githubOutbox } : {}),
     });
   }
 

@@ -27,6 +27,7 @@ import type { ApiServices } from "./services.ts";
 import { DEFAULT_MAX_BUFFERED, type CredentialKeyring } from "@smith/store";
 import { GitHubIngress } from "./github/ingress.ts";
 import { GitHubClients, resolveGitHubOptions, type GitHubOptions, type GitHubTokenSource } from "./github/options.ts";
+import { FlatlineOutbox, type FlatlineOutboxOptions } from "./github/flatlineOutbox.ts";
 import { GitHubPoller } from "./github/poller.ts";
 import { GitHubPublisher } from "./github/publisher.ts";
 import { handleGitHubWebhook } from "./github/webhook.ts";
@@ -68,6 +69,8 @@ export interface ApiServerOptions {
   defaultMetrics?: boolean;
   /** GitHub: the webhook secret, the label, the API URL and token source (see GitHubOptions). */
   github?: GitHubOptions;
+  /** How the source issues of flatlined loops are told (how often the outbox is read, backoff). */
+  githubOutbox?: FlatlineOutboxOptions;
   /**
    * Serves MCP over streamable HTTP at /mcp (`handleMcpHttp` from @smith/mcp; the composition
    * root passes it, so that this package does not depend on the MCP SDK). The caller's bearer
@@ -125,6 +128,7 @@ export class ApiServer {
       (await credentials.gitCredential(`https://${webHost}/${repo.owner}/${repo.name}.git`))?.token;
     const github = resolveGitHubOptions({ ...options.github, apiUrl, token: options.github?.token ?? fromCredentials });
     const githubClients = new GitHubClients(github);
+    const githubPublisher = new GitHubPublisher({ options: github, store: options.store, clients: githubClients });
     this.services = {
       store: options.store,
       auth,
@@ -132,7 +136,13 @@ export class ApiServer {
       loops,
       github: new GitHubIngress({ options: github, store: options.store, loops, audit, clients: githubClients }),
       githubClients,
-      githubPublisher: new GitHubPublisher({ options: github, store: options.store, clients: githubClients }),
+      githubPublisher,
+      githubOutbox: new FlatlineOutbox({
+        store: options.store,
+        publisher: githubPublisher,
+        log,
+        options: options.githubOutbox,
+      }),
       replica: new ReplicaOperations(options.store, { lockTtlMs: options.lockTtlMs, credentials }),
       credentials,
       metrics: new ApiMetrics(options.store, { defaultMetrics: options.defaultMetrics }),
@@ -244,6 +254,7 @@ export class ApiServer {
     if (this.stopping.signal.aborted) return address;
     this.stateValue = "running";
     this.poller?.start();
+    this.services.githubOutbox.start();
     return address;
   }
 
@@ -293,6 +304,7 @@ export class ApiServer {
     this.stateValue = "draining";
     this.stopping.abort();
     await this.poller?.stop();
+    await this.services.githubOutbox.stop();
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
     this.server.closeIdleConnections();
     const timer = setTimeout(() => this.server.closeAllConnections(), graceMs);

@@ -11,6 +11,7 @@ import type { ReplicaOperations } from "./operations/replica.ts";
 import type { GitHubIngress } from "./github/ingress.ts";
 import type { GitHubClients } from "./github/options.ts";
 import type { GitHubPublisher } from "./github/publisher.ts";
+import type { FlatlineOutbox } from "./github/flatlineOutbox.ts";
 
 /** What the routers reach through their context. Built once per API process. */
 export interface ApiServices {
@@ -24,6 +25,8 @@ export interface ApiServices {
   githubClients: GitHubClients;
   /** Pull requests out at synced; the source issue's comments. */
   githubPublisher: GitHubPublisher;
+  /** Tells the source issues of flatlined loops (the outbox the transitions write). */
+  githubOutbox: FlatlineOutbox;
   replica: ReplicaOperations;
   credentials: CredentialOperations;
   metrics: ApiMetrics;

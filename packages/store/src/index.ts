@@ -43,6 +43,7 @@ export { WatchStream, DEFAULT_MAX_BUFFERED, type WatchItem, type WatchOptions } 
 export { TokenRepository, TokenRecord, TokenRole } from "./tokens.ts";
 export { WebhookDeliveryRepository, WebhookDelivery } from "./webhooks.ts";
 export { NotificationRepository, NotificationRecord, NotificationTarget } from "./notifications.ts";
+export { OutboxRepository, OutboxRecord, type OutboxItem, flatlineItem } from "./outbox.ts";
 export type { Compare } from "./txn.ts";
 export { batchReady } from "./batch.ts";
 export {

@@ -137,6 +137,16 @@ export class Keyspace {
     return this.k("webhooks", "deliveries", encodeKeyPart(id));
   }
 
+  /**
+   * `outbox/<loop>/<item>`: something to tell outside Smith (the source issue of a flatlined
+   * loop), written in the txn of the transition that calls for it and deleted once told.
+   */
+  outboxPrefix(loopId?: string): string {
+    return loopId === undefined ? this.k("outbox", "") : this.k("outbox", loopId, "");
+  }
+  outbox(loopId: string, item: string): string {
+    return this.k("outbox", loopId, encodeKeyPart(item));
+  }
   /** `notifications/<loop>/<transition>`: one per announced transition, created once by whichever notifier gets there first. */
   notificationsPrefix(loopId?: string): string {
     return loopId === undefined ? this.k("notifications", "") : this.k("notifications", loopId, "");

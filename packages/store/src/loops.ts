@@ -28,6 +28,7 @@ import type { StoreContext } from "./context.ts";
 import { etcdCall } from "./etcd.ts";
 import { prefixEnd, utcDay } from "./keys.ts";
 import { absent, modIs, rangeKvs, txn, type Compare } from "./txn.ts";
+import type { OutboxRepository } from "./outbox.ts";
 import { WatchStream, type WatchOptions } from "./watch.ts";
 
 export interface CreateLoopResult extends VersionedLoop {
@@ -79,9 +80,11 @@ export const DEFAULT_RETRY_BACKOFF_MS = 5_000;
 
 export class LoopRepository {
   private readonly ctx: StoreContext;
+  private readonly outbox: OutboxRepository;
 
-  constructor(ctx: StoreContext) {
+  constructor(ctx: StoreContext, outbox: OutboxRepository) {
     this.ctx = ctx;
+    this.outbox = outbox;
   }
 
   /** Validates and builds a new loop record (no I/O), enforcing every size limit. */
@@ -367,7 +370,8 @@ export class LoopRepository {
    * The writes that go with a state change, in the same txn as the loop: entering `unresolved`
    * enqueues it; leaving `unresolved` dequeues it; leaving `running` releases its slots, its
    * claim, its replica lock and heartbeat (the attempt is over: a replica still writing with it
-   * is fenced out).
+   * is fenced out); entering `flatline` on a loop from a GitHub issue queues the comment on that
+   * issue in the outbox, whoever decided it (replica, reconciler, operator).
    */
   plan(prev: Loop, next: Loop): { loop: Loop; ops: IOperation[]; compares: Compare[] } {
     const { client, keys } = this.ctx;
@@ -393,6 +397,8 @@ export class LoopRepository {
       loop = { ...loop, status: { ...loop.status, queueKey } };
       ops.push(client.put(queueKey).value(encode(queueValue(loop))));
     }
+    if (to === "flatline" && from !== "flatline" && loop.source.type === "github_issue")
+      ops.push(this.outbox.flatlineOp(loop));
     ops.unshift(client.put(keys.loop(loop.id)).value(encode(loop)));
     return { loop, ops, compares };
   }
@@ -423,6 +429,7 @@ export class LoopRepository {
       client.delete().prefix(keys.overridesPrefix(id)),
       client.delete().prefix(keys.auditByLoopPrefix(id)),
       client.delete().prefix(keys.notificationsPrefix(id)),
+      client.delete().prefix(keys.outboxPrefix(id)),
     ];
     if (current.loop.idempotencyKey) ops.push(client.delete().key(keys.idempotency(current.loop.idempotencyKey)));
     // The caller's writes (the audit event of the deletion) land in the same txn: no deletion goes unrecorded.

@@ -14,6 +14,7 @@ import { TokenRepository } from "./tokens.ts";
 import { CredentialRepository } from "./credentials.ts";
 import { WebhookDeliveryRepository } from "./webhooks.ts";
 import { NotificationRepository } from "./notifications.ts";
+import { OutboxRepository } from "./outbox.ts";
 import { PollSlotRepository } from "./polls.ts";
 import { WatchHub } from "./watch.ts";
 
@@ -42,6 +43,8 @@ export class SmithStore {
   readonly credentials: CredentialRepository;
   readonly webhooks: WebhookDeliveryRepository;
   readonly notifications: NotificationRepository;
+  /** Things to tell outside Smith, queued in the txn of the transition that calls for them. */
+  readonly outbox: OutboxRepository;
   readonly polls: PollSlotRepository;
   private readonly ctx: StoreContext;
   private readonly ownsClient: boolean;
@@ -56,7 +59,8 @@ export class SmithStore {
       now: options.now ?? (() => new Date()),
       watches: new WatchHub(this.client),
     };
-    this.loops = new LoopRepository(this.ctx);
+    this.outbox = new OutboxRepository(this.ctx);
+    this.loops = new LoopRepository(this.ctx, this.outbox);
     this.journal = new JournalRepository(this.ctx);
     this.locks = new LockRepository(this.ctx, this.loops);
     this.claims = new ClaimRepository(this.ctx, this.loops);

@@ -225,24 +225,34 @@ export class GitHubPublisher {
     };
   }
 
-  /** Tells the source issue that the loop gave up, with the reason (once per attempt). */
-  async commentFlatline(loop: Loop, reason: string, message: string | undefined): Promise<boolean> {
+  /**
+   * Tells the source issue that the loop gave up at `attempt`, with the reason it had then: once
+   * per attempt, the comment's marker keeping a repeated call (a sender that died after
+   * commenting) from commenting twice. `skipped` when there is nothing to tell (no issue, not a
+   * GitHub remote, no token); a GitHub failure throws (recoverable ones are `unavailable`).
+   */
+  async tellFlatline(
+    loop: Loop,
+    flatline: { attempt: number; reason: string; message?: string },
+  ): Promise<"commented" | "present" | { skipped: string }> {
     const issue = loop.source.type === "github_issue" && loop.source.ref ? parseIssueRef(loop.source.ref) : undefined;
-    if (!issue) return false;
+    if (!issue) return { skipped: "the loop does not come from a GitHub issue" };
     const target = this.target(loop);
-    if ("why" in target) return false;
-    return this.commentOnce(
+    if ("why" in target) return { skipped: target.why };
+    const { message } = flatline;
+    const commented = await this.commentOnce(
       target.client,
       issue,
-      `${smithMarker(loop.id)}<!-- flatline attempt=${loop.status.attempt} -->`,
+      `${smithMarker(loop.id)}<!-- flatline attempt=${flatline.attempt} -->`,
       () =>
         [
-          `Smith's loop \`${loop.id}\` stopped without finishing: **${reason}**.`,
+          `Smith's loop \`${loop.id}\` stopped without finishing: **${flatline.reason}**.`,
           message ? `\n> ${message.replace(/\r?\n/g, "\n> ").slice(0, 2000)}` : "",
           "",
           `\`/smith retry <reason>\` in a comment starts it again. ${this.loopLink(loop)}`,
         ].join("\n"),
-    ).catch(() => false);
+    );
+    return commented ? "commented" : "present";
   }
 
   /** Comments unless a comment with `marker` is already there (a retried call writes nothing new). */

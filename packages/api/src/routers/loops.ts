@@ -133,10 +133,18 @@ export const loopsRouter = router({
   /** Forces a state (only where the lifecycle allows it), with a reason. Admin only. */
   override: adminProcedure
     .input(z.object({ id: LoopId, to: LoopState, reason: Reason }))
-    .mutation(
-      async ({ ctx, input }) =>
-        (await ctx.services.loops.override(input.id, input.to, input.reason, ctx.principal, ctx.correlationId)).loop,
-    ),
+    .mutation(async ({ ctx, input }) => {
+      const { loop } = await ctx.services.loops.override(
+        input.id,
+        input.to,
+        input.reason,
+        ctx.principal,
+        ctx.correlationId,
+      );
+      // Forced to flatline: the transition queued the source issue's comment; tell it now.
+      if (loop.status.state === "flatline") await ctx.services.githubOutbox.kick(loop.id);
+      return loop;
+    }),
 
   /**
    * Deletes finished loops with everything stored for them (journal, handoffs, overrides). Active

@@ -90,9 +90,9 @@ export const replicaRouter = router({
         },
         ctx.correlationId,
       );
-      // The source issue hears why the loop stopped; GitHub being away must not undo the finalize.
-      if (loop.status.state === "flatline")
-        await ctx.services.githubPublisher.commentFlatline(loop, input.reason, input.message).catch(() => false);
+      // The flatline's txn queued the source issue's comment in the outbox: tell it now. GitHub
+      // being away cannot undo the finalize: the item stays for the outbox's next pass.
+      if (loop.status.state === "flatline") await ctx.services.githubOutbox.kick(loop.id);
       return loop;
     }),
 
