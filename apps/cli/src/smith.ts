@@ -15,9 +15,11 @@ import { readFileSync } from "node:fs";
 const HELP = `smith ${SMITH_VERSION}: autonomous coding loops at scale
 
 Usage:
-  smith up [--demo] [--state-dir DIR] [--etcd URLS] [--etcd-port N] [--api-port N] [--agent-user NAME] [--no-tui] [--verbose]
+  smith up [--demo] [--state-dir DIR] [--etcd URLS] [--etcd-port N] [--api-port N] [--agent-user NAME | --no-agent-user] [--no-tui] [--verbose]
       Run etcd, the API and a scheduler on this machine. --demo also creates a demo
       repository and runs a loop on it with the replay agent (no network, no API key).
+      As root, agents run as the unprivileged user smith-agent (created; --agent-user NAME
+      for another, --no-agent-user to keep them root).
       On a terminal it opens the dashboard (closing it stops the stack); without one it
       prints progress lines (and, with --demo, exits when the demo loop finishes).
   smith tui [--server URL] [--token T] [--context NAME]
@@ -50,6 +52,7 @@ async function main(argv: string[]): Promise<number> {
       "api-port": { type: "string", default: "7070" },
       verbose: { type: "boolean", default: false },
       "agent-user": { type: "string" },
+      "no-agent-user": { type: "boolean", default: false },
       "no-tui": { type: "boolean", default: false },
       output: { type: "string", short: "o" },
       out: { type: "string" },
@@ -168,7 +171,11 @@ async function main(argv: string[]): Promise<number> {
           ? { dashboard: (c: { url: string; token: string }) => runTui({ ...c, context: "local" }) }
           : {}),
         verbose: values.verbose,
-        ...(values["agent-user"] !== undefined ? { agentUser: values["agent-user"] } : {}),
+        ...(values["no-agent-user"]
+          ? { agentUser: false as const }
+          : values["agent-user"] !== undefined
+            ? { agentUser: values["agent-user"] }
+            : {}),
       });
     }
     default:

@@ -1,13 +1,20 @@
 import { handleMcpHttp } from "@smith/mcp";
 import { ApiServer } from "@smith/api";
 import { createSmithClient } from "@smith/client";
-import type { JournalEntry, Loop } from "@smith/core";
+import { SmithError, type JournalEntry, type Loop } from "@smith/core";
 import { createDemoRepository } from "@smith/demo";
-import { LocalProcessExecutor, LocalReplicaInspector, ensureAgentUser, replicaEnv } from "@smith/executor";
+import {
+  DEFAULT_AGENT_USER,
+  LocalProcessExecutor,
+  LocalReplicaInspector,
+  ensureAgentUser,
+  replicaEnv,
+} from "@smith/executor";
 import { createLogger, silentLogger } from "@smith/logger";
 import { Scheduler } from "@smith/scheduler";
 import { CredentialKeyring, SmithStore, plainTextEndpoints, type EtcdTls } from "@smith/store";
-import { mkdirSync } from "node:fs";
+import { execFileSync, spawnSync } from "node:child_process";
+import { chmodSync, copyFileSync, existsSync, mkdirSync, renameSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { setContext } from "./config.ts";
@@ -39,8 +46,10 @@ export interface UpOptions {
   /**
    * Run agents, gates and setup commands as this unprivileged user, created if missing (root
    * only; `--agent-user`). Workspaces then live in /var/lib/smith/workspaces, which it can enter.
+   * Default: `smith-agent` when running as root, none otherwise (with a warning naming the
+   * alternatives); `false` (`--no-agent-user`): none, also as root (with a warning).
    */
-  agentUser?: string;
+  agentUser?: string | false;
   /** On a terminal: the dashboard to open on the running stack; closing it stops the stack. */
   dashboard?: (connection: { url: string; token: string }) => Promise<number>;
 }
@@ -48,6 +57,8 @@ export interface UpOptions {
 const REPLICA_MAIN = resolve(fileURLToPath(import.meta.url), "../../../replica/src/main.ts");
 /** Workspaces of agents run as another user: outside the state dir (under root's 0700 home). */
 const AGENT_WORK_ROOT = "/var/lib/smith/workspaces";
+/** Where `smith up` puts a node the agent user can run, when the one on PATH is out of its reach. */
+const AGENT_BIN_DIR = "/var/lib/smith/bin";
 
 /** Why the stack stops before its work is done: a signal (exit 0) or the death of its etcd (exit 1). */
 interface Interruption {
@@ -103,6 +114,8 @@ export async function up(o: UpOptions): Promise<number> {
     if ("i" in r) throw new Interrupted(r.i);
     return r.value;
   };
+  const agents = chooseAgentUser(o);
+  const agentUser = agents?.name;
   let etcdProcess: EtcdProcess | undefined;
   let executorRef: LocalProcessExecutor | undefined;
   o.onForcedExit?.(() => {
@@ -153,22 +166,16 @@ export async function up(o: UpOptions): Promise<number> {
         new LocalReplicaInspector({
           stateDir: o.stateDir,
           ...(o.env.PATH !== undefined ? { path: o.env.PATH } : {}),
-          ...(o.agentUser !== undefined ? { workRoot: AGENT_WORK_ROOT } : {}),
+          ...(agentUser !== undefined ? { workRoot: AGENT_WORK_ROOT } : {}),
         }),
       ],
     });
     stack.push({ name: "api", stop: () => api.stop(2_000), limitMs: 4_000 });
     const { url } = await guard(api.start({ port: o.apiPort, host: "127.0.0.1" }));
     // The demo's replay agent pauses between steps so that the run can be watched live.
-    if (o.agentUser !== undefined && !ensureAgentUser(o.agentUser))
-      throw new Error(`--agent-user ${o.agentUser}: only root can run agents as another user`);
-    if (o.agentUser === undefined && process.getuid?.() === 0)
-      o.out(
-        "warning     running as root: agents run as root too and can read the state dir; --agent-user smith-agent runs them as an unprivileged user",
-      );
     const replicaVars = {
-      ...replicaEnv(o.env, url),
-      ...(o.agentUser !== undefined ? { SMITH_AGENT_USER: o.agentUser } : {}),
+      ...replicaEnv(agents ? { ...o.env, PATH: agents.path } : o.env, url),
+      ...(agentUser !== undefined ? { SMITH_AGENT_USER: agentUser } : {}),
       ...(o.demo && o.dashboard ? { SMITH_REPLAY_STEP_DELAY_MS: "700" } : {}),
     };
     const executor = (executorRef = new LocalProcessExecutor({
@@ -176,7 +183,7 @@ export async function up(o: UpOptions): Promise<number> {
       command: [process.execPath, REPLICA_MAIN],
       env: replicaVars,
       stopGraceMs: 3_000,
-      ...(o.agentUser !== undefined ? { workRoot: AGENT_WORK_ROOT } : {}),
+      ...(agentUser !== undefined ? { workRoot: AGENT_WORK_ROOT } : {}),
     }));
     const scheduler = new Scheduler({
       store,
@@ -273,6 +280,96 @@ export async function up(o: UpOptions): Promise<number> {
     }
     await stopAll().catch(() => undefined);
     throw err;
+  }
+}
+
+/**
+ * Who runs the agents: as root, `smith-agent` (or `--agent-user NAME`), created if missing, so that
+ * they cannot read the state dir, the secrets or the replica's environment; `--no-agent-user` keeps
+ * them root. As another user there is no second user to switch to: one line names the
+ * alternatives (docs/security.md). Throws a typed error for `--agent-user` without root.
+ */
+export function chooseAgentUser(
+  o: Pick<UpOptions, "agentUser" | "env" | "out">,
+  uid: number | undefined = process.getuid?.(),
+  binDir = AGENT_BIN_DIR,
+): { name: string; path: string } | undefined {
+  const root = uid === 0;
+  if (o.agentUser === false) {
+    if (root)
+      o.out(
+        "warning     --no-agent-user as root: agents run as root and can read the state dir, the secrets and etcd's client key",
+      );
+    return undefined;
+  }
+  if (!root) {
+    if (o.agentUser !== undefined)
+      throw new SmithError(
+        "invalid_argument",
+        `--agent-user ${o.agentUser}: only root can run agents as another user (smith up runs as uid ${uid})`,
+        { field: "agent-user" },
+      );
+    o.out(
+      "warning     not root: agents run as this user and can read the state dir and its secrets; isolate them by running smith up as root (agents then run as smith-agent), in a container or VM of their own, or on Kubernetes (docs/security.md)",
+    );
+    return undefined;
+  }
+  const name = o.agentUser ?? DEFAULT_AGENT_USER;
+  try {
+    ensureAgentUser(name);
+  } catch (err) {
+    const why = err instanceof Error ? err.message.split("\n")[0] : String(err);
+    throw new SmithError(
+      "invalid_argument",
+      `could not create the agent user ${name} (${why}): create it (useradd --system --user-group ${name}), name another with --agent-user, or pass --no-agent-user`,
+      { field: "agent-user" },
+    );
+  }
+  const agentUid = Number(execFileSync("id", ["-u", "--", name], { encoding: "utf8" }).trim());
+  const agentGid = Number(execFileSync("id", ["-g", "--", name], { encoding: "utf8" }).trim());
+  o.out(
+    `agents      run as ${name} (uid ${agentUid}): they cannot read the state dir, the secrets or the replica token`,
+  );
+  // The gates are the repository's commands (node --test in the demo) and run as that user too.
+  const canRunNode = (path: string) =>
+    spawnSync("/bin/sh", ["-c", "node --version"], {
+      uid: agentUid,
+      gid: agentGid,
+      cwd: "/",
+      env: { PATH: path },
+      stdio: "ignore",
+      timeout: 10_000,
+    }).status === 0;
+  const path = o.env.PATH ?? "/usr/local/bin:/usr/bin:/bin";
+  if (canRunNode(path)) return { name, path };
+  // Typically the node that scripts/run.sh provisions under root's 0700 home: a copy of it (one
+  // binary) in a directory the agent user can reach, at the end of its PATH.
+  provideNode(binDir);
+  const withCopy = `${path}:${binDir}`;
+  if (canRunNode(withCopy)) {
+    o.out(
+      `agents      node for ${name}: ${join(binDir, "node")} (a copy of ${process.execPath}, which it cannot reach)`,
+    );
+    return { name, path: withCopy };
+  }
+  o.out(
+    `warning     ${name} cannot run node from this PATH (it cannot enter a directory of it, e.g. /root): gates and agents that need node will fail; install node where it can (/usr/local), or pass --no-agent-user`,
+  );
+  return { name, path };
+}
+
+/** Copies this node binary to `<dir>/node` (0755, in a 0755 directory) unless an identical one is there. */
+function provideNode(dir: string): void {
+  mkdirSync(dir, { recursive: true, mode: 0o755 });
+  chmodSync(dir, 0o755);
+  const target = join(dir, "node");
+  const source = statSync(process.execPath);
+  const present = existsSync(target) ? statSync(target) : undefined;
+  if (present?.size !== source.size || present.mtimeMs < source.mtimeMs) {
+    const tmp = `${target}.${process.pid}`;
+    copyFileSync(process.execPath, tmp);
+    chmodSync(tmp, 0o755);
+    renameSync(tmp, target);
   }
 }
 
