@@ -2,7 +2,15 @@ import { mintReplicaToken } from "@smith/auth";
 import { createSmithClient, type SmithClient } from "@smith/client";
 import type { JournalEntry } from "@smith/core";
 import type { SmithStore } from "@smith/store";
+import { LocalProcessExecutor, replicaEnv } from "@smith/executor";
+import { silentLogger } from "@smith/logger";
+import { Scheduler } from "@smith/scheduler";
 import { spawn } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { setTimeout as delay } from "node:timers/promises";
+import { fileURLToPath } from "node:url";
 import { createInterface } from "node:readline";
 import { ADMIN_TOKEN, SIGNING_KEY, loopInput } from "@smith/api/testSupport";
 import { BENCH } from "./config.ts";
@@ -18,17 +26,20 @@ import { BenchCheckError, type BenchContext, type Measurement, type Suite, type 
  */
 interface RunningApi {
   url: string;
+  prefix: string;
   store: SmithStore;
   client(token: string): SmithClient;
   operator: string;
   viewer: string;
 }
 
-let api: Promise<RunningApi> | undefined;
+const apis = new Map<string, Promise<RunningApi>>();
 
-function start(ctx: BenchContext): Promise<RunningApi> {
+/** The API process of `name` (each with a key prefix of its own), started once. */
+function start(ctx: BenchContext, name = "api"): Promise<RunningApi> {
+  let api = apis.get(name);
   api ??= (async () => {
-    const prefix = ctx.prefix("api");
+    const prefix = ctx.prefix(name);
     const child = spawn(process.execPath, ["apps/api/src/main.ts"], {
       env: {
         PATH: process.env.PATH ?? "",
@@ -57,8 +68,9 @@ function start(ctx: BenchContext): Promise<RunningApi> {
     const admin = client(ADMIN_TOKEN);
     const operator = (await admin.tokens.create.mutate({ name: "bench-operator", role: "operator" })).token;
     const viewer = (await admin.tokens.create.mutate({ name: "bench-viewer", role: "viewer" })).token;
-    return { url, store: ctx.store(prefix), client, operator, viewer };
+    return { url, prefix, store: ctx.store(prefix), client, operator, viewer };
   })();
+  apis.set(name, api);
   return api;
 }
 
@@ -85,7 +97,12 @@ export const apiSuite: Suite = {
 
   async run(ctx: BenchContext): Promise<Measurement[]> {
     const a = await start(ctx);
-    return [...(await fanOut(ctx, a, "entries")), ...(await fanOut(ctx, a, "batched"))];
+    const out = [...(await fanOut(ctx, a, "entries")), ...(await fanOut(ctx, a, "batched"))];
+    for (const n of BENCH.scheduler.schedulers) {
+      ctx.log(`enqueue → lock with real replicas, ${n} scheduler(s)`);
+      out.push(...(await lockLatency(ctx, await start(ctx, `api-lock-${n}`), n)));
+    }
+    return out;
   },
 };
 
@@ -205,6 +222,98 @@ async function fanOut(ctx: BenchContext, a: RunningApi, mode: "entries" | "batch
       value: delivered,
       unit: "ratio",
       note: "per subscriber, each seq exactly once, in order",
+    },
+  ];
+}
+
+/**
+ * From `loops.create` through the API to the replica holding its lock: schedulers in this process
+ * with the local executor start the real replica (apps/replica), which takes the lock through
+ * the API with its token, as deployed on one machine. The loops' repository does not exist, so
+ * each replica ends its loop right after the lock (cannot clone); only the time to the lock counts.
+ */
+async function lockLatency(ctx: BenchContext, a: RunningApi, n: number): Promise<Measurement[]> {
+  const { lockLoops, lockPerSecond } = BENCH.api;
+  const replicaMain = fileURLToPath(new URL("../../apps/replica/src/main.ts", import.meta.url));
+  const schedulers: Scheduler[] = [];
+  for (let i = 0; i < n; i++) {
+    const dir = mkdtempSync(join(tmpdir(), "smith-bench-lock-"));
+    ctx.defer(() => rmSync(dir, { recursive: true, force: true }));
+    const executor = new LocalProcessExecutor({
+      stateDir: dir,
+      command: [process.execPath, replicaMain],
+      env: replicaEnv(process.env, a.url),
+      stopGraceMs: 500,
+    });
+    ctx.defer(async () => {
+      for (const r of await executor.list()) await executor.stop(r.handle);
+    });
+    const scheduler = new Scheduler({
+      store: ctx.store(a.prefix),
+      executor,
+      signingKey: SIGNING_KEY,
+      claim: { perKeyLimit: 100_000 },
+      log: silentLogger,
+    });
+    ctx.defer(() => scheduler.stop());
+    await scheduler.start();
+    schedulers.push(scheduler);
+  }
+  // A watch on the lock keys: the put that a replica's acquireLock makes.
+  const lockedAt = new Map<string, number>();
+  const lockPrefix = a.store.keys.lock("");
+  const watcher = await a.store.client.watch().prefix(lockPrefix).create();
+  watcher.on("put", (kv) => {
+    const id = kv.key.toString().slice(lockPrefix.length);
+    if (!lockedAt.has(id)) lockedAt.set(id, performance.now());
+  });
+  const enqueuedAt = new Map<string, number>();
+  const client = a.client(a.operator);
+  const repo = `file://${join(tmpdir(), "smith-bench-no-such-repo.git")}`;
+  const t0 = performance.now();
+  try {
+    for (let i = 0; i < lockLoops; i++) {
+      ctx.signal.throwIfAborted();
+      const wait = t0 + (i * 1000) / lockPerSecond - performance.now();
+      if (wait > 0) await delay(wait);
+      const t = performance.now();
+      const { loop } = await client.loops.create.mutate(
+        loopInput({
+          concurrencyKey: `lock-${i}`,
+          spec: { ...loopInput().spec, repo: { url: repo } },
+        }),
+      );
+      enqueuedAt.set(loop.id, t);
+    }
+    const deadline = performance.now() + 120_000;
+    while ([...enqueuedAt.keys()].some((id) => !lockedAt.has(id))) {
+      ctx.signal.throwIfAborted();
+      if (performance.now() > deadline)
+        throw new BenchCheckError(
+          `${n} scheduler(s): ${[...enqueuedAt.keys()].filter((id) => lockedAt.has(id)).length} of ${lockLoops} replicas took their lock within 120 s`,
+        );
+      await delay(50);
+    }
+  } finally {
+    await watcher.cancel();
+    await Promise.all(schedulers.map((s) => s.stop()));
+  }
+  const samples = [...enqueuedAt].map(([id, t]) => (lockedAt.get(id) ?? NaN) - t);
+  const label = n === 1 ? "1 scheduler" : `${n} schedulers`;
+  return [
+    {
+      id: `scheduler.${n}.locked.p50`,
+      name: `enqueue→replica took the lock p50, ${label}`,
+      value: percentile(samples, 50),
+      unit: "ms",
+      note: `${lockLoops} loops created through the API at ${lockPerSecond}/s; the real replica (a Node process) started by the local executor takes the lock through the API`,
+    },
+    {
+      id: `scheduler.${n}.locked.p99`,
+      name: `enqueue→replica took the lock p99, ${label}`,
+      value: percentile(samples, 99),
+      unit: "ms",
+      note: "same samples",
     },
   ];
 }

@@ -44,6 +44,9 @@ export const BENCH = {
     ratePerSec: 1_000,
     batch: 50,
     durationMs: 5_000,
+    /** Loops whose real replica takes its lock through the API, and their creation rate. */
+    lockLoops: 30,
+    lockPerSecond: 3,
   },
   journal: {
     /** Loops written at once: one writer per loop, as with replicas. */
