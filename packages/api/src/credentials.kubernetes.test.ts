@@ -225,6 +225,53 @@ describeKube("credentials in Kubernetes Secrets (SMITH_CREDENTIALS_BACKEND=kuber
     }
   });
 
+  test("rotate replaces the Secret only at the resourceVersion it read: a Secret changed meanwhile is CONFLICT", async ({
+    kube,
+    namespace,
+    etcdEndpoint,
+    prefix,
+  }) => {
+    const inner = new KubernetesCredentialSecrets({ kubeConfig: kube.kubeConfig, namespace });
+    const core = kube.kubeConfig.makeApiClient(CoreV1Api);
+    const elsewhere = providerKey();
+    // Between rotate's read and its update, someone else rewrites the Secret (kubectl edit).
+    const racing: CredentialSecretStore = {
+      namespace,
+      secretName: (c) => inner.secretName(c),
+      read: (c) => inner.read(c),
+      create: (c, v, ver) => inner.create(c, v, ver),
+      replace: async (c, v, ver, rv) => {
+        const name = credentialSecretName(c);
+        const current = await core.readNamespacedSecret({ name, namespace });
+        await core.replaceNamespacedSecret({
+          name,
+          namespace,
+          body: { ...current, data: { value: Buffer.from(elsewhere).toString("base64") } },
+        });
+        return inner.replace(c, v, ver, rv);
+      },
+      delete: (c, rv) => inner.delete(c, rv),
+    };
+    const api = await startTestApi(etcdEndpoint, prefix, { credentialSecrets: racing });
+    const key = providerKey();
+    const lost = providerKey();
+    try {
+      const admin = api.client(api.tokens.admin);
+      await admin.credentials.create.mutate({ name: "claude", type: "anthropic", value: key });
+      const r = await refusal(admin.credentials.rotate.mutate({ name: "claude", value: lost }));
+      expect(r).toMatchObject({ code: "CONFLICT", message: expect.stringMatching(/changed meanwhile/) });
+      expect(r.message).not.toContain(lost);
+      const secret = await core.readNamespacedSecret({ name: credentialSecretName("claude"), namespace });
+      expect(Buffer.from(secret.data?.value ?? "", "base64").toString()).toBe(elsewhere);
+      const record = (await api.store.credentials.get("claude"))?.record;
+      expect(record?.kubeSecret?.pending).toBeUndefined();
+      expect(record?.rotatedAt).toBeUndefined();
+      expectNowhere([await etcdDump(api.store)], [key, lost, elsewhere]);
+    } finally {
+      await api.close();
+    }
+  });
+
   test("a crash between the Secret write and the etcd write loses no value and leaves none behind", async ({
     kube,
     namespace,

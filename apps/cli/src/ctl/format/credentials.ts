@@ -22,7 +22,8 @@ export function credentialsTable(items: readonly CredentialMetadata[], now: Date
       ago(c.createdAt, now),
       ago(c.rotatedAt, now),
       ago(c.lastUsedAt, now),
-      c.keyId ?? "-",
+      // Where the value is: the credentials key that seals it in etcd, or its Kubernetes Secret.
+      c.keyId ?? (c.secret ? `secret ${visibleLine(c.secret)}` : "-"),
       truncate(visibleLine(c.description ?? "-"), 60),
     ]),
   );
