@@ -88,6 +88,15 @@ export class CredentialRepository {
     return kv ? { record: decode(CredentialRecord, kv.value, key), revision: kv.mod_revision } : undefined;
   }
 
+  /** Every credential record with its revision (for backends that reconcile what a crash left). */
+  async records(): Promise<{ record: CredentialRecord; revision: string }[]> {
+    const res = await etcdCall(() => this.ctx.client.getAll().prefix(this.ctx.keys.credentialsPrefix()).exec());
+    return res.kvs.map((kv) => ({
+      record: decode(CredentialRecord, kv.value, kv.key.toString()),
+      revision: kv.mod_revision,
+    }));
+  }
+
   /** Metadata of every credential (revoked ones too), with when each was last used. */
   async list(): Promise<CredentialMetadata[]> {
     const { client, keys } = this.ctx;

@@ -121,9 +121,9 @@ export class KubernetesCredentialBackend {
 
   /** Metadata of every credential, after reconciling the records a crash left mid-write. */
   async list(): Promise<CredentialMetadata[]> {
-    for (const meta of await this.store.credentials.list()) {
-      const got = await this.store.credentials.get(meta.name);
-      if (got?.record.kubeSecret && (got.record.kubeSecret.pending || got.record.revokedAt)) await this.reconcile(got);
+    for (const got of await this.store.credentials.records()) {
+      const ref = got.record.kubeSecret;
+      if (ref && (ref.pending || got.record.revokedAt)) await this.reconcile(got);
     }
     return this.store.credentials.list();
   }
