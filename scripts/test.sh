@@ -16,6 +16,12 @@ source scripts/lib/images.sh
 # debootstrapped base (~/.cache/smith/images, once per machine; then Docker's layer cache). Without
 # a Docker engine this returns 2 and the image tests skip; CI sets SMITH_REQUIRE_IMAGE_TESTS=1.
 smith_build_images || [ $? -eq 2 ]
+source scripts/lib/cluster.sh
+# The one-node cluster's components (controller-manager, scheduler, kubelet, kube-proxy, CoreDNS,
+# crictl; ~28 min the first time on 2 cores, then cached) for packages/testing/src/kube/cluster.test.ts,
+# which brings the cluster up and down itself. Root only (kubelet, containerd); without root or Go
+# the cluster test skips with a message.
+if [ "$(id -u)" -eq 0 ]; then smith_ensure_cluster_tools || [ $? -eq 2 ]; fi
 echo "smith: node $(node --version), $(etcd --version | head -1)" >&2
 
 echo "== format" >&2

@@ -6,6 +6,7 @@ export {
   type StartKubeApiserverOptions,
   startKubeApiserver,
 } from "./apiserver.ts";
+export { type Cluster, ensureCluster } from "./cluster.ts";
 export { kubeDescribe, kubeTest } from "./fixtures.ts";
 export { type HelmResult, type HelmTemplateOptions, helm, helmTemplate } from "./helm.ts";
 export { K8S_SCRIPT, type KubeTools, ensureKubeTools } from "./tools.ts";

@@ -1,0 +1,3 @@
+module smith.local/pause
+
+go 1.22
