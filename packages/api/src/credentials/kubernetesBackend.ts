@@ -106,7 +106,9 @@ export class KubernetesCredentialBackend {
         ? await this.secrets.replace(name, value, version, secret.resourceVersion)
         : await this.secrets.create(name, value, version);
     } catch (err) {
-      await this.rollBack(name, version).catch(() => undefined);
+      // A refusal changed nothing: the mark goes now. An unanswered call may have replaced the
+      // Secret: the mark stays, and the next read commits it or, after the grace, drops it.
+      if (refused(err)) await this.rollBack(name, version).catch(() => undefined);
       throw err;
     }
     return this.commit(name, version, resourceVersion);
