@@ -190,8 +190,13 @@ describeKube("helm/smith", () => {
     // Secrets come from existingSecret: the chart creates none.
     expect(objects.filter((o) => o.kind === "Secret")).toEqual([]);
     expect(await dryRunAll(kube.kubeConfig, objects)).toEqual([]);
-    const role = objects.find((o) => o.kind === "Role") as { rules: { resources: string[] }[] } | undefined;
-    expect(role?.rules.flatMap((r) => r.resources)).toContain("pods/exec");
+    const role = (name: string) =>
+      objects.find((o) => o.kind === "Role" && o.metadata?.name === name) as
+        { rules: { resources: string[]; verbs: string[] }[] } | undefined;
+    expect(role("smith-scheduler")?.rules.flatMap((r) => r.resources)).toContain("pods/exec");
+    expect(role("smith-api")?.rules).toEqual([
+      { apiGroups: [""], resources: ["secrets"], verbs: ["get", "create", "update", "delete"] },
+    ]);
   });
 
   test("values are checked: the schema and the chart's own rules refuse bad values", async () => {
