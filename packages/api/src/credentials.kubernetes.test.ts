@@ -36,9 +36,12 @@ async function serviceAccount(kube: KubeApiserver, namespace: string, rules: V1P
   return kube.kubeConfigForToken(await kube.serviceAccountToken(namespace, name));
 }
 
-/** Every key and value under the test's prefix, as one string to search. */
-async function etcdDump(store: SmithStore): Promise<string> {
-  const all = await store.client.getAll().prefix(store.keys.root).exec();
+/**
+ * Every key and value in Smith's etcd as one string to search: all of it (every prefix, not only
+ * this test's) for values, or only this test's prefix (`mine`) for what this test wrote.
+ */
+async function etcdDump(store: SmithStore, mine = false): Promise<string> {
+  const all = await (mine ? store.client.getAll().prefix(store.keys.root) : store.client.getAll()).exec();
   return all.kvs.map((kv) => `${kv.key.toString()}=${kv.value.toString()}`).join("\n");
 }
 
@@ -203,7 +206,7 @@ describeKube("credentials in Kubernetes Secrets (SMITH_CREDENTIALS_BACKEND=kuber
         new RegExp(`Kubernetes RBAC does not let the API create Secret ${namespace}/smith-credential-gh-[0-9a-f]{8}`),
       );
       expect(r.message).not.toContain(pat);
-      const stored = await etcdDump(api.store);
+      const stored = await etcdDump(api.store, true);
       expect(stored).not.toContain("/credentials/");
       expect(stored).not.toContain("/credential-defaults/");
       expectNowhere([stored], [pat]);
