@@ -79,17 +79,76 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- define "smith.etcdEndpoints" -}}
 {{- if .Values.etcd.enabled -}}
 {{- $name := include "smith.etcdName" . -}}
+{{- $scheme := ternary "https" "http" .Values.etcd.tls.enabled -}}
 {{- $urls := list -}}
 {{- range $i := until (int .Values.etcd.replicas) -}}
-{{- $urls = append $urls (printf "http://%s-%d.%s-headless.%s.svc:2379" $name $i $name $.Release.Namespace) -}}
+{{- $urls = append $urls (printf "%s://%s-%d.%s-headless.%s.svc:2379" $scheme $name $i $name $.Release.Namespace) -}}
 {{- end -}}
 {{- join "," $urls -}}
 {{- else -}}
 {{- if not .Values.externalEtcd.endpoints -}}
 {{- fail "etcd.enabled is false: set externalEtcd.endpoints" -}}
 {{- end -}}
+{{- range .Values.externalEtcd.endpoints -}}
+{{- if and (hasPrefix "http://" .) $.Values.externalEtcd.tls.existingSecret -}}
+{{- fail (printf "externalEtcd.endpoints: %s is plain http:// but externalEtcd.tls.existingSecret is set: use https:// endpoints" .) -}}
+{{- end -}}
+{{- if and (hasPrefix "http://" .) (not $.Values.externalEtcd.allowPlainHttp) -}}
+{{- fail (printf "externalEtcd.endpoints: %s is plain http://, which anyone who reaches it can read and rewrite: use https:// with externalEtcd.tls.existingSecret (ca.crt, tls.crt, tls.key), or set externalEtcd.allowPlainHttp=true" .) -}}
+{{- end -}}
+{{- end -}}
 {{- join "," .Values.externalEtcd.endpoints -}}
 {{- end -}}
+{{- end -}}
+
+{{/*
+The Secret (ca.crt, tls.crt, tls.key) with the client certificate for etcd that the API and the
+schedulers mount (nothing else does); empty when etcd is plain HTTP.
+*/}}
+{{- define "smith.etcdClientSecret" -}}
+{{- if .Values.etcd.enabled -}}
+{{- if .Values.etcd.tls.enabled -}}
+{{- default (printf "%s-etcd-client" (include "smith.fullname" .)) .Values.etcd.tls.existingClientSecret -}}
+{{- end -}}
+{{- else -}}
+{{- .Values.externalEtcd.tls.existingSecret -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "smith.etcdServerSecret" -}}
+{{- default (printf "%s-etcd-server" (include "smith.fullname" .)) .Values.etcd.tls.existingServerSecret -}}
+{{- end -}}
+
+{{/* The API's and schedulers' env for the etcd client certificate (files of the mounted Secret). */}}
+{{- define "smith.etcdClientEnv" -}}
+{{- if include "smith.etcdClientSecret" . }}
+- name: SMITH_ETCD_CA_FILE
+  value: /var/run/secrets/smith/etcd/ca.crt
+- name: SMITH_ETCD_CERT_FILE
+  value: /var/run/secrets/smith/etcd/tls.crt
+- name: SMITH_ETCD_KEY_FILE
+  value: /var/run/secrets/smith/etcd/tls.key
+{{- end }}
+{{- end -}}
+
+{{- define "smith.etcdClientMount" -}}
+{{- if include "smith.etcdClientSecret" . }}
+- name: etcd-client
+  mountPath: /var/run/secrets/smith/etcd
+  readOnly: true
+{{- end }}
+{{- end -}}
+
+{{- define "smith.etcdClientVolume" -}}
+{{- with include "smith.etcdClientSecret" . }}
+- name: etcd-client
+  secret:
+    secretName: {{ . }}
+    items:
+      - { key: ca.crt, path: ca.crt }
+      - { key: tls.crt, path: tls.crt }
+      - { key: tls.key, path: tls.key }
+{{- end }}
 {{- end -}}
 
 {{- define "smith.signingKeySecret" -}}

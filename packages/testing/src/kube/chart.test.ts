@@ -7,11 +7,19 @@ import {
   type KubeConfig,
   type KubernetesObject,
 } from "@kubernetes/client-node";
-import { randomBytes } from "node:crypto";
+import { spawn } from "node:child_process";
+import { X509Certificate, randomBytes } from "node:crypto";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { readFile } from "node:fs/promises";
+import { request as httpRequest } from "node:http";
+import { request as httpsRequest } from "node:https";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { checkServerIdentity } from "node:tls";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { kubeDescribe, kubeTest as test } from "./fixtures.ts";
+import { freePorts } from "../ports.ts";
 import { helm, helmTemplate } from "./helm.ts";
 
 // The chart lives outside vitest's include list (helm/smith); its tests live here, next to the harness.
@@ -125,6 +133,8 @@ describeKube("helm/smith", () => {
         "RoleBinding/smith-scheduler",
         "Secret/smith-admin-token",
         "Secret/smith-credentials-key",
+        "Secret/smith-etcd-client",
+        "Secret/smith-etcd-server",
         "Secret/smith-providers",
         "Secret/smith-signing-key",
         "Service/smith-api",
@@ -179,7 +189,7 @@ describeKube("helm/smith", () => {
       SMITH_PROVIDER_SECRET: "smith-providers",
       SMITH_REPLICA_LABELS: "app.kubernetes.io/instance=smith",
       SMITH_ETCD_ENDPOINTS: [0, 1, 2]
-        .map((i) => `http://smith-etcd-${i}.smith-etcd-headless.${namespace}.svc:2379`)
+        .map((i) => `https://smith-etcd-${i}.smith-etcd-headless.${namespace}.svc:2379`)
         .join(","),
     });
   });
@@ -208,6 +218,20 @@ describeKube("helm/smith", () => {
       [{ "scheduler.concurrencyKeys": "a=0" }, /concurrencyKeys/],
       [{ "no.such.value": "1" }, /additional properties|not allowed/i],
       [{ "credentials.backend": "vault" }, /credentials\.backend|must be one of/],
+      [{ "etcd.enabled": "false", "externalEtcd.endpoints": "{http://e:2379}" }, /externalEtcd\.allowPlainHttp/],
+      [
+        {
+          "etcd.enabled": "false",
+          "externalEtcd.endpoints": "{http://e:2379}",
+          "externalEtcd.tls.existingSecret": "ext",
+        },
+        /use https:\/\/ endpoints/,
+      ],
+      [
+        { "etcd.tls.existingServerSecret": "mine" },
+        /existingServerSecret and etcd\.tls\.existingClientSecret go together/,
+      ],
+      [{ "etcd.tls.validityDays": "0" }, /validityDays/],
     ];
     for (const [set, error] of bad) {
       await expect(helmTemplate(CHART, { set }), JSON.stringify(set)).rejects.toThrow(error);
@@ -305,4 +329,227 @@ describeKube("helm/smith", () => {
       automountServiceAccountToken: false,
     });
   });
+
+  test("etcd TLS: the chart's etcd serves clients and peers over TLS with client certificates it makes once (kept on upgrade); only the API and schedulers get the client certificate; a real etcd with them accepts it and refuses the rest; external and plain forms", async ({
+    kube,
+  }) => {
+    const namespace = await createNamespace(kube.kubeConfig);
+    const kubeconfig = await kube.writeKubeconfig();
+    const core = kube.kubeConfig.makeApiClient(CoreV1Api);
+    const install = await helm(["install", "smith", CHART, "--namespace", namespace, "--kubeconfig", kubeconfig]);
+    expect(install.code, install.stderr).toBe(0);
+    expect(install.stdout).toContain("(client certificate: Secret smith-etcd-client)");
+    expect(install.stdout).not.toContain("plain HTTP");
+    const secretData = async (name: string) => (await core.readNamespacedSecret({ name, namespace })).data ?? {};
+    const server = await secretData("smith-etcd-server");
+    const client = await secretData("smith-etcd-client");
+    const pem = (b64: string | undefined) => Buffer.from(b64 ?? "", "base64").toString("utf8");
+    expect(server["ca.crt"]).toBe(client["ca.crt"]);
+    const ca = new X509Certificate(pem(server["ca.crt"]));
+    const serverCert = new X509Certificate(pem(server["tls.crt"]));
+    const clientCert = new X509Certificate(pem(client["tls.crt"]));
+    expect(ca.ca).toBe(true);
+    expect(serverCert.verify(ca.publicKey)).toBe(true);
+    expect(clientCert.verify(ca.publicKey)).toBe(true);
+    for (const host of [0, 1, 2].map((i) => `smith-etcd-${i}.smith-etcd-headless.${namespace}.svc`))
+      expect(serverCert.checkHost(host), host).toBeDefined();
+    // Each member by its own name too (etcd resolves these to check a peer's address).
+    for (const i of [0, 1, 2])
+      expect(serverCert.subjectAltName).toContain(`DNS:smith-etcd-${i}.smith-etcd-headless.${namespace}.svc`);
+    expect(serverCert.checkHost(`smith-etcd-3.smith-etcd-headless.${namespace}.svc.cluster.local`)).toBeDefined();
+    expect(serverCert.checkHost(`smith-etcd-0.smith-etcd-headless.other.svc`)).toBeUndefined();
+    expect(clientCert.subjectAltName).toBeUndefined();
+
+    // Kept across upgrades (lookup): etcd and its clients keep trusting each other.
+    const upgrade = await helm(["upgrade", "smith", CHART, "--namespace", namespace, "--kubeconfig", kubeconfig]);
+    expect(upgrade.code, upgrade.stderr).toBe(0);
+    expect(await secretData("smith-etcd-server")).toEqual(server);
+    expect(await secretData("smith-etcd-client")).toEqual(client);
+
+    // The objects as stored: etcd with TLS for clients and peers; the API and schedulers (only
+    // they) with the client certificate's files.
+    const objects = await helmTemplate(CHART, { release: "smith", namespace });
+    const etcd = objects.find((o) => o.kind === "StatefulSet") as unknown as {
+      spec: {
+        template: { spec: { containers: { args: string[] }[]; volumes: { secret?: { secretName: string } }[] } };
+      };
+    };
+    const args = etcd.spec.template.spec.containers[0]?.args ?? [];
+    expect(args).toEqual(
+      expect.arrayContaining([
+        "--listen-client-urls=https://0.0.0.0:2379",
+        "--listen-peer-urls=https://0.0.0.0:2380",
+        "--client-cert-auth=true",
+        "--peer-client-cert-auth=true",
+        "--trusted-ca-file=/etc/etcd/tls/ca.crt",
+        "--peer-trusted-ca-file=/etc/etcd/tls/ca.crt",
+      ]),
+    );
+    expect(args.find((a) => a.startsWith("--initial-cluster="))).toMatch(
+      /^--initial-cluster=(smith-etcd-\d=https:\/\/[^,]+,?){3}$/,
+    );
+    expect(etcd.spec.template.spec.volumes.map((v) => v.secret?.secretName)).toContain("smith-etcd-server");
+    const certEnv = [
+      { name: "SMITH_ETCD_CA_FILE", value: "/var/run/secrets/smith/etcd/ca.crt" },
+      { name: "SMITH_ETCD_CERT_FILE", value: "/var/run/secrets/smith/etcd/tls.crt" },
+      { name: "SMITH_ETCD_KEY_FILE", value: "/var/run/secrets/smith/etcd/tls.key" },
+    ];
+    for (const name of ["smith-api", "smith-scheduler"]) {
+      const d = objects.find((o) => o.kind === "Deployment" && o.metadata?.name === name) as unknown as {
+        spec: {
+          template: {
+            spec: {
+              containers: { env: object[]; volumeMounts: { name: string; mountPath: string }[] }[];
+              volumes: { name: string; secret?: { secretName: string } }[];
+            };
+          };
+        };
+      };
+      const c = d.spec.template.spec.containers[0];
+      expect(c?.env, name).toEqual(expect.arrayContaining(certEnv));
+      expect(c?.volumeMounts).toContainEqual({
+        name: "etcd-client",
+        mountPath: "/var/run/secrets/smith/etcd",
+        readOnly: true,
+      });
+      expect(d.spec.template.spec.volumes.find((v) => v.name === "etcd-client")?.secret?.secretName).toBe(
+        "smith-etcd-client",
+      );
+    }
+    const mentions = objects
+      .filter((o) => o.kind !== "Secret" && JSON.stringify(o).includes("smith-etcd-client"))
+      .map(describeObject);
+    expect(mentions.sort()).toEqual(["Deployment/smith-api", "Deployment/smith-scheduler"]);
+    // The replica Jobs (made by the scheduler) talk to the API only: their env has no etcd at all.
+    const config = objects.find((o) => o.kind === "ConfigMap") as unknown as { data: Record<string, string> };
+    expect(config.data.SMITH_ETCD_ENDPOINTS).toMatch(/^https:\/\//);
+
+    // A real etcd with the chart's certificates: the client certificate is accepted under a
+    // member's name; plain HTTP, TLS without a client certificate and the server's name of
+    // another namespace are not.
+    const dir = mkdtempSync(join(tmpdir(), "smith-chart-etcd-"));
+    const [clientPort, peerPort] = await freePorts(2);
+    for (const [file, data] of [
+      ["ca.crt", server["ca.crt"]],
+      ["tls.crt", server["tls.crt"]],
+      ["tls.key", server["tls.key"]],
+    ] as const)
+      writeFileSync(join(dir, file), pem(data), { mode: 0o600 });
+    const child = spawn(
+      "etcd",
+      [
+        "--name=m",
+        `--data-dir=${join(dir, "data")}`,
+        `--listen-client-urls=https://127.0.0.1:${clientPort}`,
+        `--advertise-client-urls=https://127.0.0.1:${clientPort}`,
+        `--listen-peer-urls=http://127.0.0.1:${peerPort}`,
+        `--initial-advertise-peer-urls=http://127.0.0.1:${peerPort}`,
+        `--initial-cluster=m=http://127.0.0.1:${peerPort}`,
+        ...args
+          .filter((a) => /^--(cert-file|key-file|trusted-ca-file|client-cert-auth)=/.test(a))
+          .map((a) => a.replace("/etc/etcd/tls", dir)),
+      ],
+      { stdio: "ignore" },
+    );
+    const member = `smith-etcd-1.smith-etcd-headless.${namespace}.svc`;
+    const health = (opts: { cert?: boolean; name?: string }) =>
+      new Promise<string>((resolve) => {
+        const req = httpsRequest(
+          {
+            host: "127.0.0.1",
+            port: clientPort,
+            path: "/health",
+            ca: pem(client["ca.crt"]),
+            ...(opts.cert !== false ? { cert: pem(client["tls.crt"]), key: pem(client["tls.key"]) } : {}),
+            checkServerIdentity: (_host, cert) => checkServerIdentity(opts.name ?? member, cert),
+            timeout: 2_000,
+          },
+          (res) => {
+            let body = "";
+            res.on("data", (b: Buffer) => (body += b.toString()));
+            res.on("end", () => resolve(`${res.statusCode} ${body}`));
+          },
+        );
+        req.on("timeout", () => req.destroy(new Error("timeout")));
+        req.on("error", (err) => resolve(`error ${err.message}`));
+        req.end();
+      });
+    try {
+      await expect.poll(() => health({}), { timeout: 20_000, interval: 200 }).toMatch(/^200 .*"health":"true"/);
+      expect(await health({ cert: false })).toMatch(/^error /);
+      expect(await health({ name: `smith-etcd-1.smith-etcd-headless.other.svc` })).toMatch(/^error .*altnames/i);
+      const plain = await new Promise<string>((resolve) => {
+        const req = httpRequest({ host: "127.0.0.1", port: clientPort, path: "/health", timeout: 2_000 }, (res) =>
+          resolve(`${res.statusCode}`),
+        );
+        req.on("timeout", () => req.destroy(new Error("timeout")));
+        req.on("error", (err) => resolve(`error ${err.message}`));
+        req.end();
+      });
+      expect(plain).not.toBe("200");
+    } finally {
+      child.kill("SIGKILL");
+      rmSync(dir, { recursive: true, force: true });
+    }
+
+    // An external etcd: its Secret mounted by the API and schedulers, no etcd of the chart's.
+    const externalNamespace = await createNamespace(kube.kubeConfig);
+    const external = await helmTemplate(CHART, {
+      release: "smith",
+      namespace: externalNamespace,
+      set: {
+        "etcd.enabled": "false",
+        "externalEtcd.endpoints": "{https://etcd-a.example:2379,https://etcd-b.example:2379}",
+        "externalEtcd.tls.existingSecret": "corp-etcd-client",
+      },
+    });
+    expect(kinds(external).filter((k) => k.includes("etcd"))).toEqual([]);
+    expect(
+      external
+        .filter((o) => JSON.stringify(o).includes("corp-etcd-client"))
+        .map(describeObject)
+        .sort(),
+    ).toEqual(["Deployment/smith-api", "Deployment/smith-scheduler"]);
+    expect(JSON.stringify(external.find((o) => o.kind === "Deployment" && o.metadata?.name === "smith-api"))).toContain(
+      "SMITH_ETCD_CERT_FILE",
+    );
+    expect(
+      await dryRunAll(
+        kube.kubeConfig,
+        external.filter((o) => o.kind !== "Pod"),
+      ),
+    ).toEqual([]);
+
+    // Plain HTTP only when asked for, and then the install says so.
+    const plainForms: Record<string, string>[] = [
+      { "etcd.tls.enabled": "false" },
+      {
+        "etcd.enabled": "false",
+        "externalEtcd.endpoints": "{http://etcd.example:2379}",
+        "externalEtcd.allowPlainHttp": "true",
+      },
+    ];
+    for (const set of plainForms) {
+      const plainObjects = await helmTemplate(CHART, { release: "smith", namespace, set });
+      const text = JSON.stringify(plainObjects);
+      expect(text).not.toContain("SMITH_ETCD_CA_FILE");
+      expect(text).not.toContain("client-cert-auth");
+      expect(kinds(plainObjects).filter((k) => k.startsWith("Secret/smith-etcd"))).toEqual([]);
+      const dry = await helm([
+        "install",
+        "plain",
+        CHART,
+        "--namespace",
+        namespace,
+        "--kubeconfig",
+        kubeconfig,
+        "--dry-run=server",
+        ...Object.entries(set).flatMap(([k, v]) => ["--set", `${k}=${v}`]),
+      ]);
+      expect(dry.code, dry.stderr).toBe(0);
+      expect(dry.stdout).toMatch(
+        /WARNING: etcd over plain HTTP \((etcd\.tls\.enabled=false|externalEtcd\.allowPlainHttp=true)\)/,
+      );
+    }
+  }, 180_000);
 });
