@@ -1,7 +1,12 @@
 import { execFile, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { request } from "node:https";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
+import { helmTemplate } from "@smith/testing/kube";
 import { freePort, startEtcd, type EtcdServer } from "@smith/testing/standalone";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
@@ -174,6 +179,110 @@ describe.skipIf(reason !== undefined)("images", () => {
     );
     const ready = await waitFor200(`http://127.0.0.1:${metrics}/readyz`);
     expect(ready, await docker("logs", id).catch(String)).toMatch(/^200/);
+  });
+
+  it("smith-etcd:<tag> with the chart's TLS flags and certificates: three members agree over peer TLS; clients only with the client certificate", async () => {
+    // The certificates and flags exactly as the chart makes them (helm template, default values).
+    const objects = await helmTemplate(fileURLToPath(new URL("../../helm/smith", import.meta.url)), {
+      release: "smith",
+      namespace: "ns",
+    });
+    const secret = (name: string) =>
+      (
+        objects.find((o) => o.kind === "Secret" && o.metadata?.name === name) as unknown as {
+          data: Record<string, string>;
+        }
+      ).data;
+    const statefulSet = objects.find((o) => o.kind === "StatefulSet") as unknown as {
+      spec: { template: { spec: { containers: { args: string[] }[] } } };
+    };
+    const tlsArgs = (statefulSet.spec.template.spec.containers[0]?.args ?? []).filter((a) =>
+      /^--(peer-)?(cert-file|key-file|trusted-ca-file|client-cert-auth)=/.test(a),
+    );
+    expect(tlsArgs).toHaveLength(8);
+    const dir = mkdtempSync(join(tmpdir(), "smith-etcd-tls-"));
+    chmodSync(dir, 0o755);
+    const files: Record<string, Record<string, string>> = {};
+    for (const [sub, name] of [
+      ["server", "smith-etcd-server"],
+      ["client", "smith-etcd-client"],
+    ] as const) {
+      mkdirSync(join(dir, sub), { mode: 0o755 });
+      files[sub] = {};
+      for (const [key, b64] of Object.entries(secret(name))) {
+        const text = Buffer.from(b64, "base64").toString("utf8");
+        // Readable by the image's uid 1000, as a Secret volume's files are.
+        writeFileSync(join(dir, sub, key), text, { mode: 0o644 });
+        files[sub][key] = text;
+      }
+    }
+    const client = files.client ?? {};
+    try {
+      const ports = await Promise.all(
+        [0, 1, 2].map(async () => [await freePort(), await freePort(), await freePort()]),
+      );
+      const cluster = ports.map(([, peer], i) => `m${i}=https://127.0.0.1:${peer}`).join(",");
+      const ids = await Promise.all(
+        ports.map(([clientPort, peer, metrics], i) =>
+          start(
+            `smith-etcd:${TAG}`,
+            ["--tmpfs", "/var/lib/etcd:uid=1000,gid=1000", "-v", `${join(dir, "server")}:/etc/etcd/tls:ro`],
+            [
+              `--name=m${i}`,
+              "--data-dir=/var/lib/etcd/data",
+              `--listen-client-urls=https://127.0.0.1:${clientPort}`,
+              `--advertise-client-urls=https://127.0.0.1:${clientPort}`,
+              `--listen-peer-urls=https://127.0.0.1:${peer}`,
+              `--initial-advertise-peer-urls=https://127.0.0.1:${peer}`,
+              `--initial-cluster=${cluster}`,
+              "--initial-cluster-state=new",
+              `--listen-metrics-urls=http://127.0.0.1:${metrics}`,
+              ...tlsArgs,
+            ],
+          ),
+        ),
+      );
+      // Ready means a leader: the members found each other over peer TLS with client certificates.
+      for (const [i, [, , metrics]] of ports.entries())
+        expect(await waitFor200(`http://127.0.0.1:${metrics}/readyz`), await docker("logs", ids[i] ?? "")).toMatch(
+          /^200/,
+        );
+      const call = (port: number, path: string, body: object, withCert = true) =>
+        new Promise<string>((resolve) => {
+          const req = request(
+            {
+              host: "127.0.0.1",
+              port,
+              path,
+              method: "POST",
+              ca: client["ca.crt"],
+              ...(withCert ? { cert: client["tls.crt"], key: client["tls.key"] } : {}),
+              timeout: 3_000,
+            },
+            (res) => {
+              let text = "";
+              res.on("data", (b: Buffer) => (text += b.toString()));
+              res.on("end", () => resolve(`${res.statusCode} ${text}`));
+            },
+          );
+          req.on("timeout", () => req.destroy(new Error("timeout")));
+          req.on("error", (err) => resolve(`error ${err.message}`));
+          req.end(JSON.stringify(body));
+        });
+      const b64 = (s: string) => Buffer.from(s).toString("base64");
+      const [first, , third] = ports.map(([clientPort]) => clientPort ?? 0);
+      expect(await call(first ?? 0, "/v3/kv/put", { key: b64("k"), value: b64("over peer TLS") })).toMatch(/^200 /);
+      // Written on one member, read on another: replicated over the peers' TLS.
+      expect(await call(third ?? 0, "/v3/kv/range", { key: b64("k") })).toContain(b64("over peer TLS"));
+      expect(await call(first ?? 0, "/v3/kv/range", { key: b64("k") }, false)).toMatch(/^error /);
+      const plain = await fetch(`http://127.0.0.1:${first}/health`, { signal: AbortSignal.timeout(3_000) }).then(
+        (r) => `${r.status}`,
+        (err: unknown) => `error ${String(err)}`,
+      );
+      expect(plain).not.toBe("200");
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it("smith-replica:<tag> has git, Node, the replica and the agent CLIs on a read-only root", async () => {
