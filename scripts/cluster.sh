@@ -3,6 +3,7 @@
 #
 #   scripts/cluster.sh up       starts it (idempotent); prints the admin kubeconfig's path last
 #   scripts/cluster.sh status   what runs; exit 0 when the node is Ready
+#   scripts/cluster.sh import IMAGE...  imports Docker images into the running cluster's containerd
 #   scripts/cluster.sh down     stops everything and removes every trace (processes, mounts, network
 #                               namespaces, the bridge, the iptables rules, cgroups, the state dir)
 #
@@ -25,8 +26,12 @@ case "${1:-}" in
   up) smith_cluster_up ;;
   down) smith_cluster_down ;;
   status) smith_cluster_status ;;
+  import)
+    shift
+    smith_cluster_import "$@"
+    ;;
   *)
-    echo "usage: scripts/cluster.sh up|down|status" >&2
+    echo "usage: scripts/cluster.sh up|down|status|import IMAGE..." >&2
     exit 64
     ;;
 esac

@@ -223,7 +223,7 @@ _smith_pause_image() {
 # image id containerd already has under that name.
 _smith_import_images() {
   local sock="$SMITH_CLUSTER_DIR/containerd/containerd.sock" image id have
-  for image in smith-pause:1 $SMITH_CLUSTER_IMAGES; do
+  for image in ${SMITH_CLUSTER_IMAGES_PREFIX-smith-pause:1} $SMITH_CLUSTER_IMAGES; do
     id="$(docker image inspect --format '{{.Id}}' "$image" 2>/dev/null)" || {
       _smith_cluster_log "no Docker image $image (scripts/lib/images.sh builds it): not imported"
       continue
@@ -242,6 +242,15 @@ _smith_import_images() {
 # true when this process may not lower its oom_score_adj (no CAP_SYS_RESOURCE).
 _smith_restrict_oom() {
   if (echo -1 >/proc/self/oom_score_adj) 2>/dev/null; then echo false; else echo true; fi
+}
+
+# smith_cluster_import <image...>: Docker images into the running cluster's containerd.
+smith_cluster_import() {
+  _smith_alive containerd || {
+    _smith_cluster_log "no cluster running (scripts/cluster.sh up)"
+    return 1
+  }
+  SMITH_CLUSTER_IMAGES="$*" SMITH_CLUSTER_IMAGES_PREFIX="" _smith_import_images
 }
 
 # --- up ---

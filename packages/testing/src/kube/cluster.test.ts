@@ -1,7 +1,15 @@
-import { AppsV1Api, CoreV1Api, type V1Pod } from "@kubernetes/client-node";
+import { AppsV1Api, BatchV1Api, CoreV1Api, type V1Pod } from "@kubernetes/client-node";
+import { execFile, execFileSync, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { type Server, createServer } from "node:http";
+import { type AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { serveGit } from "../github/gitHttp.ts";
 import { type Cluster, ensureCluster } from "./cluster.ts";
 import { helm } from "./helm.ts";
 
@@ -14,6 +22,90 @@ import { helm } from "./helm.ts";
  */
 const CHART = fileURLToPath(new URL("../../../../helm/smith", import.meta.url));
 const VALUES = `${CHART}/ci/cluster-values.yaml`;
+const SMITHCTL = fileURLToPath(new URL("../../../../apps/cli/src/smithctl.ts", import.meta.url));
+const run = promisify(execFile);
+
+/**
+ * The replica image plus a scripted Claude Code (the real stream-json events; it writes
+ * done-<story>.txt), so that a loop runs in a Job without a model provider. SMITH_CLAUDE_BIN
+ * points the replica at it (the scheduler copies that variable into the Jobs).
+ */
+const FAKE_CLAUDE = `#!/usr/bin/env node
+const fs = require("node:fs");
+const prompt = fs.readFileSync(0, "utf8");
+const story = (/## Your story: (\\S+):/.exec(prompt) || [])[1] || "unknown";
+const emit = (o) => process.stdout.write(JSON.stringify(o) + "\\n");
+emit({ type: "system", subtype: "init", session_id: "fake", model: "fake-model", cwd: process.cwd(), tools: ["Write"] });
+emit({ type: "assistant", message: { role: "assistant", content: [{ type: "text", text: "Working on " + story }, { type: "tool_use", id: "tu1", name: "Write", input: { file_path: "done-" + story + ".txt", content: "done" } }] } });
+fs.writeFileSync("done-" + story + ".txt", "done\\n");
+emit({ type: "user", message: { role: "user", content: [{ type: "tool_result", tool_use_id: "tu1", content: "written" }] } });
+emit({ type: "result", subtype: "success", is_error: false, duration_ms: 10, num_turns: 1, result: "Implemented " + story, session_id: "fake", total_cost_usd: 0.01, usage: { input_tokens: 100, output_tokens: 20, cache_creation_input_tokens: 0, cache_read_input_tokens: 0 } });
+`;
+const FAKE_IMAGE = "smith-replica-fake:dev";
+
+const PRD = {
+  project: "cluster",
+  qualityGates: ["test -f done-US-001.txt"],
+  stories: [
+    {
+      id: "US-001",
+      title: "First",
+      status: "open",
+      dependsOn: [],
+      description: "one",
+      acceptanceCriteria: ["done-US-001.txt exists"],
+    },
+  ],
+};
+
+function git(args: string[], cwd?: string): string {
+  return execFileSync("git", ["-c", "user.name=Smith Test", "-c", "user.email=test@localhost", ...args], {
+    cwd,
+    encoding: "utf8",
+    stdio: ["ignore", "pipe", "pipe"],
+  }).trim();
+}
+
+/** A bare repository with one commit on main, served over git's smart HTTP on every address. */
+async function gitRemote(dir: string): Promise<{ server: Server; port: number; bare: string }> {
+  const bare = join(dir, "demo.git");
+  git(["init", "-q", "--bare", "-b", "main", bare]);
+  const work = join(dir, "work");
+  git(["clone", "-q", bare, work]);
+  writeFileSync(join(work, "README.md"), "# cluster demo\n");
+  git(["add", "README.md"], work);
+  git(["commit", "-q", "-m", "initial"], work);
+  git(["push", "-q", "origin", "HEAD:main"], work);
+  // Anyone may push: the remote exists only for this test.
+  const server = createServer((req, res) => {
+    const url = new URL(req.url ?? "/", "http://remote");
+    serveGit(req, res, { projectRoot: dir, pathInfo: url.pathname, query: url.search.slice(1), remoteUser: "smith" });
+  });
+  await new Promise<void>((resolve) => server.listen(0, "0.0.0.0", resolve));
+  return { server, port: (server.address() as AddressInfo).port, bare };
+}
+
+function smithctl(
+  args: string[],
+  env: Record<string, string>,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((done) => {
+    const child = spawn(process.execPath, [SMITHCTL, ...args], {
+      env: { PATH: process.env.PATH ?? "", ...env },
+      cwd: env.HOME,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (b: Buffer) => (stdout += b.toString()));
+    child.stderr.on("data", (b: Buffer) => (stderr += b.toString()));
+    const timer = setTimeout(() => child.kill("SIGKILL"), 30_000);
+    child.on("close", (code) => {
+      clearTimeout(timer);
+      done({ code, stdout, stderr });
+    });
+  });
+}
 
 const cluster: Cluster = await ensureCluster();
 if (!cluster.available) process.stderr.write(`${cluster.reason}\n`);
@@ -98,12 +190,45 @@ const net = require("node:net");
     );
   }, 180_000);
 
+  // The release the loop test runs on.
+  let release: string | undefined;
+
   it("helm install: the API, two schedulers and the etcd StatefulSet become Ready; helm test passes", async () => {
+    // The replica image with the scripted agent, imported like the others.
+    const ctx = mkdtempSync(join(tmpdir(), "smith-fake-replica-"));
+    try {
+      writeFileSync(join(ctx, "smith-fake-claude"), FAKE_CLAUDE);
+      chmodSync(join(ctx, "smith-fake-claude"), 0o755);
+      writeFileSync(join(ctx, "Dockerfile"), "FROM smith-replica:dev\nCOPY smith-fake-claude /usr/local/bin/\n");
+      await run("docker", ["build", "-q", "-t", FAKE_IMAGE, ctx], { env: { ...process.env, DOCKER_BUILDKIT: "0" } });
+    } finally {
+      rmSync(ctx, { recursive: true, force: true });
+    }
+    await cluster.importImages([FAKE_IMAGE]);
+
     const namespace = await createNamespace(core, "smith");
     namespaces.push(namespace);
     const env = { KUBECONFIG: cluster.kubeconfigPath };
     const install = await helm(
-      ["install", "smith", CHART, "--namespace", namespace, "--values", VALUES, "--wait", "--timeout", "8m"],
+      [
+        "install",
+        "smith",
+        CHART,
+        "--namespace",
+        namespace,
+        "--values",
+        VALUES,
+        "--set",
+        `replicaImage.repository=${FAKE_IMAGE.split(":")[0]}`,
+        // The test's git remote is plain http on the node.
+        "--set-json",
+        'api.extraEnv=[{"name":"SMITH_ALLOW_LOCAL_REPOS","value":"true"}]',
+        "--set-json",
+        'scheduler.extraEnv=[{"name":"SMITH_CLAUDE_BIN","value":"/usr/local/bin/smith-fake-claude"}]',
+        "--wait",
+        "--timeout",
+        "8m",
+      ],
       { env },
     );
     const pods = await core.listNamespacedPod({ namespace });
@@ -124,5 +249,84 @@ const net = require("node:net");
 
     const test = await helm(["test", "smith", "--namespace", namespace, "--timeout", "3m"], { env });
     expect(test.code, test.stderr + test.stdout).toBe(0);
+    release = namespace;
+  }, 600_000);
+
+  it("a loop created with smithctl runs as a Job pod to synced against a git remote the pod reaches; the Job and its token Secret are gone after ttlSecondsAfterFinished", async () => {
+    const namespace = release;
+    if (!namespace) throw new Error("the chart did not install (previous test)");
+    const batch = cluster.kubeConfig.makeApiClient(BatchV1Api);
+    const dir = mkdtempSync(join(tmpdir(), "smith-cluster-loop-"));
+    const remote = await gitRemote(dir);
+    try {
+      // Pods reach the host on the node's address; the API's Service IP is reachable from the
+      // host through kube-proxy's rules.
+      const node = (await core.listNode()).items[0];
+      const nodeIp = node?.status?.addresses?.find((a) => a.type === "InternalIP")?.address;
+      expect(nodeIp).toBeTruthy();
+      const service = await core.readNamespacedService({ name: "smith-api", namespace });
+      const secret = await core.readNamespacedSecret({ name: "smith-admin-token", namespace });
+      const token = Buffer.from(secret.data?.["admin-token"] ?? "", "base64").toString("utf8");
+      const env = {
+        HOME: dir,
+        SMITH_CONFIG: join(dir, "config.json"),
+        SMITH_API_URL: `http://${service.spec?.clusterIP}:7070`,
+        SMITH_TOKEN: token,
+      };
+      writeFileSync(join(dir, "prd.json"), JSON.stringify(PRD));
+      const repoUrl = `http://${nodeIp}:${remote.port}/demo.git`;
+      const started = Date.now();
+      const created = await smithctl(
+        ["create", "loop", "--repo", repoUrl, "--agent", "claude", "--prd", "prd.json", "-o", "json"],
+        env,
+      );
+      expect(created.code, created.stderr).toBe(0);
+      const id = (JSON.parse(created.stdout) as { id: string }).id;
+
+      // The loop's Job, its Pod, then the loop's end.
+      const marks: Record<string, number> = {};
+      let state = "";
+      let last = "";
+      const deadline = Date.now() + 300_000;
+      while (Date.now() < deadline) {
+        const jobs = await batch.listNamespacedJob({ namespace, labelSelector: `smith.dev/loop-id=${id}` });
+        if (jobs.items.length > 0) marks.job ??= Date.now() - started;
+        const pods = await core.listNamespacedPod({ namespace, labelSelector: `smith.dev/loop-id=${id}` });
+        if (pods.items.some((p) => p.status?.phase === "Running" || p.status?.phase === "Succeeded"))
+          marks.pod ??= Date.now() - started;
+        const got = await smithctl(["get", "loop", id, "-o", "json"], env);
+        last = got.stdout + got.stderr;
+        if (got.code === 0) state = (JSON.parse(got.stdout) as { status: { state: string } }).status.state;
+        if (["synced", "flatline", "cancelled", "waiting"].includes(state)) break;
+        await new Promise((r) => setTimeout(r, 1_000));
+      }
+      marks.end = Date.now() - started;
+      process.stderr.write(`smith-cluster: loop ${id}: ${JSON.stringify(marks)} ms after create\n`);
+      const logs = await smithctl(["logs", id], env);
+      expect(state, `${last}\n${logs.stdout}${logs.stderr}`).toBe("synced");
+      expect(marks.job).toBeDefined();
+      expect(marks.pod).toBeDefined();
+      // The work is on the remote, on the loop's branch.
+      expect(git(["--git-dir", remote.bare, "log", "--format=%s", `smith/${id}`])).toContain("US-001");
+
+      // ttlSecondsAfterFinished (30 s in cluster-values.yaml): the TTL controller deletes the Job,
+      // the garbage collector its Pod and token Secret.
+      const gone = Date.now() + 120_000;
+      let left = "";
+      while (Date.now() < gone) {
+        const jobs = await batch.listNamespacedJob({ namespace, labelSelector: `smith.dev/loop-id=${id}` });
+        const pods = await core.listNamespacedPod({ namespace, labelSelector: `smith.dev/loop-id=${id}` });
+        const secrets = (await core.listNamespacedSecret({ namespace })).items.filter(
+          (x) => x.metadata?.name?.endsWith("-token") && x.metadata.name.includes(id.toLowerCase()),
+        );
+        left = [...jobs.items, ...pods.items, ...secrets].map((o) => o.metadata?.name).join(", ");
+        if (!left) break;
+        await new Promise((r) => setTimeout(r, 2_000));
+      }
+      expect(left).toBe("");
+    } finally {
+      remote.server.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   }, 600_000);
 });

@@ -17,6 +17,8 @@ export type Cluster =
       startedHere: boolean;
       /** Seconds `scripts/cluster.sh up` took (0 when it was already up). */
       upSeconds: number;
+      /** Imports Docker images (e.g. one a test built) into the cluster's containerd. */
+      importImages(images: readonly string[]): Promise<void>;
       /** Takes the cluster down when this process brought it up; else nothing. */
       stop(): Promise<void>;
     }
@@ -91,6 +93,11 @@ export async function ensureCluster(): Promise<Cluster> {
     kubeConfig,
     startedHere,
     upSeconds,
+    importImages: async (images) => {
+      const result = await runScript(CLUSTER_SCRIPT, ["import", ...images]);
+      if (result.code !== 0)
+        throw new Error(`scripts/cluster.sh import failed (exit ${result.code}):\n${result.stderr.slice(-4000)}`);
+    },
     stop: async () => {
       if (!startedHere) return;
       const down = await runScript(CLUSTER_SCRIPT, ["down"]);
