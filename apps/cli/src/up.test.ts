@@ -5,6 +5,8 @@ import { mkdirSync, readFileSync, readdirSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect } from "vitest";
+import { loadOrCreateEtcdCerts } from "./etcdCerts.ts";
+import { EtcdProcess } from "./etcdProcess.ts";
 
 const SMITH = resolve(fileURLToPath(import.meta.url), "../smith.ts");
 
@@ -198,4 +200,40 @@ describe("smith up", () => {
       killLeftovers(second.stateDir);
     }
   }, 180_000);
+
+  test("--etcd with an external TLS etcd: the client certificate from SMITH_ETCD_CA/CERT/KEY_FILE, no plain-HTTP warning", async ({
+    tmpDir,
+  }) => {
+    const [etcdPort] = await freePorts(1);
+    const certs = loadOrCreateEtcdCerts(join(tmpDir, "external"));
+    const external = new EtcdProcess({
+      dir: join(tmpDir, "external", "etcd"),
+      clientPort: etcdPort ?? 0,
+      peerPort: (etcdPort ?? 0) + 1,
+      env: { PATH: process.env.PATH ?? "" },
+      tls: certs,
+    });
+    await external.start();
+    const stateDir = join(tmpDir, "state");
+    const run = smith(["up", "--state-dir", stateDir, "--api-port", "0", "--etcd", external.endpoint], {
+      HOME: tmpDir,
+      SMITH_CONFIG: join(tmpDir, "config.json"),
+      SMITH_ETCD_CA_FILE: certs.caFile,
+      SMITH_ETCD_CERT_FILE: certs.clientCertFile,
+      SMITH_ETCD_KEY_FILE: certs.clientKeyFile,
+    });
+    try {
+      await until(() => /running\s+Ctrl-C to stop/.test(run.output()), 60_000, "the stack on the external etcd", run);
+      expect(run.output()).toContain(
+        `etcd        ${external.endpoint} (external, with the client certificate of SMITH_ETCD_CERT)`,
+      );
+      expect(run.output()).not.toMatch(/plain HTTP/);
+      run.kill("SIGTERM");
+      expect((await exitsWithin(run, 25_000)).code).toBe(0);
+      expect(processesUsing(stateDir)).toEqual([]);
+    } finally {
+      killLeftovers(stateDir);
+      await external.stop();
+    }
+  }, 120_000);
 });

@@ -10,6 +10,7 @@ import {
   ensureAgentUser,
   replicaEnv,
 } from "@smith/executor";
+import { etcdTlsFromEnv, withSecrets } from "@smith/env";
 import { createLogger, silentLogger } from "@smith/logger";
 import { Scheduler } from "@smith/scheduler";
 import { CredentialKeyring, SmithStore, plainTextEndpoints, type EtcdTls } from "@smith/store";
@@ -143,6 +144,13 @@ export async function up(o: UpOptions): Promise<number> {
       void etcd.died.then((why) => interrupt({ line: `error       ${why}: stopping the stack`, code: 1 }));
       endpoints = [etcd.endpoint];
       o.out(`etcd        ${etcd.endpoint} (data in ${join(o.stateDir, "etcd")})`);
+    } else {
+      // An external etcd: its CA and a client certificate as the API and the schedulers take
+      // them (SMITH_ETCD_CA/CERT/KEY, or their _FILE forms).
+      tls = etcdTlsFromEnv(withSecrets(o.env, ["SMITH_ETCD_CA", "SMITH_ETCD_CERT", "SMITH_ETCD_KEY"]));
+      o.out(
+        `etcd        ${endpoints.join(", ")} (external${tls?.cert !== undefined ? ", with the client certificate of SMITH_ETCD_CERT" : ""})`,
+      );
     }
     const plain = plainTextEndpoints(endpoints);
     if (plain.length)
