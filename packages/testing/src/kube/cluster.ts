@@ -64,15 +64,27 @@ function unavailable(reason: string): Cluster {
  */
 export async function ensureCluster(): Promise<Cluster> {
   if (process.getuid?.() !== 0) return unavailable("not root (a kubelet and containerd need it)");
+  // The images of this checkout, built (Docker's cache) and then imported: a running cluster
+  // may hold older ones under the same tag.
+  const images = await runScript(IMAGES_SCRIPT, []);
+  if (images.code === 2) return unavailable("no Docker engine for the images");
+  if (images.code !== 0)
+    throw new Error(`building the images failed (exit ${images.code}):\n${images.stderr.slice(-4000)}`);
   const status = await runScript(CLUSTER_SCRIPT, ["status"]);
   let startedHere = false;
   let upSeconds = 0;
   let kubeconfigPath = status.code === 0 ? kubeconfigOf(status.stdout) : "";
-  if (status.code !== 0) {
-    const images = await runScript(IMAGES_SCRIPT, []);
-    if (images.code === 2) return unavailable("no Docker engine for the images");
-    if (images.code !== 0)
-      throw new Error(`building the images failed (exit ${images.code}):\n${images.stderr.slice(-4000)}`);
+  if (status.code === 0) {
+    const tag = process.env.SMITH_IMAGE_TAG ?? "dev";
+    const imported = await runScript(CLUSTER_SCRIPT, [
+      "import",
+      `smith:${tag}`,
+      `smith-replica:${tag}`,
+      `smith-etcd:${tag}`,
+    ]);
+    if (imported.code !== 0)
+      throw new Error(`scripts/cluster.sh import failed (exit ${imported.code}):\n${imported.stderr.slice(-4000)}`);
+  } else {
     const started = Date.now();
     const up = await runScript(CLUSTER_SCRIPT, ["up"]);
     if (up.code === 2) return unavailable(up.stderr.trim().split("\n").at(-1) ?? "cannot start");
