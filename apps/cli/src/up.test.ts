@@ -117,6 +117,8 @@ describe("smith up", () => {
     // The private etcd speaks TLS with client certificates only; no plain-HTTP warning.
     expect(demo.output()).toMatch(new RegExp(`etcd +https://127\\.0\\.0\\.1:${etcdPort} `));
     expect(demo.output()).not.toMatch(/plain HTTP/);
+    // etcd's certificate is checked as localhost: no IP sent as a TLS server name (Node's DEP0123).
+    expect(demo.output()).not.toMatch(/DEP0123|TLS ServerName/);
     // As root the agents (and the demo's gates) run as the unprivileged smith-agent by default.
     if (process.getuid?.() === 0) expect(demo.output()).toMatch(/^agents {6}run as smith-agent \(uid \d+\)/m);
     else expect(demo.output()).toMatch(/^warning {5}not root: agents run as this user/m);

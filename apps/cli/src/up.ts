@@ -129,7 +129,8 @@ export async function up(o: UpOptions): Promise<number> {
     if (!endpoints) {
       // TLS with client certificates: an agent that finds etcd's port cannot talk to it.
       const certs = loadOrCreateEtcdCerts(join(o.stateDir, "secrets"));
-      tls = etcdClientTls(certs);
+      // Its certificate names 127.0.0.1 and localhost: checked as localhost (an IP is no TLS server name).
+      tls = { ...etcdClientTls(certs), serverName: "localhost" };
       const etcd = new EtcdProcess({
         dir: join(o.stateDir, "etcd"),
         clientPort: o.etcdPort,

@@ -21,6 +21,12 @@ export interface EtcdTls {
   ca: string;
   cert?: string;
   key?: string;
+  /**
+   * The name etcd's certificate is checked against instead of the endpoints' host: for IP
+   * endpoints whose certificate names them (`smith up`'s `localhost`). An IP is no TLS server
+   * name (RFC 6066; Node warns once it is sent as one).
+   */
+  serverName?: string;
 }
 
 /** Endpoints spoken to in plain text: anyone who can reach them can read and rewrite every loop. */
@@ -53,6 +59,14 @@ export function createEtcdClient(options: EtcdClientOptions): Etcd3 {
             ...(tls.cert !== undefined && tls.key !== undefined
               ? { certChain: Buffer.from(tls.cert), privateKey: Buffer.from(tls.key) }
               : {}),
+          },
+        }
+      : {}),
+    ...(tls?.serverName !== undefined
+      ? {
+          grpcOptions: {
+            "grpc.ssl_target_name_override": tls.serverName,
+            "grpc.default_authority": tls.serverName,
           },
         }
       : {}),
