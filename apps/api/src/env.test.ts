@@ -95,6 +95,47 @@ describe("api env", () => {
     ).toThrow(/SMITH_CREDENTIALS_BACKEND/);
   });
 
+  it("replica access: SMITH_EXECUTOR=kubernetes needs the namespace and a way to the Kubernetes API, unless SMITH_REPLICA_ACCESS=none", () => {
+    expect(parseEnv({ SMITH_SIGNING_KEY: KEY })).toMatchObject({
+      SMITH_EXECUTOR: "local",
+      SMITH_REPLICA_ACCESS: "exec",
+    });
+    const env = parseEnv({
+      SMITH_SIGNING_KEY: KEY,
+      SMITH_EXECUTOR: "kubernetes",
+      SMITH_K8S_NAMESPACE: "smith",
+      SMITH_REPLICA_LABELS: "app.kubernetes.io/instance=smith, team=a",
+      SMITH_REPLICA_ACCESS: "read",
+      KUBERNETES_SERVICE_HOST: "10.0.0.1",
+    });
+    expect(env).toMatchObject({
+      SMITH_EXECUTOR: "kubernetes",
+      SMITH_K8S_NAMESPACE: "smith",
+      SMITH_REPLICA_LABELS: { "app.kubernetes.io/instance": "smith", team: "a" },
+      SMITH_REPLICA_ACCESS: "read",
+    });
+    expect(() => parseEnv({ SMITH_SIGNING_KEY: KEY, SMITH_EXECUTOR: "kubernetes", KUBECONFIG: "/k" })).toThrow(
+      /SMITH_K8S_NAMESPACE: required when SMITH_EXECUTOR=kubernetes/,
+    );
+    expect(() => parseEnv({ SMITH_SIGNING_KEY: KEY, SMITH_EXECUTOR: "kubernetes", SMITH_K8S_NAMESPACE: "s" })).toThrow(
+      /SMITH_EXECUTOR=kubernetes needs KUBECONFIG, or to run in a Pod/,
+    );
+    expect(
+      parseEnv({ SMITH_SIGNING_KEY: KEY, SMITH_EXECUTOR: "kubernetes", SMITH_REPLICA_ACCESS: "none" }).SMITH_EXECUTOR,
+    ).toBe("kubernetes");
+    expect(() => parseEnv({ SMITH_SIGNING_KEY: KEY, SMITH_REPLICA_ACCESS: "write" })).toThrow(/SMITH_REPLICA_ACCESS/);
+    expect(() => parseEnv({ SMITH_SIGNING_KEY: KEY, SMITH_REPLICA_LABELS: "=x" })).toThrow(
+      /SMITH_REPLICA_LABELS: "=x" is not key=value/,
+    );
+    expect(() =>
+      parseEnv({
+        SMITH_SIGNING_KEY: KEY,
+        SMITH_EXECUTOR: "kubernetes",
+        SMITH_K8S_NAMESPACE: "Bad_NS",
+        KUBECONFIG: "/k",
+      }),
+    ).toThrow(/SMITH_K8S_NAMESPACE.*DNS-1123/);
+  });
   it("reads the GitHub settings, the secrets from *_FILE, and checks the loop template", () => {
     const dir = mkdtempSync(join(tmpdir(), "smith-env-"));
     writeFileSync(join(dir, "hook"), "h".repeat(20) + "\n");

@@ -64,7 +64,44 @@ const Env = z
       .string()
       .regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, "must be a DNS-1123 label (lower-case letters, digits and -)")
       .optional(),
-    /** A kubeconfig file for the kubernetes backend; without it the API uses its Pod's ServiceAccount. */
+    /**
+     * The schedulers' executor (the chart's ConfigMap sets `kubernetes` for both). With `kubernetes`
+     * the API reads the replica Pods of SMITH_K8S_NAMESPACE for loops.runtime, loops.replicaLog and
+     * loops.exec, as SMITH_REPLICA_ACCESS allows; with `local` it inspects no replica (only
+     * `smith up`'s API, which shares its executor's state dir, does).
+     */
+    SMITH_EXECUTOR: z.enum(["local", "kubernetes"]).default("local"),
+    /** The namespace of the replica Jobs (the chart passes the release namespace). Required for kubernetes. */
+    SMITH_K8S_NAMESPACE: z
+      .string()
+      .regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, "must be a DNS-1123 label (lower-case letters, digits and -)")
+      .optional(),
+    /** The executor's extra replica labels, `k=v,k2=v2` (part of its selector; the chart sets app.kubernetes.io/instance). */
+    SMITH_REPLICA_LABELS: z
+      .string()
+      .default("")
+      .transform((s, ctx) => {
+        const out: Record<string, string> = {};
+        for (const part of s
+          .split(",")
+          .map((p) => p.trim())
+          .filter(Boolean)) {
+          const eq = part.indexOf("=");
+          const key = eq > 0 ? part.slice(0, eq).trim() : "";
+          if (!key) {
+            ctx.addIssue({ code: "custom", message: `SMITH_REPLICA_LABELS: "${part}" is not key=value` });
+            return z.NEVER;
+          }
+          out[key] = part.slice(eq + 1).trim();
+        }
+        return out;
+      }),
+    /**
+     * What the API may do with Kubernetes replicas: `none`, `read` (loops.runtime and
+     * loops.replicaLog: get/list pods, get pods/log) or `exec` (also loops.exec: create pods/exec).
+     */
+    SMITH_REPLICA_ACCESS: z.enum(["none", "read", "exec"]).default("exec"),
+    /** A kubeconfig file for the kubernetes backend and replica access; without it the API uses its Pod's ServiceAccount. */
     KUBECONFIG: z.string().optional(),
     /** The kubeconfig context (default: its current context). */
     SMITH_KUBE_CONTEXT: z.string().optional(),
@@ -142,6 +179,21 @@ const Env = z
         path: ["SMITH_CREDENTIALS_KEY"],
         message: "SMITH_CREDENTIALS_PREVIOUS_KEYS needs a primary SMITH_CREDENTIALS_KEY",
       });
+    if (env.SMITH_EXECUTOR === "kubernetes" && env.SMITH_REPLICA_ACCESS !== "none") {
+      if (!env.SMITH_K8S_NAMESPACE)
+        ctx.addIssue({
+          code: "custom",
+          path: ["SMITH_K8S_NAMESPACE"],
+          message: "required when SMITH_EXECUTOR=kubernetes (unless SMITH_REPLICA_ACCESS=none)",
+        });
+      if (!env.KUBECONFIG && !env.KUBERNETES_SERVICE_HOST)
+        ctx.addIssue({
+          code: "custom",
+          path: ["KUBECONFIG"],
+          message:
+            "SMITH_EXECUTOR=kubernetes needs KUBECONFIG, or to run in a Pod (KUBERNETES_SERVICE_HOST), or SMITH_REPLICA_ACCESS=none",
+        });
+    }
     if (env.SMITH_CREDENTIALS_BACKEND !== "kubernetes") return;
     if (!env.SMITH_CREDENTIALS_NAMESPACE)
       ctx.addIssue({

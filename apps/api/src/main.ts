@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { ApiServer, type CredentialSecretStore } from "@smith/api";
+import type { ReplicaInspector } from "@smith/core";
 import { createLogger } from "@smith/logger";
 import { handleMcpHttp } from "@smith/mcp";
 import { etcdTlsFromEnv } from "@smith/env";
@@ -20,6 +21,13 @@ async function main(): Promise<void> {
       "etcd over plain HTTP: anyone who reaches it can read and rewrite every loop; set SMITH_ETCD_CA/CERT/KEY",
     );
   const credentialSecrets = env.SMITH_CREDENTIALS_BACKEND === "kubernetes" ? await kubernetesSecrets(env) : undefined;
+  const replicaInspectors =
+    env.SMITH_EXECUTOR === "kubernetes" && env.SMITH_REPLICA_ACCESS !== "none" ? [await kubernetesReplicas(env)] : [];
+  for (const inspector of replicaInspectors)
+    log.info(
+      { instance: inspector.instance, access: env.SMITH_REPLICA_ACCESS },
+      "replica access: the Pods of the Kubernetes executor's namespace",
+    );
   if (credentialSecrets)
     log.info({ namespace: credentialSecrets.namespace }, "credentials backend: Kubernetes Secrets, metadata in etcd");
   const server = new ApiServer({
@@ -33,6 +41,7 @@ async function main(): Promise<void> {
       ? CredentialKeyring.fromText(env.SMITH_CREDENTIALS_KEY, env.SMITH_CREDENTIALS_PREVIOUS_KEYS)
       : undefined,
     credentialSecrets,
+    replicaInspectors,
     githubApiUrl: env.SMITH_GITHUB_API_URL,
     github: {
       webhookSecret: env.SMITH_GITHUB_WEBHOOK_SECRET,
@@ -66,18 +75,36 @@ async function main(): Promise<void> {
     log.info({ url, etcd: env.SMITH_ETCD_ENDPOINTS, prefix: env.SMITH_ETCD_PREFIX }, "listening, etcd ready");
 }
 
-/** The credential Secrets of SMITH_CREDENTIALS_BACKEND=kubernetes, through KUBECONFIG or the Pod's ServiceAccount. */
-async function kubernetesSecrets(env: ApiEnv): Promise<CredentialSecretStore> {
-  // Loaded only here: the Kubernetes client is large, and the etcd backend does not need it.
-  const { KubernetesCredentialSecrets, loadKubeConfig } = await import("@smith/executor/kubernetes");
-  const namespace = env.SMITH_CREDENTIALS_NAMESPACE;
-  if (!namespace) throw new Error("SMITH_CREDENTIALS_NAMESPACE is required when SMITH_CREDENTIALS_BACKEND=kubernetes");
-  const kubeConfig = loadKubeConfig(
+/** The Kubernetes client's configuration: KUBECONFIG, or the Pod's ServiceAccount. */
+async function kubeConfigOf(env: ApiEnv) {
+  // Loaded only here: the Kubernetes client is large, and an API without Kubernetes does not need it.
+  const { loadKubeConfig } = await import("@smith/executor/kubernetes");
+  return loadKubeConfig(
     env.KUBECONFIG
       ? { type: "file", path: env.KUBECONFIG.split(":")[0] ?? env.KUBECONFIG, context: env.SMITH_KUBE_CONTEXT }
       : { type: "in-cluster", host: env.KUBERNETES_SERVICE_HOST ?? "", port: env.KUBERNETES_SERVICE_PORT },
   );
-  return new KubernetesCredentialSecrets({ kubeConfig, namespace });
+}
+
+/** The credential Secrets of SMITH_CREDENTIALS_BACKEND=kubernetes. */
+async function kubernetesSecrets(env: ApiEnv): Promise<CredentialSecretStore> {
+  const { KubernetesCredentialSecrets } = await import("@smith/executor/kubernetes");
+  const namespace = env.SMITH_CREDENTIALS_NAMESPACE;
+  if (!namespace) throw new Error("SMITH_CREDENTIALS_NAMESPACE is required when SMITH_CREDENTIALS_BACKEND=kubernetes");
+  return new KubernetesCredentialSecrets({ kubeConfig: await kubeConfigOf(env), namespace });
+}
+
+/** The replica Pods of SMITH_EXECUTOR=kubernetes, for loops.runtime, loops.replicaLog and (SMITH_REPLICA_ACCESS=exec) loops.exec. */
+async function kubernetesReplicas(env: ApiEnv): Promise<ReplicaInspector> {
+  const { KubernetesReplicaInspector } = await import("@smith/executor/kubernetes");
+  const namespace = env.SMITH_K8S_NAMESPACE;
+  if (!namespace) throw new Error("SMITH_K8S_NAMESPACE is required when SMITH_EXECUTOR=kubernetes");
+  return new KubernetesReplicaInspector({
+    kubeConfig: await kubeConfigOf(env),
+    namespace,
+    labels: env.SMITH_REPLICA_LABELS,
+    exec: env.SMITH_REPLICA_ACCESS === "exec",
+  });
 }
 
 main().catch((err: unknown) => {

@@ -248,7 +248,7 @@ describe("smithctl administration", () => {
     }
   });
 
-  test("loops.runtime, logs --replica and exec: a local replica's process, its own log and its workspace; a Kubernetes one is not supported yet", async ({
+  test("loops.runtime, logs --replica and exec: a local replica's process, its own log and its workspace; a Kubernetes one this API has no access to is NOT_IMPLEMENTED", async ({
     etcdEndpoint,
     prefix,
     tmpDir,
@@ -353,7 +353,7 @@ describe("smithctl administration", () => {
         stderr: expect.stringMatching(/TOO_MANY_REQUESTS.*limited to 10 calls per 60 s per token/s),
       });
 
-      // A replica of an executor this API cannot read: a typed error naming what is missing.
+      // A replica of an executor this API cannot read (no Kubernetes access configured): a typed error naming what is missing.
       const { loop: k8s } = await op.loops.create.mutate(loopInput());
       const k8sAttempt = await runLoop(api, k8s.id);
       await api.store.loops.transition(k8s.id, {
@@ -369,12 +369,16 @@ describe("smithctl administration", () => {
       const noExec = await run(api, tmpDir, api.tokens.admin, ["exec", k8s.id, "--", "ls"]);
       expect(noExec).toMatchObject({
         code: 1,
-        stderr: expect.stringMatching(/NOT_IMPLEMENTED.*pods\/exec\) is not supported/s),
+        stderr: expect.stringMatching(
+          /NOT_IMPLEMENTED.*cannot exec in the Kubernetes replicas of cluster\/smith \(pods\/exec\).*SMITH_K8S_NAMESPACE/s,
+        ),
       });
       const unsupported = await run(api, tmpDir, api.tokens.operator, ["logs", "--replica", k8s.id]);
       expect(unsupported).toMatchObject({
         code: 1,
-        stderr: expect.stringMatching(/NOT_IMPLEMENTED.*pods\/log\) is not supported by the API yet/s),
+        stderr: expect.stringMatching(
+          /NOT_IMPLEMENTED.*no access to the Kubernetes replicas of cluster\/smith \(pods\/log\).*kubectl logs -l smith\.dev\/loop-id=/s,
+        ),
       });
     } finally {
       for (const h of handles) await executor.stop(h);

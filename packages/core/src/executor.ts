@@ -51,13 +51,19 @@ export interface ReplicaRuntime {
   node?: string;
   /** The local process id. */
   pid?: number;
+  /** Kubernetes: the replica's Pod and its IP. */
+  pod?: string;
+  podIp?: string;
+  /** Why the replica's container ended or waits (Kubernetes: `Error`, `OOMKilled`, `ImagePullBackOff`, ...). */
+  reason?: string;
   startedAt?: string;
 }
 
 /**
- * Read-only access to the replicas of one executor instance, for the API (`loops.runtime`,
- * `loops.replicaLog`): an API process that shares a local executor's state dir, or can reach the
- * cluster of a Kubernetes one, serves what it can see; other handles are not its to read.
+ * Access to the replicas of one executor instance, for the API (`loops.runtime`,
+ * `loops.replicaLog`, `loops.exec`): an API process that shares a local executor's state dir
+ * (LocalReplicaInspector), or can reach the namespace of a Kubernetes one
+ * (KubernetesReplicaInspector), serves what it can see; other handles are not its to read.
  */
 export interface ReplicaInspector {
   readonly kind: string;

@@ -258,10 +258,10 @@ export const loopsRouter = router({
   }),
 
   /**
-   * The end of the loop's current (or last) replica's own log: the local run dir's replica.log.
-   * Operator: a replica's log holds more than its journal. NOT_IMPLEMENTED (`not_supported`) for a
-   * replica this API process cannot read (another host's state dir; a Kubernetes pod's log is not
-   * served yet).
+   * The end of the loop's current (or last) replica's own log: the local run dir's replica.log, or
+   * the replica Pod's log (pods/log). Operator: a replica's log holds more than its journal.
+   * NOT_IMPLEMENTED (`not_supported`) for a replica this API process cannot read (another host's
+   * state dir; a Kubernetes namespace it was not configured for).
    */
   replicaLog: operatorProcedure
     .input(
@@ -287,8 +287,9 @@ export const loopsRouter = router({
         throw new SmithError(
           "not_supported",
           handle.kind === "kubernetes"
-            ? "the log of a Kubernetes replica (pods/log) is not supported by the API yet: use kubectl logs -l smith.dev/loop-id=" +
-                loop.id
+            ? `this API process has no access to the Kubernetes replicas of ${handle.instance ?? "(unknown)"} (pods/log): ` +
+                `an API with SMITH_EXECUTOR=kubernetes and SMITH_K8S_NAMESPACE of that namespace has (the chart's api.replicaAccess); ` +
+                `or kubectl logs -l smith.dev/loop-id=${loop.id}`
             : `this API process cannot read the replicas of ${handle.kind} executor ${handle.instance ?? "(unknown)"}: only an API given that executor's state dir (as \`smith up\` does) can`,
           { field: "executor", kind: handle.kind },
         );
@@ -302,7 +303,7 @@ export const loopsRouter = router({
 
   /**
    * Runs a command (argv, no shell) in the running replica's workspace, where this API process can
-   * (a local executor it inspects): operator role, at most EXEC_LIMITS.perMinute calls a minute per
+   * (a local executor it inspects, or a Kubernetes namespace through pods/exec): operator role, at most EXEC_LIMITS.perMinute calls a minute per
    * token, the command at most EXEC_LIMITS.commandBytes, audited with the command and its exit code.
    */
   exec: operatorProcedure
@@ -343,7 +344,9 @@ export const loopsRouter = router({
         throw new SmithError(
           "not_supported",
           handle.kind === "kubernetes"
-            ? "exec in a Kubernetes replica (pods/exec) is not supported by the API yet: use kubectl exec"
+            ? `this API process cannot exec in the Kubernetes replicas of ${handle.instance ?? "(unknown)"} (pods/exec): ` +
+                `an API with SMITH_EXECUTOR=kubernetes, SMITH_K8S_NAMESPACE of that namespace and SMITH_REPLICA_ACCESS=exec can (the chart's api.replicaAccess: exec); ` +
+                `or kubectl exec`
             : `this API process cannot reach the replicas of ${handle.kind} executor ${handle.instance ?? "(unknown)"}`,
           { field: "executor", kind: handle.kind },
         );

@@ -4,6 +4,7 @@ export {
   type ResolvedKubernetesJobExecutorOptions,
   resolveKubernetesJobExecutorOptions,
 } from "./executor.ts";
+export { KubernetesReplicaInspector, type KubernetesReplicaInspectorOptions } from "./inspector.ts";
 export { type KubeConfigSource, loadKubeConfig } from "./kubeconfig.ts";
 export {
   HOME_DIR,
