@@ -113,9 +113,9 @@ const describeCluster = cluster.available
   ? describe
   : (((name: string, fn: () => void) => describe.skip(`${name} — ${cluster.reason}`, fn)) as typeof describe);
 
-async function createNamespace(core: CoreV1Api, prefix: string): Promise<string> {
+async function createNamespace(core: CoreV1Api, prefix: string, labels: Record<string, string> = {}): Promise<string> {
   const name = `${prefix}-${randomBytes(3).toString("hex")}`;
-  await core.createNamespace({ body: { metadata: { name } } });
+  await core.createNamespace({ body: { metadata: { name, labels } } });
   return name;
 }
 
@@ -193,7 +193,7 @@ const net = require("node:net");
   // The release the loop test runs on.
   let release: string | undefined;
 
-  it("helm install: the API, two schedulers and the etcd StatefulSet become Ready; helm test passes", async () => {
+  it("helm install into a namespace enforcing the restricted Pod Security Standard: the API, two schedulers and the etcd StatefulSet become Ready; helm test passes", async () => {
     // The replica image with the scripted agent, imported like the others.
     const ctx = mkdtempSync(join(tmpdir(), "smith-fake-replica-"));
     try {
@@ -206,7 +206,12 @@ const net = require("node:net");
     }
     await cluster.importImages([FAKE_IMAGE]);
 
-    const namespace = await createNamespace(core, "smith");
+    // Every Pod of the chart, the helm test's and the replicas' must pass the restricted Pod
+    // Security Standard: the API server's PodSecurity admission refuses any other.
+    const namespace = await createNamespace(core, "smith", {
+      "pod-security.kubernetes.io/enforce": "restricted",
+      "pod-security.kubernetes.io/enforce-version": "latest",
+    });
     namespaces.push(namespace);
     const env = { KUBECONFIG: cluster.kubeconfigPath };
     const install = await helm(
@@ -285,6 +290,7 @@ const net = require("node:net");
 
       // The loop's Job, its Pod, then the loop's end.
       const marks: Record<string, number> = {};
+      let replicaPod: V1Pod | undefined;
       let state = "";
       let last = "";
       const deadline = Date.now() + 300_000;
@@ -292,6 +298,7 @@ const net = require("node:net");
         const jobs = await batch.listNamespacedJob({ namespace, labelSelector: `smith.dev/loop-id=${id}` });
         if (jobs.items.length > 0) marks.job ??= Date.now() - started;
         const pods = await core.listNamespacedPod({ namespace, labelSelector: `smith.dev/loop-id=${id}` });
+        replicaPod ??= pods.items[0];
         if (pods.items.some((p) => p.status?.phase === "Running" || p.status?.phase === "Succeeded"))
           marks.pod ??= Date.now() - started;
         const got = await smithctl(["get", "loop", id, "-o", "json"], env);
@@ -306,6 +313,11 @@ const net = require("node:net");
       expect(state, `${last}\n${logs.stdout}${logs.stderr}`).toBe("synced");
       expect(marks.job).toBeDefined();
       expect(marks.pod).toBeDefined();
+      // The replica Pod has no Kubernetes credential: no ServiceAccount token mounted.
+      expect(replicaPod?.spec?.automountServiceAccountToken).toBe(false);
+      expect(
+        (replicaPod?.spec?.volumes ?? []).filter((v) => v.projected?.sources?.some((x) => x.serviceAccountToken)),
+      ).toEqual([]);
       // The work is on the remote, on the loop's branch.
       expect(git(["--git-dir", remote.bare, "log", "--format=%s", `smith/${id}`])).toContain("US-001");
 
@@ -329,4 +341,25 @@ const net = require("node:net");
       rmSync(dir, { recursive: true, force: true });
     }
   }, 600_000);
+
+  it("helm uninstall leaves no Pod, Job or Secret behind", async () => {
+    const namespace = release;
+    if (!namespace) throw new Error("the chart did not install (previous test)");
+    const batch = cluster.kubeConfig.makeApiClient(BatchV1Api);
+    const uninstall = await helm(["uninstall", "smith", "--namespace", namespace, "--wait", "--timeout", "3m"], {
+      env: { KUBECONFIG: cluster.kubeconfigPath },
+    });
+    expect(uninstall.code, uninstall.stderr).toBe(0);
+    const deadline = Date.now() + 120_000;
+    let left = "";
+    while (Date.now() < deadline) {
+      const pods = (await core.listNamespacedPod({ namespace })).items;
+      const jobs = (await batch.listNamespacedJob({ namespace })).items;
+      const secrets = (await core.listNamespacedSecret({ namespace })).items;
+      left = [...pods, ...jobs, ...secrets].map((o) => `${o.kind ?? ""} ${o.metadata?.name}`).join(", ");
+      if (!left) break;
+      await new Promise((r) => setTimeout(r, 2_000));
+    }
+    expect(left).toBe("");
+  }, 300_000);
 });
