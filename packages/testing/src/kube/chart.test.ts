@@ -19,6 +19,7 @@ import { checkServerIdentity } from "node:tls";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { kubeDescribe, kubeTest as test } from "./fixtures.ts";
+import { findEtcdBinary } from "../etcd.ts";
 import { freePorts } from "../ports.ts";
 import { helm, helmTemplate } from "./helm.ts";
 
@@ -436,7 +437,7 @@ describeKube("helm/smith", () => {
     ] as const)
       writeFileSync(join(dir, file), pem(data), { mode: 0o600 });
     const child = spawn(
-      "etcd",
+      await findEtcdBinary(),
       [
         "--name=m",
         `--data-dir=${join(dir, "data")}`,
