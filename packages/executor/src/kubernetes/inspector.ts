@@ -32,6 +32,8 @@ export interface KubernetesReplicaInspectorOptions {
 
 /** The PATH of commands run by exec: the replica image's usual directories. */
 const EXEC_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+/** How long after the call's timeout `timeout -s KILL` kills the command in the container. */
+const KILL_GRACE_MS = 1000;
 /** The most one log read fetches from the API server, whatever maxBytes (the window is then narrowed). */
 const LOG_FETCH_FACTOR = 4;
 
@@ -224,8 +226,10 @@ export class KubernetesReplicaInspector implements ReplicaInspector {
    * in the container's working directory (the workspace, `/workspace`; the clone is
    * `/workspace/repo`), under `env -i` with only PATH and HOME (no token variable, no provider
    * key: the container's environment is not passed on). stdout and stderr are each cut at
-   * `maxOutputBytes`; at `timeoutMs` the websocket is closed (`timedOut`, exit code null). The exit
-   * code comes from the status channel.
+   * `maxOutputBytes`; at `timeoutMs` the websocket is closed (`timedOut`, exit code null) and, since
+   * closing it does not stop the process, `timeout -s KILL` kills it (and what it started) a second
+   * later. The exit code comes from the status channel. The image needs coreutils' `env` and
+   * `timeout` (the replica image has them).
    */
   private async runExec(handle: ExecutorHandle, command: readonly string[], options: ExecOptions): Promise<ExecResult> {
     const pod = await this.podOrThrow(handle);
@@ -244,7 +248,10 @@ export class KubernetesReplicaInspector implements ReplicaInspector {
         `the replica container of Pod ${name} is not running (the Pod is ${pod.status?.phase ?? "without a phase"}): nothing to run a command in`,
         { field: "id", pod: name },
       );
-    const argv = ["env", "-i", `PATH=${EXEC_PATH}`, `HOME=${HOME_DIR}`, ...command];
+    // Kubernetes has no way to kill an exec'd process: closing the stream leaves it running in the
+    // container. `timeout` (coreutils) kills it a second after the call has given up on it.
+    const killAfter = `${(options.timeoutMs + KILL_GRACE_MS) / 1000}s`;
+    const argv = ["env", "-i", `PATH=${EXEC_PATH}`, `HOME=${HOME_DIR}`, "timeout", "-s", "KILL", killAfter, ...command];
     const started = Date.now();
     const out = { stdout: Buffer.alloc(0), stderr: Buffer.alloc(0) };
     let truncated = false;
