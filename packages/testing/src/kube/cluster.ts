@@ -1,5 +1,8 @@
 import { KubeConfig } from "@kubernetes/client-node";
 import { spawn } from "node:child_process";
+import { mkdirSync } from "node:fs";
+import { homedir } from "node:os";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 /** `scripts/cluster.sh` of this checkout: a one-node cluster of processes on this machine. */
@@ -19,7 +22,7 @@ export type Cluster =
       upSeconds: number;
       /** Imports Docker images (e.g. one a test built) into the cluster's containerd. */
       importImages(images: readonly string[]): Promise<void>;
-      /** Takes the cluster down when this process brought it up; else nothing. */
+      /** Takes the cluster down when this process brought it up, then lets the next test file have it. */
       stop(): Promise<void>;
     }
   | { available: false; reason: string };
@@ -62,8 +65,42 @@ function unavailable(reason: string): Cluster {
  * (scripts/lib/images.sh) and brings the cluster up unless it already runs. Skips (with the reason)
  * where it cannot run — not root, no Go, no Docker — unless `SMITH_REQUIRE_CLUSTER_TESTS=1`.
  */
+/**
+ * One cluster per machine, so one test file at a time may use it: vitest runs two files at once,
+ * and two `up`s, or one file's `down` under another's test, break both. The lock is an flock held
+ * by a `flock` child from ensureCluster() to stop(); a second file waits for it (then brings the
+ * cluster up again if the first took it down). It goes with the holding process if that dies.
+ */
+async function lockCluster(): Promise<() => void> {
+  const dir = join(homedir(), ".cache", "smith");
+  mkdirSync(dir, { recursive: true });
+  const child = spawn("flock", [join(dir, "cluster-tests.lock"), "-c", "echo locked; exec cat >/dev/null"], {
+    stdio: ["pipe", "pipe", "inherit"],
+  });
+  await new Promise<void>((resolve, reject) => {
+    child.once("error", reject);
+    child.once("exit", (code) => reject(new Error(`flock exited with ${code} before taking the cluster lock`)));
+    child.stdout.once("data", () => resolve());
+  });
+  child.removeAllListeners("exit");
+  child.unref();
+  return () => child.stdin.end();
+}
+
 export async function ensureCluster(): Promise<Cluster> {
   if (process.getuid?.() !== 0) return unavailable("not root (a kubelet and containerd need it)");
+  const unlock = await lockCluster();
+  try {
+    const cluster = await ensureClusterLocked(unlock);
+    if (!cluster.available) unlock();
+    return cluster;
+  } catch (err) {
+    unlock();
+    throw err;
+  }
+}
+
+async function ensureClusterLocked(unlock: () => void): Promise<Cluster> {
   // The images of this checkout, built (Docker's cache) and then imported: a running cluster
   // may hold older ones under the same tag.
   const images = await runScript(IMAGES_SCRIPT, []);
@@ -111,9 +148,13 @@ export async function ensureCluster(): Promise<Cluster> {
         throw new Error(`scripts/cluster.sh import failed (exit ${result.code}):\n${result.stderr.slice(-4000)}`);
     },
     stop: async () => {
-      if (!startedHere) return;
-      const down = await runScript(CLUSTER_SCRIPT, ["down"]);
-      if (down.code !== 0) throw new Error(`scripts/cluster.sh down failed (exit ${down.code}):\n${down.stderr}`);
+      try {
+        if (!startedHere) return;
+        const down = await runScript(CLUSTER_SCRIPT, ["down"]);
+        if (down.code !== 0) throw new Error(`scripts/cluster.sh down failed (exit ${down.code}):\n${down.stderr}`);
+      } finally {
+        unlock();
+      }
     },
   };
 }
