@@ -166,18 +166,43 @@ describeKube("helm/smith", () => {
       expect.arrayContaining([
         { name: "SMITH_CREDENTIALS_BACKEND", value: "kubernetes" },
         { name: "SMITH_CREDENTIALS_NAMESPACE", value: namespace },
+        // api.replicaAccess defaults to exec: the API reads and enters the replica Pods of its namespace.
+        { name: "SMITH_REPLICA_ACCESS", value: "exec" },
+        { name: "SMITH_K8S_NAMESPACE", value: namespace },
       ]),
     );
-    // With credentials.backend etcd the API has no Role and no Kubernetes token.
+    // With credentials.backend etcd, the API's Role holds only the replica grants.
     const etcdBackend = await helmTemplate(CHART, {
       release: "smith",
       namespace,
       set: { "credentials.backend": "etcd" },
     });
-    expect(kinds(etcdBackend).filter((k) => k.includes("smith-api") && k.startsWith("Role"))).toEqual([]);
+    const apiRole = (list: KubernetesObject[]) =>
+      list.find((o) => o.kind === "Role" && o.metadata?.name === "smith-api") as
+        { rules: { resources: string[]; verbs: string[] }[] } | undefined;
+    expect(apiRole(etcdBackend)?.rules.map((r) => [r.resources, r.verbs])).toEqual([
+      [["pods"], ["get", "list"]],
+      [["pods/log"], ["get"]],
+      [["pods/exec"], ["get", "create"]],
+    ]);
     const etcdApi = etcdBackend.find((o) => o.kind === "Deployment" && o.metadata?.name === "smith-api") as typeof api;
-    expect(etcdApi?.spec.template.spec.automountServiceAccountToken).toBe(false);
+    expect(etcdApi?.spec.template.spec.automountServiceAccountToken).toBe(true);
     expect(JSON.stringify(etcdApi)).not.toContain("SMITH_CREDENTIALS_BACKEND");
+    // read: no pods/exec; with replicaAccess none and the etcd backend, no Role and no Kubernetes token.
+    const readOnly = await helmTemplate(CHART, { release: "smith", namespace, set: { "api.replicaAccess": "read" } });
+    expect(apiRole(readOnly)?.rules.flatMap((r) => r.resources)).toEqual(["secrets", "pods", "pods/log"]);
+    const noAccess = await helmTemplate(CHART, {
+      release: "smith",
+      namespace,
+      set: { "credentials.backend": "etcd", "api.replicaAccess": "none" },
+    });
+    expect(kinds(noAccess).filter((k) => k.includes("smith-api") && k.startsWith("Role"))).toEqual([]);
+    const noAccessApi = noAccess.find((o) => o.kind === "Deployment" && o.metadata?.name === "smith-api") as typeof api;
+    expect(noAccessApi?.spec.template.spec.automountServiceAccountToken).toBe(false);
+    expect(noAccessApi?.spec.template.spec.containers[0]?.env).toEqual(
+      expect.arrayContaining([{ name: "SMITH_REPLICA_ACCESS", value: "none" }]),
+    );
+    expect(JSON.stringify(noAccessApi)).not.toContain("SMITH_K8S_NAMESPACE");
 
     const scheduler = objects.find((o) => o.kind === "Deployment" && o.metadata?.name === "smith-scheduler") as
       { spec: { replicas: number } } | undefined;
@@ -207,6 +232,9 @@ describeKube("helm/smith", () => {
     expect(role("smith-scheduler")?.rules.flatMap((r) => r.resources)).toContain("pods/exec");
     expect(role("smith-api")?.rules).toEqual([
       { apiGroups: [""], resources: ["secrets"], verbs: ["get", "create", "update", "delete"] },
+      { apiGroups: [""], resources: ["pods"], verbs: ["get", "list"] },
+      { apiGroups: [""], resources: ["pods/log"], verbs: ["get"] },
+      { apiGroups: [""], resources: ["pods/exec"], verbs: ["get", "create"] },
     ]);
   });
 
@@ -219,6 +247,7 @@ describeKube("helm/smith", () => {
       [{ "scheduler.concurrencyKeys": "a=0" }, /concurrencyKeys/],
       [{ "no.such.value": "1" }, /additional properties|not allowed/i],
       [{ "credentials.backend": "vault" }, /credentials\.backend|must be one of/],
+      [{ "api.replicaAccess": "write" }, /replicaAccess|must be one of/],
       [{ "etcd.enabled": "false", "externalEtcd.endpoints": "{http://e:2379}" }, /externalEtcd\.allowPlainHttp/],
       [
         {
@@ -239,7 +268,7 @@ describeKube("helm/smith", () => {
     }
   });
 
-  test("RBAC: the scheduler may do what the Job executor needs, the API its credential Secrets, and no more; the replica may do nothing", async ({
+  test("RBAC: the scheduler may do what the Job executor needs, the API its credential Secrets and the replica Pods' state, log and exec, and no more; the replica may do nothing", async ({
     kube,
   }) => {
     const namespace = await createNamespace(kube.kubeConfig);
@@ -304,19 +333,37 @@ describeKube("helm/smith", () => {
     // Nothing outside the release namespace.
     expect(await can("smith-scheduler", "create", "jobs", "batch", undefined, "default")).toBe(false);
 
-    // The API: credential Secrets in its namespace, nothing else.
+    // The API: credential Secrets and replica Pods (read, log, exec) in its namespace, nothing else.
     for (const verb of ["get", "create", "update", "delete"])
       expect(await can("smith-api", verb, "secrets"), `api secrets ${verb}`).toBe(true);
-    for (const [verb, resource, group] of [
+    for (const [verb, sub] of [
+      ["get", undefined],
+      ["list", undefined],
+      ["get", "log"],
+      ["get", "exec"],
+      ["create", "exec"],
+    ] as const)
+      expect(await can("smith-api", verb, "pods", "", sub), `api ${verb} pods${sub ? `/${sub}` : ""}`).toBe(true);
+    for (const [verb, resource, group, sub] of [
       ["list", "secrets", ""],
       ["watch", "secrets", ""],
       ["patch", "secrets", ""],
       ["get", "configmaps", ""],
       ["create", "jobs", "batch"],
-      ["get", "pods", ""],
+      ["watch", "pods", ""],
+      ["create", "pods", ""],
+      ["delete", "pods", ""],
+      ["update", "pods", ""],
+      ["create", "pods", "", "attach"],
+      ["create", "pods", "", "portforward"],
+      ["update", "pods", "", "status"],
     ] as const)
-      expect(await can("smith-api", verb, resource, group), `api ${verb} ${resource}`).toBe(false);
+      expect(await can("smith-api", verb, resource, group, sub), `api ${verb} ${resource}${sub ? `/${sub}` : ""}`).toBe(
+        false,
+      );
     expect(await can("smith-api", "get", "secrets", "", undefined, "default")).toBe(false);
+    expect(await can("smith-api", "list", "pods", "", undefined, "default")).toBe(false);
+    expect(await can("smith-api", "create", "pods", "", "exec", "default")).toBe(false);
 
     for (const [verb, resource, group] of [
       ["get", "jobs", "batch"],
