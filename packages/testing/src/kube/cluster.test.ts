@@ -321,6 +321,28 @@ const net = require("node:net");
       // The work is on the remote, on the loop's branch.
       expect(git(["--git-dir", remote.bare, "log", "--format=%s", `smith/${id}`])).toContain("US-001");
 
+      // The chart's API reads the replica's Pod with its own ServiceAccount (api.replicaAccess):
+      // where it ran and how it is doing (loops.runtime), and its own log through pods/log.
+      const runtimeAnswer = await fetch(
+        `${env.SMITH_API_URL}/trpc/loops.runtime?input=${encodeURIComponent(JSON.stringify({ json: { id } }))}`,
+        { headers: { authorization: `Bearer ${token}` }, signal: AbortSignal.timeout(10_000) },
+      );
+      const runtimeBody = await runtimeAnswer.text();
+      expect(runtimeAnswer.status, runtimeBody).toBe(200);
+      expect((JSON.parse(runtimeBody) as { result: { data: { json: unknown } } }).result.data.json).toMatchObject({
+        inspected: true,
+        executor: { kind: "kubernetes", instance: `kubernetes/${namespace}` },
+        replica: {
+          phase: expect.stringMatching(/^(running|succeeded)$/),
+          pod: expect.stringMatching(/^smith-/),
+          node: node?.metadata?.name,
+          podIp: expect.any(String),
+        },
+      });
+      const replicaLog = await smithctl(["logs", "--replica", id], env);
+      expect(replicaLog.code, replicaLog.stderr).toBe(0);
+      expect(replicaLog.stdout).toContain(`"loopId":"${id}"`);
+
       // ttlSecondsAfterFinished (30 s in cluster-values.yaml): the TTL controller deletes the Job,
       // the garbage collector its Pod and token Secret.
       const gone = Date.now() + 120_000;
