@@ -41,7 +41,7 @@ export interface SchedulerOptions {
 
 /** With a live queue watch, the queue is still re-read this often, in case an event was missed. */
 const IDLE_REREAD_MS = 30_000;
-/** An early reconcile pass (after a slot was freed) waits this long, for the burst to settle. */
+/** An early reconcile pass (a claim record vanished under a running loop) waits this long, for the burst to settle. */
 const EARLY_RECONCILE_MS = 250;
 
 export type SchedulerState = "created" | "starting" | "running" | "draining" | "stopped";
