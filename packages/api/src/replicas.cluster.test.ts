@@ -29,6 +29,8 @@ const LABELS = { "app.kubernetes.io/instance": "smith" };
 /** What the replica runs instead of smith-replica: a log on both streams, a file in its workspace, then it waits. */
 const SCRIPT = [
   'i=0; while [ $i -lt 3 ]; do echo "replica line $i"; i=$((i+1)); done',
+  // One long line: the end of the log is then not within a few lines' worth of bytes.
+  "head -c 5000 /dev/zero | tr '\\0' y; echo END",
   // A second later: the runtime reads the two streams apart, so their order in the log is only that of time.
   "sleep 1",
   "echo 'on stderr' >&2",
@@ -36,7 +38,7 @@ const SCRIPT = [
   "exec sleep 600",
 ].join("; ");
 
-const LOG = "replica line 0\nreplica line 1\nreplica line 2\non stderr\n";
+const LOG = `replica line 0\nreplica line 1\nreplica line 2\n${"y".repeat(5000)}END\non stderr\n`;
 
 describeCluster("replica access on a one-node cluster (scripts/cluster.sh)", () => {
   if (!cluster.available) return;
@@ -141,11 +143,12 @@ describeCluster("replica access on a one-node cluster (scripts/cluster.sh)", () 
         truncated: false,
         bytes: LOG.length,
       });
-      // The end of it: the last 20 bytes.
-      expect(await operator.loops.replicaLog.query({ id: loop.id, maxBytes: 20 })).toMatchObject({
-        text: LOG.slice(-20),
-        truncated: true,
-      });
+      // The end of it, also when it lies in a line longer than the window pods/log is asked for.
+      for (const maxBytes of [5, 20, 100, 5008])
+        expect(await operator.loops.replicaLog.query({ id: loop.id, maxBytes }), `maxBytes ${maxBytes}`).toMatchObject({
+          text: LOG.slice(-maxBytes),
+          truncated: true,
+        });
 
       // Commands in its workspace (the container's working directory), argv only.
       const exec = (command: string[], timeoutMs?: number) =>

@@ -34,8 +34,10 @@ export interface KubernetesReplicaInspectorOptions {
 const EXEC_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 /** How long after the call's timeout `timeout -s KILL` kills the command in the container. */
 const KILL_GRACE_MS = 1000;
-/** The most one log read fetches from the API server, whatever maxBytes (the window is then narrowed). */
+/** A log read fetches at most this many times maxBytes (the window of lines is then narrowed). */
 const LOG_FETCH_FACTOR = 4;
+/** The most one log read fetches when the last lines are longer than that (a single long line). */
+const LOG_MAX_FETCH = 64 * 1024 * 1024;
 
 const POD_PHASES: Record<string, ReplicaPhase> = {
   Pending: "pending",
@@ -170,8 +172,10 @@ export class KubernetesReplicaInspector implements ReplicaInspector {
    * The end of the replica container's log (pods/log), at most `maxBytes`. Kubernetes cuts a log
    * from its start (`limitBytes`) or by lines (`tailLines`): the last `maxBytes` bytes lie within the
    * last `maxBytes` lines, so those are fetched (at most LOG_FETCH_FACTOR × maxBytes; when that is
-   * not enough, again with fewer lines) and the end kept. `bytes` is what was fetched: the API
-   * server does not say how long the whole log is.
+   * not enough, again with fewer lines, from their average length) and the end kept. When the last
+   * lines are long (fewer lines are then less than maxBytes), one line more is read whole, up to
+   * LOG_MAX_FETCH (TOO_LARGE beyond). `bytes` is what was fetched: the API server does not say how
+   * long the whole log is.
    */
   async readLog(
     handle: ExecutorHandle,
@@ -182,43 +186,50 @@ export class KubernetesReplicaInspector implements ReplicaInspector {
     // The API server answers an empty 200 for a Pod with no node yet (as `kubectl logs` shows):
     // there is no log before a kubelet runs the container.
     if (!pod.spec?.nodeName) return { text: "", truncated: false, bytes: 0 };
-    const cap = maxBytes * LOG_FETCH_FACTOR;
-    let tailLines = maxBytes;
-    for (let round = 0; ; round++) {
+    const kubectl = `kubectl logs -n ${this.namespace} ${name}`;
+    const fetch = async (tailLines: number, limitBytes: number): Promise<Buffer> => {
       const text = await this.core
-        .readNamespacedPodLog({
-          name,
-          namespace: this.namespace,
-          container: REPLICA_CONTAINER,
-          tailLines,
-          limitBytes: cap + 1,
-        })
+        .readNamespacedPodLog({ name, namespace: this.namespace, container: REPLICA_CONTAINER, tailLines, limitBytes })
         .catch((err: unknown) => {
           // client-node cannot parse an empty answer without a Content-Type: an empty log.
           if (err instanceof Error && /No Content-Type defined/.test(err.message)) return "";
-          throw this.error(
-            err,
-            `reading the log of Pod ${name}`,
-            GRANTS.log,
-            `kubectl logs -n ${this.namespace} ${name}`,
-            pod.spec?.nodeName,
-          );
+          throw this.error(err, `reading the log of Pod ${name}`, GRANTS.log, kubectl, pod.spec?.nodeName);
         });
-      const buf = Buffer.from(text, "utf8");
+      return Buffer.from(text, "utf8");
+    };
+    const end = (buf: Buffer, earlier: boolean) => ({
+      text: (buf.length > maxBytes ? buf.subarray(buf.length - maxBytes) : buf).toString("utf8"),
+      truncated: earlier || buf.length > maxBytes,
+      bytes: buf.length,
+    });
+    // The last `tailLines` lines read whole, however long (at most LOG_MAX_FETCH bytes).
+    const whole = async (tailLines: number) => {
+      const buf = await fetch(tailLines, LOG_MAX_FETCH + 1);
+      if (buf.length > LOG_MAX_FETCH)
+        throw new SmithError(
+          "too_large",
+          `the last ${tailLines} line(s) of the log of Pod ${name} are over ${LOG_MAX_FETCH} bytes: ${kubectl} --tail=${tailLines}`,
+          { field: "maxBytes", limit: LOG_MAX_FETCH },
+        );
+      return end(buf, true);
+    };
+    const cap = maxBytes * LOG_FETCH_FACTOR;
+    let tailLines = maxBytes;
+    for (let round = 0; round < 6; round++) {
+      const buf = await fetch(tailLines, cap + 1);
       const lines = countLines(buf);
-      if (buf.length <= cap || tailLines === 1 || round === 3) {
-        // Cut at maxBytes from the end; `truncated` also when there may be earlier lines.
-        const kept = buf.length > maxBytes ? buf.subarray(buf.length - maxBytes) : buf;
-        return {
-          text: kept.toString("utf8"),
-          truncated: buf.length > maxBytes || lines >= tailLines || buf.length > cap,
-          bytes: buf.length,
-        };
+      if (buf.length <= cap) {
+        // The whole log (fewer lines than asked), or enough bytes: its end. Otherwise the lines
+        // were narrowed past a long one: read one line more, whole.
+        if (lines < tailLines || buf.length >= maxBytes || tailLines === maxBytes) return end(buf, lines >= tailLines);
+        return await whole(tailLines + 1);
       }
+      if (tailLines === 1) break;
       // Too many bytes in those lines: fewer lines, from their average length (with room to spare).
       const average = Math.max(1, Math.floor(buf.length / Math.max(1, lines)));
       tailLines = Math.max(1, Math.min(tailLines - 1, Math.ceil((2 * maxBytes) / average)));
     }
+    return await whole(tailLines);
   }
 
   /**
