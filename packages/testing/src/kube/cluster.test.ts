@@ -35,11 +35,20 @@ const fs = require("node:fs");
 const prompt = fs.readFileSync(0, "utf8");
 const story = (/## Your story: (\\S+):/.exec(prompt) || [])[1] || "unknown";
 const emit = (o) => process.stdout.write(JSON.stringify(o) + "\\n");
+// A story whose description names a HOLD_URL waits while that URL answers "hold".
+const hold = (/HOLD_URL=(\\S+)/.exec(prompt) || [])[1];
+(async () => {
+while (hold) {
+  const answer = await fetch(hold).then((r) => r.text(), () => "hold");
+  if (answer !== "hold") break;
+  await new Promise((r) => setTimeout(r, 500));
+}
 emit({ type: "system", subtype: "init", session_id: "fake", model: "fake-model", cwd: process.cwd(), tools: ["Write"] });
 emit({ type: "assistant", message: { role: "assistant", content: [{ type: "text", text: "Working on " + story }, { type: "tool_use", id: "tu1", name: "Write", input: { file_path: "done-" + story + ".txt", content: "done" } }] } });
 fs.writeFileSync("done-" + story + ".txt", "done\\n");
 emit({ type: "user", message: { role: "user", content: [{ type: "tool_result", tool_use_id: "tu1", content: "written" }] } });
 emit({ type: "result", subtype: "success", is_error: false, duration_ms: 10, num_turns: 1, result: "Implemented " + story, session_id: "fake", total_cost_usd: 0.01, usage: { input_tokens: 100, output_tokens: 20, cache_creation_input_tokens: 0, cache_read_input_tokens: 0 } });
+})();
 `;
 const FAKE_IMAGE = "smith-replica-fake:dev";
 
@@ -67,7 +76,14 @@ function git(args: string[], cwd?: string): string {
 }
 
 /** A bare repository with one commit on main, served over git's smart HTTP on every address. */
-async function gitRemote(dir: string): Promise<{ server: Server; port: number; bare: string }> {
+interface Hold {
+  /** While true, GET /hold answers "hold" (the fake agent waits), else "go". */
+  held: boolean;
+  /** GETs of /hold so far. */
+  asked: number;
+}
+
+async function gitRemote(dir: string): Promise<{ server: Server; port: number; bare: string; hold: Hold }> {
   const bare = join(dir, "demo.git");
   git(["init", "-q", "--bare", "-b", "main", bare]);
   const work = join(dir, "work");
@@ -77,12 +93,18 @@ async function gitRemote(dir: string): Promise<{ server: Server; port: number; b
   git(["commit", "-q", "-m", "initial"], work);
   git(["push", "-q", "origin", "HEAD:main"], work);
   // Anyone may push: the remote exists only for this test.
+  const hold: Hold = { held: true, asked: 0 };
   const server = createServer((req, res) => {
     const url = new URL(req.url ?? "/", "http://remote");
+    if (url.pathname === "/hold") {
+      hold.asked++;
+      res.end(hold.held ? "hold" : "go");
+      return;
+    }
     serveGit(req, res, { projectRoot: dir, pathInfo: url.pathname, query: url.search.slice(1), remoteUser: "smith" });
   });
   await new Promise<void>((resolve) => server.listen(0, "0.0.0.0", resolve));
-  return { server, port: (server.address() as AddressInfo).port, bare };
+  return { server, port: (server.address() as AddressInfo).port, bare, hold };
 }
 
 function smithctl(
@@ -359,6 +381,117 @@ const net = require("node:net");
       }
       expect(left).toBe("");
     } finally {
+      remote.server.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 600_000);
+
+  it("a scheduler Pod killed and the replica Pod deleted mid-run: the reconciler retries the loop as attempt 2 in a new Job, which resumes the pushed branch; nothing is lost or run twice", async () => {
+    const namespace = release;
+    if (!namespace) throw new Error("the chart did not install (previous test)");
+    const batch = cluster.kubeConfig.makeApiClient(BatchV1Api);
+    const dir = mkdtempSync(join(tmpdir(), "smith-cluster-retry-"));
+    const remote = await gitRemote(dir);
+    try {
+      const node = (await core.listNode()).items[0];
+      const nodeIp = node?.status?.addresses?.find((a) => a.type === "InternalIP")?.address;
+      const service = await core.readNamespacedService({ name: "smith-api", namespace });
+      const secret = await core.readNamespacedSecret({ name: "smith-admin-token", namespace });
+      const env = {
+        HOME: dir,
+        SMITH_CONFIG: join(dir, "config.json"),
+        SMITH_API_URL: `http://${service.spec?.clusterIP}:7070`,
+        SMITH_TOKEN: Buffer.from(secret.data?.["admin-token"] ?? "", "base64").toString("utf8"),
+      };
+      const base = `http://${nodeIp}:${remote.port}`;
+      const prd = {
+        project: "cluster",
+        qualityGates: ["test -f done-US-001.txt"],
+        stories: [
+          {
+            id: "US-001",
+            title: "First",
+            status: "open",
+            dependsOn: [],
+            description: "one",
+            acceptanceCriteria: ["x"],
+          },
+          {
+            id: "US-002",
+            title: "Second",
+            status: "open",
+            dependsOn: ["US-001"],
+            description: `two HOLD_URL=${base}/hold`,
+            acceptanceCriteria: ["y"],
+          },
+        ],
+      };
+      writeFileSync(join(dir, "prd.json"), JSON.stringify(prd));
+      const created = await smithctl(
+        ["create", "loop", "--repo", `${base}/demo.git`, "--agent", "claude", "--prd", "prd.json", "-o", "json"],
+        env,
+      );
+      expect(created.code, created.stderr).toBe(0);
+      const id = (JSON.parse(created.stdout) as { id: string }).id;
+      const selector = `smith.dev/loop-id=${id}`;
+      const until = async (what: string, check: () => Promise<boolean>, ms = 180_000): Promise<void> => {
+        const deadline = Date.now() + ms;
+        while (Date.now() < deadline) {
+          if (await check()) return;
+          await new Promise((r) => setTimeout(r, 1_000));
+        }
+        const logs = await smithctl(["logs", id], env);
+        throw new Error(`timed out waiting for ${what}\n${logs.stdout}${logs.stderr}`);
+      };
+      // Attempt 1 did US-001 and holds in US-002.
+      await until("attempt 1 to hold in US-002", async () => remote.hold.asked > 0);
+      const subjects = (): string[] => {
+        try {
+          return git(["--git-dir", remote.bare, "log", "--format=%s", `smith/${id}`]).split("\n");
+        } catch {
+          return [];
+        }
+      };
+      await until("US-001 to be pushed", async () => subjects().some((x) => x.includes("US-001")));
+
+      const schedulers = await core.listNamespacedPod({
+        namespace,
+        labelSelector: "app.kubernetes.io/component=scheduler",
+      });
+      const victim = schedulers.items[0]?.metadata?.name;
+      if (!victim) throw new Error("no scheduler Pod");
+      await core.deleteNamespacedPod({ name: victim, namespace, gracePeriodSeconds: 0 });
+      const replica = (await core.listNamespacedPod({ namespace, labelSelector: selector })).items[0]?.metadata?.name;
+      if (!replica) throw new Error("no replica Pod");
+      await core.deleteNamespacedPod({ name: replica, namespace });
+
+      await until("a Job for attempt 2", async () =>
+        (await batch.listNamespacedJob({ namespace, labelSelector: selector })).items.some(
+          (j) => j.metadata?.labels?.["smith.dev/attempt"] === "2",
+        ),
+      );
+      remote.hold.held = false;
+      let loop: { status: { state: string; attempt: number } } | undefined;
+      await until("the loop to end", async () => {
+        const got = await smithctl(["get", "loop", id, "-o", "json"], env);
+        if (got.code === 0) loop = JSON.parse(got.stdout) as typeof loop;
+        return ["synced", "flatline", "cancelled", "waiting"].includes(loop?.status.state ?? "");
+      });
+      expect(loop?.status).toMatchObject({ state: "synced", attempt: 2 });
+      // Each story's commit once, on the branch attempt 1 pushed and attempt 2 resumed.
+      const done = subjects();
+      expect(
+        done.filter((x) => x.includes("US-001")),
+        done.join("\n"),
+      ).toHaveLength(1);
+      expect(
+        done.filter((x) => x.includes("US-002")),
+        done.join("\n"),
+      ).toHaveLength(1);
+      const ready = await apps.readNamespacedDeployment({ name: "smith-scheduler", namespace });
+      expect(ready.status?.replicas).toBe(2);
+    } finally {
+      remote.hold.held = false;
       remote.server.close();
       rmSync(dir, { recursive: true, force: true });
     }
