@@ -58,7 +58,7 @@ const GRANTS = {
  * `loops.replicaLog`, `loops.exec`) without starting or stopping any. A replica is the Pod the Job
  * controller made for its Job, found by the labels the executor puts on it (loop id, attempt and
  * the executor's selector labels). Needs, in that namespace only: get/list on pods, get on
- * pods/log, and create on pods/exec for exec.
+ * pods/log, and get and create on pods/exec for exec (a websocket upgrade needs both).
  */
 export class KubernetesReplicaInspector implements ReplicaInspector {
   readonly kind = "kubernetes";
@@ -276,9 +276,9 @@ export class KubernetesReplicaInspector implements ReplicaInspector {
         },
       });
     let status: V1Status | undefined;
-    let socket: { close(): void; on(event: "close", listener: () => void): unknown };
-    try {
-      socket = (await new Exec(this.kubeConfig).exec(
+    type Socket = { close(): void; on(event: "close", listener: () => void): unknown };
+    const connecting = new Exec(this.kubeConfig)
+      .exec(
         this.namespace,
         name,
         REPLICA_CONTAINER,
@@ -288,8 +288,18 @@ export class KubernetesReplicaInspector implements ReplicaInspector {
         null,
         false,
         (s) => (status = s),
-      )) as unknown as typeof socket;
+      )
+      .then((ws) => ws as unknown as Socket);
+    // The timeout covers the connection too: an API server or kubelet that does not answer.
+    let timer: NodeJS.Timeout | undefined;
+    const expired = new Promise<"expired">(
+      (resolve) => (timer = setTimeout(() => resolve("expired"), options.timeoutMs)),
+    );
+    let socket: Socket | "expired";
+    try {
+      socket = await Promise.race([connecting, expired]);
     } catch (err) {
+      clearTimeout(timer);
       const message = err instanceof Error ? err.message : String((err as { message?: unknown }).message ?? err);
       const code = Number(/Unexpected server response: (\d{3})/.exec(message)?.[1]) || undefined;
       throw this.error(
@@ -300,18 +310,21 @@ export class KubernetesReplicaInspector implements ReplicaInspector {
         pod.spec.nodeName,
       );
     }
-    let timedOut = false;
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(() => {
+    let timedOut = socket === "expired";
+    if (socket === "expired") {
+      connecting.then((late) => late.close()).catch(() => undefined);
+    } else {
+      const open = socket;
+      const done = await Promise.race([
+        new Promise<"closed">((resolve) => open.on("close", () => resolve("closed"))),
+        expired,
+      ]);
+      clearTimeout(timer);
+      if (done === "expired") {
         timedOut = true;
-        socket.close();
-        resolve();
-      }, options.timeoutMs);
-      socket.on("close", () => {
-        clearTimeout(timer);
-        resolve();
-      });
-    });
+        open.close();
+      }
+    }
     let exitCode: number | null = null;
     let stderr = out.stderr.toString("utf8");
     if (!timedOut && status) {
