@@ -497,6 +497,115 @@ const net = require("node:net");
     }
   }, 600_000);
 
+  it("helm upgrade to a new image tag while a loop runs: the API and schedulers roll, the replica Job goes on, the loop ends synced at attempt 1; smithctl logs -f streams its journal meanwhile", async () => {
+    const namespace = release;
+    if (!namespace) throw new Error("the chart did not install (previous test)");
+    // The same images under a new tag, as a release would bring.
+    await run("docker", ["tag", "smith:dev", "smith:upgrade"]);
+    await cluster.importImages(["smith:upgrade"]);
+    const dir = mkdtempSync(join(tmpdir(), "smith-cluster-upgrade-"));
+    const remote = await gitRemote(dir);
+    let follow: ReturnType<typeof spawn> | undefined;
+    try {
+      const node = (await core.listNode()).items[0];
+      const nodeIp = node?.status?.addresses?.find((a) => a.type === "InternalIP")?.address;
+      const service = await core.readNamespacedService({ name: "smith-api", namespace });
+      const secret = await core.readNamespacedSecret({ name: "smith-admin-token", namespace });
+      const env = {
+        HOME: dir,
+        SMITH_CONFIG: join(dir, "config.json"),
+        SMITH_API_URL: `http://${service.spec?.clusterIP}:7070`,
+        SMITH_TOKEN: Buffer.from(secret.data?.["admin-token"] ?? "", "base64").toString("utf8"),
+      };
+      const base = `http://${nodeIp}:${remote.port}`;
+      const prd = {
+        project: "cluster",
+        qualityGates: ["test -f done-US-001.txt"],
+        stories: [
+          {
+            id: "US-001",
+            title: "First",
+            status: "open",
+            dependsOn: [],
+            description: "one",
+            acceptanceCriteria: ["x"],
+          },
+          {
+            id: "US-002",
+            title: "Second",
+            status: "open",
+            dependsOn: ["US-001"],
+            description: `two HOLD_URL=${base}/hold`,
+            acceptanceCriteria: ["y"],
+          },
+        ],
+      };
+      writeFileSync(join(dir, "prd.json"), JSON.stringify(prd));
+      const created = await smithctl(
+        ["create", "loop", "--repo", `${base}/demo.git`, "--agent", "claude", "--prd", "prd.json", "-o", "json"],
+        env,
+      );
+      expect(created.code, created.stderr).toBe(0);
+      const id = (JSON.parse(created.stdout) as { id: string }).id;
+      let streamed = "";
+      follow = spawn(process.execPath, [SMITHCTL, "logs", "-f", id], {
+        env: { PATH: process.env.PATH ?? "", ...env },
+        stdio: ["ignore", "pipe", "pipe"],
+      });
+      follow.stdout?.on("data", (b: Buffer) => (streamed += b.toString()));
+      const until = async (what: string, check: () => boolean | Promise<boolean>, ms = 240_000): Promise<void> => {
+        const deadline = Date.now() + ms;
+        while (Date.now() < deadline) {
+          if (await check()) return;
+          await new Promise((r) => setTimeout(r, 1_000));
+        }
+        throw new Error(`timed out waiting for ${what}\n${streamed}`);
+      };
+      await until("the loop to hold in US-002", () => remote.hold.asked > 0);
+      // Streamed while the loop runs: the first story's agent output is there before it ends.
+      await until("logs -f to show US-001's agent", () => streamed.includes("Working on US-001"), 30_000);
+
+      const upgrade = await helm(
+        [
+          "upgrade",
+          "smith",
+          CHART,
+          "--namespace",
+          namespace,
+          "--reuse-values",
+          "--set",
+          "image.tag=upgrade",
+          "--wait",
+          "--timeout",
+          "5m",
+        ],
+        { env: { KUBECONFIG: cluster.kubeconfigPath } },
+      );
+      expect(upgrade.code, upgrade.stderr).toBe(0);
+      for (const name of ["smith-api", "smith-scheduler"]) {
+        const d = await apps.readNamespacedDeployment({ name, namespace });
+        expect(d.spec?.template.spec?.containers[0]?.image, name).toBe("smith:upgrade");
+        expect(d.status?.updatedReplicas, name).toBe(2);
+      }
+      remote.hold.held = false;
+      let loop: { status: { state: string; attempt: number } } | undefined;
+      await until("the loop to end", async () => {
+        const got = await smithctl(["get", "loop", id, "-o", "json"], env);
+        if (got.code === 0) loop = JSON.parse(got.stdout) as typeof loop;
+        return ["synced", "flatline", "cancelled", "waiting"].includes(loop?.status.state ?? "");
+      });
+      expect(loop?.status, streamed).toMatchObject({ state: "synced", attempt: 1 });
+      const done = git(["--git-dir", remote.bare, "log", "--format=%s", `smith/${id}`]).split("\n");
+      expect(done.filter((x) => x.includes("US-001"))).toHaveLength(1);
+      expect(done.filter((x) => x.includes("US-002"))).toHaveLength(1);
+    } finally {
+      follow?.kill("SIGKILL");
+      remote.hold.held = false;
+      remote.server.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 600_000);
+
   it("helm uninstall leaves no Pod, Job or Secret behind", async () => {
     const namespace = release;
     if (!namespace) throw new Error("the chart did not install (previous test)");
