@@ -591,10 +591,12 @@ _smith_cluster_down() {
     [ -d "$root/kubepods" ] || [ -d "$root/kubepods.slice" ] || continue
     find "$root"/kubepods* -depth -type d -exec rmdir {} \; 2>/dev/null || true
   done
+  # Empty directories only: whatever else uses them keeps its files. /run/containerd and
+  # /var/lib/cni are pruned also when they were there before `up` (an earlier cluster's).
   local p
-  while read -r p; do
+  for p in /run/containerd /var/lib/cni $(cat "$d/run/created.paths" 2>/dev/null); do
     [ -d "$p" ] && find "$p" -depth -type d -empty -delete 2>/dev/null
-  done <"$d/run/created.paths" 2>/dev/null || true
+  done
   rm -rf "$d"
   if [ "${SMITH_CLUSTER_PURGE:-}" = 1 ]; then
     rm -rf "$SMITH_CLUSTER_IMAGE_CACHE"
