@@ -1,4 +1,4 @@
-import { SHARED_SECRETS, SharedEnv, envError, withSecrets } from "@smith/env";
+import { KeyValuePairs, SHARED_SECRETS, SharedEnv, envError, withSecrets } from "@smith/env";
 import { LoopSpec } from "@smith/core";
 import { parseCredentialsKey } from "@smith/store";
 import { z } from "zod";
@@ -77,25 +77,7 @@ const Env = z
       .regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, "must be a DNS-1123 label (lower-case letters, digits and -)")
       .optional(),
     /** The executor's extra replica labels, `k=v,k2=v2` (part of its selector; the chart sets app.kubernetes.io/instance). */
-    SMITH_REPLICA_LABELS: z
-      .string()
-      .default("")
-      .transform((s, ctx) => {
-        const out: Record<string, string> = {};
-        for (const part of s
-          .split(",")
-          .map((p) => p.trim())
-          .filter(Boolean)) {
-          const eq = part.indexOf("=");
-          const key = eq > 0 ? part.slice(0, eq).trim() : "";
-          if (!key) {
-            ctx.addIssue({ code: "custom", message: `SMITH_REPLICA_LABELS: "${part}" is not key=value` });
-            return z.NEVER;
-          }
-          out[key] = part.slice(eq + 1).trim();
-        }
-        return out;
-      }),
+    SMITH_REPLICA_LABELS: KeyValuePairs,
     /**
      * What the API may do with Kubernetes replicas: `none`, `read` (loops.runtime and
      * loops.replicaLog: get/list pods, get pods/log) or `exec` (also loops.exec: create pods/exec).

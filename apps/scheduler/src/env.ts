@@ -1,5 +1,5 @@
 import { RETENTION_MAX_PER_PASS, type RetentionPolicyInput } from "@smith/core";
-import { SHARED_SECRETS, SharedEnv, envError, withSecrets } from "@smith/env";
+import { KeyValuePairs, SHARED_SECRETS, SharedEnv, envError, withSecrets } from "@smith/env";
 import { NOTIFY_LIMITS, notifyUrlProblem } from "@smith/core";
 import { homedir } from "node:os";
 import { join, resolve } from "node:path";
@@ -28,27 +28,6 @@ const KeyLimits = z
         continue;
       }
       out[key] = limit;
-    }
-    return out;
-  });
-
-/** `k=v,k2=v2` into a record; `what` names the values in error messages. */
-const Pairs = z
-  .string()
-  .default("")
-  .transform((s, ctx) => {
-    const out: Record<string, string> = {};
-    for (const part of s
-      .split(",")
-      .map((p) => p.trim())
-      .filter(Boolean)) {
-      const eq = part.indexOf("=");
-      const key = eq > 0 ? part.slice(0, eq).trim() : "";
-      if (!key) {
-        ctx.addIssue({ code: "custom", message: `"${part}" is not key=value` });
-        continue;
-      }
-      out[key] = part.slice(eq + 1).trim();
     }
     return out;
   });
@@ -220,9 +199,9 @@ const Env = z.object({
   /** uid (and gid, fsGroup) of the replica container: the image's non-root `smith` user. */
   SMITH_REPLICA_RUN_AS_USER: z.coerce.number().int().min(1).default(1000),
   /** Extra labels on replica Jobs and Pods, also in the executor's selector: `k=v,k2=v2` (the chart sets app.kubernetes.io/instance). */
-  SMITH_REPLICA_LABELS: Pairs,
+  SMITH_REPLICA_LABELS: KeyValuePairs,
   /** Replica Pod nodeSelector: `k=v,k2=v2`. */
-  SMITH_REPLICA_NODE_SELECTOR: Pairs,
+  SMITH_REPLICA_NODE_SELECTOR: KeyValuePairs,
   /** Replica Pod tolerations as a JSON array. */
   SMITH_REPLICA_TOLERATIONS: Tolerations,
   /** A kubeconfig file; without it the scheduler uses its Pod's ServiceAccount (in-cluster). */

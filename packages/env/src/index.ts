@@ -14,6 +14,27 @@ export function readSecret(env: NodeJS.ProcessEnv, name: string): string | undef
   return env[name]?.trim() || undefined;
 }
 
+/** `k=v,k2=v2` into a record (labels, node selectors); an entry without a key is an error. */
+export const KeyValuePairs = z
+  .string()
+  .default("")
+  .transform((s, ctx) => {
+    const out: Record<string, string> = {};
+    for (const part of s
+      .split(",")
+      .map((p) => p.trim())
+      .filter(Boolean)) {
+      const eq = part.indexOf("=");
+      const key = eq > 0 ? part.slice(0, eq).trim() : "";
+      if (!key) {
+        ctx.addIssue({ code: "custom", message: `"${part}" is not key=value` });
+        continue;
+      }
+      out[key] = part.slice(eq + 1).trim();
+    }
+    return out;
+  });
+
 /** How much each process logs (JSON lines on stderr). */
 export const LogLevelEnv = {
   /** One of fatal, error, warn, info, debug, trace, silent. */
