@@ -2,7 +2,7 @@ import { LocalProcessExecutor } from "@smith/executor";
 import { silentLogger } from "@smith/logger";
 import { Scheduler } from "@smith/scheduler";
 import { SmithStore } from "@smith/store";
-import { startTcpProxy } from "@smith/testing/standalone";
+import { etcdMetric, startTcpProxy } from "@smith/testing/standalone";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -160,13 +160,8 @@ async function latency(ctx: BenchContext, n: number): Promise<Measurement[]> {
 }
 
 /** etcd's count of gRPC messages received (unary requests and stream messages such as lease keep-alives). */
-async function etcdRequests(endpoint: string): Promise<number> {
-  const text = await (await fetch(`${endpoint}/metrics`)).text();
-  let total = 0;
-  for (const line of text.split("\n")) {
-    if (line.startsWith("grpc_server_msg_received_total")) total += Number(line.slice(line.lastIndexOf(" ") + 1));
-  }
-  return total;
+function etcdRequests(endpoint: string): Promise<number> {
+  return etcdMetric(endpoint, "grpc_server_msg_received_total");
 }
 
 async function idle(ctx: BenchContext): Promise<Measurement> {

@@ -1,6 +1,7 @@
 import { TRPCClientError } from "@smith/client";
 import { LIMITS } from "@smith/core";
 import { captureLogs } from "@smith/logger";
+import { etcdMetric } from "@smith/testing";
 import { apiTest } from "./fixtures.ts";
 import { describe, expect } from "vitest";
 import { lockedReplica, loopInput, runLoop, startTestApi } from "./testSupport.ts";
@@ -584,11 +585,7 @@ describe("API", () => {
     etcdEndpoint,
   }) => {
     /** etcd's own count of the watchers it serves. */
-    const watchers = async (): Promise<number> => {
-      const text = await (await fetch(`${etcdEndpoint}/metrics`)).text();
-      const line = text.split("\n").find((l) => l.startsWith("etcd_debugging_mvcc_watcher_total "));
-      return Number(line?.split(" ")[1] ?? NaN);
-    };
+    const watchers = () => etcdMetric(etcdEndpoint, "etcd_debugging_mvcc_watcher_total");
     const op = api.client(api.tokens.operator);
     const { loop } = await op.loops.create.mutate(loopInput());
     const before = await watchers();

@@ -1,7 +1,15 @@
 import type { Logger } from "@smith/logger";
 import { mintReplicaToken } from "@smith/auth";
 import { isSmithError, newId, type Executor, type RetentionPolicyInput, type VersionedLoop } from "@smith/core";
-import type { BudgetExceeded, ClaimOptions, Leadership, Session, SmithStore } from "@smith/store";
+import type {
+  BudgetExceeded,
+  ClaimOptions,
+  Leadership,
+  Session,
+  SmithStore,
+  WatchItem,
+  WatchStream,
+} from "@smith/store";
 import { ExponentialBackoff, handleAll, retry, type RetryPolicy } from "cockatiel";
 import { setTimeout as delay } from "node:timers/promises";
 import { Notifier, type NotifierOptions } from "./notifier.ts";
@@ -154,54 +162,72 @@ export class Scheduler {
     this.session = session;
   }
 
-  /** Pokes the claim loop on every queue change; a failed watch is re-established with backoff. */
-  private async followQueue(): Promise<void> {
+  /**
+   * Follows a watch until the scheduler stops: `onItem` for each event, `onReady` once etcd
+   * confirms it; a watch that ends or fails is re-established with the reconnect backoff.
+   */
+  private async follow(
+    what: string,
+    open: () => WatchStream,
+    onItem: (item: WatchItem) => void | Promise<void>,
+    hooks: { onReady?: () => void; onEnd?: () => void } = {},
+  ): Promise<void> {
     await this.reconnect
       .execute(async () => {
-        const stream = this.o.store.claims.watchQueue({ maxBuffered: 1000 });
+        const stream = open();
         const close = () => stream.close();
         this.stopping.signal.addEventListener("abort", close, { once: true });
         let ended = false;
         void stream.ready().then(() => {
-          if (ended) return;
+          if (!ended) hooks.onReady?.();
+        });
+        try {
+          for await (const item of stream) await onItem(item);
+        } finally {
+          ended = true;
+          hooks.onEnd?.();
+          this.stopping.signal.removeEventListener("abort", close);
+        }
+        if (!this.stopping.signal.aborted) throw new Error(`the ${what} watch ended`);
+      }, this.stopping.signal)
+      .catch(() => undefined);
+  }
+
+  /** Pokes the claim loop on every queue change. */
+  private followQueue(): Promise<void> {
+    return this.follow(
+      "queue",
+      () => this.o.store.claims.watchQueue({ maxBuffered: 1000 }),
+      // A resync may have missed an enqueue; a delete frees nothing claimable.
+      (item) => {
+        if (item.type !== "delete") this.poke();
+      },
+      {
+        onReady: () => {
           this.queueWatchLive = true;
           // Anything enqueued before the watch was up is found by one read now.
           this.poke();
-        });
-        try {
-          for await (const item of stream) {
-            // A resync may have missed an enqueue; a delete frees nothing claimable.
-            if (item.type !== "delete") this.poke();
-          }
-        } finally {
-          ended = true;
-          this.queueWatchLive = false;
-          this.stopping.signal.removeEventListener("abort", close);
-        }
+        },
         // Meanwhile the poll interval keeps claiming going.
-        if (!this.stopping.signal.aborted) throw new Error("the queue watch ended");
-      }, this.stopping.signal)
-      .catch(() => undefined);
+        onEnd: () => {
+          this.queueWatchLive = false;
+        },
+      },
+    );
   }
 
   /**
    * Pokes the claim loop when a slot is freed: a loop waiting for its key's limit (or the global
    * one) becomes claimable without any queue change, and would otherwise wait for the idle re-read.
    */
-  private async followSlots(): Promise<void> {
-    await this.reconnect
-      .execute(async () => {
-        const stream = this.o.store.claims.watchSlots({ maxBuffered: 1000 });
-        const close = () => stream.close();
-        this.stopping.signal.addEventListener("abort", close, { once: true });
-        try {
-          for await (const item of stream) if (item.type !== "put") this.poke();
-        } finally {
-          this.stopping.signal.removeEventListener("abort", close);
-        }
-        if (!this.stopping.signal.aborted) throw new Error("the slots watch ended");
-      }, this.stopping.signal)
-      .catch(() => undefined);
+  private followSlots(): Promise<void> {
+    return this.follow(
+      "slots",
+      () => this.o.store.claims.watchSlots({ maxBuffered: 1000 }),
+      (item) => {
+        if (item.type !== "put") this.poke();
+      },
+    );
   }
 
   /**
@@ -210,26 +236,18 @@ export class Scheduler {
    * record lives on its session lease). A pass soon queues that loop again, within the lease TTL
    * and a second, instead of after the start grace.
    */
-  private async followClaims(): Promise<void> {
-    await this.reconnect
-      .execute(async () => {
-        const stream = this.o.store.claims.watchClaims({ maxBuffered: 1000 });
-        const close = () => stream.close();
-        this.stopping.signal.addEventListener("abort", close, { once: true });
-        const prefix = this.o.store.keys.claimsPrefix();
-        try {
-          for await (const item of stream) {
-            if (item.type !== "delete" || !this.leader) continue;
-            const loopId = item.kv.key.toString().slice(prefix.length);
-            const current = await this.o.store.loops.get(loopId).catch(() => undefined);
-            if (current?.loop.status.state === "running" && !current.loop.status.executor) this.reconcileSoon();
-          }
-        } finally {
-          this.stopping.signal.removeEventListener("abort", close);
-        }
-        if (!this.stopping.signal.aborted) throw new Error("the claims watch ended");
-      }, this.stopping.signal)
-      .catch(() => undefined);
+  private followClaims(): Promise<void> {
+    const prefix = this.o.store.keys.claimsPrefix();
+    return this.follow(
+      "claims",
+      () => this.o.store.claims.watchClaims({ maxBuffered: 1000 }),
+      async (item) => {
+        if (item.type !== "delete" || !this.leader) return;
+        const loopId = item.kv.key.toString().slice(prefix.length);
+        const current = await this.o.store.loops.get(loopId).catch(() => undefined);
+        if (current?.loop.status.state === "running" && !current.loop.status.executor) this.reconcileSoon();
+      },
+    );
   }
 
   /** Something may be claimable: wake the claim loop. */

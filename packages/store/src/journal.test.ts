@@ -1,5 +1,5 @@
 import { LIMITS, isSmithError, type JournalEntry, type JournalEntryRequest } from "@smith/core";
-import { etcdTest as test, startTcpProxy } from "@smith/testing";
+import { etcdMetric, etcdTest as test, startTcpProxy } from "@smith/testing";
 import { describe, expect } from "vitest";
 import type { SmithStore } from "./store.ts";
 import { loopRequest, testStore } from "./testSupport.ts";
@@ -230,12 +230,7 @@ describe("journal", () => {
     prefix,
   }) => {
     /** etcd's own count of the watchers it serves. */
-    const watchers = async (): Promise<number> => {
-      const text = await (await fetch(`${etcdEndpoint}/metrics`)).text();
-      const line = text.split("\n").find((l) => l.startsWith("etcd_debugging_mvcc_watcher_total "));
-      if (!line) throw new Error("etcd exports no etcd_debugging_mvcc_watcher_total");
-      return Number(line.split(" ")[1]);
-    };
+    const watchers = () => etcdMetric(etcdEndpoint, "etcd_debugging_mvcc_watcher_total");
     const store = testStore(etcdEndpoint, prefix);
     try {
       const { loop } = await store.loops.create(loopRequest());

@@ -11,6 +11,7 @@ export {
   startEtcd,
 } from "./etcd.ts";
 export { gatewayGet, gatewayPut } from "./etcdGateway.ts";
+export { etcdMetric } from "./etcdMetrics.ts";
 export { testPrefix } from "./keyPrefix.ts";
 export { freePort, freePorts } from "./ports.ts";
 export { type TcpProxy, type TcpProxyTarget, startTcpProxy } from "./tcpProxy.ts";
