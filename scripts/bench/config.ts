@@ -45,8 +45,8 @@ export const BENCH = {
     batch: 50,
     durationMs: 5_000,
     /** Loops whose real replica takes its lock through the API, and their creation rate. */
-    lockLoops: 30,
-    lockPerSecond: 3,
+    lockLoops: 20,
+    lockPerSecond: 1,
   },
   journal: {
     /** Loops written at once: one writer per loop, as with replicas. */
