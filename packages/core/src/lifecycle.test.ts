@@ -714,6 +714,24 @@ describe("replicaLost", () => {
     expect(expectOk(transition(reclaimed, { type: "replicaLost", attempt: 4, at: AT })).status.state).toBe("flatline");
   });
 
+  it("attempts that never started stop being free past maxAttempts of them: a loop that keeps killing its scheduler ends", () => {
+    let loop = makeLoop("running", { attempt: 1 }, { maxAttempts: 2 });
+    for (let i = 0; i < 2; i++) {
+      loop = expectOk(transition(loop, { type: "replicaLost", attempt: loop.status.attempt, unstarted: true, at: AT }));
+      expect(loop.status).toMatchObject({ state: "unresolved", unstartedAttempts: i + 1 });
+      loop = expectOk(transition(loop, { type: "claimed", schedulerId: "s", at: AT }));
+    }
+    // The third never-started attempt counts like any lost one: with 1 of 2 used it is retried...
+    loop = expectOk(transition(loop, { type: "replicaLost", attempt: loop.status.attempt, unstarted: true, at: AT }));
+    expect(loop.status).toMatchObject({ state: "unresolved", unstartedAttempts: 2 });
+    loop = expectOk(transition(loop, { type: "claimed", schedulerId: "s", at: AT }));
+    // ...and the next one ends it.
+    const last = expectOk(
+      transition(loop, { type: "replicaLost", attempt: loop.status.attempt, unstarted: true, at: AT }),
+    );
+    expect(last.status).toMatchObject({ state: "flatline", reason: "replica-lost" });
+  });
+
   it("counts attempts from attemptBase", () => {
     const loop = makeLoop("running", { attempt: 5, attemptBase: 3 }, { maxAttempts: 3 });
     expect(expectOk(transition(loop, { type: "replicaLost", attempt: 5, at: AT })).status.state).toBe("unresolved");

@@ -286,13 +286,15 @@ export function transition(loop: Loop, event: LoopEvent): TransitionResult {
       return next(resumeStatus(loop, "quota-reset", "the agent's usage limit has reset"));
     }
     case "replicaLost": {
-      if (event.unstarted) {
+      const unstarted = loop.status.unstartedAttempts ?? 0;
+      if (event.unstarted && unstarted < loop.spec.limits.maxAttempts) {
         return next({
           state: "unresolved",
           reason: "retry-scheduled",
           message:
             event.message ?? `attempt ${loop.status.attempt} never started (its claimer went away); queued again`,
           attemptBase: loop.status.attemptBase + 1,
+          unstartedAttempts: unstarted + 1,
           claimedBy: undefined,
           executor: undefined,
           notBefore: undefined,

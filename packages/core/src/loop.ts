@@ -404,6 +404,12 @@ export const LoopStatus = z.object({
   queueKey: z.string().max(512).optional(),
   /** Earliest time a retried loop may be claimed again (backoff). */
   notBefore: z.string().datetime().optional(),
+  /**
+   * Attempts that never started (their claimer died between claim and start), not counted against
+   * maxAttempts; past maxAttempts of them, the next one counts, so that a loop that keeps killing
+   * its scheduler still ends.
+   */
+  unstartedAttempts: z.number().int().min(0).optional(),
   createdAt: z.string().datetime(),
   updatedAt: z.string().datetime(),
   /** First claim; the loop's wall-clock timeout counts from here. */
