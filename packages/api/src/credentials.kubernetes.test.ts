@@ -1,8 +1,8 @@
-import { CoreV1Api, RbacAuthorizationV1Api, type KubeConfig, type V1PolicyRule } from "@kubernetes/client-node";
+import { CoreV1Api, type V1PolicyRule } from "@kubernetes/client-node";
 import { TRPCClientError } from "@smith/client";
 import { KubernetesCredentialSecrets, credentialSecretName } from "@smith/executor/kubernetes";
 import type { SmithStore } from "@smith/store";
-import { kubeDescribe, kubeTest as test, type KubeApiserver } from "@smith/testing/kube";
+import { kubeDescribe, kubeTest as test } from "@smith/testing/kube";
 import { randomBytes } from "node:crypto";
 import { expect } from "vitest";
 import { KubernetesCredentialBackend, type CredentialSecretStore } from "./credentials/kubernetesBackend.ts";
@@ -17,24 +17,6 @@ const API_RULES: V1PolicyRule[] = [
 
 const token = () => `ghp_${randomBytes(18).toString("hex")}`;
 const providerKey = () => `sk-ant-${randomBytes(18).toString("hex")}`;
-
-/** A ServiceAccount bound to a Role with `rules` in `namespace`, and a KubeConfig for it. */
-async function serviceAccount(kube: KubeApiserver, namespace: string, rules: V1PolicyRule[]): Promise<KubeConfig> {
-  const rbac = kube.kubeConfig.makeApiClient(RbacAuthorizationV1Api);
-  const name = `smith-api-${randomBytes(3).toString("hex")}`;
-  if (rules.length) {
-    await rbac.createNamespacedRole({ namespace, body: { metadata: { name }, rules } });
-    await rbac.createNamespacedRoleBinding({
-      namespace,
-      body: {
-        metadata: { name },
-        roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name },
-        subjects: [{ kind: "ServiceAccount", name, namespace }],
-      },
-    });
-  }
-  return kube.kubeConfigForToken(await kube.serviceAccountToken(namespace, name));
-}
 
 /**
  * Every key and value in Smith's etcd as one string to search: all of it (every prefix, not only
@@ -106,7 +88,7 @@ describeKube("credentials in Kubernetes Secrets (SMITH_CREDENTIALS_BACKEND=kuber
     prefix,
   }) => {
     const secrets = new KubernetesCredentialSecrets({
-      kubeConfig: await serviceAccount(kube, namespace, API_RULES),
+      kubeConfig: await kube.kubeConfigForRules(namespace, API_RULES, "smith-api"),
       namespace,
     });
     // No credentials key at all: the kubernetes backend does not need one.
@@ -191,9 +173,11 @@ describeKube("credentials in Kubernetes Secrets (SMITH_CREDENTIALS_BACKEND=kuber
     etcdEndpoint,
     prefix,
   }) => {
-    const readOnly = await serviceAccount(kube, namespace, [
-      { apiGroups: [""], resources: ["secrets"], verbs: ["get"] },
-    ]);
+    const readOnly = await kube.kubeConfigForRules(
+      namespace,
+      [{ apiGroups: [""], resources: ["secrets"], verbs: ["get"] }],
+      "smith-api",
+    );
     const api = await startTestApi(etcdEndpoint, prefix, {
       credentialSecrets: new KubernetesCredentialSecrets({ kubeConfig: readOnly, namespace }),
     });
@@ -213,7 +197,7 @@ describeKube("credentials in Kubernetes Secrets (SMITH_CREDENTIALS_BACKEND=kuber
       expect(await admin.credentials.list.query()).toEqual([]);
       // The name and the default scope are free again: an API allowed to write takes them.
       const writer = new KubernetesCredentialSecrets({
-        kubeConfig: await serviceAccount(kube, namespace, API_RULES),
+        kubeConfig: await kube.kubeConfigForRules(namespace, API_RULES, "smith-api"),
         namespace,
       });
       const ok = await startTestApi(etcdEndpoint, prefix, { credentialSecrets: writer });

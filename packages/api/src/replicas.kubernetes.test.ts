@@ -1,10 +1,4 @@
-import {
-  CoreV1Api,
-  RbacAuthorizationV1Api,
-  type KubeConfig,
-  type V1Pod,
-  type V1PolicyRule,
-} from "@kubernetes/client-node";
+import { CoreV1Api, type V1Pod, type V1PolicyRule } from "@kubernetes/client-node";
 import { TRPCClientError } from "@smith/client";
 import type { ExecutorHandle } from "@smith/core";
 import {
@@ -29,24 +23,6 @@ const REPLICA_RULES: V1PolicyRule[] = [
 
 /** The chart's extra replica label (SMITH_REPLICA_LABELS). */
 const LABELS = { "app.kubernetes.io/instance": "smith" };
-
-/** A ServiceAccount bound to a Role with `rules` in `namespace`, and a KubeConfig for it. */
-async function serviceAccount(kube: KubeApiserver, namespace: string, rules: V1PolicyRule[]): Promise<KubeConfig> {
-  const rbac = kube.kubeConfig.makeApiClient(RbacAuthorizationV1Api);
-  const name = `smith-api-${randomBytes(3).toString("hex")}`;
-  if (rules.length) {
-    await rbac.createNamespacedRole({ namespace, body: { metadata: { name }, rules } });
-    await rbac.createNamespacedRoleBinding({
-      namespace,
-      body: {
-        metadata: { name },
-        roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name },
-        subjects: [{ kind: "ServiceAccount", name, namespace }],
-      },
-    });
-  }
-  return kube.kubeConfigForToken(await kube.serviceAccountToken(namespace, name));
-}
 
 async function refusal(call: Promise<unknown>): Promise<{ code: string; smith: string; message: string }> {
   try {
@@ -128,7 +104,7 @@ describeKube("Kubernetes replica access through the API (KubernetesReplicaInspec
     prefix,
   }) => {
     const inspector = new KubernetesReplicaInspector({
-      kubeConfig: await serviceAccount(kube, namespace, REPLICA_RULES),
+      kubeConfig: await kube.kubeConfigForRules(namespace, REPLICA_RULES, "smith-api"),
       namespace,
       labels: LABELS,
     });
@@ -281,12 +257,12 @@ describeKube("Kubernetes replica access through the API (KubernetesReplicaInspec
     prefix,
   }) => {
     const denied = new KubernetesReplicaInspector({
-      kubeConfig: await serviceAccount(kube, namespace, []),
+      kubeConfig: await kube.kubeConfigForRules(namespace, [], "smith-api"),
       namespace,
       labels: LABELS,
     });
     const readOnly = new KubernetesReplicaInspector({
-      kubeConfig: await serviceAccount(kube, namespace, REPLICA_RULES.slice(0, 2)),
+      kubeConfig: await kube.kubeConfigForRules(namespace, REPLICA_RULES.slice(0, 2), "smith-api"),
       namespace: "elsewhere-read",
       labels: LABELS,
       exec: false,

@@ -1,10 +1,4 @@
-import {
-  BatchV1Api,
-  CoreV1Api,
-  RbacAuthorizationV1Api,
-  type KubeConfig,
-  type V1PolicyRule,
-} from "@kubernetes/client-node";
+import { BatchV1Api, CoreV1Api, type KubeConfig } from "@kubernetes/client-node";
 import { Loop, SCHEMA_VERSION, ZERO_COST, isSmithError, newId, type ReplicaStatus } from "@smith/core";
 import { kubeDescribe, kubeTest as test, setJobStatus } from "@smith/testing/kube";
 import { expect, vi } from "vitest";
@@ -66,30 +60,6 @@ async function statusEventually(
 }
 
 const notFound = (err: unknown) => typeof err === "object" && err !== null && "code" in err && err.code === 404;
-
-/** A ServiceAccount bound to a Role with `rules` in `namespace`, and a KubeConfig for it. */
-async function restrictedKubeConfig(
-  kube: {
-    kubeConfig: KubeConfig;
-    serviceAccountToken(ns: string, name: string): Promise<string>;
-    kubeConfigForToken(t: string): KubeConfig;
-  },
-  namespace: string,
-  rules: V1PolicyRule[],
-): Promise<KubeConfig> {
-  const rbac = kube.kubeConfig.makeApiClient(RbacAuthorizationV1Api);
-  const name = `restricted-${newId().slice(-6)}`;
-  await rbac.createNamespacedRole({ namespace, body: { metadata: { name }, rules } });
-  await rbac.createNamespacedRoleBinding({
-    namespace,
-    body: {
-      metadata: { name },
-      roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name },
-      subjects: [{ kind: "ServiceAccount", name, namespace }],
-    },
-  });
-  return kube.kubeConfigForToken(await kube.serviceAccountToken(namespace, name));
-}
 
 describeKube("KubernetesJobExecutor against a real kube-apiserver", () => {
   test("creates a Job the API server accepts, and its token Secret owned by the Job", async ({ kube, namespace }) => {
@@ -265,7 +235,7 @@ describeKube("KubernetesJobExecutor against a real kube-apiserver", () => {
   });
 
   test("without list/watch permission the executor falls back to GETs for status", async ({ kube, namespace }) => {
-    const kc = await restrictedKubeConfig(kube, namespace, [
+    const kc = await kube.kubeConfigForRules(namespace, [
       { apiGroups: ["batch"], resources: ["jobs"], verbs: ["create", "get", "delete"] },
       { apiGroups: [""], resources: ["secrets"], verbs: ["create", "delete"] },
     ]);
@@ -286,7 +256,7 @@ describeKube("KubernetesJobExecutor against a real kube-apiserver", () => {
   });
 
   test("a Job whose Secret cannot be created is rolled back, and the error says why", async ({ kube, namespace }) => {
-    const kc = await restrictedKubeConfig(kube, namespace, [
+    const kc = await kube.kubeConfigForRules(namespace, [
       { apiGroups: ["batch"], resources: ["jobs"], verbs: ["create", "get", "list", "watch", "delete"] },
     ]);
     const ex = executor(kc, namespace);

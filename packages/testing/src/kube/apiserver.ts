@@ -1,4 +1,4 @@
-import { CoreV1Api, KubeConfig } from "@kubernetes/client-node";
+import { CoreV1Api, KubeConfig, RbacAuthorizationV1Api, type V1PolicyRule } from "@kubernetes/client-node";
 import { type ChildProcess, spawn } from "node:child_process";
 import { generateKeyPairSync, randomBytes } from "node:crypto";
 import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
@@ -42,6 +42,11 @@ export interface KubeApiserver {
    * API, for RBAC tests: it authenticates as `system:serviceaccount:<namespace>:<name>`.
    */
   serviceAccountToken(namespace: string, name: string, expirationSeconds?: number): Promise<string>;
+  /**
+   * A KubeConfig for a fresh ServiceAccount of `namespace` bound to a Role with exactly `rules`
+   * (none: no grant at all), for tests of what a component may and may not do.
+   */
+  kubeConfigForRules(namespace: string, rules: V1PolicyRule[], namePrefix?: string): Promise<KubeConfig>;
   /** Writes a kubeconfig file for the admin (for helm and other tools) and returns its path. */
   writeKubeconfig(): Promise<string>;
   /** The tail of the apiserver's log. */
@@ -158,6 +163,22 @@ export async function startKubeApiserver(options: StartKubeApiserverOptions = {}
         kubeConfigForToken,
         serviceAccountToken: (namespace, name, expirationSeconds = 3600) =>
           serviceAccountToken(kubeConfig, namespace, name, expirationSeconds),
+        kubeConfigForRules: async (namespace, rules, namePrefix = "restricted") => {
+          const rbac = kubeConfig.makeApiClient(RbacAuthorizationV1Api);
+          const name = `${namePrefix}-${randomBytes(3).toString("hex")}`;
+          if (rules.length) {
+            await rbac.createNamespacedRole({ namespace, body: { metadata: { name }, rules } });
+            await rbac.createNamespacedRoleBinding({
+              namespace,
+              body: {
+                metadata: { name },
+                roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name },
+                subjects: [{ kind: "ServiceAccount", name, namespace }],
+              },
+            });
+          }
+          return kubeConfigForToken(await serviceAccountToken(kubeConfig, namespace, name, 3600));
+        },
         writeKubeconfig: async () => {
           const path = join(dir, "kubeconfig");
           await writeFile(path, kubeConfig.exportConfig(), { mode: 0o600 });
