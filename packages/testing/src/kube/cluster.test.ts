@@ -151,6 +151,53 @@ async function podEnded(core: CoreV1Api, namespace: string, name: string, ms: nu
   }
 }
 
+/**
+ * A two-story loop created with smithctl through the chart's API Service, against the git server
+ * on the node; the scripted agent holds in the second story on the server's /hold URL until the
+ * test releases it. Returns smithctl's environment and the loop id.
+ */
+async function createHeldLoop(
+  core: CoreV1Api,
+  namespace: string,
+  dir: string,
+  gitPort: number,
+): Promise<{ env: Record<string, string>; id: string }> {
+  const node = (await core.listNode()).items[0];
+  const nodeIp = node?.status?.addresses?.find((a) => a.type === "InternalIP")?.address;
+  const service = await core.readNamespacedService({ name: "smith-api", namespace });
+  const secret = await core.readNamespacedSecret({ name: "smith-admin-token", namespace });
+  const env = {
+    HOME: dir,
+    SMITH_CONFIG: join(dir, "config.json"),
+    SMITH_API_URL: `http://${service.spec?.clusterIP}:7070`,
+    SMITH_TOKEN: Buffer.from(secret.data?.["admin-token"] ?? "", "base64").toString("utf8"),
+  };
+  const base = `http://${nodeIp}:${gitPort}`;
+  const story = (id: string, title: string, dependsOn: string[], description: string, criterion: string) => ({
+    id,
+    title,
+    status: "open",
+    dependsOn,
+    description,
+    acceptanceCriteria: [criterion],
+  });
+  const prd = {
+    project: "cluster",
+    qualityGates: ["test -f done-US-001.txt"],
+    stories: [
+      story("US-001", "First", [], "one", "x"),
+      story("US-002", "Second", ["US-001"], `two HOLD_URL=${base}/hold`, "y"),
+    ],
+  };
+  writeFileSync(join(dir, "prd.json"), JSON.stringify(prd));
+  const created = await smithctl(
+    ["create", "loop", "--repo", `${base}/demo.git`, "--agent", "claude", "--prd", "prd.json", "-o", "json"],
+    env,
+  );
+  expect(created.code, created.stderr).toBe(0);
+  return { env, id: (JSON.parse(created.stdout) as { id: string }).id };
+}
+
 describeCluster("a one-node cluster (scripts/cluster.sh)", () => {
   if (!cluster.available) return;
   const core = cluster.kubeConfig.makeApiClient(CoreV1Api);
@@ -393,46 +440,7 @@ const net = require("node:net");
     const dir = mkdtempSync(join(tmpdir(), "smith-cluster-retry-"));
     const remote = await gitRemote(dir);
     try {
-      const node = (await core.listNode()).items[0];
-      const nodeIp = node?.status?.addresses?.find((a) => a.type === "InternalIP")?.address;
-      const service = await core.readNamespacedService({ name: "smith-api", namespace });
-      const secret = await core.readNamespacedSecret({ name: "smith-admin-token", namespace });
-      const env = {
-        HOME: dir,
-        SMITH_CONFIG: join(dir, "config.json"),
-        SMITH_API_URL: `http://${service.spec?.clusterIP}:7070`,
-        SMITH_TOKEN: Buffer.from(secret.data?.["admin-token"] ?? "", "base64").toString("utf8"),
-      };
-      const base = `http://${nodeIp}:${remote.port}`;
-      const prd = {
-        project: "cluster",
-        qualityGates: ["test -f done-US-001.txt"],
-        stories: [
-          {
-            id: "US-001",
-            title: "First",
-            status: "open",
-            dependsOn: [],
-            description: "one",
-            acceptanceCriteria: ["x"],
-          },
-          {
-            id: "US-002",
-            title: "Second",
-            status: "open",
-            dependsOn: ["US-001"],
-            description: `two HOLD_URL=${base}/hold`,
-            acceptanceCriteria: ["y"],
-          },
-        ],
-      };
-      writeFileSync(join(dir, "prd.json"), JSON.stringify(prd));
-      const created = await smithctl(
-        ["create", "loop", "--repo", `${base}/demo.git`, "--agent", "claude", "--prd", "prd.json", "-o", "json"],
-        env,
-      );
-      expect(created.code, created.stderr).toBe(0);
-      const id = (JSON.parse(created.stdout) as { id: string }).id;
+      const { env, id } = await createHeldLoop(core, namespace, dir, remote.port);
       const selector = `smith.dev/loop-id=${id}`;
       const until = async (what: string, check: () => Promise<boolean>, ms = 180_000): Promise<void> => {
         const deadline = Date.now() + ms;
@@ -507,46 +515,7 @@ const net = require("node:net");
     const remote = await gitRemote(dir);
     let follow: ReturnType<typeof spawn> | undefined;
     try {
-      const node = (await core.listNode()).items[0];
-      const nodeIp = node?.status?.addresses?.find((a) => a.type === "InternalIP")?.address;
-      const service = await core.readNamespacedService({ name: "smith-api", namespace });
-      const secret = await core.readNamespacedSecret({ name: "smith-admin-token", namespace });
-      const env = {
-        HOME: dir,
-        SMITH_CONFIG: join(dir, "config.json"),
-        SMITH_API_URL: `http://${service.spec?.clusterIP}:7070`,
-        SMITH_TOKEN: Buffer.from(secret.data?.["admin-token"] ?? "", "base64").toString("utf8"),
-      };
-      const base = `http://${nodeIp}:${remote.port}`;
-      const prd = {
-        project: "cluster",
-        qualityGates: ["test -f done-US-001.txt"],
-        stories: [
-          {
-            id: "US-001",
-            title: "First",
-            status: "open",
-            dependsOn: [],
-            description: "one",
-            acceptanceCriteria: ["x"],
-          },
-          {
-            id: "US-002",
-            title: "Second",
-            status: "open",
-            dependsOn: ["US-001"],
-            description: `two HOLD_URL=${base}/hold`,
-            acceptanceCriteria: ["y"],
-          },
-        ],
-      };
-      writeFileSync(join(dir, "prd.json"), JSON.stringify(prd));
-      const created = await smithctl(
-        ["create", "loop", "--repo", `${base}/demo.git`, "--agent", "claude", "--prd", "prd.json", "-o", "json"],
-        env,
-      );
-      expect(created.code, created.stderr).toBe(0);
-      const id = (JSON.parse(created.stdout) as { id: string }).id;
+      const { env, id } = await createHeldLoop(core, namespace, dir, remote.port);
       let streamed = "";
       follow = spawn(process.execPath, [SMITHCTL, "logs", "-f", id], {
         env: { PATH: process.env.PATH ?? "", ...env },
