@@ -14,7 +14,7 @@ const AGENT_USER = "smith-agent";
  * A scripted agent (the `command` provider: prompt on stdin) that does its story's work and,
  * first, tries everything it can to get at Smith: the environment of every process it can read
  * (the replica token starts with `smr.`), the command lines, the state dir with the run dirs and
- * their token files, the API without a token. It writes what it found to `<probes>/<story>.txt`.
+ * their token files, the API without a token, a hook in `.git` or a `.git` of its own. It writes what it found to `<probes>/<story>.txt`.
  */
 function hostileAgent(probes: string, stateDir: string, apiUrl: string): string {
   return `#!/bin/sh
@@ -43,6 +43,10 @@ out=${probes}/$story.txt
   echo "home $HOME"
   echo "workspace-writable $(touch probe-write 2>/dev/null && echo yes || echo no)"
   rm -f probe-write
+  # The replica's git (root) runs .git's hooks: plant one, or swap .git for a copy of our own.
+  if (echo '#!/bin/sh' > .git/hooks/post-commit) 2>/dev/null; then echo "LEAK hook written"; fi
+  if mv -- .git .git-away 2>/dev/null; then echo "LEAK .git moved"; mv -- .git-away .git; fi
+  if rm -rf -- .git 2>/dev/null && [ ! -e .git ]; then echo "LEAK .git removed"; fi
 } > "$out" 2>&1
 echo done > "done-$story.txt"
 echo "Implemented $story"
@@ -51,7 +55,7 @@ echo "Implemented $story"
 
 describe("agent isolation (the replica runs as root)", () => {
   test.skipIf(process.getuid?.() !== 0)(
-    "an agent run as smith-agent finds nothing usable: no token in any environ or cmdline, no run dir, no askpass, the API refuses it; the loop still syncs",
+    "an agent run as smith-agent finds nothing usable: no token in any environ or cmdline, no run dir, no askpass, no way into .git, the API refuses it; the loop still syncs",
     async ({ stack, tmpDir }) => {
       expect(ensureAgentUser(AGENT_USER)).toBe(true);
       // Outside the test's 0700 tmpDir, which the agent user could not enter.

@@ -1,5 +1,6 @@
 import { tmpDirTest as test } from "@smith/testing";
-import { linkSync, lstatSync, mkdirSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { chmodSync, existsSync, linkSync, lstatSync, mkdirSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect } from "vitest";
 import { AgentUser } from "./agentUser.ts";
@@ -30,7 +31,7 @@ describe("AgentUser", () => {
       expect(statSync(outside).uid).toBe(0);
       expect(statSync(join(ws, "src", "hardlink")).uid).toBe(0);
       expect(statSync(ws)).toMatchObject({ uid: 0, gid });
-      expect(statSync(ws).mode & 0o7777).toBe(0o2770);
+      expect(statSync(ws).mode & 0o7777).toBe(0o3770);
       expect(statSync(join(ws, ".git", "config")).uid).toBe(0);
       expect(statSync(join(ws, ".git", "hooks")).uid).toBe(0);
 
@@ -38,6 +39,31 @@ describe("AgentUser", () => {
       expect(env).toMatchObject({ HOME: `${ws}.home`, GIT_CONFIG_KEY_0: "safe.directory", GIT_CONFIG_VALUE_0: ws });
       expect(statSync(`${ws}.home`)).toMatchObject({ uid, gid });
       expect(statSync(`${ws}.home`).mode & 0o777).toBe(0o700);
+    },
+  );
+
+  test.skipIf(!root)(
+    "grant: the agent can write the top directory but cannot move .git away or put its own .git in its place",
+    ({ tmpDir }) => {
+      const user = AgentUser.resolve("nobody");
+      chmodSync(tmpDir, 0o755);
+      const ws = join(tmpDir, "ws");
+      mkdirSync(join(ws, ".git", "hooks"), { recursive: true });
+      writeFileSync(join(ws, ".git", "config"), "[core]\n");
+      user.grant(ws);
+      const asAgent = (command: string, ...args: string[]) =>
+        spawnSync(command, args, { cwd: ws, uid: user.runAs.uid, gid: user.runAs.gid, encoding: "utf8" });
+
+      expect(asAgent("touch", "new-file").status).toBe(0);
+      const moved = asAgent("mv", "--", ".git", ".git-away");
+      expect(moved.status).not.toBe(0);
+      expect(moved.stderr).toMatch(/not permitted/);
+      expect(asAgent("rm", "-rf", "--", ".git").status).not.toBe(0);
+      expect(asAgent("sh", "-c", "echo '#!/bin/sh' > .git/hooks/pre-commit").status).not.toBe(0);
+      expect(statSync(join(ws, ".git")).uid).toBe(0);
+      expect(existsSync(join(ws, ".git", "config"))).toBe(true);
+      expect(existsSync(join(ws, ".git", "hooks", "pre-commit"))).toBe(false);
+      expect(existsSync(join(ws, ".git-away"))).toBe(false);
     },
   );
 

@@ -38,13 +38,15 @@ export class AgentUser {
    * Makes `dir` (a workspace or a baseline worktree) writable to the agent, before each of its
    * runs, since the replica's own git commands create files as root between them. The top
    * directory stays root's (git refuses a repository owned by someone else) with the agent's
-   * group and mode 2770; everything under it but `.git` becomes the agent's. `.git` stays root's
+   * group and mode 3770; everything under it but `.git` becomes the agent's. `.git` stays root's
    * and read-only to the agent: the replica's git reads its config and hooks, and an agent that
-   * could write them would run commands as root. Symbolic links are never followed.
+   * could write them would run commands as root. The sticky bit matters as much: without it the
+   * agent, which may write the top directory, could rename root's `.git` away and put a `.git`
+   * of its own (hooks included) in its place. Symbolic links are never followed.
    */
   grant(dir: string): void {
     chownSync(dir, 0, this.runAs.gid);
-    chmodSync(dir, 0o2770);
+    chmodSync(dir, 0o3770);
     for (const name of readdirSync(dir)) {
       if (name === ".git") continue;
       this.own(join(dir, name));
