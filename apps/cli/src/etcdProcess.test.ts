@@ -2,10 +2,24 @@
 import { SmithStore } from "@smith/store";
 import { freePorts, tmpDirTest as test } from "@smith/testing";
 import { readFileSync, statSync } from "node:fs";
+import { request } from "node:https";
 import { join } from "node:path";
 import { describe, expect } from "vitest";
 import { etcdClientTls, loadOrCreateEtcdCerts } from "./etcdCerts.ts";
 import { EtcdProcess } from "./etcdProcess.ts";
+
+/** The status of a GET over TLS with these credentials, or `error: ...` when the handshake or the request fails. */
+function httpsStatus(url: string, creds: { ca: string; cert?: string; key?: string }): Promise<string> {
+  return new Promise((resolve) => {
+    const req = request(url, { ...creds, timeout: 2_000 }, (res) => {
+      res.resume();
+      resolve(String(res.statusCode));
+    });
+    req.on("timeout", () => req.destroy(new Error("timeout")));
+    req.on("error", (e) => resolve(`error: ${e.message}`));
+    req.end();
+  });
+}
 
 describe("smith up's etcd", () => {
   test("serves TLS only and only to the client certificate: plain HTTP and a client without it are refused", async ({
@@ -51,6 +65,20 @@ describe("smith up's etcd", () => {
       expect(await store({ endpoints: [etcd.endpoint], tls: { ...other, ca: tls.ca } }).ping()).toBe(false);
 
       expect((await ok.loops.getOrThrow(loop.id)).loop.id).toBe(loop.id);
+
+      // The peer port too: plain HTTP and TLS without a certificate of the CA get nothing; the
+      // member's own certificate (what a second member would present) gets /members.
+      const peer = `127.0.0.1:${peerPort}`;
+      await expect(fetch(`http://${peer}/members`, { signal: AbortSignal.timeout(2_000) })).rejects.toThrow();
+      expect(await httpsStatus(`https://${peer}/members`, { ca: tls.ca })).toMatch(/^error/);
+      expect(await httpsStatus(`https://${peer}/members`, { ...other, ca: tls.ca })).toMatch(/^error/);
+      expect(
+        await httpsStatus(`https://${peer}/members`, {
+          ca: tls.ca,
+          cert: readFileSync(certs.serverCertFile, "utf8"),
+          key: readFileSync(certs.serverKeyFile, "utf8"),
+        }),
+      ).toBe("200");
     } finally {
       for (const s of stores) s.close();
       await etcd.stop();

@@ -50,16 +50,23 @@ export class EtcdProcess {
   async start(timeoutMs = 20_000): Promise<void> {
     mkdirSync(this.o.dir, { recursive: true });
     const log = openSync(join(this.o.dir, "etcd.log"), "a");
-    const peer = `http://127.0.0.1:${this.o.peerPort}`;
+    const tls = this.o.tls;
+    // The peer port (raft, /members, lease forwarding) is served like the client one: TLS, and only
+    // to a certificate of the same CA, so an agent on the host cannot talk raft to the member either.
+    const peer = `${tls ? "https" : "http"}://127.0.0.1:${this.o.peerPort}`;
     const env: Record<string, string> = {};
     for (const [k, v] of Object.entries(this.o.env)) if (v !== undefined && !k.startsWith("ETCD_")) env[k] = v;
-    const tls = this.o.tls;
     const tlsArgs = tls
       ? [
           `--cert-file=${tls.serverCertFile}`,
           `--key-file=${tls.serverKeyFile}`,
           `--trusted-ca-file=${tls.caFile}`,
           "--client-cert-auth=true",
+          // The server certificate has clientAuth too: the member is its own (only) peer.
+          `--peer-cert-file=${tls.serverCertFile}`,
+          `--peer-key-file=${tls.serverKeyFile}`,
+          `--peer-trusted-ca-file=${tls.caFile}`,
+          "--peer-client-cert-auth=true",
         ]
       : [];
     this.child = spawn(
