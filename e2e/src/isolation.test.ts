@@ -53,6 +53,45 @@ echo "Implemented $story"
 `;
 }
 
+/**
+ * A scripted agent for two loops at once: it notes its workspace in `<probes>/ws-<uid>`, waits
+ * (up to 20 s) for a workspace noted by another uid, then tries to list it, read its PRD, write
+ * into it and signal the other agent's process (its pid in `<probes>/pid-<uid>`); it writes what
+ * worked to `<probes>/peer-<uid>.txt`.
+ */
+function neighbourAgent(probes: string): string {
+  return `#!/bin/sh
+me=$(id -u)
+echo $$ > ${probes}/pid-$me
+pwd > ${probes}/ws-$me
+out=${probes}/peer-$me.txt
+i=0
+while [ $i -lt 200 ]; do
+  for f in ${probes}/ws-*; do
+    [ "$f" = "${probes}/ws-$me" ] && continue
+    [ -e "$f" ] || continue
+    other=$(cat "$f")
+    uid=\${f##*/ws-}
+    {
+      echo "peer $uid"
+      if ls "$other" >/dev/null 2>&1; then echo "LEAK listed $other"; fi
+      if cat "$other/prd.json" >/dev/null 2>&1; then echo "LEAK read $other"; fi
+      if touch "$other/planted" 2>/dev/null; then echo "LEAK wrote $other"; fi
+      pid=$(cat ${probes}/pid-$uid)
+      if kill -0 "$pid" 2>/dev/null; then echo "LEAK signal $pid"; else echo "no signal to $pid"; fi
+    } >> "$out" 2>&1
+    i=200
+  done
+  i=$((i + 1))
+  [ $i -lt 200 ] && sleep 0.1
+done
+# Alive a little longer, for the other agent's attempt to signal this one.
+sleep 1
+echo done > "done-$(date +%s%N).txt"
+echo "Implemented"
+`;
+}
+
 describe("agent isolation (the replica runs as root)", () => {
   test.skipIf(process.getuid?.() !== 0)(
     "an agent run as smith-agent finds nothing usable: no token in any environ or cmdline, no run dir, no askpass, no way into .git, the API refuses it; the loop still syncs",
@@ -103,6 +142,51 @@ describe("agent isolation (the replica runs as root)", () => {
           expect(found).toMatch(/^api 401$/m);
           expect(found).toContain(`home ${join(workRoot, `${loop.id}-1`)}.home\n`);
           expect(found).toContain("workspace-writable yes\n");
+        }
+      } finally {
+        rmSync(shared, { recursive: true, force: true });
+      }
+    },
+  );
+
+  test.skipIf(process.getuid?.() !== 0)(
+    "two loops at once get two agent users of the pool: neither can list, read or write the other's workspace or signal its processes",
+    async ({ stack, tmpDir }) => {
+      const pool = [AGENT_USER, `${AGENT_USER}-2`];
+      for (const user of pool) expect(ensureAgentUser(user)).toBe(true);
+      const shared = mkdtempSync(join(tmpdir(), "smith-isolation-"));
+      try {
+        chmodSync(shared, 0o711);
+        const probes = join(shared, "probes");
+        mkdirSync(probes, { mode: 0o777 });
+        chmodSync(probes, 0o777);
+        const agent = join(shared, "agent.sh");
+        writeFileSync(agent, neighbourAgent(probes), { mode: 0o755 });
+        stack.startScheduler({ SMITH_AGENT_USER: pool.join(","), SMITH_AGENT_WORK_ROOT: join(shared, "work") });
+        // Two repositories: two concurrency keys, so both loops run at once.
+        const created = await Promise.all(
+          [demo(tmpDir, { prd: FAKE_PRD, recordings: {} }), demo(tmpDir, { prd: FAKE_PRD, recordings: {} })].map((d) =>
+            stack.create({
+              spec: {
+                repo: { url: d.remoteUrl },
+                prd: { kind: "path", path: d.prdPath },
+                agent: { provider: "command", command: agent },
+                qualityGates: ["true"],
+              },
+            }),
+          ),
+        );
+        for (const c of created)
+          expect(
+            (await stack.waitFor(c.id, ["synced", "flatline", "cancelled", "waiting"], 90_000)).status,
+          ).toMatchObject({ state: "synced", attempt: 1 });
+        const uids = pool.map((u) => execFileSync("id", ["-u", u], { encoding: "utf8" }).trim());
+        for (const uid of uids) {
+          const found = readFileSync(join(probes, `peer-${uid}.txt`), "utf8");
+          // Each saw the other user's workspace (they ran at once) and could do nothing with it.
+          expect(found).toContain(`peer ${uids.find((u) => u !== uid)}\n`);
+          expect(found).toMatch(/^no signal to \d+$/m);
+          expect(found).not.toContain("LEAK");
         }
       } finally {
         rmSync(shared, { recursive: true, force: true });

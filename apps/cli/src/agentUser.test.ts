@@ -38,6 +38,19 @@ describe("smith up's agent user", () => {
     expect(() => execFileSync("id", ["-u", "smith-nobody-here"], { stdio: "ignore" })).toThrow();
   });
 
+  test("--agent-pool out of range: a typed error naming the flag and the limit", () => {
+    for (const agentPool of [0, 65, 1.5]) {
+      let err: unknown;
+      try {
+        chooseAgentUser({ agentPool, env: {}, out: () => undefined }, 0);
+      } catch (e) {
+        err = e;
+      }
+      expect(err).toMatchObject({ code: "invalid_argument", details: { field: "agent-pool" } });
+      expect((err as Error).message).toContain("from 1 to 64");
+    }
+  });
+
   test("--no-agent-user as root: agents stay root, with a warning", () => {
     const { chosen, lines } = choose(false, 0);
     expect(chosen).toBeUndefined();
@@ -54,6 +67,13 @@ describe("smith up's agent user", () => {
         `agents      run as smith-agent (uid ${uid}): they cannot read the state dir, the secrets or the replica token`,
       );
       expect(chosen?.name).toBe("smith-agent");
+      // One user per running loop: smith-agent and smith-agent-2..4, each created, each its own uid.
+      expect(chosen?.pool).toEqual(["smith-agent", "smith-agent-2", "smith-agent-3", "smith-agent-4"]);
+      const uids = (chosen?.pool ?? []).map((u) => execFileSync("id", ["-u", u], { encoding: "utf8" }).trim());
+      expect(new Set(uids).size).toBe(4);
+      expect(lines).toContain(
+        "agents      one user per running loop: smith-agent, smith-agent-2, smith-agent-3, smith-agent-4 (shared beyond 4 loops at once)",
+      );
 
       // A PATH with no node the agent user can reach (like the one scripts/run.sh provisions
       // under /root): a copy of this node in a directory it can enter, appended to its PATH.
@@ -61,7 +81,10 @@ describe("smith up's agent user", () => {
       try {
         chmodSync(bin, 0o755);
         const copied = choose(undefined, 0, "/root/.no-such-node-dir", join(bin, "bin"));
-        expect(copied.chosen).toEqual({ name: "smith-agent", path: `/root/.no-such-node-dir:${join(bin, "bin")}` });
+        expect(copied.chosen).toMatchObject({
+          name: "smith-agent",
+          path: `/root/.no-such-node-dir:${join(bin, "bin")}`,
+        });
         expect(copied.lines[1]).toBe(
           `agents      node for smith-agent: ${join(bin, "bin", "node")} (a copy of ${process.execPath}, which it cannot reach)`,
         );

@@ -15,11 +15,12 @@ import { readFileSync } from "node:fs";
 const HELP = `smith ${SMITH_VERSION}: autonomous coding loops at scale
 
 Usage:
-  smith up [--demo] [--state-dir DIR] [--etcd URLS] [--etcd-port N] [--api-port N] [--agent-user NAME | --no-agent-user] [--no-tui] [--verbose]
+  smith up [--demo] [--state-dir DIR] [--etcd URLS] [--etcd-port N] [--api-port N] [--agent-user NAME [--agent-pool N] | --no-agent-user] [--no-tui] [--verbose]
       Run etcd, the API and a scheduler on this machine. --demo also creates a demo
       repository and runs a loop on it with the replay agent (no network, no API key).
-      As root, agents run as the unprivileged user smith-agent (created; --agent-user NAME
-      for another, --no-agent-user to keep them root).
+      As root, agents run as the unprivileged users smith-agent, smith-agent-2 ... (created;
+      one per running loop, --agent-pool N of them, default 4; --agent-user NAME for another
+      name, --no-agent-user to keep them root).
       On a terminal it opens the dashboard (closing it stops the stack); without one it
       prints progress lines (and, with --demo, exits when the demo loop finishes).
   smith tui [--server URL] [--token T] [--context NAME]
@@ -52,6 +53,7 @@ async function main(argv: string[]): Promise<number> {
       "api-port": { type: "string", default: "7070" },
       verbose: { type: "boolean", default: false },
       "agent-user": { type: "string" },
+      "agent-pool": { type: "string" },
       "no-agent-user": { type: "boolean", default: false },
       "no-tui": { type: "boolean", default: false },
       output: { type: "string", short: "o" },
@@ -130,6 +132,13 @@ async function main(argv: string[]): Promise<number> {
           });
         return n;
       };
+      const agentPool = (v: string) => {
+        if (!/^\d{1,2}$/.test(v) || Number(v) < 1 || Number(v) > 64)
+          throw new SmithError("invalid_argument", `--agent-pool must be a whole number from 1 to 64, got ${v}`, {
+            field: "agent-pool",
+          });
+        return Number(v);
+      };
       // The first signal stops the stack in order (each part's stop is bounded); a second one, or
       // the stop overrunning its bound, kills what the stack started and exits at once.
       let forcedKill = () => {};
@@ -171,6 +180,7 @@ async function main(argv: string[]): Promise<number> {
           ? { dashboard: (c: { url: string; token: string }) => runTui({ ...c, context: "local" }) }
           : {}),
         verbose: values.verbose,
+        ...(values["agent-pool"] !== undefined ? { agentPool: agentPool(values["agent-pool"]) } : {}),
         ...(values["no-agent-user"]
           ? { agentUser: false as const }
           : values["agent-user"] !== undefined

@@ -51,6 +51,13 @@ export interface UpOptions {
    * alternatives); `false` (`--no-agent-user`): none, also as root (with a warning).
    */
   agentUser?: string | false;
+  /**
+   * How many agent users (`--agent-pool`, default 4): the agent user and `<name>-2` ... `<name>-N`,
+   * created if missing. Each running loop's agents get one no other running loop has (the local
+   * executor hands them out), so concurrent loops cannot reach each other's workspaces or
+   * processes; beyond N loops at once, users are shared.
+   */
+  agentPool?: number;
   /** On a terminal: the dashboard to open on the running stack; closing it stops the stack. */
   dashboard?: (connection: { url: string; token: string }) => Promise<number>;
 }
@@ -58,6 +65,9 @@ export interface UpOptions {
 const REPLICA_MAIN = resolve(fileURLToPath(import.meta.url), "../../../replica/src/main.ts");
 /** Workspaces of agents run as another user: outside the state dir (under root's 0700 home). */
 const AGENT_WORK_ROOT = "/var/lib/smith/workspaces";
+/** Agent users `smith up` makes as root: one per loop running at once, up to this many. */
+const DEFAULT_AGENT_POOL = 4;
+const MAX_AGENT_POOL = 64;
 /** Where `smith up` puts a node the agent user can run, when the one on PATH is out of its reach. */
 const AGENT_BIN_DIR = "/var/lib/smith/bin";
 
@@ -184,6 +194,7 @@ export async function up(o: UpOptions): Promise<number> {
     // The demo's replay agent pauses between steps so that the run can be watched live.
     const replicaVars = {
       ...replicaEnv(agents ? { ...o.env, PATH: agents.path } : o.env, url),
+      // The executor gives each replica one user of the pool (this one is the default).
       ...(agentUser !== undefined ? { SMITH_AGENT_USER: agentUser } : {}),
       ...(o.demo && o.dashboard ? { SMITH_REPLAY_STEP_DELAY_MS: "700" } : {}),
     };
@@ -192,7 +203,7 @@ export async function up(o: UpOptions): Promise<number> {
       command: [process.execPath, REPLICA_MAIN],
       env: replicaVars,
       stopGraceMs: 3_000,
-      ...(agentUser !== undefined ? { workRoot: AGENT_WORK_ROOT } : {}),
+      ...(agents !== undefined ? { workRoot: AGENT_WORK_ROOT, agentUsers: agents.pool } : {}),
     }));
     const scheduler = new Scheduler({
       store,
@@ -299,10 +310,10 @@ export async function up(o: UpOptions): Promise<number> {
  * alternatives (docs/security.md). Throws a typed error for `--agent-user` without root.
  */
 export function chooseAgentUser(
-  o: Pick<UpOptions, "agentUser" | "env" | "out">,
+  o: Pick<UpOptions, "agentUser" | "agentPool" | "env" | "out">,
   uid: number | undefined = process.getuid?.(),
   binDir = AGENT_BIN_DIR,
-): { name: string; path: string } | undefined {
+): { name: string; path: string; pool: string[] } | undefined {
   const root = uid === 0;
   if (o.agentUser === false) {
     if (root)
@@ -324,15 +335,27 @@ export function chooseAgentUser(
     return undefined;
   }
   const name = o.agentUser ?? DEFAULT_AGENT_USER;
-  try {
-    ensureAgentUser(name);
-  } catch (err) {
-    const why = err instanceof Error ? err.message.split("\n")[0] : String(err);
+  const size = o.agentPool ?? DEFAULT_AGENT_POOL;
+  if (!Number.isInteger(size) || size < 1 || size > MAX_AGENT_POOL)
     throw new SmithError(
       "invalid_argument",
-      `could not create the agent user ${name} (${why}): create it (useradd --system --user-group ${name}), name another with --agent-user, or pass --no-agent-user`,
-      { field: "agent-user" },
+      `--agent-pool ${size}: must be a whole number from 1 to ${MAX_AGENT_POOL}`,
+      {
+        field: "agent-pool",
+      },
     );
+  const pool = [name, ...Array.from({ length: size - 1 }, (_, i) => `${name}-${i + 2}`)];
+  for (const user of pool) {
+    try {
+      ensureAgentUser(user);
+    } catch (err) {
+      const why = err instanceof Error ? err.message.split("\n")[0] : String(err);
+      throw new SmithError(
+        "invalid_argument",
+        `could not create the agent user ${user} (${why}): create it (useradd --system --user-group ${user}), name another with --agent-user, or pass --no-agent-user`,
+        { field: "agent-user" },
+      );
+    }
   }
   const agentUid = Number(execFileSync("id", ["-u", "--", name], { encoding: "utf8" }).trim());
   const agentGid = Number(execFileSync("id", ["-g", "--", name], { encoding: "utf8" }).trim());
@@ -350,7 +373,12 @@ export function chooseAgentUser(
       timeout: 10_000,
     }).status === 0;
   const path = o.env.PATH ?? "/usr/local/bin:/usr/bin:/bin";
-  if (canRunNode(path)) return { name, path };
+  const withPool = (p: string) => {
+    if (pool.length > 1)
+      o.out(`agents      one user per running loop: ${pool.join(", ")} (shared beyond ${pool.length} loops at once)`);
+    return { name, path: p, pool };
+  };
+  if (canRunNode(path)) return withPool(path);
   // Typically the node that scripts/run.sh provisions under root's 0700 home: a copy of it (one
   // binary) in a directory the agent user can reach, at the end of its PATH.
   provideNode(binDir);
@@ -359,12 +387,12 @@ export function chooseAgentUser(
     o.out(
       `agents      node for ${name}: ${join(binDir, "node")} (a copy of ${process.execPath}, which it cannot reach)`,
     );
-    return { name, path: withCopy };
+    return withPool(withCopy);
   }
   o.out(
     `warning     ${name} cannot run node from this PATH (it cannot enter a directory of it, e.g. /root): gates and agents that need node will fail; install node where it can (/usr/local), or pass --no-agent-user`,
   );
-  return { name, path };
+  return withPool(path);
 }
 
 /** Copies this node binary to `<dir>/node` (0755, in a 0755 directory) unless an identical one is there. */

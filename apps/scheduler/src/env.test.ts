@@ -21,6 +21,14 @@ describe("scheduler env", () => {
     expect(() => parseEnv({ ...BASE, SMITH_EXECUTOR: "nomad" })).toThrow(/SMITH_EXECUTOR/);
   });
 
+  it("SMITH_AGENT_USER: one user or a comma-separated pool of at most 64 user names", () => {
+    expect(parseEnv({ ...BASE, SMITH_AGENT_USER: "smith-agent" }).SMITH_AGENT_USER).toBe("smith-agent");
+    expect(parseEnv({ ...BASE, SMITH_AGENT_USER: "a1,a2,a3" }).SMITH_AGENT_USER).toBe("a1,a2,a3");
+    const pool = Array.from({ length: 65 }, (_, i) => `a${i}`).join(",");
+    for (const bad of ["a1,,a2", "Root", "a1, a2", "-x", pool, `a${"b".repeat(32)}`])
+      expect(() => parseEnv({ ...BASE, SMITH_AGENT_USER: bad })).toThrow(/SMITH_AGENT_USER.*1 to 64 user names/s);
+  });
+
   it("notification webhooks: bounded, well-formed, and never without a signing secret", () => {
     const secret = "s".repeat(16);
     const env = parseEnv({

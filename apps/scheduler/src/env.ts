@@ -88,9 +88,16 @@ const Env = z.object({
   SMITH_STATE_DIR: z.string().default(join(homedir(), ".local", "state", "smith")),
   /**
    * Local executor, scheduler running as root: agents, gates and setup commands run as this
-   * unprivileged user (passed to each replica), and workspaces go to SMITH_AGENT_WORK_ROOT.
+   * unprivileged user, and workspaces go to SMITH_AGENT_WORK_ROOT. A comma-separated list is a
+   * pool: each replica gets a user no other live replica has (shared once all are busy).
    */
-  SMITH_AGENT_USER: z.string().min(1).optional(),
+  SMITH_AGENT_USER: z
+    .string()
+    .regex(
+      /^[a-z_][a-z0-9_-]{0,31}(,[a-z_][a-z0-9_-]{0,31}){0,63}$/,
+      "SMITH_AGENT_USER must be 1 to 64 user names (1-32 of a-z, 0-9, _ and -) separated by commas",
+    )
+    .optional(),
   /** Where workspaces go when SMITH_AGENT_USER is set (its parents must let that user pass). */
   SMITH_AGENT_WORK_ROOT: z
     .string()

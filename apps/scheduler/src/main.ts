@@ -18,7 +18,9 @@ async function buildExecutor(
       stateDir: env.SMITH_STATE_DIR,
       command: env.SMITH_REPLICA_COMMAND,
       env: replicaEnv(process.env, env.SMITH_API_URL),
-      ...(env.SMITH_AGENT_USER ? { workRoot: env.SMITH_AGENT_WORK_ROOT } : {}),
+      ...(env.SMITH_AGENT_USER
+        ? { workRoot: env.SMITH_AGENT_WORK_ROOT, agentUsers: env.SMITH_AGENT_USER.split(",") }
+        : {}),
     });
     return { executor, close: async () => undefined };
   }

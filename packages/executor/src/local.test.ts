@@ -1,8 +1,10 @@
 import { Loop, SCHEMA_VERSION, newId } from "@smith/core";
 import { tmpDirTest as test } from "@smith/testing";
-import { readFileSync, statSync, writeFileSync } from "node:fs";
+import { execFileSync, spawn } from "node:child_process";
+import { existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect } from "vitest";
+import { ensureAgentUser } from "./agentUser.ts";
 import { LocalProcessExecutor } from "./local.ts";
 
 function loop(): Loop {
@@ -105,6 +107,62 @@ describe("LocalProcessExecutor", () => {
     expect(statSync(runDir).mode & 0o777).toBe(0o700);
     expect(statSync(join(tmpDir, "replicas")).mode & 0o777).toBe(0o700);
   });
+
+  test.skipIf(process.getuid?.() !== 0)(
+    "agent users: concurrent replicas get different users, a freed user is rid of what it left running, a full pool is shared",
+    async ({ tmpDir }) => {
+      const pool = ["smith-agent-t1", "smith-agent-t2"];
+      for (const user of pool) expect(ensureAgentUser(user)).toBe(true);
+      const uidOf = (user: string) => Number(execFileSync("id", ["-u", user], { encoding: "utf8" }).trim());
+      const script = join(tmpDir, "replica.sh");
+      const release = join(tmpDir, "release");
+      // Each replica says which user it was given, then runs until its own release file appears.
+      writeFileSync(
+        script,
+        `echo "$SMITH_AGENT_USER" > user; while [ ! -e ${release}-$SMITH_LOOP_ID ]; do sleep 0.05; done\n`,
+      );
+      const ex = new LocalProcessExecutor({
+        stateDir: tmpDir,
+        command: ["/bin/sh", script],
+        env: {},
+        agentUsers: pool,
+      });
+      const userOf = async (l: Loop, attempt = 1) => {
+        const file = join(tmpDir, "replicas", `${l.id}-${attempt}`, "user");
+        await until(async () => existsSync(file) && readFileSync(file, "utf8").trim() !== "");
+        return readFileSync(file, "utf8").trim();
+      };
+      const [a, b, c, d] = [loop(), loop(), loop(), loop()];
+      if (!a || !b || !c || !d) throw new Error("no loops");
+      const ha = await ex.start({ loop: a, attempt: 1, token: "t" });
+      await ex.start({ loop: b, attempt: 1, token: "t" });
+      expect([await userOf(a), await userOf(b)]).toEqual(pool);
+
+      // What a's agent left behind: a process of its user outside the replica's group.
+      const leftover = spawn("sleep", ["300"], { uid: uidOf("smith-agent-t1"), detached: true, stdio: "ignore" });
+      leftover.unref();
+      const leftoverPid = leftover.pid ?? 0;
+      expect(running(leftoverPid)).toBe(true);
+      writeFileSync(`${release}-${a.id}`, "");
+      await until(async () => (await ex.status(ha)).phase !== "running");
+
+      // t1 is free again: c gets it, and t1's leftover is gone; t2's replica (b) was left alone.
+      await ex.start({ loop: c, attempt: 1, token: "t" });
+      expect(await userOf(c)).toBe("smith-agent-t1");
+      await until(async () => !running(leftoverPid));
+      // Both busy now (b and c): d shares the first of the least busy, and nothing is killed.
+      await ex.start({ loop: d, attempt: 1, token: "t" });
+      expect(await userOf(d)).toBe("smith-agent-t1");
+      expect(
+        (await ex.list())
+          .filter((r) => r.status.phase === "running")
+          .map((r) => r.loopId)
+          .sort(),
+      ).toEqual([b.id, c.id, d.id].sort());
+      for (const l of [b, c, d]) writeFileSync(`${release}-${l.id}`, "");
+      await until(async () => (await ex.list()).every((r) => r.status.phase !== "running"));
+    },
+  );
 
   test("stop kills the whole process group; a SIGKILLed replica still leaves an exit record", async ({ tmpDir }) => {
     const script = join(tmpDir, "replica.sh");

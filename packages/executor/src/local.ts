@@ -10,7 +10,7 @@ import {
   type ReplicaRuntime,
   type ReplicaStatus,
 } from "@smith/core";
-import { spawn } from "node:child_process";
+import { execFileSync, spawn, spawnSync } from "node:child_process";
 import {
   chmodSync,
   closeSync,
@@ -46,6 +46,16 @@ export interface LocalProcessExecutorOptions {
    * Made 0711 (others may enter, not list). Every directory above it must let that user pass.
    */
   workRoot?: string;
+  /**
+   * The agent users (SMITH_AGENT_USER, a root scheduler): each replica gets one as its
+   * SMITH_AGENT_USER, one that no live replica of this state dir has, so that concurrent loops'
+   * agents are different users (neither can enter the other's workspace, read its files or signal
+   * its processes). Before a user is handed out again, whatever it left running is killed (a
+   * process the agent detached from its group outlives its run). When every user is busy, the
+   * least busy one is shared (isolation between those loops then rests on the workspace modes
+   * only); size the pool to the number of loops this host runs at once.
+   */
+  agentUsers?: readonly string[];
 }
 
 /** Names the state dir's executor instance; kept there so that a restarted scheduler is the same instance. */
@@ -60,6 +70,8 @@ interface RunRecord {
   startedAt: string;
   /** From /proc/<pid>/stat: guards against a reused pid. */
   startTicks?: string;
+  /** The agent user this replica's agents run as (with `agentUsers`). */
+  agentUser?: string;
 }
 
 /**
@@ -115,6 +127,7 @@ export class LocalProcessExecutor implements Executor {
     rmSync(tokenFile, { force: true });
     writeFileSync(tokenFile, launch.token, { mode: 0o600, flag: "wx" });
     const log = openSync(join(dir, "replica.log"), "a");
+    const agentUser = this.pickAgentUser();
     const quoted = this.options.command.map(shellQuote).join(" ");
     // `exec` is not used: the shell stays as the group leader and records the exit code.
     const script = `${quoted}; echo $? > ${shellQuote(join(dir, "exit-code"))}`;
@@ -130,6 +143,7 @@ export class LocalProcessExecutor implements Executor {
           SMITH_TOKEN_FILE: tokenFile,
           SMITH_RUN_DIR: dir,
           ...(this.options.workRoot ? { SMITH_WORK_DIR: join(this.options.workRoot, id) } : {}),
+          ...(agentUser !== undefined ? { SMITH_AGENT_USER: agentUser } : {}),
         },
       });
       const pid = child.pid;
@@ -141,12 +155,35 @@ export class LocalProcessExecutor implements Executor {
         pid,
         startedAt: new Date().toISOString(),
         startTicks: startTicks(pid),
+        ...(agentUser !== undefined ? { agentUser } : {}),
       };
       writeFileSync(join(dir, "record.json"), JSON.stringify(record));
       return { kind: this.kind, id, instance: this.instance };
     } finally {
       closeSync(log);
     }
+  }
+
+  /**
+   * The pool's user with the fewest live replicas of this state dir (the first such, so that a
+   * quiet host keeps using the same few). A user no live replica has is first rid of whatever it
+   * still runs. Synchronous from the read to the record's write in start(): two starts of this
+   * executor never pick the same free user.
+   */
+  private pickAgentUser(): string | undefined {
+    const pool = this.options.agentUsers;
+    if (!pool || pool.length === 0) return undefined;
+    const busy = new Map<string, number>();
+    for (const name of readdirSync(this.root)) {
+      if (name === INSTANCE_FILE) continue;
+      const record = readRecord(join(this.root, name));
+      if (record?.agentUser !== undefined && isAlive(record))
+        busy.set(record.agentUser, (busy.get(record.agentUser) ?? 0) + 1);
+    }
+    let best = pool[0] as string;
+    for (const user of pool) if ((busy.get(user) ?? 0) < (busy.get(best) ?? 0)) best = user;
+    if ((busy.get(best) ?? 0) === 0) killAllOf(best);
+    return best;
   }
 
   async status(handle: ExecutorHandle): Promise<ReplicaStatus> {
@@ -405,6 +442,26 @@ function signalGroup(pgid: number, signal: NodeJS.Signals): void {
   } catch {
     // Already gone.
   }
+}
+
+/**
+ * SIGKILL to every process of `user` (`kill -1` run as that user reaches exactly the processes it
+ * may signal: its own). Only for a pool user no live replica has.
+ */
+function killAllOf(user: string): void {
+  let uid: number;
+  let gid: number;
+  try {
+    uid = Number(execFileSync("id", ["-u", "--", user], { encoding: "utf8" }).trim());
+    gid = Number(execFileSync("id", ["-g", "--", user], { encoding: "utf8" }).trim());
+  } catch {
+    throw new SmithError("invalid_argument", `SMITH_AGENT_USER: no user ${JSON.stringify(user)} on this host`, {
+      field: "SMITH_AGENT_USER",
+    });
+  }
+  // Never as root: kill(-1) there would be every process of the host.
+  if (!Number.isInteger(uid) || uid <= 0 || process.getuid?.() !== 0) return;
+  spawnSync("/bin/sh", ["-c", "kill -9 -1"], { uid, gid, cwd: "/", env: {}, stdio: "ignore", timeout: 10_000 });
 }
 
 function shellQuote(s: string): string {
