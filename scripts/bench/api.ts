@@ -14,6 +14,7 @@ import { fileURLToPath } from "node:url";
 import { createInterface } from "node:readline";
 import { ADMIN_TOKEN, SIGNING_KEY, loopInput } from "@smith/api/testSupport";
 import { BENCH } from "./config.ts";
+import { procCpuMs } from "./cpu.ts";
 import { paced } from "./load.ts";
 import { percentile } from "./stats.ts";
 import { BenchCheckError, type BenchContext, type Measurement, type Suite, type Workload } from "./suite.ts";
@@ -31,6 +32,8 @@ interface RunningApi {
   client(token: string): SmithClient;
   operator: string;
   viewer: string;
+  /** The API process's pid (for its CPU time). */
+  pid: number | undefined;
   /** Ends the API process (also done at the end of the run). */
   stop(): void;
 }
@@ -70,7 +73,16 @@ function start(ctx: BenchContext, name = "api"): Promise<RunningApi> {
     const admin = client(ADMIN_TOKEN);
     const operator = (await admin.tokens.create.mutate({ name: "bench-operator", role: "operator" })).token;
     const viewer = (await admin.tokens.create.mutate({ name: "bench-viewer", role: "viewer" })).token;
-    return { url, prefix, store: ctx.store(prefix), client, operator, viewer, stop: () => child.kill("SIGTERM") };
+    return {
+      url,
+      prefix,
+      store: ctx.store(prefix),
+      client,
+      operator,
+      viewer,
+      pid: child.pid,
+      stop: () => child.kill("SIGTERM"),
+    };
   })();
   apis.set(name, api);
   return api;
@@ -167,6 +179,10 @@ async function fanOut(ctx: BenchContext, a: RunningApi, mode: "entries" | "batch
 
   // One replica writing steadily: calls of `batch` entries, ratePerSec entries a second.
   const calls: number[] = [];
+  // CPU per entry of the API process and of this one (the writer and the subscribers): unlike the
+  // latency, it hardly changes with what else runs on the machine.
+  const apiCpuBefore = a.pid === undefined ? undefined : procCpuMs(a.pid);
+  const usage0 = process.cpuUsage();
   const result = await paced(
     { streams: 1, ratePerSec: ratePerSec / batch, durationMs, signal: ctx.signal },
     async (_s, i) => {
@@ -196,6 +212,8 @@ async function fanOut(ctx: BenchContext, a: RunningApi, mode: "entries" | "batch
       60_000,
     );
   });
+  const apiCpuAfter = a.pid === undefined ? undefined : procCpuMs(a.pid);
+  const usage = process.cpuUsage(usage0);
   subs.forEach((s) => s.unsubscribe());
 
   let duplicatesOrGaps = 0;
@@ -204,7 +222,11 @@ async function fanOut(ctx: BenchContext, a: RunningApi, mode: "entries" | "batch
     throw new BenchCheckError(`${duplicatesOrGaps} entries arrived out of order, twice or not at all`);
   const delivered = received.reduce((n, r) => n + r.length, 0) / (expected * subscribers);
   const label = mode === "entries" ? "journal.tail" : "journal.tailBatched";
-  const note = `${expected} entries at ${Math.round(result.ratePerSec * batch)}/s in ${batch}-entry appendJournal calls, ${subscribers} SSE subscribers, ${Math.round(events / subscribers)} events each (API in its own process); call p50 ${percentile(calls, 50).toFixed(2)} ms`;
+  const apiCpu =
+    apiCpuBefore === undefined || apiCpuAfter === undefined
+      ? "?"
+      : (((apiCpuAfter - apiCpuBefore) / expected) * 1000).toFixed(0);
+  const note = `${expected} entries at ${Math.round(result.ratePerSec * batch)}/s in ${batch}-entry appendJournal calls, ${subscribers} SSE subscribers, ${Math.round(events / subscribers)} events each (API in its own process); call p50 ${percentile(calls, 50).toFixed(2)} ms; cpu ms per 1,000 entries: API ${apiCpu}, writer + subscribers ${(((usage.user + usage.system) / 1000 / expected) * 1000).toFixed(0)}`;
   return [
     {
       id: `api.${mode}.p50`,

@@ -19,7 +19,8 @@ export interface CpuPerOp {
 // /proc/<pid>/stat counts in clock ticks; USER_HZ is 100 on every Linux architecture Node supports.
 const TICK_MS = 10;
 
-function procCpuMs(pid: number): number | undefined {
+/** CPU time (user + system) a process has used so far, from /proc; undefined where unreadable. */
+export function procCpuMs(pid: number): number | undefined {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
     // The command name (field 2) may contain spaces; the fields after its closing paren do not.
