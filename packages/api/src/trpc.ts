@@ -1,10 +1,10 @@
 import { roleAtLeast, principalId, type Principal, type Role } from "@smith/auth";
 import { LoopId, SmithError, issuePath, type AuditEventRequest } from "@smith/core";
 import { TRPCError, initTRPC } from "@trpc/server";
-import superjson from "superjson";
 import { ZodError } from "zod";
 import type { Context } from "./context.ts";
 import { smithCause, toTRPCError } from "./errors.ts";
+import { transformer } from "./transformer.ts";
 
 /**
  * tRPC, initialised once. Errors carry the domain code and details (field, limit) and the zod
@@ -12,7 +12,7 @@ import { smithCause, toTRPCError } from "./errors.ts";
  * clients notice a dead connection.
  */
 const t = initTRPC.context<Context>().create({
-  transformer: superjson,
+  transformer,
   errorFormatter({ shape, error }) {
     const cause = smithCause(error);
     const zod = error.cause instanceof ZodError ? error.cause : undefined;

@@ -3,6 +3,7 @@ import { batchReady } from "@smith/store";
 import { tracked } from "@trpc/server";
 import { z } from "zod";
 import { subscriptionError } from "../subscriptions.ts";
+import { plainJson } from "../transformer.ts";
 import { router, viewerProcedure } from "../trpc.ts";
 
 export const journalRouter = router({
@@ -46,7 +47,7 @@ export const journalRouter = router({
           signal,
           maxBuffered: ctx.services.subscriptionBuffer,
         })) {
-          yield tracked(String(entry.seq), entry);
+          yield tracked(String(entry.seq), plainJson(entry));
         }
       } catch (err) {
         throw subscriptionError(err);
@@ -80,7 +81,7 @@ export const journalRouter = router({
         });
         for await (const batch of batchReady(entries, input.maxEntries)) {
           const last = batch[batch.length - 1];
-          if (last) yield tracked(String(last.seq), { entries: batch });
+          if (last) yield tracked(String(last.seq), plainJson({ entries: batch }));
         }
       } catch (err) {
         throw subscriptionError(err);
