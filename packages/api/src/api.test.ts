@@ -217,6 +217,33 @@ describe("API", () => {
     expect(late.code).toBe("CONFLICT");
   });
 
+  test("appendJournal reuses the last append's fence: a re-taken lock still appends each entry once, a released one refuses", async ({
+    api,
+  }) => {
+    const { loopId, attempt, r } = await lockedReplica(api);
+    const op = api.client(api.tokens.operator);
+    const entry = (message: string) => ({ phase: "agent" as const, actor: { type: "agent" as const, id: "a" }, message });
+    await r.replica.appendJournal.mutate({ loopId, entries: [entry("first")] });
+    // The same attempt takes the lock again (a replica restarted in place): the lock key's
+    // revision changes, so the remembered fence fails in etcd and the append reads the lock again.
+    await r.replica.acquireLock.mutate({ loopId });
+    const { seqs } = await r.replica.appendJournal.mutate({ loopId, entries: [entry("second"), entry("third")] });
+    const list = async () => (await op.journal.list.query({ loopId })).entries;
+    const entries = await list();
+    expect(entries.map((e) => e.seq)).toEqual(entries.map((_, i) => i + 1));
+    expect(entries.filter((e) => ["first", "second", "third"].includes(e.message)).map((e) => e.message)).toEqual([
+      "first",
+      "second",
+      "third",
+    ]);
+    expect(seqs).toEqual(entries.slice(-2).map((e) => e.seq));
+    // The lock is gone: the remembered fence no longer holds, and nothing is written.
+    await api.store.locks.release(loopId, attempt);
+    const refused = await fail(r.replica.appendJournal.mutate({ loopId, entries: [entry("late")] }));
+    expect(refused).toMatchObject({ code: "CONFLICT", smith: { code: "stale_attempt" } });
+    expect(await list()).toEqual(entries);
+  });
+
   test("bad input: oversized PRD, unknown loop, malformed ids — typed errors, nothing written", async ({ api }) => {
     const op = api.client(api.tokens.operator);
     const big = JSON.stringify({

@@ -1,5 +1,6 @@
 import {
   mergeEvidence,
+  newId,
   SmithError,
   transition,
   type EvidenceUpdate,
@@ -13,7 +14,7 @@ import {
   type ReasonCode,
   type ResolvedCredentials,
 } from "@smith/core";
-import type { SmithStore } from "@smith/store";
+import type { Compare, SmithStore } from "@smith/store";
 import type { z } from "zod";
 import type { CredentialOperations } from "./credentials.ts";
 
@@ -33,6 +34,13 @@ export class ReplicaOperations {
   private readonly store: SmithStore;
   readonly lockTtlMs: number;
   private readonly credentialOps: CredentialOperations | undefined;
+  /**
+   * The fencing compare of each loop's last journal append (its attempt and the lock key's
+   * revision), so that a replica's next append is one txn instead of a lock read and a txn. It
+   * is only a hint: etcd still checks the compare in the txn; a lock taken since (another
+   * attempt) or re-taken makes the txn fail, and the append then reads the lock again.
+   */
+  private readonly fences = new Map<string, { attempt: number; fence: Compare[] }>();
 
   constructor(store: SmithStore, options: ReplicaOperationsOptions = {}) {
     this.store = store;
@@ -108,16 +116,40 @@ export class ReplicaOperations {
     entries: JournalEntryRequest[],
     correlationId: string,
   ): Promise<JournalEntry[]> {
-    const fence = await this.store.locks.fence(loopId, attempt);
-    // A replica writes as itself or as its agent, never as an operator.
+    // A replica writes as itself or as its agent, never as an operator. Every entry gets its id
+    // here, so that writing the batch again after a failed fence cannot store an entry twice.
     const own = entries.map((e) => ({
       ...e,
+      id: e.id ?? newId(),
       actor:
         e.actor && (e.actor.type === "replica" || e.actor.type === "agent")
           ? e.actor
           : { type: "replica" as const, id: `attempt-${attempt}` },
     }));
-    return this.store.journal.append(loopId, own, { fence, correlationId });
+    const cached = this.fences.get(loopId);
+    if (cached?.attempt === attempt) {
+      try {
+        return await this.store.journal.append(loopId, own, { fence: cached.fence, correlationId });
+      } catch (err) {
+        if (!(err instanceof SmithError) || err.code !== "stale_attempt") throw err;
+        // The lock changed since that append: read it again, which says whether we still hold it.
+        this.fences.delete(loopId);
+      }
+    }
+    const fence = await this.store.locks.fence(loopId, attempt);
+    const written = await this.store.journal.append(loopId, own, { fence, correlationId });
+    this.rememberFence(loopId, { attempt, fence });
+    return written;
+  }
+
+  private rememberFence(loopId: string, entry: { attempt: number; fence: Compare[] }): void {
+    // Bounded: a long-lived API process serves many loops; the oldest is forgotten first.
+    if (this.fences.size >= 10_000 && !this.fences.has(loopId)) {
+      const oldest = this.fences.keys().next().value;
+      if (oldest !== undefined) this.fences.delete(oldest);
+    }
+    this.fences.delete(loopId);
+    this.fences.set(loopId, entry);
   }
 
   async recordIteration(
