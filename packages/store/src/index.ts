@@ -13,7 +13,7 @@ export {
   type TransitionOptions,
   SpendRecord,
 } from "./loops.ts";
-export { JournalRepository, type AppendOptions, type TailOptions } from "./journal.ts";
+export { JournalRepository, type AppendOptions, type TailBatchOptions, type TailOptions } from "./journal.ts";
 export { LockRepository, DEFAULT_LOCK_TTL_MS, type LockState, type LockRecord } from "./locks.ts";
 export {
   ClaimRepository,
@@ -45,7 +45,6 @@ export { WebhookDeliveryRepository, WebhookDelivery } from "./webhooks.ts";
 export { NotificationRepository, NotificationRecord, NotificationTarget } from "./notifications.ts";
 export { OutboxRepository, OutboxRecord, type OutboxItem, flatlineItem } from "./outbox.ts";
 export type { Compare } from "./txn.ts";
-export { batchReady } from "./batch.ts";
 export {
   CredentialRepository,
   CredentialRecord,

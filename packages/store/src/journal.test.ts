@@ -265,6 +265,50 @@ describe("journal", () => {
     }
   });
 
+  test("tailBatches: a busy journal comes as few arrays of at most maxEntries, every entry once and in order", async ({
+    etcdEndpoint,
+    prefix,
+  }) => {
+    const store = testStore(etcdEndpoint, prefix);
+    const reader = testStore(etcdEndpoint, prefix);
+    try {
+      const { loop } = await store.loops.create(loopRequest());
+      await store.journal.append(
+        loop.id,
+        Array.from({ length: 30 }, (_, i) => entry(`old${i}`)),
+      );
+      const arrays: JournalEntry[][] = [];
+      const total = 25 + 150;
+      let seen = 0;
+      let backfilled: (() => void) | undefined;
+      const backfill = new Promise<void>((resolve) => (backfilled = resolve));
+      const done = (async () => {
+        for await (const batch of reader.journal.tailBatches(loop.id, { afterSeq: 5, maxEntries: 20 })) {
+          arrays.push(batch);
+          seen += batch.length;
+          if (seen === 25) backfilled?.();
+          if (seen >= total) break;
+        }
+      })();
+      await backfill;
+      // The backfill (seqs 6..30) came as pages cut at maxEntries.
+      expect(arrays.map((a) => a.length)).toEqual([20, 5]);
+      for (let i = 0; i < 3; i++)
+        await store.journal.append(
+          loop.id,
+          Array.from({ length: 50 }, (_, j) => entry(`new${i}-${j}`)),
+        );
+      await done;
+      checkComplete(arrays.flat(), 6, 180);
+      expect(Math.max(...arrays.map((a) => a.length))).toBeLessThanOrEqual(20);
+      // One append's txn arrives as one watch response: its 50 entries are 3 arrays, not 50.
+      expect(arrays.length).toBeLessThan(2 + 3 * 6);
+    } finally {
+      store.close();
+      reader.close();
+    }
+  });
+
   test("fencing: a writer of a stale attempt is refused and writes nothing", async ({ etcdEndpoint, prefix }) => {
     const store = testStore(etcdEndpoint, prefix);
     try {

@@ -57,6 +57,11 @@ export interface TailOptions {
   maxBuffered?: number;
 }
 
+export interface TailBatchOptions extends TailOptions {
+  /** Most entries in one array (default 200). */
+  maxEntries?: number;
+}
+
 interface Head {
   seq: number;
   revision?: string;
@@ -279,21 +284,38 @@ export class JournalRepository {
    * expected seq, then follow again.
    */
   async *tail(loopId: string, options: TailOptions = {}): AsyncGenerator<JournalEntry> {
+    for await (const batch of this.tailBatches(loopId, options)) yield* batch;
+  }
+
+  /**
+   * The same entries as `tail`, in arrays: each array holds the entries that are ready at once
+   * (one append's txn arrives as one watch response; a backfill page), at most `maxEntries`
+   * (default 200). A busy journal is a few arrays instead of one step per entry for each
+   * follower; an idle one still gives each entry at once.
+   */
+  async *tailBatches(loopId: string, options: TailBatchOptions = {}): AsyncGenerator<JournalEntry[]> {
     let next = (options.afterSeq ?? 0) + 1;
     const signal = options.signal;
+    const maxEntries = Math.max(1, options.maxEntries ?? 200);
     // etcd away or a watch fallen behind: wait 100 ms, doubling with jitter up to 2 s, then re-read.
     const backoffs = new ExponentialBackoff({ initialDelay: 100, maxDelay: 2000 });
     let backoff: IBackoff<unknown> | undefined;
     const prefix = this.ctx.keys.journalPrefix(loopId);
 
-    const backfill = async function* (this: JournalRepository): AsyncGenerator<JournalEntry> {
+    const backfill = async function* (this: JournalRepository): AsyncGenerator<JournalEntry[]> {
       for (;;) {
         const page = await this.list(loopId, { afterSeq: next - 1, limit: LIMITS.pageSize });
+        let batch: JournalEntry[] = [];
         for (const e of page.entries) {
           if (e.seq !== next) break;
           next++;
-          yield e;
+          batch.push(e);
+          if (batch.length === maxEntries) {
+            yield batch;
+            batch = [];
+          }
         }
+        if (batch.length > 0) yield batch;
         if (!page.more) return;
       }
     }.bind(this);
@@ -306,22 +328,31 @@ export class JournalRepository {
         await stream.ready();
         yield* backfill();
         backoff = undefined;
-        for await (const item of stream) {
-          if (item.type === "resync") {
-            yield* backfill();
-            continue;
+        for await (const first of stream) {
+          // This event and the ones already buffered behind it, in one array. A resync or a gap
+          // sends what was gathered, re-reads from `next`, then goes on with the rest.
+          let batch: JournalEntry[] = [];
+          for (const item of [first, ...stream.takeBuffered(maxEntries - 1)]) {
+            if (item.type === "resync") {
+              if (batch.length > 0) yield batch;
+              batch = [];
+              yield* backfill();
+              continue;
+            }
+            if (item.type !== "put") continue;
+            const key = item.kv.key.toString();
+            const seq = Number(key.slice(prefix.length));
+            if (!Number.isFinite(seq) || seq < next) continue;
+            if (seq > next) {
+              if (batch.length > 0) yield batch;
+              batch = [];
+              yield* backfill();
+              continue;
+            }
+            batch.push(decodeShared(item.kv, key));
+            next++;
           }
-          if (item.type !== "put") continue;
-          const key = item.kv.key.toString();
-          const seq = Number(key.slice(prefix.length));
-          if (!Number.isFinite(seq) || seq < next) continue;
-          if (seq > next) {
-            yield* backfill();
-            continue;
-          }
-          const entry = decodeShared(item.kv, key);
-          next++;
-          yield entry;
+          if (batch.length > 0) yield batch;
         }
         if (signal?.aborted) return;
       } catch (err) {

@@ -123,6 +123,15 @@ export class WatchStream implements AsyncIterable<WatchItem> {
     this.wake?.();
   }
 
+  /**
+   * Up to `max` items already buffered, taken at once without waiting: a consumer that took one
+   * item from the iterator gets whatever else arrived with it (one etcd watch response is many
+   * events) in the same step.
+   */
+  takeBuffered(max: number): WatchItem[] {
+    return max > 0 ? this.queue.splice(0, max) : [];
+  }
+
   /** @internal Ends the stream with `err` (after the items already buffered). */
   fail(err: Error): void {
     if (this.closed || this.failure) return;

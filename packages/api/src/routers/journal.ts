@@ -1,5 +1,4 @@
 import { LIMITS, LoopId } from "@smith/core";
-import { batchReady } from "@smith/store";
 import { tracked } from "@trpc/server";
 import { z } from "zod";
 import { subscriptionError } from "../subscriptions.ts";
@@ -74,12 +73,12 @@ export const journalRouter = router({
       const afterSeq = input.lastEventId ? Number(input.lastEventId) : input.afterSeq;
       try {
         await ctx.services.store.loops.getOrThrow(input.loopId);
-        const entries = ctx.services.store.journal.tail(input.loopId, {
+        for await (const batch of ctx.services.store.journal.tailBatches(input.loopId, {
           afterSeq,
           signal,
           maxBuffered: ctx.services.subscriptionBuffer,
-        });
-        for await (const batch of batchReady(entries, input.maxEntries)) {
+          maxEntries: input.maxEntries,
+        })) {
           const last = batch[batch.length - 1];
           if (last) yield tracked(String(last.seq), plainJson({ entries: batch }));
         }
