@@ -222,7 +222,11 @@ describe("API", () => {
   }) => {
     const { loopId, attempt, r } = await lockedReplica(api);
     const op = api.client(api.tokens.operator);
-    const entry = (message: string) => ({ phase: "agent" as const, actor: { type: "agent" as const, id: "a" }, message });
+    const entry = (message: string) => ({
+      phase: "agent" as const,
+      actor: { type: "agent" as const, id: "a" },
+      message,
+    });
     await r.replica.appendJournal.mutate({ loopId, entries: [entry("first")] });
     // The same attempt takes the lock again (a replica restarted in place): the lock key's
     // revision changes, so the remembered fence fails in etcd and the append reads the lock again.
