@@ -10,6 +10,7 @@ import {
   type LoopState,
 } from "@smith/core";
 import { CredentialKeyring, SmithStore } from "@smith/store";
+import { freePort } from "@smith/testing/standalone";
 import { randomBytes } from "node:crypto";
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdirSync, writeFileSync, chmodSync } from "node:fs";
@@ -21,6 +22,7 @@ export const ADMIN_TOKEN = "e2e-admin-token-0123456789";
 const ROOT = resolve(fileURLToPath(import.meta.url), "../../..");
 const SCHEDULER_MAIN = join(ROOT, "apps/scheduler/src/main.ts");
 const REPLICA_MAIN = join(ROOT, "apps/replica/src/main.ts");
+const API_MAIN = join(ROOT, "apps/api/src/main.ts");
 
 export interface SchedulerProcess {
   child: ChildProcess;
@@ -53,6 +55,8 @@ export class Stack {
   url = "";
   admin!: SmithClient;
   readonly schedulers: SchedulerProcess[] = [];
+  /** The state dirs of the schedulers started (their replicas are stopped on close). */
+  private readonly stateDirs = new Set<string>();
   /** The API's credentials key, kept across API restarts. */
   readonly credentialsKeyring = new CredentialKeyring(randomBytes(32));
 
@@ -124,6 +128,7 @@ export class Stack {
       },
       stdio: ["ignore", "pipe", "pipe"],
     });
+    this.stateDirs.add(env.SMITH_STATE_DIR ?? stateDir);
     let out = "";
     const keep = (b: Buffer) => {
       out += b.toString();
@@ -181,10 +186,10 @@ export class Stack {
     }
   }
 
-  /** The replicas the local executor knows of (run dirs under this stack's state dir). */
-  async replicas(): Promise<ListedReplica[]> {
+  /** The replicas a local executor knows of (run dirs under `stateDir`, by default this stack's state dir). */
+  async replicas(stateDir = join(this.dir, "state")): Promise<ListedReplica[]> {
     const { LocalProcessExecutor } = await import("@smith/executor");
-    return new LocalProcessExecutor({ stateDir: join(this.dir, "state"), command: ["true"], env: {} }).list();
+    return new LocalProcessExecutor({ stateDir, command: ["true"], env: {} }).list();
   }
 
   async close(): Promise<void> {
@@ -193,21 +198,100 @@ export class Stack {
     }
     await Promise.all(this.schedulers.map((s) => Promise.race([s.exited, new Promise((r) => setTimeout(r, 5000))])));
     for (const s of this.schedulers) if (s.child.exitCode === null) s.child.kill("SIGKILL");
-    // Replicas outlive schedulers by design: stop any that remain in this test's state dir.
-    try {
-      const { LocalProcessExecutor } = await import("@smith/executor");
-      const ex = new LocalProcessExecutor({
-        stateDir: join(this.dir, "state"),
-        command: ["true"],
-        env: {},
-        stopGraceMs: 500,
-      });
-      for (const r of await ex.list()) if (r.status.phase === "running") await ex.stop(r.handle);
-    } catch {
-      // nothing started
+    // Replicas outlive schedulers by design: stop any that remain in this test's state dirs.
+    const { LocalProcessExecutor } = await import("@smith/executor");
+    for (const stateDir of this.stateDirs) {
+      try {
+        const ex = new LocalProcessExecutor({ stateDir, command: ["true"], env: {}, stopGraceMs: 500 });
+        for (const r of await ex.list()) if (r.status.phase === "running") await ex.stop(r.handle);
+      } catch {
+        // nothing started
+      }
     }
     await this.api.stop(200);
     this.store.close();
+  }
+}
+
+/**
+ * The API as a process of its own (`apps/api`), on a port that stays the same across restarts:
+ * for a test that kills it with SIGKILL, as a crash would, and starts it again. Schedulers given
+ * its `url` as SMITH_API_URL hand it to their replicas.
+ */
+export class ApiProcess {
+  private child: ChildProcess | undefined;
+  private exited: Promise<unknown> = Promise.resolve();
+  private out = "";
+
+  private readonly stack: Stack;
+  readonly port: number;
+  private readonly env: Record<string, string>;
+
+  private constructor(stack: Stack, port: number, env: Record<string, string>) {
+    this.stack = stack;
+    this.port = port;
+    this.env = env;
+  }
+
+  get url(): string {
+    return `http://127.0.0.1:${this.port}`;
+  }
+
+  /** Starts it on `port` (a free one when absent) and waits until it is ready. */
+  static async start(stack: Stack, env: Record<string, string> = {}, port?: number): Promise<ApiProcess> {
+    const api = new ApiProcess(stack, port ?? (await freePort()), env);
+    await api.restart();
+    return api;
+  }
+
+  /** Its stderr and stdout, for a failure message. */
+  output(): string {
+    return this.out;
+  }
+
+  /** kill -9, and waits for the exit. */
+  async kill(): Promise<void> {
+    if (this.child?.exitCode === null && this.child.signalCode === null) this.child.kill("SIGKILL");
+    await this.exited;
+  }
+
+  /** Starts it (again, after kill()) on the same port and waits until /readyz answers 200. */
+  async restart(timeoutMs = 30_000): Promise<void> {
+    await this.kill();
+    const child = spawn(process.execPath, [API_MAIN], {
+      env: {
+        PATH: process.env.PATH ?? "",
+        HOME: process.env.HOME ?? this.stack.dir,
+        SMITH_ETCD_ENDPOINTS: this.stack.endpoint,
+        SMITH_ETCD_PREFIX: this.stack.prefix.replace(/\/$/, ""),
+        SMITH_SIGNING_KEY: SIGNING_KEY,
+        SMITH_ADMIN_TOKEN: ADMIN_TOKEN,
+        SMITH_API_PORT: String(this.port),
+        SMITH_ALLOW_LOCAL_REPOS: "true",
+        SMITH_LOCK_TTL_MS: "3000",
+        SMITH_LOG_LEVEL: "warn",
+        ...this.env,
+      },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    const keep = (b: Buffer) => {
+      this.out = (this.out + b.toString()).slice(-50_000);
+    };
+    child.stdout?.on("data", keep);
+    child.stderr?.on("data", keep);
+    this.child = child;
+    this.exited = new Promise((r) => child.once("exit", r));
+    const end = Date.now() + timeoutMs;
+    for (;;) {
+      const ok = await fetch(`${this.url}/readyz`, { signal: AbortSignal.timeout(2_000) })
+        .then((r) => r.status === 200)
+        .catch(() => false);
+      if (ok) return;
+      // A port taken between freePort() and the bind: the process says so and exits.
+      if (child.exitCode !== null || Date.now() > end)
+        throw new Error(`the API process is not ready on ${this.url}:\n${this.out.slice(-4000)}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
   }
 }
 
