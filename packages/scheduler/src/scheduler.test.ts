@@ -3,6 +3,7 @@ import { LocalProcessExecutor } from "@smith/executor";
 import { silentLogger } from "@smith/logger";
 import { SmithStore } from "@smith/store";
 import { etcdTest as test, startTcpProxy } from "@smith/testing";
+import { join } from "node:path";
 import { describe, expect, vi } from "vitest";
 import { Scheduler } from "./scheduler.ts";
 
@@ -100,6 +101,61 @@ describe("scheduler", () => {
       dying.close();
       direct.close();
       await proxy.close();
+    }
+  });
+
+  test("stop() of the elected reconciler: another is elected at once, not after the election TTL; its running loop keeps its replica and attempt", async ({
+    etcdEndpoint,
+    prefix,
+    tmpDir,
+  }) => {
+    const store = new SmithStore({ endpoints: [etcdEndpoint], prefix });
+    const make = (dir: string) => {
+      const executor = new LocalProcessExecutor({
+        stateDir: join(tmpDir, dir),
+        command: ["/bin/sleep", "30"],
+        env: {},
+      });
+      const own = new SmithStore({ endpoints: [etcdEndpoint], prefix });
+      const scheduler = new Scheduler({
+        store: own,
+        executor,
+        signingKey: "k".repeat(32),
+        log: silentLogger,
+        // An election TTL far above the handover asserted below: only a resignation explains it.
+        sessionTtlSeconds: 20,
+      });
+      return { executor, scheduler, store: own };
+    };
+    const a = make("a");
+    const b = make("b");
+    try {
+      const { loop } = await store.loops.create(request);
+      await a.scheduler.start();
+      await vi.waitFor(() => expect(a.scheduler.elected).toBe(true), { timeout: 10_000, interval: 50 });
+      await vi.waitFor(
+        async () => expect((await store.loops.getOrThrow(loop.id)).loop.status.executor?.kind).toBe("local"),
+        { timeout: 15_000, interval: 100 },
+      );
+      await b.scheduler.start();
+      expect(b.scheduler.elected).toBe(false);
+      const t0 = Date.now();
+      await a.scheduler.stop();
+      expect(a.scheduler.elected).toBe(false);
+      await vi.waitFor(() => expect(b.scheduler.elected).toBe(true), { timeout: 5_000, interval: 20 });
+      expect(Date.now() - t0).toBeLessThan(5_000);
+      // Nothing to hand over: the claim record went with a's lease, the loop runs on a's replica.
+      expect(await store.claims.claimHeld(loop.id, 1)).toBe(false);
+      expect((await store.loops.getOrThrow(loop.id)).loop.status).toMatchObject({ state: "running", attempt: 1 });
+      expect((await a.executor.list()).map((r) => r.status.phase)).toEqual(["running"]);
+    } finally {
+      await a.scheduler.stop();
+      await b.scheduler.stop();
+      for (const s of [a, b]) {
+        for (const r of await s.executor.list()) await s.executor.stop(r.handle);
+        s.store.close();
+      }
+      store.close();
     }
   });
 

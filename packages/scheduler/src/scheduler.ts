@@ -112,6 +112,11 @@ export class Scheduler {
     return this.stateValue;
   }
 
+  /** Whether this scheduler is the elected reconciler now. */
+  get elected(): boolean {
+    return this.leader;
+  }
+
   /**
    * Opens the session, waiting with backoff while etcd is unreachable (a scheduler may start
    * before etcd), then claims and campaigns. A stop() meanwhile ends the wait; start() then
