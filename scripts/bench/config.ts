@@ -24,6 +24,12 @@ export const BENCH = {
     /** Crashes between claim and start, one after the other, and the dying claimer's lease TTL. */
     crashes: 5,
     crashTtlSeconds: 2,
+    /** SIGTERMs of a scheduler process, one after the other, and the loops its replicas run meanwhile. */
+    shutdowns: 5,
+    shutdownRunning: 10,
+    /** The same with SIGKILL, and the killed scheduler's session (and election) TTL. */
+    kills: 3,
+    killTtlSeconds: 2,
   },
   claims: {
     /** Loops queued for each claim trial, each with its own concurrency key. */

@@ -3,6 +3,7 @@ import { silentLogger } from "@smith/logger";
 import { Scheduler } from "@smith/scheduler";
 import { SmithStore } from "@smith/store";
 import { etcdMetric, startTcpProxy } from "@smith/testing/standalone";
+import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -30,6 +31,8 @@ export const schedulerSuite: Suite = {
     out.push(await idle(ctx));
     ctx.log("a scheduler dying between claim and start");
     out.push(...(await crashRecovery(ctx)));
+    ctx.log("a scheduler process stopped with SIGTERM");
+    out.push(...(await shutdown(ctx)));
     ctx.log(`drain of ${BENCH.scheduler.drainQueued} queued loops by 3 schedulers`);
     out.push(await drainQueue(ctx, 3, BENCH.scheduler.drainQueued));
     return out;
@@ -244,6 +247,156 @@ async function crashRecovery(ctx: BenchContext): Promise<Measurement[]> {
       note: "the goal (issue 13) is at most 2,000 ms",
     },
   ];
+}
+
+/**
+ * A scheduler process (`apps/scheduler`) that claimed loops, whose replicas (`/bin/sleep`) still
+ * run, and is the elected reconciler, gets SIGTERM, as at a rolling update, or SIGKILL, as at a
+ * crash. How long until it has exited, and until the other scheduler (in this process) is the
+ * reconciler. Checked after each: no claim record is left (they lived on its lease: revoked at
+ * stop, expired after a kill), and every loop still runs its first attempt on its replica (nothing
+ * is handed over or retried: replicas outlive schedulers).
+ */
+async function shutdown(ctx: BenchContext): Promise<Measurement[]> {
+  const { shutdowns, shutdownRunning, kills, killTtlSeconds } = BENCH.scheduler;
+  const term = { exits: [] as number[], handovers: [] as number[] };
+  for (let i = 0; i < shutdowns; i++) await stopTrial(ctx, `term-${i}`, "SIGTERM", term);
+  const kill = { exits: [] as number[], handovers: [] as number[] };
+  for (let i = 0; i < kills; i++) await stopTrial(ctx, `kill-${i}`, "SIGKILL", kill, killTtlSeconds);
+  const note = `${shutdowns} times: a scheduler process (apps/scheduler, local executor) holding ${shutdownRunning} running loops (replicas /bin/sleep) and the reconciler role, another scheduler running; from kill(SIGTERM)`;
+  return [
+    {
+      id: "scheduler.shutdown.exit.p50",
+      name: `scheduler shutdown (SIGTERM→exit) p50, ${shutdownRunning} running loops`,
+      value: percentile(term.exits, 50),
+      unit: "ms",
+      note: `${note} to the process's exit event; its loops keep running (attempt 1), its claim records are gone`,
+    },
+    {
+      id: "scheduler.shutdown.exit.max",
+      name: "  SIGTERM→exit, max",
+      value: Math.max(...term.exits),
+      unit: "ms",
+      note: "same samples",
+    },
+    {
+      id: "scheduler.shutdown.handover.p50",
+      name: "  reconciler handed over after SIGTERM p50",
+      value: percentile(term.handovers, 50),
+      unit: "ms",
+      note: "same trials; until the other scheduler is elected (the stopping one resigns)",
+    },
+    {
+      id: "scheduler.shutdown.handover.max",
+      name: "  reconciler handed over after SIGTERM, max",
+      value: Math.max(...term.handovers),
+      unit: "ms",
+      note: "same samples",
+    },
+    {
+      id: "scheduler.kill.handover.p50",
+      name: "reconciler handed over after kill -9 p50",
+      value: percentile(kill.handovers, 50),
+      unit: "ms",
+      note: `${kills} times, as above with SIGKILL and SMITH_SESSION_TTL_S=${killTtlSeconds} (the election's lease TTL too); until the other scheduler is elected`,
+    },
+    {
+      id: "scheduler.kill.handover.max",
+      name: "  reconciler handed over after kill -9, max",
+      value: Math.max(...kill.handovers),
+      unit: "ms",
+      note: `same samples; the election's lease expires the TTL after its last keep-alive (sent every TTL/3), so a sample may be below the TTL`,
+    },
+  ];
+}
+
+/** One stop of a scheduler process holding running loops and the reconciler role (see shutdown()). */
+async function stopTrial(
+  ctx: BenchContext,
+  name: string,
+  signal: "SIGTERM" | "SIGKILL",
+  out: { exits: number[]; handovers: number[] },
+  ttlSeconds?: number,
+): Promise<void> {
+  const { shutdownRunning } = BENCH.scheduler;
+  ctx.signal.throwIfAborted();
+  const prefix = ctx.prefix(`scheduler-stop-${name}`);
+  const direct = ctx.store(prefix);
+  const ids: string[] = [];
+  for (let j = 0; j < shutdownRunning; j++)
+    ids.push((await direct.loops.create(loopRequest({ concurrencyKey: `stop-${name}-${j}` }))).loop.id);
+  const dir = mkdtempSync(join(tmpdir(), "smith-bench-stop-"));
+  ctx.defer(() => rmSync(dir, { recursive: true, force: true }));
+  const command = ["/bin/sleep", "60"];
+  // The same state dir as the process's executor: lists (and at the end stops) its replicas.
+  const replicas = new LocalProcessExecutor({ stateDir: dir, command, env: {}, stopGraceMs: 100 });
+  ctx.defer(async () => {
+    for (const r of await replicas.list()) await replicas.stop(r.handle);
+  });
+  let stderr = "";
+  const child = spawn(process.execPath, ["apps/scheduler/src/main.ts"], {
+    env: {
+      PATH: process.env.PATH ?? "",
+      SMITH_ETCD_ENDPOINTS: ctx.endpoint,
+      SMITH_ETCD_PREFIX: prefix.replace(/\/$/, ""),
+      SMITH_SIGNING_KEY: "b".repeat(32),
+      // The replicas are /bin/sleep: they never call it.
+      SMITH_API_URL: "http://127.0.0.1:9",
+      SMITH_STATE_DIR: dir,
+      SMITH_REPLICA_COMMAND: JSON.stringify(command),
+      SMITH_LOG_LEVEL: "warn",
+      ...(ttlSeconds ? { SMITH_SESSION_TTL_S: String(ttlSeconds) } : {}),
+    },
+    stdio: ["ignore", "ignore", "pipe"],
+  });
+  child.stderr.on("data", (b: Buffer) => (stderr = (stderr + b.toString()).slice(-4000)));
+  let exitedAt: number | undefined;
+  const exited = new Promise<number | null>((resolve) =>
+    child.once("exit", (code) => {
+      exitedAt = performance.now();
+      resolve(code);
+    }),
+  );
+  ctx.defer(() => {
+    if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+  });
+  const until = async (what: string, done: () => Promise<boolean> | boolean, timeoutMs: number, every = 50) => {
+    const end = performance.now() + timeoutMs;
+    while (!(await done())) {
+      ctx.signal.throwIfAborted();
+      if (performance.now() > end || (exitedAt === undefined && child.exitCode !== null))
+        throw new BenchCheckError(`stop trial ${name}: ${what} (scheduler stderr: ${stderr.slice(-1000)})`);
+      await delay(every);
+    }
+  };
+  const running = async () => {
+    const loops = await Promise.all(ids.map(async (id) => (await direct.loops.getOrThrow(id)).loop.status));
+    return loops.every((s) => s.state === "running" && s.attempt === 1 && s.executor?.instance === replicas.instance);
+  };
+  await until(`its ${shutdownRunning} loops running on its replicas within 60 s`, running, 60_000);
+  // Started after the process campaigned and claimed: it did not claim, and it is not elected.
+  const [other] = await startSchedulers(ctx, prefix, 1, command, 5_000);
+  if (!other) throw new BenchCheckError("no second scheduler");
+  await delay(200);
+  if (other.elected) throw new BenchCheckError(`stop trial ${name}: the process was not the elected reconciler`);
+  const t0 = performance.now();
+  child.kill(signal);
+  await until(`the other scheduler elected within 30 s of the ${signal}`, () => other.elected, 30_000, 2);
+  out.handovers.push(performance.now() - t0);
+  const code = await exited;
+  if (signal === "SIGTERM" && code !== 0)
+    throw new BenchCheckError(`stop trial ${name}: the scheduler exited ${code}: ${stderr}`);
+  out.exits.push((exitedAt ?? NaN) - t0);
+  // The new reconciler's first pass has run (elected → a pass at once); nothing changed.
+  await delay(500);
+  if (!(await running()))
+    throw new BenchCheckError(`stop trial ${name}: a loop left its first attempt after the scheduler stopped`);
+  const claims = await direct.client.getAll().prefix(direct.keys.claimsPrefix()).count();
+  if (claims !== 0) throw new BenchCheckError(`stop trial ${name}: ${claims} claim records outlived the scheduler`);
+  const live = (await replicas.list()).filter((r) => r.status.phase === "running").length;
+  if (live !== shutdownRunning)
+    throw new BenchCheckError(`stop trial ${name}: ${live} of ${shutdownRunning} replicas still running`);
+  await other.stop();
 }
 
 async function drainQueue(ctx: BenchContext, n: number, queued: number): Promise<Measurement> {
