@@ -1,7 +1,7 @@
 import type { AppRouter } from "@smith/api";
 import { createTRPCClient, httpBatchLink, httpSubscriptionLink, splitLink, type TRPCClient } from "@trpc/client";
 import { EventSource } from "eventsource";
-import superjson from "superjson";
+import { transformer } from "./transformer.ts";
 
 export interface SmithClientOptions {
   /** The API's base URL, e.g. `http://127.0.0.1:7070` (the client adds `/trpc`). */
@@ -34,7 +34,7 @@ export function createSmithClient(options: SmithClientOptions): SmithClient {
         condition: (op) => op.type === "subscription",
         true: httpSubscriptionLink({
           url: base,
-          transformer: superjson,
+          transformer,
           EventSource,
           // The `eventsource` package takes a fetch through which we add the bearer token, so the
           // token travels in a header and never in the URL.
@@ -46,7 +46,7 @@ export function createSmithClient(options: SmithClientOptions): SmithClient {
               }),
           }),
         }),
-        false: httpBatchLink({ url: base, transformer: superjson, headers, fetch: fetchImpl }),
+        false: httpBatchLink({ url: base, transformer, headers, fetch: fetchImpl }),
       }),
     ],
   });
