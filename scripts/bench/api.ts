@@ -10,6 +10,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as delay } from "node:timers/promises";
+import { monitorEventLoopDelay } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
 import { createInterface } from "node:readline";
 import { ADMIN_TOKEN, SIGNING_KEY, loopInput } from "@smith/api/testSupport";
@@ -183,6 +184,10 @@ async function fanOut(ctx: BenchContext, a: RunningApi, mode: "entries" | "batch
   // latency, it hardly changes with what else runs on the machine.
   const apiCpuBefore = a.pid === undefined ? undefined : procCpuMs(a.pid);
   const usage0 = process.cpuUsage();
+  // How late this process's event loop ran (the subscribers' events wait for it): on a busy
+  // machine, mostly the time it waited for a core.
+  const lag = monitorEventLoopDelay({ resolution: 5 });
+  lag.enable();
   const result = await paced(
     { streams: 1, ratePerSec: ratePerSec / batch, durationMs, signal: ctx.signal },
     async (_s, i) => {
@@ -214,6 +219,7 @@ async function fanOut(ctx: BenchContext, a: RunningApi, mode: "entries" | "batch
   });
   const apiCpuAfter = a.pid === undefined ? undefined : procCpuMs(a.pid);
   const usage = process.cpuUsage(usage0);
+  lag.disable();
   subs.forEach((s) => s.unsubscribe());
 
   let duplicatesOrGaps = 0;
@@ -226,7 +232,7 @@ async function fanOut(ctx: BenchContext, a: RunningApi, mode: "entries" | "batch
     apiCpuBefore === undefined || apiCpuAfter === undefined
       ? "?"
       : (((apiCpuAfter - apiCpuBefore) / expected) * 1000).toFixed(0);
-  const note = `${expected} entries at ${Math.round(result.ratePerSec * batch)}/s in ${batch}-entry appendJournal calls, ${subscribers} SSE subscribers, ${Math.round(events / subscribers)} events each (API in its own process); call p50 ${percentile(calls, 50).toFixed(2)} ms; cpu ms per 1,000 entries: API ${apiCpu}, writer + subscribers ${(((usage.user + usage.system) / 1000 / expected) * 1000).toFixed(0)}`;
+  const note = `${expected} entries at ${Math.round(result.ratePerSec * batch)}/s in ${batch}-entry appendJournal calls, ${subscribers} SSE subscribers, ${Math.round(events / subscribers)} events each (API in its own process); call p50 ${percentile(calls, 50).toFixed(2)} ms; cpu ms per 1,000 entries: API ${apiCpu}, writer + subscribers ${(((usage.user + usage.system) / 1000 / expected) * 1000).toFixed(0)}; this process's event-loop delay p99 ${(lag.percentile(99) / 1e6).toFixed(1)} ms`;
   return [
     {
       id: `api.${mode}.p50`,
