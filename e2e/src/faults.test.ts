@@ -33,7 +33,7 @@ const SLOW_WORK = `await new Promise((r) => setTimeout(r, story === "US-002" ? 2
 fs.writeFileSync("done-" + story + ".txt", "done\\n");`;
 
 describe("faults", () => {
-  test(`three schedulers (own state dirs), ${LOOPS} two-story loops, while kill -9 of replicas, of the elected scheduler and of the API, and an etcd crash: every loop synced, every story committed once`, async ({
+  test(`three schedulers (own state dirs), ${LOOPS} two-story loops, while kill -9 of replicas, of a scheduler just after a claim, of the elected scheduler and of the API, and an etcd crash: every loop synced, every story committed once`, async ({
     isolatedEtcd: etcd,
     prefix,
     tmpDir,
@@ -100,17 +100,53 @@ describe("faults", () => {
         `${REPLICA_KILLS} replicas between their two stories`,
       );
 
-      // 2. kill -9 the elected reconciler's scheduler; it comes back on the same state dir (the
-      // same executor instance, as a restarted pod on the same node) after its lease expired.
-      const leader = schedulers.findIndex((s) => s.output().includes('"msg":"elected reconciler"'));
-      const victim = leader >= 0 ? leader : 0;
+      // 2. kill -9 a scheduler the moment the loop watch shows it has claimed a loop whose replica
+      // is not recorded yet (often before it started one); it does not come back: its replicas
+      // run on with no scheduler that can see them, judged by their locks alone.
+      const watch = stack.store.loops.watch();
+      let caught: { index: number; loopId: string } | undefined;
+      try {
+        const timeout = sleep(60_000).then(() => undefined);
+        const claims = (async () => {
+          for await (const change of watch) {
+            if (change.type !== "put") continue;
+            const { status } = change.loop;
+            if (status.state !== "running" || status.executor || !status.claimedBy) continue;
+            const by = status.claimedBy;
+            const index = schedulers.findIndex((s) => s.child.exitCode === null && s.output().includes(by));
+            if (index < 0) continue;
+            schedulers[index]?.child.kill("SIGKILL");
+            return { index, loopId: change.loop.id };
+          }
+          return undefined;
+        })();
+        caught = await Promise.race([claims, timeout]);
+      } finally {
+        watch.close();
+      }
+      if (!caught) throw new Error("no claim seen within 60 s");
+      await schedulers[caught.index]?.exited;
+      note(`kill -9 scheduler ${caught.index} right after its claim of ${caught.loopId} (not restarted)`);
+
+      // 3. kill -9 the elected reconciler's scheduler (elected anew if it was the one just killed);
+      // it comes back on the same state dir (the same executor instance, as a restarted pod on
+      // the same node) after its lease expired.
+      const alive = () => schedulers.filter((s) => s.child.exitCode === null && s.child.signalCode === null);
+      await stack.waitUntil(
+        async () => alive().some((s) => s.output().includes('"msg":"elected reconciler"')),
+        30_000,
+        "a live scheduler elected reconciler",
+      );
+      const victim = schedulers.findIndex(
+        (s) => alive().includes(s) && s.output().includes('"msg":"elected reconciler"'),
+      );
       schedulers[victim]?.child.kill("SIGKILL");
-      note(`kill -9 scheduler ${victim}${leader >= 0 ? " (the elected reconciler)" : ""}`);
+      note(`kill -9 scheduler ${victim} (the elected reconciler)`);
       await sleep(4_000);
       schedulers[victim] = stack.startScheduler(env(stateDirs[victim] ?? ""));
       note(`scheduler ${victim} restarted`);
 
-      // 3. kill -9 the replicas' API, down 2 s, back on the same port.
+      // 4. kill -9 the replicas' API, down 2 s, back on the same port.
       await sleep(2_000);
       await api.kill();
       note("kill -9 the API");
@@ -118,7 +154,7 @@ describe("faults", () => {
       await api.restart();
       note("API restarted");
 
-      // 4. etcd crashes (SIGKILL), down 3 s, back on the same data dir and port.
+      // 5. etcd crashes (SIGKILL), down 3 s, back on the same data dir and port.
       await sleep(2_000);
       await etcd.kill();
       note("kill -9 etcd");
@@ -155,6 +191,8 @@ describe("faults", () => {
       const attempts = loops.reduce((n, l) => n + l.status.attempt, 0);
       const unstarted = loops.reduce((n, l) => n + (l.status.unstartedAttempts ?? 0), 0);
       note(`${attempts} attempts for ${LOOPS} loops (${unstarted} never started, not counted)`);
+      const claimed = loops.find((l) => l.id === caught?.loopId)?.status;
+      note(`the loop claimed by the killed scheduler: attempt ${claimed?.attempt}, base ${claimed?.attemptBase}`);
       process.stderr.write(`faults e2e:\n  ${faults.join("\n  ")}\n`);
     } finally {
       await api?.kill();
