@@ -194,6 +194,7 @@ export default tseslint.config(
       "apps/cli/src/smithctl.ts",
       "e2e/**",
       "apps/*/src/**/env.ts",
+      "apps/*/src/**/main.ts",
       "scripts/**",
       "packages/testing/src/**",
       "**/*.test.ts",

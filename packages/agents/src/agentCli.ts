@@ -50,6 +50,7 @@ export async function runAgentCli(
     timeoutMs: run.timeoutMs,
     ...(run.signal ? { signal: run.signal } : {}),
     ...(run.runAs ? { runAs: run.runAs } : {}),
+    ...(run.runner ? { runner: run.runner } : {}),
     onLine: (stream, line) => {
       if (stream === "stdout") {
         const events = parser.parse(line);

@@ -12,6 +12,14 @@ export { ReplayAdapter, type ReplayAdapterOptions } from "./replay.ts";
 export { createAgent, type CreateAgentOptions } from "./createAgent.ts";
 export { DEFAULT_AGENT_CREDENTIALS, sanitizeEnv, type SanitizeEnvOptions } from "./sanitizeEnv.ts";
 export { type ProcessResult, type RunProcessOptions, runProcess } from "./process.ts";
+export {
+  AgentRunnerError,
+  MAX_RUNNER_MESSAGE_BYTES,
+  pingRunner,
+  type RunnerMessage,
+  type RunnerRequest,
+  type RunnerRunRequest,
+} from "./remoteProcess.ts";
 export { ClaudeStreamParser, type ClaudeStreamParserOptions } from "./claudeStream.ts";
 export { CodexJsonlParser } from "./codexJsonl.ts";
 export { type OutputParser, type ParsedOutcome } from "./agentCli.ts";

@@ -2,6 +2,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { performance } from "node:perf_hooks";
 import { BOUNDS } from "./bounds.ts";
 import { LineSplitter } from "./lineSplitter.ts";
+import { runRemoteProcess } from "./remoteProcess.ts";
 
 export interface RunProcessOptions {
   /** The executable: a path, or a name looked up on `env.PATH` (not the caller's PATH). */
@@ -31,6 +32,12 @@ export interface RunProcessOptions {
   onLine?: (stream: "stdout" | "stderr", line: string) => void;
   /** Run as this user and group (the caller must be root). Default: the caller's own. */
   runAs?: { uid: number; gid: number };
+  /**
+   * Run it through the agent runner listening on this unix socket (`smith-agent-runner`, another
+   * container of the replica Pod, another uid) instead of as a child of this process. The runner
+   * calls `runProcess` itself, so lines, results, timeouts and cancellation are the same.
+   */
+  runner?: { socketPath: string };
 }
 
 export interface ProcessResult {
@@ -50,7 +57,7 @@ export interface ProcessResult {
 }
 
 interface ResolvedRunProcessOptions extends Required<
-  Omit<RunProcessOptions, "stdin" | "signal" | "onLine" | "outputTailBytes" | "runAs">
+  Omit<RunProcessOptions, "stdin" | "signal" | "onLine" | "outputTailBytes" | "runAs" | "runner">
 > {
   stdin: string | undefined;
   runAs: { uid: number; gid: number } | undefined;
@@ -82,10 +89,14 @@ function resolveRunProcessOptions(options: RunProcessOptions): ResolvedRunProces
  * an agent run must not outlive its result.
  *
  * Never rejects: a process that cannot be started resolves with exit code 127 (not found) or
- * 126 (any other spawn error), as a shell would report it, and `spawnError` set.
+ * 126 (any other spawn error), as a shell would report it, and `spawnError` set. With `runner`,
+ * rejects with `AgentRunnerError` when the runner cannot be reached or breaks off: the command's
+ * fate is then unknown, and the caller must fail rather than read it as the command's failure.
  */
 export function runProcess(options: RunProcessOptions): Promise<ProcessResult> {
-  const opts = resolveRunProcessOptions(options);
+  const { runner, ...local } = options;
+  if (runner && !options.signal?.aborted) return runThroughRunner(runner.socketPath, local);
+  const opts = resolveRunProcessOptions(local);
   const started = performance.now();
   if (opts.signal?.aborted) {
     return Promise.resolve({
@@ -219,6 +230,27 @@ export function runProcess(options: RunProcessOptions): Promise<ProcessResult> {
       child.stdin.end(opts.stdin);
     }
   });
+}
+
+function runThroughRunner(socketPath: string, options: Omit<RunProcessOptions, "runner">): Promise<ProcessResult> {
+  if (options.runAs) return Promise.reject(new Error("runProcess: runAs and runner exclude each other"));
+  const opts = resolveRunProcessOptions(options);
+  return runRemoteProcess(
+    socketPath,
+    {
+      command: opts.command,
+      args: [...opts.args],
+      cwd: opts.cwd,
+      env: opts.env,
+      ...(opts.stdin !== undefined ? { stdin: opts.stdin } : {}),
+      timeoutMs: opts.timeoutMs,
+      killGraceMs: opts.killGraceMs,
+      maxLineBytes: opts.maxLineBytes,
+      stderrTailBytes: opts.stderrTailBytes,
+      ...(opts.outputTailBytes !== undefined ? { outputTailBytes: opts.outputTailBytes } : {}),
+    },
+    { ...(opts.signal ? { signal: opts.signal } : {}), onLine: opts.onLine },
+  );
 }
 
 /** The last `maxBytes` bytes of a stream, with core's truncation marker when more came. */

@@ -39,6 +39,11 @@ export interface AgentRunOptions {
    * dir, token and credentials out of the agent's reach). Absent: the replica's own user.
    */
   runAs?: ProcessIdentity;
+  /**
+   * Run the agent's process through the agent runner on this unix socket (another container of the
+   * replica Pod, another uid; see docs/kubernetes.md). Excludes `runAs`.
+   */
+  runner?: { socketPath: string };
 }
 
 /** A user and group id to run a child process as. */
