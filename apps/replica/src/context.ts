@@ -1,7 +1,21 @@
 import type { SmithClient } from "@smith/client";
 import { LIMITS, type JournalEntryRequest, type ProcessIdentity, type ReasonCode } from "@smith/core";
 import type { AgentUser } from "./agentUser.ts";
+import type { SharedWorkspace } from "./sharedWorkspace.ts";
 import type { JournalWriter } from "./journal.ts";
+
+/** Where untrusted commands go: the agent runner's socket, and the workspace it shares. */
+export interface AgentRunnerTarget {
+  socketPath: string;
+  workspace: SharedWorkspace;
+}
+
+/** The options that start one untrusted command: spread into an agent run or a gate. */
+export interface UntrustedRun {
+  env: Record<string, string>;
+  runAs?: ProcessIdentity;
+  runner?: { socketPath: string };
+}
 
 /** Why the attempt ends without a normal finish. */
 export class Stop extends Error {
@@ -53,6 +67,11 @@ export class AttemptContext {
   readonly signal: AbortSignal;
   /** Agents and gates run as this user when set (SMITH_AGENT_USER, a replica running as root). */
   readonly agentUser: AgentUser | undefined;
+  /**
+   * Agents and gates run in the agent runner's container when set (SMITH_AGENT_RUNNER_SOCKET, the
+   * replica Pod on Kubernetes), in a workspace shared through the Pod's group.
+   */
+  readonly agentRunner: AgentRunnerTarget | undefined;
   private readonly stopReason: () => Stop | undefined;
   private readonly actor: JournalEntryRequest["actor"];
 
@@ -65,8 +84,12 @@ export class AttemptContext {
     signal: AbortSignal;
     stopReason: () => Stop | undefined;
     agentUser?: AgentUser;
+    agentRunner?: AgentRunnerTarget;
   }) {
+    if (options.agentUser && options.agentRunner)
+      throw new Error("SMITH_AGENT_USER and SMITH_AGENT_RUNNER_SOCKET exclude each other");
     this.agentUser = options.agentUser;
+    this.agentRunner = options.agentRunner;
     this.client = options.client;
     this.loopId = options.loopId;
     this.attempt = options.attempt;
@@ -88,10 +111,16 @@ export class AttemptContext {
   }
 
   /**
-   * How to start untrusted code (the agent, a gate, a setup command) in `dir`: as the agent user
-   * when there is one, with `dir` made writable to it first and its own HOME; else as is.
+   * How to start untrusted code (the agent, a gate, a setup command) in `dir`: through the agent
+   * runner (its own container and uid) when there is one, or as the agent user when there is one,
+   * with `dir` made writable to it first; else as is.
    */
-  untrusted(dir: string, env: Record<string, string>): { env: Record<string, string>; runAs?: ProcessIdentity } {
+  untrusted(dir: string, env: Record<string, string>): UntrustedRun {
+    const runner = this.agentRunner;
+    if (runner) {
+      runner.workspace.grant(dir);
+      return { env: { ...env, ...runner.workspace.env(dir) }, runner: { socketPath: runner.socketPath } };
+    }
     const user = this.agentUser;
     if (!user) return { env };
     user.grant(dir);

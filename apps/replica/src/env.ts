@@ -36,6 +36,12 @@ const Env = z.object({
    * the replica's run dir, token file, git askpass and environment are then out of their reach.
    */
   SMITH_AGENT_USER: z.string().min(1).optional(),
+  /**
+   * Run agents, gates and setup commands through the agent runner on this unix socket (the replica
+   * Pod's `agent` container, another uid; see docs/kubernetes.md), in a workspace shared through
+   * the Pod's group. Excludes SMITH_AGENT_USER.
+   */
+  SMITH_AGENT_RUNNER_SOCKET: z.string().min(1).optional(),
   /** Lock renewal / cancel check interval. */
   SMITH_HEARTBEAT_MS: z.coerce.number().int().min(100).default(2_000),
   /** How much the replica logs (JSON lines on stderr, which the executor keeps as replica.log). */
@@ -53,5 +59,9 @@ export function parseEnv(env: NodeJS.ProcessEnv): ReplicaEnv & { workDir: string
   const workDir =
     parsed.data.SMITH_WORK_DIR ?? (parsed.data.SMITH_RUN_DIR ? `${parsed.data.SMITH_RUN_DIR}/workspace` : undefined);
   if (!workDir) throw new Error("invalid environment:\n  SMITH_WORK_DIR: required when SMITH_RUN_DIR is not set");
+  if (parsed.data.SMITH_AGENT_USER && parsed.data.SMITH_AGENT_RUNNER_SOCKET)
+    throw new Error(
+      "invalid environment:\n  SMITH_AGENT_RUNNER_SOCKET: excludes SMITH_AGENT_USER (one way to isolate the agent)",
+    );
   return { ...parsed.data, workDir };
 }

@@ -21,6 +21,7 @@ interface GateOptions {
   timeoutMs: number;
   signal?: AbortSignal;
   runAs?: ProcessIdentity;
+  runner?: { socketPath: string };
 }
 
 /**
@@ -40,6 +41,7 @@ async function runGate(command: string, options: GateOptions): Promise<GateResul
     maxLineBytes: 64 * 1024,
     outputTailBytes: LIMITS.outputTailBytes,
     ...(options.runAs ? { runAs: options.runAs } : {}),
+    ...(options.runner ? { runner: options.runner } : {}),
   });
   return {
     command,

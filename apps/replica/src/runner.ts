@@ -15,6 +15,7 @@ import { withRetry } from "./retry.ts";
 import { prepareWorkspace } from "./workspace.ts";
 import { GIT_AUTH_VARIABLES, GitAskpass } from "./gitAuth.ts";
 import type { AgentUser } from "./agentUser.ts";
+import type { AgentRunnerTarget } from "./context.ts";
 
 export interface ReplicaOptions {
   client: SmithClient;
@@ -32,6 +33,8 @@ export interface ReplicaOptions {
   heartbeatMs?: number;
   /** Agents, gates and setup commands run as this user (SMITH_AGENT_USER; the replica is root). */
   agentUser?: AgentUser;
+  /** Agents, gates and setup commands run through this agent runner (SMITH_AGENT_RUNNER_SOCKET). */
+  agentRunner?: AgentRunnerTarget;
   log?: (line: string) => void;
 }
 
@@ -60,6 +63,7 @@ export class ReplicaRunner {
       signal: this.stopController.signal,
       stopReason: () => this.stopReason,
       ...(options.agentUser ? { agentUser: options.agentUser } : {}),
+      ...(options.agentRunner ? { agentRunner: options.agentRunner } : {}),
     });
   }
 
