@@ -314,4 +314,31 @@ describe.skipIf(reason !== undefined)("images", () => {
     expect(result.stderr).toMatch(/SMITH_/);
     expect(result.stderr).not.toMatch(/ERR_MODULE_NOT_FOUND|Cannot find (module|package)/);
   });
+
+  it("smith-replica:<tag> has the agent container's user (uid 1001, the replica's group) and smith-agent-runner, which serves its socket as that uid", async () => {
+    // As the executor runs it: uid 1001, read-only root, a socket directory of its own.
+    const out = await docker(
+      "run",
+      "--rm",
+      "--read-only",
+      "--tmpfs",
+      "/tmp",
+      "--tmpfs",
+      "/run/runner",
+      "--user",
+      "1001:1000",
+      "-e",
+      "HOME=/tmp",
+      "-e",
+      "SMITH_AGENT_RUNNER_SOCKET=/run/runner/agent.sock",
+      "-e",
+      "SMITH_AGENT_RUNNER_ROOT=/tmp",
+      "--entrypoint",
+      "sh",
+      `smith-replica:${TAG}`,
+      "-c",
+      "id -un; smith-agent-runner & for i in $(seq 100); do test -S /run/runner/agent.sock && break; sleep 0.1; done; stat -c '%u %a' /run/runner/agent.sock; kill $!",
+    );
+    expect(out.trim().split("\n")).toEqual(["smith-agent", "1001 666"]);
+  });
 });

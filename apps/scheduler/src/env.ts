@@ -205,6 +205,11 @@ const Env = z.object({
   SMITH_REPLICA_DEADLINE_GRACE_SECONDS: z.coerce.number().int().min(0).default(300),
   /** uid (and gid, fsGroup) of the replica container: the image's non-root `smith` user. */
   SMITH_REPLICA_RUN_AS_USER: z.coerce.number().int().min(1).default(1000),
+  /**
+   * uid of the replica Pod's `agent` container, where the agent, the gates and the setup commands
+   * run (the image's `smith-agent`); must differ from SMITH_REPLICA_RUN_AS_USER.
+   */
+  SMITH_REPLICA_AGENT_RUN_AS_USER: z.coerce.number().int().min(1).default(1001),
   /** Extra labels on replica Jobs and Pods, also in the executor's selector: `k=v,k2=v2` (the chart sets app.kubernetes.io/instance). */
   SMITH_REPLICA_LABELS: KeyValuePairs,
   /** Replica Pod nodeSelector: `k=v,k2=v2`. */
@@ -317,6 +322,7 @@ export function kubernetesExecutorOptions(
       ttlSecondsAfterFinished: env.SMITH_REPLICA_TTL_SECONDS,
       deadlineGraceSeconds: env.SMITH_REPLICA_DEADLINE_GRACE_SECONDS,
       runAsUser: env.SMITH_REPLICA_RUN_AS_USER,
+      agentRunAsUser: env.SMITH_REPLICA_AGENT_RUN_AS_USER,
       workspaceSizeLimit: env.SMITH_REPLICA_WORKSPACE_SIZE_LIMIT,
       env: passthrough,
       labels: env.SMITH_REPLICA_LABELS,

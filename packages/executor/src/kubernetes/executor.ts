@@ -62,6 +62,13 @@ export interface KubernetesJobExecutorOptions {
   runAsGroup?: number;
   /** Default: runAsGroup. */
   fsGroup?: number;
+  /**
+   * The uid of the replica Pod's `agent` container, which runs the agent, the gates and the setup
+   * commands (group: fsGroup). Must differ from runAsUser. Default 1001 (`smith-agent` in the image).
+   */
+  agentRunAsUser?: number;
+  /** The agent container's command. Default `["/usr/bin/tini", "--", "smith-agent-runner"]` (the replica image's). */
+  agentCommand?: string[];
   /** emptyDir size limit of the workspace. Default none (node ephemeral storage). */
   workspaceSizeLimit?: string;
   /** Extra environment for every replica. Default none. */
@@ -102,6 +109,11 @@ export function resolveKubernetesJobExecutorOptions(
   // runAsNonRoot: the kubelet refuses uid 0, better said here than in a Pod event.
   if (!Number.isInteger(runAsUser) || runAsUser < 1) throw invalid("runAsUser", "must be a non-root uid (>= 1)");
   const runAsGroup = options.runAsGroup ?? runAsUser;
+  const agentRunAsUser = options.agentRunAsUser ?? 1001;
+  if (!Number.isInteger(agentRunAsUser) || agentRunAsUser < 1)
+    throw invalid("agentRunAsUser", "must be a non-root uid (>= 1)");
+  // The same uid would let the agent read the replica's files and write .git.
+  if (agentRunAsUser === runAsUser) throw invalid("agentRunAsUser", `must differ from runAsUser (${runAsUser})`);
   const ttl = options.ttlSecondsAfterFinished ?? 3600;
   if (!Number.isInteger(ttl) || ttl < 0) throw invalid("ttlSecondsAfterFinished", "must be a non-negative integer");
   const grace = options.deadlineGraceSeconds ?? 300;
@@ -125,6 +137,8 @@ export function resolveKubernetesJobExecutorOptions(
       runAsUser,
       runAsGroup,
       fsGroup: options.fsGroup ?? runAsGroup,
+      agentRunAsUser,
+      agentCommand: options.agentCommand?.length ? options.agentCommand : ["/usr/bin/tini", "--", "smith-agent-runner"],
       workspaceSizeLimit: options.workspaceSizeLimit || undefined,
       apiUrl: options.apiUrl,
       env: options.env ?? {},

@@ -36,6 +36,12 @@ function container(job: V1Job): V1Container {
   return c;
 }
 
+function agent(job: V1Job): V1Container {
+  const c = pod(job).initContainers?.find((x) => x.name === "agent");
+  if (!c) throw new Error("no agent container");
+  return c;
+}
+
 function envOf(job: V1Job): Record<string, string | undefined> {
   return Object.fromEntries(
     (container(job).env ?? []).map((e) => [
@@ -143,15 +149,68 @@ describe("buildJob", () => {
     },
     { field: "no command override", get: (j) => container(j).command, expected: undefined },
     {
-      field: "default resources",
-      get: (j) => container(j).resources,
-      expected: { requests: { cpu: "500m", memory: "1Gi" }, limits: { memory: "4Gi" } },
+      field: "default resources: the agent's; the replica requests little, with the same memory limit",
+      get: (j) => [agent(j).resources, container(j).resources],
+      expected: [
+        { requests: { cpu: "500m", memory: "1Gi" }, limits: { memory: "4Gi" } },
+        { requests: { cpu: "100m", memory: "256Mi" }, limits: { memory: "4Gi" } },
+      ],
     },
     { field: "no provider secret", get: (j) => container(j).envFrom, expected: undefined },
     {
       field: "volume mounts",
       get: (j) => container(j).volumeMounts?.map((m) => m.mountPath),
-      expected: ["/workspace", "/home/smith", "/tmp", "/var/run/smith/token"],
+      expected: ["/workspace", "/home/smith", "/tmp", "/var/run/smith/token", "/var/run/smith/runner"],
+    },
+    {
+      field: "init containers: the shared directory made as the replica's, then the agent as a native sidecar",
+      get: (j) => pod(j).initContainers?.map((c) => [c.name, c.restartPolicy, c.command, c.securityContext?.runAsUser]),
+      expected: [
+        ["workspace", undefined, ["mkdir", "-m", "3770", "/workspace/work"], undefined],
+        ["agent", "Always", ["/usr/bin/tini", "--", "smith-agent-runner"], 1001],
+      ],
+    },
+    {
+      field: "the agent container: another uid in the Pod's group, restricted, ready once its socket exists",
+      get: (j) => [agent(j).securityContext, agent(j).startupProbe?.exec?.command, agent(j).workingDir],
+      expected: [
+        {
+          allowPrivilegeEscalation: false,
+          privileged: false,
+          readOnlyRootFilesystem: true,
+          runAsNonRoot: true,
+          capabilities: { drop: ["ALL"] },
+          runAsUser: 1001,
+          runAsGroup: 1000,
+        },
+        ["test", "-S", "/var/run/smith/runner/agent.sock"],
+        "/workspace/work",
+      ],
+    },
+    {
+      field:
+        "the agent container sees only the shared directory (a subPath), its HOME, /tmp and the socket: no token, no provider Secret",
+      get: (j) => [
+        agent(j).volumeMounts?.map((m) => [m.name, m.mountPath, m.subPath]),
+        agent(j).envFrom,
+        Object.fromEntries((agent(j).env ?? []).map((e) => [e.name, e.value])),
+      ],
+      expected: [
+        [
+          ["workspace", "/workspace/work", "work"],
+          ["agent-home", "/home/agent", undefined],
+          ["agent-tmp", "/tmp", undefined],
+          ["runner", "/var/run/smith/runner", undefined],
+        ],
+        undefined,
+        {
+          HOME: "/home/agent",
+          TMPDIR: "/tmp",
+          SMITH_AGENT_RUNNER_SOCKET: "/var/run/smith/runner/agent.sock",
+          SMITH_AGENT_RUNNER_ROOT: "/workspace/work",
+          SMITH_AGENT_RUNNER_SWEEP: "true",
+        },
+      ],
     },
     {
       field: "volumes are emptyDirs, and the token's Secret (read-only, 0400)",
@@ -164,6 +223,9 @@ describe("buildJob", () => {
           ["workspace", {}],
           ["home", {}],
           ["tmp", {}],
+          ["agent-home", {}],
+          ["agent-tmp", {}],
+          ["runner", { medium: "Memory", sizeLimit: "1Mi" }],
           [
             "token",
             { secretName: `smith-${LOOP}-2-token`, defaultMode: 0o400, items: [{ key: "token", path: "token" }] },
@@ -181,8 +243,9 @@ describe("buildJob", () => {
         SMITH_API_URL: "http://smith-api.smith.svc:7070",
         SMITH_LOOP_ID: LOOP,
         SMITH_ATTEMPT: "2",
-        SMITH_WORK_DIR: "/workspace/repo",
+        SMITH_WORK_DIR: "/workspace/work/repo",
         SMITH_TOKEN_FILE: "/var/run/smith/token/token",
+        SMITH_AGENT_RUNNER_SOCKET: "/var/run/smith/runner/agent.sock",
       },
     },
     {
@@ -207,11 +270,24 @@ describe("buildJob", () => {
           limits: { cpu: "4", memory: "8Gi", "ephemeral-storage": "30Gi" },
         },
       },
-      check: (j) =>
-        expect(container(j).resources).toEqual({
+      check: (j) => {
+        expect(agent(j).resources).toEqual({
           requests: { cpu: "2", memory: "4Gi" },
           limits: { cpu: "4", memory: "8Gi", "ephemeral-storage": "30Gi" },
-        }),
+        });
+        expect(container(j).resources).toEqual({
+          requests: { cpu: "100m", memory: "256Mi" },
+          limits: { memory: "8Gi" },
+        });
+      },
+    },
+    {
+      name: "the agent's uid and command",
+      options: { agentRunAsUser: 20000, agentCommand: ["/bin/runner"] },
+      check: (j) => {
+        expect(agent(j).securityContext?.runAsUser).toBe(20000);
+        expect(agent(j).command).toEqual(["/bin/runner"]);
+      },
     },
     {
       name: "the provider credentials Secret as optional envFrom",
@@ -363,6 +439,12 @@ describe("resolveKubernetesJobExecutorOptions", () => {
     { name: "an empty image", options: { image: " " }, error: /image/ },
     { name: "an API URL that is not a URL", options: { apiUrl: "smith-api:7070/x y" }, error: /apiUrl/ },
     { name: "root", options: { runAsUser: 0 }, error: /runAsUser/ },
+    { name: "an agent as root", options: { agentRunAsUser: 0 }, error: /agentRunAsUser: must be a non-root uid/ },
+    {
+      name: "an agent as the replica's uid",
+      options: { runAsUser: 1000, agentRunAsUser: 1000 },
+      error: /agentRunAsUser: must differ from runAsUser \(1000\)/,
+    },
     { name: "a negative TTL", options: { ttlSecondsAfterFinished: -1 }, error: /ttlSecondsAfterFinished/ },
   ])("refuses $name", ({ options, error }) => {
     expect(() => template(options)).toThrow(error);

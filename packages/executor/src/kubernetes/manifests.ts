@@ -15,11 +15,28 @@ export const LABEL_ATTEMPT = "smith.dev/attempt";
 /** The key of the replica token in its per-Job Secret. */
 export const TOKEN_KEY = "token";
 export const REPLICA_CONTAINER = "replica";
+/** The native sidecar that runs the agent, the gates and the setup commands (smith-agent-runner). */
+export const AGENT_CONTAINER = "agent";
+/** The init container that makes the shared directory, owned by the replica's uid, before the agent's mounts it. */
+export const WORKSPACE_INIT_CONTAINER = "workspace";
 
 /** Where the replica's writable directories are mounted (the root filesystem is read-only). */
 export const WORKSPACE_DIR = "/workspace";
-export const WORK_DIR = "/workspace/repo";
+/**
+ * The part of the workspace volume the agent container sees (a subPath mount at the same path):
+ * the clone and the baseline worktree next to it. Owned by the replica's uid, mode 3770 (the Pod's
+ * group may write, nobody may rename or remove what is not theirs). The volume's own root is
+ * world-writable without a sticky bit (the kubelet's emptyDir), so the agent must not see it:
+ * there it could rename the clone away and put one with its own `.git` in its place.
+ */
+export const SHARED_DIR = "/workspace/work";
+export const WORK_DIR = "/workspace/work/repo";
 export const HOME_DIR = "/home/smith";
+/** The agent container's HOME (an emptyDir of its own). */
+export const AGENT_HOME_DIR = "/home/agent";
+/** The emptyDir both containers share for the agent runner's unix socket, and nothing else. */
+export const RUNNER_DIR = "/var/run/smith/runner";
+export const RUNNER_SOCKET = `${RUNNER_DIR}/agent.sock`;
 const TMP_DIR = "/tmp";
 /**
  * Where the replica token's Secret is mounted (read-only, mode 0400). A file and not an env var:
@@ -47,6 +64,10 @@ export interface ReplicaTemplate {
   runAsUser: number;
   runAsGroup: number;
   fsGroup: number;
+  /** The agent container's uid (not the replica's); its group is the Pod's fsGroup. */
+  agentRunAsUser: number;
+  /** The agent container's command (smith-agent-runner under tini in the replica image). */
+  agentCommand: string[];
   /** emptyDir size limit of the workspace (a clone plus build output), e.g. `20Gi`. */
   workspaceSizeLimit: string | undefined;
   /** The API URL replicas call. */
@@ -65,6 +86,15 @@ export interface ReplicaManifestInput {
   /** The loop's wall-clock timeout. */
   timeoutMs: number;
 }
+
+/** Pod Security "restricted" for every container of the replica Pod. */
+const RESTRICTED = {
+  allowPrivilegeEscalation: false,
+  privileged: false,
+  readOnlyRootFilesystem: true,
+  runAsNonRoot: true,
+  capabilities: { drop: ["ALL"] },
+};
 
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const MAX_NAME = 63;
@@ -137,9 +167,11 @@ export function buildJob(template: ReplicaTemplate, input: ReplicaManifestInput)
     { name: "SMITH_ATTEMPT", value: String(input.attempt) },
     { name: "SMITH_WORK_DIR", value: WORK_DIR },
     { name: "SMITH_TOKEN_FILE", value: `${TOKEN_DIR}/${TOKEN_KEY}` },
+    { name: "SMITH_AGENT_RUNNER_SOCKET", value: RUNNER_SOCKET },
   ];
-  // SMITH_TOKEN too: an extra variable must not hand the replica another token.
-  const ownNames = new Set([...own.map((e) => e.name), "SMITH_TOKEN"]);
+  // SMITH_TOKEN too: an extra variable must not hand the replica another token; SMITH_AGENT_USER
+  // would contradict the agent container.
+  const ownNames = new Set([...own.map((e) => e.name), "SMITH_TOKEN", "SMITH_AGENT_USER"]);
   const extra = Object.keys(template.env)
     .sort()
     .filter((k) => !ownNames.has(k))
@@ -176,6 +208,53 @@ export function buildJob(template: ReplicaTemplate, input: ReplicaManifestInput)
             : {}),
           ...(Object.keys(template.nodeSelector).length ? { nodeSelector: template.nodeSelector } : {}),
           ...(template.tolerations.length ? { tolerations: template.tolerations } : {}),
+          initContainers: [
+            {
+              // The shared directory must exist, as the replica's, before the agent container's
+              // subPath mount of it (the kubelet would make it root's).
+              name: WORKSPACE_INIT_CONTAINER,
+              image: template.image,
+              imagePullPolicy: template.imagePullPolicy,
+              command: ["mkdir", "-m", "3770", SHARED_DIR],
+              resources: { requests: { cpu: "10m", memory: "16Mi" }, limits: { memory: "64Mi" } },
+              securityContext: RESTRICTED,
+              volumeMounts: [{ name: "workspace", mountPath: WORKSPACE_DIR }],
+            },
+            {
+              // A native sidecar (restartPolicy Always): started before the replica, ready once its
+              // socket exists, stopped by the kubelet when the replica has exited, so the Job
+              // completes with the replica. It runs the untrusted commands as another uid and
+              // sees only the shared directory, its own HOME and /tmp, and the socket: no token,
+              // no provider Secret (the replica sends the agent's environment with each command),
+              // no ServiceAccount token, and not the replica's processes (no shared PID namespace).
+              name: AGENT_CONTAINER,
+              image: template.image,
+              imagePullPolicy: template.imagePullPolicy,
+              restartPolicy: "Always",
+              command: template.agentCommand,
+              workingDir: SHARED_DIR,
+              env: [
+                { name: "HOME", value: AGENT_HOME_DIR },
+                { name: "TMPDIR", value: TMP_DIR },
+                { name: "SMITH_AGENT_RUNNER_SOCKET", value: RUNNER_SOCKET },
+                { name: "SMITH_AGENT_RUNNER_ROOT", value: SHARED_DIR },
+                { name: "SMITH_AGENT_RUNNER_SWEEP", value: "true" },
+              ],
+              resources: template.resources,
+              securityContext: { ...RESTRICTED, runAsUser: template.agentRunAsUser, runAsGroup: template.fsGroup },
+              startupProbe: {
+                exec: { command: ["test", "-S", RUNNER_SOCKET] },
+                periodSeconds: 1,
+                failureThreshold: 120,
+              },
+              volumeMounts: [
+                { name: "workspace", mountPath: SHARED_DIR, subPath: "work" },
+                { name: "agent-home", mountPath: AGENT_HOME_DIR },
+                { name: "agent-tmp", mountPath: TMP_DIR },
+                { name: "runner", mountPath: RUNNER_DIR },
+              ],
+            },
+          ],
           containers: [
             {
               name: REPLICA_CONTAINER,
@@ -187,19 +266,19 @@ export function buildJob(template: ReplicaTemplate, input: ReplicaManifestInput)
               ...(template.providerSecretName
                 ? { envFrom: [{ secretRef: { name: template.providerSecretName, optional: true } }] }
                 : {}),
-              resources: template.resources,
-              securityContext: {
-                allowPrivilegeEscalation: false,
-                privileged: false,
-                readOnlyRootFilesystem: true,
-                runAsNonRoot: true,
-                capabilities: { drop: ["ALL"] },
+              // The agent container does the work (builds, tests); the replica clones, commits and
+              // pushes. Its memory limit is the agent's: a large repository's clone needs it.
+              resources: {
+                requests: { cpu: "100m", memory: "256Mi" },
+                ...(template.resources.limits?.memory ? { limits: { memory: template.resources.limits.memory } } : {}),
               },
+              securityContext: RESTRICTED,
               volumeMounts: [
                 { name: "workspace", mountPath: WORKSPACE_DIR },
                 { name: "home", mountPath: HOME_DIR },
                 { name: "tmp", mountPath: TMP_DIR },
                 { name: "token", mountPath: TOKEN_DIR, readOnly: true },
+                { name: "runner", mountPath: RUNNER_DIR },
               ],
             },
           ],
@@ -210,6 +289,9 @@ export function buildJob(template: ReplicaTemplate, input: ReplicaManifestInput)
             },
             { name: "home", emptyDir: {} },
             { name: "tmp", emptyDir: {} },
+            { name: "agent-home", emptyDir: {} },
+            { name: "agent-tmp", emptyDir: {} },
+            { name: "runner", emptyDir: { medium: "Memory", sizeLimit: "1Mi" } },
             {
               name: "token",
               secret: {
