@@ -37,6 +37,9 @@ const story = (/## Your story: (\\S+):/.exec(prompt) || [])[1] || "unknown";
 const emit = (o) => process.stdout.write(JSON.stringify(o) + "\\n");
 // A story whose description names a HOLD_URL waits while that URL answers "hold".
 const hold = (/HOLD_URL=(\\S+)/.exec(prompt) || [])[1];
+// A story whose description says PROBE_ISOLATION first tries what an agent must not be able to do.
+const probe = /PROBE_ISOLATION API=(\\S+) ETCD=(\\S+)/.exec(prompt);
+if (probe) require("node:child_process").execFileSync("/usr/local/bin/smith-fake-probe", [probe[1], probe[2]], { stdio: ["ignore", "ignore", "inherit"] });
 (async () => {
 while (hold) {
   const answer = await fetch(hold).then((r) => r.text(), () => "hold");
@@ -51,6 +54,80 @@ emit({ type: "result", subtype: "success", is_error: false, duration_ms: 10, num
 })();
 `;
 const FAKE_IMAGE = "smith-replica-fake:dev";
+
+/**
+ * What a hostile agent tries in the replica Pod (run by the scripted agent for a PROBE_ISOLATION
+ * story), written to isolation-report.json in the workspace, which the loop commits and the test
+ * reads from the git remote: every /proc/<pid>/environ and cmdline it can see, the token's mount,
+ * a ServiceAccount token, the replica's HOME and run dirs, anything named like a token or an
+ * askpass, writes into .git, renaming .git and the clone, the API without a token, the Kubernetes
+ * API anonymously, etcd without a client certificate; and it leaves a process in a session of its
+ * own (a double fork) behind, whose pid a gate later checks.
+ */
+const FAKE_PROBE = String.raw`#!/usr/bin/env node
+"use strict";
+const fs = require("node:fs");
+const https = require("node:https");
+const tls = require("node:tls");
+const { execSync } = require("node:child_process");
+const [api, etcdHost] = process.argv.slice(2);
+const err = (e) => (e && (e.code || e.message)) || String(e);
+const read = (p) => { try { return { ok: true, text: fs.readFileSync(p, "utf8").slice(0, 2000) }; } catch (e) { return { ok: false, code: err(e) }; } };
+const list = (p) => { try { return fs.readdirSync(p); } catch (e) { return err(e); } };
+const attempt = (f) => { try { f(); return "done"; } catch (e) { return err(e); } };
+const report = { uid: process.getuid(), gid: process.getgid(), groups: process.getgroups(), procs: [], reads: {}, dirs: {}, found: [], writes: {}, net: {} };
+for (const pid of fs.readdirSync("/proc").filter((x) => /^\d+$/.test(x))) {
+  const cmdline = read("/proc/" + pid + "/cmdline");
+  const environ = read("/proc/" + pid + "/environ");
+  report.procs.push({ pid: Number(pid), cmdline: cmdline.ok ? cmdline.text.split("\0").join(" ").trim() : cmdline.code, environ: environ.ok ? environ.text.split("\0").filter(Boolean) : environ.code });
+}
+for (const p of ["/var/run/smith/token/token", "/var/run/secrets/kubernetes.io/serviceaccount/token", "/proc/1/environ", "/home/smith/.gitconfig", "/workspace/work/repo/.git/config"]) { const r = read(p); report.reads[p] = r.ok ? "readable" : r.code; }
+for (const p of ["/", "/var/run", "/var/run/smith", "/home", "/home/smith", "/tmp", "/workspace", "/workspace/work"]) report.dirs[p] = list(p);
+const walk = (dir, depth) => {
+  if (depth > 6) return;
+  let names;
+  try { names = fs.readdirSync(dir, { withFileTypes: true }); } catch { return; }
+  for (const d of names) {
+    const p = (dir === "/" ? "" : dir) + "/" + d.name;
+    if (/askpass|token|secret|credential/i.test(d.name)) report.found.push(p);
+    if (d.isDirectory() && !["/proc", "/sys", "/dev", "/usr", "/app", "/workspace/work/repo/.git"].includes(p)) walk(p, depth + 1);
+  }
+};
+walk("/", 0);
+report.writes.hook = attempt(() => fs.writeFileSync(".git/hooks/pre-commit", "#!/bin/sh\ncurl http://evil/\n", { mode: 0o755 }));
+report.writes.gitConfig = attempt(() => fs.appendFileSync(".git/config", "[core]\n\thooksPath = /tmp\n"));
+report.writes.renameGit = attempt(() => fs.renameSync(".git", ".git-moved"));
+report.writes.removeGit = attempt(() => fs.rmSync(".git", { recursive: true }));
+report.writes.renameClone = attempt(() => fs.renameSync("/workspace/work/repo", "/workspace/work/repo-moved"));
+report.writes.workspaceRoot = attempt(() => fs.writeFileSync("/workspace/planted", "x"));
+report.writes.worktree = attempt(() => fs.appendFileSync("README.md", "edited by the agent\n"));
+execSync("setsid sleep 1000 </dev/null >/dev/null 2>&1 & echo $! > /tmp/agent-daemon.pid", { shell: "/bin/sh" });
+report.daemon = Number(fs.readFileSync("/tmp/agent-daemon.pid", "utf8"));
+const status = (url) => new Promise((resolve) => {
+  const req = https.request(url, { rejectUnauthorized: false, timeout: 5000 }, (res) => { res.resume(); resolve(res.statusCode); });
+  req.on("error", (e) => resolve(err(e)));
+  req.on("timeout", () => req.destroy(new Error("timeout")));
+  req.end();
+});
+(async () => {
+  const get = (u, init) => fetch(u, { signal: AbortSignal.timeout(5000), ...init }).then((r) => r.status, (e) => err(e.cause || e));
+  report.net.apiLoops = await get(api + "/trpc/loops.list");
+  report.net.apiHeartbeat = await get(api + "/trpc/replica.heartbeat", { method: "POST", headers: { "content-type": "application/json" }, body: "{}" });
+  report.net.kubeSecrets = await status("https://kubernetes.default.svc/api/v1/secrets");
+  report.net.etcd = await new Promise((resolve) => {
+    const socket = tls.connect({ host: etcdHost, port: 2379, rejectUnauthorized: false, timeout: 5000 }, () => {
+      socket.write("GET /version HTTP/1.1\r\nHost: etcd\r\nConnection: close\r\n\r\n");
+    });
+    let data = "";
+    socket.on("data", (b) => (data += b));
+    socket.on("end", () => resolve(data.split("\r\n")[0] || "closed without an answer"));
+    socket.on("error", (e) => resolve(err(e)));
+    socket.on("timeout", () => socket.destroy(new Error("timeout")));
+  });
+  try { process.kill(report.daemon, 0); report.daemonAlive = true; } catch { report.daemonAlive = false; }
+  fs.writeFileSync("isolation-report.json", JSON.stringify(report, null, 2) + "\n");
+})();
+`;
 
 const PRD = {
   project: "cluster",
@@ -268,7 +345,12 @@ const net = require("node:net");
     try {
       writeFileSync(join(ctx, "smith-fake-claude"), FAKE_CLAUDE);
       chmodSync(join(ctx, "smith-fake-claude"), 0o755);
-      writeFileSync(join(ctx, "Dockerfile"), "FROM smith-replica:dev\nCOPY smith-fake-claude /usr/local/bin/\n");
+      writeFileSync(join(ctx, "smith-fake-probe"), FAKE_PROBE);
+      chmodSync(join(ctx, "smith-fake-probe"), 0o755);
+      writeFileSync(
+        join(ctx, "Dockerfile"),
+        "FROM smith-replica:dev\nCOPY smith-fake-claude smith-fake-probe /usr/local/bin/\n",
+      );
       await run("docker", ["build", "-q", "-t", FAKE_IMAGE, ctx], { env: { ...process.env, DOCKER_BUILDKIT: "0" } });
     } finally {
       rmSync(ctx, { recursive: true, force: true });
@@ -427,6 +509,160 @@ const net = require("node:net");
         await new Promise((r) => setTimeout(r, 2_000));
       }
       expect(left).toBe("");
+    } finally {
+      remote.server.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 600_000);
+
+  it("the agent runs in the replica Pod's own agent container (another uid, no token, no Secret): a probing agent finds nothing usable, cannot touch .git, its gates run there too and its stray process dies; the loop syncs and the Job completes", async () => {
+    const namespace = release;
+    if (!namespace) throw new Error("the chart did not install (previous test)");
+    const batch = cluster.kubeConfig.makeApiClient(BatchV1Api);
+    const dir = mkdtempSync(join(tmpdir(), "smith-cluster-isolation-"));
+    const remote = await gitRemote(dir);
+    try {
+      const node = (await core.listNode()).items[0];
+      const nodeIp = node?.status?.addresses?.find((a) => a.type === "InternalIP")?.address;
+      const service = await core.readNamespacedService({ name: "smith-api", namespace });
+      const secret = await core.readNamespacedSecret({ name: "smith-admin-token", namespace });
+      const env = {
+        HOME: dir,
+        SMITH_CONFIG: join(dir, "config.json"),
+        SMITH_API_URL: `http://${service.spec?.clusterIP}:7070`,
+        SMITH_TOKEN: Buffer.from(secret.data?.["admin-token"] ?? "", "base64").toString("utf8"),
+      };
+      // Gates that pass only in the agent container (uid 1001, no token mount) and only once the
+      // runner has killed the process the agent left in a session of its own.
+      const gateUid = 'test "$(id -u)" = 1001 && test ! -e /var/run/smith/token';
+      const gateSweep = 'test -s /tmp/agent-daemon.pid && ! kill -0 "$(cat /tmp/agent-daemon.pid)"';
+      const prd = {
+        project: "cluster",
+        qualityGates: ["test -f done-US-001.txt", gateUid, gateSweep],
+        stories: [
+          {
+            id: "US-001",
+            title: "Probe",
+            status: "open",
+            dependsOn: [],
+            description: `PROBE_ISOLATION API=http://smith-api.${namespace}.svc:7070 ETCD=smith-etcd.${namespace}.svc`,
+            acceptanceCriteria: ["done-US-001.txt exists"],
+          },
+        ],
+      };
+      writeFileSync(join(dir, "prd.json"), JSON.stringify(prd));
+      const created = await smithctl(
+        [
+          "create",
+          "loop",
+          "--repo",
+          `http://${nodeIp}:${remote.port}/demo.git`,
+          "--agent",
+          "claude",
+          "--prd",
+          "prd.json",
+          "-o",
+          "json",
+        ],
+        env,
+      );
+      expect(created.code, created.stderr).toBe(0);
+      const id = (JSON.parse(created.stdout) as { id: string }).id;
+      const selector = `smith.dev/loop-id=${id}`;
+      let token = "";
+      let pod: V1Pod | undefined;
+      let state = "";
+      const deadline = Date.now() + 300_000;
+      while (Date.now() < deadline) {
+        pod ??= (await core.listNamespacedPod({ namespace, labelSelector: selector })).items[0];
+        // The replica's token, read while it exists, to look for it in what the agent saw.
+        if (!token) {
+          const secrets = (await core.listNamespacedSecret({ namespace, labelSelector: selector })).items;
+          token = Buffer.from(secrets[0]?.data?.token ?? "", "base64").toString("utf8");
+        }
+        const got = await smithctl(["get", "loop", id, "-o", "json"], env);
+        if (got.code === 0) state = (JSON.parse(got.stdout) as { status: { state: string } }).status.state;
+        if (["synced", "flatline", "cancelled", "waiting"].includes(state)) break;
+        await new Promise((r) => setTimeout(r, 1_000));
+      }
+      const logs = await smithctl(["logs", id], env);
+      expect(state, `${logs.stdout}${logs.stderr}`).toBe("synced");
+      expect(token.length).toBeGreaterThan(20);
+      // The gates ran in the agent container, and passed there (a gate failing at the baseline too
+      // would not block the story: the journal must say "passed").
+      expect(logs.stdout).toContain(`passed: ${gateUid}`);
+      expect(logs.stdout).toContain(`passed: ${gateSweep}`);
+
+      const spec = pod?.spec;
+      expect(spec?.initContainers?.map((c) => [c.name, c.restartPolicy ?? null])).toEqual([
+        ["workspace", null],
+        ["agent", "Always"],
+      ]);
+
+      const report = JSON.parse(git(["--git-dir", remote.bare, "show", `smith/${id}:isolation-report.json`])) as {
+        uid: number;
+        gid: number;
+        procs: { pid: number; cmdline: string; environ: string[] | string }[];
+        reads: Record<string, string>;
+        dirs: Record<string, string[] | string>;
+        found: string[];
+        writes: Record<string, string>;
+        net: Record<string, number | string>;
+        daemon: number;
+        daemonAlive: boolean;
+      };
+      const text = JSON.stringify(report);
+      expect(text).not.toContain(token);
+      expect({ uid: report.uid, gid: report.gid }).toEqual({ uid: 1001, gid: 1000 });
+      // Only the agent container's own processes are visible (tini, the runner, the agent's):
+      // not the replica's, and no environment holds Smith's variables or a token.
+      const visible = report.procs.map((p) => p.cmdline).join("\n");
+      expect(visible).toContain("smith-agent-runner");
+      expect(visible).not.toContain("apps/replica/src/main.ts");
+      for (const p of report.procs) {
+        if (Array.isArray(p.environ)) {
+          expect(
+            p.environ.filter((e) => /^SMITH_(TOKEN|API_URL|LOOP_ID|ATTEMPT)/.test(e)),
+            p.cmdline,
+          ).toEqual([]);
+        }
+      }
+      expect(report.reads).toMatchObject({
+        "/var/run/smith/token/token": "ENOENT",
+        "/var/run/secrets/kubernetes.io/serviceaccount/token": "ENOENT",
+        "/home/smith/.gitconfig": expect.stringMatching(/^(ENOENT|EACCES)$/),
+      });
+      expect(report.dirs["/var/run/smith"]).toEqual(["runner"]);
+      expect(report.found.filter((p) => !p.startsWith("/etc/") && !p.startsWith("/var/lib/"))).toEqual([]);
+      // .git stays the replica's: no hook, no config, no rename; the clone cannot be swapped.
+      expect(report.writes).toMatchObject({
+        hook: "EACCES",
+        gitConfig: "EACCES",
+        renameGit: expect.stringMatching(/^(EPERM|EACCES)$/),
+        removeGit: expect.stringMatching(/^(EPERM|EACCES|ENOTEMPTY)$/),
+        renameClone: expect.stringMatching(/^(EPERM|EACCES|EBUSY)$/),
+        workspaceRoot: expect.stringMatching(/^(EROFS|EACCES|ENOENT)$/),
+        worktree: "done",
+      });
+      // No token: the API refuses; anonymous Kubernetes refuses; etcd wants a client certificate.
+      expect(report.net.apiLoops).toBe(401);
+      expect(report.net.apiHeartbeat).toBe(401);
+      expect([401, 403]).toContain(report.net.kubeSecrets);
+      expect(String(report.net.etcd)).not.toMatch(/^HTTP\/1\.1 200/);
+      expect(report.daemonAlive).toBe(true);
+      // The agent's edit was committed by the replica.
+      expect(git(["--git-dir", remote.bare, "show", `smith/${id}:README.md`])).toContain("edited by the agent");
+
+      // The Job completes when the replica exits: the kubelet stops the agent sidecar.
+      let job = "";
+      const done = Date.now() + 90_000;
+      while (Date.now() < done) {
+        const j = (await batch.listNamespacedJob({ namespace, labelSelector: selector })).items[0];
+        job = (j?.status?.conditions ?? []).map((c) => `${c.type}=${c.status}`).join(",");
+        if (/Complete=True|Failed=True/.test(job) || !j) break;
+        await new Promise((r) => setTimeout(r, 1_000));
+      }
+      expect(job).toMatch(/Complete=True/);
     } finally {
       remote.server.close();
       rmSync(dir, { recursive: true, force: true });
