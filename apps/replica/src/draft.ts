@@ -1,6 +1,6 @@
 import { parsePrd, questionFrom, storyProgress, validatePrd, type AgentAdapter, type Loop } from "@smith/core";
-import { lstatSync, mkdirSync, readFileSync, realpathSync, writeFileSync } from "node:fs";
-import { dirname, join, sep } from "node:path";
+import { lstatSync, readFileSync, realpathSync } from "node:fs";
+import { join, sep } from "node:path";
 import { agentFailure, journalAgentEvent } from "./agentJournal.ts";
 import { noteAgentResult } from "./agentStep.ts";
 import { commitStory, pushBranch } from "./commit.ts";
@@ -8,6 +8,7 @@ import type { AttemptContext, Outcome } from "./context.ts";
 import { buildDraftPrompt } from "./draftPrompt.ts";
 import { withRetry } from "./retry.ts";
 import type { Workspace } from "./workspace.ts";
+import { writeWorkspaceFile } from "./workspaceFile.ts";
 
 /** The PRD an agent drafts is a plan, not a book. */
 const MAX_DRAFT_BYTES = 256 * 1024;
@@ -103,8 +104,7 @@ export async function draftPrdFromIssue(
     };
   }
 
-  mkdirSync(dirname(prdFile), { recursive: true });
-  writeFileSync(prdFile, text);
+  writeWorkspaceFile(ctx.workDir, prdPath, text);
   const prd = parsePrd(text.toString("utf8"));
   const committed = await commitStory(ctx, ws, {
     message: `docs(prd): plan ${issue.ref} (${prd.stories.length} ${prd.stories.length === 1 ? "story" : "stories"})`,

@@ -1,9 +1,9 @@
 import { detectGates, type GateSource, type Loop } from "@smith/core";
-import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
-import { join } from "node:path";
+import { readdirSync } from "node:fs";
 import type { AttemptContext, Outcome } from "./context.ts";
 import { recordEvidence } from "./evidence.ts";
 import type { LoadedPrd } from "./prd.ts";
+import { readWorkspaceFile, UnsafeWorkspacePath } from "./workspaceFile.ts";
 
 export interface GatePlan {
   gates: string[];
@@ -14,11 +14,13 @@ export interface GatePlan {
 
 /** A root file's text, when it is a small regular file (a repository can hold anything). */
 function readSmall(dir: string, name: string): string | undefined {
-  const path = join(dir, name);
-  if (!existsSync(path)) return undefined;
-  const st = statSync(path);
-  if (!st.isFile() || st.size > 1024 * 1024) return undefined;
-  return readFileSync(path, "utf8");
+  try {
+    return readWorkspaceFile(dir, name, 1024 * 1024);
+  } catch (err) {
+    // A link, a directory, a file too large: not a manifest to detect gates from.
+    if (err instanceof UnsafeWorkspacePath || (err as NodeJS.ErrnoException).code === "EISDIR") return undefined;
+    throw err;
+  }
 }
 
 /**

@@ -1,7 +1,7 @@
 import { parsePrd, serializePrd, storyProgress, validatePrd, type Loop, type Prd } from "@smith/core";
-import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import type { AttemptContext, Outcome } from "./context.ts";
+import { readWorkspaceFile, UnsafeWorkspacePath, writeWorkspaceFile } from "./workspaceFile.ts";
 
 /** The PRD of this attempt and where it and the progress notes live in the workspace. */
 export interface LoadedPrd {
@@ -9,6 +9,8 @@ export interface LoadedPrd {
   /** Repository-relative paths; Smith's own files, not the agent's change. */
   prdPath: string;
   notesPath: string;
+  /** The workspace; Smith's files in it are read and written without following links (workspaceFile.ts). */
+  workDir: string;
   /** Absolute paths in the workspace. */
   prdFile: string;
   notesFile: string;
@@ -24,13 +26,20 @@ export interface LoadedPrd {
 export function loadPrd(ctx: AttemptContext, loop: Loop): LoadedPrd | Outcome {
   const prdPath = loop.spec.prd.path;
   const prdFile = join(ctx.workDir, prdPath);
-  if (!existsSync(prdFile)) {
-    if (loop.spec.prd.kind !== "inline")
-      return { outcome: "waiting", reason: "prd-invalid", message: `no PRD at ${prdPath} in the repository` };
-    mkdirSync(dirname(prdFile), { recursive: true });
-    writeFileSync(prdFile, loop.spec.prd.content.endsWith("\n") ? loop.spec.prd.content : loop.spec.prd.content + "\n");
+  let prdText: string | undefined;
+  try {
+    prdText = readWorkspaceFile(ctx.workDir, prdPath);
+    if (prdText === undefined) {
+      if (loop.spec.prd.kind !== "inline")
+        return { outcome: "waiting", reason: "prd-invalid", message: `no PRD at ${prdPath} in the repository` };
+      prdText = loop.spec.prd.content.endsWith("\n") ? loop.spec.prd.content : loop.spec.prd.content + "\n";
+      writeWorkspaceFile(ctx.workDir, prdPath, prdText);
+    }
+  } catch (err) {
+    // A link where the PRD should be (planted by an earlier attempt's agent, or in the repository).
+    if (!(err instanceof UnsafeWorkspacePath)) throw err;
+    return { outcome: "waiting", reason: "prd-invalid", message: `the PRD at ${err.message}` };
   }
-  const prdText = readFileSync(prdFile, "utf8");
   const report = validatePrd(prdText);
   if (!report.valid) {
     ctx.note(
@@ -48,17 +57,23 @@ export function loadPrd(ctx: AttemptContext, loop: Loop): LoadedPrd | Outcome {
     "prd",
     `${prd.format} PRD with ${prd.stories.length} stories (${storyProgress(prd).done} done); gates: ${gates.join(" && ") || "none"}`,
   );
-  return { prd, prdPath, notesPath, prdFile, notesFile: join(ctx.workDir, notesPath), gates };
+  return { prd, prdPath, notesPath, workDir: ctx.workDir, prdFile, notesFile: join(ctx.workDir, notesPath), gates };
 }
 
 /** Writes the PRD back in the shape it was read in. */
 export function savePrd(loaded: LoadedPrd, prd: Prd): void {
-  writeFileSync(loaded.prdFile, serializePrd(prd));
+  writeWorkspaceFile(loaded.workDir, loaded.prdPath, serializePrd(prd));
 }
 
 /** The progress notes the next iterations (and attempts) read, one section per iteration. */
 export function readNotes(loaded: LoadedPrd): string {
-  return existsSync(loaded.notesFile) ? readFileSync(loaded.notesFile, "utf8") : "";
+  try {
+    return readWorkspaceFile(loaded.workDir, loaded.notesPath) ?? "";
+  } catch (err) {
+    // A link the agent made (to the token file, say) is not read into the next prompt.
+    if (err instanceof UnsafeWorkspacePath) return "";
+    throw err;
+  }
 }
 
 /** Appends one iteration's section to the progress notes. */
@@ -66,8 +81,10 @@ export function appendNotes(
   loaded: LoadedPrd,
   entry: { at: string; storyId: string; iteration: number; attempt: number; passed: boolean; text: string },
 ): void {
-  appendFileSync(
-    loaded.notesFile,
+  writeWorkspaceFile(
+    loaded.workDir,
+    loaded.notesPath,
     `\n## ${entry.at} — ${entry.storyId} (iteration ${entry.iteration}, attempt ${entry.attempt}): ${entry.passed ? "passed" : "failed"}\n${entry.text.slice(0, 2000)}\n`,
+    { append: true },
   );
 }
