@@ -10,7 +10,7 @@
 # etcd (Debian's etcd-server) + kube-apiserver + kube-controller-manager + kube-scheduler +
 # kube-proxy (iptables mode) + kubelet, all built from the Kubernetes Go modules by
 # scripts/lib/k8s.sh; Debian's containerd, runc and CNI plugins (bridge, host-local, loopback,
-# portmap); CoreDNS (built from its Go module) as a host process serving cluster.local on the node
+# portmap); CoreDNS (built from its Go module with only the plugins its Corefile uses) as a host process serving cluster.local on the node
 # IP. The images built by scripts/lib/images.sh (smith, smith-replica, smith-etcd) and a pause image
 # built here (infra/docker/pause) are imported into containerd: nothing is pulled from a registry.
 # Root only (a kubelet and containerd need it). One cluster per machine.
