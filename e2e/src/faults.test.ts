@@ -11,14 +11,18 @@ import { branchSubjects, demo } from "./support.ts";
 
 const LOOPS = 30;
 const SCHEDULERS = 3;
-/** Replicas killed with SIGKILL after their loop's first story is pushed. */
+/** Replicas killed with SIGKILL after their loop's first story is pushed (and one more after its last). */
 const REPLICA_KILLS = 3;
 const STORIES = ["feat(US-001): First", "feat(US-002): Second"];
-
 /**
- * The honest fake, slowed down so that faults land mid-story: half a second on US-001, two and a
- * half on US-002 (a window in which the first story is on the remote and the second is not).
+ * The fake PRD with a gate that takes 2 s once US-002's work is there: before that story's commit,
+ * and in the final verification, a window after the last push and before the loop is finalized.
  */
+const PRD = {
+  ...FAKE_PRD,
+  qualityGates: [...FAKE_PRD.qualityGates, "if test -e done-US-002.txt; then sleep 2; fi"],
+};
+
 /** The commit subjects on a remote branch, none while it does not exist. */
 function pushed(remote: string, branch: string): string[] {
   try {
@@ -29,7 +33,12 @@ function pushed(remote: string, branch: string): string[] {
   return branchSubjects(remote, branch);
 }
 
-const SLOW_WORK = `await new Promise((r) => setTimeout(r, story === "US-002" ? 2500 : 500));
+/**
+ * The honest fake, slowed down so that faults land mid-story: half a second on US-001, one and a
+ * half on US-002 (with the gate above, a window in which the first story is on the remote and the
+ * second is not).
+ */
+const SLOW_WORK = `await new Promise((r) => setTimeout(r, story === "US-002" ? 1500 : 500));
 fs.writeFileSync("done-" + story + ".txt", "done\\n");`;
 
 describe("faults", () => {
@@ -41,7 +50,7 @@ describe("faults", () => {
     const stack = await Stack.start(etcd.endpoint, prefix, tmpDir, { lockTtlMs: 3_000 });
     let api: ApiProcess | undefined;
     try {
-      const d = demo(tmpDir, { prd: FAKE_PRD, recordings: {} });
+      const d = demo(tmpDir, { prd: PRD, recordings: {} });
       const bin = writeFakeAgent(tmpDir, "claude", claudeFake(SLOW_WORK));
       // The replicas talk to an API process of their own, which the test kills; loops are created
       // through the stack's in-process API (any API replica serves any client).
@@ -77,27 +86,35 @@ describe("faults", () => {
       const faults: string[] = [];
       const note = (what: string) => faults.push(`${((Date.now() - t0) / 1000).toFixed(1)} s: ${what}`);
 
-      // 1. kill -9 replicas (their whole process group: wrapper, replica, agent) whose loop has
-      // its first story on the remote and not its second.
+      // 1. kill -9 replicas (their whole process group: wrapper, replica, agent): 3 whose loop has
+      // its first story on the remote and not its second, and 1 whose loop has both stories on the
+      // remote and is not finalized yet (in the final verification).
       const killed = new Set<string>();
+      let killedLast: string | undefined;
       await stack.waitUntil(
         async () => {
           for (const dir of stateDirs) {
             for (const r of await stack.replicas(dir)) {
-              if (killed.size >= REPLICA_KILLS || killed.has(r.loopId) || r.status.phase !== "running") continue;
-              if (pushed(d.remoteUrl, `smith/${r.loopId}`).length !== 1) continue;
+              if (killed.has(r.loopId) || r.status.phase !== "running") continue;
+              const stories = pushed(d.remoteUrl, `smith/${r.loopId}`).length;
+              const between = stories === 1 && killed.size - (killedLast ? 1 : 0) < REPLICA_KILLS;
+              const last = stories === 2 && !killedLast;
+              if (!between && !last) continue;
+              const { loop } = await stack.store.loops.getOrThrow(r.loopId);
+              if (loop.status.state !== "running" || loop.status.attempt !== r.attempt) continue;
               const { pid } = JSON.parse(readFileSync(join(dir, "replicas", r.handle.id, "record.json"), "utf8")) as {
                 pid: number;
               };
               process.kill(-pid, "SIGKILL");
               killed.add(r.loopId);
-              note(`kill -9 replica ${r.handle.id}`);
+              if (last) killedLast = r.loopId;
+              note(`kill -9 replica ${r.handle.id} ${last ? "after its last push" : "between its stories"}`);
             }
           }
-          return killed.size >= REPLICA_KILLS;
+          return killed.size >= REPLICA_KILLS + 1 && killedLast !== undefined;
         },
         120_000,
-        `${REPLICA_KILLS} replicas between their two stories`,
+        `${REPLICA_KILLS} replicas between their two stories and one after its last push`,
       );
 
       // 2. kill -9 a scheduler the moment the loop watch shows it has claimed a loop whose replica
@@ -182,6 +199,9 @@ describe("faults", () => {
         expect(loop?.status.attempt).toBeGreaterThan(1);
         const journal = await stack.journal(id);
         expect(journal.some((e) => e.phase === "workspace" && /resumed branch/.test(e.message))).toBe(true);
+        // The retry ran the agent only on what was not pushed: nothing at all after the last push.
+        const retried = journal.filter((e) => e.phase === "prompt" && e.actor.id !== "attempt-1");
+        expect(retried.map((e) => e.metadata.storyId)).toEqual(id === killedLast ? [] : ["US-002"]);
       }
       // The other faults cost no attempt: a replica that lived through the scheduler's, the API's
       // and etcd's crashes kept its attempt (an attempt whose claimer died before it started a
