@@ -164,19 +164,20 @@ describe("faults", () => {
       schedulers[victim] = stack.startScheduler(env(stateDirs[victim] ?? ""));
       note(`scheduler ${victim} restarted`);
 
-      // 4. kill -9 the replicas' API, down 2 s, back on the same port.
+      // 4. kill -9 the replicas' API, down 8 s (longer than the lock TTL), back on the same port.
       await sleep(2_000);
       await api.kill();
       note("kill -9 the API");
-      await sleep(2_000);
+      await sleep(8_000);
       await api.restart();
       note("API restarted");
 
-      // 5. etcd crashes (SIGKILL), down 3 s, back on the same data dir and port.
+      // 5. etcd crashes (SIGKILL), down 8 s (longer than the lock and session TTLs), back on the same
+      // data dir and port.
       await sleep(2_000);
       await etcd.kill();
       note("kill -9 etcd");
-      await sleep(3_000);
+      await sleep(8_000);
       await etcd.restart();
       note("etcd restarted");
 
