@@ -5,6 +5,7 @@ import { parseArgs } from "node:util";
 import { type EtcdServer, startEtcd } from "@smith/testing/standalone";
 import { apiSuite } from "./bench/api.ts";
 import { claimsSuite } from "./bench/claims.ts";
+import { clusterSuite } from "./bench/cluster.ts";
 import { BENCH } from "./bench/config.ts";
 import { OtherLoad } from "./bench/cpu.ts";
 import { journalSuite } from "./bench/journal.ts";
@@ -22,7 +23,26 @@ import type { BenchContext, Measurement, Suite, Workload } from "./bench/suite.t
  * interleaved rounds; then each suite's `run` in this order (the two latency measurements next to
  * each other, the long claim drains last).
  */
-const SUITES: readonly Suite[] = [rawSuite, loopsSuite, journalSuite, apiSuite, claimsSuite, schedulerSuite];
+const SUITES: readonly Suite[] = [
+  rawSuite,
+  loopsSuite,
+  journalSuite,
+  apiSuite,
+  claimsSuite,
+  schedulerSuite,
+  clusterSuite,
+];
+
+/** The row a whole run prints for an opt-in suite it left out. */
+function optedOut(suite: Suite): Measurement {
+  return {
+    id: `${suite.name}.skipped`,
+    name: `${suite.name}: skipped`,
+    value: Number.NaN,
+    unit: "ms",
+    note: `skipped: opt-in, ${suite.optIn ?? ""}; run it with --only ${suite.name}`,
+  };
+}
 
 async function runSuites(ctx: BenchContext, suites: readonly Suite[]): Promise<Measurement[]> {
   const workloads: { suite: Suite; workload: Workload }[] = [];
@@ -42,7 +62,14 @@ async function runSuites(ctx: BenchContext, suites: readonly Suite[]): Promise<M
     ctx.signal.throwIfAborted();
     bySuite.get(suite)?.push(...((await suite.run?.(ctx)) ?? []));
   }
-  return suites.flatMap((s) => bySuite.get(s) ?? []);
+  // A whole run says which opt-in suites it left out; a run with --only is what was asked for.
+  const whole = SUITES.every((s) => s.optIn !== undefined || suites.includes(s));
+  for (const suite of whole ? SUITES : []) {
+    if (suite.optIn === undefined || suites.includes(suite)) continue;
+    ctx.log(`${suite.name}: skipped (opt-in: ${suite.optIn}); run it with --only ${suite.name}`);
+    bySuite.set(suite, [optedOut(suite)]);
+  }
+  return SUITES.flatMap((s) => bySuite.get(s) ?? []);
 }
 
 const USAGE = `usage: node scripts/bench.ts [--json <path>] [--only <suite>[,<suite>...]]
@@ -50,7 +77,10 @@ const USAGE = `usage: node scripts/bench.ts [--json <path>] [--only <suite>[,<su
 Starts a fresh etcd, measures raw etcd and the Smith store against it, prints a table and
 stops etcd. --json <path> also writes the figures as JSON (e.g. bench-results.json).
 --only runs the raw baselines and the named suites (${SUITES.map((s) => s.name).join(", ")}):
-a quicker look at one area; record whole runs.`;
+a quicker look at one area; record whole runs. A whole run leaves out the opt-in suites
+(${SUITES.filter((s) => s.optIn !== undefined)
+  .map((s) => s.name)
+  .join(", ")}), which run only when --only names them.`;
 
 function log(message: string): void {
   process.stderr.write(`bench: ${message}\n`);
@@ -58,7 +88,7 @@ function log(message: string): void {
 
 async function main(): Promise<number> {
   let args: { json?: string; only?: string; help?: boolean };
-  let suites: readonly Suite[] = SUITES;
+  let suites: readonly Suite[] = SUITES.filter((s) => s.optIn === undefined);
   try {
     ({ values: args } = parseArgs({
       options: { json: { type: "string" }, only: { type: "string" }, help: { type: "boolean", short: "h" } },

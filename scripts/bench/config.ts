@@ -59,6 +59,12 @@ export const BENCH = {
     loops: 16,
     batchEntries: 50,
   },
+  cluster: {
+    /** Loops created one after the other on the one-node cluster, each when the previous one is synced. */
+    loops: 10,
+    /** How long one loop may take from create to its end before the run fails. */
+    loopTimeoutMs: 300_000,
+  },
   latency: {
     /** Total sends per second across the streams. */
     ratePerSec: 500,

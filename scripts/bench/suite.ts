@@ -63,6 +63,11 @@ export interface BenchContext {
  */
 export interface Suite {
   name: string;
+  /**
+   * Set on a suite that a whole run leaves out, saying why (it takes minutes, or a cluster): it
+   * runs only when named in `--only`, and a whole run prints a "skipped" row for it instead.
+   */
+  optIn?: string;
   workloads?(ctx: BenchContext): Promise<Workload[]>;
   run?(ctx: BenchContext): Promise<Measurement[]>;
 }

@@ -17,3 +17,7 @@ export { freePort, freePorts } from "./ports.ts";
 export { type TcpProxy, type TcpProxyTarget, startTcpProxy } from "./tcpProxy.ts";
 export { type TempDir, tempDir } from "./tempDir.ts";
 export * from "./github/index.ts";
+// The one-node cluster and the chart on it (no vitest fixtures in these), for the cluster benchmark.
+export { type Cluster, ensureCluster } from "./kube/cluster.ts";
+export { type HelmResult, helm } from "./kube/helm.ts";
+export * from "./kube/release.ts";

@@ -1,17 +1,23 @@
 import { AppsV1Api, BatchV1Api, CoreV1Api, type V1Pod } from "@kubernetes/client-node";
-import { execFile, execFileSync, spawn } from "node:child_process";
-import { randomBytes } from "node:crypto";
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { type Server, createServer } from "node:http";
-import { type AddressInfo } from "node:net";
+import { execFile, spawn } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { serveGit } from "../github/gitHttp.ts";
 import { type Cluster, ensureCluster } from "./cluster.ts";
 import { helm } from "./helm.ts";
+import {
+  CHART_DIR as CHART,
+  ONE_STORY_PRD as PRD,
+  createNamespace,
+  git,
+  gitRemote,
+  importFakeReplicaImage,
+  installSmith,
+  releaseAccess,
+} from "./release.ts";
 
 /**
  * On a real one-node cluster (scripts/cluster.sh: etcd, kube-apiserver, controller-manager,
@@ -20,40 +26,8 @@ import { helm } from "./helm.ts";
  * Skipped with the reason where the cluster cannot run (not root, no Go, no Docker), unless
  * SMITH_REQUIRE_CLUSTER_TESTS=1.
  */
-const CHART = fileURLToPath(new URL("../../../../helm/smith", import.meta.url));
-const VALUES = `${CHART}/ci/cluster-values.yaml`;
 const SMITHCTL = fileURLToPath(new URL("../../../../apps/cli/src/smithctl.ts", import.meta.url));
 const run = promisify(execFile);
-
-/**
- * The replica image plus a scripted Claude Code (the real stream-json events; it writes
- * done-<story>.txt), so that a loop runs in a Job without a model provider. SMITH_CLAUDE_BIN
- * points the replica at it (the scheduler copies that variable into the Jobs).
- */
-const FAKE_CLAUDE = `#!/usr/bin/env node
-const fs = require("node:fs");
-const prompt = fs.readFileSync(0, "utf8");
-const story = (/## Your story: (\\S+):/.exec(prompt) || [])[1] || "unknown";
-const emit = (o) => process.stdout.write(JSON.stringify(o) + "\\n");
-// A story whose description names a HOLD_URL waits while that URL answers "hold".
-const hold = (/HOLD_URL=(\\S+)/.exec(prompt) || [])[1];
-// A story whose description says PROBE_ISOLATION first tries what an agent must not be able to do.
-const probe = /PROBE_ISOLATION API=(\\S+) ETCD=(\\S+)/.exec(prompt);
-if (probe) require("node:child_process").execFileSync("/usr/local/bin/smith-fake-probe", [probe[1], probe[2]], { stdio: ["ignore", "ignore", "inherit"] });
-(async () => {
-while (hold) {
-  const answer = await fetch(hold).then((r) => r.text(), () => "hold");
-  if (answer !== "hold") break;
-  await new Promise((r) => setTimeout(r, 500));
-}
-emit({ type: "system", subtype: "init", session_id: "fake", model: "fake-model", cwd: process.cwd(), tools: ["Write"] });
-emit({ type: "assistant", message: { role: "assistant", content: [{ type: "text", text: "Working on " + story }, { type: "tool_use", id: "tu1", name: "Write", input: { file_path: "done-" + story + ".txt", content: "done" } }] } });
-fs.writeFileSync("done-" + story + ".txt", "done\\n");
-emit({ type: "user", message: { role: "user", content: [{ type: "tool_result", tool_use_id: "tu1", content: "written" }] } });
-emit({ type: "result", subtype: "success", is_error: false, duration_ms: 10, num_turns: 1, result: "Implemented " + story, session_id: "fake", total_cost_usd: 0.01, usage: { input_tokens: 100, output_tokens: 20, cache_creation_input_tokens: 0, cache_read_input_tokens: 0 } });
-})();
-`;
-const FAKE_IMAGE = "smith-replica-fake:dev";
 
 /**
  * What a hostile agent tries in the replica Pod (run by the scripted agent for a PROBE_ISOLATION
@@ -132,61 +106,6 @@ const status = (url) => new Promise((resolve) => {
 })();
 `;
 
-const PRD = {
-  project: "cluster",
-  qualityGates: ["test -f done-US-001.txt"],
-  stories: [
-    {
-      id: "US-001",
-      title: "First",
-      status: "open",
-      dependsOn: [],
-      description: "one",
-      acceptanceCriteria: ["done-US-001.txt exists"],
-    },
-  ],
-};
-
-function git(args: string[], cwd?: string): string {
-  return execFileSync("git", ["-c", "user.name=Smith Test", "-c", "user.email=test@localhost", ...args], {
-    cwd,
-    encoding: "utf8",
-    stdio: ["ignore", "pipe", "pipe"],
-  }).trim();
-}
-
-/** A bare repository with one commit on main, served over git's smart HTTP on every address. */
-interface Hold {
-  /** While true, GET /hold answers "hold" (the fake agent waits), else "go". */
-  held: boolean;
-  /** GETs of /hold so far. */
-  asked: number;
-}
-
-async function gitRemote(dir: string): Promise<{ server: Server; port: number; bare: string; hold: Hold }> {
-  const bare = join(dir, "demo.git");
-  git(["init", "-q", "--bare", "-b", "main", bare]);
-  const work = join(dir, "work");
-  git(["clone", "-q", bare, work]);
-  writeFileSync(join(work, "README.md"), "# cluster demo\n");
-  git(["add", "README.md"], work);
-  git(["commit", "-q", "-m", "initial"], work);
-  git(["push", "-q", "origin", "HEAD:main"], work);
-  // Anyone may push: the remote exists only for this test.
-  const hold: Hold = { held: true, asked: 0 };
-  const server = createServer((req, res) => {
-    const url = new URL(req.url ?? "/", "http://remote");
-    if (url.pathname === "/hold") {
-      hold.asked++;
-      res.end(hold.held ? "hold" : "go");
-      return;
-    }
-    serveGit(req, res, { projectRoot: dir, pathInfo: url.pathname, query: url.search.slice(1), remoteUser: "smith" });
-  });
-  await new Promise<void>((resolve) => server.listen(0, "0.0.0.0", resolve));
-  return { server, port: (server.address() as AddressInfo).port, bare, hold };
-}
-
 function smithctl(
   args: string[],
   env: Record<string, string>,
@@ -215,12 +134,6 @@ const describeCluster = cluster.available
   ? describe
   : (((name: string, fn: () => void) => describe.skip(`${name} — ${cluster.reason}`, fn)) as typeof describe);
 
-async function createNamespace(core: CoreV1Api, prefix: string, labels: Record<string, string> = {}): Promise<string> {
-  const name = `${prefix}-${randomBytes(3).toString("hex")}`;
-  await core.createNamespace({ body: { metadata: { name, labels } } });
-  return name;
-}
-
 /** Polls the Pod until it has ended (Succeeded or Failed) or `ms` pass. */
 async function podEnded(core: CoreV1Api, namespace: string, name: string, ms: number): Promise<V1Pod> {
   const deadline = Date.now() + ms;
@@ -242,16 +155,8 @@ async function createHeldLoop(
   dir: string,
   gitPort: number,
 ): Promise<{ env: Record<string, string>; id: string }> {
-  const node = (await core.listNode()).items[0];
-  const nodeIp = node?.status?.addresses?.find((a) => a.type === "InternalIP")?.address;
-  const service = await core.readNamespacedService({ name: "smith-api", namespace });
-  const secret = await core.readNamespacedSecret({ name: "smith-admin-token", namespace });
-  const env = {
-    HOME: dir,
-    SMITH_CONFIG: join(dir, "config.json"),
-    SMITH_API_URL: `http://${service.spec?.clusterIP}:7070`,
-    SMITH_TOKEN: Buffer.from(secret.data?.["admin-token"] ?? "", "base64").toString("utf8"),
-  };
+  const { nodeIp, apiUrl, adminToken } = await releaseAccess(core, namespace);
+  const env = { HOME: dir, SMITH_CONFIG: join(dir, "config.json"), SMITH_API_URL: apiUrl, SMITH_TOKEN: adminToken };
   const base = `http://${nodeIp}:${gitPort}`;
   const story = (id: string, title: string, dependsOn: string[], description: string, criterion: string) => ({
     id,
@@ -344,21 +249,7 @@ const net = require("node:net");
 
   it("helm install into a namespace enforcing the restricted Pod Security Standard: the API, two schedulers and the etcd StatefulSet become Ready; helm test passes", async () => {
     // The replica image with the scripted agent, imported like the others.
-    const ctx = mkdtempSync(join(tmpdir(), "smith-fake-replica-"));
-    try {
-      writeFileSync(join(ctx, "smith-fake-claude"), FAKE_CLAUDE);
-      chmodSync(join(ctx, "smith-fake-claude"), 0o755);
-      writeFileSync(join(ctx, "smith-fake-probe"), FAKE_PROBE);
-      chmodSync(join(ctx, "smith-fake-probe"), 0o755);
-      writeFileSync(
-        join(ctx, "Dockerfile"),
-        "FROM smith-replica:dev\nCOPY smith-fake-claude smith-fake-probe /usr/local/bin/\n",
-      );
-      await run("docker", ["build", "-q", "-t", FAKE_IMAGE, ctx], { env: { ...process.env, DOCKER_BUILDKIT: "0" } });
-    } finally {
-      rmSync(ctx, { recursive: true, force: true });
-    }
-    await cluster.importImages([FAKE_IMAGE]);
+    await importFakeReplicaImage(cluster, { "smith-fake-probe": FAKE_PROBE });
 
     // Every Pod of the chart, the helm test's and the replicas' must pass the restricted Pod
     // Security Standard: the API server's PodSecurity admission refuses any other.
@@ -368,28 +259,7 @@ const net = require("node:net");
     });
     namespaces.push(namespace);
     const env = { KUBECONFIG: cluster.kubeconfigPath };
-    const install = await helm(
-      [
-        "install",
-        "smith",
-        CHART,
-        "--namespace",
-        namespace,
-        "--values",
-        VALUES,
-        "--set",
-        `replicaImage.repository=${FAKE_IMAGE.split(":")[0]}`,
-        // The test's git remote is plain http on the node.
-        "--set-json",
-        'api.extraEnv=[{"name":"SMITH_ALLOW_LOCAL_REPOS","value":"true"}]',
-        "--set-json",
-        'scheduler.extraEnv=[{"name":"SMITH_CLAUDE_BIN","value":"/usr/local/bin/smith-fake-claude"}]',
-        "--wait",
-        "--timeout",
-        "8m",
-      ],
-      { env },
-    );
+    const install = await installSmith(cluster, namespace);
     const pods = await core.listNamespacedPod({ namespace });
     const summary = pods.items
       .map(

@@ -9,5 +9,6 @@ export {
 export { type Cluster, ensureCluster } from "./cluster.ts";
 export { kubeDescribe, kubeTest } from "./fixtures.ts";
 export { type HelmResult, type HelmTemplateOptions, helm, helmTemplate } from "./helm.ts";
+export * from "./release.ts";
 export { K8S_SCRIPT, type KubeTools, ensureKubeTools } from "./tools.ts";
 export { type JobOutcome, type SetJobStatusOptions, setJobStatus } from "./jobs.ts";
