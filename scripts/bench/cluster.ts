@@ -31,9 +31,13 @@ export const clusterSuite: Suite = {
   optIn: "takes minutes (images, a cluster bring-up, helm install, 10 loops) and holds the machine's one cluster",
 
   async run(ctx: BenchContext): Promise<Measurement[]> {
-    ctx.log("cluster: building the images, taking the cluster lock (another user of the cluster goes first) and up");
+    ctx.log("cluster: waiting for the cluster lock (one user at a time), then building the images and bringing it up");
     const cluster = await ensureCluster();
-    if (!cluster.available) return [skipped(cluster.reason.replace(/^cluster tests skipped: /, ""))];
+    if (!cluster.available) {
+      const reason = cluster.reason.replace(/^cluster tests skipped: /, "");
+      ctx.log(`cluster: skipped: ${reason}`);
+      return [skipped(reason)];
+    }
     if (cluster.startedHere) ctx.log(`cluster: up in ${cluster.upSeconds} s`);
     const core = cluster.kubeConfig.makeApiClient(CoreV1Api);
     let namespace: string | undefined;
