@@ -224,7 +224,7 @@ function rounded(m: Marks): Marks {
  * A Kubernetes watch of `path` (objects with the loop label) that calls `onObject` on every
  * added or modified object, as this process receives it. The client ends a watch after 30 s
  * without an event; it is opened again from the last resourceVersion seen, so nothing is missed
- * (after a 410 Gone, from the current state). Returns the stop function.
+ * (after an ERROR event such as 410 Gone, from the current state). Returns the stop function.
  */
 function watchKind(
   ctx: BenchContext,
@@ -240,9 +240,11 @@ function watchKind(
     try {
       controller = await new Watch(kubeConfig).watch(
         path,
-        { labelSelector: LOOP_LABEL, allowWatchBookmarks: true, resourceVersion },
-        (type: string, object: KubernetesObject & { code?: number }) => {
+        // No allowWatchBookmarks: this API server answers it with an ERROR (RequestWatchProgress off).
+        { labelSelector: LOOP_LABEL, resourceVersion },
+        (type: string, object: KubernetesObject & { message?: string }) => {
           if (type === "ERROR") {
+            ctx.log(`cluster: watch ${path}: ${object.message ?? JSON.stringify(object)}; again from now`);
             resourceVersion = undefined;
             return;
           }
