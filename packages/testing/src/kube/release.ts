@@ -114,6 +114,8 @@ export function installSmith(
   cluster: Extract<Cluster, { available: true }>,
   namespace: string,
   timeout = "8m",
+  /** More helm arguments (`--set k=v`...), after the ones above. */
+  extra: readonly string[] = [],
 ): Promise<HelmResult> {
   return helm(
     [
@@ -131,6 +133,7 @@ export function installSmith(
       'api.extraEnv=[{"name":"SMITH_ALLOW_LOCAL_REPOS","value":"true"}]',
       "--set-json",
       'scheduler.extraEnv=[{"name":"SMITH_CLAUDE_BIN","value":"/usr/local/bin/smith-fake-claude"}]',
+      ...extra,
       "--wait",
       "--timeout",
       timeout,
