@@ -4,8 +4,8 @@ import { createLogger } from "@smith/logger";
 import { parseEnv } from "./env.ts";
 import { ReplicaRunner } from "./runner.ts";
 import { takeReplicaToken } from "./token.ts";
+import { waitForRunner } from "./retry.ts";
 import { AgentUser } from "./agentUser.ts";
-import { pingRunner } from "@smith/agents";
 import { SharedWorkspace } from "./sharedWorkspace.ts";
 
 /** One attempt of one loop. Exit 0: finalized; 2: stopped (cancelled or superseded); 1: failed. */
@@ -23,10 +23,10 @@ async function main(): Promise<number> {
       "the replica token came from SMITH_TOKEN: other processes of this user can read it in /proc/<pid>/environ; use SMITH_TOKEN_FILE",
     );
   else if (!token.removed) log.info("the replica token file is on a read-only mount and stays there");
-  // The agent runner (the Pod's agent container) must answer before anything is cloned; its
+  // The agent runner (the Pod's agent container) must answer within a minute, before anything is cloned; its
   // uid must not be ours, or the agent could read this process's environment and files.
   if (env.SMITH_AGENT_RUNNER_SOCKET) {
-    const agent = await pingRunner(env.SMITH_AGENT_RUNNER_SOCKET);
+    const agent = await waitForRunner(env.SMITH_AGENT_RUNNER_SOCKET);
     if (agent.uid === process.getuid?.())
       throw new Error(`the agent runner runs as this replica's own uid ${agent.uid}: the agent needs a uid of its own`);
     log.info({ agentUid: agent.uid, agentGid: agent.gid }, "agents run in the agent runner's container");

@@ -1,4 +1,13 @@
-import { ExponentialBackoff, TimeoutStrategy, handleWhen, retry, timeout } from "cockatiel";
+import { AgentRunnerError, pingRunner } from "@smith/agents";
+import {
+  ConstantBackoff,
+  ExponentialBackoff,
+  TimeoutStrategy,
+  handleType,
+  handleWhen,
+  retry,
+  timeout,
+} from "cockatiel";
 
 /** The tRPC error code of a failed call, if the server answered. */
 export function errorCode(err: unknown): string | undefined {
@@ -74,4 +83,19 @@ export async function withRetry<T>(
   } finally {
     listener?.dispose();
   }
+}
+
+/**
+ * Waits for the agent runner (the Pod's agent sidecar, started just before the replica's
+ * container) to answer, every 100 ms for up to `totalMs`; then throws its last AgentRunnerError.
+ * The replica waits rather than the kubelet (a startup probe runs at most once a second, which
+ * added a second to every Pod's start).
+ */
+export async function waitForRunner(socketPath: string, totalMs = 60_000): Promise<{ uid: number; gid: number }> {
+  const deadline = Date.now() + totalMs;
+  const policy = retry(
+    handleType(AgentRunnerError, () => Date.now() < deadline),
+    { maxAttempts: Math.ceil(totalMs / 100) + 1, backoff: new ConstantBackoff(100) },
+  );
+  return policy.execute(() => pingRunner(socketPath, 5_000));
 }

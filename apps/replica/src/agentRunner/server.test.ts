@@ -8,6 +8,7 @@ import { connect } from "node:net";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, onTestFinished } from "vitest";
+import { waitForRunner } from "../retry.ts";
 import { AgentRunnerServer } from "./server.ts";
 
 const MAIN = fileURLToPath(new URL("./main.ts", import.meta.url));
@@ -266,6 +267,22 @@ out({ type: "result", subtype: "success", is_error: false, duration_ms: 5, num_t
     ).rejects.toThrow(new RegExp(`agent runner at ${socketPath}: .*ENOENT`));
     await expect(pingRunner(socketPath)).rejects.toBeInstanceOf(AgentRunnerError);
     expect(Date.now() - started).toBeLessThan(2_000);
+  });
+});
+
+describe("waitForRunner (the replica's start)", () => {
+  test("waits for a runner that starts late, and gives up with AgentRunnerError on one that never does", async ({
+    tmpDir,
+  }) => {
+    const late = setTimeout(() => void startRunner(tmpDir), 400);
+    onTestFinished(() => clearTimeout(late));
+    expect(await waitForRunner(join(tmpDir, "runner.sock"), 10_000)).toEqual({
+      uid: process.getuid?.(),
+      gid: process.getgid?.(),
+    });
+    const started = Date.now();
+    await expect(waitForRunner(join(tmpDir, "none.sock"), 500)).rejects.toBeInstanceOf(AgentRunnerError);
+    expect(Date.now() - started).toBeLessThan(3_000);
   });
 });
 

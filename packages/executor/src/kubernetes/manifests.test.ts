@@ -171,8 +171,8 @@ describe("buildJob", () => {
       ],
     },
     {
-      field: "the agent container: another uid in the Pod's group, restricted, ready once its socket exists",
-      get: (j) => [agent(j).securityContext, agent(j).startupProbe?.exec?.command, agent(j).workingDir],
+      field: "the agent container: another uid in the Pod's group, restricted, no probe (the replica waits for it)",
+      get: (j) => [agent(j).securityContext, agent(j).startupProbe, agent(j).workingDir],
       expected: [
         {
           allowPrivilegeEscalation: false,
@@ -183,7 +183,7 @@ describe("buildJob", () => {
           runAsUser: 1001,
           runAsGroup: 1000,
         },
-        ["test", "-S", "/var/run/smith/runner/agent.sock"],
+        undefined,
         "/workspace/work",
       ],
     },

@@ -221,8 +221,9 @@ export function buildJob(template: ReplicaTemplate, input: ReplicaManifestInput)
               volumeMounts: [{ name: "workspace", mountPath: WORKSPACE_DIR }],
             },
             {
-              // A native sidecar (restartPolicy Always): started before the replica, ready once its
-              // socket exists, stopped by the kubelet when the replica has exited, so the Job
+              // A native sidecar (restartPolicy Always): started before the replica (which waits
+              // for its socket to answer: a startup probe, run at most once a second, added a second
+              // to every start), stopped by the kubelet when the replica has exited, so the Job
               // completes with the replica. It runs the untrusted commands as another uid and
               // sees only the shared directory, its own HOME and /tmp, and the socket: no token,
               // no provider Secret (the replica sends the agent's environment with each command),
@@ -242,11 +243,6 @@ export function buildJob(template: ReplicaTemplate, input: ReplicaManifestInput)
               ],
               resources: template.resources,
               securityContext: { ...RESTRICTED, runAsUser: template.agentRunAsUser, runAsGroup: template.fsGroup },
-              startupProbe: {
-                exec: { command: ["test", "-S", RUNNER_SOCKET] },
-                periodSeconds: 1,
-                failureThreshold: 120,
-              },
               volumeMounts: [
                 { name: "workspace", mountPath: SHARED_DIR, subPath: "work" },
                 { name: "agent-home", mountPath: AGENT_HOME_DIR },
