@@ -24,11 +24,11 @@ export interface RunnerRunRequest {
 }
 
 /** Asks who the runner is (its uid and gid), without running anything: the replica's start-up check. */
-export interface RunnerPingRequest {
+interface RunnerPingRequest {
   type: "ping";
 }
 
-export interface RunnerCancelRequest {
+interface RunnerCancelRequest {
   type: "cancel";
 }
 

@@ -16,9 +16,9 @@ export const LABEL_ATTEMPT = "smith.dev/attempt";
 export const TOKEN_KEY = "token";
 export const REPLICA_CONTAINER = "replica";
 /** The native sidecar that runs the agent, the gates and the setup commands (smith-agent-runner). */
-export const AGENT_CONTAINER = "agent";
+const AGENT_CONTAINER = "agent";
 /** The init container that makes the shared directory, owned by the replica's uid, before the agent's mounts it. */
-export const WORKSPACE_INIT_CONTAINER = "workspace";
+const WORKSPACE_INIT_CONTAINER = "workspace";
 
 /** Where the replica's writable directories are mounted (the root filesystem is read-only). */
 export const WORKSPACE_DIR = "/workspace";
@@ -29,14 +29,14 @@ export const WORKSPACE_DIR = "/workspace";
  * world-writable without a sticky bit (the kubelet's emptyDir), so the agent must not see it:
  * there it could rename the clone away and put one with its own `.git` in its place.
  */
-export const SHARED_DIR = "/workspace/work";
+const SHARED_DIR = "/workspace/work";
 export const WORK_DIR = "/workspace/work/repo";
 export const HOME_DIR = "/home/smith";
 /** The agent container's HOME (an emptyDir of its own). */
-export const AGENT_HOME_DIR = "/home/agent";
+const AGENT_HOME_DIR = "/home/agent";
 /** The emptyDir both containers share for the agent runner's unix socket, and nothing else. */
-export const RUNNER_DIR = "/var/run/smith/runner";
-export const RUNNER_SOCKET = `${RUNNER_DIR}/agent.sock`;
+const RUNNER_DIR = "/var/run/smith/runner";
+const RUNNER_SOCKET = `${RUNNER_DIR}/agent.sock`;
 const TMP_DIR = "/tmp";
 /**
  * Where the replica token's Secret is mounted (read-only, mode 0400). A file and not an env var:
