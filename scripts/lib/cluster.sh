@@ -61,20 +61,9 @@ smith_crictl_bin() { echo "$SMITH_CACHE_DIR/crictl/v$SMITH_CRICTL_VERSION/bin/cr
 # way CoreDNS documents for custom builds: a main package that imports those plugins and sets
 # dnsserver.Directives (in plugin.cfg's order) before coremain.Run(). The full build compiles
 # 1,382 packages (every cloud provider's SDK), this one 793: a 52 MB binary instead of 76 MB, and
-# minutes less on a cold machine.
+# minutes less on a cold machine. Built by _smith_go_build (scripts/lib/k8s.sh) from that main package.
 _smith_build_coredns() {
-  local out="$1" go work
-  go="$(smith_find_go)" || return 2
-  work="$(mktemp -d "${TMPDIR:-/tmp}/smith-coredns.XXXXXX")" || return 1
-  {
-    echo "module smith.local/coredns"
-    echo
-    echo "go $("$go" env GOVERSION | sed -E 's/^go([0-9]+\.[0-9]+).*/\1/')"
-    echo
-    echo "require github.com/coredns/coredns v$SMITH_COREDNS_VERSION"
-  } >"$work/go.mod"
-  cat >"$work/main.go" <<'EOF'
-package main
+  SMITH_GO_BUILD_MAIN='package main
 
 import (
 	"github.com/coredns/coredns/core/dnsserver"
@@ -93,22 +82,7 @@ func init() {
 	dnsserver.Directives = []string{"bind", "ready", "health", "errors", "cache", "kubernetes", "loop", "forward"}
 }
 
-func main() { coremain.Run() }
-EOF
-  echo "smith: building CoreDNS v$SMITH_COREDNS_VERSION (the cluster's plugins only) with $("$go" version | awk '{print $3}'); minutes the first time" >&2
-  local start=$SECONDS
-  (
-    cd "$work" &&
-      GOFLAGS=-mod=mod GOTOOLCHAIN=local CGO_ENABLED=0 "$go" mod tidy >/dev/null &&
-      GOFLAGS=-mod=mod GOTOOLCHAIN=local CGO_ENABLED=0 "$go" build -trimpath -ldflags "-s -w" -o "$work/out" .
-  ) || {
-    echo "smith: building CoreDNS failed (module kept in $work)" >&2
-    return 1
-  }
-  mkdir -p "$(dirname "$out")"
-  mv "$work/out" "$out.tmp.$$" && mv "$out.tmp.$$" "$out"
-  rm -rf "$work"
-  echo "smith: built $out in $((SECONDS - start)) s" >&2
+func main() { coremain.Run() }' _smith_go_build "$1" "github.com/coredns/coredns@v$SMITH_COREDNS_VERSION" . ""
 }
 
 # Every binary of the cluster, built once per machine (serially, under the build lock).

@@ -43,6 +43,7 @@ smith_find_go() {
 
 # _smith_go_build <out-binary> <module@version> <package> <ldflags> [replace lines...]
 # Builds <package> from a throwaway wrapper module; the binary appears atomically at <out-binary>.
+# <package> "." builds the main package whose source is in SMITH_GO_BUILD_MAIN instead.
 _smith_go_build() {
   local out="$1" modver="$2" pkg="$3" ldflags="$4"
   shift 4
@@ -64,9 +65,14 @@ _smith_go_build() {
       echo ")"
     fi
   } >"$work/go.mod"
-  # A blank import keeps the package (and with -mod=mod its whole dependency graph) in the
-  # module, so that go.sum gets every checksum the build needs.
-  printf 'package build\n\nimport _ "%s"\n' "$pkg" >"$work/tools.go"
+  if [ "$pkg" = "." ]; then
+    # A main package of our own (SMITH_GO_BUILD_MAIN: its source), built against the module.
+    printf '%s\n' "${SMITH_GO_BUILD_MAIN:?}" >"$work/main.go"
+  else
+    # A blank import keeps the package (and with -mod=mod its whole dependency graph) in the
+    # module, so that go.sum gets every checksum the build needs.
+    printf 'package build\n\nimport _ "%s"\n' "$pkg" >"$work/tools.go"
+  fi
   echo "smith: building $pkg ($modver) with $("$go" version | awk '{print $3}'); this takes minutes the first time" >&2
   local start=$SECONDS
   (
