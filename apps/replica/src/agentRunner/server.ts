@@ -198,6 +198,8 @@ export class AgentRunnerServer {
   }
 
   private sweep(): void {
+    // Never as root, whatever the caller configured: kill(-1) there reaches every process.
+    if (process.getuid?.() === 0) return;
     try {
       // Every process of this uid in this PID namespace but this one and PID 1 (tini).
       process.kill(-1, "SIGKILL");
