@@ -184,10 +184,12 @@ describeCluster("the chart's etcd on PersistentVolumes (one-node cluster)", () =
       return loop;
     });
     expect(after.status).toMatchObject({ state: "synced", attempt: 1 });
-    expect((await journal(first)).map((e) => [e.seq, e.message])).toEqual(before.map((e) => [e.seq, e.message]));
+    // The API's etcd connections may still be coming back: each call is retried until it answers.
+    const journalAfter = await until("the journal after the restart", 120_000, () => journal(first));
+    expect(journalAfter.map((e) => [e.seq, e.message])).toEqual(before.map((e) => [e.seq, e.message]));
 
     // And the cluster goes on: a new loop runs to synced on the same volumes.
-    const second = await create();
+    const second = await until("a loop created after the restart", 120_000, create);
     expect((await synced(second)).status.attempt).toBe(1);
   }, 900_000);
 });
