@@ -106,7 +106,14 @@ async function multiProcessTrial(
   const workers = Array.from({ length: processes }, () => {
     const child = spawn(
       process.execPath,
-      [WORKER, ctx.endpoint, prefix, String(claimers / processes), String(BENCH.claims.perKeyLimit)],
+      [
+        WORKER,
+        ctx.endpoint,
+        prefix,
+        String(claimers / processes),
+        String(BENCH.claims.perKeyLimit),
+        String(BENCH.claims.workerWarmupQueued),
+      ],
       { stdio: ["pipe", "pipe", "inherit"] },
     );
     ctx.defer(() => void child.kill("SIGKILL"));

@@ -40,6 +40,8 @@ export const BENCH = {
     multiProcess: { claimers: 8, processes: 4 },
     trials: 3,
     warmupQueued: 100,
+    /** Loops each claim worker process creates and drains on a prefix of its own before the timed drain. */
+    workerWarmupQueued: 300,
     /** High enough that slot limits never make a claimer skip an entry. */
     perKeyLimit: 100_000,
   },
