@@ -7,7 +7,7 @@ import { SmithStore } from "@smith/store";
 import { etcdTest, GitHubServer } from "@smith/testing";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect } from "vitest";
+import { afterAll, beforeAll, describe, expect, onTestFinished } from "vitest";
 import { claudeFake } from "./fakes.ts";
 import { ADMIN_TOKEN, SIGNING_KEY, Stack, writeFakeAgent } from "./harness.ts";
 
@@ -90,16 +90,31 @@ describe("flatline comments on the source issue, whoever ended the loop", () => 
     tmpDir,
   }) => {
     const pidFile = join(tmpDir, "agent.pid");
-    // The agent hangs while drafting the PRD: a window to kill the replica.
+    // The agent hangs while drafting the PRD: a window to kill the replica. The interval keeps it
+    // alive: a promise that never settles does not, and Node would exit 0 at once (the replica then
+    // finalized the loop as prd-invalid whenever it was quicker than the kill).
     const agent = claudeFake(`fs.writeFileSync(${JSON.stringify(pidFile)}, String(process.pid));
-await new Promise(() => {});`);
-    stack.startScheduler({ SMITH_CLAUDE_BIN: writeFakeAgent(tmpDir, "claude", agent), SMITH_START_GRACE_MS: "2000" });
+await new Promise(() => setInterval(() => {}, 60_000));`);
+    // The agent outlives the killed replica (it runs in a session of its own): ended with the test.
+    let agentPid = 0;
+    onTestFinished(() => {
+      if (agentPid <= 0) return;
+      try {
+        process.kill(-agentPid, "SIGKILL");
+      } catch {
+        // Already gone.
+      }
+    });
+    // The harness's start grace (15 s): on a busy machine a replica can need more than 2 s to take
+    // its lock, and the reconciler would stop it before the kill this test is about.
+    stack.startScheduler({ SMITH_CLAUDE_BIN: writeFakeAgent(tmpDir, "claude", agent) });
     const { loopId, issue } = await issueLoop(stack, github, "Lost replica");
     await stack.waitUntil(
       async () => (await stack.replicas()).some((r) => r.status.phase === "running") && existsPid(pidFile),
       60_000,
       "the agent to start",
     );
+    agentPid = Number(readFileSync(pidFile, "utf8"));
     const [replica] = (await stack.replicas()).filter((r) => r.status.phase === "running");
     if (!replica) throw new Error("no running replica");
     const record = JSON.parse(
