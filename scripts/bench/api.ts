@@ -30,7 +30,7 @@ interface RunningApi {
   url: string;
   prefix: string;
   store: SmithStore;
-  client(token: string): SmithClient;
+  client(token: string, options?: { batch?: boolean }): SmithClient;
   operator: string;
   viewer: string;
   /** The API process's pid (for its CPU time). */
@@ -70,7 +70,7 @@ function start(ctx: BenchContext, name = "api"): Promise<RunningApi> {
       });
       child.once("exit", (code) => reject(new BenchCheckError(`the API process exited (${code})`)));
     });
-    const client = (token: string) => createSmithClient({ url, token });
+    const client = (token: string, options: { batch?: boolean } = {}) => createSmithClient({ url, token, ...options });
     const admin = client(ADMIN_TOKEN);
     const operator = (await admin.tokens.create.mutate({ name: "bench-operator", role: "operator" })).token;
     const viewer = (await admin.tokens.create.mutate({ name: "bench-viewer", role: "viewer" })).token;
@@ -140,8 +140,10 @@ async function fanOut(ctx: BenchContext, a: RunningApi, mode: "entries" | "batch
   ctx.defer(() => session.close());
   const claimed = await a.store.claims.claimNext(session, { perKeyLimit: 1 });
   if (claimed?.loop.id !== loop.id) throw new BenchCheckError("the latency loop was not claimed first");
+  // As apps/replica creates its client: one call at a time, sent at once (no batching tick).
   const replica = a.client(
     mintReplicaToken(SIGNING_KEY, { loopId: loop.id, attempt: claimed.loop.status.attempt, ttlSeconds: 600 }),
+    { batch: false },
   );
   await replica.replica.acquireLock.mutate({ loopId: loop.id });
   const head = (await a.store.journal.head(loop.id)).seq;

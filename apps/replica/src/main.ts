@@ -37,6 +37,8 @@ async function main(): Promise<number> {
     url: env.SMITH_API_URL,
     token: token.token,
     correlationId: `replica-${env.SMITH_LOOP_ID}-${env.SMITH_ATTEMPT}`,
+    // One call at a time, each on the journal's latency path: sent at once, not on the next tick.
+    batch: false,
   });
   // Agents and gates start from this process's environment minus everything Smith's own
   // (sanitizeEnv drops SMITH_* and other secrets; the replica token never reaches them).

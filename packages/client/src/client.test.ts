@@ -190,4 +190,33 @@ describe("@smith/client", () => {
       await api.close();
     }
   });
+  test("calls made in one tick share one HTTP request by default, and go one request each with batch: false", async ({
+    etcdEndpoint,
+    prefix,
+  }) => {
+    const api = await startTestApi(etcdEndpoint, prefix);
+    try {
+      const loopId = await createLoop(api);
+      const batched = recordingFetch();
+      const single = recordingFetch();
+      for (const [recorder, options] of [
+        [batched, {}],
+        [single, { batch: false }],
+      ] as const) {
+        const client = createSmithClient({ url: api.url, token: api.tokens.viewer, fetch: recorder.fetch, ...options });
+        const [a, b] = await Promise.all([client.loops.get.query({ id: loopId }), client.loops.list.query({})]);
+        expect(a.id).toBe(loopId);
+        expect(b.items.map((l) => l.id)).toContain(loopId);
+      }
+      expect(batched.requests).toHaveLength(1);
+      expect(batched.requests[0]?.url).toMatch(/\/trpc\/loops\.get,loops\.list\?batch=1/);
+      expect(single.requests.map((r) => new URL(r.url).pathname).sort()).toEqual([
+        "/trpc/loops.get",
+        "/trpc/loops.list",
+      ]);
+      expect(single.requests.every((r) => !r.url.includes("batch=1"))).toBe(true);
+    } finally {
+      await api.close();
+    }
+  });
 });

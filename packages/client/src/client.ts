@@ -1,5 +1,12 @@
 import type { AppRouter } from "@smith/api";
-import { createTRPCClient, httpBatchLink, httpSubscriptionLink, splitLink, type TRPCClient } from "@trpc/client";
+import {
+  createTRPCClient,
+  httpBatchLink,
+  httpLink,
+  httpSubscriptionLink,
+  splitLink,
+  type TRPCClient,
+} from "@trpc/client";
 import { EventSource } from "eventsource";
 import { transformer } from "./transformer.ts";
 
@@ -12,12 +19,19 @@ export interface SmithClientOptions {
   correlationId?: string;
   /** Custom fetch (tests, proxies). */
   fetch?: typeof globalThis.fetch;
+  /**
+   * Batch queries and mutations made in the same tick into one HTTP request (default true). The
+   * batch is sent on the next timer tick, about 1 ms later: a caller that makes one call at a time
+   * on a latency-sensitive path (a replica appending its journal) sends each call at once with
+   * `false`.
+   */
+  batch?: boolean;
 }
 
 export type SmithClient = TRPCClient<AppRouter>;
 
 /**
- * A fully typed Smith client: queries and mutations are batched over HTTP, subscriptions use SSE
+ * A fully typed Smith client: queries and mutations are batched over HTTP (unless `batch: false`), subscriptions use SSE
  * and resume from their last event id after a dropped connection. Only the router's *type* is
  * imported: no server code is bundled.
  */
@@ -46,7 +60,10 @@ export function createSmithClient(options: SmithClientOptions): SmithClient {
               }),
           }),
         }),
-        false: httpBatchLink({ url: base, transformer, headers, fetch: fetchImpl }),
+        false:
+          options.batch === false
+            ? httpLink({ url: base, transformer, headers, fetch: fetchImpl })
+            : httpBatchLink({ url: base, transformer, headers, fetch: fetchImpl }),
       }),
     ],
   });

@@ -82,6 +82,15 @@ export class JournalRepository {
 
   /** Validates entries and enforces every size limit before etcd sees anything. */
   prepare(loopId: string, requests: JournalEntryRequest[], correlationId?: string): JournalEntry[] {
+    return this.prepareSized(loopId, requests, correlationId).map((p) => p.entry);
+  }
+
+  /** prepare(), with each entry's encoded size (with seq 0), so that a caller need not encode it again. */
+  private prepareSized(
+    loopId: string,
+    requests: JournalEntryRequest[],
+    correlationId?: string,
+  ): { entry: JournalEntry; bytes: number }[] {
     if (requests.length > LIMITS.journalBatchEntries) {
       throw tooLarge("entries", LIMITS.journalBatchEntries, requests.length, "entries");
     }
@@ -113,7 +122,7 @@ export class JournalRepository {
       };
       const bytes = utf8Length(encode(entry));
       if (bytes > LIMITS.journalEntryBytes) throw tooLarge(`entries[${i}]`, LIMITS.journalEntryBytes, bytes);
-      return entry;
+      return { entry, bytes };
     });
   }
 
@@ -124,12 +133,13 @@ export class JournalRepository {
    * each under etcd's operation and size limits.
    */
   async append(loopId: string, requests: JournalEntryRequest[], options: AppendOptions = {}): Promise<JournalEntry[]> {
-    const entries = this.prepare(loopId, requests, options.correlationId);
+    const entries = this.prepareSized(loopId, requests, options.correlationId);
     const out: JournalEntry[] = [];
     let chunk: JournalEntry[] = [];
     let bytes = 0;
-    for (const entry of entries) {
-      const size = utf8Length(encode(entry)) + 128;
+    for (const { entry, bytes: encoded } of entries) {
+      // The seq, still 0 in `encoded`, and the id key add well under the 128 bytes of slack.
+      const size = encoded + 128;
       if (chunk.length >= ENTRIES_PER_TXN || bytes + size > TXN_BUDGET_BYTES) {
         out.push(...(await this.appendChunk(loopId, chunk, options.fence ?? [])));
         chunk = [];

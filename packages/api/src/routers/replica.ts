@@ -10,6 +10,7 @@ import {
 } from "@smith/core";
 import { z } from "zod";
 import { PullRequestReportInput } from "../github/publisher.ts";
+import { plainJson } from "../transformer.ts";
 import { replicaProcedure, router } from "../trpc.ts";
 
 const Loop = z.object({ loopId: LoopId });
@@ -41,7 +42,8 @@ export const replicaRouter = router({
         input.entries,
         ctx.correlationId,
       );
-      return { seqs: entries.map((e) => e.seq) };
+      // Numbers only: sent as superjson's plain form without its walk.
+      return plainJson({ seqs: entries.map((e) => e.seq) });
     }),
 
   recordIteration: replicaProcedure
