@@ -16,6 +16,7 @@ import { createInterface } from "node:readline";
 import { ADMIN_TOKEN, SIGNING_KEY, loopInput } from "@smith/api/testSupport";
 import { BENCH } from "./config.ts";
 import { procCpuMs } from "./cpu.ts";
+import { LatencyProbe } from "./latency.ts";
 import { paced } from "./load.ts";
 import { percentile } from "./stats.ts";
 import { BenchCheckError, type BenchContext, type Measurement, type Suite, type Workload } from "./suite.ts";
@@ -131,7 +132,7 @@ export const apiSuite: Suite = {
  * once in one event). Latency counts from the start of the append call that carried the entry.
  */
 async function fanOut(ctx: BenchContext, a: RunningApi, mode: "entries" | "batched"): Promise<Measurement[]> {
-  const { subscribers, ratePerSec, batch, durationMs } = BENCH.api;
+  const { subscribers, ratePerSec, batch, durationMs, rounds } = BENCH.api;
   // Top priority and a key of its own: claimed first, ahead of the loops the throughput phase queued.
   const { loop } = await a
     .client(a.operator)
@@ -180,48 +181,99 @@ async function fanOut(ctx: BenchContext, a: RunningApi, mode: "entries" | "batch
   ctx.defer(() => subs.forEach((s) => s.unsubscribe()));
   await new Promise((r) => setTimeout(r, 500));
 
-  // One replica writing steadily: calls of `batch` entries, ratePerSec entries a second.
-  const calls: number[] = [];
-  // CPU per entry of the API process and of this one (the writer and the subscribers): unlike the
-  // latency, it hardly changes with what else runs on the machine.
-  const apiCpuBefore = a.pid === undefined ? undefined : procCpuMs(a.pid);
-  const usage0 = process.cpuUsage();
-  // How late this process's event loop ran (the subscribers' events wait for it): on a busy
-  // machine, mostly the time it waited for a core.
-  const lag = monitorEventLoopDelay({ resolution: 5 });
-  lag.enable();
-  const result = await paced(
-    { streams: 1, ratePerSec: ratePerSec / batch, durationMs, signal: ctx.signal },
-    async (_s, i) => {
-      const entries = Array.from({ length: batch }, (_, k) => ({
-        id: `b${i}-${k}`,
-        phase: "agent" as const,
-        actor: { type: "agent" as const, id: "bench" },
-        message: `step ${i * batch + k}`,
-      }));
-      const t0 = performance.now();
-      const { seqs } = await replica.replica.appendJournal.mutate({ loopId: loop.id, entries });
-      calls.push(performance.now() - t0);
-      for (const seq of seqs) if (!sentAt.has(seq)) sentAt.set(seq, t0);
-    },
-  );
-  expected = result.sent * batch;
-  await new Promise<void>((resolve, reject) => {
-    onAll = resolve;
-    if (received.every((r) => r.length >= expected)) resolve();
-    setTimeout(
-      () =>
-        reject(
-          new BenchCheckError(
-            `subscribers got ${received.map((r) => r.length).join("/")} of ${expected} entries within 60 s`,
-          ),
-        ),
-      60_000,
+  // The raw baseline in the same seconds: a put→watch probe on this etcd, from this process, in
+  // rounds that alternate with the writer's (the raw suite's figure is minutes away, when the
+  // machine may have been quieter or busier).
+  const rawPrefix = ctx.prefix(`raw-watch-beside-${mode}`);
+  const rawWriter = ctx.store(rawPrefix).client;
+  const rawReader = ctx.store(rawPrefix).client;
+  const rawProbe = new LatencyProbe();
+  for (let s = 0; s < BENCH.latency.streams; s++) {
+    const watcher = await rawReader.watch().prefix(`${rawPrefix}${s}/`).create();
+    ctx.defer(() => watcher.cancel().catch(() => undefined));
+    watcher.on("put", (kv) => rawProbe.received(kv.key.toString()));
+  }
+  const rawValue = "x".repeat(BENCH.rawValueBytes);
+  let rawSent = 0;
+  const rawRound = async (durationMs: number) => {
+    const offset = rawSent;
+    const run = await paced(
+      { streams: BENCH.latency.streams, ratePerSec: BENCH.latency.ratePerSec, durationMs, signal: ctx.signal },
+      async (s, i) => {
+        const key = `${rawPrefix}${s}/${offset + i}`;
+        const done = rawProbe.sent(key);
+        await rawWriter.put(key).value(rawValue).exec();
+        done();
+      },
     );
-  });
-  const apiCpuAfter = a.pid === undefined ? undefined : procCpuMs(a.pid);
-  const usage = process.cpuUsage(usage0);
-  lag.disable();
+    rawSent += run.sent;
+    await rawProbe.drained(BENCH.latency.drainTimeoutMs);
+  };
+  await rawRound(BENCH.latency.warmupMs);
+  rawProbe.startMeasuring();
+
+  const allReceived = (timeoutMs: number) =>
+    new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(
+        () =>
+          reject(
+            new BenchCheckError(
+              `subscribers got ${received.map((r) => r.length).join("/")} of ${expected} entries within ${timeoutMs / 1000} s`,
+            ),
+          ),
+        timeoutMs,
+      );
+      onAll = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+      if (received.every((r) => r.length >= expected)) onAll();
+    });
+
+  // One replica writing steadily: calls of `batch` entries, ratePerSec entries a second, in
+  // `rounds` rounds; after each, once every subscriber has every entry, a raw round as long.
+  const calls: number[] = [];
+  // CPU per entry of the API process and of this one (the writer and the subscribers), over the
+  // writer's rounds only: unlike the latency, it hardly changes with what else runs on the machine.
+  let apiCpuMs = 0;
+  let ownCpuMs = 0;
+  let writerMs = 0;
+  // How late this process's event loop ran during the writer's rounds (the subscribers' events
+  // wait for it): on a busy machine, mostly the time it waited for a core.
+  const lag = monitorEventLoopDelay({ resolution: 5 });
+  let calls0 = 0;
+  const roundMs = durationMs / rounds;
+  for (let round = 0; round < rounds; round++) {
+    const apiCpuBefore = a.pid === undefined ? undefined : procCpuMs(a.pid);
+    const usage0 = process.cpuUsage();
+    const t0 = performance.now();
+    lag.enable();
+    const result = await paced(
+      { streams: 1, ratePerSec: ratePerSec / batch, durationMs: roundMs, signal: ctx.signal },
+      async () => {
+        const i = calls0++;
+        const entries = Array.from({ length: batch }, (_, k) => ({
+          id: `b${i}-${k}`,
+          phase: "agent" as const,
+          actor: { type: "agent" as const, id: "bench" },
+          message: `step ${i * batch + k}`,
+        }));
+        const sent = performance.now();
+        const { seqs } = await replica.replica.appendJournal.mutate({ loopId: loop.id, entries });
+        calls.push(performance.now() - sent);
+        for (const seq of seqs) if (!sentAt.has(seq)) sentAt.set(seq, sent);
+      },
+    );
+    expected += result.sent * batch;
+    await allReceived(60_000);
+    lag.disable();
+    writerMs += performance.now() - t0;
+    const usage = process.cpuUsage(usage0);
+    ownCpuMs += (usage.user + usage.system) / 1000;
+    const apiCpuAfter = a.pid === undefined ? undefined : procCpuMs(a.pid);
+    apiCpuMs += apiCpuBefore === undefined || apiCpuAfter === undefined ? Number.NaN : apiCpuAfter - apiCpuBefore;
+    await rawRound(roundMs);
+  }
   subs.forEach((s) => s.unsubscribe());
 
   let duplicatesOrGaps = 0;
@@ -230,18 +282,17 @@ async function fanOut(ctx: BenchContext, a: RunningApi, mode: "entries" | "batch
     throw new BenchCheckError(`${duplicatesOrGaps} entries arrived out of order, twice or not at all`);
   const delivered = received.reduce((n, r) => n + r.length, 0) / (expected * subscribers);
   const label = mode === "entries" ? "journal.tail" : "journal.tailBatched";
-  const apiCpu =
-    apiCpuBefore === undefined || apiCpuAfter === undefined
-      ? "?"
-      : (((apiCpuAfter - apiCpuBefore) / expected) * 1000).toFixed(0);
-  const note = `${expected} entries at ${Math.round(result.ratePerSec * batch)}/s in ${batch}-entry appendJournal calls, ${subscribers} SSE subscribers, ${Math.round(events / subscribers)} events each (API in its own process); call p50 ${percentile(calls, 50).toFixed(2)} ms; cpu ms per 1,000 entries: API ${apiCpu}, writer + subscribers ${(((usage.user + usage.system) / 1000 / expected) * 1000).toFixed(0)}; this process's event-loop delay p99 ${(lag.percentile(99) / 1e6).toFixed(1)} ms`;
+  const apiCpu = Number.isNaN(apiCpuMs) ? "?" : ((apiCpuMs / expected) * 1000).toFixed(0);
+  const note = `${expected} entries at ${Math.round((expected * 1000) / writerMs)}/s in ${batch}-entry appendJournal calls (${rounds} rounds of ${roundMs / 1000} s), ${subscribers} SSE subscribers, ${Math.round(events / subscribers)} events each (API in its own process); call p50 ${percentile(calls, 50).toFixed(2)} ms; cpu ms per 1,000 entries: API ${apiCpu}, writer + subscribers ${((ownCpuMs / expected) * 1000).toFixed(0)}; this process's event-loop delay p99 ${(lag.percentile(99) / 1e6).toFixed(1)} ms`;
+  const rawId = `api.${mode}.raw`;
+  const rawNote = `${rawProbe.count} samples at ${BENCH.latency.ratePerSec}/s, ${BENCH.latency.streams} single-writer streams, in ${rounds} rounds of ${roundMs / 1000} s alternating with the writer's rounds above (subscribers connected, idle)`;
   return [
     {
       id: `api.${mode}.p50`,
       name: `appendJournal→${label} p50`,
       value: percentile(samples, 50),
       unit: "ms",
-      vs: ["raw.watch.p50"],
+      vs: ["raw.watch.p50", `${rawId}.p50`],
       note,
     },
     {
@@ -249,7 +300,7 @@ async function fanOut(ctx: BenchContext, a: RunningApi, mode: "entries" | "batch
       name: `appendJournal→${label} p99`,
       value: percentile(samples, 99),
       unit: "ms",
-      vs: ["raw.watch.p99"],
+      vs: ["raw.watch.p99", `${rawId}.p99`],
       note: "same samples",
     },
     {
@@ -258,6 +309,20 @@ async function fanOut(ctx: BenchContext, a: RunningApi, mode: "entries" | "batch
       value: delivered,
       unit: "ratio",
       note: "per subscriber, each seq exactly once, in order",
+    },
+    {
+      id: `${rawId}.p50`,
+      name: `  raw put→watch p50, beside ${label}`,
+      value: rawProbe.percentile(50),
+      unit: "ms",
+      note: rawNote,
+    },
+    {
+      id: `${rawId}.p99`,
+      name: `  raw put→watch p99, beside ${label}`,
+      value: rawProbe.percentile(99),
+      unit: "ms",
+      note: "same samples",
     },
   ];
 }

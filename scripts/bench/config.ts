@@ -52,6 +52,8 @@ export const BENCH = {
     ratePerSec: 1_000,
     batch: 50,
     durationMs: 5_000,
+    /** The writer's time is cut into this many rounds, each followed by a raw put→watch round as long. */
+    rounds: 5,
     /** Loops whose real replica takes its lock through the API, and their creation rate. */
     lockLoops: 20,
     lockPerSecond: 1,

@@ -46,7 +46,7 @@ export function formatTable(results: readonly Measurement[]): string {
     formatNumber(m.value, m.unit),
     m.unit,
     ratios(m, byId)
-      .map((r) => `${r.ratio.toFixed(2)}× ${byId.get(r.vs)?.name ?? r.vs}`)
+      .map((r) => `${r.ratio.toFixed(2)}× ${byId.get(r.vs)?.name.trim() ?? r.vs}`)
       .join(", "),
     m.note ?? "",
   ]);
