@@ -5,11 +5,12 @@ import { ApiServer } from "@smith/api";
 import { silentLogger } from "@smith/logger";
 import { SmithStore } from "@smith/store";
 import { etcdTest, GitHubServer } from "@smith/testing";
-import { readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, onTestFinished } from "vitest";
 import { claudeFake } from "./fakes.ts";
 import { ADMIN_TOKEN, SIGNING_KEY, Stack, writeFakeAgent } from "./harness.ts";
+import { pidAlive } from "./support.ts";
 
 const OWNER = "acme";
 const NAME = "app";
@@ -95,7 +96,7 @@ describe("flatline comments on the source issue, whoever ended the loop", () => 
     // finalized the loop as prd-invalid whenever it was quicker than the kill).
     const agent = claudeFake(`fs.writeFileSync(${JSON.stringify(pidFile)}, String(process.pid));
 await new Promise(() => setInterval(() => {}, 60_000));`);
-    // The agent outlives the killed replica (it runs in a session of its own): ended with the test.
+    // A safety net: the scheduler's executor ends the agent (asserted below); a failed test must not leave it running.
     let agentPid = 0;
     onTestFinished(() => {
       if (agentPid <= 0) return;
@@ -117,10 +118,15 @@ await new Promise(() => setInterval(() => {}, 60_000));`);
     agentPid = Number(readFileSync(pidFile, "utf8"));
     const [replica] = (await stack.replicas()).filter((r) => r.status.phase === "running");
     if (!replica) throw new Error("no running replica");
-    const record = JSON.parse(
-      readFileSync(join(tmpDir, "state", "replicas", replica.handle.id, "record.json"), "utf8"),
-    ) as { pid: number };
+    const runDir = join(tmpDir, "state", "replicas", replica.handle.id);
+    const record = JSON.parse(readFileSync(join(runDir, "record.json"), "utf8")) as { pid: number };
+    // The agent leads a session of its own (so that a timeout kills its whole tree), which this
+    // signal to the replica's group does not reach; the replica recorded the agent's group.
+    expect(readdirSync(join(runDir, "children"))).toEqual([String(agentPid)]);
     process.kill(-record.pid, "SIGKILL");
+    // The scheduler's reconcile pass (every 500 ms here) finds the replica gone and ends the agent.
+    await stack.waitUntil(async () => !pidAlive(agentPid), 10_000, "the killed replica's agent to be ended");
+    expect(existsSync(join(runDir, "children"))).toBe(false);
 
     const loop = await stack.waitFor(loopId, ["flatline", "synced", "waiting", "cancelled"], 60_000);
     expect(loop.status).toMatchObject({ state: "flatline", reason: "replica-lost", attempt: 1 });

@@ -1,5 +1,11 @@
 import type { SmithClient } from "@smith/client";
-import { LIMITS, type JournalEntryRequest, type ProcessIdentity, type ReasonCode } from "@smith/core";
+import {
+  LIMITS,
+  type JournalEntryRequest,
+  type ProcessGroupObserver,
+  type ProcessIdentity,
+  type ReasonCode,
+} from "@smith/core";
 import type { AgentUser } from "./agentUser.ts";
 import type { SharedWorkspace } from "./sharedWorkspace.ts";
 import type { JournalWriter } from "./journal.ts";
@@ -15,6 +21,7 @@ export interface UntrustedRun {
   env: Record<string, string>;
   runAs?: ProcessIdentity;
   runner?: { socketPath: string };
+  processGroups?: ProcessGroupObserver;
 }
 
 /** Why the attempt ends without a normal finish. */
@@ -72,6 +79,8 @@ export class AttemptContext {
    * replica Pod on Kubernetes), in a workspace shared through the Pod's group.
    */
   readonly agentRunner: AgentRunnerTarget | undefined;
+  /** Told of the process group of each untrusted command started here (the local executor's records). */
+  private readonly processGroups: ProcessGroupObserver | undefined;
   private readonly stopReason: () => Stop | undefined;
   private readonly actor: JournalEntryRequest["actor"];
 
@@ -85,11 +94,13 @@ export class AttemptContext {
     stopReason: () => Stop | undefined;
     agentUser?: AgentUser;
     agentRunner?: AgentRunnerTarget;
+    processGroups?: ProcessGroupObserver;
   }) {
     if (options.agentUser && options.agentRunner)
       throw new Error("SMITH_AGENT_USER and SMITH_AGENT_RUNNER_SOCKET exclude each other");
     this.agentUser = options.agentUser;
     this.agentRunner = options.agentRunner;
+    this.processGroups = options.processGroups;
     this.client = options.client;
     this.loopId = options.loopId;
     this.attempt = options.attempt;
@@ -121,10 +132,13 @@ export class AttemptContext {
       runner.workspace.grant(dir);
       return { env: { ...env, ...runner.workspace.env(dir) }, runner: { socketPath: runner.socketPath } };
     }
+    // In a session of its own, out of reach of a signal to this process's group: recorded, so that
+    // the executor can end it when this process dies abruptly (the runner's container ends with the Pod).
+    const groups = this.processGroups ? { processGroups: this.processGroups } : {};
     const user = this.agentUser;
-    if (!user) return { env };
+    if (!user) return { env, ...groups };
     user.grant(dir);
-    return { env: { ...env, ...user.env(dir) }, runAs: user.runAs };
+    return { env: { ...env, ...user.env(dir) }, runAs: user.runAs, ...groups };
   }
 
   /** Throws the reason to stop, if there is one: checked between steps. */

@@ -20,6 +20,12 @@ const Env = z.object({
   SMITH_WORK_DIR: z.string().optional(),
   /** The run directory the executor gives the replica. */
   SMITH_RUN_DIR: z.string().optional(),
+  /**
+   * Where the replica records the process group of each agent, gate and setup command it runs
+   * (the local executor's `<run dir>/children`): they run in sessions of their own, and the
+   * executor ends the recorded ones when the replica dies without doing so itself.
+   */
+  SMITH_PROCESS_GROUPS_DIR: z.string().min(1).optional(),
   /** Agent CLI binaries (default: `claude` and `codex` on PATH). */
   SMITH_CLAUDE_BIN: z.string().optional(),
   SMITH_CODEX_BIN: z.string().optional(),

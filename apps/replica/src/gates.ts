@@ -1,5 +1,5 @@
 import { runProcess } from "@smith/agents";
-import { LIMITS, type ProcessIdentity } from "@smith/core";
+import { LIMITS, type ProcessGroupObserver, type ProcessIdentity } from "@smith/core";
 import type { AttemptContext } from "./context.ts";
 
 export interface GateResult {
@@ -22,6 +22,7 @@ interface GateOptions {
   signal?: AbortSignal;
   runAs?: ProcessIdentity;
   runner?: { socketPath: string };
+  processGroups?: ProcessGroupObserver;
 }
 
 /**
@@ -42,6 +43,7 @@ async function runGate(command: string, options: GateOptions): Promise<GateResul
     outputTailBytes: LIMITS.outputTailBytes,
     ...(options.runAs ? { runAs: options.runAs } : {}),
     ...(options.runner ? { runner: options.runner } : {}),
+    ...(options.processGroups ? { processGroups: options.processGroups } : {}),
   });
   return {
     command,

@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import { endRecordedGroups, ProcessGroupRecords } from "@smith/agents";
 import { createSmithClient } from "@smith/client";
 import { createLogger } from "@smith/logger";
 import { parseEnv } from "./env.ts";
@@ -7,6 +8,18 @@ import { takeReplicaToken } from "./token.ts";
 import { waitForRunner } from "./retry.ts";
 import { AgentUser } from "./agentUser.ts";
 import { SharedWorkspace } from "./sharedWorkspace.ts";
+
+/** Where the process groups of this replica's commands are recorded (SMITH_PROCESS_GROUPS_DIR), once known. */
+let groupsDir: string | undefined;
+
+/**
+ * Exits after SIGKILL to whatever is left of the commands' process groups (a member that ignored
+ * SIGTERM is still in its grace when the attempt ends): none outlives the replica.
+ */
+function exit(code: number): never {
+  if (groupsDir !== undefined) endRecordedGroups(groupsDir);
+  process.exit(code);
+}
 
 /** One attempt of one loop. Exit 0: finalized; 2: stopped (cancelled or superseded); 1: failed. */
 async function main(): Promise<number> {
@@ -42,6 +55,11 @@ async function main(): Promise<number> {
   });
   // Agents and gates start from this process's environment minus everything Smith's own
   // (sanitizeEnv drops SMITH_* and other secrets; the replica token never reaches them).
+  groupsDir = env.SMITH_PROCESS_GROUPS_DIR;
+  const processGroups =
+    groupsDir === undefined
+      ? undefined
+      : new ProcessGroupRecords(groupsDir, (err) => log.warn({ err }, "could not record a command's process group"));
   const runner = new ReplicaRunner({
     client,
     loopId: env.SMITH_LOOP_ID,
@@ -56,6 +74,7 @@ async function main(): Promise<number> {
     ...(env.SMITH_AGENT_RUNNER_SOCKET
       ? { agentRunner: { socketPath: env.SMITH_AGENT_RUNNER_SOCKET, workspace: new SharedWorkspace() } }
       : {}),
+    ...(processGroups ? { processGroups } : {}),
     log: (line) => log.info(line),
   });
   // SIGTERM (the executor stopping us): abort the attempt so that the agent's process tree (its
@@ -63,15 +82,15 @@ async function main(): Promise<number> {
   process.on("SIGTERM", () => {
     log.warn({ signal: "SIGTERM" }, "stopping the attempt");
     runner.terminate("the replica received SIGTERM");
-    setTimeout(() => process.exit(2), 3000).unref();
+    setTimeout(() => exit(2), 3000).unref();
   });
   return runner.run();
 }
 
 main().then(
-  (code) => process.exit(code),
+  (code) => exit(code),
   (err: unknown) => {
     process.stderr.write(`smith-replica: ${err instanceof Error ? err.message : String(err)}\n`);
-    process.exit(1);
+    exit(1);
   },
 );

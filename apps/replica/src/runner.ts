@@ -1,6 +1,6 @@
 import { createAgent, sanitizeEnv } from "@smith/agents";
 import type { SmithClient } from "@smith/client";
-import type { AgentConfig, Loop } from "@smith/core";
+import type { AgentConfig, Loop, ProcessGroupObserver } from "@smith/core";
 import { existsSync, rmSync } from "node:fs";
 import { isAbsolute, join } from "node:path";
 import { AttemptContext, Stop, type Outcome } from "./context.ts";
@@ -35,6 +35,11 @@ export interface ReplicaOptions {
   agentUser?: AgentUser;
   /** Agents, gates and setup commands run through this agent runner (SMITH_AGENT_RUNNER_SOCKET). */
   agentRunner?: AgentRunnerTarget;
+  /**
+   * Told of the process group of each agent, gate and setup command run here (not through an
+   * agent runner): the local executor's records, so that it can end them if this process dies.
+   */
+  processGroups?: ProcessGroupObserver;
   log?: (line: string) => void;
 }
 
@@ -64,6 +69,7 @@ export class ReplicaRunner {
       stopReason: () => this.stopReason,
       ...(options.agentUser ? { agentUser: options.agentUser } : {}),
       ...(options.agentRunner ? { agentRunner: options.agentRunner } : {}),
+      ...(options.processGroups ? { processGroups: options.processGroups } : {}),
     });
   }
 

@@ -51,6 +51,7 @@ export async function runAgentCli(
     ...(run.signal ? { signal: run.signal } : {}),
     ...(run.runAs ? { runAs: run.runAs } : {}),
     ...(run.runner ? { runner: run.runner } : {}),
+    ...(run.processGroups ? { processGroups: run.processGroups } : {}),
     onLine: (stream, line) => {
       if (stream === "stdout") {
         const events = parser.parse(line);

@@ -12,6 +12,7 @@ export { ReplayAdapter, type ReplayAdapterOptions } from "./replay.ts";
 export { createAgent, type CreateAgentOptions } from "./createAgent.ts";
 export { DEFAULT_AGENT_CREDENTIALS, sanitizeEnv, type SanitizeEnvOptions } from "./sanitizeEnv.ts";
 export { type ProcessResult, type RunProcessOptions, runProcess } from "./process.ts";
+export { ProcessGroupRecords, endRecordedGroups } from "./processGroups.ts";
 export {
   AgentRunnerError,
   MAX_RUNNER_MESSAGE_BYTES,

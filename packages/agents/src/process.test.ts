@@ -155,6 +155,68 @@ describe("runProcess", () => {
     expect(await waitGone(Number(await readFile(pidFile, "utf8")))).toBe(true);
   });
 
+  test("processGroups learns of the session the process leads: started at the spawn, ended with the run", async ({
+    tmpDir,
+  }) => {
+    const events: string[] = [];
+    const script = await writeNodeScript(
+      tmpDir,
+      "who",
+      `const stat = require("node:fs").readFileSync("/proc/self/stat", "utf8");
+       const [, , pgrp, session] = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+       console.log([process.pid, pgrp, session].join(" "));`,
+    );
+    const lines: string[] = [];
+    const result = await runProcess({
+      command: script,
+      args: [],
+      cwd: tmpDir,
+      env: ENV,
+      timeoutMs: 30_000,
+      onLine: (_stream, line) => lines.push(line),
+      processGroups: {
+        started: (pid) => events.push(`started ${pid}`),
+        ended: (pid) => events.push(`ended ${pid}`),
+      },
+    });
+    expect(result.exitCode).toBe(0);
+    const [pid, pgrp, session] = (lines[0] ?? "").split(" ");
+    // The process is the leader of its group and of its session: the group is named by its pid.
+    expect([pgrp, session]).toEqual([pid, pid]);
+    expect(events).toEqual([`started ${pid}`, `ended ${pid}`]);
+  });
+
+  test("a group member that ignores SIGTERM and holds no pipe still gets the SIGKILL after the result", async ({
+    tmpDir,
+  }) => {
+    const pidFile = join(tmpDir, "stubborn.pid");
+    const script = await writeNodeScript(
+      tmpDir,
+      "stubborn",
+      `const child = require("node:child_process").spawn("/bin/sh", ["-c", "trap '' TERM; echo $$ > ${pidFile}; while :; do sleep 1; done"], { stdio: "ignore" });
+       child.unref();
+       const fs = require("node:fs");
+       const wait = () => (fs.existsSync(${JSON.stringify(pidFile)}) ? process.exit(0) : setTimeout(wait, 20));
+       wait();`,
+    );
+    const events: string[] = [];
+    const result = await runProcess({
+      command: script,
+      args: [],
+      cwd: tmpDir,
+      env: ENV,
+      timeoutMs: 30_000,
+      killGraceMs: 500,
+      processGroups: { started: () => events.push("started"), ended: () => events.push("ended") },
+    });
+    expect(result.exitCode).toBe(0);
+    const stubborn = Number(await readFile(pidFile, "utf8"));
+    // The result came before the SIGKILL: the group is not over yet.
+    expect(events).toEqual(["started"]);
+    expect(await waitGone(stubborn, 5_000)).toBe(true);
+    expect(events).toEqual(["started", "ended"]);
+  });
+
   test("bounds line length and the stderr tail", async ({ tmpDir }) => {
     const script = await writeNodeScript(
       tmpDir,

@@ -1,3 +1,4 @@
+import type { ProcessGroupObserver } from "@smith/core";
 import { type ChildProcess, spawn } from "node:child_process";
 import { performance } from "node:perf_hooks";
 import { BOUNDS } from "./bounds.ts";
@@ -38,6 +39,13 @@ export interface RunProcessOptions {
    * calls `runProcess` itself, so lines, results, timeouts and cancellation are the same.
    */
   runner?: { socketPath: string };
+  /**
+   * Told of the process's group: `started(pid)` right after the spawn, `ended(pid)` once the group
+   * is gone or has been sent SIGKILL, for a caller that must be able to end the group if it dies
+   * itself (the group is not its own). Not used with `runner` (the runner's container ends with
+   * the Pod).
+   */
+  processGroups?: ProcessGroupObserver;
 }
 
 export interface ProcessResult {
@@ -57,13 +65,14 @@ export interface ProcessResult {
 }
 
 interface ResolvedRunProcessOptions extends Required<
-  Omit<RunProcessOptions, "stdin" | "signal" | "onLine" | "outputTailBytes" | "runAs" | "runner">
+  Omit<RunProcessOptions, "stdin" | "signal" | "onLine" | "outputTailBytes" | "runAs" | "runner" | "processGroups">
 > {
   stdin: string | undefined;
   runAs: { uid: number; gid: number } | undefined;
   outputTailBytes: number | undefined;
   signal: AbortSignal | undefined;
   onLine: (stream: "stdout" | "stderr", line: string) => void;
+  processGroups: ProcessGroupObserver | undefined;
 }
 
 function resolveRunProcessOptions(options: RunProcessOptions): ResolvedRunProcessOptions {
@@ -73,6 +82,7 @@ function resolveRunProcessOptions(options: RunProcessOptions): ResolvedRunProces
     runAs: options.runAs,
     outputTailBytes: options.outputTailBytes,
     signal: options.signal,
+    processGroups: options.processGroups,
     killGraceMs: options.killGraceMs ?? 2000,
     maxLineBytes: options.maxLineBytes ?? BOUNDS.lineBytes,
     stderrTailBytes: options.stderrTailBytes ?? BOUNDS.stderrTailBytes,
@@ -86,7 +96,8 @@ function resolveRunProcessOptions(options: RunProcessOptions): ResolvedRunProces
  * and dev servers, and killing only the CLI would leave them running, holding the workspace and
  * the stdout pipe open. Kill is SIGTERM to the group, then SIGKILL after `killGraceMs`. When the
  * leader exits by itself, whatever it left behind in its group is terminated the same way, since
- * an agent run must not outlive its result.
+ * an agent run must not outlive its result: a member still there when the result is in (one that
+ * ignored SIGTERM and holds no pipe) still gets the SIGKILL when its time comes.
  *
  * Never rejects: a process that cannot be started resolves with exit code 127 (not found) or
  * 126 (any other spawn error), as a shell would report it, and `spawnError` set. With `runner`,
@@ -116,6 +127,9 @@ export function runProcess(options: RunProcessOptions): Promise<ProcessResult> {
     let exit: { code: number | null; signal: NodeJS.Signals | null } | undefined;
     let spawnError: NodeJS.ErrnoException | undefined;
     let killTimer: NodeJS.Timeout | undefined;
+    /** The SIGKILL after SIGTERM is scheduled and has not been sent yet. */
+    let killPending = false;
+    let groupReported = false;
     let lingerTimer: NodeJS.Timeout | undefined;
     let settled = false;
 
@@ -126,6 +140,21 @@ export function runProcess(options: RunProcessOptions): Promise<ProcessResult> {
       stdio: [opts.stdin === undefined ? "ignore" : "pipe", "pipe", "pipe"],
       ...(opts.runAs ? { uid: opts.runAs.uid, gid: opts.runAs.gid } : {}),
     });
+    const observe = (event: "started" | "ended"): void => {
+      if (child.pid === undefined || !opts.processGroups) return;
+      try {
+        opts.processGroups[event](child.pid);
+      } catch {
+        // The observer's failure must not leave the process unwatched (see ProcessGroupObserver).
+      }
+    };
+    // Spawned means exec'd: the process exists (at worst a zombie not yet reaped) and leads its session.
+    observe("started");
+    const groupEnded = (): void => {
+      if (groupReported) return;
+      groupReported = true;
+      observe("ended");
+    };
 
     const stdoutLines = new LineSplitter(opts.maxLineBytes, (line) => opts.onLine("stdout", line));
     const stderrLines = new LineSplitter(opts.maxLineBytes, (line) => opts.onLine("stderr", line));
@@ -152,10 +181,24 @@ export function runProcess(options: RunProcessOptions): Promise<ProcessResult> {
         // ESRCH: the group is already gone.
       }
     };
+    const groupAlive = (): boolean => {
+      if (child.pid === undefined) return false;
+      try {
+        process.kill(-child.pid, 0);
+        return true;
+      } catch (err) {
+        return (err as NodeJS.ErrnoException).code === "EPERM";
+      }
+    };
     const killTree = (): void => {
       if (killTimer) return;
       signalGroup("SIGTERM");
-      killTimer = setTimeout(() => signalGroup("SIGKILL"), opts.killGraceMs);
+      killPending = true;
+      killTimer = setTimeout(() => {
+        killPending = false;
+        signalGroup("SIGKILL");
+        if (settled) groupEnded();
+      }, opts.killGraceMs);
     };
 
     const timeoutTimer = setTimeout(() => {
@@ -172,8 +215,12 @@ export function runProcess(options: RunProcessOptions): Promise<ProcessResult> {
       if (settled) return;
       settled = true;
       clearTimeout(timeoutTimer);
-      clearTimeout(killTimer);
       clearTimeout(lingerTimer);
+      // A member left in the group keeps its SIGKILL (the timer then reports the group ended).
+      if (!killPending || !groupAlive()) {
+        clearTimeout(killTimer);
+        groupEnded();
+      }
       opts.signal?.removeEventListener("abort", onAbort);
       child.stdout?.off("data", onStdout);
       child.stderr?.off("data", onStderr);

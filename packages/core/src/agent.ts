@@ -44,6 +44,20 @@ export interface AgentRunOptions {
    * replica Pod, another uid; see docs/kubernetes.md). Excludes `runAs`.
    */
   runner?: { socketPath: string };
+  /** Told of the agent's process group while it may be alive (see ProcessGroupObserver). Not with `runner`. */
+  processGroups?: ProcessGroupObserver;
+}
+
+/**
+ * Learns of each process group a child process leads (every agent, gate and setup command starts
+ * as the leader of a session of its own, so that a timeout kills its whole tree): `started` right
+ * after the spawn, `ended` once the group is gone or has been sent SIGKILL. The local replica
+ * records them in its run dir, so that its executor can end them when the replica itself dies
+ * (they are in no process group of the replica's). Must not throw.
+ */
+export interface ProcessGroupObserver {
+  started(pid: number): void;
+  ended(pid: number): void;
 }
 
 /** A user and group id to run a child process as. */

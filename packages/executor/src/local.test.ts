@@ -3,7 +3,8 @@ import { tmpDirTest as test } from "@smith/testing";
 import { execFileSync, spawn } from "node:child_process";
 import { existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { describe, expect } from "vitest";
+import { fileURLToPath } from "node:url";
+import { describe, expect, onTestFinished } from "vitest";
 import { ensureAgentUser } from "./agentUser.ts";
 import { LocalProcessExecutor } from "./local.ts";
 
@@ -27,6 +28,9 @@ function loop(): Loop {
     cost: { inputTokens: 0, outputTokens: 0, usd: 0 },
   });
 }
+
+/** @smith/agents' entry point, for a replica-like script outside the repository (Node strips its types). */
+const AGENTS_PACKAGE = fileURLToPath(new URL("../../agents/src/index.ts", import.meta.url));
 
 function running(pid: number): boolean {
   try {
@@ -218,6 +222,88 @@ describe("LocalProcessExecutor", () => {
     ex.signalAll("SIGKILL");
     for (const h of handles) await until(async () => (await ex.status(h)).phase !== "running");
     for (const pid of children()) await until(async () => !running(pid));
+  });
+
+  test("the agents of a replica killed with SIGKILL are ended by status(), stop() and signalAll(), never a reused pid", async ({
+    tmpDir,
+  }) => {
+    // A replica as apps/replica runs its agent: runProcess (a session of its own) with the records.
+    const agents = join(tmpDir, "agents");
+    const replica = join(tmpDir, "replica.mjs");
+    writeFileSync(
+      replica,
+      `import { runProcess, ProcessGroupRecords } from ${JSON.stringify(AGENTS_PACKAGE)};
+const groups = new ProcessGroupRecords(process.env.SMITH_PROCESS_GROUPS_DIR);
+await runProcess({
+  command: "/bin/sh",
+  args: ["-c", "echo $$ >> ${agents}; exec sleep 1000"],
+  cwd: process.cwd(),
+  env: { PATH: "/usr/bin:/bin" },
+  timeoutMs: 600_000,
+  processGroups: groups,
+});`,
+    );
+    const ex = new LocalProcessExecutor({
+      stateDir: tmpDir,
+      command: [process.execPath, replica],
+      env: {},
+      stopGraceMs: 1000,
+    });
+    const agentPids = () => {
+      try {
+        return readFileSync(agents, "utf8").trim().split("\n").filter(Boolean).map(Number);
+      } catch {
+        return [];
+      }
+    };
+    onTestFinished(() => {
+      for (const pid of agentPids()) {
+        try {
+          process.kill(-pid, "SIGKILL");
+        } catch {
+          // Ended, as it should be.
+        }
+      }
+    });
+    const [h1, h2, h3] = [
+      await ex.start({ loop: loop(), attempt: 1, token: "t" }),
+      await ex.start({ loop: loop(), attempt: 1, token: "t" }),
+      await ex.start({ loop: loop(), attempt: 1, token: "t" }),
+    ];
+    await until(async () => agentPids().length === 3, 30_000);
+    const agentOf = (h: { id: string }) => {
+      const dir = join(tmpDir, "replicas", h.id, "children");
+      const pid = agentPids().find((p) => existsSync(join(dir, String(p))));
+      if (pid === undefined) throw new Error(`no agent recorded for ${h.id}`);
+      return pid;
+    };
+    const [a1, a2, a3] = [agentOf(h1), agentOf(h2), agentOf(h3)];
+
+    // kill -9 of the first replica's group: its agent, in a session of its own, lives on...
+    const record = JSON.parse(readFileSync(join(tmpDir, "replicas", h1.id, "record.json"), "utf8")) as { pid: number };
+    process.kill(-record.pid, "SIGKILL");
+    await new Promise((r) => setTimeout(r, 300));
+    expect(running(a1)).toBe(true);
+    // ... until status() finds the replica gone. A recorded pid that another process took meanwhile
+    // (its start time differs) is left alone.
+    const unrelated = spawn("sleep", ["1000"], { detached: true, stdio: "ignore" });
+    const unrelatedPid = unrelated.pid ?? 0;
+    onTestFinished(() => void unrelated.kill("SIGKILL"));
+    writeFileSync(join(tmpDir, "replicas", h1.id, "children", String(unrelatedPid)), "1");
+    await until(async () => (await ex.status(h1)).phase === "failed");
+    await until(async () => !running(a1));
+    expect(existsSync(join(tmpDir, "replicas", h1.id, "children"))).toBe(false);
+    expect(running(unrelatedPid)).toBe(true);
+
+    // stop(): SIGTERM reaches the replica's group only; the agent is ended after it.
+    expect((await ex.status(h2)).phase).toBe("running");
+    await ex.stop(h2);
+    await until(async () => !running(a2));
+
+    // signalAll("SIGKILL"), a forced exit: the agents too, at once.
+    ex.signalAll("SIGKILL");
+    await until(async () => !running(a3));
+    expect((await ex.status(h3)).phase).toBe("failed");
   });
 
   test("rejects handles that are not its own", async ({ tmpDir }) => {

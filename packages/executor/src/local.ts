@@ -1,3 +1,4 @@
+import { endRecordedGroups } from "@smith/agents";
 import {
   SmithError,
   type Executor,
@@ -62,6 +63,12 @@ export interface LocalProcessExecutorOptions {
 const INSTANCE_FILE = "instance";
 /** The replica token's file in a run dir: the replica reads it and removes it at start. */
 const TOKEN_FILE = "token";
+/**
+ * Where the replica records the process groups of its agents, gates and setup commands
+ * (SMITH_PROCESS_GROUPS_DIR; ProcessGroupRecords): each runs in a session of its own, which a
+ * signal to the replica's group does not reach.
+ */
+const GROUPS_DIR = "children";
 
 interface RunRecord {
   loopId: string;
@@ -79,6 +86,12 @@ interface RunRecord {
  * restart of the scheduler that started it. A small shell wrapper writes the exit code to
  * `exit-code` when the replica ends, even when it was killed with SIGKILL, which gives `status()`
  * an exit record beyond "the pid is gone".
+ *
+ * The replica's agents, gates and setup commands run in sessions of their own (so that a timeout
+ * kills each one's whole tree), out of reach of a signal to the replica's group. The replica
+ * records them in `<run dir>/children` and ends them itself when it exits; when it dies without
+ * doing so (SIGKILL, the OOM killer, a forced exit), `status()` (which the reconciler calls for
+ * every replica on every pass), `stop()` and `signalAll("SIGKILL")` end the ones still running.
  */
 export class LocalProcessExecutor implements Executor {
   readonly kind = "local";
@@ -142,6 +155,7 @@ export class LocalProcessExecutor implements Executor {
           SMITH_ATTEMPT: String(launch.attempt),
           SMITH_TOKEN_FILE: tokenFile,
           SMITH_RUN_DIR: dir,
+          SMITH_PROCESS_GROUPS_DIR: join(dir, GROUPS_DIR),
           ...(this.options.workRoot ? { SMITH_WORK_DIR: join(this.options.workRoot, id) } : {}),
           ...(agentUser !== undefined ? { SMITH_AGENT_USER: agentUser } : {}),
         },
@@ -198,32 +212,45 @@ export class LocalProcessExecutor implements Executor {
     // two reads would look gone without one).
     const alive = isAlive(record);
     const exit = readExit(dir);
+    // The replica has ended (an exit record means the wrapper saw it exit): what it left running
+    // is nobody's now. Cheap and idempotent: the records go with their groups.
+    if (!alive || exit !== undefined) endRecordedGroups(join(dir, GROUPS_DIR));
     if (exit !== undefined)
       return exit === 0 ? { phase: "succeeded", exitCode: 0 } : { phase: "failed", exitCode: exit };
     if (alive) return { phase: "running" };
     return { phase: "failed", message: "the replica process is gone without an exit record" };
   }
 
-  /** SIGTERM to the replica's whole process group, SIGKILL after the grace period. */
+  /**
+   * SIGTERM to the replica's whole process group (the replica then stops its commands' groups),
+   * SIGKILL after the grace period; then SIGKILL to the commands' groups still running.
+   */
   async stop(handle: ExecutorHandle): Promise<void> {
     if (handle.kind !== this.kind || (handle.instance !== undefined && handle.instance !== this.instance)) return;
-    const record = readRecord(this.dir(handle.id));
-    if (!record || !isAlive(record)) return;
-    signalGroup(record.pid, "SIGTERM");
-    const deadline = Date.now() + (this.options.stopGraceMs ?? 5_000);
-    while (Date.now() < deadline && groupAlive(record.pid)) await new Promise((r) => setTimeout(r, 100));
-    if (groupAlive(record.pid)) signalGroup(record.pid, "SIGKILL");
+    const dir = this.dir(handle.id);
+    const record = readRecord(dir);
+    if (!record) return;
+    if (isAlive(record)) {
+      signalGroup(record.pid, "SIGTERM");
+      const deadline = Date.now() + (this.options.stopGraceMs ?? 5_000);
+      while (Date.now() < deadline && groupAlive(record.pid)) await new Promise((r) => setTimeout(r, 100));
+      if (groupAlive(record.pid)) signalGroup(record.pid, "SIGKILL");
+    }
+    endRecordedGroups(join(dir, GROUPS_DIR));
   }
 
   /**
    * Sends `signal` to the process group of every live replica of this state dir at once, without
    * waiting: for a forced exit (`smith up` on a second signal), where stop()'s grace is too long.
+   * SIGKILL also goes to their commands' groups (a killed replica cannot end them itself).
    */
   signalAll(signal: NodeJS.Signals): void {
     for (const name of readdirSync(this.root)) {
       if (name === INSTANCE_FILE) continue;
-      const record = readRecord(join(this.root, name));
+      const dir = join(this.root, name);
+      const record = readRecord(dir);
       if (record && isAlive(record)) signalGroup(record.pid, signal);
+      if (record && signal === "SIGKILL") endRecordedGroups(join(dir, GROUPS_DIR));
     }
   }
 
