@@ -284,13 +284,15 @@ await runProcess({
     process.kill(-record.pid, "SIGKILL");
     await new Promise((r) => setTimeout(r, 300));
     expect(running(a1)).toBe(true);
-    // ... until status() finds the replica gone. A recorded pid that another process took meanwhile
-    // (its start time differs) is left alone.
+    // ... until status() finds the replica gone: here through list() (what the reconciler calls on
+    // every pass) of an executor made anew on the state dir, as a restarted scheduler's is. A
+    // recorded pid that another process took meanwhile (its start time differs) is left alone.
     const unrelated = spawn("sleep", ["1000"], { detached: true, stdio: "ignore" });
     const unrelatedPid = unrelated.pid ?? 0;
     onTestFinished(() => void unrelated.kill("SIGKILL"));
     writeFileSync(join(tmpDir, "replicas", h1.id, "children", String(unrelatedPid)), "1");
-    await until(async () => (await ex.status(h1)).phase === "failed");
+    const restarted = new LocalProcessExecutor({ stateDir: tmpDir, command: ["true"], env: {} });
+    await until(async () => (await restarted.list()).find((r) => r.handle.id === h1.id)?.status.phase === "failed");
     await until(async () => !running(a1));
     expect(existsSync(join(tmpDir, "replicas", h1.id, "children"))).toBe(false);
     expect(running(unrelatedPid)).toBe(true);
