@@ -9,11 +9,12 @@ import {
   type Loop,
   type LoopState,
 } from "@smith/core";
+import { LocalProcessExecutor } from "@smith/executor";
 import { CredentialKeyring, SmithStore } from "@smith/store";
-import { freePort } from "@smith/testing/standalone";
+import { freePort, runOnExit } from "@smith/testing/standalone";
 import { randomBytes } from "node:crypto";
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdirSync, writeFileSync, chmodSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -23,6 +24,30 @@ const ROOT = resolve(fileURLToPath(import.meta.url), "../../..");
 const SCHEDULER_MAIN = join(ROOT, "apps/scheduler/src/main.ts");
 const REPLICA_MAIN = join(ROOT, "apps/replica/src/main.ts");
 const API_MAIN = join(ROOT, "apps/api/src/main.ts");
+
+/**
+ * Safety net for a test whose teardown never ran or never finished (a test timeout, a hook
+ * timeout, a worker ended early): when this process exits, every scheduler and API process
+ * still running is SIGKILLed, and so are the replicas of every state dir (with their agents'
+ * recorded process groups), which otherwise outlive their schedulers by design and would load
+ * the machine for the test files that follow.
+ */
+const leftovers = { children: new Set<ChildProcess>(), stateDirs: new Set<string>() };
+let exitHookInstalled = false;
+function killOnExit(item: { child?: ChildProcess; stateDir?: string }): void {
+  if (item.child) leftovers.children.add(item.child);
+  if (item.stateDir) leftovers.stateDirs.add(item.stateDir);
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
+  runOnExit(() => {
+    for (const child of leftovers.children)
+      if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+    for (const stateDir of leftovers.stateDirs) {
+      // A state dir its test already removed has nothing running (and must not be made again).
+      if (existsSync(stateDir)) new LocalProcessExecutor({ stateDir, command: ["true"], env: {} }).signalAll("SIGKILL");
+    }
+  });
+}
 
 export interface SchedulerProcess {
   child: ChildProcess;
@@ -129,6 +154,7 @@ export class Stack {
       stdio: ["ignore", "pipe", "pipe"],
     });
     this.stateDirs.add(env.SMITH_STATE_DIR ?? stateDir);
+    killOnExit({ child, stateDir: env.SMITH_STATE_DIR ?? stateDir });
     let out = "";
     const keep = (b: Buffer) => {
       out += b.toString();
@@ -199,7 +225,6 @@ export class Stack {
     await Promise.all(this.schedulers.map((s) => Promise.race([s.exited, new Promise((r) => setTimeout(r, 5000))])));
     for (const s of this.schedulers) if (s.child.exitCode === null) s.child.kill("SIGKILL");
     // Replicas outlive schedulers by design: stop any that remain in this test's state dirs.
-    const { LocalProcessExecutor } = await import("@smith/executor");
     for (const stateDir of this.stateDirs) {
       try {
         const ex = new LocalProcessExecutor({ stateDir, command: ["true"], env: {}, stopGraceMs: 500 });
@@ -208,6 +233,9 @@ export class Stack {
         // nothing started
       }
     }
+    // Cleaned up: nothing for the exit safety net to do here any more.
+    for (const s of this.schedulers) leftovers.children.delete(s.child);
+    for (const stateDir of this.stateDirs) leftovers.stateDirs.delete(stateDir);
     await this.api.stop(200);
     this.store.close();
   }
@@ -280,6 +308,7 @@ export class ApiProcess {
     child.stdout?.on("data", keep);
     child.stderr?.on("data", keep);
     this.child = child;
+    killOnExit({ child });
     this.exited = new Promise((r) => child.once("exit", r));
     const end = Date.now() + timeoutMs;
     for (;;) {

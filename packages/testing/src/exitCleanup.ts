@@ -8,11 +8,20 @@ import { rmSync } from "node:fs";
  * listener cannot await.
  */
 const children = new Set<ChildProcess>();
+const hooks = new Set<() => void>();
 // etcd preallocates 64 MiB WAL files: a leaked data dir costs ~120 MiB of (often tmpfs) disk.
 const paths = new Set<string>();
 let installed = false;
 
 function cleanUp(): void {
+  for (const hook of hooks) {
+    try {
+      hook();
+    } catch {
+      // One failing hook must not keep the others (and the kills below) from running.
+    }
+  }
+  hooks.clear();
   for (const child of children) {
     if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
   }
@@ -48,5 +57,18 @@ export function removeOnExit(path: string): () => void {
   paths.add(path);
   return () => {
     paths.delete(path);
+  };
+}
+
+/**
+ * Runs `hook` (synchronous) when this process exits or is ended by SIGINT, SIGTERM or SIGHUP,
+ * unless the returned function is called first: for what a test's teardown would have cleaned
+ * up had it run (a test or hook timeout, a worker ended early).
+ */
+export function runOnExit(hook: () => void): () => void {
+  install();
+  hooks.add(hook);
+  return () => {
+    hooks.delete(hook);
   };
 }

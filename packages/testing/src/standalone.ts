@@ -12,6 +12,7 @@ export {
 } from "./etcd.ts";
 export { gatewayGet, gatewayPut } from "./etcdGateway.ts";
 export { etcdMetric } from "./etcdMetrics.ts";
+export { runOnExit } from "./exitCleanup.ts";
 export { testPrefix } from "./keyPrefix.ts";
 export { freePort, freePorts } from "./ports.ts";
 export { type TcpProxy, type TcpProxyTarget, startTcpProxy } from "./tcpProxy.ts";
