@@ -111,14 +111,16 @@ export class JournalRepository {
           issues,
         });
       }
+      // In the schema's key order, as decode() gives a stored entry back: the copy that append()
+      // hands to this process's tails then serializes like the one a watch event brings.
       const entry: JournalEntry = {
-        ...parsed.data,
-        schemaVersion: SCHEMA_VERSION,
         id: parsed.data.id ?? newId(),
+        ...parsed.data,
+        correlationId: parsed.data.correlationId ?? correlationId ?? "",
+        schemaVersion: SCHEMA_VERSION,
         loopId,
         seq: 0,
         ts,
-        correlationId: parsed.data.correlationId ?? correlationId ?? "",
       };
       const bytes = utf8Length(encode(entry));
       if (bytes > LIMITS.journalEntryBytes) throw tooLarge(`entries[${i}]`, LIMITS.journalEntryBytes, bytes);
@@ -130,7 +132,8 @@ export class JournalRepository {
    * Appends entries with gap-free sequence numbers, in order. Idempotent by entry id: an entry
    * whose id is already in the journal is not written again (its stored copy is returned), so a
    * writer may retry a batch whose answer it lost. Large batches are written in several txns,
-   * each under etcd's operation and size limits.
+   * each under etcd's operation and size limits. The entries returned are also handed to this
+   * process's tails of the loop (`announce`): they are read-only.
    */
   async append(loopId: string, requests: JournalEntryRequest[], options: AppendOptions = {}): Promise<JournalEntry[]> {
     const entries = this.prepareSized(loopId, requests, options.correlationId);
@@ -170,10 +173,11 @@ export class JournalRepository {
       ];
       const ops: IOperation[] = [];
       const written = pending.map((e, i) => ({ ...e, seq: head.seq + i + 1 }));
-      for (const e of written) {
-        ops.push(client.put(keys.journal(loopId, e.seq)).value(encode(e)));
+      const encoded = written.map((e) => encode(e));
+      written.forEach((e, i) => {
+        ops.push(client.put(keys.journal(loopId, e.seq)).value(encoded[i] as string));
         ops.push(client.put(keys.journalId(loopId, e.id)).value(String(e.seq)));
-      }
+      });
       ops.push(client.put(headKey).value(encode({ schemaVersion: SCHEMA_VERSION, seq: head.seq + written.length })));
       const failure: IOperation[] = [
         client.get(loopKey),
@@ -182,6 +186,7 @@ export class JournalRepository {
       const res = await txn(client, compares, ops, failure);
       if (res.succeeded) {
         this.remember(loopId, { seq: head.seq + written.length, revision: res.header.revision });
+        this.announce(loopId, written, encoded, res.header.revision);
         return [...already, ...written].sort((a, b) => a.seq - b.seq);
       }
       this.heads.delete(loopId);
@@ -229,6 +234,30 @@ export class JournalRepository {
       client.put(keys.journalHead(loopId)).value(encode({ schemaVersion: SCHEMA_VERSION, seq: entries.length })),
     );
     return { compares: [absent(keys.journalHead(loopId))], ops };
+  }
+
+  /**
+   * Gives the entries this process just committed to its own tails of the loop at once, as the
+   * puts etcd's watch will report a moment later (same keys, values and revision), already
+   * decoded. The tails drop the watch's copies by seq; a tail that is behind (another process
+   * appended in between and its event has not come yet) sees a gap and re-reads etcd, so the
+   * early copy can neither reorder nor skip an entry.
+   */
+  private announce(loopId: string, entries: JournalEntry[], encoded: string[], revision: string): void {
+    const { keys, watches } = this.ctx;
+    const kvs = entries.map((e, i): IKeyValue => {
+      const kv: IKeyValue = {
+        key: Buffer.from(keys.journal(loopId, e.seq)),
+        value: Buffer.from(encoded[i] as string),
+        create_revision: revision,
+        mod_revision: revision,
+        version: "1",
+        lease: "0",
+      };
+      decodedEvents.set(kv, e);
+      return kv;
+    });
+    watches.announce(keys.journalPrefix(loopId), kvs);
   }
 
   private remember(loopId: string, head: Head): void {

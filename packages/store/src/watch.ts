@@ -219,6 +219,19 @@ export class WatchHub {
     return stream;
   }
 
+  /**
+   * Hands `kvs`, just committed by this process under `prefix`, to the consumers of that prefix's
+   * shared watch at once, ahead of etcd's watch event for the same writes (which follows about a
+   * millisecond later and reaches them too). Only for consumers that drop what they already have
+   * and re-read on a gap, as journal tails do by seq: the early copy never replaces the watch's.
+   * Nothing happens when no one follows the prefix here.
+   */
+  announce(prefix: string, kvs: readonly IKeyValue[]): void {
+    const shared = this.watches.get(prefix);
+    if (!shared) return;
+    for (const s of [...shared.consumers]) for (const kv of kvs) s.deliver({ type: "put", kv });
+  }
+
   private start(prefix: string): SharedWatch {
     const watcher = this.client.watch().prefix(prefix).watcher();
     const shared: SharedWatch = { watcher, consumers: new Set(), connected: false };
