@@ -51,9 +51,15 @@ export const BENCH = {
     /** Entries per second a replica appends, in `batch`-entry appendJournal calls. */
     ratePerSec: 1_000,
     batch: 50,
-    durationMs: 5_000,
+    /**
+     * 400 calls. The 50 entries of a call share its fate, so the p99 over entries is set by the
+     * slowest 1% of calls: with 100 calls (5 s, runs 7-8) that was the slowest call alone, one
+     * disk stall or GC pause; with 400 it is about the fourth slowest, a percentile again, as the
+     * raw probe's over its thousands of independent puts.
+     */
+    durationMs: 20_000,
     /** The writer's time is cut into this many rounds, each followed by a raw put→watch round as long. */
-    rounds: 5,
+    rounds: 20,
     /** Loops whose real replica takes its lock through the API, and their creation rate. */
     lockLoops: 20,
     lockPerSecond: 1,
