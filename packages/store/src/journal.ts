@@ -238,10 +238,10 @@ export class JournalRepository {
 
   /**
    * Gives the entries this process just committed to its own tails of the loop at once, as the
-   * puts etcd's watch will report a moment later (same keys, values and revision), already
-   * decoded. The tails drop the watch's copies by seq; a tail that is behind (another process
-   * appended in between and its event has not come yet) sees a gap and re-reads etcd, so the
-   * early copy can neither reorder nor skip an entry.
+   * puts etcd's watch reports (same keys, values and revision), already decoded. A tail delivers
+   * whichever copy it reads first and drops the other by seq; a tail that is behind (another
+   * process appended in between and its event has not come yet) sees a gap and re-reads etcd,
+   * so an early copy can neither reorder nor skip an entry.
    */
   private announce(loopId: string, entries: JournalEntry[], encoded: string[], revision: string): void {
     const { keys, watches } = this.ctx;

@@ -221,9 +221,9 @@ export class WatchHub {
 
   /**
    * Hands `kvs`, just committed by this process under `prefix`, to the consumers of that prefix's
-   * shared watch at once, ahead of etcd's watch event for the same writes (which follows about a
-   * millisecond later and reaches them too). Only for consumers that drop what they already have
-   * and re-read on a gap, as journal tails do by seq: the early copy never replaces the watch's.
+   * shared watch at once, without waiting for etcd's watch event for the same writes (which
+   * reaches them too, with the txn's answer or up to milliseconds later). Only for consumers
+   * that drop a copy they already have and re-read on a gap, as journal tails do by seq.
    * Nothing happens when no one follows the prefix here.
    */
   announce(prefix: string, kvs: readonly IKeyValue[]): void {
