@@ -270,10 +270,13 @@ await runProcess({
       await ex.start({ loop: loop(), attempt: 1, token: "t" }),
       await ex.start({ loop: loop(), attempt: 1, token: "t" }),
     ];
-    await until(async () => agentPids().length === 3, 30_000);
+    const recorded = (h: { id: string }) =>
+      agentPids().find((p) => existsSync(join(tmpDir, "replicas", h.id, "children", String(p))));
+    // The agent writes its pid as it starts; its replica records the group a moment later (on a
+    // busy machine, after the agent's first line).
+    await until(async () => agentPids().length === 3 && [h1, h2, h3].every((h) => recorded(h) !== undefined), 30_000);
     const agentOf = (h: { id: string }) => {
-      const dir = join(tmpDir, "replicas", h.id, "children");
-      const pid = agentPids().find((p) => existsSync(join(dir, String(p))));
+      const pid = recorded(h);
       if (pid === undefined) throw new Error(`no agent recorded for ${h.id}`);
       return pid;
     };
