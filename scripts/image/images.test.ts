@@ -48,6 +48,16 @@ async function docker(...args: string[]): Promise<string> {
   return stdout.trim();
 }
 
+/** A container's state and the end of its log, both streams (etcd logs to stderr), for a failure message. */
+async function containerReport(id: string): Promise<string> {
+  const state = await docker("inspect", "--format", "{{.State.Status}} exit {{.State.ExitCode}}", id).catch(String);
+  const logs = await run("docker", ["logs", "--tail", "60", id], { maxBuffer: 16 * 1024 * 1024 }).then(
+    ({ stdout, stderr }) => `${stdout}${stderr}`.trim(),
+    String,
+  );
+  return `container ${id.slice(0, 12)}: ${state}\n${logs}`;
+}
+
 /** Polls `url` until it answers 200 or `ms` pass; returns the last status or error for the message. */
 async function waitFor200(url: string, ms = 30_000): Promise<string> {
   const deadline = Date.now() + ms;
@@ -134,7 +144,7 @@ describe.skipIf(reason !== undefined)("images", () => {
       `SMITH_ADMIN_TOKEN=${randomBytes(24).toString("hex")}`,
     ]);
     const health = await waitFor200(`http://127.0.0.1:${port}/healthz`);
-    expect(health, await docker("logs", id).catch(String)).toMatch(/^200/);
+    expect(health, await containerReport(id)).toMatch(/^200/);
     expect(await waitFor200(`http://127.0.0.1:${port}/readyz`)).toMatch(/^200/);
   });
 
@@ -159,7 +169,7 @@ describe.skipIf(reason !== undefined)("images", () => {
       ["smith-scheduler"],
     );
     const health = await waitFor200(`http://127.0.0.1:${port}/healthz`);
-    expect(health, await docker("logs", id).catch(String)).toMatch(/^200/);
+    expect(health, await containerReport(id)).toMatch(/^200/);
   });
 
   it("smith-etcd:<tag> serves a member on a read-only root: /readyz answers 200", async () => {
@@ -178,7 +188,7 @@ describe.skipIf(reason !== undefined)("images", () => {
       ],
     );
     const ready = await waitFor200(`http://127.0.0.1:${metrics}/readyz`);
-    expect(ready, await docker("logs", id).catch(String)).toMatch(/^200/);
+    expect(ready, await containerReport(id)).toMatch(/^200/);
   });
 
   it("smith-etcd:<tag> with the chart's TLS flags and certificates: three members agree over peer TLS; clients only with the client certificate", async () => {
@@ -218,35 +228,48 @@ describe.skipIf(reason !== undefined)("images", () => {
     }
     const client = files.client ?? {};
     try {
-      const ports = await Promise.all(
-        [0, 1, 2].map(async () => [await freePort(), await freePort(), await freePort()]),
-      );
-      const cluster = ports.map(([, peer], i) => `m${i}=https://127.0.0.1:${peer}`).join(",");
-      const ids = await Promise.all(
-        ports.map(([clientPort, peer, metrics], i) =>
-          start(
-            `smith-etcd:${TAG}`,
-            ["--tmpfs", "/var/lib/etcd:uid=1000,gid=1000", "-v", `${join(dir, "server")}:/etc/etcd/tls:ro`],
-            [
-              `--name=m${i}`,
-              "--data-dir=/var/lib/etcd/data",
-              `--listen-client-urls=https://127.0.0.1:${clientPort}`,
-              `--advertise-client-urls=https://127.0.0.1:${clientPort}`,
-              `--listen-peer-urls=https://127.0.0.1:${peer}`,
-              `--initial-advertise-peer-urls=https://127.0.0.1:${peer}`,
-              `--initial-cluster=${cluster}`,
-              "--initial-cluster-state=new",
-              `--listen-metrics-urls=http://127.0.0.1:${metrics}`,
-              ...tlsArgs,
-            ],
-          ),
-        ),
-      );
-      // Ready means a leader: the members found each other over peer TLS with client certificates.
-      for (const [i, [, , metrics]] of ports.entries())
-        expect(await waitFor200(`http://127.0.0.1:${metrics}/readyz`), await docker("logs", ids[i] ?? "")).toMatch(
-          /^200/,
+      // With --network host, a port found free can be taken by another test before a member
+      // binds it, and that member exits at once: then the three start again on new ports, once.
+      const startMembers = async () => {
+        const ports = await Promise.all(
+          [0, 1, 2].map(async () => [await freePort(), await freePort(), await freePort()]),
         );
+        const cluster = ports.map(([, peer], i) => `m${i}=https://127.0.0.1:${peer}`).join(",");
+        const ids = await Promise.all(
+          ports.map(([clientPort, peer, metrics], i) =>
+            start(
+              `smith-etcd:${TAG}`,
+              ["--tmpfs", "/var/lib/etcd:uid=1000,gid=1000", "-v", `${join(dir, "server")}:/etc/etcd/tls:ro`],
+              [
+                `--name=m${i}`,
+                "--data-dir=/var/lib/etcd/data",
+                `--listen-client-urls=https://127.0.0.1:${clientPort}`,
+                `--advertise-client-urls=https://127.0.0.1:${clientPort}`,
+                `--listen-peer-urls=https://127.0.0.1:${peer}`,
+                `--initial-advertise-peer-urls=https://127.0.0.1:${peer}`,
+                `--initial-cluster=${cluster}`,
+                "--initial-cluster-state=new",
+                `--listen-metrics-urls=http://127.0.0.1:${metrics}`,
+                ...tlsArgs,
+              ],
+            ),
+          ),
+        );
+        // Ready means a leader: the members found each other over peer TLS with client certificates.
+        const ready = await Promise.all(ports.map(([, , metrics]) => waitFor200(`http://127.0.0.1:${metrics}/readyz`)));
+        return { ports, ids, ready };
+      };
+      let members = await startMembers();
+      const exited = async (ids: string[]) =>
+        (await Promise.all(ids.map((id) => docker("inspect", "--format", "{{.State.Running}}", id)))).includes("false");
+      if (!members.ready.every((r) => r.startsWith("200")) && (await exited(members.ids))) {
+        const reports = await Promise.all(members.ids.map(containerReport));
+        console.warn(`a member exited; starting the three again on new ports:\n${reports.join("\n")}`);
+        for (const id of members.ids) await docker("rm", "-f", id).catch(() => undefined);
+        members = await startMembers();
+      }
+      const { ports, ids, ready } = members;
+      for (const [i, answer] of ready.entries()) expect(answer, await containerReport(ids[i] ?? "")).toMatch(/^200/);
       const call = (port: number, path: string, body: object, withCert = true) =>
         new Promise<string>((resolve) => {
           const req = request(
