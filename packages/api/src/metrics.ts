@@ -22,6 +22,8 @@ export class ApiMetrics {
   readonly registry = new Registry();
   readonly requests: Counter<"procedure" | "type" | "code">;
   readonly duration: Histogram<"procedure" | "type">;
+  /** Open SSE subscriptions by procedure (kept by the API's SSE writer, sse.ts). */
+  readonly subscriptions: Gauge<"procedure">;
   private cache: { at: number; states: Record<LoopState, number>; queue: number; schedulers: number } | undefined;
   private readonly read: () => Promise<{
     at: number;
@@ -43,6 +45,12 @@ export class ApiMetrics {
       help: "tRPC call latency (subscriptions: time to set up)",
       labelNames: ["procedure", "type"],
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      registers: [this.registry],
+    });
+    this.subscriptions = new Gauge({
+      name: "smith_api_open_subscriptions",
+      help: "SSE subscriptions open on this API process, by procedure",
+      labelNames: ["procedure"],
       registers: [this.registry],
     });
     const read = (this.read = async () => {

@@ -11,6 +11,7 @@ import { AuditRecorder } from "./audit.ts";
 import { Authenticator } from "./authenticator.ts";
 import { bearerToken, createContext } from "./context.ts";
 import { localClient } from "./localClient.ts";
+import { isSubscriptionRequest, serveSubscription } from "./sse.ts";
 import { createLogger, type Logger } from "@smith/logger";
 import { ApiMetrics } from "./metrics.ts";
 import { CredentialOperations } from "./operations/credentials.ts";
@@ -77,6 +78,11 @@ export interface ApiServerOptions {
    * token is checked here; the handler gets a client that acts with it.
    */
   mcp?: McpHttpHandler;
+  /**
+   * Who writes SSE subscriptions: "smith" (default), the API's own writer in tRPC's wire format
+   * (sse.ts), or "trpc", tRPC's HTTP handler (kept for the wire-format test and as a fallback).
+   */
+  sseWriter?: "smith" | "trpc";
   /** Longest pause between two tries while start() waits for etcd (default 5 s). */
   maxEtcdWaitDelayMs?: number;
 }
@@ -195,7 +201,15 @@ export class ApiServer {
         res.end(body);
         return;
       }
-      if (path?.startsWith("/trpc/")) return trpc(req, res);
+      if (path?.startsWith("/trpc/")) {
+        if (this.options.sseWriter !== "trpc") {
+          const url = new URL(req.url ?? "/", "http://api");
+          const procedure = path.slice("/trpc/".length);
+          if (await isSubscriptionRequest(req, procedure, url))
+            return await serveSubscription(this.services, req, res, procedure, url);
+        }
+        return trpc(req, res);
+      }
       if (path === "/webhooks/github")
         return await handleGitHubWebhook(req, res, {
           ingress: this.services.github,

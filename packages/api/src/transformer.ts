@@ -56,6 +56,40 @@ export function plainJson<T extends object>(value: T): T {
   return value;
 }
 
+/** JSON texts of objects sent to many subscribers: each journal entry is stringified once per process. */
+const texts = new WeakMap<object, string>();
+
+/**
+ * The text tRPC would send for a value marked by `plainJson` (`JSON.stringify({ json: value })`),
+ * or undefined for any other value. The value's own text and its array elements' texts are kept
+ * per object, so the subscribers of one loop, which share the decoded entries, serialize each
+ * entry once, and a batch costs each of them only the joining of its entries' texts.
+ */
+export function plainJsonText(value: unknown): string | undefined {
+  if (typeof value !== "object" || value === null || !plain.has(value)) return undefined;
+  return `{"json":${cachedText(value)}}`;
+}
+
+function cachedText(value: object): string {
+  let text = texts.get(value);
+  if (text === undefined) {
+    text = textOf(value);
+    texts.set(value, text);
+  }
+  return text;
+}
+
+/** `JSON.stringify` of a plain JSON value, with the texts of objects in arrays taken from the cache. */
+function textOf(value: unknown): string {
+  if (typeof value !== "object" || value === null) return JSON.stringify(value);
+  if (Array.isArray(value)) {
+    return `[${value.map((v) => (typeof v === "object" && v !== null ? cachedText(v) : JSON.stringify(v))).join(",")}]`;
+  }
+  const fields = Object.entries(value);
+  if (!fields.some(([, v]) => Array.isArray(v))) return JSON.stringify(value);
+  return `{${fields.map(([k, v]) => `${JSON.stringify(k)}:${textOf(v)}`).join(",")}}`;
+}
+
 export const transformer: CombinedDataTransformer = {
   input: superjson,
   output: {
