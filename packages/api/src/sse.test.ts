@@ -119,7 +119,7 @@ describe("SSE subscriptions", () => {
     expect(mine.body).toMatch(/\nid: 1\n\n\nevent: ping\ndata: \n\n\n$/);
   });
 
-  test("errors arrive as tRPC's serialized-error event: no token, a viewer's token where more is needed, bad input, a missing loop", async ({
+  test("errors arrive as tRPC's serialized-error event: no token, a bad token, input over a limit or malformed, a missing loop", async ({
     api,
     trpc,
   }) => {

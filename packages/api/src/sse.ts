@@ -24,11 +24,12 @@ import { plainJsonText, transformer } from "./transformer.ts";
  * Why not tRPC's own: there every event of every subscriber goes through four generator layers
  * (the procedure's iterable, an abort race, the producer, its error wrapper), a web
  * ReadableStream, a TransformStream that enqueues the event's lines one by one, a
- * TextEncoderStream and a WritableStream, and reaches the socket as four writes. With ten
- * dashboards on one busy loop that was about 0.9 ms per subscriber per event, one after the other
- * on the event loop, most of the journal fan-out's latency (docs/benchmarks.md, run 9). Here the
+ * TextEncoderStream and a WritableStream, and reaches the socket as four writes. Here the
  * procedure's iterable is read directly and each event is one write; an event's JSON is built
- * from the entries' texts, which every subscriber of the loop shares (`plainJsonText`).
+ * from the entries' texts, which every subscriber of the loop shares (`plainJsonText`). For ten
+ * `journal.tail` subscribers of a loop written at 1,000 entries/s this cut the API's CPU to a
+ * third and the p99 by 4-7× (docs/benchmarks.md, run 10); batched tails, with few events, gain
+ * little.
  *
  * What stays tRPC's: the procedure itself with all its middleware (authentication, roles, audit
  * of denials, input validation, metrics), called through `callProcedure` as tRPC's HTTP handler

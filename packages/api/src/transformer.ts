@@ -10,7 +10,8 @@ import superjson from "superjson";
  * out as superjson's own form for a value without special types (`{ json: value }`, no `meta`),
  * which any superjson client reads unchanged. Each entry is checked once per process (the
  * subscribers of one loop share the decoded entries), so a batch costs each subscriber only its
- * JSON.stringify.
+ * JSON.stringify; the API's SSE writer (sse.ts) goes further and joins each event from the
+ * entries' shared texts (`plainJsonText`).
  */
 const plain = new WeakSet<object>();
 /** Objects already checked: plain JSON (true) or not (false). */
