@@ -88,7 +88,10 @@ export class EtcdProcess {
     );
     closeSync(log);
     const exited = new Promise<never>((_, reject) =>
-      this.child?.once("exit", (code) => reject(new Error(`etcd exited (code ${code}); see ${this.logFile}`))),
+      this.child?.once("exit", (code) => {
+        const cause = lastLoggedError(this.logFile);
+        reject(new Error(`etcd exited (code ${code})${cause ? `: ${cause}` : ""}; see ${this.logFile}`));
+      }),
     );
     exited.catch(() => undefined);
     const end = Date.now() + timeoutMs;
@@ -171,4 +174,30 @@ function healthyOverTls(endpoint: string, tls: EtcdCertFiles): Promise<boolean> 
     req.on("error", () => resolve(false));
     req.end();
   });
+}
+
+/**
+ * What etcd said last at level error or worse (its zap JSON lines: `msg` and `error`), so that a
+ * start that fails ("listen tcp 127.0.0.1:2380: bind: address already in use") names its cause
+ * on the terminal, not only in the log file.
+ */
+export function lastLoggedError(logFile: string): string | undefined {
+  let text: string;
+  try {
+    text = readFileSync(logFile, "utf8");
+  } catch {
+    return undefined;
+  }
+  const lines = text.trimEnd().split("\n").slice(-200).reverse();
+  for (const line of lines) {
+    try {
+      const entry = JSON.parse(line) as { level?: unknown; msg?: unknown; error?: unknown };
+      if (!["error", "dpanic", "panic", "fatal"].includes(String(entry.level))) continue;
+      const parts = [entry.msg, entry.error].filter((x): x is string => typeof x === "string" && x !== "");
+      if (parts.length > 0) return parts.join(": ").slice(0, 500);
+    } catch {
+      // not a JSON line (a Go panic's stack): skip
+    }
+  }
+  return undefined;
 }

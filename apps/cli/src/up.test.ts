@@ -1,6 +1,7 @@
 import { createSmithClient } from "@smith/client";
-import { freePorts, tmpDirTest as test } from "@smith/testing";
+import { freePortPair, tmpDirTest as test } from "@smith/testing";
 import { spawn } from "node:child_process";
+import { createServer } from "node:net";
 import { mkdirSync, readFileSync, readdirSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -92,7 +93,7 @@ function killLeftovers(stateDir: string): void {
 }
 
 async function startedStack(tmpDir: string, demo: boolean): Promise<{ run: Run; stateDir: string }> {
-  const [etcdPort] = await freePorts(1);
+  const etcdPort = await freePortPair();
   mkdirSync(tmpDir, { recursive: true });
   const stateDir = join(tmpDir, "state");
   const env = { HOME: tmpDir, SMITH_CONFIG: join(tmpDir, "config.json") };
@@ -105,7 +106,7 @@ describe("smith up", () => {
   test("--demo runs the demo loop to synced without a terminal; a second `up` on the same state dir keeps its loops; SIGTERM leaves no process behind", async ({
     tmpDir,
   }) => {
-    const [etcdPort] = await freePorts(1);
+    const etcdPort = await freePortPair();
     const stateDir = join(tmpDir, "state");
     const env = { HOME: tmpDir, SMITH_CONFIG: join(tmpDir, "config.json") };
     const args = ["--state-dir", stateDir, "--api-port", "0", "--etcd-port", String(etcdPort)];
@@ -206,12 +207,12 @@ describe("smith up", () => {
   test("--etcd with an external TLS etcd: the client certificate from SMITH_ETCD_CA/CERT/KEY_FILE, no plain-HTTP warning", async ({
     tmpDir,
   }) => {
-    const [etcdPort] = await freePorts(1);
+    const etcdPort = await freePortPair();
     const certs = loadOrCreateEtcdCerts(join(tmpDir, "external"));
     const external = new EtcdProcess({
       dir: join(tmpDir, "external", "etcd"),
-      clientPort: etcdPort ?? 0,
-      peerPort: (etcdPort ?? 0) + 1,
+      clientPort: etcdPort,
+      peerPort: etcdPort + 1,
       env: { PATH: process.env.PATH ?? "" },
       tls: certs,
     });
@@ -238,4 +239,26 @@ describe("smith up", () => {
       await external.stop();
     }
   }, 120_000);
+
+  test("etcd's peer port taken: `up` exits 1 with etcd's own reason on the terminal, and no process left", async ({
+    tmpDir,
+  }) => {
+    const etcdPort = await freePortPair();
+    // Someone else's socket on the peer port (etcdPort + 1).
+    const squatter = createServer();
+    await new Promise<void>((r) => squatter.listen({ port: etcdPort + 1, host: "127.0.0.1", exclusive: true }, r));
+    try {
+      const stateDir = join(tmpDir, "state");
+      const args = ["--state-dir", stateDir, "--api-port", "0", "--etcd-port", String(etcdPort)];
+      const run = smith(["up", ...args], { HOME: tmpDir, SMITH_CONFIG: join(tmpDir, "config.json") });
+      const { code } = await exitsWithin(run, 60_000);
+      expect(code).toBe(1);
+      expect(run.output()).toMatch(
+        new RegExp(`etcd exited \\(code 1\\): .*127\\.0\\.0\\.1:${etcdPort + 1}: bind: address already in use; see `),
+      );
+      expect(processesUsing(stateDir)).toEqual([]);
+    } finally {
+      await new Promise((r) => squatter.close(r));
+    }
+  });
 });

@@ -14,7 +14,7 @@ export { gatewayGet, gatewayPut } from "./etcdGateway.ts";
 export { etcdMetric } from "./etcdMetrics.ts";
 export { runOnExit } from "./exitCleanup.ts";
 export { testPrefix } from "./keyPrefix.ts";
-export { freePort, freePorts } from "./ports.ts";
+export { freePort, freePortPair, freePorts } from "./ports.ts";
 export { type TcpProxy, type TcpProxyTarget, startTcpProxy } from "./tcpProxy.ts";
 export { type TempDir, tempDir } from "./tempDir.ts";
 export * from "./github/index.ts";
