@@ -181,7 +181,7 @@ function healthyOverTls(endpoint: string, tls: EtcdCertFiles): Promise<boolean> 
  * start that fails ("listen tcp 127.0.0.1:2380: bind: address already in use") names its cause
  * on the terminal, not only in the log file.
  */
-export function lastLoggedError(logFile: string): string | undefined {
+function lastLoggedError(logFile: string): string | undefined {
   let text: string;
   try {
     text = readFileSync(logFile, "utf8");
