@@ -38,7 +38,8 @@ export async function freePorts(count: number, host = "127.0.0.1"): Promise<numb
  * A port `p` with `p` and `p + 1` both free, for a server that takes two neighbours (`smith up
  * --etcd-port p` puts etcd's peer on `p + 1`). Searched below the kernel's ephemeral range, where
  * the local ports of outgoing connections are taken: a port that bind(0) hands out is free, but
- * its neighbour may be any client's socket at that moment (CI saw etcd's peer fail to bind so).
+ * its neighbour may be any client's socket at that moment (the likely cause of one CI failure,
+ * where `smith up`'s etcd exited with code 1 at start).
  * Both ports are held while the pair is checked.
  */
 export async function freePortPair(host = "127.0.0.1"): Promise<number> {
