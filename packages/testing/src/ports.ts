@@ -8,21 +8,14 @@ import { createServer, type Server } from "node:net";
  * caller binds it. Callers that spawn servers on it must retry on EADDRINUSE.
  */
 export async function freePort(host = "127.0.0.1"): Promise<number> {
-  return new Promise<number>((resolve, reject) => {
-    const server = createServer();
-    server.unref();
-    server.once("error", reject);
-    server.listen({ port: 0, host, exclusive: true }, () => {
-      const address = server.address();
-      if (address === null || typeof address === "string") {
-        server.close();
-        reject(new Error(`freePort: unexpected server address ${String(address)}`));
-        return;
-      }
-      const { port } = address;
-      server.close((err) => (err ? reject(err) : resolve(port)));
-    });
-  });
+  const server = await hold(0, host);
+  const address = server?.address();
+  if (!server || address === null || typeof address !== "object") {
+    server?.close();
+    throw new Error(`freePort: could not bind port 0 on ${host}`);
+  }
+  await new Promise<void>((resolve, reject) => server.close((err) => (err ? reject(err) : resolve())));
+  return address.port;
 }
 
 /** Distinct free ports: two calls to freePort() may hand back the same port once it is closed. */
