@@ -202,7 +202,7 @@ export class ApiServer {
         return;
       }
       if (path?.startsWith("/trpc/")) {
-        if (this.options.sseWriter !== "trpc") {
+        if (this.options.sseWriter !== "trpc" && req.method === "GET") {
           const url = new URL(req.url ?? "/", "http://api");
           const procedure = path.slice("/trpc/".length);
           if (await isSubscriptionRequest(req, procedure, url))
